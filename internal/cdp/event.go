@@ -1,0 +1,75 @@
+package cdp
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// System event types emitted when the collector opens a session or creates a
+// profile, as Tracardi does (reference/tracardi.md §4 step 11).
+const (
+	EventProfileCreated = "profile-created"
+	EventSessionOpened  = "session-opened"
+	EventVisitStarted   = "visit-started"
+)
+
+// Event is one stored customer event, whatever API carried it.
+//
+// ID is assigned by the server when the request is accepted and is carried in
+// the event log, so a redelivered batch reproduces the same ids and the store
+// can drop the copy. MessageID is the client's own id (Tracardi event id,
+// Customer.io message id …): the store keeps at most one event per
+// (SourceID, MessageID) for as long as it keeps events.
+type Event struct {
+	ID                string          `json:"id"`
+	SourceID          string          `json:"source_id"`
+	Type              string          `json:"type"`
+	MessageID         string          `json:"message_id,omitempty"`
+	ProfileID         string          `json:"profile_id,omitempty"`
+	SessionID         string          `json:"session_id,omitempty"`
+	Timestamp         time.Time       `json:"timestamp"`
+	OriginalTimestamp *time.Time      `json:"original_timestamp,omitempty"` // the client's clock, when it sent one
+	ReceivedAt        time.Time       `json:"received_at"`
+	Properties        json.RawMessage `json:"properties"`
+	Context           json.RawMessage `json:"context"`
+	Traits            json.RawMessage `json:"traits,omitempty"`
+	Tags              []string        `json:"tags,omitempty"`
+	// Error is set on an event that could not be processed (a poison
+	// message); it is stored so that it is visible, and never retried.
+	Error string `json:"error,omitempty"`
+	// Ephemeral events travel through the event log (workflows see them) but
+	// are not stored: Tracardi's saveEvents=false and options.save=false.
+	Ephemeral bool `json:"ephemeral,omitempty"`
+}
+
+// Batch is what one accepted ingest request appends to the event log: its
+// events plus the session change they imply. It is the unit of the event
+// log, of deduplication at publish and of at-least-once processing.
+type Batch struct {
+	ID         string         `json:"id"`
+	SourceID   string         `json:"source_id"`
+	ReceivedAt time.Time      `json:"received_at"`
+	Events     []*Event       `json:"events"`
+	Session    *SessionUpdate `json:"session,omitempty"`
+}
+
+// SessionUpdate is the change a request makes to its session. Context and
+// Properties are JSON objects merged key by key into the stored session.
+type SessionUpdate struct {
+	ID         string          `json:"id"`
+	ProfileID  string          `json:"profile_id,omitempty"`
+	Context    json.RawMessage `json:"context,omitempty"`
+	Properties json.RawMessage `json:"properties,omitempty"`
+}
+
+// EventFilter selects events for listing. Zero fields do not filter. Results
+// are newest first; Cursor continues a previous listing.
+type EventFilter struct {
+	SourceID  string
+	Type      string
+	ProfileID string
+	SessionID string
+	Since     time.Time
+	Limit     int
+	Cursor    string
+}

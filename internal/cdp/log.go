@@ -1,0 +1,39 @@
+package cdp
+
+import (
+	"context"
+	"time"
+)
+
+// EventLog is the durable, replicated log between the ingest edge and the
+// processor (NATS JetStream). Every backend passes bus/bustest.
+type EventLog interface {
+	// Append adds data to the log under sourceID and returns once the log
+	// has acknowledged it durably. A non-empty dedupID that was appended
+	// within the log's duplicate window is dropped, and Append reports
+	// duplicate=true without storing it again.
+	Append(ctx context.Context, sourceID, dedupID string, data []byte) (duplicate bool, err error)
+
+	// Consume delivers appended messages to h, in batches of whatever has
+	// accumulated while the previous batch was handled, until ctx is done.
+	// Every consumer in the same group shares the work; a message not acked
+	// within the ack wait, or nak'ed, is delivered again.
+	Consume(ctx context.Context, group string, h func(ctx context.Context, batch []Delivery)) error
+
+	// Pending returns how many messages the group has not yet acked.
+	Pending(ctx context.Context, group string) (uint64, error)
+
+	// Ping reports whether the log is reachable.
+	Ping(ctx context.Context) error
+}
+
+// Delivery is one message handed to a consumer.
+type Delivery interface {
+	Data() []byte
+	// Attempt is 1 on the first delivery and grows with each redelivery.
+	Attempt() int
+	// Ack marks the message as processed; it will not be delivered again.
+	Ack() error
+	// Nak asks for redelivery after delay.
+	Nak(delay time.Duration) error
+}

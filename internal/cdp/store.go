@@ -1,0 +1,97 @@
+package cdp
+
+import "context"
+
+// Store persists events, profiles, sessions and sources. It is deliberately
+// dumb: it offers atomic primitives and lookups, and the rules (identity
+// resolution, merging, counting) live in the identity and processor
+// packages, so that every backend behaves the same. Every backend passes
+// store/storetest.
+//
+// Lookups return an *Error with ENOTFOUND when nothing matches.
+type Store interface {
+	EventReader
+	ProfileReader
+	SourceStore
+
+	// Update runs fn in one write transaction: all of fn's writes commit
+	// together or not at all. fn may run more than once if the backend
+	// retries a serialisation conflict, so it must not have side effects
+	// outside tx. Backends may group concurrent Updates into one commit.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store; in-flight Updates finish first.
+	Close() error
+}
+
+// EventReader finds stored events.
+type EventReader interface {
+	// FindEvents returns events matching f, newest first, and a cursor for
+	// the next page ("" when there is none).
+	FindEvents(ctx context.Context, f EventFilter) ([]*Event, string, error)
+	// FindEventByID returns ENOTFOUND if no event has the id.
+	FindEventByID(ctx context.Context, id string) (*Event, error)
+}
+
+// ProfileReader finds profiles and sessions.
+type ProfileReader interface {
+	// FindProfileByID resolves merged-away ids to the surviving profile.
+	FindProfileByID(ctx context.Context, id string) (*Profile, error)
+	FindProfileByIdentifier(ctx context.Context, ident Identifier) (*Profile, error)
+	FindSessionByID(ctx context.Context, id string) (*Session, error)
+}
+
+// SourceStore keeps the sources created through the management API.
+type SourceStore interface {
+	FindSources(ctx context.Context) ([]*Source, error)
+	// CreateSource returns ECONFLICT if the id is taken.
+	CreateSource(ctx context.Context, s *Source) error
+	// UpdateSource returns ENOTFOUND if the source does not exist.
+	UpdateSource(ctx context.Context, s *Source) error
+	// DeleteSource returns ENOTFOUND if the source does not exist.
+	DeleteSource(ctx context.Context, id string) error
+}
+
+// Tx is the set of writes available inside Store.Update. Methods that find
+// return ENOTFOUND when nothing matches.
+type Tx interface {
+	// InsertEvent stores e unless an event with e.ID, or with the same
+	// SourceID and non-empty MessageID, is already stored. It reports
+	// whether e was stored.
+	InsertEvent(ctx context.Context, e *Event) (bool, error)
+
+	// Profile returns the profile stored under exactly id.
+	Profile(ctx context.Context, id string) (*Profile, error)
+	// ResolveProfileID follows merges: it returns id itself for a live
+	// profile, the survivor's id for a merged-away id, ENOTFOUND otherwise.
+	ResolveProfileID(ctx context.Context, id string) (string, error)
+	// InsertProfile stores p unless its id exists; it reports whether it did.
+	InsertProfile(ctx context.Context, p *Profile) (bool, error)
+	// UpdateProfile replaces p if its stored version is still p.Version and
+	// increments p.Version; ECONFLICT if another write came first.
+	UpdateProfile(ctx context.Context, p *Profile) error
+	// DeleteProfile erases the profile with its identifiers, merge aliases,
+	// sessions and events.
+	DeleteProfile(ctx context.Context, id string) error
+	// MergeProfile moves everything of profile from (identifiers, sessions,
+	// events, aliases) to profile into, deletes from's row and records from
+	// as an alias of into.
+	MergeProfile(ctx context.Context, from, into string) error
+
+	// ProfileIDByIdentifier returns the live profile owning ident.
+	ProfileIDByIdentifier(ctx context.Context, ident Identifier) (string, error)
+	// ClaimIdentifier gives ident to profileID unless another profile owns
+	// it; it returns the owner either way.
+	ClaimIdentifier(ctx context.Context, ident Identifier, profileID string) (string, error)
+	// ReleaseIdentifier removes ident from whichever profile owns it.
+	ReleaseIdentifier(ctx context.Context, ident Identifier) error
+
+	// Session returns the session stored under id.
+	Session(ctx context.Context, id string) (*Session, error)
+	// InsertSession stores s unless its id exists; it reports whether it did.
+	InsertSession(ctx context.Context, s *Session) (bool, error)
+	// UpdateSession replaces the stored session with s.
+	UpdateSession(ctx context.Context, s *Session) error
+}
