@@ -1,0 +1,305 @@
+// Package natsbus is the event log on NATS JetStream: either an embedded,
+// in-process nats-server (file store under the data dir, no TCP port) or an
+// external cluster. Both use the same client code path.
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// Options configure the log. The zero value of every field except DataDir
+// (embedded) or URL (external) has a usable default.
+type Options struct {
+	// URL of an external NATS server; empty runs an embedded one.
+	URL string
+	// DataDir is where the embedded server keeps its file store.
+	DataDir string
+	// SyncAlways makes the embedded server fsync every write before it acks.
+	SyncAlways bool
+	// Stream is the JetStream stream name (default "EVENTS").
+	Stream string
+	// Subject prefix; messages go to <Subject>.<source id> (default "sy.events").
+	Subject string
+	// DuplicateWindow is how long a Nats-Msg-Id is remembered (default 2m).
+	DuplicateWindow time.Duration
+	// AckWait is how long a delivered message may stay unacknowledged before
+	// it is delivered again (default 15s).
+	AckWait time.Duration
+	// MaxBatch caps the messages handed to a consumer at once (default 512).
+	MaxBatch int
+	Logger   *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Stream == "" {
+		o.Stream = "EVENTS"
+	}
+	if o.Subject == "" {
+		o.Subject = "sy.events"
+	}
+	if o.DuplicateWindow == 0 {
+		o.DuplicateWindow = 2 * time.Minute
+	}
+	if o.AckWait == 0 {
+		o.AckWait = 15 * time.Second
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = 512
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Log is a cdp.EventLog on JetStream.
+type Log struct {
+	opts   Options
+	ns     *server.Server // nil for an external server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+var _ cdp.EventLog = (*Log)(nil)
+
+// maxPayload is the largest message the embedded server accepts: an ingest
+// request is capped well below it, so one request is always one message.
+const maxPayload = 16 << 20
+
+// Open starts the embedded server if needed, connects, and creates or
+// updates the stream.
+func Open(ctx context.Context, opts Options) (*Log, error) {
+	opts.setDefaults()
+	l := &Log{opts: opts}
+	var copts []nats.Option
+	url := opts.URL
+	if url == "" {
+		ns, err := startEmbedded(opts)
+		if err != nil {
+			return nil, err
+		}
+		l.ns = ns
+		copts = append(copts, nats.InProcessServer(ns))
+	} else {
+		copts = append(copts, nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	}
+	copts = append(copts, nats.Name("switchyard"),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				opts.Logger.Warn("event log disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { opts.Logger.Info("event log reconnected") }))
+	nc, err := nats.Connect(url, copts...)
+	if err != nil {
+		l.shutdownServer()
+		return nil, fmt.Errorf("connect to nats: %w", err)
+	}
+	l.nc = nc
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384))
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	l.js = js
+	// WorkQueue retention: a message is deleted once the processor acked it,
+	// so the log holds only unprocessed events and its disk use stays bounded.
+	l.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       opts.Stream,
+		Subjects:   []string{opts.Subject + ".>"},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Duplicates: opts.DuplicateWindow,
+		Discard:    jetstream.DiscardOld,
+	})
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("create stream %s: %w", opts.Stream, err)
+	}
+	return l, nil
+}
+
+func startEmbedded(opts Options) (*server.Server, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("embedded nats: no data dir")
+	}
+	sopts := &server.Options{
+		ServerName:         "switchyard-embedded",
+		DontListen:         true,
+		JetStream:          true,
+		StoreDir:           filepath.Join(opts.DataDir, "jetstream"),
+		JetStreamMaxMemory: 64 << 20, // only file storage is used
+		MaxPayload:         maxPayload,
+		SyncAlways:         opts.SyncAlways,
+		NoSigs:             true,
+	}
+	ns, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	ns.SetLoggerV2(&serverLogger{opts.Logger.With("component", "nats")}, false, false, false)
+	go ns.Start()
+	if !ns.ReadyForConnections(60 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded nats: not ready after 60s")
+	}
+	return ns, nil
+}
+
+// Append implements cdp.EventLog.
+func (l *Log) Append(ctx context.Context, sourceID, dedupID string, data []byte) (bool, error) {
+	msg := &nats.Msg{Subject: l.opts.Subject + "." + sourceID, Data: data}
+	if dedupID != "" {
+		msg.Header = nats.Header{jetstream.MsgIDHeader: []string{dedupID}}
+	}
+	fut, err := l.js.PublishMsgAsync(msg)
+	if err != nil {
+		return false, fmt.Errorf("append to event log: %w", err)
+	}
+	select {
+	case ack := <-fut.Ok():
+		return ack.Duplicate, nil
+	case err := <-fut.Err():
+		return false, fmt.Errorf("append to event log: %w", err)
+	case <-ctx.Done():
+		return false, fmt.Errorf("append to event log: %w", ctx.Err())
+	}
+}
+
+// Consume implements cdp.EventLog. It returns nil when ctx is done, after
+// handing back (nak) messages it had received but not yet delivered to h.
+func (l *Log) Consume(ctx context.Context, group string, h func(context.Context, []cdp.Delivery)) error {
+	cons, err := l.js.CreateOrUpdateConsumer(ctx, l.opts.Stream, jetstream.ConsumerConfig{
+		Durable:       group,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       l.opts.AckWait,
+		MaxAckPending: 8 * l.opts.MaxBatch,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer %s: %w", group, err)
+	}
+	in := make(chan jetstream.Msg, l.opts.MaxBatch)
+	done := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case in <- m:
+		case <-done:
+			_ = m.Nak()
+		}
+	}, jetstream.PullMaxMessages(2*l.opts.MaxBatch),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			l.opts.Logger.Debug("consume", "group", group, "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", group, err)
+	}
+	defer func() {
+		close(done)
+		cc.Stop()
+		for {
+			select {
+			case m := <-in:
+				_ = m.Nak()
+			default:
+				return
+			}
+		}
+	}()
+	batch := make([]cdp.Delivery, 0, l.opts.MaxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-in:
+			batch = append(batch[:0], delivery{m})
+		drain:
+			for len(batch) < l.opts.MaxBatch {
+				select {
+				case m := <-in:
+					batch = append(batch, delivery{m})
+				default:
+					break drain
+				}
+			}
+			h(ctx, batch)
+		}
+	}
+}
+
+// Pending implements cdp.EventLog.
+func (l *Log) Pending(ctx context.Context, group string) (uint64, error) {
+	c, err := l.js.Consumer(ctx, l.opts.Stream, group)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s: %w", group, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s info: %w", group, err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// Ping implements cdp.EventLog.
+func (l *Log) Ping(ctx context.Context) error {
+	if _, err := l.stream.Info(ctx); err != nil {
+		return fmt.Errorf("event log: %w", err)
+	}
+	return nil
+}
+
+// Close drains the connection (pending acks are flushed) and stops the
+// embedded server.
+func (l *Log) Close() error {
+	if l.nc != nil {
+		_ = l.nc.Drain()
+		for l.nc.IsDraining() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		l.nc.Close()
+	}
+	l.shutdownServer()
+	return nil
+}
+
+func (l *Log) shutdownServer() {
+	if l.ns != nil {
+		l.ns.Shutdown()
+		l.ns.WaitForShutdown()
+	}
+}
+
+type delivery struct{ m jetstream.Msg }
+
+func (d delivery) Data() []byte { return d.m.Data() }
+
+func (d delivery) Attempt() int {
+	md, err := d.m.Metadata()
+	if err != nil {
+		return 1
+	}
+	return int(md.NumDelivered)
+}
+
+func (d delivery) Ack() error                    { return d.m.Ack() }
+func (d delivery) Nak(delay time.Duration) error { return d.m.NakWithDelay(delay) }
+
+// serverLogger adapts slog to nats-server's logger interface.
+type serverLogger struct{ l *slog.Logger }
+
+func (s *serverLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Tracef(format string, v ...any)  {}

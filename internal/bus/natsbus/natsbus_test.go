@@ -1,0 +1,71 @@
+package natsbus_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/switchyardhq/switchyard/internal/bus/bustest"
+	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestEmbedded(t *testing.T) {
+	bustest.Run(t, func(t *testing.T, key string) (cdp.EventLog, func()) {
+		dir := filepath.Join(t.TempDir(), "..", "bus-"+key) // stable per test and key
+		l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, func() { _ = l.Close() }
+	})
+}
+
+// TestExternal runs the contract against a real NATS server when
+// SWITCHYARD_TEST_NATS_URL is set (CI sets it to nats://127.0.0.1:4222).
+func TestExternal(t *testing.T) {
+	url := os.Getenv("SWITCHYARD_TEST_NATS_URL")
+	if url == "" {
+		t.Skip("set SWITCHYARD_TEST_NATS_URL=nats://127.0.0.1:4222 to run the external NATS suite")
+	}
+	run := time.Now().UnixNano()
+	t.Cleanup(func() { deleteTestStreams(t, url, fmt.Sprintf("T%d_", run)) })
+	bustest.Run(t, func(t *testing.T, key string) (cdp.EventLog, func()) {
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(fmt.Sprintf("T%d_%s_%s", run, t.Name(), key))
+		l, err := natsbus.Open(t.Context(), natsbus.Options{URL: url, Stream: name, Subject: "t." + name,
+			AckWait: time.Second, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, func() { _ = l.Close() }
+	})
+}
+
+// deleteTestStreams removes the streams a run created on the shared server.
+func deleteTestStreams(t *testing.T, url, prefix string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	names := js.StreamNames(context.Background())
+	for name := range names.Name() {
+		if strings.HasPrefix(name, prefix) {
+			_ = js.DeleteStream(context.Background(), name)
+		}
+	}
+}
