@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// maxListLimit caps one page of a listing.
+const maxListLimit = 1000
+
+// FindEvents implements cdp.EventReader.
+func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event, string, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, val string }{
+		{"source_id", f.SourceID}, {"type", f.Type}, {"profile_id", f.ProfileID}, {"session_id", f.SessionID},
+	} {
+		if c.val != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.val)
+		}
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "id >= ?")
+		args = append(args, cdp.MinIDAt(f.Since))
+	}
+	if f.Cursor != "" {
+		where = append(where, "id < ?")
+		args = append(args, f.Cursor)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > maxListLimit {
+		limit = 100
+	}
+	q := "SELECT profile_id, body FROM events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("find events: %w", err)
+	}
+	defer rows.Close()
+	events := []*cdp.Event{}
+	for rows.Next() {
+		var profileID sql.NullString
+		var body []byte
+		if err := rows.Scan(&profileID, &body); err != nil {
+			return nil, "", fmt.Errorf("find events: %w", err)
+		}
+		e, err := decodeEvent(profileID, body)
+		if err != nil {
+			return nil, "", err
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("find events: %w", err)
+	}
+	next := ""
+	if len(events) > limit {
+		events = events[:limit]
+		next = events[limit-1].ID
+	}
+	return events, next, nil
+}
+
+// FindEventByID implements cdp.EventReader.
+func (s *Store) FindEventByID(ctx context.Context, id string) (*cdp.Event, error) {
+	var profileID sql.NullString
+	var body []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT profile_id, body FROM events WHERE id = ?`, id).Scan(&profileID, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "event %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("find event: %w", err)
+	}
+	return decodeEvent(profileID, body)
+}
+
+func decodeEvent(profileID sql.NullString, body []byte) (*cdp.Event, error) {
+	e := &cdp.Event{}
+	if err := json.Unmarshal(body, e); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	e.ProfileID = profileID.String
+	return e, nil
+}
+
+// FindProfileByID implements cdp.ProfileReader.
+func (s *Store) FindProfileByID(ctx context.Context, id string) (*cdp.Profile, error) {
+	var version int64
+	var body []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT version, body FROM profiles
+		WHERE id = COALESCE((SELECT profile_id FROM profile_aliases WHERE alias = ?), ?)`, id, id).Scan(&version, &body)
+	return decodeProfile(version, body, err, id)
+}
+
+// FindProfileByIdentifier implements cdp.ProfileReader.
+func (s *Store) FindProfileByIdentifier(ctx context.Context, ident cdp.Identifier) (*cdp.Profile, error) {
+	var version int64
+	var body []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT p.version, p.body FROM identifiers i JOIN profiles p ON p.id = i.profile_id
+		WHERE i.kind = ? AND i.value = ?`, ident.Kind, ident.Value).Scan(&version, &body)
+	return decodeProfile(version, body, err, ident.String())
+}
+
+// FindSessionByID implements cdp.ProfileReader.
+func (s *Store) FindSessionByID(ctx context.Context, id string) (*cdp.Session, error) {
+	var profileID sql.NullString
+	var body []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT profile_id, body FROM sessions WHERE id = ?`, id).Scan(&profileID, &body)
+	return decodeSession(profileID, body, err, id)
+}
+
+// FindSources implements cdp.SourceStore.
+func (s *Store) FindSources(ctx context.Context) ([]*cdp.Source, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT body FROM sources ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("find sources: %w", err)
+	}
+	defer rows.Close()
+	out := []*cdp.Source{}
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("find sources: %w", err)
+		}
+		src := &cdp.Source{}
+		if err := json.Unmarshal(body, src); err != nil {
+			return nil, fmt.Errorf("decode source: %w", err)
+		}
+		out = append(out, src)
+	}
+	return out, rows.Err()
+}
+
+// CreateSource implements cdp.SourceStore.
+func (s *Store) CreateSource(ctx context.Context, src *cdp.Source) error {
+	return s.Update(ctx, func(cdp.Tx) error {
+		body, err := json.Marshal(src)
+		if err != nil {
+			return fmt.Errorf("encode source: %w", err)
+		}
+		res, err := s.wconn.ExecContext(ctx, `INSERT INTO sources (id, body) VALUES (?, ?) ON CONFLICT DO NOTHING`, src.ID, body)
+		if err != nil {
+			return fmt.Errorf("create source: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return cdp.Errorf(cdp.ECONFLICT, "source %s already exists", src.ID)
+		}
+		return nil
+	})
+}
+
+// UpdateSource implements cdp.SourceStore.
+func (s *Store) UpdateSource(ctx context.Context, src *cdp.Source) error {
+	return s.Update(ctx, func(cdp.Tx) error {
+		body, err := json.Marshal(src)
+		if err != nil {
+			return fmt.Errorf("encode source: %w", err)
+		}
+		res, err := s.wconn.ExecContext(ctx, `UPDATE sources SET body = ? WHERE id = ?`, body, src.ID)
+		if err != nil {
+			return fmt.Errorf("update source: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return cdp.Errorf(cdp.ENOTFOUND, "source %s not found", src.ID)
+		}
+		return nil
+	})
+}
+
+// DeleteSource implements cdp.SourceStore.
+func (s *Store) DeleteSource(ctx context.Context, id string) error {
+	return s.Update(ctx, func(cdp.Tx) error {
+		res, err := s.wconn.ExecContext(ctx, `DELETE FROM sources WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("delete source: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return cdp.Errorf(cdp.ENOTFOUND, "source %s not found", id)
+		}
+		return nil
+	})
+}

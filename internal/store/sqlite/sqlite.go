@@ -1,0 +1,250 @@
+// Package sqlite is the embedded store: one SQLite file in WAL mode
+// (modernc.org/sqlite, pure Go). Reads use a pool of read-only connections;
+// all writes go through one writer goroutine that commits every Update
+// queued while the previous commit ran in a single transaction, so
+// concurrent callers share one commit (and, with Synchronous FULL, one fsync).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed schema.sql
+var schema string
+
+// Options configure the store.
+type Options struct {
+	// Path of the database file.
+	Path string
+	// Fsync makes every commit fsync the WAL (synchronous=FULL); otherwise
+	// commits survive a process crash but not a power loss (NORMAL).
+	Fsync bool
+	// MaxBatch caps how many queued Updates share one transaction (default 256).
+	MaxBatch int
+	Logger   *slog.Logger
+}
+
+// Store is a cdp.Store on SQLite.
+type Store struct {
+	opts  Options
+	rdb   *sql.DB // read-only pool
+	wdb   *sql.DB // exactly one connection, owned by the writer goroutine
+	wconn *sql.Conn
+	stmts map[string]*sql.Stmt // writer-owned prepared statements
+
+	writes   chan *writeReq
+	mu       sync.RWMutex // guards closed against in-flight Update calls
+	closed   bool
+	inflight sync.WaitGroup
+	done     chan struct{}
+
+	// OnCommit, if set, is called by the writer with the number of Updates
+	// that shared each commit (for the store-batch-size metric).
+	OnCommit func(n int)
+}
+
+var _ cdp.Store = (*Store)(nil)
+
+type writeReq struct {
+	ctx context.Context
+	fn  func(cdp.Tx) error
+	err chan error
+}
+
+// Open opens (creating if needed) the database at opts.Path.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	sync := "NORMAL"
+	if opts.Fsync {
+		sync = "FULL"
+	}
+	dsn := func(readOnly bool) string {
+		q := url.Values{}
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+sync+")")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "cache_size(-16000)")
+		if readOnly {
+			q.Add("_pragma", "query_only(1)")
+		}
+		return "file:" + opts.Path + "?" + q.Encode()
+	}
+	s := &Store{opts: opts, stmts: map[string]*sql.Stmt{}, writes: make(chan *writeReq, 1024), done: make(chan struct{})}
+	var err error
+	if s.wdb, err = sql.Open("sqlite", dsn(false)); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", opts.Path, err)
+	}
+	if _, err := s.wconn.ExecContext(ctx, schema); err != nil {
+		s.wconn.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("migrate sqlite: %w", err)
+	}
+	if s.rdb, err = sql.Open("sqlite", dsn(true)); err != nil {
+		s.wconn.Close()
+		s.wdb.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	s.rdb.SetMaxOpenConns(8)
+	s.rdb.SetMaxIdleConns(8)
+	go s.writer()
+	return s, nil
+}
+
+// Update implements cdp.Store.
+func (s *Store) Update(ctx context.Context, fn func(cdp.Tx) error) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return cdp.Errorf(cdp.EUNAVAILABLE, "store is closed")
+	}
+	s.inflight.Add(1)
+	s.mu.RUnlock()
+	defer s.inflight.Done()
+	req := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The writer always answers, even if ctx ends meanwhile: the caller must
+	// not believe a write failed when it committed.
+	return <-req.err
+}
+
+// writer owns the write connection: it takes the first queued Update,
+// everything else already queued (up to MaxBatch), and commits them together.
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*writeReq, 0, s.opts.MaxBatch)
+	for first := range s.writes {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case r, ok := <-s.writes:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []*writeReq) {
+	ctx := context.Background() // each fn's statements use its own ctx
+	errs := make([]error, len(batch))
+	reply := func() {
+		for i, r := range batch {
+			r.err <- errs[i]
+		}
+	}
+	if _, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("begin: %w", err)
+		}
+		reply()
+		return
+	}
+	shared := len(batch) > 1
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if shared {
+			if _, err := s.wconn.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+				errs[i] = fmt.Errorf("savepoint: %w", err)
+				continue
+			}
+		}
+		errs[i] = r.fn(&tx{s: s, ctx: r.ctx})
+		if !shared {
+			break
+		}
+		if errs[i] != nil {
+			_, _ = s.wconn.ExecContext(ctx, "ROLLBACK TO w")
+		}
+		_, _ = s.wconn.ExecContext(ctx, "RELEASE w")
+	}
+	if !shared && errs[0] != nil {
+		_, _ = s.wconn.ExecContext(ctx, "ROLLBACK")
+		reply()
+		return
+	}
+	if _, err := s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
+		_, _ = s.wconn.ExecContext(ctx, "ROLLBACK")
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("commit: %w", err)
+			}
+		}
+	}
+	if s.OnCommit != nil {
+		s.OnCommit(len(batch))
+	}
+	reply()
+}
+
+// stmt returns the writer's prepared statement for query. Only the writer
+// goroutine calls it, so the cache needs no lock.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.wconn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// Ping implements cdp.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
+// Close waits for in-flight Updates, stops the writer and closes the files.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.inflight.Wait()
+	close(s.writes)
+	<-s.done
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	return errors.Join(s.rdb.Close(), s.wconn.Close(), s.wdb.Close())
+}

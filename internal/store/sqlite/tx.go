@@ -1,0 +1,233 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// tx implements cdp.Tx on the writer connection inside an open transaction.
+type tx struct {
+	s   *Store
+	ctx context.Context
+}
+
+var _ cdp.Tx = (*tx)(nil)
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.s.stmt(ctx, query)
+	if err != nil {
+		// Surface the prepare error through the row's Scan.
+		return t.s.wconn.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
+	body, err := json.Marshal(e)
+	if err != nil {
+		return false, fmt.Errorf("encode event: %w", err)
+	}
+	res, err := t.exec(ctx, `INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		e.ID, e.SourceID, nullable(e.MessageID), e.Type, nullable(e.ProfileID), nullable(e.SessionID), body)
+	if err != nil {
+		return false, fmt.Errorf("insert event: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (t *tx) Profile(ctx context.Context, id string) (*cdp.Profile, error) {
+	var version int64
+	var body []byte
+	err := t.queryRow(ctx, `SELECT version, body FROM profiles WHERE id = ?`, id).Scan(&version, &body)
+	return decodeProfile(version, body, err, id)
+}
+
+func decodeProfile(version int64, body []byte, err error, id string) (*cdp.Profile, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "profile %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("load profile: %w", err)
+	}
+	p := &cdp.Profile{}
+	if err := json.Unmarshal(body, p); err != nil {
+		return nil, fmt.Errorf("decode profile %s: %w", id, err)
+	}
+	p.Version = version
+	p.Normalize()
+	return p, nil
+}
+
+func (t *tx) ResolveProfileID(ctx context.Context, id string) (string, error) {
+	var got string
+	err := t.queryRow(ctx, `SELECT id FROM profiles WHERE id = COALESCE((SELECT profile_id FROM profile_aliases WHERE alias = ?), ?)`, id, id).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", cdp.Errorf(cdp.ENOTFOUND, "profile %s not found", id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve profile: %w", err)
+	}
+	return got, nil
+}
+
+func (t *tx) InsertProfile(ctx context.Context, p *cdp.Profile) (bool, error) {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return false, fmt.Errorf("encode profile: %w", err)
+	}
+	res, err := t.exec(ctx, `INSERT INTO profiles (id, version, body) VALUES (?, 1, ?) ON CONFLICT DO NOTHING`, p.ID, body)
+	if err != nil {
+		return false, fmt.Errorf("insert profile: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if n == 1 {
+		p.Version = 1
+	}
+	return n == 1, err
+}
+
+func (t *tx) UpdateProfile(ctx context.Context, p *cdp.Profile) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode profile: %w", err)
+	}
+	res, err := t.exec(ctx, `UPDATE profiles SET version = version + 1, body = ? WHERE id = ? AND version = ?`, body, p.ID, p.Version)
+	if err != nil {
+		return fmt.Errorf("update profile: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return cdp.Errorf(cdp.ECONFLICT, "profile %s changed concurrently or is gone", p.ID)
+	}
+	p.Version++
+	return nil
+}
+
+func (t *tx) DeleteProfile(ctx context.Context, id string) error {
+	for _, q := range []string{
+		`DELETE FROM events WHERE profile_id = ?1 OR session_id IN (SELECT id FROM sessions WHERE profile_id = ?1)`,
+		`DELETE FROM sessions WHERE profile_id = ?1`,
+		`DELETE FROM identifiers WHERE profile_id = ?1`,
+		`DELETE FROM profile_aliases WHERE profile_id = ?1`,
+		`DELETE FROM profiles WHERE id = ?1`,
+	} {
+		if _, err := t.exec(ctx, q, id); err != nil {
+			return fmt.Errorf("delete profile: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) MergeProfile(ctx context.Context, from, into string) error {
+	for _, q := range []string{
+		`UPDATE identifiers SET profile_id = ?2 WHERE profile_id = ?1`,
+		`UPDATE sessions SET profile_id = ?2 WHERE profile_id = ?1`,
+		`UPDATE events SET profile_id = ?2 WHERE profile_id = ?1`,
+		`UPDATE profile_aliases SET profile_id = ?2 WHERE profile_id = ?1`,
+		`INSERT INTO profile_aliases (alias, profile_id) VALUES (?1, ?2) ON CONFLICT (alias) DO UPDATE SET profile_id = ?2`,
+		`DELETE FROM profiles WHERE id = ?1`,
+	} {
+		if _, err := t.exec(ctx, q, from, into); err != nil {
+			return fmt.Errorf("merge profile: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) ProfileIDByIdentifier(ctx context.Context, ident cdp.Identifier) (string, error) {
+	var id string
+	err := t.queryRow(ctx, `SELECT profile_id FROM identifiers WHERE kind = ? AND value = ?`, ident.Kind, ident.Value).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", cdp.Errorf(cdp.ENOTFOUND, "no profile has identifier %s", ident)
+	}
+	if err != nil {
+		return "", fmt.Errorf("find identifier: %w", err)
+	}
+	return id, nil
+}
+
+func (t *tx) ClaimIdentifier(ctx context.Context, ident cdp.Identifier, profileID string) (string, error) {
+	if _, err := t.exec(ctx, `INSERT INTO identifiers (kind, value, profile_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		ident.Kind, ident.Value, profileID); err != nil {
+		return "", fmt.Errorf("claim identifier: %w", err)
+	}
+	return t.ProfileIDByIdentifier(ctx, ident)
+}
+
+func (t *tx) ReleaseIdentifier(ctx context.Context, ident cdp.Identifier) error {
+	if _, err := t.exec(ctx, `DELETE FROM identifiers WHERE kind = ? AND value = ?`, ident.Kind, ident.Value); err != nil {
+		return fmt.Errorf("release identifier: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Session(ctx context.Context, id string) (*cdp.Session, error) {
+	var profileID sql.NullString
+	var body []byte
+	err := t.queryRow(ctx, `SELECT profile_id, body FROM sessions WHERE id = ?`, id).Scan(&profileID, &body)
+	return decodeSession(profileID, body, err, id)
+}
+
+func decodeSession(profileID sql.NullString, body []byte, err error, id string) (*cdp.Session, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "session %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	s := &cdp.Session{}
+	if err := json.Unmarshal(body, s); err != nil {
+		return nil, fmt.Errorf("decode session %s: %w", id, err)
+	}
+	s.ProfileID = profileID.String
+	s.Normalize()
+	return s, nil
+}
+
+func (t *tx) InsertSession(ctx context.Context, s *cdp.Session) (bool, error) {
+	body, err := json.Marshal(s)
+	if err != nil {
+		return false, fmt.Errorf("encode session: %w", err)
+	}
+	res, err := t.exec(ctx, `INSERT INTO sessions (id, profile_id, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		s.ID, nullable(s.ProfileID), body)
+	if err != nil {
+		return false, fmt.Errorf("insert session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (t *tx) UpdateSession(ctx context.Context, s *cdp.Session) error {
+	body, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	res, err := t.exec(ctx, `UPDATE sessions SET profile_id = ?, body = ? WHERE id = ?`, nullable(s.ProfileID), body, s.ID)
+	if err != nil {
+		return fmt.Errorf("update session: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return cdp.Errorf(cdp.ENOTFOUND, "session %s not found", s.ID)
+	}
+	return nil
+}

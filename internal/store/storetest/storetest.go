@@ -1,0 +1,438 @@
+// Package storetest is the contract every cdp.Store backend must pass. It
+// checks the primitives the identity service and processor rely on:
+// idempotent inserts, dedup by (source, message id), optimistic profile
+// versions, identifier claims under concurrency, merges and erasure.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// Opener returns a fresh, empty store closed by the test's cleanup.
+type Opener func(t *testing.T) cdp.Store
+
+// Run runs the contract suite.
+func Run(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, cdp.Store)
+	}{
+		{"EventDedup", testEventDedup},
+		{"FindEvents", testFindEvents},
+		{"ProfileVersions", testProfileVersions},
+		{"IdentifierClaims", testIdentifierClaims},
+		{"ConcurrentClaimsOneOwner", testConcurrentClaims},
+		{"Sessions", testSessions},
+		{"Merge", testMerge},
+		{"Erase", testErase},
+		{"UpdateIsAtomic", testUpdateAtomic},
+		{"Sources", testSources},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+func update(t *testing.T, s cdp.Store, fn func(ctx context.Context, tx cdp.Tx) error) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.Update(ctx, func(tx cdp.Tx) error { return fn(ctx, tx) }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := cdp.ErrorCode(err); got != code {
+		t.Fatalf("error %v has code %q, want %q", err, got, code)
+	}
+}
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func event(id, source, messageID, typ, profile, session string) *cdp.Event {
+	return &cdp.Event{ID: id, SourceID: source, MessageID: messageID, Type: typ, ProfileID: profile, SessionID: session,
+		Timestamp: t0, ReceivedAt: t0, Properties: json.RawMessage(`{"n":1}`), Context: json.RawMessage(`{}`)}
+}
+
+func testEventDedup(t *testing.T, s cdp.Store) {
+	for _, tc := range []struct {
+		e    *cdp.Event
+		want bool
+	}{
+		{event("e1", "web", "m1", "view", "", ""), true},
+		{event("e1", "web", "", "view", "", ""), false},   // same id: a redelivery
+		{event("e2", "web", "m1", "view", "", ""), false}, // same client message id
+		{event("e3", "app", "m1", "view", "", ""), true},  // another source may reuse it
+		{event("e4", "web", "", "view", "", ""), true},    // no message id: never deduplicated
+		{event("e5", "web", "", "view", "", ""), true},
+	} {
+		update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+			got, err := tx.InsertEvent(ctx, tc.e)
+			if err != nil {
+				return err
+			}
+			if got != tc.want {
+				t.Errorf("InsertEvent(%s, %s/%q) = %v, want %v", tc.e.ID, tc.e.SourceID, tc.e.MessageID, got, tc.want)
+			}
+			return nil
+		})
+	}
+	e, err := s.FindEventByID(t.Context(), "e1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.SourceID != "web" || e.MessageID != "m1" || string(e.Properties) != `{"n":1}` || !e.Timestamp.Equal(t0) {
+		t.Fatalf("FindEventByID = %+v, want the first insert", e)
+	}
+	_, err = s.FindEventByID(t.Context(), "nope")
+	wantCode(t, err, cdp.ENOTFOUND)
+}
+
+func testFindEvents(t *testing.T, s cdp.Store) {
+	// Ids sort by time like the server's UUIDv7s.
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for i := range 25 {
+			src := []string{"web", "app"}[i%2]
+			typ := []string{"view", "click", "buy"}[i%3]
+			e := event(fmt.Sprintf("%s-%02d", cdp.MinIDAt(t0.Add(time.Duration(i)*time.Second))[:13], i), src, "", typ, "p1", "s1")
+			if i >= 20 {
+				e.ProfileID, e.SessionID = "p2", "s2"
+			}
+			if _, err := tx.InsertEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	all, next, err := s.FindEvents(t.Context(), cdp.EventFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 25 || next != "" {
+		t.Fatalf("got %d events, next %q; want 25 and no cursor", len(all), next)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i-1].ID <= all[i].ID {
+			t.Fatalf("not newest first: %s before %s", all[i-1].ID, all[i].ID)
+		}
+	}
+	// Page through with a cursor.
+	var paged []string
+	cursor := ""
+	for {
+		page, next, err := s.FindEvents(t.Context(), cdp.EventFilter{Limit: 7, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			paged = append(paged, e.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(paged) != 25 || paged[0] != all[0].ID || paged[24] != all[24].ID {
+		t.Fatalf("paging returned %d events, want the same 25 in order", len(paged))
+	}
+	for _, tc := range []struct {
+		f    cdp.EventFilter
+		want int
+	}{
+		{cdp.EventFilter{SourceID: "web"}, 13},
+		{cdp.EventFilter{Type: "buy"}, 8},
+		{cdp.EventFilter{SourceID: "app", Type: "view"}, 4},
+		{cdp.EventFilter{ProfileID: "p2"}, 5},
+		{cdp.EventFilter{SessionID: "s1"}, 20},
+		{cdp.EventFilter{Since: t0.Add(20 * time.Second)}, 5},
+	} {
+		got, _, err := s.FindEvents(t.Context(), tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != tc.want {
+			t.Errorf("FindEvents(%+v) returned %d, want %d", tc.f, len(got), tc.want)
+		}
+	}
+}
+
+func testProfileVersions(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	p := cdp.NewProfile("p1", t0)
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		if ok, err := tx.InsertProfile(ctx, p); err != nil || !ok {
+			t.Fatalf("InsertProfile = %v, %v; want true", ok, err)
+		}
+		if ok, err := tx.InsertProfile(ctx, cdp.NewProfile("p1", t0)); err != nil || ok {
+			t.Fatalf("second InsertProfile = %v, %v; want false", ok, err)
+		}
+		return nil
+	})
+	stale := *p
+	p.Traits["plan"] = "pro"
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error { return tx.UpdateProfile(ctx, p) })
+	err := s.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateProfile(ctx, &stale) })
+	wantCode(t, err, cdp.ECONFLICT)
+	got, err := s.FindProfileByID(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Traits["plan"] != "pro" || got.Version != p.Version {
+		t.Fatalf("profile = %+v (version %d), want plan=pro at version %d", got.Traits, got.Version, p.Version)
+	}
+	_, err = s.FindProfileByID(ctx, "nope")
+	wantCode(t, err, cdp.ENOTFOUND)
+}
+
+func testIdentifierClaims(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	email := cdp.Identifier{Kind: cdp.IdentifierEmail, Value: "a@b.c"}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for _, id := range []string{"p1", "p2"} {
+			if _, err := tx.InsertProfile(ctx, cdp.NewProfile(id, t0)); err != nil {
+				return err
+			}
+		}
+		if owner, err := tx.ClaimIdentifier(ctx, email, "p1"); err != nil || owner != "p1" {
+			t.Fatalf("first claim = %q, %v; want p1", owner, err)
+		}
+		if owner, err := tx.ClaimIdentifier(ctx, email, "p2"); err != nil || owner != "p1" {
+			t.Fatalf("second claim = %q, %v; want p1 to keep it", owner, err)
+		}
+		return nil
+	})
+	p, err := s.FindProfileByIdentifier(ctx, email)
+	if err != nil || p.ID != "p1" {
+		t.Fatalf("FindProfileByIdentifier = %v, %v; want p1", p, err)
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error { return tx.ReleaseIdentifier(ctx, email) })
+	_, err = s.FindProfileByIdentifier(ctx, email)
+	wantCode(t, err, cdp.ENOTFOUND)
+}
+
+func testConcurrentClaims(t *testing.T, s cdp.Store) {
+	ident := cdp.Identifier{Kind: cdp.IdentifierID, Value: "user-42"}
+	owners := make([]string, 50)
+	var wg sync.WaitGroup
+	for i := range owners {
+		wg.Go(func() {
+			ctx := context.Background()
+			err := s.Update(ctx, func(tx cdp.Tx) error {
+				candidate := fmt.Sprintf("cand-%d", i)
+				if _, err := tx.InsertProfile(ctx, cdp.NewProfile(candidate, t0)); err != nil {
+					return err
+				}
+				owner, err := tx.ClaimIdentifier(ctx, ident, candidate)
+				owners[i] = owner
+				if err == nil && owner != candidate {
+					return cdp.Errorf(cdp.ECONFLICT, "lost the claim") // roll back the candidate profile
+				}
+				return err
+			})
+			if err != nil && cdp.ErrorCode(err) != cdp.ECONFLICT {
+				t.Errorf("Update: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, o := range owners {
+		if o != owners[0] {
+			t.Fatalf("claim %d saw owner %q, claim 0 saw %q: want one owner", i, o, owners[0])
+		}
+	}
+	p, err := s.FindProfileByIdentifier(t.Context(), ident)
+	if err != nil || p.ID != owners[0] {
+		t.Fatalf("owner profile = %v, %v; want %s", p, err, owners[0])
+	}
+}
+
+func testSessions(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	sess := &cdp.Session{ID: "s1", ProfileID: "p1", SourceID: "web", Context: map[string]any{"a": 1.0}, CreatedAt: t0, UpdatedAt: t0}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		if ok, err := tx.InsertSession(ctx, sess); err != nil || !ok {
+			t.Fatalf("InsertSession = %v, %v; want true", ok, err)
+		}
+		if ok, err := tx.InsertSession(ctx, &cdp.Session{ID: "s1", ProfileID: "other"}); err != nil || ok {
+			t.Fatalf("second InsertSession = %v, %v; want false", ok, err)
+		}
+		got, err := tx.Session(ctx, "s1")
+		if err != nil || got.ProfileID != "p1" {
+			t.Fatalf("Session = %+v, %v; want profile p1", got, err)
+		}
+		got.Properties["x"] = "y"
+		got.Events = 3
+		return tx.UpdateSession(ctx, got)
+	})
+	got, err := s.FindSessionByID(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Properties["x"] != "y" || got.Context["a"] != 1.0 || got.Events != 3 || got.SourceID != "web" {
+		t.Fatalf("FindSessionByID = %+v", got)
+	}
+	_, err = s.FindSessionByID(ctx, "nope")
+	wantCode(t, err, cdp.ENOTFOUND)
+	err = s.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateSession(ctx, &cdp.Session{ID: "nope"}) })
+	wantCode(t, err, cdp.ENOTFOUND)
+}
+
+// seedProfile stores a profile with an identifier, a session and an event.
+func seedProfile(ctx context.Context, tx cdp.Tx, id string) error {
+	if _, err := tx.InsertProfile(ctx, cdp.NewProfile(id, t0)); err != nil {
+		return err
+	}
+	if _, err := tx.ClaimIdentifier(ctx, cdp.Identifier{Kind: cdp.IdentifierAnonymousID, Value: "anon-" + id}, id); err != nil {
+		return err
+	}
+	if _, err := tx.InsertSession(ctx, &cdp.Session{ID: "sess-" + id, ProfileID: id, CreatedAt: t0}); err != nil {
+		return err
+	}
+	_, err := tx.InsertEvent(ctx, event("ev-"+id, "web", "", "view", id, "sess-"+id))
+	return err
+}
+
+func testMerge(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for _, id := range []string{"a", "b", "c"} {
+			if err := seedProfile(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if err := tx.MergeProfile(ctx, "a", "b"); err != nil {
+			return err
+		}
+		return tx.MergeProfile(ctx, "b", "c") // a's alias must follow to c
+	})
+	for _, id := range []string{"a", "b", "c"} {
+		p, err := s.FindProfileByID(ctx, id)
+		if err != nil || p.ID != "c" {
+			t.Fatalf("FindProfileByID(%s) = %v, %v; want c", id, p, err)
+		}
+		p, err = s.FindProfileByIdentifier(ctx, cdp.Identifier{Kind: cdp.IdentifierAnonymousID, Value: "anon-" + id})
+		if err != nil || p.ID != "c" {
+			t.Fatalf("identifier of %s resolves to %v, %v; want c", id, p, err)
+		}
+		sess, err := s.FindSessionByID(ctx, "sess-"+id)
+		if err != nil || sess.ProfileID != "c" {
+			t.Fatalf("session of %s = %+v, %v; want profile c", id, sess, err)
+		}
+		ev, err := s.FindEventByID(ctx, "ev-"+id)
+		if err != nil || ev.ProfileID != "c" {
+			t.Fatalf("event of %s = %+v, %v; want profile c", id, ev, err)
+		}
+	}
+	events, _, err := s.FindEvents(ctx, cdp.EventFilter{ProfileID: "c"})
+	if err != nil || len(events) != 3 {
+		t.Fatalf("events of c: %d, %v; want 3", len(events), err)
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		got, err := tx.ResolveProfileID(ctx, "a")
+		if err != nil || got != "c" {
+			t.Fatalf("ResolveProfileID(a) = %q, %v; want c", got, err)
+		}
+		_, err = tx.Profile(ctx, "a")
+		wantCode(t, err, cdp.ENOTFOUND)
+		return nil
+	})
+}
+
+func testErase(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for _, id := range []string{"a", "b", "keep"} {
+			if err := seedProfile(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		// A profile-less event in a's session goes too.
+		if _, err := tx.InsertEvent(ctx, event("ev-anon", "web", "", "view", "", "sess-a")); err != nil {
+			return err
+		}
+		if err := tx.MergeProfile(ctx, "a", "b"); err != nil {
+			return err
+		}
+		return tx.DeleteProfile(ctx, "b")
+	})
+	for _, id := range []string{"a", "b"} {
+		_, err := s.FindProfileByID(ctx, id)
+		wantCode(t, err, cdp.ENOTFOUND)
+		_, err = s.FindSessionByID(ctx, "sess-"+id)
+		wantCode(t, err, cdp.ENOTFOUND)
+		_, err = s.FindEventByID(ctx, "ev-"+id)
+		wantCode(t, err, cdp.ENOTFOUND)
+		_, err = s.FindProfileByIdentifier(ctx, cdp.Identifier{Kind: cdp.IdentifierAnonymousID, Value: "anon-" + id})
+		wantCode(t, err, cdp.ENOTFOUND)
+	}
+	_, err := s.FindEventByID(ctx, "ev-anon")
+	wantCode(t, err, cdp.ENOTFOUND)
+	if _, err := s.FindProfileByID(ctx, "keep"); err != nil {
+		t.Fatalf("an unrelated profile was erased: %v", err)
+	}
+	if _, err := s.FindEventByID(ctx, "ev-keep"); err != nil {
+		t.Fatalf("an unrelated event was erased: %v", err)
+	}
+}
+
+func testUpdateAtomic(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			err := s.Update(ctx, func(tx cdp.Tx) error {
+				if _, err := tx.InsertEvent(ctx, event(fmt.Sprintf("ev-%02d", i), "web", "", "view", "", "")); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return boom
+				}
+				return nil
+			})
+			if (i%2 == 1) != errors.Is(err, boom) {
+				t.Errorf("Update %d returned %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 40 {
+		_, err := s.FindEventByID(ctx, fmt.Sprintf("ev-%02d", i))
+		if i%2 == 0 && err != nil {
+			t.Errorf("event %d of a committed Update is missing: %v", i, err)
+		}
+		if i%2 == 1 && cdp.ErrorCode(err) != cdp.ENOTFOUND {
+			t.Errorf("event %d of a failed Update was stored (err %v)", i, err)
+		}
+	}
+}
+
+func testSources(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	src := &cdp.Source{ID: "web", Kind: cdp.SourceTrack, Enabled: true, Origin: cdp.OriginAPI, CreatedAt: t0, UpdatedAt: t0}
+	if err := s.CreateSource(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.CreateSource(ctx, src), cdp.ECONFLICT)
+	src.Enabled = false
+	if err := s.UpdateSource(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.UpdateSource(ctx, &cdp.Source{ID: "nope"}), cdp.ENOTFOUND)
+	all, err := s.FindSources(ctx)
+	if err != nil || len(all) != 1 || all[0].Enabled || all[0].Kind != cdp.SourceTrack {
+		t.Fatalf("FindSources = %+v, %v", all, err)
+	}
+	if err := s.DeleteSource(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.DeleteSource(ctx, "web"), cdp.ENOTFOUND)
+}
