@@ -58,23 +58,31 @@ type Identifiers struct {
 	AnonymousIDs []string `json:"anonymous_ids"`
 }
 
-// Add records ident; for single-valued kinds it replaces the old value.
-func (ids *Identifiers) Add(ident Identifier) {
+// Add records ident and reports whether that changed anything; for
+// single-valued kinds it replaces the old value.
+func (ids *Identifiers) Add(ident Identifier) bool {
+	set := func(field *string) bool {
+		changed := *field != ident.Value
+		*field = ident.Value
+		return changed
+	}
 	switch ident.Kind {
 	case IdentifierID:
-		ids.ID = ident.Value
+		return set(&ids.ID)
 	case IdentifierEmail:
-		ids.Email = ident.Value
+		return set(&ids.Email)
 	case IdentifierCioID:
-		ids.CioID = ident.Value
+		return set(&ids.CioID)
 	case IdentifierAnonymousID:
 		for _, a := range ids.AnonymousIDs {
 			if a == ident.Value {
-				return
+				return false
 			}
 		}
 		ids.AnonymousIDs = append(ids.AnonymousIDs, ident.Value)
+		return true
 	}
+	return false
 }
 
 // List returns every identifier as a list.

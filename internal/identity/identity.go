@@ -1,0 +1,449 @@
+// Package identity resolves who an event belongs to: sessions to profiles,
+// identifiers (id, email, cio_id, anonymous ids) to profiles, merges and
+// erasure. It is the one place these rules live; every ingest API and the
+// processor use it, and it talks to storage only through cdp.Store.
+package identity
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// maxAttempts bounds retries of a transaction that lost a race (ECONFLICT).
+const maxAttempts = 8
+
+// Service resolves identities. It is safe for concurrent use.
+type Service struct {
+	store cdp.Store
+	now   func() time.Time
+	// sessions caches session id → profile id for sessions that exist, so
+	// that the many events of one visit do not each cost a store round trip.
+	sessions *cache
+}
+
+// New returns a Service on store.
+func New(store cdp.Store) *Service {
+	return &Service{store: store, now: time.Now, sessions: newCache(100_000, 5*time.Minute)}
+}
+
+// update runs fn in a store transaction, retrying when it lost a race.
+func (s *Service) update(ctx context.Context, fn func(tx cdp.Tx) error) error {
+	var err error
+	for range maxAttempts {
+		if err = s.store.Update(ctx, fn); cdp.ErrorCode(err) != cdp.ECONFLICT {
+			return err
+		}
+	}
+	return fmt.Errorf("identity: gave up after %d conflicting attempts: %w", maxAttempts, err)
+}
+
+// SessionRequest asks for the session and profile of a tracker request.
+type SessionRequest struct {
+	SourceID string
+	// SessionID is the client's session id; empty starts a new session.
+	SessionID string
+	// ProfileID is the profile the client believes it is; it is used only
+	// for a new session and only if it exists (or existed and was merged).
+	ProfileID string
+	// ProfileLess resolves no profile at all.
+	ProfileLess bool
+	// Save stores a new session; unsaved sessions are not remembered.
+	Save bool
+}
+
+// SessionResult is the outcome of ResolveSession.
+type SessionResult struct {
+	SessionID  string
+	ProfileID  string // "" for profile-less requests
+	NewSession bool
+	NewProfile bool
+}
+
+// ResolveSession finds or opens the session of a tracker request and the
+// profile it belongs to, following Tracardi (reference/tracardi.md §4.1):
+// a known session's profile wins over the one the client sends; a new
+// session adopts the client's profile only if it exists (an unknown id gets
+// a fresh one, so ids cannot be guessed into existence); merged ids resolve
+// to the survivor. Concurrent first requests of one session all get the
+// same profile: the session row is the arbiter.
+func (s *Service) ResolveSession(ctx context.Context, r SessionRequest) (SessionResult, error) {
+	if r.SessionID == "" {
+		r.SessionID = cdp.NewID()
+	} else if !r.ProfileLess {
+		if pid, ok := s.sessions.get(r.SessionID); ok {
+			return SessionResult{SessionID: r.SessionID, ProfileID: pid}, nil
+		}
+	}
+	var res SessionResult
+	err := s.update(ctx, func(tx cdp.Tx) error {
+		res = SessionResult{SessionID: r.SessionID}
+		now := s.now().UTC()
+		sess, err := tx.Session(ctx, r.SessionID)
+		switch {
+		case err == nil:
+			if r.ProfileLess {
+				return nil
+			}
+			return s.profileOfSession(ctx, tx, sess, now, &res)
+		case cdp.ErrorCode(err) != cdp.ENOTFOUND:
+			return err
+		}
+		res.NewSession = true
+		if !r.ProfileLess {
+			if r.ProfileID != "" {
+				res.ProfileID, err = tx.ResolveProfileID(ctx, r.ProfileID)
+				if err != nil && cdp.ErrorCode(err) != cdp.ENOTFOUND {
+					return err
+				}
+			}
+			if res.ProfileID == "" {
+				if res.ProfileID, err = newProfile(ctx, tx, now); err != nil {
+					return err
+				}
+				res.NewProfile = true
+			}
+		}
+		if !r.Save {
+			return nil
+		}
+		created, err := tx.InsertSession(ctx, &cdp.Session{ID: r.SessionID, ProfileID: res.ProfileID, SourceID: r.SourceID,
+			Context: map[string]any{}, Properties: map[string]any{}, CreatedAt: now, UpdatedAt: now})
+		if err != nil {
+			return err
+		}
+		if !created { // another request opened it first: retry and adopt it
+			return cdp.Errorf(cdp.ECONFLICT, "session %s opened concurrently", r.SessionID)
+		}
+		return nil
+	})
+	if err != nil {
+		return SessionResult{}, fmt.Errorf("resolve session: %w", err)
+	}
+	if res.ProfileID != "" && (r.Save || !res.NewSession) {
+		s.sessions.put(res.SessionID, res.ProfileID)
+	}
+	return res, nil
+}
+
+// profileOfSession sets res.ProfileID from an existing session, repairing
+// the session if its profile was merged away, erased or never set.
+func (s *Service) profileOfSession(ctx context.Context, tx cdp.Tx, sess *cdp.Session, now time.Time, res *SessionResult) error {
+	if sess.ProfileID != "" {
+		pid, err := tx.ResolveProfileID(ctx, sess.ProfileID)
+		if err == nil {
+			res.ProfileID = pid
+			if pid == sess.ProfileID {
+				return nil
+			}
+			sess.ProfileID = pid
+			return tx.UpdateSession(ctx, sess)
+		}
+		if cdp.ErrorCode(err) != cdp.ENOTFOUND {
+			return err
+		}
+	}
+	pid, err := newProfile(ctx, tx, now)
+	if err != nil {
+		return err
+	}
+	res.ProfileID, res.NewProfile = pid, true
+	sess.ProfileID, sess.UpdatedAt = pid, now
+	return tx.UpdateSession(ctx, sess)
+}
+
+func newProfile(ctx context.Context, tx cdp.Tx, now time.Time) (string, error) {
+	p := cdp.NewProfile(cdp.NewID(), now)
+	if _, err := tx.InsertProfile(ctx, p); err != nil {
+		return "", err
+	}
+	return p.ID, nil
+}
+
+// identifierPriority orders identifiers by how strongly they name a person:
+// when a request carries several that belong to different profiles, the
+// strongest decides which profile it is.
+var identifierPriority = map[string]int{
+	cdp.IdentifierCioID: 0, cdp.IdentifierID: 1, cdp.IdentifierEmail: 2, cdp.IdentifierAnonymousID: 3,
+}
+
+// IdentifyResult is the outcome of Identify.
+type IdentifyResult struct {
+	ProfileID string
+	Created   bool
+	// Conflicts are identifiers that already belong to another profile and
+	// were therefore not added (Customer.io's "attribute update failure").
+	Conflicts []cdp.Identifier
+}
+
+// Identify finds the profile named by idents, or creates one if create is
+// set, and attaches to it every identifier no other profile owns. The
+// strongest identifier that has an owner decides the profile. A single-
+// valued identifier (id, email, cio_id) replaces the profile's old one.
+// Concurrent first sightings of an identity create exactly one profile.
+// Without create, an unknown identity returns ENOTFOUND.
+func (s *Service) Identify(ctx context.Context, idents []cdp.Identifier, create bool) (IdentifyResult, error) {
+	if len(idents) == 0 {
+		return IdentifyResult{}, cdp.Errorf(cdp.EINVALID, "no identifier given")
+	}
+	sorted := append([]cdp.Identifier(nil), idents...)
+	sortByPriority(sorted)
+	var res IdentifyResult
+	err := s.update(ctx, func(tx cdp.Tx) error {
+		res = IdentifyResult{}
+		now := s.now().UTC()
+		for _, ident := range sorted {
+			pid, err := tx.ProfileIDByIdentifier(ctx, ident)
+			if err == nil {
+				res.ProfileID = pid
+				break
+			}
+			if cdp.ErrorCode(err) != cdp.ENOTFOUND {
+				return err
+			}
+		}
+		var p *cdp.Profile
+		var err error
+		if res.ProfileID == "" {
+			if !create {
+				return cdp.Errorf(cdp.ENOTFOUND, "no profile has identifier %s", sorted[0])
+			}
+			p = cdp.NewProfile(cdp.NewID(), now)
+			if _, err := tx.InsertProfile(ctx, p); err != nil {
+				return err
+			}
+			res.ProfileID, res.Created = p.ID, true
+		} else if p, err = tx.Profile(ctx, res.ProfileID); err != nil {
+			return err
+		}
+		changed := false
+		for _, ident := range sorted {
+			owner, err := tx.ClaimIdentifier(ctx, ident, p.ID)
+			if err != nil {
+				return err
+			}
+			if owner != p.ID {
+				if res.Created && ident == sorted[0] {
+					// Someone else created this identity meanwhile: retry
+					// and adopt their profile instead of making a second.
+					return cdp.Errorf(cdp.ECONFLICT, "identifier %s claimed concurrently", ident)
+				}
+				res.Conflicts = append(res.Conflicts, ident)
+				continue
+			}
+			if old := single(p.Identifiers, ident.Kind); old != "" && old != ident.Value {
+				if err := tx.ReleaseIdentifier(ctx, cdp.Identifier{Kind: ident.Kind, Value: old}); err != nil {
+					return err
+				}
+			}
+			if p.Identifiers.Add(ident) {
+				changed = true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		p.UpdatedAt = now
+		return tx.UpdateProfile(ctx, p)
+	})
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+	}
+	return res, nil
+}
+
+func sortByPriority(idents []cdp.Identifier) {
+	for i := 1; i < len(idents); i++ {
+		for j := i; j > 0 && identifierPriority[idents[j].Kind] < identifierPriority[idents[j-1].Kind]; j-- {
+			idents[j], idents[j-1] = idents[j-1], idents[j]
+		}
+	}
+}
+
+// single returns the profile's value of a single-valued identifier kind.
+func single(ids cdp.Identifiers, kind string) string {
+	switch kind {
+	case cdp.IdentifierID:
+		return ids.ID
+	case cdp.IdentifierEmail:
+		return ids.Email
+	case cdp.IdentifierCioID:
+		return ids.CioID
+	}
+	return ""
+}
+
+// Merge folds profile secondary into primary: the primary keeps its own
+// identifiers and traits and gains those it lacks, plus the secondary's
+// anonymous ids, devices, segments, sessions, events and counters. The
+// secondary id (and any id merged into it before) resolves to the primary
+// afterwards. Merging a profile into itself is a no-op.
+func (s *Service) Merge(ctx context.Context, primaryID, secondaryID string) (*cdp.Profile, error) {
+	var merged *cdp.Profile
+	err := s.update(ctx, func(tx cdp.Tx) error {
+		pid, err := tx.ResolveProfileID(ctx, primaryID)
+		if err != nil {
+			return err
+		}
+		sid, err := tx.ResolveProfileID(ctx, secondaryID)
+		if err != nil {
+			return err
+		}
+		primary, err := tx.Profile(ctx, pid)
+		if err != nil {
+			return err
+		}
+		merged = primary
+		if pid == sid {
+			return nil
+		}
+		secondary, err := tx.Profile(ctx, sid)
+		if err != nil {
+			return err
+		}
+		// Single-valued identifiers the primary already has stay with it;
+		// the secondary's conflicting ones are dropped, not moved.
+		for _, ident := range secondary.Identifiers.List() {
+			if ident.Kind != cdp.IdentifierAnonymousID && single(primary.Identifiers, ident.Kind) != "" {
+				if err := tx.ReleaseIdentifier(ctx, ident); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.MergeProfile(ctx, sid, pid); err != nil {
+			return err
+		}
+		combine(primary, secondary, s.now().UTC())
+		return tx.UpdateProfile(ctx, primary)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("merge profiles: %w", err)
+	}
+	s.sessions.clear() // sessions of the secondary now belong to the primary
+	return merged, nil
+}
+
+// combine folds b into a (the survivor), following reference/tracardi.md
+// §5.5: a's values win, b fills gaps, collections are unioned and counters
+// summed.
+func combine(a, b *cdp.Profile, now time.Time) {
+	for _, ident := range b.Identifiers.List() {
+		if ident.Kind == cdp.IdentifierAnonymousID || single(a.Identifiers, ident.Kind) == "" {
+			a.Identifiers.Add(ident)
+		}
+	}
+	for k, v := range b.Traits {
+		if _, ok := a.Traits[k]; !ok {
+			a.Traits[k] = v
+		}
+	}
+	a.MergedIDs = appendNew(a.MergedIDs, append([]string{b.ID}, b.MergedIDs...)...)
+	for _, d := range b.Devices {
+		found := false
+		for _, ad := range a.Devices {
+			found = found || ad.ID == d.ID
+		}
+		if !found {
+			a.Devices = append(a.Devices, d)
+		}
+	}
+	a.Segments = appendNew(a.Segments, b.Segments...)
+	a.Suppressed = a.Suppressed || b.Suppressed
+	if b.CreatedAt.Before(a.CreatedAt) {
+		a.CreatedAt = b.CreatedAt
+	}
+	a.Stats.Events += b.Stats.Events
+	a.Stats.Visits += b.Stats.Visits
+	if later(b.Stats.CurrentVisitAt, a.Stats.CurrentVisitAt) {
+		a.Stats.LastVisitAt, a.Stats.CurrentVisitAt = a.Stats.CurrentVisitAt, b.Stats.CurrentVisitAt
+	}
+	a.UpdatedAt = now
+}
+
+func later(x, y *time.Time) bool { return x != nil && (y == nil || x.After(*y)) }
+
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		found := false
+		for _, l := range list {
+			found = found || l == it
+		}
+		if !found {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+// Erase deletes a profile (addressed by its id or a merged-away id) with
+// its identifiers, sessions and events: the GDPR right to erasure.
+func (s *Service) Erase(ctx context.Context, profileID string) error {
+	err := s.update(ctx, func(tx cdp.Tx) error {
+		pid, err := tx.ResolveProfileID(ctx, profileID)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteProfile(ctx, pid)
+	})
+	if err != nil {
+		return fmt.Errorf("erase profile: %w", err)
+	}
+	s.sessions.clear()
+	return nil
+}
+
+// cache is a bounded map with expiry. It keeps two generations: when the
+// current one fills up it becomes the old one and the previous old one is
+// dropped, which approximates LRU at O(1) cost without per-entry lists.
+type cache struct {
+	mu       sync.Mutex
+	max      int
+	ttl      time.Duration
+	cur, old map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	value   string
+	expires time.Time
+}
+
+func newCache(max int, ttl time.Duration) *cache {
+	return &cache{max: max, ttl: ttl, cur: map[string]cacheEntry{}, old: map[string]cacheEntry{}}
+}
+
+func (c *cache) get(key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.cur[key]
+	if !ok {
+		if e, ok = c.old[key]; ok {
+			c.putLocked(key, e)
+		}
+	}
+	if !ok || time.Now().After(e.expires) {
+		return "", false
+	}
+	return e.value, true
+}
+
+func (c *cache) put(key, value string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(key, cacheEntry{value: value, expires: time.Now().Add(c.ttl)})
+}
+
+func (c *cache) putLocked(key string, e cacheEntry) {
+	if len(c.cur) >= c.max/2 {
+		c.old, c.cur = c.cur, make(map[string]cacheEntry, c.max/2)
+	}
+	c.cur[key] = e
+}
+
+func (c *cache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur, c.old = map[string]cacheEntry{}, map[string]cacheEntry{}
+}
