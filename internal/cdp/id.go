@@ -3,21 +3,43 @@ package cdp
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"sync"
 	"time"
 )
 
-// NewID returns a random, time-ordered UUIDv7 (RFC 9562) in its canonical
-// text form. Ids sort by creation time to the millisecond, which keeps the
-// newest-first listings of events an index range scan in every store.
-func NewID() string { return newIDAt(time.Now()) }
+// idClock makes ids from one process strictly increasing: within a
+// millisecond the 12-bit rand_a field is a counter (RFC 9562 §6.2,
+// method 1), so events of one request list in the order they were made.
+var idClock struct {
+	sync.Mutex
+	ms  uint64
+	seq uint16
+}
 
-func newIDAt(t time.Time) string {
+// NewID returns a random, time-ordered UUIDv7 (RFC 9562) in its canonical
+// text form. Ids sort by creation time, which keeps the newest-first
+// listings of events an index range scan in every store.
+func NewID() string {
+	ms := uint64(time.Now().UnixMilli())
+	idClock.Lock()
+	if ms <= idClock.ms {
+		idClock.seq++
+		if idClock.seq > 0x0fff { // counter exhausted: borrow the next millisecond
+			idClock.ms++
+			idClock.seq = 0
+		}
+		ms = idClock.ms
+	} else {
+		idClock.ms, idClock.seq = ms, 0
+	}
+	seq := idClock.seq
+	idClock.Unlock()
 	var u [16]byte
-	_, _ = rand.Read(u[6:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	ms := uint64(t.UnixMilli())
+	_, _ = rand.Read(u[8:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	u[0], u[1], u[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
 	u[3], u[4], u[5] = byte(ms>>16), byte(ms>>8), byte(ms)
-	u[6] = u[6]&0x0f | 0x70 // version 7
+	u[6] = 0x70 | byte(seq>>8) // version 7, counter high bits
+	u[7] = byte(seq)
 	u[8] = u[8]&0x3f | 0x80 // variant 10
 	return formatUUID(u)
 }

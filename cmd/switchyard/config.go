@@ -1,0 +1,89 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/switchyardhq/switchyard/internal/config"
+)
+
+// serveFlags are the flags of serve; set ones override the file.
+type serveFlags struct {
+	configPath string
+	overrides  map[string]string
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &serveFlags{overrides: map[string]string{}}
+	fs.StringVar(&f.configPath, "config", "", "configuration file (YAML); none = defaults")
+	names := map[string]string{
+		"listen":       "address of the main listener (default :8686)",
+		"data-dir":     "directory of the embedded store and event log (default ./data)",
+		"admin-listen": "separate address for the management API (default: the main listener)",
+		"postgres-url": "PostgreSQL store instead of the embedded SQLite",
+		"nats-url":     "external NATS JetStream instead of the embedded one",
+		"durability":   "process (default) or fsync",
+	}
+	vals := map[string]*string{}
+	for name, help := range names {
+		vals[name] = fs.String(name, "", help)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(fl *flag.Flag) {
+		if v, ok := vals[fl.Name]; ok {
+			f.overrides[fl.Name] = *v
+		}
+	})
+	return f, nil
+}
+
+// loadConfig reads the file (if any), applies flag overrides, validates.
+func loadConfig(f *serveFlags, getenv func(string) string) (*config.Config, error) {
+	cfg := config.Default()
+	if f.configPath != "" {
+		var err error
+		if cfg, err = config.Load(f.configPath, getenv); err != nil {
+			return nil, err
+		}
+	}
+	for name, v := range f.overrides {
+		switch name {
+		case "listen":
+			cfg.Listen = v
+		case "data-dir":
+			cfg.DataDir = v
+		case "admin-listen":
+			cfg.Admin.Listen = v
+		case "postgres-url":
+			cfg.PostgresURL = v
+		case "nats-url":
+			cfg.NATSURL = v
+		case "durability":
+			cfg.Durability = v
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func validateConfig(path string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(path, getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d sources)\n", path, len(cfg.Sources))
+	return nil
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/identity"
+	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/server"
+	"github.com/switchyardhq/switchyard/internal/store/sqlite"
+	"github.com/switchyardhq/switchyard/internal/tail"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish.
+const shutdownTimeout = 20 * time.Second
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the server until ctx is done or SIGINT/SIGTERM arrives, then
+// shuts down in dependency order: listeners (draining requests, which
+// wait for their event-log acks), processor, event log, store.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(flags, getenv)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := newLogger(cfg.Log, stderr)
+	slog.SetDefault(log)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+
+	fsync := cfg.Durability == config.DurabilityFsync
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "switchyard.db"), Fsync: fsync,
+		Logger: log.With("component", "store")})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	store.OnCommit = func(n int) { m.StoreBatch.Observe(float64(n)) }
+
+	evlog, err := natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: fsync,
+		Logger: log.With("component", "eventlog")})
+	if err != nil {
+		return err
+	}
+	defer evlog.Close()
+
+	var configured []*cdp.Source
+	for _, s := range cfg.Sources {
+		configured = append(configured, s.Source(cdp.OriginConfig))
+	}
+	sources := ingest.NewSources(store, configured)
+	if err := sources.Load(ctx); err != nil {
+		return err
+	}
+	if _, _, err := sources.EnsureDefault(ctx); err != nil {
+		return err
+	}
+	ids := identity.New(store)
+	hub := &tail.Hub{}
+	deps := server.Deps{Logger: log, Config: cfg, Store: store, Log: evlog, Ingest: ingest.New(evlog, ids, sources, m),
+		Sources: sources, Identity: ids, Hub: hub, Registry: reg, Metrics: m}
+
+	// Background work: the processor and the source reloader.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var work sync.WaitGroup
+	work.Go(func() {
+		if err := processor.New(evlog, store, hub, m, log.With("component", "processor")).Run(workCtx); err != nil {
+			log.Error("processor stopped", "err", err)
+			stop() // without a processor nothing accepted gets stored: shut down
+		}
+	})
+	work.Go(func() { sources.Run(workCtx, 10*time.Second, log) })
+	defer func() { stopWork(); work.Wait() }()
+
+	servers, err := listen(cfg, deps)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.srv.Serve(s.ln) }()
+	}
+	printBanner(stdout, cfg, servers, sources)
+	log.Info("switchyard started", "version", versionString(), "listen", servers[0].ln.Addr().String(), "data_dir", cfg.DataDir)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("listener failed", "err", err)
+		}
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.srv.Shutdown(shutCtx); err != nil {
+			log.Warn("listener shutdown", "err", err)
+		}
+	}
+	return nil // deferred: stop work, close event log, close store, unlock
+}
+
+type listener struct {
+	name string
+	srv  *http.Server
+	ln   net.Listener
+}
+
+func listen(cfg *config.Config, deps server.Deps) ([]listener, error) {
+	newServer := func(h http.Handler) *http.Server {
+		// No WriteTimeout: the tail streams for as long as its client wants.
+		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+			IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn)}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	out := []listener{{"main", newServer(server.New(deps)), ln}}
+	if cfg.Admin.Listen != "" {
+		aln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("admin listen: %w", err)
+		}
+		out = append(out, listener{"admin", newServer(server.NewAdmin(deps)), aln})
+	}
+	return out, nil
+}
+
+// baseURL turns a listener address into a URL a local client can use.
+func baseURL(addr net.Addr) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *ingest.Sources) {
+	main := baseURL(servers[0].ln.Addr())
+	adminURL := main
+	if len(servers) > 1 {
+		adminURL = baseURL(servers[1].ln.Addr())
+	}
+	auth := "bearer token (admin.tokens)"
+	if len(cfg.Admin.Tokens) == 0 {
+		auth = "loopback clients only: set admin.tokens to open it"
+	}
+	fmt.Fprintf(w, "Switchyard %s is ready\n", versionString())
+	fmt.Fprintf(w, "  ingest:      %s\n", main)
+	fmt.Fprintf(w, "  management:  %s/admin/v1 (%s)\n", adminURL, auth)
+	fmt.Fprintf(w, "  metrics:     %s/metrics\n", main)
+	fmt.Fprintf(w, "  data:        %s (embedded NATS JetStream + SQLite, durability %s)\n", cfg.DataDir, cfg.Durability)
+	for _, src := range sources.List() {
+		if src.Kind != cdp.SourceTrack || !src.Enabled {
+			continue
+		}
+		fmt.Fprintf(w, "  source %q (kind %s); send a first event:\n", src.ID, src.Kind)
+		fmt.Fprintf(w, "    curl -s %s/track -H 'content-type: application/json' -d '{\"source\":{\"id\":\"%s\"},\"events\":[{\"type\":\"page-view\",\"properties\":{\"title\":\"Hello\"}}]}'\n", main, src.ID)
+		fmt.Fprintf(w, "    curl -s '%s/admin/v1/events?source=%s'\n", adminURL, src.ID)
+		break
+	}
+}

@@ -1,0 +1,301 @@
+// Package admin serves the management API (/admin/v1, DESIGN §6): events,
+// profiles, sessions, sources and the live tail. The console, the CLI and
+// external tests use it; errors are {"error":{"code","message"}}.
+package admin
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/identity"
+	"github.com/switchyardhq/switchyard/internal/ingest"
+)
+
+// maxBody caps management request bodies.
+const maxBody = 1 << 20
+
+// Auth admits callers with one of tokens as a bearer token; with no tokens
+// configured it admits loopback clients only.
+func Auth(log *slog.Logger, tokens []string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(tokens) == 0 {
+			if !isLoopback(r.RemoteAddr) {
+				httpx.Error(w, r, log, cdp.Errorf(cdp.EFORBIDDEN,
+					"the management API serves only loopback clients until admin.tokens is configured"))
+				return
+			}
+			h.ServeHTTP(w, r)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if ok {
+			for _, tok := range tokens {
+				if subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1 {
+					h.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
+		httpx.Error(w, r, log, cdp.Errorf(cdp.EUNAUTHORIZED, "a valid bearer token is required"))
+	})
+}
+
+func isLoopback(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// eventFilter reads the event listing filters from the query.
+func eventFilter(r *http.Request) (cdp.EventFilter, error) {
+	q := r.URL.Query()
+	f := cdp.EventFilter{SourceID: q.Get("source"), Type: q.Get("type"), ProfileID: q.Get("profile_id"),
+		SessionID: q.Get("session_id"), Cursor: q.Get("cursor")}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return f, cdp.Errorf(cdp.EINVALID, "limit must be an integer from 1 to 1000, not %q", s)
+		}
+		f.Limit = n
+	}
+	if s := q.Get("since"); s != "" {
+		t, err := parseSince(s)
+		if err != nil {
+			return f, err
+		}
+		f.Since = t
+	}
+	return f, nil
+}
+
+// parseSince accepts RFC 3339 or Unix seconds.
+func parseSince(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Time{}, cdp.Errorf(cdp.EINVALID, "since must be an RFC 3339 time or Unix seconds, not %q", s)
+}
+
+type eventList struct {
+	Events     []*cdp.Event `json:"events"`
+	NextCursor string       `json:"next_cursor"`
+}
+
+// ListEvents serves GET /admin/v1/events.
+func ListEvents(log *slog.Logger, store cdp.EventReader) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := eventFilter(r)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		listEvents(w, r, log, store, f)
+	})
+}
+
+func listEvents(w http.ResponseWriter, r *http.Request, log *slog.Logger, store cdp.EventReader, f cdp.EventFilter) {
+	events, next, err := store.FindEvents(r.Context(), f)
+	if err != nil {
+		httpx.Error(w, r, log, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, eventList{Events: events, NextCursor: next})
+}
+
+// GetEvent serves GET /admin/v1/events/{id}.
+func GetEvent(log *slog.Logger, store cdp.EventReader) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, err := store.FindEventByID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, e)
+	})
+}
+
+// FindProfile serves GET /admin/v1/profiles?identifier=KIND:VALUE.
+func FindProfile(log *slog.Logger, store cdp.ProfileReader) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw := r.URL.Query().Get("identifier")
+		if raw == "" {
+			httpx.Error(w, r, log, cdp.Errorf(cdp.EINVALID, "identifier=KIND:VALUE is required (kinds: id, email, cio_id, anonymous_id)"))
+			return
+		}
+		ident, err := cdp.ParseIdentifier(raw)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		p, err := store.FindProfileByIdentifier(r.Context(), ident)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, p)
+	})
+}
+
+// GetProfile serves GET /admin/v1/profiles/{id}; a merged-away id returns
+// the surviving profile.
+func GetProfile(log *slog.Logger, store cdp.ProfileReader) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := store.FindProfileByID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, p)
+	})
+}
+
+// ProfileEvents serves GET /admin/v1/profiles/{id}/events.
+func ProfileEvents(log *slog.Logger, store cdp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := store.FindProfileByID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		f, err := eventFilter(r)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		f.ProfileID = p.ID
+		listEvents(w, r, log, store, f)
+	})
+}
+
+// DeleteProfile serves DELETE /admin/v1/profiles/{id}: GDPR erasure of the
+// profile, its identifiers, sessions and events.
+func DeleteProfile(log *slog.Logger, id *identity.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := id.Erase(r.Context(), r.PathValue("id")); err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// GetSession serves GET /admin/v1/sessions/{id}.
+func GetSession(log *slog.Logger, store cdp.ProfileReader) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := store.FindSessionByID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, s)
+	})
+}
+
+// sourceDTO is the writable part of a source.
+type sourceDTO struct {
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Enabled *bool  `json:"enabled"`
+}
+
+func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
+	body, err := httpx.ReadBody(w, r, maxBody)
+	if err != nil {
+		return nil, err
+	}
+	var dto sourceDTO
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&dto); err != nil {
+		return nil, cdp.Errorf(cdp.EINVALID, "invalid JSON body: %v", err)
+	}
+	return &cdp.Source{ID: dto.ID, Kind: dto.Kind, Name: dto.Name, Enabled: dto.Enabled == nil || *dto.Enabled}, nil
+}
+
+type sourceList struct {
+	Sources []*cdp.Source `json:"sources"`
+}
+
+// ListSources serves GET /admin/v1/sources.
+func ListSources(sources *ingest.Sources) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, sourceList{Sources: sources.List()})
+	})
+}
+
+// GetSource serves GET /admin/v1/sources/{id}.
+func GetSource(log *slog.Logger, sources *ingest.Sources) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		src, ok := sources.Get(r.PathValue("id"))
+		if !ok {
+			httpx.Error(w, r, log, cdp.Errorf(cdp.ENOTFOUND, "source %s not found", r.PathValue("id")))
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, src)
+	})
+}
+
+// CreateSource serves POST /admin/v1/sources.
+func CreateSource(log *slog.Logger, sources *ingest.Sources) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		src, err := decodeSource(w, r)
+		if err == nil {
+			err = sources.Create(r.Context(), src)
+		}
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		w.Header().Set("Location", "/admin/v1/sources/"+src.ID)
+		httpx.WriteJSON(w, http.StatusCreated, src)
+	})
+}
+
+// UpdateSource serves PUT /admin/v1/sources/{id}.
+func UpdateSource(log *slog.Logger, sources *ingest.Sources) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		src, err := decodeSource(w, r)
+		if err == nil {
+			if src.ID == "" {
+				src.ID = r.PathValue("id")
+			}
+			if src.ID != r.PathValue("id") {
+				err = cdp.Errorf(cdp.EINVALID, "the body's id %q differs from the path's %q", src.ID, r.PathValue("id"))
+			} else {
+				err = sources.Update(r.Context(), src)
+			}
+		}
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, src)
+	})
+}
+
+// DeleteSource serves DELETE /admin/v1/sources/{id}.
+func DeleteSource(log *slog.Logger, sources *ingest.Sources) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := sources.Delete(r.Context(), r.PathValue("id")); err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

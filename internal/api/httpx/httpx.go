@@ -1,0 +1,118 @@
+// Package httpx holds what every HTTP API shares: JSON encoding, capped
+// body reading, the management error dialect, CORS and recovery. Each
+// compatible API renders errors in its own dialect on top of these.
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// WriteJSON writes v as the JSON body with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"cannot encode response"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// ReadBody reads the whole request body, refusing more than limit bytes
+// with an ETOOLARGE error.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, cdp.Errorf(cdp.ETOOLARGE, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, cdp.Errorf(cdp.ETOOLARGE, "request body exceeds the limit of %d bytes", limit)
+	}
+	if err != nil {
+		return nil, cdp.Errorf(cdp.EINVALID, "cannot read request body: %v", err)
+	}
+	return body, nil
+}
+
+// Status maps an application error code to the HTTP status used by the
+// management API (and by default in the other dialects).
+func Status(code string) int {
+	switch code {
+	case cdp.EINVALID:
+		return http.StatusBadRequest
+	case cdp.ENOTFOUND:
+		return http.StatusNotFound
+	case cdp.ECONFLICT:
+		return http.StatusConflict
+	case cdp.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case cdp.EFORBIDDEN:
+		return http.StatusForbidden
+	case cdp.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case cdp.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Error writes err in the management dialect,
+// {"error":{"code":"...","message":"..."}}, logging internal errors only.
+func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := cdp.ErrorCode(err)
+	if code == cdp.EINTERNAL || code == cdp.EUNAVAILABLE {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	WriteJSON(w, Status(code), map[string]any{"error": map[string]string{"code": code, "message": cdp.ErrorMessage(err)}})
+}
+
+// CORS lets browsers call h from any origin (the tracker and Customer.io's
+// browser SDK send from customers' sites, without credentials).
+func CORS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Preflight answers CORS preflight requests for the browser paths. It
+// allows the headers the browser asks for, which covers the Tracardi
+// tracker's content-type and x-timestamp.
+func Preflight() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS")
+		allowed := "content-type, x-timestamp"
+		if req := strings.TrimSpace(r.Header.Get("Access-Control-Request-Headers")); req != "" {
+			allowed = req
+		}
+		h.Set("Access-Control-Allow-Headers", allowed)
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// Recover turns a panic in h into a logged 500 JSON response.
+func Recover(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+				WriteJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]string{"code": cdp.EINTERNAL, "message": "internal error"}})
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,35 @@
+package cdp
+
+import (
+	"testing"
+	"time"
+)
+
+func TestNewIDIsOrderedAndUnique(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for range 20000 {
+		id := NewID()
+		if id <= prev {
+			t.Fatalf("NewID()=%s not after %s", id, prev)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate id %s", id)
+		}
+		seen[id] = true
+		prev = id
+		if id[14] != '7' || (id[19] != '8' && id[19] != '9' && id[19] != 'a' && id[19] != 'b') {
+			t.Fatalf("%s is not a UUIDv7", id)
+		}
+	}
+}
+
+func TestMinIDAt(t *testing.T) {
+	now := time.Now()
+	if id, min := NewID(), MinIDAt(now.Add(-time.Millisecond)); id < min {
+		t.Fatalf("NewID()=%s sorts before MinIDAt(now-1ms)=%s", id, min)
+	}
+	if min := MinIDAt(now.Add(time.Second)); NewID() >= min {
+		t.Fatalf("NewID() sorts after MinIDAt(now+1s)")
+	}
+}

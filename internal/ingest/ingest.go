@@ -1,0 +1,184 @@
+// Package ingest is the one application service every ingest API calls:
+// it takes events already decoded from a wire format, resolves identity
+// where the response needs it, and appends them to the event log. A
+// request is acknowledged only after that append.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/identity"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+)
+
+// Service appends accepted events to the event log.
+type Service struct {
+	log      cdp.EventLog
+	identity *identity.Service
+	sources  *Sources
+	metrics  *metrics.Metrics
+	now      func() time.Time
+}
+
+// New returns a Service.
+func New(log cdp.EventLog, id *identity.Service, sources *Sources, m *metrics.Metrics) *Service {
+	return &Service{log: log, identity: id, sources: sources, metrics: m, now: time.Now}
+}
+
+// Source returns the source with id, if it exists.
+func (s *Service) Source(id string) (*cdp.Source, bool) { return s.sources.Get(id) }
+
+// Rejected counts events refused before they reached the service (bad
+// input, bad credentials). sourceID "" counts under "unknown".
+func (s *Service) Rejected(sourceID string, n int) {
+	if _, ok := s.sources.Get(sourceID); !ok {
+		sourceID = "unknown"
+	}
+	s.metrics.Ingested.WithLabelValues(sourceID, metrics.OutcomeRejected).Add(float64(n))
+}
+
+// Publish durably appends b to the event log. When every client event
+// carries a message id, the batch gets a deterministic dedup id so that a
+// retried request is dropped by the log's duplicate window; the store's
+// unique (source, message id) catches repeats outside the window.
+func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, err error) {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return false, fmt.Errorf("encode batch: %w", err)
+	}
+	n := float64(len(b.Events))
+	start := time.Now()
+	duplicate, err = s.log.Append(ctx, b.SourceID, dedupID(b), data)
+	switch {
+	case err != nil:
+		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeFailed).Add(n)
+		return false, cdp.Errorf(cdp.EUNAVAILABLE, "the event log did not accept the events: %v", err)
+	case duplicate:
+		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeDuplicate).Add(n)
+		s.metrics.DedupHits.WithLabelValues("log").Add(n)
+	default:
+		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeAccepted).Add(n)
+	}
+	s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
+	return duplicate, nil
+}
+
+// dedupID derives the event log's dedup id from the client's message ids,
+// or "" if any client event lacks one. System events (no message id, added
+// by the server) do not count: a retry may legitimately carry fewer.
+func dedupID(b *cdp.Batch) string {
+	h := sha256.New()
+	h.Write([]byte(b.SourceID))
+	n := 0
+	for _, e := range b.Events {
+		if isSystemEvent(e.Type) && e.MessageID == "" {
+			continue
+		}
+		if e.MessageID == "" {
+			return ""
+		}
+		h.Write([]byte{0})
+		h.Write([]byte(e.MessageID))
+		n++
+	}
+	if n == 0 {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func isSystemEvent(t string) bool {
+	return t == cdp.EventProfileCreated || t == cdp.EventSessionOpened || t == cdp.EventVisitStarted
+}
+
+// TrackRequest is a session-bound request from a tracker (Tracardi /track
+// and /collect), already decoded and validated by its API.
+type TrackRequest struct {
+	Source    *cdp.Source
+	SessionID string // "" opens a new session
+	ProfileID string // the profile the client believes it is
+	// ProfileLess tracks without any profile.
+	ProfileLess bool
+	// NoSession tracks without any session (Tracardi's /collect without a
+	// session id): the response carries no session id.
+	NoSession bool
+	// SaveSession stores the session and emits session-opened/visit-started.
+	SaveSession bool
+	// Context and Properties (JSON objects or nil) are merged into the
+	// session's context and properties.
+	Context    json.RawMessage
+	Properties json.RawMessage
+	// Events carry Type, MessageID, Timestamp (zero = now), Properties,
+	// Context and flags; the service assigns ids, profile and session.
+	Events []*cdp.Event
+}
+
+// TrackResult is what the tracker response reports.
+type TrackResult struct {
+	BatchID   string
+	SessionID string // "" with NoSession
+	ProfileID string // "" when profile-less
+	EventIDs  []string
+}
+
+// Track resolves the session and profile of r, adds the system events a
+// new profile or session implies (reference/tracardi.md §4 step 11), and
+// appends everything to the event log as one batch.
+func (s *Service) Track(ctx context.Context, r TrackRequest) (TrackResult, error) {
+	var sess identity.SessionResult
+	if !r.NoSession {
+		var err error
+		sess, err = s.identity.ResolveSession(ctx, identity.SessionRequest{SourceID: r.Source.ID, SessionID: r.SessionID,
+			ProfileID: r.ProfileID, ProfileLess: r.ProfileLess, Save: r.SaveSession})
+		if err != nil {
+			return TrackResult{}, err
+		}
+	}
+	now := s.now().UTC()
+	b := &cdp.Batch{ID: cdp.NewID(), SourceID: r.Source.ID, ReceivedAt: now, Events: r.Events}
+	sessionID := sess.SessionID
+	if !r.SaveSession {
+		sessionID = "" // events of an unsaved session do not point at it
+	} else if sessionID != "" {
+		b.Session = &cdp.SessionUpdate{ID: sessionID, ProfileID: sess.ProfileID, Context: r.Context, Properties: r.Properties}
+	}
+	var types []string
+	for _, e := range r.Events {
+		types = append(types, e.Type)
+	}
+	system := func(typ string, ago time.Duration, props json.RawMessage) {
+		b.Events = append(b.Events, &cdp.Event{Type: typ, Timestamp: now.Add(-ago), Properties: props})
+	}
+	if sess.NewProfile {
+		system(cdp.EventProfileCreated, 3*time.Second, nil)
+	}
+	if sess.NewSession && r.SaveSession {
+		trigger, _ := json.Marshal(map[string][]string{"trigger-event-types": types})
+		system(cdp.EventVisitStarted, time.Second, trigger)
+		system(cdp.EventSessionOpened, 2*time.Second, nil)
+	}
+	res := TrackResult{BatchID: b.ID, SessionID: sess.SessionID, ProfileID: sess.ProfileID}
+	for _, e := range b.Events {
+		e.ID, e.SourceID, e.ProfileID, e.SessionID, e.ReceivedAt = cdp.NewID(), r.Source.ID, sess.ProfileID, sessionID, now
+		if e.Timestamp.IsZero() {
+			e.Timestamp = now
+		}
+		if e.Properties == nil {
+			e.Properties = json.RawMessage(`{}`)
+		}
+		if e.Context == nil {
+			e.Context = json.RawMessage(`{}`)
+		}
+		res.EventIDs = append(res.EventIDs, e.ID)
+	}
+	if _, err := s.Publish(ctx, b); err != nil {
+		return TrackResult{}, err
+	}
+	return res, nil
+}

@@ -1,0 +1,366 @@
+// Package processor consumes the event log: it stores each event once
+// (dedup by id and by the client's message id), keeps profiles and
+// sessions up to date, and feeds the live tail. Processing is at-least-
+// once; everything a batch changes commits in one store transaction
+// together with its events, so a redelivered batch changes nothing twice.
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/tail"
+)
+
+// Group is the event-log consumer group every processor joins.
+const Group = "processor"
+
+// PoisonType is the type of the event stored in place of a message that
+// could not be processed; its Error says why.
+const PoisonType = "poison"
+
+// Processor turns event-log messages into stored events.
+type Processor struct {
+	log     cdp.EventLog
+	store   cdp.Store
+	hub     *tail.Hub
+	metrics *metrics.Metrics
+	logger  *slog.Logger
+	// MaxAttempts is how often a failing message is tried before it is
+	// stored as poison (default 5).
+	MaxAttempts int
+}
+
+// New returns a Processor.
+func New(log cdp.EventLog, store cdp.Store, hub *tail.Hub, m *metrics.Metrics, logger *slog.Logger) *Processor {
+	return &Processor{log: log, store: store, hub: hub, metrics: m, logger: logger, MaxAttempts: 5}
+}
+
+// Run processes until ctx is done. Messages received but not processed
+// when it stops are handed back to the log for redelivery.
+func (p *Processor) Run(ctx context.Context) error {
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go p.watchLag(lagCtx)
+	return p.log.Consume(ctx, Group, p.handle)
+}
+
+func (p *Processor) watchLag(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := p.log.Pending(ctx, Group); err == nil {
+				p.metrics.ProcessorLag.Set(float64(n))
+			}
+		}
+	}
+}
+
+type message struct {
+	d cdp.Delivery
+	b *cdp.Batch
+}
+
+// handle processes one delivery batch in a single store transaction; if
+// that fails it retries message by message so one bad message cannot hold
+// back the others.
+func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
+	p.metrics.ProcessorBatch.Observe(float64(len(deliveries)))
+	msgs := make([]message, 0, len(deliveries))
+	for _, d := range deliveries {
+		b := &cdp.Batch{}
+		if err := json.Unmarshal(d.Data(), b); err != nil {
+			p.poison(ctx, d, "", fmt.Errorf("decode: %w", err))
+			continue
+		}
+		msgs = append(msgs, message{d, b})
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	err := p.process(ctx, msgs)
+	if err == nil {
+		return
+	}
+	if len(msgs) == 1 || ctx.Err() != nil {
+		p.fail(ctx, msgs[0], err)
+		for _, m := range msgs[1:] {
+			_ = m.d.Nak(0)
+		}
+		return
+	}
+	p.logger.Warn("batch failed, processing messages one by one", "messages", len(msgs), "err", err)
+	for _, m := range msgs {
+		if err := p.process(ctx, []message{m}); err != nil {
+			p.fail(ctx, m, err)
+		}
+	}
+}
+
+// process stores msgs in one transaction, then acks them and feeds the tail.
+func (p *Processor) process(ctx context.Context, msgs []message) error {
+	var st *state
+	err := p.store.Update(ctx, func(tx cdp.Tx) error {
+		st = newState(tx)
+		for _, m := range msgs {
+			if err := st.apply(ctx, m.b); err != nil {
+				return err
+			}
+		}
+		return st.flush(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		_ = m.d.Ack()
+	}
+	p.metrics.Processed.WithLabelValues("stored").Add(float64(len(st.stored)))
+	p.metrics.Processed.WithLabelValues("duplicate").Add(float64(st.duplicates))
+	p.metrics.Processed.WithLabelValues("ephemeral").Add(float64(st.ephemeral))
+	p.metrics.DedupHits.WithLabelValues("store").Add(float64(st.duplicates))
+	p.hub.Publish(st.stored)
+	return nil
+}
+
+// fail asks for a later retry, or after MaxAttempts stores the message as
+// poison so that it is visible and never retried forever.
+func (p *Processor) fail(ctx context.Context, m message, err error) {
+	attempt := m.d.Attempt()
+	if ctx.Err() != nil || attempt < p.MaxAttempts {
+		p.logger.Warn("processing failed, will retry", "batch_id", m.b.ID, "attempt", attempt, "err", err)
+		_ = m.d.Nak(backoff(attempt))
+		return
+	}
+	p.poison(ctx, m.d, m.b.SourceID, err)
+}
+
+func backoff(attempt int) time.Duration {
+	d := time.Duration(attempt*attempt) * 100 * time.Millisecond
+	return min(d, 30*time.Second)
+}
+
+// poison stores a message that cannot be processed as a poison event
+// carrying the raw message and the error, then acks it.
+func (p *Processor) poison(ctx context.Context, d cdp.Delivery, sourceID string, cause error) {
+	raw, _ := json.Marshal(map[string]string{"message": string(d.Data())})
+	now := time.Now().UTC()
+	e := &cdp.Event{ID: cdp.NewID(), SourceID: sourceID, Type: PoisonType, Timestamp: now, ReceivedAt: now,
+		Properties: raw, Context: json.RawMessage(`{}`), Error: cause.Error()}
+	err := p.store.Update(ctx, func(tx cdp.Tx) error {
+		_, err := tx.InsertEvent(ctx, e)
+		return err
+	})
+	if err != nil {
+		p.logger.Error("cannot store poison message, will retry", "err", err, "cause", cause)
+		_ = d.Nak(backoff(d.Attempt()))
+		return
+	}
+	p.logger.Error("stored poison message", "event_id", e.ID, "source_id", sourceID, "err", cause)
+	p.metrics.Processed.WithLabelValues("poison").Inc()
+	_ = d.Ack()
+	p.hub.Publish([]*cdp.Event{e})
+}
+
+// state is what one transaction has loaded and changed; profiles and
+// sessions touched by many events are read and written once.
+type state struct {
+	tx         cdp.Tx
+	resolved   map[string]string // profile id as sent → live profile id
+	profiles   map[string]*cdp.Profile
+	sessions   map[string]*cdp.Session
+	newSession map[string]bool
+	stored     []*cdp.Event
+	duplicates int
+	ephemeral  int
+}
+
+func newState(tx cdp.Tx) *state {
+	return &state{tx: tx, resolved: map[string]string{}, profiles: map[string]*cdp.Profile{},
+		sessions: map[string]*cdp.Session{}, newSession: map[string]bool{}}
+}
+
+func (st *state) apply(ctx context.Context, b *cdp.Batch) error {
+	if b.Session != nil {
+		if err := st.updateSession(ctx, b); err != nil {
+			return err
+		}
+	}
+	for _, e := range b.Events {
+		if e.Ephemeral {
+			st.ephemeral++
+			continue
+		}
+		if e.ProfileID != "" {
+			pid, err := st.profileID(ctx, e.ProfileID, e.ReceivedAt)
+			if err != nil {
+				return err
+			}
+			e.ProfileID = pid
+		}
+		inserted, err := st.tx.InsertEvent(ctx, e)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			st.duplicates++
+			continue
+		}
+		st.stored = append(st.stored, e)
+		if e.ProfileID != "" {
+			p, err := st.profile(ctx, e.ProfileID)
+			if err != nil {
+				return err
+			}
+			count(p, e)
+		}
+		if e.SessionID != "" {
+			s, err := st.session(ctx, e.SessionID)
+			if err != nil && cdp.ErrorCode(err) != cdp.ENOTFOUND {
+				return err
+			}
+			if s != nil {
+				s.Events++
+				s.UpdatedAt = later(s.UpdatedAt, e.ReceivedAt)
+			}
+		}
+	}
+	return nil
+}
+
+// count updates a profile's counters for a newly stored event: every event
+// counts, and a visit-started event rolls the visit times (Tracardi §5.3).
+func count(p *cdp.Profile, e *cdp.Event) {
+	p.Stats.Events++
+	p.UpdatedAt = later(p.UpdatedAt, e.ReceivedAt)
+	if e.Type == cdp.EventVisitStarted {
+		p.Stats.Visits++
+		t := e.Timestamp
+		p.Stats.LastVisitAt, p.Stats.CurrentVisitAt = p.Stats.CurrentVisitAt, &t
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// profileID resolves a profile id as the edge sent it to the live profile.
+// If it is gone (the store lost it, or it was erased while the event was in
+// flight) the profile is recreated so that the event is not orphaned.
+func (st *state) profileID(ctx context.Context, id string, now time.Time) (string, error) {
+	if pid, ok := st.resolved[id]; ok {
+		return pid, nil
+	}
+	pid, err := st.tx.ResolveProfileID(ctx, id)
+	if cdp.ErrorCode(err) == cdp.ENOTFOUND {
+		p := cdp.NewProfile(id, now)
+		if _, err = st.tx.InsertProfile(ctx, p); err != nil {
+			return "", err
+		}
+		pid = id
+		st.profiles[id] = p
+	} else if err != nil {
+		return "", err
+	}
+	st.resolved[id] = pid
+	return pid, nil
+}
+
+func (st *state) profile(ctx context.Context, id string) (*cdp.Profile, error) {
+	if p, ok := st.profiles[id]; ok {
+		return p, nil
+	}
+	p, err := st.tx.Profile(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st.profiles[id] = p
+	return p, nil
+}
+
+func (st *state) session(ctx context.Context, id string) (*cdp.Session, error) {
+	if s, ok := st.sessions[id]; ok {
+		return s, nil
+	}
+	s, err := st.tx.Session(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st.sessions[id] = s
+	return s, nil
+}
+
+// updateSession merges a batch's session change into the stored session
+// (creating it if the edge's write was lost). Merging the same keys again
+// on redelivery leaves the session as it was, so this is idempotent.
+func (st *state) updateSession(ctx context.Context, b *cdp.Batch) error {
+	u := b.Session
+	s, err := st.session(ctx, u.ID)
+	if cdp.ErrorCode(err) == cdp.ENOTFOUND {
+		s = &cdp.Session{ID: u.ID, SourceID: b.SourceID, CreatedAt: b.ReceivedAt, UpdatedAt: b.ReceivedAt}
+		s.Normalize()
+		st.sessions[u.ID], st.newSession[u.ID] = s, true
+	} else if err != nil {
+		return err
+	}
+	if u.ProfileID != "" {
+		if s.ProfileID, err = st.profileID(ctx, u.ProfileID, b.ReceivedAt); err != nil {
+			return err
+		}
+	}
+	if err := mergeObject(s.Context, u.Context); err != nil {
+		return fmt.Errorf("session %s context: %w", u.ID, err)
+	}
+	if err := mergeObject(s.Properties, u.Properties); err != nil {
+		return fmt.Errorf("session %s properties: %w", u.ID, err)
+	}
+	s.UpdatedAt = later(s.UpdatedAt, b.ReceivedAt)
+	return nil
+}
+
+// mergeObject sets every top-level key of the JSON object raw into dst.
+func mergeObject(dst map[string]any, raw json.RawMessage) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var src map[string]any
+	if err := json.Unmarshal(raw, &src); err != nil {
+		return errors.New("not a JSON object")
+	}
+	for k, v := range src {
+		dst[k] = v
+	}
+	return nil
+}
+
+// flush writes every profile and session the transaction changed.
+func (st *state) flush(ctx context.Context) error {
+	for _, p := range st.profiles {
+		if err := st.tx.UpdateProfile(ctx, p); err != nil {
+			return err
+		}
+	}
+	for id, s := range st.sessions {
+		if st.newSession[id] {
+			if _, err := st.tx.InsertSession(ctx, s); err != nil {
+				return err
+			}
+		} else if err := st.tx.UpdateSession(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
+	"github.com/switchyardhq/switchyard/internal/api/tracardi"
+)
+
+// addIngestRoutes registers the compatible ingest APIs: everything
+// clients and SDKs send events to.
+func addIngestRoutes(mux *http.ServeMux, d Deps) {
+	maxBody := d.Config.MaxBodyBytes
+
+	// Tracardi collector (reference/tracardi.md §1).
+	mux.Handle("POST /track", httpx.CORS(tracardi.HandleTrack(d.Logger, d.Ingest, maxBody)))
+	mux.Handle("PUT /track", httpx.CORS(tracardi.HandleTrackPut(d.Logger, maxBody)))
+	mux.Handle("OPTIONS /track", httpx.Preflight())
+	collect := httpx.CORS(tracardi.HandleCollect(d.Logger, d.Ingest, maxBody))
+	for _, path := range []string{"/collect/{type}/{source}", "/collect/{type}/{source}/{session}"} {
+		mux.Handle("GET "+path, collect)
+		mux.Handle("POST "+path, collect)
+		mux.Handle("OPTIONS "+path, httpx.Preflight())
+	}
+}
+
+// addOpsRoutes registers health, readiness and metrics.
+func addOpsRoutes(mux *http.ServeMux, d Deps) {
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(d))
+	mux.Handle("GET /metrics", handleMetrics(d))
+}
+
+// addAdminRoutes registers the management API (DESIGN §6).
+func addAdminRoutes(mux *http.ServeMux, d Deps) {
+	log, store := d.Logger, d.Store
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, admin.Auth(log, d.Config.Admin.Tokens, h))
+	}
+	handle("GET /admin/v1/events", admin.ListEvents(log, store))
+	handle("GET /admin/v1/events/{id}", admin.GetEvent(log, store))
+	handle("GET /admin/v1/profiles", admin.FindProfile(log, store))
+	handle("GET /admin/v1/profiles/{id}", admin.GetProfile(log, store))
+	handle("GET /admin/v1/profiles/{id}/events", admin.ProfileEvents(log, store))
+	handle("DELETE /admin/v1/profiles/{id}", admin.DeleteProfile(log, d.Identity))
+	handle("GET /admin/v1/sessions/{id}", admin.GetSession(log, store))
+	handle("GET /admin/v1/sources", admin.ListSources(d.Sources))
+	handle("POST /admin/v1/sources", admin.CreateSource(log, d.Sources))
+	handle("GET /admin/v1/sources/{id}", admin.GetSource(log, d.Sources))
+	handle("PUT /admin/v1/sources/{id}", admin.UpdateSource(log, d.Sources))
+	handle("DELETE /admin/v1/sources/{id}", admin.DeleteSource(log, d.Sources))
+	handle("GET /admin/v1/tail", admin.Tail(log, d.Hub))
+}

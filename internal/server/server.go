@@ -1,0 +1,142 @@
+// Package server assembles Switchyard's HTTP surface: routes.go lists every
+// path; this file adds health, readiness, metrics and the middleware every
+// request passes through.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/identity"
+	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/tail"
+)
+
+// Deps are everything the handlers need; run builds them.
+type Deps struct {
+	Logger   *slog.Logger
+	Config   *config.Config
+	Store    cdp.Store
+	Log      cdp.EventLog
+	Ingest   *ingest.Service
+	Sources  *ingest.Sources
+	Identity *identity.Service
+	Hub      *tail.Hub
+	Registry *prometheus.Registry
+	Metrics  *metrics.Metrics
+}
+
+// New returns the main listener's handler: ingest, operations and, unless
+// the management API has a listener of its own, the management API.
+func New(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	addIngestRoutes(mux, d)
+	addOpsRoutes(mux, d)
+	if d.Config.Admin.Listen == "" {
+		addAdminRoutes(mux, d)
+	}
+	return wrap(d, mux)
+}
+
+// NewAdmin returns the handler of the separate management listener.
+func NewAdmin(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	addAdminRoutes(mux, d)
+	addOpsRoutes(mux, d)
+	return wrap(d, mux)
+}
+
+// wrap adds recovery, per-route metrics and JSON bodies for the mux's own
+// 404 and 405 answers (clients of these APIs break on non-JSON bodies).
+func wrap(d Deps, mux *http.ServeMux) http.Handler {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			notFound(w, r, mux)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		mux.ServeHTTP(rec, r)
+		d.Metrics.HTTPRequests.WithLabelValues(r.Pattern, strconv.Itoa(rec.status)).Inc()
+	})
+	return httpx.Recover(d.Logger, h)
+}
+
+// notFound renders the mux's 404 or 405 as JSON, keeping its Allow header.
+func notFound(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
+	probe := &headerRecorder{header: http.Header{}}
+	mux.ServeHTTP(probe, r)
+	if allow := probe.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	status := probe.status
+	if status != http.StatusMethodNotAllowed {
+		status = http.StatusNotFound
+	}
+	code, msg := cdp.ENOTFOUND, "no such path: "+r.URL.Path
+	if status == http.StatusMethodNotAllowed {
+		code, msg = "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path
+	}
+	httpx.WriteJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(status int) {
+	s.status = status
+	s.ResponseWriter.WriteHeader(status)
+}
+
+// Unwrap lets http.ResponseController reach Flush on the real writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// handleReadyz reports ready when the store and the event log answer.
+func handleReadyz(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		checks := map[string]string{"store": "ok", "event_log": "ok"}
+		status := http.StatusOK
+		if err := d.Store.Ping(ctx); err != nil {
+			checks["store"], status = err.Error(), http.StatusServiceUnavailable
+		}
+		if err := d.Log.Ping(ctx); err != nil {
+			checks["event_log"], status = err.Error(), http.StatusServiceUnavailable
+		}
+		state := "ready"
+		if status != http.StatusOK {
+			state = "unavailable"
+		}
+		httpx.WriteJSON(w, status, map[string]any{"status": state, "checks": checks})
+	})
+}
+
+func handleMetrics(d Deps) http.Handler {
+	return promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry})
+}
