@@ -1,0 +1,181 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/identity"
+	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/server"
+	"github.com/switchyardhq/switchyard/internal/store/sqlite"
+	"github.com/switchyardhq/switchyard/internal/tail"
+)
+
+// stack is a whole Switchyard in-process: embedded JetStream, SQLite, the
+// processor, and the HTTP handler behind an httptest server.
+type stack struct {
+	url      string
+	store    cdp.Store
+	identity *identity.Service
+	sources  *ingest.Sources
+}
+
+func newStack(t *testing.T, mutate ...func(*config.Config)) *stack {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}, {ID: "off", Kind: cdp.SourceTrack, Enabled: new(bool)}}
+	for _, m := range mutate {
+		m(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	dir := t.TempDir()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "sy.db"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evlog, err := natsbus.Open(ctx, natsbus.Options{DataDir: dir, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var configured []*cdp.Source
+	for _, s := range cfg.Sources {
+		configured = append(configured, s.Source(cdp.OriginConfig))
+	}
+	sources := ingest.NewSources(store, configured)
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	ids := identity.New(store)
+	hub := &tail.Hub{}
+	deps := server.Deps{Logger: log, Config: cfg, Store: store, Log: evlog, Ingest: ingest.New(evlog, ids, sources, m),
+		Sources: sources, Identity: ids, Hub: hub, Registry: reg, Metrics: m}
+	pctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = processor.New(evlog, store, hub, m, log).Run(pctx) })
+	srv := httptest.NewServer(server.New(deps))
+	t.Cleanup(func() {
+		srv.Close()
+		stop()
+		wg.Wait()
+		evlog.Close()
+		store.Close()
+	})
+	return &stack{url: srv.URL, store: store, identity: ids, sources: sources}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q is not a JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+func (s *stack) do(t *testing.T, method, path, contentType string, body string, headers ...string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, resp.Header, b}
+}
+
+func (s *stack) track(t *testing.T, body string) reply {
+	t.Helper()
+	return s.do(t, "POST", "/track", "application/json", body)
+}
+
+func wantStatus(t *testing.T, r reply, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); r.status != http.StatusNoContent && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "text/plain; version") {
+		t.Fatalf("Content-Type %q, want JSON; body %s", ct, r.body)
+	}
+}
+
+// events waits until the store holds want events matching query (an
+// /admin/v1/events query string) and returns them.
+func (s *stack) events(t *testing.T, query string, want int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := s.do(t, "GET", "/admin/v1/events?limit=1000&"+query, "", "")
+		wantStatus(t, r, 200)
+		var list struct {
+			Events []map[string]any `json:"events"`
+		}
+		if err := json.Unmarshal(r.body, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Events) >= want || time.Now().After(deadline) {
+			if len(list.Events) != want {
+				t.Fatalf("%d events for %q, want %d: %s", len(list.Events), query, want, r.body)
+			}
+			return list.Events
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// settle waits until the processor has drained the event log, so that a
+// test can assert that something was NOT stored.
+func (s *stack) settle(t *testing.T) {
+	t.Helper()
+	marker := s.track(t, `{"source":{"id":"web"},"session":{"id":"settle-`+cdp.NewID()+`"},"events":[{"type":"settle-marker"}],"options":{"debugger":true}}`)
+	wantStatus(t, marker, 200)
+	ids := marker.json(t)["events"].([]any)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if r := s.do(t, "GET", "/admin/v1/events/"+ids[0].(string), "", ""); r.status == 200 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("processor did not catch up")
+}
+
+func jsonBody(v any) string {
+	var b bytes.Buffer
+	_ = json.NewEncoder(&b).Encode(v)
+	return b.String()
+}
