@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the switchyard binary built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchyard-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "switchyard")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build switchyard: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running switchyard process.
+type proc struct {
+	cmd    *exec.Cmd
+	url    string
+	banner string
+	stderr *strings.Builder
+}
+
+var urlLine = regexp.MustCompile(`ingest:\s+(http://\S+)`)
+
+// start runs `switchyard serve` on dataDir and waits for its banner.
+func start(t *testing.T, dataDir string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, stderr: &strings.Builder{}}
+	cmd.Stderr = &syncWriter{w: p.stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	banner := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "/admin/v1/events?source=") {
+				banner <- b.String()
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case p.banner = <-banner:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no banner after 30s; stderr:\n%s", p.stderr)
+	}
+	m := urlLine.FindStringSubmatch(p.banner)
+	if m == nil {
+		t.Fatalf("no ingest URL in banner:\n%s", p.banner)
+	}
+	p.url = m[1]
+	return p
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+func post(url, body string) (int, error) {
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// storedMessageIDs pages through the default source's events and counts
+// them by client message id.
+func storedMessageIDs(t *testing.T, base string) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	cursor := ""
+	for {
+		resp, err := http.Get(base + "/admin/v1/events?source=default&type=purchase&limit=1000&cursor=" + cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Events []struct {
+				MessageID string `json:"message_id"`
+			} `json:"events"`
+			NextCursor string `json:"next_cursor"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Events {
+			counts[e.MessageID]++
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			return counts
+		}
+	}
+}
+
+// TestKillNineLosesNothingAcked sends events, kills the server with
+// SIGKILL, restarts it on the same data dir and requires every
+// acknowledged event stored exactly once. "AfterAcks" kills right after
+// the last acknowledgement, as an operator's kill would; "MidBurst" kills
+// while requests are in flight, so some are cut off before their ack.
+func TestKillNineLosesNothingAcked(t *testing.T) {
+	t.Run("AfterAcks", func(t *testing.T) { killNine(t, false) })
+	t.Run("MidBurst", func(t *testing.T) { killNine(t, true) })
+}
+
+func killNine(t *testing.T, midBurst bool) {
+	dir := t.TempDir()
+	p := start(t, dir)
+	if !strings.Contains(p.banner, `source "default" (kind track)`) || !strings.Contains(p.banner, "curl -s "+p.url+"/track") {
+		t.Fatalf("banner lacks the default source and its curl line:\n%s", p.banner)
+	}
+	const clients, perClient = 16, 60
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for i := range perClient {
+				id := fmt.Sprintf("c%02d-%03d", c, i)
+				body := fmt.Sprintf(`{"source":{"id":"default"},"session":{"id":"crash-%d"},"events":[{"id":"%s","type":"purchase","properties":{"n":%d}}]}`, c%4, id, i)
+				code, err := post(p.url+"/track", body)
+				if err != nil {
+					return // the server is gone
+				}
+				if code == 200 {
+					mu.Lock()
+					acked[id] = true
+					n := len(acked)
+					mu.Unlock()
+					if midBurst && n == clients*perClient/2 {
+						_ = p.cmd.Process.Signal(syscall.SIGKILL)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	_ = p.cmd.Wait()
+	if !midBurst && len(acked) != clients*perClient {
+		t.Fatalf("only %d of %d requests were acknowledged before the kill", len(acked), clients*perClient)
+	}
+	if len(acked) < clients*perClient/2 {
+		t.Fatalf("only %d requests acknowledged", len(acked))
+	}
+
+	p = start(t, dir)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		counts := storedMessageIDs(t, p.url)
+		missing := 0
+		for id := range acked {
+			if counts[id] == 0 {
+				missing++
+			}
+		}
+		for id, n := range counts {
+			if n != 1 {
+				t.Fatalf("event %s stored %d times", id, n)
+			}
+		}
+		if missing == 0 {
+			t.Logf("%d acknowledged events, all stored once after the restart", len(acked))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acknowledged events missing 60s after restart; stderr:\n%s", missing, p.stderr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The default source was persisted, not recreated.
+	resp, err := http.Get(p.url + "/admin/v1/sources/default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var src struct{ Origin string }
+	_ = json.NewDecoder(resp.Body).Decode(&src)
+	if resp.StatusCode != 200 || src.Origin != "api" {
+		t.Fatalf("default source after restart: %d %+v", resp.StatusCode, src)
+	}
+}
+
+// TestGracefulShutdown checks that SIGTERM ends the process cleanly and
+// that a second process cannot open the same data dir meanwhile.
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir)
+	out, err := exec.Command(binary, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another switchyard process") {
+		t.Fatalf("second process on the same data dir: err %v, output %s", err, out)
+	}
+	for i := range 50 {
+		if code, err := post(p.url+"/track", fmt.Sprintf(`{"source":{"id":"default"},"events":[{"id":"g%d","type":"purchase"}]}`, i)); err != nil || code != 200 {
+			t.Fatalf("post: %d %v", code, err)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit 30s after SIGTERM")
+	}
+	if !strings.Contains(p.stderr.String(), "shutting down") {
+		t.Fatalf("stderr lacks the shutdown log:\n%s", p.stderr)
+	}
+	p = start(t, dir)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(storedMessageIDs(t, p.url)) != 50 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %d of 50 events after restart", len(storedMessageIDs(t, p.url)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,157 @@
+package processor_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/store/sqlite"
+	"github.com/switchyardhq/switchyard/internal/tail"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+type env struct {
+	log   *natsbus.Log
+	store *sqlite.Store
+	hub   *tail.Hub
+}
+
+func openEnv(t *testing.T, dir string) *env {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(dir, "sy.db"), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{log: log, store: store, hub: &tail.Hub{}}
+}
+
+func (e *env) close() { e.log.Close(); e.store.Close() }
+
+// run runs a processor until every appended message was acked.
+func (e *env) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	p := processor.New(e.log, e.store, e.hub, metrics.New(prometheus.NewRegistry()), quiet)
+	p.MaxAttempts = 2
+	wg.Go(func() { _ = p.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := e.log.Pending(t.Context(), processor.Group)
+		if err == nil && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still pending", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func batch(t *testing.T) []byte {
+	now := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	ev := func(id, typ string) *cdp.Event {
+		return &cdp.Event{ID: id, SourceID: "web", Type: typ, ProfileID: "p1", SessionID: "s1", Timestamp: now, ReceivedAt: now,
+			Properties: json.RawMessage(`{}`), Context: json.RawMessage(`{}`)}
+	}
+	b := &cdp.Batch{ID: "b1", SourceID: "web", ReceivedAt: now,
+		Events:  []*cdp.Event{ev("e1", "page-view"), ev("e2", cdp.EventVisitStarted)},
+		Session: &cdp.SessionUpdate{ID: "s1", ProfileID: "p1", Context: json.RawMessage(`{"lang":"en"}`)}}
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestRedeliveryChangesNothingTwice appends the same batch twice without a
+// dedup id, as a crash between commit and ack would redeliver it.
+func TestRedeliveryChangesNothingTwice(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	defer e.close()
+	for range 2 {
+		if _, err := e.log.Append(t.Context(), "web", "", batch(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.run(t)
+	events, _, err := e.store.FindEvents(t.Context(), cdp.EventFilter{})
+	if err != nil || len(events) != 2 {
+		t.Fatalf("stored %d events, %v; want 2", len(events), err)
+	}
+	p, err := e.store.FindProfileByID(t.Context(), "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Stats.Events != 2 || p.Stats.Visits != 1 || p.Stats.CurrentVisitAt == nil {
+		t.Fatalf("profile stats %+v, want 2 events and 1 visit", p.Stats)
+	}
+	s, err := e.store.FindSessionByID(t.Context(), "s1")
+	if err != nil || s.Events != 2 || s.Context["lang"] != "en" || s.ProfileID != "p1" {
+		t.Fatalf("session %+v, %v", s, err)
+	}
+}
+
+// TestAckedButUnprocessedSurvivesRestart appends while no processor runs,
+// closes everything, reopens the data dir and processes.
+func TestAckedButUnprocessedSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir)
+	if _, err := e.log.Append(t.Context(), "web", "b1", batch(t)); err != nil {
+		t.Fatal(err)
+	}
+	e.close()
+	e = openEnv(t, dir)
+	defer e.close()
+	e.run(t)
+	if _, err := e.store.FindEventByID(t.Context(), "e1"); err != nil {
+		t.Fatalf("acked event lost across restart: %v", err)
+	}
+}
+
+// TestPoisonIsStoredNotRetriedForever feeds an undecodable message and a
+// batch the store rejects on every attempt.
+func TestPoisonIsStoredNotRetriedForever(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	defer e.close()
+	if _, err := e.log.Append(t.Context(), "web", "", []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	// A session update whose context is not an object fails every time.
+	bad := []byte(`{"id":"b2","source_id":"web","events":[{"id":"e9","source_id":"web","type":"x","properties":{},"context":{}}],"session":{"id":"s9","context":[1]}}`)
+	if _, err := e.log.Append(t.Context(), "web", "", bad); err != nil {
+		t.Fatal(err)
+	}
+	sub := e.hub.Subscribe(tail.Filter{Type: processor.PoisonType}, 10)
+	e.run(t)
+	events, _, err := e.store.FindEvents(t.Context(), cdp.EventFilter{Type: processor.PoisonType})
+	if err != nil || len(events) != 2 {
+		t.Fatalf("%d poison events, %v; want 2", len(events), err)
+	}
+	for _, ev := range events {
+		if ev.Error == "" {
+			t.Fatalf("poison event without error: %+v", ev)
+		}
+	}
+	if _, err := e.store.FindEventByID(t.Context(), "e9"); cdp.ErrorCode(err) != cdp.ENOTFOUND {
+		t.Fatalf("an event of the failed batch was stored (err %v)", err)
+	}
+	if len(sub.C) != 2 {
+		t.Fatalf("tail saw %d poison events, want 2", len(sub.C))
+	}
+}
