@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
-		return bench(ctx, args[1:], stdout, stderr)
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) != 3 || args[1] != "validate" {
 			return errors.New("usage: switchyard config validate FILE")
