@@ -10,9 +10,10 @@ type Session struct {
 	SourceID   string         `json:"source_id"`
 	Context    map[string]any `json:"context"`
 	Properties map[string]any `json:"properties"`
-	Events     int64          `json:"events"`
 	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
+	// UpdatedAt is when the session record last changed (its context,
+	// properties or profile); a session's events are found by its id.
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Normalize replaces nil maps with empty ones.

@@ -1,6 +1,9 @@
 package cdp
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store persists events, profiles, sessions and sources. It is deliberately
 // dumb: it offers atomic primitives and lookups, and the rules (identity
@@ -72,6 +75,13 @@ type Tx interface {
 	// UpdateProfile replaces p if its stored version is still p.Version and
 	// increments p.Version; ECONFLICT if another write came first.
 	UpdateProfile(ctx context.Context, p *Profile) error
+	// AddProfileStats adds events to the profile's event count and, if
+	// visitAt is set, counts a visit starting then (the current visit
+	// becomes the last), setting UpdatedAt to at. It rewrites nothing else,
+	// so counting stays cheap, but it increments the version so that a
+	// concurrent UpdateProfile conflicts instead of losing the counts.
+	// ENOTFOUND if the profile does not exist.
+	AddProfileStats(ctx context.Context, id string, events int64, visitAt *time.Time, at time.Time) error
 	// DeleteProfile erases the profile with its identifiers, merge aliases,
 	// sessions and events.
 	DeleteProfile(ctx context.Context, id string) error

@@ -7,9 +7,9 @@ package identity
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -22,12 +22,12 @@ type Service struct {
 	now   func() time.Time
 	// sessions caches session id → profile id for sessions that exist, so
 	// that the many events of one visit do not each cost a store round trip.
-	sessions *cache
+	sessions *cache.Cache[string, string]
 }
 
 // New returns a Service on store.
 func New(store cdp.Store) *Service {
-	return &Service{store: store, now: time.Now, sessions: newCache(100_000, 5*time.Minute)}
+	return &Service{store: store, now: time.Now, sessions: cache.New[string, string](100_000, 5*time.Minute)}
 }
 
 // update runs fn in a store transaction, retrying when it lost a race.
@@ -74,7 +74,7 @@ func (s *Service) ResolveSession(ctx context.Context, r SessionRequest) (Session
 	if r.SessionID == "" {
 		r.SessionID = cdp.NewID()
 	} else if !r.ProfileLess {
-		if pid, ok := s.sessions.get(r.SessionID); ok {
+		if pid, ok := s.sessions.Get(r.SessionID); ok {
 			return SessionResult{SessionID: r.SessionID, ProfileID: pid}, nil
 		}
 	}
@@ -124,7 +124,7 @@ func (s *Service) ResolveSession(ctx context.Context, r SessionRequest) (Session
 		return SessionResult{}, fmt.Errorf("resolve session: %w", err)
 	}
 	if res.ProfileID != "" && (r.Save || !res.NewSession) {
-		s.sessions.put(res.SessionID, res.ProfileID)
+		s.sessions.Put(res.SessionID, res.ProfileID)
 	}
 	return res, nil
 }
@@ -322,7 +322,7 @@ func (s *Service) Merge(ctx context.Context, primaryID, secondaryID string) (*cd
 	if err != nil {
 		return nil, fmt.Errorf("merge profiles: %w", err)
 	}
-	s.sessions.clear() // sessions of the secondary now belong to the primary
+	s.sessions.Clear() // sessions of the secondary now belong to the primary
 	return merged, nil
 }
 
@@ -391,59 +391,6 @@ func (s *Service) Erase(ctx context.Context, profileID string) error {
 	if err != nil {
 		return fmt.Errorf("erase profile: %w", err)
 	}
-	s.sessions.clear()
+	s.sessions.Clear()
 	return nil
-}
-
-// cache is a bounded map with expiry. It keeps two generations: when the
-// current one fills up it becomes the old one and the previous old one is
-// dropped, which approximates LRU at O(1) cost without per-entry lists.
-type cache struct {
-	mu       sync.Mutex
-	max      int
-	ttl      time.Duration
-	cur, old map[string]cacheEntry
-}
-
-type cacheEntry struct {
-	value   string
-	expires time.Time
-}
-
-func newCache(max int, ttl time.Duration) *cache {
-	return &cache{max: max, ttl: ttl, cur: map[string]cacheEntry{}, old: map[string]cacheEntry{}}
-}
-
-func (c *cache) get(key string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.cur[key]
-	if !ok {
-		if e, ok = c.old[key]; ok {
-			c.putLocked(key, e)
-		}
-	}
-	if !ok || time.Now().After(e.expires) {
-		return "", false
-	}
-	return e.value, true
-}
-
-func (c *cache) put(key, value string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.putLocked(key, cacheEntry{value: value, expires: time.Now().Add(c.ttl)})
-}
-
-func (c *cache) putLocked(key string, e cacheEntry) {
-	if len(c.cur) >= c.max/2 {
-		c.old, c.cur = c.cur, make(map[string]cacheEntry, c.max/2)
-	}
-	c.cur[key] = e
-}
-
-func (c *cache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cur, c.old = map[string]cacheEntry{}, map[string]cacheEntry{}
 }

@@ -10,9 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
+	"reflect"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/tail"
@@ -35,11 +38,14 @@ type Processor struct {
 	// MaxAttempts is how often a failing message is tried before it is
 	// stored as poison (default 5).
 	MaxAttempts int
+	// seen remembers the last session update committed per session.
+	seen *cache.Cache[string, uint64]
 }
 
 // New returns a Processor.
 func New(log cdp.EventLog, store cdp.Store, hub *tail.Hub, m *metrics.Metrics, logger *slog.Logger) *Processor {
-	return &Processor{log: log, store: store, hub: hub, metrics: m, logger: logger, MaxAttempts: 5}
+	return &Processor{log: log, store: store, hub: hub, metrics: m, logger: logger, MaxAttempts: 5,
+		seen: cache.New[string, uint64](100_000, 0)}
 }
 
 // Run processes until ctx is done. Messages received but not processed
@@ -111,7 +117,7 @@ func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 func (p *Processor) process(ctx context.Context, msgs []message) error {
 	var st *state
 	err := p.store.Update(ctx, func(tx cdp.Tx) error {
-		st = newState(tx)
+		st = newState(tx, p.seen)
 		for _, m := range msgs {
 			if err := st.apply(ctx, m.b); err != nil {
 				return err
@@ -122,6 +128,7 @@ func (p *Processor) process(ctx context.Context, msgs []message) error {
 	if err != nil {
 		return err
 	}
+	st.committed()
 	for _, m := range msgs {
 		_ = m.d.Ack()
 	}
@@ -172,22 +179,33 @@ func (p *Processor) poison(ctx context.Context, d cdp.Delivery, sourceID string,
 	p.hub.Publish([]*cdp.Event{e})
 }
 
-// state is what one transaction has loaded and changed; profiles and
-// sessions touched by many events are read and written once.
+// state is what one transaction has loaded and changed. Profile counters
+// are summed per profile and applied once as increments; sessions touched
+// by many events are read and written once.
 type state struct {
 	tx         cdp.Tx
 	resolved   map[string]string // profile id as sent → live profile id
-	profiles   map[string]*cdp.Profile
+	counts     map[string]*profileCount
 	sessions   map[string]*cdp.Session
 	newSession map[string]bool
+	dirty      map[string]bool   // sessions to write
+	applied    map[string]uint64 // session update fingerprints, cached after commit
+	seen       *cache.Cache[string, uint64]
 	stored     []*cdp.Event
 	duplicates int
 	ephemeral  int
 }
 
-func newState(tx cdp.Tx) *state {
-	return &state{tx: tx, resolved: map[string]string{}, profiles: map[string]*cdp.Profile{},
-		sessions: map[string]*cdp.Session{}, newSession: map[string]bool{}}
+type profileCount struct {
+	events int64
+	visits []time.Time
+	at     time.Time
+}
+
+func newState(tx cdp.Tx, seen *cache.Cache[string, uint64]) *state {
+	return &state{tx: tx, resolved: map[string]string{}, counts: map[string]*profileCount{},
+		sessions: map[string]*cdp.Session{}, newSession: map[string]bool{}, dirty: map[string]bool{},
+		applied: map[string]uint64{}, seen: seen}
 }
 
 func (st *state) apply(ctx context.Context, b *cdp.Batch) error {
@@ -218,35 +236,24 @@ func (st *state) apply(ctx context.Context, b *cdp.Batch) error {
 		}
 		st.stored = append(st.stored, e)
 		if e.ProfileID != "" {
-			p, err := st.profile(ctx, e.ProfileID)
-			if err != nil {
-				return err
-			}
-			count(p, e)
-		}
-		if e.SessionID != "" {
-			s, err := st.session(ctx, e.SessionID)
-			if err != nil && cdp.ErrorCode(err) != cdp.ENOTFOUND {
-				return err
-			}
-			if s != nil {
-				s.Events++
-				s.UpdatedAt = later(s.UpdatedAt, e.ReceivedAt)
-			}
+			st.count(e)
 		}
 	}
 	return nil
 }
 
-// count updates a profile's counters for a newly stored event: every event
-// counts, and a visit-started event rolls the visit times (Tracardi §5.3).
-func count(p *cdp.Profile, e *cdp.Event) {
-	p.Stats.Events++
-	p.UpdatedAt = later(p.UpdatedAt, e.ReceivedAt)
+// count adds a newly stored event to its profile's counters: every event
+// counts, and a visit-started event starts a visit (Tracardi §5.3).
+func (st *state) count(e *cdp.Event) {
+	c := st.counts[e.ProfileID]
+	if c == nil {
+		c = &profileCount{}
+		st.counts[e.ProfileID] = c
+	}
+	c.events++
+	c.at = later(c.at, e.ReceivedAt)
 	if e.Type == cdp.EventVisitStarted {
-		p.Stats.Visits++
-		t := e.Timestamp
-		p.Stats.LastVisitAt, p.Stats.CurrentVisitAt = p.Stats.CurrentVisitAt, &t
+		c.visits = append(c.visits, e.Timestamp)
 	}
 }
 
@@ -266,12 +273,10 @@ func (st *state) profileID(ctx context.Context, id string, now time.Time) (strin
 	}
 	pid, err := st.tx.ResolveProfileID(ctx, id)
 	if cdp.ErrorCode(err) == cdp.ENOTFOUND {
-		p := cdp.NewProfile(id, now)
-		if _, err = st.tx.InsertProfile(ctx, p); err != nil {
+		if _, err = st.tx.InsertProfile(ctx, cdp.NewProfile(id, now)); err != nil {
 			return "", err
 		}
 		pid = id
-		st.profiles[id] = p
 	} else if err != nil {
 		return "", err
 	}
@@ -279,81 +284,110 @@ func (st *state) profileID(ctx context.Context, id string, now time.Time) (strin
 	return pid, nil
 }
 
-func (st *state) profile(ctx context.Context, id string) (*cdp.Profile, error) {
-	if p, ok := st.profiles[id]; ok {
-		return p, nil
-	}
-	p, err := st.tx.Profile(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	st.profiles[id] = p
-	return p, nil
-}
-
-func (st *state) session(ctx context.Context, id string) (*cdp.Session, error) {
-	if s, ok := st.sessions[id]; ok {
-		return s, nil
-	}
-	s, err := st.tx.Session(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	st.sessions[id] = s
-	return s, nil
-}
-
 // updateSession merges a batch's session change into the stored session
-// (creating it if the edge's write was lost). Merging the same keys again
-// on redelivery leaves the session as it was, so this is idempotent.
+// (creating it if the edge's write was lost) and marks it for writing if
+// anything changed. Merging the same keys again leaves the session as it
+// was, so this is idempotent; an update identical to the last one this
+// processor committed for the session is skipped without a read.
 func (st *state) updateSession(ctx context.Context, b *cdp.Batch) error {
 	u := b.Session
-	s, err := st.session(ctx, u.ID)
-	if cdp.ErrorCode(err) == cdp.ENOTFOUND {
-		s = &cdp.Session{ID: u.ID, SourceID: b.SourceID, CreatedAt: b.ReceivedAt, UpdatedAt: b.ReceivedAt}
-		s.Normalize()
-		st.sessions[u.ID], st.newSession[u.ID] = s, true
-	} else if err != nil {
-		return err
-	}
-	if u.ProfileID != "" {
-		if s.ProfileID, err = st.profileID(ctx, u.ProfileID, b.ReceivedAt); err != nil {
-			return err
+	fp := fingerprint(u)
+	if last, ok := st.seen.Get(u.ID); ok && last == fp {
+		if _, pending := st.sessions[u.ID]; !pending {
+			return nil
 		}
 	}
-	if err := mergeObject(s.Context, u.Context); err != nil {
+	s, ok := st.sessions[u.ID]
+	if !ok {
+		var err error
+		s, err = st.tx.Session(ctx, u.ID)
+		if cdp.ErrorCode(err) == cdp.ENOTFOUND {
+			s = &cdp.Session{ID: u.ID, SourceID: b.SourceID, CreatedAt: b.ReceivedAt, UpdatedAt: b.ReceivedAt}
+			s.Normalize()
+			st.newSession[u.ID], st.dirty[u.ID] = true, true
+		} else if err != nil {
+			return err
+		}
+		st.sessions[u.ID] = s
+	}
+	changed := false
+	if u.ProfileID != "" {
+		pid, err := st.profileID(ctx, u.ProfileID, b.ReceivedAt)
+		if err != nil {
+			return err
+		}
+		changed = s.ProfileID != pid
+		s.ProfileID = pid
+	}
+	c1, err := mergeObject(s.Context, u.Context)
+	if err != nil {
 		return fmt.Errorf("session %s context: %w", u.ID, err)
 	}
-	if err := mergeObject(s.Properties, u.Properties); err != nil {
+	c2, err := mergeObject(s.Properties, u.Properties)
+	if err != nil {
 		return fmt.Errorf("session %s properties: %w", u.ID, err)
 	}
-	s.UpdatedAt = later(s.UpdatedAt, b.ReceivedAt)
+	if changed || c1 || c2 {
+		s.UpdatedAt = later(s.UpdatedAt, b.ReceivedAt)
+		st.dirty[u.ID] = true
+	}
+	st.applied[u.ID] = fp
 	return nil
 }
 
-// mergeObject sets every top-level key of the JSON object raw into dst.
-func mergeObject(dst map[string]any, raw json.RawMessage) error {
+var fingerprintSeed = maphash.MakeSeed()
+
+// fingerprint identifies a session update's content.
+func fingerprint(u *cdp.SessionUpdate) uint64 {
+	var h maphash.Hash
+	h.SetSeed(fingerprintSeed)
+	h.WriteString(u.ProfileID)
+	h.WriteByte(0)
+	h.Write(u.Context)
+	h.WriteByte(0)
+	h.Write(u.Properties)
+	return h.Sum64()
+}
+
+// mergeObject sets every top-level key of the JSON object raw into dst
+// and reports whether that changed dst.
+func mergeObject(dst map[string]any, raw json.RawMessage) (bool, error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil
+		return false, nil
 	}
 	var src map[string]any
 	if err := json.Unmarshal(raw, &src); err != nil {
-		return errors.New("not a JSON object")
+		return false, errors.New("not a JSON object")
 	}
+	changed := false
 	for k, v := range src {
-		dst[k] = v
-	}
-	return nil
-}
-
-// flush writes every profile and session the transaction changed.
-func (st *state) flush(ctx context.Context) error {
-	for _, p := range st.profiles {
-		if err := st.tx.UpdateProfile(ctx, p); err != nil {
-			return err
+		if old, ok := dst[k]; !ok || !reflect.DeepEqual(old, v) {
+			dst[k], changed = v, true
 		}
 	}
-	for id, s := range st.sessions {
+	return changed, nil
+}
+
+// flush applies the counters and writes the sessions that changed.
+func (st *state) flush(ctx context.Context) error {
+	for id, c := range st.counts {
+		if len(c.visits) == 0 {
+			if err := st.tx.AddProfileStats(ctx, id, c.events, nil, c.at); err != nil {
+				return err
+			}
+		}
+		for i, v := range c.visits {
+			events := int64(0)
+			if i == 0 {
+				events = c.events
+			}
+			if err := st.tx.AddProfileStats(ctx, id, events, &v, c.at); err != nil {
+				return err
+			}
+		}
+	}
+	for id := range st.dirty {
+		s := st.sessions[id]
 		if st.newSession[id] {
 			if _, err := st.tx.InsertSession(ctx, s); err != nil {
 				return err
@@ -363,4 +397,11 @@ func (st *state) flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// committed remembers the session updates of a committed transaction.
+func (st *state) committed() {
+	for id, fp := range st.applied {
+		st.seen.Put(id, fp)
+	}
 }

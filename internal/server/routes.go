@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
@@ -51,4 +52,10 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	handle("PUT /admin/v1/sources/{id}", admin.UpdateSource(log, d.Sources))
 	handle("DELETE /admin/v1/sources/{id}", admin.DeleteSource(log, d.Sources))
 	handle("GET /admin/v1/tail", admin.Tail(log, d.Hub))
+
+	// Go runtime profiles, for measuring before optimising.
+	handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
+	handle("GET /debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	handle("GET /debug/pprof/trace", http.HandlerFunc(pprof.Trace))
+	handle("GET /debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
 }

@@ -97,20 +97,14 @@ func decodeEvent(profileID sql.NullString, body []byte) (*cdp.Event, error) {
 
 // FindProfileByID implements cdp.ProfileReader.
 func (s *Store) FindProfileByID(ctx context.Context, id string) (*cdp.Profile, error) {
-	var version int64
-	var body []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT version, body FROM profiles
-		WHERE id = COALESCE((SELECT profile_id FROM profile_aliases WHERE alias = ?), ?)`, id, id).Scan(&version, &body)
-	return decodeProfile(version, body, err, id)
+	return scanProfile(s.rdb.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles
+		WHERE id = COALESCE((SELECT profile_id FROM profile_aliases WHERE alias = ?), ?)`, id, id), id)
 }
 
 // FindProfileByIdentifier implements cdp.ProfileReader.
 func (s *Store) FindProfileByIdentifier(ctx context.Context, ident cdp.Identifier) (*cdp.Profile, error) {
-	var version int64
-	var body []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT p.version, p.body FROM identifiers i JOIN profiles p ON p.id = i.profile_id
-		WHERE i.kind = ? AND i.value = ?`, ident.Kind, ident.Value).Scan(&version, &body)
-	return decodeProfile(version, body, err, ident.String())
+	return scanProfile(s.rdb.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM identifiers i JOIN profiles p ON p.id = i.profile_id
+		WHERE i.kind = ? AND i.value = ?`, ident.Kind, ident.Value), ident.String())
 }
 
 // FindSessionByID implements cdp.ProfileReader.

@@ -16,10 +16,17 @@ CREATE INDEX IF NOT EXISTS events_type ON events (type, id);
 CREATE INDEX IF NOT EXISTS events_profile ON events (profile_id, id) WHERE profile_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_session ON events (session_id, id) WHERE session_id IS NOT NULL;
 
+-- Counters live in columns so that counting an event is one small UPDATE;
+-- they win over the body's stats on read. Times are Unix nanoseconds.
 CREATE TABLE IF NOT EXISTS profiles (
-    id       TEXT PRIMARY KEY,
-    version  INTEGER NOT NULL,
-    body     BLOB NOT NULL
+    id                TEXT PRIMARY KEY,
+    version           INTEGER NOT NULL,
+    body              BLOB NOT NULL,
+    events            INTEGER NOT NULL DEFAULT 0,
+    visits            INTEGER NOT NULL DEFAULT 0,
+    last_visit_at     INTEGER,
+    current_visit_at  INTEGER,
+    updated_at        INTEGER NOT NULL
 );
 
 -- A merged-away profile id keeps resolving to the survivor.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
@@ -57,26 +58,49 @@ func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
 	return n == 1, err
 }
 
+// profileColumns is what every profile read selects, in scanProfile's order.
+const profileColumns = `version, body, events, visits, last_visit_at, current_visit_at, updated_at`
+
 func (t *tx) Profile(ctx context.Context, id string) (*cdp.Profile, error) {
-	var version int64
-	var body []byte
-	err := t.queryRow(ctx, `SELECT version, body FROM profiles WHERE id = ?`, id).Scan(&version, &body)
-	return decodeProfile(version, body, err, id)
+	return scanProfile(t.queryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE id = ?`, id), id)
 }
 
-func decodeProfile(version int64, body []byte, err error, id string) (*cdp.Profile, error) {
+// scanProfile decodes a profile row; the counter columns win over the body.
+func scanProfile(row *sql.Row, id string) (*cdp.Profile, error) {
+	var body []byte
+	var updated int64
+	var last, current sql.NullInt64
+	p := &cdp.Profile{}
+	err := row.Scan(&p.Version, &body, &p.Stats.Events, &p.Stats.Visits, &last, &current, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "profile %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("load profile: %w", err)
 	}
-	p := &cdp.Profile{}
+	stats, version := p.Stats, p.Version
 	if err := json.Unmarshal(body, p); err != nil {
 		return nil, fmt.Errorf("decode profile %s: %w", id, err)
 	}
-	p.Version = version
+	p.Stats, p.Version = stats, version
+	p.Stats.LastVisitAt, p.Stats.CurrentVisitAt = fromNanos(last), fromNanos(current)
+	p.UpdatedAt = time.Unix(0, updated).UTC()
 	p.Normalize()
 	return p, nil
+}
+
+func fromNanos(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := time.Unix(0, n.Int64).UTC()
+	return &t
+}
+
+func toNanos(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixNano()
 }
 
 func (t *tx) ResolveProfileID(ctx context.Context, id string) (string, error) {
@@ -96,7 +120,9 @@ func (t *tx) InsertProfile(ctx context.Context, p *cdp.Profile) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encode profile: %w", err)
 	}
-	res, err := t.exec(ctx, `INSERT INTO profiles (id, version, body) VALUES (?, 1, ?) ON CONFLICT DO NOTHING`, p.ID, body)
+	res, err := t.exec(ctx, `INSERT INTO profiles (id, version, body, events, visits, last_visit_at, current_visit_at, updated_at)
+		VALUES (?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, p.ID, body, p.Stats.Events, p.Stats.Visits,
+		toNanos(p.Stats.LastVisitAt), toNanos(p.Stats.CurrentVisitAt), p.UpdatedAt.UnixNano())
 	if err != nil {
 		return false, fmt.Errorf("insert profile: %w", err)
 	}
@@ -112,7 +138,10 @@ func (t *tx) UpdateProfile(ctx context.Context, p *cdp.Profile) error {
 	if err != nil {
 		return fmt.Errorf("encode profile: %w", err)
 	}
-	res, err := t.exec(ctx, `UPDATE profiles SET version = version + 1, body = ? WHERE id = ? AND version = ?`, body, p.ID, p.Version)
+	res, err := t.exec(ctx, `UPDATE profiles SET version = version + 1, body = ?, events = ?, visits = ?,
+		last_visit_at = ?, current_visit_at = ?, updated_at = ? WHERE id = ? AND version = ?`,
+		body, p.Stats.Events, p.Stats.Visits, toNanos(p.Stats.LastVisitAt), toNanos(p.Stats.CurrentVisitAt),
+		p.UpdatedAt.UnixNano(), p.ID, p.Version)
 	if err != nil {
 		return fmt.Errorf("update profile: %w", err)
 	}
@@ -120,6 +149,26 @@ func (t *tx) UpdateProfile(ctx context.Context, p *cdp.Profile) error {
 		return cdp.Errorf(cdp.ECONFLICT, "profile %s changed concurrently or is gone", p.ID)
 	}
 	p.Version++
+	return nil
+}
+
+func (t *tx) AddProfileStats(ctx context.Context, id string, events int64, visitAt *time.Time, at time.Time) error {
+	var res sql.Result
+	var err error
+	if visitAt == nil {
+		res, err = t.exec(ctx, `UPDATE profiles SET version = version + 1, events = events + ?, updated_at = MAX(updated_at, ?)
+			WHERE id = ?`, events, at.UnixNano(), id)
+	} else {
+		res, err = t.exec(ctx, `UPDATE profiles SET version = version + 1, events = events + ?, visits = visits + 1,
+			last_visit_at = current_visit_at, current_visit_at = ?, updated_at = MAX(updated_at, ?) WHERE id = ?`,
+			events, visitAt.UnixNano(), at.UnixNano(), id)
+	}
+	if err != nil {
+		return fmt.Errorf("add profile stats: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return cdp.Errorf(cdp.ENOTFOUND, "profile %s not found", id)
+	}
 	return nil
 }
 

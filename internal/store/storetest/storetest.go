@@ -190,6 +190,30 @@ func testProfileVersions(t *testing.T, s cdp.Store) {
 	}
 	_, err = s.FindProfileByID(ctx, "nope")
 	wantCode(t, err, cdp.ENOTFOUND)
+
+	// Counters are incremented in place and bump the version.
+	v1, v2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		if err := tx.AddProfileStats(ctx, "p1", 3, nil, t0.Add(time.Minute)); err != nil {
+			return err
+		}
+		if err := tx.AddProfileStats(ctx, "p1", 1, &v1, v1); err != nil {
+			return err
+		}
+		return tx.AddProfileStats(ctx, "p1", 0, &v2, v2)
+	})
+	got, err = s.FindProfileByID(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Stats.Events != 4 || got.Stats.Visits != 2 || !got.Stats.LastVisitAt.Equal(v1) || !got.Stats.CurrentVisitAt.Equal(v2) ||
+		!got.UpdatedAt.Equal(v2) || got.Traits["plan"] != "pro" {
+		t.Fatalf("after AddProfileStats: stats %+v updated %v traits %v", got.Stats, got.UpdatedAt, got.Traits)
+	}
+	err = s.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateProfile(ctx, p) }) // p's version is stale now
+	wantCode(t, err, cdp.ECONFLICT)
+	err = s.Update(ctx, func(tx cdp.Tx) error { return tx.AddProfileStats(ctx, "nope", 1, nil, t0) })
+	wantCode(t, err, cdp.ENOTFOUND)
 }
 
 func testIdentifierClaims(t *testing.T, s cdp.Store) {
@@ -269,14 +293,13 @@ func testSessions(t *testing.T, s cdp.Store) {
 			t.Fatalf("Session = %+v, %v; want profile p1", got, err)
 		}
 		got.Properties["x"] = "y"
-		got.Events = 3
 		return tx.UpdateSession(ctx, got)
 	})
 	got, err := s.FindSessionByID(ctx, "s1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Properties["x"] != "y" || got.Context["a"] != 1.0 || got.Events != 3 || got.SourceID != "web" {
+	if got.Properties["x"] != "y" || got.Context["a"] != 1.0 || got.SourceID != "web" {
 		t.Fatalf("FindSessionByID = %+v", got)
 	}
 	_, err = s.FindSessionByID(ctx, "nope")
