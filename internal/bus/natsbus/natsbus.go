@@ -37,6 +37,11 @@ type Options struct {
 	AckWait time.Duration
 	// MaxBatch caps the messages handed to a consumer at once (default 512).
 	MaxBatch int
+	// Linger is how long a consumer waits, after the first message of a
+	// batch, for more to arrive (default 0: hand over what is there). A few
+	// milliseconds make batches larger and store commits rarer under load,
+	// at the cost of that much processing delay (acks are not affected).
+	Linger time.Duration
 	Logger   *slog.Logger
 }
 
@@ -222,19 +227,41 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 		case <-ctx.Done():
 			return nil
 		case m := <-in:
-			batch = append(batch[:0], delivery{m})
-		drain:
-			for len(batch) < l.opts.MaxBatch {
-				select {
-				case m := <-in:
-					batch = append(batch, delivery{m})
-				default:
-					break drain
-				}
-			}
+			batch = l.collect(ctx, in, append(batch[:0], delivery{m}))
 			h(ctx, batch)
 		}
 	}
+}
+
+// collect adds what arrives on in to batch until the batch is full and,
+// without a linger, until nothing more is waiting; with one, until it passes.
+func (l *Log) collect(ctx context.Context, in <-chan jetstream.Msg, batch []cdp.Delivery) []cdp.Delivery {
+	var linger <-chan time.Time
+	if l.opts.Linger > 0 {
+		t := time.NewTimer(l.opts.Linger)
+		defer t.Stop()
+		linger = t.C
+	}
+	for len(batch) < l.opts.MaxBatch {
+		if linger == nil {
+			select {
+			case m := <-in:
+				batch = append(batch, delivery{m})
+			default:
+				return batch
+			}
+			continue
+		}
+		select {
+		case m := <-in:
+			batch = append(batch, delivery{m})
+		case <-linger:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
 }
 
 // Pending implements cdp.EventLog.

@@ -79,6 +79,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		q.Add("_pragma", "synchronous("+sync+")")
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "cache_size(-16000)")
+		// Checkpoint the WAL every ~16 MB instead of every 4 MB: fewer
+		// checkpoint fsyncs on the write path (measured with pprof).
+		q.Add("_pragma", "wal_autocheckpoint(4000)")
 		if readOnly {
 			q.Add("_pragma", "query_only(1)")
 		}
