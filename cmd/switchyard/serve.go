@@ -102,7 +102,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	ids := identity.New(store)
 	hub := &tail.Hub{}
-	deps := server.Deps{Logger: log, Config: cfg, Store: store, Log: evlog, Ingest: ingest.New(evlog, ids, sources, m),
+	in := ingest.New(evlog, ids, sources, m)
+	defer in.Close() // after the listeners drained, before the event log closes
+	deps := server.Deps{Logger: log, Config: cfg, Store: store, Log: evlog, Ingest: in,
 		Sources: sources, Identity: ids, Hub: hub, Registry: reg, Metrics: m}
 
 	// Background work: the processor and the source reloader.

@@ -53,6 +53,12 @@ type Batch struct {
 	Session    *SessionUpdate `json:"session,omitempty"`
 }
 
+// Envelope is one event-log message: the batches of one or more requests
+// appended together. Concurrent requests share a message (group commit),
+// except that a batch with a dedup id travels alone so that the log can
+// drop its repeats.
+type Envelope []*Batch
+
 // SessionUpdate is the change a request makes to its session. Context and
 // Properties are JSON objects merged key by key into the stored session.
 type SessionUpdate struct {

@@ -20,16 +20,21 @@ import (
 // Service appends accepted events to the event log.
 type Service struct {
 	log      cdp.EventLog
+	commit   *committer
 	identity *identity.Service
 	sources  *Sources
 	metrics  *metrics.Metrics
 	now      func() time.Time
 }
 
-// New returns a Service.
+// New returns a Service; Close it to stop its committers.
 func New(log cdp.EventLog, id *identity.Service, sources *Sources, m *metrics.Metrics) *Service {
-	return &Service{log: log, identity: id, sources: sources, metrics: m, now: time.Now}
+	return &Service{log: log, commit: newCommitter(log), identity: id, sources: sources, metrics: m, now: time.Now}
 }
+
+// Close waits for queued appends and stops the service; later calls to
+// Publish fail with EUNAVAILABLE.
+func (s *Service) Close() { s.commit.close() }
 
 // Source returns the source with id, if it exists.
 func (s *Service) Source(id string) (*cdp.Source, bool) { return s.sources.Get(id) }
@@ -44,9 +49,10 @@ func (s *Service) Rejected(sourceID string, n int) {
 }
 
 // Publish durably appends b to the event log. When every client event
-// carries a message id, the batch gets a deterministic dedup id so that a
-// retried request is dropped by the log's duplicate window; the store's
-// unique (source, message id) catches repeats outside the window.
+// carries a message id, the batch gets a deterministic dedup id and is
+// appended alone, so that a retried request is dropped by the log's
+// duplicate window; the store's unique (source, message id) catches
+// repeats outside the window. Other batches are group-committed.
 func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, err error) {
 	data, err := json.Marshal(b)
 	if err != nil {
@@ -54,7 +60,11 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 	}
 	n := float64(len(b.Events))
 	start := time.Now()
-	duplicate, err = s.log.Append(ctx, b.SourceID, dedupID(b), data)
+	if id := dedupID(b); id != "" {
+		duplicate, err = s.log.Append(ctx, b.SourceID, id, append(append([]byte{'['}, data...), ']'))
+	} else {
+		err = s.commit.append(ctx, b.SourceID, data)
+	}
 	switch {
 	case err != nil:
 		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeFailed).Add(n)

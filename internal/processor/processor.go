@@ -13,6 +13,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cache"
@@ -73,8 +74,8 @@ func (p *Processor) watchLag(ctx context.Context) {
 }
 
 type message struct {
-	d cdp.Delivery
-	b *cdp.Batch
+	d   cdp.Delivery
+	env cdp.Envelope
 }
 
 // handle processes one delivery batch in a single store transaction; if
@@ -84,12 +85,12 @@ func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 	p.metrics.ProcessorBatch.Observe(float64(len(deliveries)))
 	msgs := make([]message, 0, len(deliveries))
 	for _, d := range deliveries {
-		b := &cdp.Batch{}
-		if err := json.Unmarshal(d.Data(), b); err != nil {
-			p.poison(ctx, d, "", fmt.Errorf("decode: %w", err))
+		var env cdp.Envelope
+		if err := json.Unmarshal(d.Data(), &env); err != nil || len(env) == 0 || slices.Contains(env, nil) {
+			p.poison(ctx, d, "", fmt.Errorf("decode event-log message: %v", err))
 			continue
 		}
-		msgs = append(msgs, message{d, b})
+		msgs = append(msgs, message{d, env})
 	}
 	if len(msgs) == 0 {
 		return
@@ -119,8 +120,10 @@ func (p *Processor) process(ctx context.Context, msgs []message) error {
 	err := p.store.Update(ctx, func(tx cdp.Tx) error {
 		st = newState(tx, p.seen)
 		for _, m := range msgs {
-			if err := st.apply(ctx, m.b); err != nil {
-				return err
+			for _, b := range m.env {
+				if err := st.apply(ctx, b); err != nil {
+					return err
+				}
 			}
 		}
 		return st.flush(ctx)
@@ -145,11 +148,11 @@ func (p *Processor) process(ctx context.Context, msgs []message) error {
 func (p *Processor) fail(ctx context.Context, m message, err error) {
 	attempt := m.d.Attempt()
 	if ctx.Err() != nil || attempt < p.MaxAttempts {
-		p.logger.Warn("processing failed, will retry", "batch_id", m.b.ID, "attempt", attempt, "err", err)
+		p.logger.Warn("processing failed, will retry", "batch_id", m.env[0].ID, "attempt", attempt, "err", err)
 		_ = m.d.Nak(backoff(attempt))
 		return
 	}
-	p.poison(ctx, m.d, m.b.SourceID, err)
+	p.poison(ctx, m.d, m.env[0].SourceID, err)
 }
 
 func backoff(attempt int) time.Duration {

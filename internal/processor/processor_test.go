@@ -72,7 +72,7 @@ func batch(t *testing.T) []byte {
 	b := &cdp.Batch{ID: "b1", SourceID: "web", ReceivedAt: now,
 		Events:  []*cdp.Event{ev("e1", "page-view"), ev("e2", cdp.EventVisitStarted)},
 		Session: &cdp.SessionUpdate{ID: "s1", ProfileID: "p1", Context: json.RawMessage(`{"lang":"en"}`)}}
-	data, err := json.Marshal(b)
+	data, err := json.Marshal(cdp.Envelope{b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestPoisonIsStoredNotRetriedForever(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A session update whose context is not an object fails every time.
-	bad := []byte(`{"id":"b2","source_id":"web","events":[{"id":"e9","source_id":"web","type":"x","properties":{},"context":{}}],"session":{"id":"s9","context":[1]}}`)
+	bad := []byte(`[{"id":"b2","source_id":"web","events":[{"id":"e9","source_id":"web","type":"x","properties":{},"context":{}}],"session":{"id":"s9","context":[1]}}]`)
 	if _, err := e.log.Append(t.Context(), "web", "", bad); err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,8 @@ func newStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	m := metrics.New(reg)
 	ids := identity.New(store)
 	hub := &tail.Hub{}
-	deps := server.Deps{Logger: log, Config: cfg, Store: store, Log: evlog, Ingest: ingest.New(evlog, ids, sources, m),
+	in := ingest.New(evlog, ids, sources, m)
+	deps := server.Deps{Logger: log, Config: cfg, Store: store, Log: evlog, Ingest: in,
 		Sources: sources, Identity: ids, Hub: hub, Registry: reg, Metrics: m}
 	pctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -74,6 +75,7 @@ func newStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	srv := httptest.NewServer(server.New(deps))
 	t.Cleanup(func() {
 		srv.Close()
+		in.Close()
 		stop()
 		wg.Wait()
 		evlog.Close()

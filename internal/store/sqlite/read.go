@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
@@ -27,22 +29,28 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 		}
 	}
 	if !f.Since.IsZero() {
-		where = append(where, "id >= ?")
+		// The first event at or after Since, found through the id index;
+		// everything inserted after it follows in rowid order.
+		where = append(where, "seq >= COALESCE((SELECT seq FROM events WHERE id >= ? ORDER BY id LIMIT 1), 9223372036854775807)")
 		args = append(args, cdp.MinIDAt(f.Since))
 	}
 	if f.Cursor != "" {
-		where = append(where, "id < ?")
-		args = append(args, f.Cursor)
+		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
+		if err != nil {
+			return nil, "", cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
+		}
+		where = append(where, "seq < ?")
+		args = append(args, seq)
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > maxListLimit {
 		limit = 100
 	}
-	q := "SELECT profile_id, body FROM events"
+	q := "SELECT seq, " + eventColumns + " FROM events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT ?"
+	q += " ORDER BY seq DESC LIMIT ?"
 	args = append(args, limit+1)
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -50,17 +58,14 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 	}
 	defer rows.Close()
 	events := []*cdp.Event{}
+	var seqs []int64
 	for rows.Next() {
-		var profileID sql.NullString
-		var body []byte
-		if err := rows.Scan(&profileID, &body); err != nil {
-			return nil, "", fmt.Errorf("find events: %w", err)
-		}
-		e, err := decodeEvent(profileID, body)
+		var seq int64
+		e, err := scanEvent(rows, &seq)
 		if err != nil {
 			return nil, "", err
 		}
-		events = append(events, e)
+		events, seqs = append(events, e), append(seqs, seq)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("find events: %w", err)
@@ -68,30 +73,57 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 	next := ""
 	if len(events) > limit {
 		events = events[:limit]
-		next = events[limit-1].ID
+		next = strconv.FormatInt(seqs[limit-1], 36)
 	}
 	return events, next, nil
 }
 
 // FindEventByID implements cdp.EventReader.
 func (s *Store) FindEventByID(ctx context.Context, id string) (*cdp.Event, error) {
-	var profileID sql.NullString
-	var body []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT profile_id, body FROM events WHERE id = ?`, id).Scan(&profileID, &body)
+	e, err := scanEvent(s.rdb.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id), nil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "event %s not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("find event: %w", err)
 	}
-	return decodeEvent(profileID, body)
+	return e, err
 }
 
-func decodeEvent(profileID sql.NullString, body []byte) (*cdp.Event, error) {
+// eventBody is the part of an event that no column holds.
+type eventBody struct {
+	OriginalTimestamp *time.Time      `json:"ot,omitempty"`
+	Properties        json.RawMessage `json:"p"`
+	Context           json.RawMessage `json:"c"`
+	Traits            json.RawMessage `json:"tr,omitempty"`
+	Tags              []string        `json:"tg,omitempty"`
+	Error             string          `json:"e,omitempty"`
+}
+
+// eventColumns is what every event read selects, in scanEvent's order.
+const eventColumns = `id, source_id, message_id, type, profile_id, session_id, timestamp, received_at, body`
+
+// scanEvent decodes an event row; a non-nil seq also receives the row's
+// sequence, which must then be the first column.
+func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, error) {
+	var messageID, profileID, sessionID sql.NullString
+	var ts, received int64
+	var body []byte
 	e := &cdp.Event{}
-	if err := json.Unmarshal(body, e); err != nil {
-		return nil, fmt.Errorf("decode event: %w", err)
+	dest := []any{&e.ID, &e.SourceID, &messageID, &e.Type, &profileID, &sessionID, &ts, &received, &body}
+	if seq != nil {
+		dest = append([]any{seq}, dest...)
 	}
-	e.ProfileID = profileID.String
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("load event: %w", err)
+	}
+	var b eventBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, fmt.Errorf("decode event %s: %w", e.ID, err)
+	}
+	e.MessageID, e.ProfileID, e.SessionID = messageID.String, profileID.String, sessionID.String
+	e.Timestamp, e.ReceivedAt = time.Unix(0, ts).UTC(), time.Unix(0, received).UTC()
+	e.OriginalTimestamp, e.Properties, e.Context, e.Traits, e.Tags, e.Error = b.OriginalTimestamp, b.Properties, b.Context, b.Traits, b.Tags, b.Error
 	return e, nil
 }
 

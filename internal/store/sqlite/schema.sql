@@ -1,20 +1,26 @@
 -- Switchyard embedded store. Bodies are the JSON of the cdp types; the
 -- columns beside them are what queries filter on. Columns win over the
 -- body on read (merges re-point profile_id without rewriting bodies).
+-- Events are ordered by rowid (insertion order, which follows the time-
+-- ordered ids); secondary indexes therefore carry an 8-byte rowid, not the
+-- 36-byte id. The body holds only what no column holds. Times are Unix ns.
 CREATE TABLE IF NOT EXISTS events (
-    id          TEXT PRIMARY KEY,
-    source_id   TEXT NOT NULL,
-    message_id  TEXT,
-    type        TEXT NOT NULL,
-    profile_id  TEXT,
-    session_id  TEXT,
-    body        BLOB NOT NULL
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    source_id    TEXT NOT NULL,
+    message_id   TEXT,
+    type         TEXT NOT NULL,
+    profile_id   TEXT,
+    session_id   TEXT,
+    timestamp    INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    body         BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events (source_id, message_id) WHERE message_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_source ON events (source_id, id);
-CREATE INDEX IF NOT EXISTS events_type ON events (type, id);
-CREATE INDEX IF NOT EXISTS events_profile ON events (profile_id, id) WHERE profile_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_session ON events (session_id, id) WHERE session_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_source ON events (source_id);
+CREATE INDEX IF NOT EXISTS events_type ON events (type);
+CREATE INDEX IF NOT EXISTS events_profile ON events (profile_id) WHERE profile_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_session ON events (session_id) WHERE session_id IS NOT NULL;
 
 -- Counters live in columns so that counting an event is one small UPDATE;
 -- they win over the body's stats on read. Times are Unix nanoseconds.

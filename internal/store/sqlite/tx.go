@@ -44,13 +44,15 @@ func nullable(s string) any {
 }
 
 func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
-	body, err := json.Marshal(e)
+	body, err := json.Marshal(eventBody{OriginalTimestamp: e.OriginalTimestamp, Properties: e.Properties,
+		Context: e.Context, Traits: e.Traits, Tags: e.Tags, Error: e.Error})
 	if err != nil {
 		return false, fmt.Errorf("encode event: %w", err)
 	}
-	res, err := t.exec(ctx, `INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		e.ID, e.SourceID, nullable(e.MessageID), e.Type, nullable(e.ProfileID), nullable(e.SessionID), body)
+	res, err := t.exec(ctx, `INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, timestamp, received_at, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		e.ID, e.SourceID, nullable(e.MessageID), e.Type, nullable(e.ProfileID), nullable(e.SessionID),
+		e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(), body)
 	if err != nil {
 		return false, fmt.Errorf("insert event: %w", err)
 	}
@@ -174,7 +176,8 @@ func (t *tx) AddProfileStats(ctx context.Context, id string, events int64, visit
 
 func (t *tx) DeleteProfile(ctx context.Context, id string) error {
 	for _, q := range []string{
-		`DELETE FROM events WHERE profile_id = ?1 OR session_id IN (SELECT id FROM sessions WHERE profile_id = ?1)`,
+		`DELETE FROM events WHERE profile_id = ?1`,
+		`DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE profile_id = ?1)`,
 		`DELETE FROM sessions WHERE profile_id = ?1`,
 		`DELETE FROM identifiers WHERE profile_id = ?1`,
 		`DELETE FROM profile_aliases WHERE profile_id = ?1`,

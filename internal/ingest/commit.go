@@ -1,0 +1,132 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"sync"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// Group commit: requests that arrive while an append is in flight share
+// the next one, so under load one event-log write (and, with durability
+// fsync, one fsync) acknowledges many requests.
+const (
+	committers       = 2       // appends in flight at once
+	maxEnvelopeBytes = 1 << 20 // stop adding batches beyond this size
+	maxEnvelopeCount = 512     // … or this many
+)
+
+type appendReq struct {
+	sourceID string
+	data     []byte // one encoded cdp.Batch
+	done     chan error
+}
+
+// committer owns the goroutines that coalesce appends.
+type committer struct {
+	log     cdp.EventLog
+	pending chan *appendReq
+	mu      sync.RWMutex
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func newCommitter(log cdp.EventLog) *committer {
+	c := &committer{log: log, pending: make(chan *appendReq, 4096)}
+	for range committers {
+		c.wg.Go(c.loop)
+	}
+	return c
+}
+
+// append queues one encoded batch and waits until the envelope holding it
+// is in the event log.
+func (c *committer) append(ctx context.Context, sourceID string, data []byte) error {
+	r := &appendReq{sourceID: sourceID, data: data, done: make(chan error, 1)}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return cdp.Errorf(cdp.EUNAVAILABLE, "shutting down")
+	}
+	c.pending <- r
+	c.mu.RUnlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *committer) loop() {
+	var carry *appendReq
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			var ok bool
+			if first, ok = <-c.pending; !ok {
+				return
+			}
+		}
+		group, size := []*appendReq{first}, len(first.data)
+	collect:
+		for len(group) < maxEnvelopeCount {
+			select {
+			case r, ok := <-c.pending:
+				if !ok {
+					break collect
+				}
+				if size+len(r.data) > maxEnvelopeBytes {
+					carry = r
+					break collect
+				}
+				group, size = append(group, r), size+len(r.data)+1
+			default:
+				break collect
+			}
+		}
+		c.flush(group, size)
+	}
+}
+
+// flush appends group as one envelope and answers every request in it. It
+// does not use a request's context: the append is shared, and a request
+// that gave up does not cancel the others.
+func (c *committer) flush(group []*appendReq, size int) {
+	buf := bytes.NewBuffer(make([]byte, 0, size+2))
+	buf.WriteByte('[')
+	source := group[0].sourceID
+	for i, r := range group {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(r.data)
+		if r.sourceID != source {
+			source = mixedSource
+		}
+	}
+	buf.WriteByte(']')
+	_, err := c.log.Append(context.Background(), source, "", buf.Bytes())
+	for _, r := range group {
+		r.done <- err
+	}
+}
+
+// mixedSource is the subject token of an envelope holding several
+// sources' batches; it cannot collide with a source id.
+const mixedSource = "_mixed"
+
+// close stops the committers once every queued request has been appended.
+func (c *committer) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	close(c.pending)
+	c.mu.Unlock()
+	c.wg.Wait()
+}
