@@ -8,14 +8,14 @@ import (
 // Application error codes. The HTTP layer maps each code to a status in one
 // table per API dialect; anything that is not an *Error is EINTERNAL.
 const (
-	EINVALID      = "invalid"       // the input is malformed or breaks a rule
-	ENOTFOUND     = "not_found"     // the addressed entity does not exist
-	ECONFLICT     = "conflict"      // the entity exists or changed concurrently
-	EUNAUTHORIZED = "unauthorized"  // missing or wrong credentials
-	EFORBIDDEN    = "forbidden"     // authenticated but not allowed
-	ETOOLARGE     = "too_large"     // the request body exceeds its cap
-	EUNAVAILABLE  = "unavailable"   // a dependency (store, event log) is down
-	EINTERNAL     = "internal"      // a bug or an unexpected failure
+	EINVALID      = "invalid"      // the input is malformed or breaks a rule
+	ENOTFOUND     = "not_found"    // the addressed entity does not exist
+	ECONFLICT     = "conflict"     // the entity exists or changed concurrently
+	EUNAUTHORIZED = "unauthorized" // missing or wrong credentials
+	EFORBIDDEN    = "forbidden"    // authenticated but not allowed
+	ETOOLARGE     = "too_large"    // the request body exceeds its cap
+	EUNAVAILABLE  = "unavailable"  // a dependency (store, event log) is down
+	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
 
 // Error is an error meant for the caller: a stable machine code and a message

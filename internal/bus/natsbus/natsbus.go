@@ -42,7 +42,7 @@ type Options struct {
 	// milliseconds make batches larger and store commits rarer under load,
 	// at the cost of that much processing delay (acks are not affected).
 	Linger time.Duration
-	Logger   *slog.Logger
+	Logger *slog.Logger
 }
 
 func (o *Options) setDefaults() {

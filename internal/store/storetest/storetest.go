@@ -102,7 +102,7 @@ func testFindEvents(t *testing.T, s cdp.Store) {
 		for i := range 25 {
 			src := []string{"web", "app"}[i%2]
 			typ := []string{"view", "click", "buy"}[i%3]
-			e := event(fmt.Sprintf("%s-%02d", cdp.MinIDAt(t0.Add(time.Duration(i)*time.Second))[:13], i), src, "", typ, "p1", "s1")
+			e := event(fmt.Sprintf("%s-%02d", cdp.MinIDAt(t0.Add(time.Duration(i) * time.Second))[:13], i), src, "", typ, "p1", "s1")
 			if i >= 20 {
 				e.ProfileID, e.SessionID = "p2", "s2"
 			}
