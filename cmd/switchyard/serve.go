@@ -10,23 +10,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/app"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
-	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
-	"github.com/switchyardhq/switchyard/internal/metrics"
-	"github.com/switchyardhq/switchyard/internal/processor"
-	"github.com/switchyardhq/switchyard/internal/server"
-	"github.com/switchyardhq/switchyard/internal/store/sqlite"
-	"github.com/switchyardhq/switchyard/internal/tail"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
@@ -59,67 +49,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	unlock, err := lockDataDir(cfg.DataDir)
+	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.New(reg)
-
-	fsync := cfg.Durability == config.DurabilityFsync
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "switchyard.db"), Fsync: fsync,
-		Logger: log.With("component", "store")})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	store.OnCommit = func(n int) { m.StoreBatch.Observe(float64(n)) }
-
-	// A 5 ms linger lets the processor commit larger batches under load.
-	evlog, err := natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: fsync,
-		Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog")})
-	if err != nil {
-		return err
-	}
-	defer evlog.Close()
-
-	var configured []*cdp.Source
-	for _, s := range cfg.Sources {
-		configured = append(configured, s.Source(cdp.OriginConfig))
-	}
-	sources := ingest.NewSources(store, configured)
-	if err := sources.Load(ctx); err != nil {
-		return err
-	}
-	if _, _, err := sources.EnsureDefault(ctx); err != nil {
-		return err
-	}
-	ids := identity.New(store)
-	hub := &tail.Hub{}
-	in := ingest.New(evlog, ids, sources, m)
-	defer in.Close() // after the listeners drained, before the event log closes
-	deps := server.Deps{Logger: log, Config: cfg, Store: store, Log: evlog, Ingest: in,
-		Sources: sources, Identity: ids, Hub: hub, Registry: reg, Metrics: m}
-
-	// Background work: the processor and the source reloader.
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	var work sync.WaitGroup
-	work.Go(func() {
-		if err := processor.New(evlog, store, hub, m, log.With("component", "processor")).Run(workCtx); err != nil {
-			log.Error("processor stopped", "err", err)
-			stop() // without a processor nothing accepted gets stored: shut down
-		}
-	})
-	work.Go(func() { sources.Run(workCtx, 10*time.Second, log) })
-	defer func() { stopWork(); work.Wait() }()
-
-	servers, err := listen(cfg, deps)
+	defer a.Close()
+	servers, err := listen(cfg, a)
 	if err != nil {
 		return err
 	}
@@ -127,11 +62,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	for _, s := range servers {
 		go func() { errc <- s.srv.Serve(s.ln) }()
 	}
-	printBanner(stdout, cfg, servers, sources)
+	printBanner(stdout, cfg, servers, a.Sources)
 	log.Info("switchyard started", "version", versionString(), "listen", servers[0].ln.Addr().String(), "data_dir", cfg.DataDir)
 
 	select {
 	case <-ctx.Done():
+	case err := <-a.Failed():
+		log.Error("shutting down", "err", err)
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			log.Error("listener failed", "err", err)
@@ -145,7 +82,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Warn("listener shutdown", "err", err)
 		}
 	}
-	return nil // deferred: stop work, close event log, close store, unlock
+	return nil // deferred: a.Close stops the processor, closes the event log and the store
 }
 
 type listener struct {
@@ -154,24 +91,24 @@ type listener struct {
 	ln   net.Listener
 }
 
-func listen(cfg *config.Config, deps server.Deps) ([]listener, error) {
+func listen(cfg *config.Config, a *app.App) ([]listener, error) {
 	newServer := func(h http.Handler) *http.Server {
 		// No WriteTimeout: the tail streams for as long as its client wants.
 		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-			IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn)}
+			IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	out := []listener{{"main", newServer(server.New(deps)), ln}}
+	out := []listener{{"main", newServer(a.Handler()), ln}}
 	if cfg.Admin.Listen != "" {
 		aln, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("admin listen: %w", err)
 		}
-		out = append(out, listener{"admin", newServer(server.NewAdmin(deps)), aln})
+		out = append(out, listener{"admin", newServer(a.AdminHandler()), aln})
 	}
 	return out, nil
 }

@@ -8,27 +8,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/app"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
-	"github.com/switchyardhq/switchyard/internal/metrics"
-	"github.com/switchyardhq/switchyard/internal/processor"
-	"github.com/switchyardhq/switchyard/internal/server"
-	"github.com/switchyardhq/switchyard/internal/store/sqlite"
-	"github.com/switchyardhq/switchyard/internal/tail"
 )
 
-// stack is a whole Switchyard in-process: embedded JetStream, SQLite, the
-// processor, and the HTTP handler behind an httptest server.
+// stack is a whole Switchyard in-process, wired exactly as `serve` wires
+// it (embedded JetStream, SQLite, the processor), behind an httptest server.
 type stack struct {
 	url      string
 	store    cdp.Store
@@ -39,6 +31,7 @@ type stack struct {
 func newStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	t.Helper()
 	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}, {ID: "off", Kind: cdp.SourceTrack, Enabled: new(bool)}}
 	for _, m := range mutate {
 		m(cfg)
@@ -46,42 +39,18 @@ func newStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	dir := t.TempDir()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "sy.db"), Logger: log})
+	a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	evlog, err := natsbus.Open(ctx, natsbus.Options{DataDir: dir, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var configured []*cdp.Source
-	for _, s := range cfg.Sources {
-		configured = append(configured, s.Source(cdp.OriginConfig))
-	}
-	sources := ingest.NewSources(store, configured)
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
-	ids := identity.New(store)
-	hub := &tail.Hub{}
-	in := ingest.New(evlog, ids, sources, m)
-	deps := server.Deps{Logger: log, Config: cfg, Store: store, Log: evlog, Ingest: in,
-		Sources: sources, Identity: ids, Hub: hub, Registry: reg, Metrics: m}
-	pctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = processor.New(evlog, store, hub, m, log).Run(pctx) })
-	srv := httptest.NewServer(server.New(deps))
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
 		srv.Close()
-		in.Close()
-		stop()
-		wg.Wait()
-		evlog.Close()
-		store.Close()
+		if err := a.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
 	})
-	return &stack{url: srv.URL, store: store, identity: ids, sources: sources}
+	return &stack{url: srv.URL, store: a.Store, identity: a.Identity, sources: a.Sources}
 }
 
 type reply struct {

@@ -1,0 +1,148 @@
+// Package app wires Switchyard's components into a running whole: the
+// store, the event log, the services, the processor and the HTTP handlers.
+// `switchyard serve` and the end-to-end tests build exactly this.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/identity"
+	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/server"
+	"github.com/switchyardhq/switchyard/internal/store/sqlite"
+	"github.com/switchyardhq/switchyard/internal/tail"
+)
+
+// App is a running Switchyard without its listeners.
+type App struct {
+	Config   *config.Config
+	Logger   *slog.Logger
+	Store    cdp.Store
+	Log      cdp.EventLog
+	Sources  *ingest.Sources
+	Identity *identity.Service
+	Ingest   *ingest.Service
+	Hub      *tail.Hub
+	Registry *prometheus.Registry
+	Metrics  *metrics.Metrics
+
+	failed   chan error // the processor stopped on its own
+	stopWork context.CancelFunc
+	work     sync.WaitGroup
+	closers  []func() error // in the order Close runs them
+}
+
+// Open builds and starts everything cfg describes: it locks and opens the
+// data dir, loads the sources (creating the default source if there are
+// none), and starts the processor.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Logger: log, Hub: &tail.Hub{}, failed: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error { unlock(); return nil })
+
+	a.Registry = prometheus.NewRegistry()
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Metrics = metrics.New(a.Registry)
+
+	fsync := cfg.Durability == config.DurabilityFsync
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "switchyard.db"), Fsync: fsync,
+		Logger: log.With("component", "store")})
+	if err != nil {
+		return nil, err
+	}
+	store.OnCommit = func(n int) { a.Metrics.StoreBatch.Observe(float64(n)) }
+	a.Store = store
+	a.closers = append([]func() error{store.Close}, a.closers...)
+
+	// A 5 ms linger lets the processor commit larger batches under load.
+	evlog, err := natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: fsync,
+		Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog")})
+	if err != nil {
+		return nil, err
+	}
+	a.Log = evlog
+	a.closers = append([]func() error{evlog.Close}, a.closers...)
+
+	var configured []*cdp.Source
+	for _, s := range cfg.Sources {
+		configured = append(configured, s.Source(cdp.OriginConfig))
+	}
+	a.Sources = ingest.NewSources(store, configured)
+	if err := a.Sources.Load(ctx); err != nil {
+		return nil, err
+	}
+	if _, _, err := a.Sources.EnsureDefault(ctx); err != nil {
+		return nil, err
+	}
+	a.Identity = identity.New(store)
+	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics)
+	a.closers = append([]func() error{func() error { a.Ingest.Close(); return nil }}, a.closers...)
+
+	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopWork = stop
+	proc := processor.New(evlog, store, a.Hub, a.Metrics, log.With("component", "processor"))
+	a.work.Go(func() {
+		if err := proc.Run(workCtx); err != nil {
+			a.failed <- fmt.Errorf("processor stopped: %w", err)
+		}
+	})
+	a.work.Go(func() { a.Sources.Run(workCtx, 10*time.Second, log) })
+	return a, nil
+}
+
+func (a *App) deps() server.Deps {
+	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, Log: a.Log, Ingest: a.Ingest,
+		Sources: a.Sources, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics}
+}
+
+// Handler is the main listener's handler.
+func (a *App) Handler() http.Handler { return server.New(a.deps()) }
+
+// AdminHandler is the handler of the separate management listener.
+func (a *App) AdminHandler() http.Handler { return server.NewAdmin(a.deps()) }
+
+// Failed delivers an error if background work stopped on its own; without
+// a processor nothing accepted would be stored, so the caller should stop.
+func (a *App) Failed() <-chan error { return a.failed }
+
+// Close stops the background work, then closes the ingest service, the
+// event log, the store and the data dir lock, in that order. Stop the
+// listeners first, so that in-flight requests finish.
+func (a *App) Close() error {
+	if a.stopWork != nil {
+		a.stopWork()
+		a.work.Wait()
+	}
+	var errs []error
+	for _, c := range a.closers {
+		errs = append(errs, c())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
