@@ -87,7 +87,7 @@ func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 	for _, d := range deliveries {
 		var env cdp.Envelope
 		if err := json.Unmarshal(d.Data(), &env); err != nil || len(env) == 0 || slices.Contains(env, nil) {
-			p.poison(ctx, d, "", fmt.Errorf("decode event-log message: %v", err))
+			p.poison(ctx, d, "", d.Data(), fmt.Errorf("decode event-log message: %v", err))
 			continue
 		}
 		msgs = append(msgs, message{d, env})
@@ -95,35 +95,46 @@ func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 	if len(msgs) == 0 {
 		return
 	}
-	err := p.process(ctx, msgs)
-	if err == nil {
+	if err := p.process(ctx, msgs...); err == nil {
 		return
-	}
-	if len(msgs) == 1 || ctx.Err() != nil {
+	} else if len(msgs) == 1 || ctx.Err() != nil {
 		p.fail(ctx, msgs[0], err)
 		for _, m := range msgs[1:] {
 			_ = m.d.Nak(0)
 		}
 		return
 	}
-	p.logger.Warn("batch failed, processing messages one by one", "messages", len(msgs), "err", err)
 	for _, m := range msgs {
-		if err := p.process(ctx, []message{m}); err != nil {
+		if err := p.process(ctx, m); err != nil {
 			p.fail(ctx, m, err)
 		}
 	}
 }
 
-// process stores msgs in one transaction, then acks them and feeds the tail.
-func (p *Processor) process(ctx context.Context, msgs []message) error {
+// process stores the batches of msgs in one transaction, then acks them.
+func (p *Processor) process(ctx context.Context, msgs ...message) error {
+	var batches []*cdp.Batch
+	for _, m := range msgs {
+		batches = append(batches, m.env...)
+	}
+	if err := p.commit(ctx, batches); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		_ = m.d.Ack()
+	}
+	return nil
+}
+
+// commit stores batches in one transaction and, once it committed,
+// reports them to the metrics and the tail.
+func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 	var st *state
 	err := p.store.Update(ctx, func(tx cdp.Tx) error {
 		st = newState(tx, p.seen)
-		for _, m := range msgs {
-			for _, b := range m.env {
-				if err := st.apply(ctx, b); err != nil {
-					return err
-				}
+		for _, b := range batches {
+			if err := st.apply(ctx, b); err != nil {
+				return err
 			}
 		}
 		return st.flush(ctx)
@@ -132,9 +143,6 @@ func (p *Processor) process(ctx context.Context, msgs []message) error {
 		return err
 	}
 	st.committed()
-	for _, m := range msgs {
-		_ = m.d.Ack()
-	}
 	p.metrics.Processed.WithLabelValues("stored").Add(float64(len(st.stored)))
 	p.metrics.Processed.WithLabelValues("duplicate").Add(float64(st.duplicates))
 	p.metrics.Processed.WithLabelValues("ephemeral").Add(float64(st.ephemeral))
@@ -143,8 +151,10 @@ func (p *Processor) process(ctx context.Context, msgs []message) error {
 	return nil
 }
 
-// fail asks for a later retry, or after MaxAttempts stores the message as
-// poison so that it is visible and never retried forever.
+// fail asks for a later retry; after MaxAttempts it salvages the message:
+// each request's batch is stored on its own, and only the batches that
+// still fail are stored as poison, so one bad request cannot take the
+// others of its envelope with it.
 func (p *Processor) fail(ctx context.Context, m message, err error) {
 	attempt := m.d.Attempt()
 	if ctx.Err() != nil || attempt < p.MaxAttempts {
@@ -152,7 +162,17 @@ func (p *Processor) fail(ctx context.Context, m message, err error) {
 		_ = m.d.Nak(backoff(attempt))
 		return
 	}
-	p.poison(ctx, m.d, m.env[0].SourceID, err)
+	for _, b := range m.env {
+		if err := p.commit(ctx, []*cdp.Batch{b}); err != nil {
+			raw, _ := json.Marshal(b)
+			if perr := p.storePoison(ctx, b.SourceID, raw, err); perr != nil {
+				p.logger.Error("cannot store poison batch, will retry", "err", perr, "cause", err)
+				_ = m.d.Nak(backoff(attempt))
+				return
+			}
+		}
+	}
+	_ = m.d.Ack()
 }
 
 func backoff(attempt int) time.Duration {
@@ -160,26 +180,34 @@ func backoff(attempt int) time.Duration {
 	return min(d, 30*time.Second)
 }
 
-// poison stores a message that cannot be processed as a poison event
-// carrying the raw message and the error, then acks it.
-func (p *Processor) poison(ctx context.Context, d cdp.Delivery, sourceID string, cause error) {
-	raw, _ := json.Marshal(map[string]string{"message": string(d.Data())})
+// poison stores an undecodable message as poison and acks it.
+func (p *Processor) poison(ctx context.Context, d cdp.Delivery, sourceID string, raw []byte, cause error) {
+	if err := p.storePoison(ctx, sourceID, raw, cause); err != nil {
+		p.logger.Error("cannot store poison message, will retry", "err", err, "cause", cause)
+		_ = d.Nak(backoff(d.Attempt()))
+		return
+	}
+	_ = d.Ack()
+}
+
+// storePoison stores raw as an event of type poison carrying the error, so
+// that what could not be processed is visible and never retried forever.
+func (p *Processor) storePoison(ctx context.Context, sourceID string, raw []byte, cause error) error {
+	props, _ := json.Marshal(map[string]string{"message": string(raw)})
 	now := time.Now().UTC()
 	e := &cdp.Event{ID: cdp.NewID(), SourceID: sourceID, Type: PoisonType, Timestamp: now, ReceivedAt: now,
-		Properties: raw, Context: json.RawMessage(`{}`), Error: cause.Error()}
+		Properties: props, Context: json.RawMessage(`{}`), Error: cause.Error()}
 	err := p.store.Update(ctx, func(tx cdp.Tx) error {
 		_, err := tx.InsertEvent(ctx, e)
 		return err
 	})
 	if err != nil {
-		p.logger.Error("cannot store poison message, will retry", "err", err, "cause", cause)
-		_ = d.Nak(backoff(d.Attempt()))
-		return
+		return err
 	}
-	p.logger.Error("stored poison message", "event_id", e.ID, "source_id", sourceID, "err", cause)
+	p.logger.Error("stored poison", "event_id", e.ID, "source_id", sourceID, "err", cause)
 	p.metrics.Processed.WithLabelValues("poison").Inc()
-	_ = d.Ack()
 	p.hub.Publish([]*cdp.Event{e})
+	return nil
 }
 
 // state is what one transaction has loaded and changed. Profile counters

@@ -132,8 +132,10 @@ func TestPoisonIsStoredNotRetriedForever(t *testing.T) {
 	if _, err := e.log.Append(t.Context(), "web", "", []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
-	// A session update whose context is not an object fails every time.
-	bad := []byte(`[{"id":"b2","source_id":"web","events":[{"id":"e9","source_id":"web","type":"x","properties":{},"context":{}}],"session":{"id":"s9","context":[1]}}]`)
+	// An envelope of two requests, one of whose session update (a context
+	// that is not an object) fails every time: the good one is stored.
+	bad := []byte(`[{"id":"b2","source_id":"web","events":[{"id":"e9","source_id":"web","type":"x","properties":{},"context":{}}],"session":{"id":"s9","context":[1]}},` +
+		`{"id":"b3","source_id":"web","events":[{"id":"e10","source_id":"web","type":"x","properties":{},"context":{}}]}]`)
 	if _, err := e.log.Append(t.Context(), "web", "", bad); err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +152,9 @@ func TestPoisonIsStoredNotRetriedForever(t *testing.T) {
 	}
 	if _, err := e.store.FindEventByID(t.Context(), "e9"); cdp.ErrorCode(err) != cdp.ENOTFOUND {
 		t.Fatalf("an event of the failed batch was stored (err %v)", err)
+	}
+	if _, err := e.store.FindEventByID(t.Context(), "e10"); err != nil {
+		t.Fatalf("the good batch sharing the envelope was not stored: %v", err)
 	}
 	if len(sub.C) != 2 {
 		t.Fatalf("tail saw %d poison events, want 2", len(sub.C))

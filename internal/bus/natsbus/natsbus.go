@@ -79,7 +79,7 @@ var _ cdp.EventLog = (*Log)(nil)
 
 // maxPayload is the largest message the embedded server accepts: an ingest
 // request is capped well below it, so one request is always one message.
-const maxPayload = 16 << 20
+const maxPayload = 8 << 20
 
 // Open starts the embedded server if needed, connects, and creates or
 // updates the stream.
