@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"time"
 
@@ -37,6 +38,8 @@ type Options struct {
 	AckWait time.Duration
 	// MaxBatch caps the messages handed to a consumer at once (default 512).
 	MaxBatch int
+	// TrimInterval is how often acknowledged messages are purged (default 1s).
+	TrimInterval time.Duration
 	// Linger is how long a consumer waits, after the first message of a
 	// batch, for more to arrive (default 0: hand over what is there). A few
 	// milliseconds make batches larger and store commits rarer under load,
@@ -61,6 +64,9 @@ func (o *Options) setDefaults() {
 	if o.MaxBatch == 0 {
 		o.MaxBatch = 512
 	}
+	if o.TrimInterval == 0 {
+		o.TrimInterval = time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -73,6 +79,10 @@ type Log struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
+
+	stopTrim context.CancelFunc
+	trimDone chan struct{}
+	trimmed  uint64 // last purged-up-to sequence; only trimLoop uses it
 }
 
 var _ cdp.EventLog = (*Log)(nil)
@@ -117,21 +127,66 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	l.js = js
-	// WorkQueue retention: a message is deleted once the processor acked it,
-	// so the log holds only unprocessed events and its disk use stays bounded.
+	// Limits retention without limits: nothing expires, and trim removes
+	// what every consumer group has acknowledged. (Work-queue retention
+	// would delete each message as it is acked, writing a tombstone per ack
+	// that SyncAlways fsyncs: one fsync per processed message.)
 	l.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       opts.Stream,
 		Subjects:   []string{opts.Subject + ".>"},
-		Retention:  jetstream.WorkQueuePolicy,
+		Retention:  jetstream.LimitsPolicy,
 		Storage:    jetstream.FileStorage,
 		Duplicates: opts.DuplicateWindow,
-		Discard:    jetstream.DiscardOld,
 	})
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("create stream %s: %w", opts.Stream, err)
 	}
+	trimCtx, stop := context.WithCancel(context.Background())
+	l.stopTrim = stop
+	l.trimDone = make(chan struct{})
+	go l.trimLoop(trimCtx)
 	return l, nil
+}
+
+// trimLoop trims the stream every TrimInterval until ctx is done.
+func (l *Log) trimLoop(ctx context.Context) {
+	defer close(l.trimDone)
+	t := time.NewTicker(l.opts.TrimInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := l.trim(ctx); err != nil && ctx.Err() == nil {
+				l.opts.Logger.Warn("trim event log", "err", err)
+			}
+		}
+	}
+}
+
+// trim purges the messages every consumer group has acknowledged: one
+// range purge instead of a delete per ack. A stream without consumers is
+// never trimmed, so nothing is lost before the processor first attaches.
+func (l *Log) trim(ctx context.Context) error {
+	lister := l.stream.ListConsumers(ctx)
+	floor, groups := uint64(math.MaxUint64), 0
+	for info := range lister.Info() {
+		floor = min(floor, info.AckFloor.Stream)
+		groups++
+	}
+	if err := lister.Err(); err != nil {
+		return fmt.Errorf("list consumers: %w", err)
+	}
+	if groups == 0 || floor <= l.trimmed {
+		return nil
+	}
+	if err := l.stream.Purge(ctx, jetstream.WithPurgeSequence(floor+1)); err != nil {
+		return fmt.Errorf("purge to %d: %w", floor, err)
+	}
+	l.trimmed = floor
+	return nil
 }
 
 func startEmbedded(opts Options) (*server.Server, error) {
@@ -288,6 +343,10 @@ func (l *Log) Ping(ctx context.Context) error {
 // Close drains the connection (pending acks are flushed) and stops the
 // embedded server.
 func (l *Log) Close() error {
+	if l.stopTrim != nil {
+		l.stopTrim()
+		<-l.trimDone
+	}
 	if l.nc != nil {
 		_ = l.nc.Drain()
 		for l.nc.IsDraining() {
