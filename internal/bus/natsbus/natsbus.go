@@ -142,11 +142,57 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		l.Close()
 		return nil, fmt.Errorf("create stream %s: %w", opts.Stream, err)
 	}
+	if l.ns != nil {
+		if err := l.releaseOrphans(ctx); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	trimCtx, stop := context.WithCancel(context.Background())
 	l.stopTrim = stop
 	l.trimDone = make(chan struct{})
 	go l.trimLoop(trimCtx)
 	return l, nil
+}
+
+// releaseOrphans makes messages that a crashed process had received but
+// not acknowledged deliverable at once, instead of after the ack wait. It
+// is only safe when no other process can be consuming, which holds for
+// the embedded server (its data dir is locked): each consumer group with
+// pending acks is recreated to start right after its ack floor.
+func (l *Log) releaseOrphans(ctx context.Context) error {
+	lister := l.stream.ListConsumers(ctx)
+	var orphaned []*jetstream.ConsumerInfo
+	for info := range lister.Info() {
+		if info.NumAckPending > 0 {
+			orphaned = append(orphaned, info)
+		}
+	}
+	if err := lister.Err(); err != nil {
+		return fmt.Errorf("list consumers: %w", err)
+	}
+	for _, info := range orphaned {
+		cfg := l.consumerConfig(info.Name)
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, info.AckFloor.Stream+1
+		if err := l.js.DeleteConsumer(ctx, l.opts.Stream, info.Name); err != nil {
+			return fmt.Errorf("reset consumer %s: %w", info.Name, err)
+		}
+		if _, err := l.js.CreateConsumer(ctx, l.opts.Stream, cfg); err != nil {
+			return fmt.Errorf("reset consumer %s: %w", info.Name, err)
+		}
+		l.opts.Logger.Info("redelivering messages unacknowledged before a restart", "group", info.Name, "messages", info.NumAckPending)
+	}
+	return nil
+}
+
+func (l *Log) consumerConfig(group string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       group,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       l.opts.AckWait,
+		MaxAckPending: 8 * l.opts.MaxBatch,
+		MaxDeliver:    -1,
+	}
 }
 
 // trimLoop trims the stream every TrimInterval until ctx is done.
@@ -239,15 +285,14 @@ func (l *Log) Append(ctx context.Context, sourceID, dedupID string, data []byte)
 // Consume implements cdp.EventLog. It returns nil when ctx is done, after
 // handing back (nak) messages it had received but not yet delivered to h.
 func (l *Log) Consume(ctx context.Context, group string, h func(context.Context, []cdp.Delivery)) error {
-	cons, err := l.js.CreateOrUpdateConsumer(ctx, l.opts.Stream, jetstream.ConsumerConfig{
-		Durable:       group,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       l.opts.AckWait,
-		MaxAckPending: 8 * l.opts.MaxBatch,
-		MaxDeliver:    -1,
-	})
+	// Join the group if it exists (its start position may have been reset
+	// by releaseOrphans, which an update would refuse to change back).
+	cons, err := l.js.Consumer(ctx, l.opts.Stream, group)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		cons, err = l.js.CreateOrUpdateConsumer(ctx, l.opts.Stream, l.consumerConfig(group))
+	}
 	if err != nil {
-		return fmt.Errorf("create consumer %s: %w", group, err)
+		return fmt.Errorf("consumer %s: %w", group, err)
 	}
 	in := make(chan jetstream.Msg, l.opts.MaxBatch)
 	done := make(chan struct{})

@@ -56,3 +56,51 @@ func TestTrimKeepsOnlyUnacknowledged(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRestartRedeliversAtOnce checks that messages a crashed process had
+// received but not acknowledged come back right after a restart of the
+// embedded log, not after the (here one-minute) ack wait.
+func TestRestartRedeliversAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *Log {
+		l, err := Open(t.Context(), Options{DataDir: dir, AckWait: time.Minute, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open()
+	for _, m := range []string{"a", "b", "c"} {
+		if _, err := l.Append(t.Context(), "web", "", []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	_ = l.Consume(ctx, "g", func(_ context.Context, batch []cdp.Delivery) {
+		_ = batch[0].Ack() // "a" is processed; the rest are in flight when the process dies
+		cancel()
+	})
+	l.Close()
+
+	l = open()
+	defer l.Close()
+	var got []string
+	ctx, cancel = context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_ = l.Consume(ctx, "g", func(_ context.Context, batch []cdp.Delivery) {
+		for _, d := range batch {
+			_ = d.Ack()
+			got = append(got, string(d.Data()))
+		}
+		if len(got) >= 2 {
+			cancel()
+		}
+	})
+	if len(got) != 2 || got[0] != "b" || got[1] != "c" {
+		t.Fatalf("after restart got %q, want [b c]", got)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("redelivery took %v", d)
+	}
+}
