@@ -21,9 +21,12 @@ const DefaultSourceID = "default"
 // Lookups are in memory; the stored set is reloaded periodically so that
 // every node of a cluster sees sources created on another.
 type Sources struct {
-	store  cdp.SourceStore
-	now    func() time.Time
-	mu     sync.RWMutex
+	store cdp.SourceStore
+	now   func() time.Time
+	// write serialises reloads with changes, so that a reload that read the
+	// store before a change cannot drop it from memory afterwards.
+	write  sync.Mutex
+	mu     sync.RWMutex // guards the maps for lookups
 	config map[string]*cdp.Source
 	stored map[string]*cdp.Source
 }
@@ -40,6 +43,8 @@ func NewSources(store cdp.SourceStore, configured []*cdp.Source) *Sources {
 
 // Load reloads the stored sources.
 func (s *Sources) Load(ctx context.Context) error {
+	s.write.Lock()
+	defer s.write.Unlock()
 	list, err := s.store.FindSources(ctx)
 	if err != nil {
 		return fmt.Errorf("load sources: %w", err)
@@ -105,6 +110,8 @@ func (s *Sources) Create(ctx context.Context, src *cdp.Source) error {
 	if err := validate(src); err != nil {
 		return err
 	}
+	s.write.Lock()
+	defer s.write.Unlock()
 	if _, ok := s.Get(src.ID); ok {
 		return cdp.Errorf(cdp.ECONFLICT, "source %s already exists", src.ID)
 	}
@@ -124,6 +131,8 @@ func (s *Sources) Update(ctx context.Context, src *cdp.Source) error {
 	if err := validate(src); err != nil {
 		return err
 	}
+	s.write.Lock()
+	defer s.write.Unlock()
 	old, err := s.mutable(src.ID)
 	if err != nil {
 		return err
@@ -140,6 +149,8 @@ func (s *Sources) Update(ctx context.Context, src *cdp.Source) error {
 
 // Delete removes a stored source; configured sources are read-only.
 func (s *Sources) Delete(ctx context.Context, id string) error {
+	s.write.Lock()
+	defer s.write.Unlock()
 	if _, err := s.mutable(id); err != nil {
 		return err
 	}

@@ -145,6 +145,11 @@ func TestAdminSources(t *testing.T) {
 	}
 	wantStatus(t, s.do(t, "POST", "/admin/v1/sources", "application/json", `{"id":"x","kind":"track","colour":"red"}`), 400)
 	wantStatus(t, s.do(t, "POST", "/admin/v1/sources", "application/json", `{`), 400)
+	r = s.do(t, "POST", "/admin/v1/sources", "application/json", `{"id":"big","kind":"track","name":"`+strings.Repeat("x", 2<<20)+`"}`)
+	wantStatus(t, r, 413)
+	if r.json(t)["error"].(map[string]any)["code"] != "too_large" {
+		t.Fatalf("413 body %s", r.body)
+	}
 
 	wantStatus(t, s.do(t, "PUT", "/admin/v1/sources/shop", "application/json", `{"kind":"track","enabled":false}`), 200)
 	wantStatus(t, s.track(t, `{"source":{"id":"shop"},"events":[{"type":"x"}]}`), 401)

@@ -332,3 +332,17 @@ func TestCollect(t *testing.T) {
 		}
 	})
 }
+
+func TestTrackPutIsValidatedNoOp(t *testing.T) {
+	s := newStack(t)
+	r := s.do(t, "PUT", "/track", "application/json", `{"source":{"id":"web"},"session":{"id":"put-1"},"events":[{"type":"x"}]}`)
+	wantStatus(t, r, 200)
+	if string(r.body) != "null" {
+		t.Fatalf("body %s, want null", r.body)
+	}
+	wantStatus(t, s.do(t, "PUT", "/track", "application/json", `{"session":{"id":1}}`), 422)
+	s.settle(t)
+	if r := s.do(t, "GET", "/admin/v1/sessions/put-1", "", ""); r.status != 404 {
+		t.Fatalf("PUT /track stored a session: %d", r.status)
+	}
+}
