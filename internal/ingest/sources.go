@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/periodic"
 )
 
 // DefaultSourceID names the source created when a server starts with no
@@ -61,18 +62,11 @@ func (s *Sources) Load(ctx context.Context) error {
 
 // Run reloads the stored sources every interval until ctx is done.
 func (s *Sources) Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.Load(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("reload sources", "err", err)
-			}
+	periodic.Run(ctx, interval, func(ctx context.Context) {
+		if err := s.Load(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reload sources", "err", err)
 		}
-	}
+	})
 }
 
 // Get returns the source with id; configured sources shadow stored ones.

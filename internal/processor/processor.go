@@ -19,6 +19,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/tail"
 )
 
@@ -59,18 +60,11 @@ func (p *Processor) Run(ctx context.Context) error {
 }
 
 func (p *Processor) watchLag(ctx context.Context) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := p.log.Pending(ctx, Group); err == nil {
-				p.metrics.ProcessorLag.Set(float64(n))
-			}
+	periodic.Run(ctx, 2*time.Second, func(ctx context.Context) {
+		if n, err := p.log.Pending(ctx, Group); err == nil {
+			p.metrics.ProcessorLag.Set(float64(n))
 		}
-	}
+	})
 }
 
 type message struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/periodic"
 )
 
 // Options configure the log. The zero value of every field except DataDir
@@ -198,18 +199,11 @@ func (l *Log) consumerConfig(group string) jetstream.ConsumerConfig {
 // trimLoop trims the stream every TrimInterval until ctx is done.
 func (l *Log) trimLoop(ctx context.Context) {
 	defer close(l.trimDone)
-	t := time.NewTicker(l.opts.TrimInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := l.trim(ctx); err != nil && ctx.Err() == nil {
-				l.opts.Logger.Warn("trim event log", "err", err)
-			}
+	periodic.Run(ctx, l.opts.TrimInterval, func(ctx context.Context) {
+		if err := l.trim(ctx); err != nil && ctx.Err() == nil {
+			l.opts.Logger.Warn("trim event log", "err", err)
 		}
-	}
+	})
 }
 
 // trim purges the messages every consumer group has acknowledged: one
