@@ -106,7 +106,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWork = stop
-	proc := processor.New(evlog, store, a.Hub, a.Metrics, log.With("component", "processor"))
+	proc := processor.New(evlog, store, a.Identity, a.Hub, a.Metrics, log.With("component", "processor"))
 	a.work.Go(func() {
 		if err := proc.Run(workCtx); err != nil {
 			a.failed <- fmt.Errorf("processor stopped: %w", err)

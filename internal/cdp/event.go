@@ -34,6 +34,17 @@ type Event struct {
 	Context           json.RawMessage `json:"context"`
 	Traits            json.RawMessage `json:"traits,omitempty"`
 	Tags              []string        `json:"tags,omitempty"`
+	// UserID, AnonymousID and UserAgent complete the canonical Customer.io
+	// track payload {user_id, anonymous_id, event, message_id, properties,
+	// timestamp, user_agent} that every API's track-like call maps to.
+	UserID      string `json:"user_id,omitempty"`
+	AnonymousID string `json:"anonymous_id,omitempty"`
+	UserAgent   string `json:"user_agent,omitempty"`
+	// Identifiers name the person the event is about when the API did not
+	// resolve a profile itself; the processor resolves them.
+	Identifiers []Identifier `json:"identifiers,omitempty"`
+	// Op is what the event does to its profile beyond being recorded.
+	Op string `json:"op,omitempty"`
 	// Error is set on an event that could not be processed (a poison
 	// message); it is stored so that it is visible, and never retried.
 	Error string `json:"error,omitempty"`
@@ -41,6 +52,24 @@ type Event struct {
 	// are not stored: Tracardi's saveEvents=false and options.save=false.
 	Ephemeral bool `json:"ephemeral,omitempty"`
 }
+
+// Event operations, applied by the processor in the transaction that
+// stores the event.
+const (
+	// OpIdentify creates or updates the profile named by Identifiers:
+	// Traits are merged into its traits and every identifier no other
+	// profile owns is attached. Anonymous events carrying one of its
+	// anonymous ids from the last 30 days join the profile.
+	OpIdentify = "identify"
+	// OpIdentifyExisting is OpIdentify that never creates a profile
+	// (Customer.io's _update).
+	OpIdentifyExisting = "identify_existing"
+	// OpDelete erases the profile named by Identifiers, with its events.
+	OpDelete = "delete"
+)
+
+// AnonymousWindow is how far back an identify attaches anonymous events.
+const AnonymousWindow = 30 * 24 * time.Hour
 
 // Batch is what one accepted ingest request appends to the event log: its
 // events plus the session change they imply. It is the unit of the event

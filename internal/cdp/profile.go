@@ -17,8 +17,8 @@ const (
 
 // Identifier is one way to recognise a person.
 type Identifier struct {
-	Kind  string
-	Value string
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
 }
 
 // NewIdentifier normalises value for kind (emails are compared without case)

@@ -11,10 +11,13 @@ const (
 	// SourceTrack serves the Tracardi-compatible /track and /collect paths;
 	// its id is its (public) credential, as in Tracardi.
 	SourceTrack = "track"
+	// SourceCustomerIOTrack serves Customer.io's Track API (/api/v1, /api/v2)
+	// to callers presenting Basic site_id:api_key.
+	SourceCustomerIOTrack = "customerio_track"
 )
 
 // SourceKinds lists every kind this build serves.
-var SourceKinds = []string{SourceTrack}
+var SourceKinds = []string{SourceTrack, SourceCustomerIOTrack}
 
 // Source origins: sources from the configuration file are read-only through
 // the management API; sources created through the API are stored.
@@ -25,11 +28,17 @@ const (
 
 // Source is a named entry point for events, with its credentials.
 type Source struct {
-	ID        string    `json:"id"`
-	Kind      string    `json:"kind"`
-	Name      string    `json:"name,omitempty"`
-	Enabled   bool      `json:"enabled"`
-	Origin    string    `json:"origin"`
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name,omitempty"`
+	Enabled bool   `json:"enabled"`
+	Origin  string `json:"origin"`
+	// SiteID and APIKey are the Basic credentials of a customerio_track source.
+	SiteID string `json:"site_id,omitempty"`
+	APIKey string `json:"api_key,omitempty"`
+	// RateLimit, when positive, caps the requests per second the source
+	// accepts; above it callers get 429 with Retry-After.
+	RateLimit float64   `json:"rate_limit,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -52,6 +61,17 @@ func (s *Source) Validate() map[string]string {
 	}
 	if !known {
 		problems["kind"] = "unknown source kind " + quote(s.Kind) + " (supported: " + join(SourceKinds) + ")"
+	}
+	if s.Kind == SourceCustomerIOTrack {
+		if s.SiteID == "" {
+			problems["site_id"] = "is required for kind " + SourceCustomerIOTrack
+		}
+		if s.APIKey == "" {
+			problems["api_key"] = "is required for kind " + SourceCustomerIOTrack
+		}
+	}
+	if s.RateLimit < 0 {
+		problems["rate_limit"] = "must not be negative"
 	}
 	if len(problems) == 0 {
 		return nil

@@ -64,6 +64,13 @@ type Tx interface {
 	// SourceID and non-empty MessageID, is already stored. It reports
 	// whether e was stored.
 	InsertEvent(ctx context.Context, e *Event) (bool, error)
+	// HasEvent reports whether InsertEvent(e) would find e already stored.
+	HasEvent(ctx context.Context, e *Event) (bool, error)
+
+	// AttachAnonymousEvents gives profileID every stored event that has no
+	// profile, carries anonymousID and was received at or after since; it
+	// returns how many it attached.
+	AttachAnonymousEvents(ctx context.Context, anonymousID, profileID string, since time.Time) (int64, error)
 
 	// Profile returns the profile stored under exactly id.
 	Profile(ctx context.Context, id string) (*Profile, error)

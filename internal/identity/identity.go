@@ -7,6 +7,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cache"
@@ -170,6 +171,18 @@ var identifierPriority = map[string]int{
 	cdp.IdentifierCioID: 0, cdp.IdentifierID: 1, cdp.IdentifierEmail: 2, cdp.IdentifierAnonymousID: 3,
 }
 
+// IdentifyRequest names a person and what to record about them.
+type IdentifyRequest struct {
+	Identifiers []cdp.Identifier
+	// Create makes a profile if none matches; otherwise ENOTFOUND.
+	Create bool
+	// Traits are merged into the profile's traits (a key replaces its
+	// value; a nil value removes the key).
+	Traits map[string]any
+	// At is when the change happened (the profile's UpdatedAt).
+	At time.Time
+}
+
 // IdentifyResult is the outcome of Identify.
 type IdentifyResult struct {
 	ProfileID string
@@ -179,75 +192,13 @@ type IdentifyResult struct {
 	Conflicts []cdp.Identifier
 }
 
-// Identify finds the profile named by idents, or creates one if create is
-// set, and attaches to it every identifier no other profile owns. The
-// strongest identifier that has an owner decides the profile. A single-
-// valued identifier (id, email, cio_id) replaces the profile's old one.
-// Concurrent first sightings of an identity create exactly one profile.
-// Without create, an unknown identity returns ENOTFOUND.
-func (s *Service) Identify(ctx context.Context, idents []cdp.Identifier, create bool) (IdentifyResult, error) {
-	if len(idents) == 0 {
-		return IdentifyResult{}, cdp.Errorf(cdp.EINVALID, "no identifier given")
-	}
-	sorted := append([]cdp.Identifier(nil), idents...)
-	sortByPriority(sorted)
+// Identify runs IdentifyTx in its own transaction, retrying lost races.
+func (s *Service) Identify(ctx context.Context, r IdentifyRequest) (IdentifyResult, error) {
 	var res IdentifyResult
 	err := s.update(ctx, func(tx cdp.Tx) error {
-		res = IdentifyResult{}
-		now := s.now().UTC()
-		for _, ident := range sorted {
-			pid, err := tx.ProfileIDByIdentifier(ctx, ident)
-			if err == nil {
-				res.ProfileID = pid
-				break
-			}
-			if cdp.ErrorCode(err) != cdp.ENOTFOUND {
-				return err
-			}
-		}
-		var p *cdp.Profile
 		var err error
-		if res.ProfileID == "" {
-			if !create {
-				return cdp.Errorf(cdp.ENOTFOUND, "no profile has identifier %s", sorted[0])
-			}
-			p = cdp.NewProfile(cdp.NewID(), now)
-			if _, err := tx.InsertProfile(ctx, p); err != nil {
-				return err
-			}
-			res.ProfileID, res.Created = p.ID, true
-		} else if p, err = tx.Profile(ctx, res.ProfileID); err != nil {
-			return err
-		}
-		changed := false
-		for _, ident := range sorted {
-			owner, err := tx.ClaimIdentifier(ctx, ident, p.ID)
-			if err != nil {
-				return err
-			}
-			if owner != p.ID {
-				if res.Created && ident == sorted[0] {
-					// Someone else created this identity meanwhile: retry
-					// and adopt their profile instead of making a second.
-					return cdp.Errorf(cdp.ECONFLICT, "identifier %s claimed concurrently", ident)
-				}
-				res.Conflicts = append(res.Conflicts, ident)
-				continue
-			}
-			if old := single(p.Identifiers, ident.Kind); old != "" && old != ident.Value {
-				if err := tx.ReleaseIdentifier(ctx, cdp.Identifier{Kind: ident.Kind, Value: old}); err != nil {
-					return err
-				}
-			}
-			if p.Identifiers.Add(ident) {
-				changed = true
-			}
-		}
-		if !changed {
-			return nil
-		}
-		p.UpdatedAt = now
-		return tx.UpdateProfile(ctx, p)
+		res, err = IdentifyTx(ctx, tx, r)
+		return err
 	})
 	if err != nil {
 		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
@@ -255,12 +206,104 @@ func (s *Service) Identify(ctx context.Context, idents []cdp.Identifier, create 
 	return res, nil
 }
 
-func sortByPriority(idents []cdp.Identifier) {
+// IdentifyTx finds the profile named by r.Identifiers, or creates one if
+// r.Create is set, attaches every identifier no other profile owns and
+// merges r.Traits. The strongest identifier that has an owner decides the
+// profile. A single-valued identifier (id, email, cio_id) replaces the
+// profile's old one. When two transactions create the same identity
+// concurrently, the loser gets ECONFLICT and must retry (its candidate
+// profile rolls back), so concurrent first sightings make one profile.
+func IdentifyTx(ctx context.Context, tx cdp.Tx, r IdentifyRequest) (IdentifyResult, error) {
+	if len(r.Identifiers) == 0 {
+		return IdentifyResult{}, cdp.Errorf(cdp.EINVALID, "no identifier given")
+	}
+	sorted := ByPriority(r.Identifiers)
+	at := r.At.UTC()
+	if r.At.IsZero() {
+		at = time.Now().UTC()
+	}
+	var res IdentifyResult
+	for _, ident := range sorted {
+		pid, err := tx.ProfileIDByIdentifier(ctx, ident)
+		if err == nil {
+			res.ProfileID = pid
+			break
+		}
+		if cdp.ErrorCode(err) != cdp.ENOTFOUND {
+			return res, err
+		}
+	}
+	var p *cdp.Profile
+	var err error
+	if res.ProfileID == "" {
+		if !r.Create {
+			return res, cdp.Errorf(cdp.ENOTFOUND, "no profile has identifier %s", sorted[0])
+		}
+		p = cdp.NewProfile(cdp.NewID(), at)
+		if _, err := tx.InsertProfile(ctx, p); err != nil {
+			return res, err
+		}
+		res.ProfileID, res.Created = p.ID, true
+	} else if p, err = tx.Profile(ctx, res.ProfileID); err != nil {
+		return res, err
+	}
+	changed := false
+	for _, ident := range sorted {
+		owner, err := tx.ClaimIdentifier(ctx, ident, p.ID)
+		if err != nil {
+			return res, err
+		}
+		if owner != p.ID {
+			if res.Created && ident == sorted[0] {
+				return res, cdp.Errorf(cdp.ECONFLICT, "identifier %s claimed concurrently", ident)
+			}
+			res.Conflicts = append(res.Conflicts, ident)
+			continue
+		}
+		if old := single(p.Identifiers, ident.Kind); old != "" && old != ident.Value {
+			if err := tx.ReleaseIdentifier(ctx, cdp.Identifier{Kind: ident.Kind, Value: old}); err != nil {
+				return res, err
+			}
+		}
+		if p.Identifiers.Add(ident) {
+			changed = true
+		}
+	}
+	for k, v := range r.Traits {
+		if v == nil {
+			if _, ok := p.Traits[k]; ok {
+				delete(p.Traits, k)
+				changed = true
+			}
+		} else if old, ok := p.Traits[k]; !ok || !reflect.DeepEqual(old, v) {
+			p.Traits[k] = v
+			changed = true
+		}
+	}
+	if !changed {
+		return res, nil
+	}
+	p.UpdatedAt = later(p.UpdatedAt, at)
+	return res, tx.UpdateProfile(ctx, p)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// ByPriority returns a copy of idents, strongest first (cio_id, id, email,
+// anonymous ids).
+func ByPriority(in []cdp.Identifier) []cdp.Identifier {
+	idents := append([]cdp.Identifier(nil), in...)
 	for i := 1; i < len(idents); i++ {
 		for j := i; j > 0 && identifierPriority[idents[j].Kind] < identifierPriority[idents[j-1].Kind]; j-- {
 			idents[j], idents[j-1] = idents[j-1], idents[j]
 		}
 	}
+	return idents
 }
 
 // single returns the profile's value of a single-valued identifier kind.
@@ -322,7 +365,7 @@ func (s *Service) Merge(ctx context.Context, primaryID, secondaryID string) (*cd
 	if err != nil {
 		return nil, fmt.Errorf("merge profiles: %w", err)
 	}
-	s.sessions.Clear() // sessions of the secondary now belong to the primary
+	s.Forget() // sessions of the secondary now belong to the primary
 	return merged, nil
 }
 
@@ -357,13 +400,13 @@ func combine(a, b *cdp.Profile, now time.Time) {
 	}
 	a.Stats.Events += b.Stats.Events
 	a.Stats.Visits += b.Stats.Visits
-	if later(b.Stats.CurrentVisitAt, a.Stats.CurrentVisitAt) {
+	if laterPtr(b.Stats.CurrentVisitAt, a.Stats.CurrentVisitAt) {
 		a.Stats.LastVisitAt, a.Stats.CurrentVisitAt = a.Stats.CurrentVisitAt, b.Stats.CurrentVisitAt
 	}
 	a.UpdatedAt = now
 }
 
-func later(x, y *time.Time) bool { return x != nil && (y == nil || x.After(*y)) }
+func laterPtr(x, y *time.Time) bool { return x != nil && (y == nil || x.After(*y)) }
 
 func appendNew(list []string, items ...string) []string {
 	for _, it := range items {
@@ -381,16 +424,23 @@ func appendNew(list []string, items ...string) []string {
 // Erase deletes a profile (addressed by its id or a merged-away id) with
 // its identifiers, sessions and events: the GDPR right to erasure.
 func (s *Service) Erase(ctx context.Context, profileID string) error {
-	err := s.update(ctx, func(tx cdp.Tx) error {
-		pid, err := tx.ResolveProfileID(ctx, profileID)
-		if err != nil {
-			return err
-		}
-		return tx.DeleteProfile(ctx, pid)
-	})
+	err := s.update(ctx, func(tx cdp.Tx) error { return EraseTx(ctx, tx, profileID) })
 	if err != nil {
 		return fmt.Errorf("erase profile: %w", err)
 	}
-	s.sessions.Clear()
+	s.Forget()
 	return nil
 }
+
+// EraseTx is Erase inside tx; call Forget after the transaction commits.
+func EraseTx(ctx context.Context, tx cdp.Tx, profileID string) error {
+	pid, err := tx.ResolveProfileID(ctx, profileID)
+	if err != nil {
+		return err
+	}
+	return tx.DeleteProfile(ctx, pid)
+}
+
+// Forget drops what the service remembers about sessions; call it after a
+// transaction of the caller's erased or merged profiles.
+func (s *Service) Forget() { s.sessions.Clear() }

@@ -155,12 +155,12 @@ func TestConcurrentFirstHitsOneProfile(t *testing.T) {
 func TestIdentify(t *testing.T) {
 	ctx := t.Context()
 	svc, store := open(t)
-	a, err := svc.Identify(ctx, []cdp.Identifier{ident("email", "Ann@Example.com")}, true)
+	a, err := svc.Identify(ctx, identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("email", "Ann@Example.com")}, Create: true})
 	if err != nil || !a.Created {
 		t.Fatalf("Identify = %+v, %v; want a new profile", a, err)
 	}
 	t.Run("EmailIsCaseInsensitive", func(t *testing.T) {
-		got, err := svc.Identify(ctx, []cdp.Identifier{ident("email", "ann@example.COM"), ident("id", "42")}, true)
+		got, err := svc.Identify(ctx, identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("email", "ann@example.COM"), ident("id", "42")}, Create: true})
 		if err != nil || got.ProfileID != a.ProfileID || got.Created {
 			t.Fatalf("got %+v, %v; want profile %s", got, err, a.ProfileID)
 		}
@@ -170,25 +170,25 @@ func TestIdentify(t *testing.T) {
 		}
 	})
 	t.Run("UnknownWithoutCreate", func(t *testing.T) {
-		_, err := svc.Identify(ctx, []cdp.Identifier{ident("id", "nobody")}, false)
+		_, err := svc.Identify(ctx, identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("id", "nobody")}, Create: false})
 		if cdp.ErrorCode(err) != cdp.ENOTFOUND {
 			t.Fatalf("err = %v, want not_found", err)
 		}
 	})
 	t.Run("StrongestIdentifierDecides", func(t *testing.T) {
-		b, err := svc.Identify(ctx, []cdp.Identifier{ident("id", "7")}, true)
+		b, err := svc.Identify(ctx, identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("id", "7")}, Create: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// id:7 is b's; the email is a's. The id wins, the email conflicts.
-		got, err := svc.Identify(ctx, []cdp.Identifier{ident("email", "ann@example.com"), ident("id", "7")}, true)
+		got, err := svc.Identify(ctx, identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("email", "ann@example.com"), ident("id", "7")}, Create: true})
 		if err != nil || got.ProfileID != b.ProfileID || len(got.Conflicts) != 1 || got.Conflicts[0].Kind != "email" {
 			t.Fatalf("got %+v, %v; want profile %s with the email as a conflict", got, err, b.ProfileID)
 		}
 	})
 	t.Run("AnonymousIDsAccumulate", func(t *testing.T) {
 		for _, anon := range []string{"x1", "x2", "x1"} {
-			if _, err := svc.Identify(ctx, []cdp.Identifier{ident("id", "42"), ident("anonymous_id", anon)}, true); err != nil {
+			if _, err := svc.Identify(ctx, identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("id", "42"), ident("anonymous_id", anon)}, Create: true}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -206,7 +206,7 @@ func TestConcurrentIdentifyOneProfile(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			r, err := svc.Identify(context.Background(), []cdp.Identifier{ident("email", "race@example.com")}, true)
+			r, err := svc.Identify(context.Background(), identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("email", "race@example.com")}, Create: true})
 			if err != nil {
 				t.Error(err)
 			}
@@ -224,8 +224,8 @@ func TestConcurrentIdentifyOneProfile(t *testing.T) {
 func TestMergeAndErase(t *testing.T) {
 	ctx := t.Context()
 	svc, store := open(t)
-	a, _ := svc.Identify(ctx, []cdp.Identifier{ident("id", "a"), ident("email", "a@x.io"), ident("anonymous_id", "anon-a")}, true)
-	b, _ := svc.Identify(ctx, []cdp.Identifier{ident("id", "b"), ident("anonymous_id", "anon-b")}, true)
+	a, _ := svc.Identify(ctx, identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("id", "a"), ident("email", "a@x.io"), ident("anonymous_id", "anon-a")}, Create: true})
+	b, _ := svc.Identify(ctx, identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("id", "b"), ident("anonymous_id", "anon-b")}, Create: true})
 	sess, err := svc.ResolveSession(ctx, identity.SessionRequest{SessionID: "sb", ProfileID: b.ProfileID, Save: true})
 	if err != nil || sess.ProfileID != b.ProfileID {
 		t.Fatalf("session = %+v, %v", sess, err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/tail"
@@ -32,11 +33,12 @@ const PoisonType = "poison"
 
 // Processor turns event-log messages into stored events.
 type Processor struct {
-	log     cdp.EventLog
-	store   cdp.Store
-	hub     *tail.Hub
-	metrics *metrics.Metrics
-	logger  *slog.Logger
+	log      cdp.EventLog
+	store    cdp.Store
+	identity *identity.Service
+	hub      *tail.Hub
+	metrics  *metrics.Metrics
+	logger   *slog.Logger
 	// MaxAttempts is how often a failing message is tried before it is
 	// stored as poison (default 5).
 	MaxAttempts int
@@ -45,8 +47,8 @@ type Processor struct {
 }
 
 // New returns a Processor.
-func New(log cdp.EventLog, store cdp.Store, hub *tail.Hub, m *metrics.Metrics, logger *slog.Logger) *Processor {
-	return &Processor{log: log, store: store, hub: hub, metrics: m, logger: logger, MaxAttempts: 5,
+func New(log cdp.EventLog, store cdp.Store, ids *identity.Service, hub *tail.Hub, m *metrics.Metrics, logger *slog.Logger) *Processor {
+	return &Processor{log: log, store: store, identity: ids, hub: hub, metrics: m, logger: logger, MaxAttempts: 5,
 		seen: cache.New[string, uint64](100_000, 0)}
 }
 
@@ -137,6 +139,9 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 		return err
 	}
 	st.committed()
+	if st.erased {
+		p.identity.Forget()
+	}
 	p.metrics.Processed.WithLabelValues("stored").Add(float64(len(st.stored)))
 	p.metrics.Processed.WithLabelValues("duplicate").Add(float64(st.duplicates))
 	p.metrics.Processed.WithLabelValues("ephemeral").Add(float64(st.ephemeral))
@@ -219,6 +224,7 @@ type state struct {
 	stored     []*cdp.Event
 	duplicates int
 	ephemeral  int
+	erased     bool // a profile was erased: cached sessions may be stale
 }
 
 type profileCount struct {
@@ -240,6 +246,9 @@ func (st *state) apply(ctx context.Context, b *cdp.Batch) error {
 		}
 	}
 	for _, e := range b.Events {
+		if err := st.resolve(ctx, e); err != nil {
+			return err
+		}
 		if e.Ephemeral {
 			st.ephemeral++
 			continue
@@ -267,17 +276,119 @@ func (st *state) apply(ctx context.Context, b *cdp.Batch) error {
 	return nil
 }
 
+// resolve applies e's operation and finds the profile of an event that
+// names its person by identifiers (the Customer.io APIs) rather than by a
+// profile id. An operation runs only for an event not stored yet, so a
+// redelivered batch does not apply it twice.
+func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
+	if e.ProfileID != "" || (len(e.Identifiers) == 0 && e.Op == "") {
+		return nil
+	}
+	if !e.Ephemeral {
+		if seen, err := st.tx.HasEvent(ctx, e); err != nil || seen {
+			return err
+		}
+	}
+	switch e.Op {
+	case cdp.OpDelete:
+		pid, err := st.owner(ctx, e.Identifiers)
+		if err != nil || pid == "" {
+			return err
+		}
+		if err := identity.EraseTx(ctx, st.tx, pid); err != nil {
+			return err
+		}
+		st.forget(pid)
+		return nil
+	case cdp.OpIdentify, cdp.OpIdentifyExisting:
+		var traits map[string]any
+		if len(e.Traits) > 0 {
+			if err := json.Unmarshal(e.Traits, &traits); err != nil {
+				return fmt.Errorf("identify traits: %w", err)
+			}
+		}
+		res, err := identity.IdentifyTx(ctx, st.tx, identity.IdentifyRequest{Identifiers: e.Identifiers,
+			Create: e.Op == cdp.OpIdentify, Traits: traits, At: e.ReceivedAt})
+		if cdp.ErrorCode(err) == cdp.ENOTFOUND { // _update of an unknown person: recorded, nothing else
+			return nil
+		} else if err != nil {
+			return err
+		}
+		e.ProfileID = res.ProfileID
+		for _, ident := range e.Identifiers {
+			if ident.Kind != cdp.IdentifierAnonymousID {
+				continue
+			}
+			n, err := st.tx.AttachAnonymousEvents(ctx, ident.Value, res.ProfileID, e.ReceivedAt.Add(-cdp.AnonymousWindow))
+			if err != nil {
+				return err
+			}
+			st.countEvents(res.ProfileID, n, e.ReceivedAt)
+		}
+		return nil
+	}
+	// A track-like event: a named person is created if new; an anonymous
+	// id joins the profile it was identified with, if any.
+	var named []cdp.Identifier
+	for _, ident := range e.Identifiers {
+		if ident.Kind != cdp.IdentifierAnonymousID {
+			named = append(named, ident)
+		}
+	}
+	if len(named) > 0 {
+		res, err := identity.IdentifyTx(ctx, st.tx, identity.IdentifyRequest{Identifiers: named, Create: true, At: e.ReceivedAt})
+		e.ProfileID = res.ProfileID
+		return err
+	}
+	pid, err := st.owner(ctx, e.Identifiers)
+	e.ProfileID = pid
+	return err
+}
+
+// owner returns the profile owning the strongest of idents, or "".
+func (st *state) owner(ctx context.Context, idents []cdp.Identifier) (string, error) {
+	for _, ident := range identity.ByPriority(idents) {
+		pid, err := st.tx.ProfileIDByIdentifier(ctx, ident)
+		if err == nil {
+			return pid, nil
+		}
+		if cdp.ErrorCode(err) != cdp.ENOTFOUND {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+// forget drops what this transaction knew about an erased profile.
+func (st *state) forget(pid string) {
+	delete(st.counts, pid)
+	for k, v := range st.resolved {
+		if v == pid {
+			delete(st.resolved, k)
+		}
+	}
+	st.erased = true
+}
+
+func (st *state) countEvents(pid string, n int64, at time.Time) {
+	if n == 0 {
+		return
+	}
+	c := st.counts[pid]
+	if c == nil {
+		c = &profileCount{}
+		st.counts[pid] = c
+	}
+	c.events += n
+	c.at = later(c.at, at)
+}
+
 // count adds a newly stored event to its profile's counters: every event
 // counts, and a visit-started event starts a visit (Tracardi §5.3).
 func (st *state) count(e *cdp.Event) {
-	c := st.counts[e.ProfileID]
-	if c == nil {
-		c = &profileCount{}
-		st.counts[e.ProfileID] = c
-	}
-	c.events++
-	c.at = later(c.at, e.ReceivedAt)
+	st.countEvents(e.ProfileID, 1, e.ReceivedAt)
 	if e.Type == cdp.EventVisitStarted {
+		c := st.counts[e.ProfileID]
 		c.visits = append(c.visits, e.Timestamp)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/processor"
 	"github.com/switchyardhq/switchyard/internal/store/sqlite"
@@ -46,7 +47,7 @@ func (e *env) run(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	p := processor.New(e.log, e.store, e.hub, metrics.New(prometheus.NewRegistry()), quiet)
+	p := processor.New(e.log, e.store, identity.New(e.store), e.hub, metrics.New(prometheus.NewRegistry()), quiet)
 	p.MaxAttempts = 2
 	wg.Go(func() { _ = p.Run(ctx) })
 	defer func() { cancel(); wg.Wait() }()

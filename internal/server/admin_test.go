@@ -13,6 +13,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/admin"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/identity"
 )
 
 func TestAdminAuth(t *testing.T) {
@@ -94,7 +95,7 @@ func TestAdminEvents(t *testing.T) {
 
 func TestAdminProfilesAndErase(t *testing.T) {
 	s := newStack(t)
-	res, err := s.identity.Identify(t.Context(), []cdp.Identifier{{Kind: "email", Value: "ann@example.com"}, {Kind: "id", Value: "42"}}, true)
+	res, err := s.identity.Identify(t.Context(), identity.IdentifyRequest{Identifiers: []cdp.Identifier{{Kind: "email", Value: "ann@example.com"}, {Kind: "id", Value: "42"}}, Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,25 +89,35 @@ func (s *Store) FindEventByID(ctx context.Context, id string) (*cdp.Event, error
 
 // eventBody is the part of an event that no column holds.
 type eventBody struct {
-	OriginalTimestamp *time.Time      `json:"ot,omitempty"`
-	Properties        json.RawMessage `json:"p"`
-	Context           json.RawMessage `json:"c"`
-	Traits            json.RawMessage `json:"tr,omitempty"`
-	Tags              []string        `json:"tg,omitempty"`
-	Error             string          `json:"e,omitempty"`
+	OriginalTimestamp *time.Time       `json:"ot,omitempty"`
+	Properties        json.RawMessage  `json:"p"`
+	Context           json.RawMessage  `json:"c"`
+	Traits            json.RawMessage  `json:"tr,omitempty"`
+	Tags              []string         `json:"tg,omitempty"`
+	Error             string           `json:"e,omitempty"`
+	UserID            string           `json:"u,omitempty"`
+	UserAgent         string           `json:"ua,omitempty"`
+	Identifiers       []cdp.Identifier `json:"i,omitempty"`
+	Op                string           `json:"op,omitempty"`
+}
+
+func bodyOf(e *cdp.Event) eventBody {
+	return eventBody{OriginalTimestamp: e.OriginalTimestamp, Properties: e.Properties, Context: e.Context,
+		Traits: e.Traits, Tags: e.Tags, Error: e.Error, UserID: e.UserID, UserAgent: e.UserAgent,
+		Identifiers: e.Identifiers, Op: e.Op}
 }
 
 // eventColumns is what every event read selects, in scanEvent's order.
-const eventColumns = `id, source_id, message_id, type, profile_id, session_id, timestamp, received_at, body`
+const eventColumns = `id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, body`
 
 // scanEvent decodes an event row; a non-nil seq also receives the row's
 // sequence, which must then be the first column.
 func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, error) {
-	var messageID, profileID, sessionID sql.NullString
+	var messageID, profileID, sessionID, anonymousID sql.NullString
 	var ts, received int64
 	var body []byte
 	e := &cdp.Event{}
-	dest := []any{&e.ID, &e.SourceID, &messageID, &e.Type, &profileID, &sessionID, &ts, &received, &body}
+	dest := []any{&e.ID, &e.SourceID, &messageID, &e.Type, &profileID, &sessionID, &anonymousID, &ts, &received, &body}
 	if seq != nil {
 		dest = append([]any{seq}, dest...)
 	}
@@ -121,7 +131,8 @@ func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, err
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, fmt.Errorf("decode event %s: %w", e.ID, err)
 	}
-	e.MessageID, e.ProfileID, e.SessionID = messageID.String, profileID.String, sessionID.String
+	e.MessageID, e.ProfileID, e.SessionID, e.AnonymousID = messageID.String, profileID.String, sessionID.String, anonymousID.String
+	e.UserID, e.UserAgent, e.Identifiers, e.Op = b.UserID, b.UserAgent, b.Identifiers, b.Op
 	e.Timestamp, e.ReceivedAt = time.Unix(0, ts).UTC(), time.Unix(0, received).UTC()
 	e.OriginalTimestamp, e.Properties, e.Context, e.Traits, e.Tags, e.Error = b.OriginalTimestamp, b.Properties, b.Context, b.Traits, b.Tags, b.Error
 	return e, nil

@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS events (
     type         TEXT NOT NULL,
     profile_id   TEXT,
     session_id   TEXT,
+    anonymous_id TEXT,
     timestamp    INTEGER NOT NULL,
     received_at  INTEGER NOT NULL,
     body         BLOB NOT NULL
@@ -21,6 +22,8 @@ CREATE INDEX IF NOT EXISTS events_source ON events (source_id);
 CREATE INDEX IF NOT EXISTS events_type ON events (type);
 CREATE INDEX IF NOT EXISTS events_profile ON events (profile_id) WHERE profile_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_session ON events (session_id) WHERE session_id IS NOT NULL;
+-- Anonymous events waiting for an identify that names their anonymous id.
+CREATE INDEX IF NOT EXISTS events_anonymous ON events (anonymous_id, received_at) WHERE anonymous_id IS NOT NULL AND profile_id IS NULL;
 
 -- Counters live in columns so that counting an event is one small UPDATE;
 -- they win over the body's stats on read. Times are Unix nanoseconds.

@@ -44,14 +44,13 @@ func nullable(s string) any {
 }
 
 func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
-	body, err := json.Marshal(eventBody{OriginalTimestamp: e.OriginalTimestamp, Properties: e.Properties,
-		Context: e.Context, Traits: e.Traits, Tags: e.Tags, Error: e.Error})
+	body, err := json.Marshal(bodyOf(e))
 	if err != nil {
 		return false, fmt.Errorf("encode event: %w", err)
 	}
-	res, err := t.exec(ctx, `INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, timestamp, received_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		e.ID, e.SourceID, nullable(e.MessageID), e.Type, nullable(e.ProfileID), nullable(e.SessionID),
+	res, err := t.exec(ctx, `INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		e.ID, e.SourceID, nullable(e.MessageID), e.Type, nullable(e.ProfileID), nullable(e.SessionID), nullable(e.AnonymousID),
 		e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(), body)
 	if err != nil {
 		return false, fmt.Errorf("insert event: %w", err)
@@ -62,6 +61,26 @@ func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
 
 // profileColumns is what every profile read selects, in scanProfile's order.
 const profileColumns = `version, body, events, visits, last_visit_at, current_visit_at, updated_at`
+
+func (t *tx) HasEvent(ctx context.Context, e *cdp.Event) (bool, error) {
+	var found bool
+	err := t.queryRow(ctx, `SELECT EXISTS(SELECT 1 FROM events WHERE id = ?1)
+		OR (?3 IS NOT NULL AND EXISTS(SELECT 1 FROM events WHERE source_id = ?2 AND message_id = ?3))`,
+		e.ID, e.SourceID, nullable(e.MessageID)).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("find event: %w", err)
+	}
+	return found, nil
+}
+
+func (t *tx) AttachAnonymousEvents(ctx context.Context, anonymousID, profileID string, since time.Time) (int64, error) {
+	res, err := t.exec(ctx, `UPDATE events SET profile_id = ? WHERE anonymous_id = ? AND profile_id IS NULL AND received_at >= ?`,
+		profileID, anonymousID, since.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("attach anonymous events: %w", err)
+	}
+	return res.RowsAffected()
+}
 
 func (t *tx) Profile(ctx context.Context, id string) (*cdp.Profile, error) {
 	return scanProfile(t.queryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE id = ?`, id), id)

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 		fn   func(*testing.T, cdp.Store)
 	}{
 		{"EventDedup", testEventDedup},
+		{"AnonymousEvents", testAnonymousEvents},
 		{"FindEvents", testFindEvents},
 		{"ProfileVersions", testProfileVersions},
 		{"IdentifierClaims", testIdentifierClaims},
@@ -63,6 +64,12 @@ func event(id, source, messageID, typ, profile, session string) *cdp.Event {
 }
 
 func testEventDedup(t *testing.T, s cdp.Store) {
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		if has, err := tx.HasEvent(ctx, event("e1", "web", "m1", "view", "", "")); err != nil || has {
+			t.Fatalf("HasEvent before insert = %v, %v", has, err)
+		}
+		return nil
+	})
 	for _, tc := range []struct {
 		e    *cdp.Event
 		want bool
@@ -85,6 +92,17 @@ func testEventDedup(t *testing.T, s cdp.Store) {
 			return nil
 		})
 	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for _, probe := range []*cdp.Event{event("e1", "x", "", "", "", ""), event("zz", "web", "m1", "", "", "")} {
+			if has, err := tx.HasEvent(ctx, probe); err != nil || !has {
+				t.Fatalf("HasEvent(%s, %s/%s) = %v, %v; want true", probe.ID, probe.SourceID, probe.MessageID, has, err)
+			}
+		}
+		if has, err := tx.HasEvent(ctx, event("zz", "other", "m1", "", "", "")); err != nil || has {
+			t.Fatalf("HasEvent of an unknown event = %v, %v", has, err)
+		}
+		return nil
+	})
 	e, err := s.FindEventByID(t.Context(), "e1")
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +112,41 @@ func testEventDedup(t *testing.T, s cdp.Store) {
 	}
 	_, err = s.FindEventByID(t.Context(), "nope")
 	wantCode(t, err, cdp.ENOTFOUND)
+}
+
+func testAnonymousEvents(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for i, at := range []time.Duration{-40 * 24 * time.Hour, -time.Hour, 0} {
+			e := event(fmt.Sprintf("anon-%d", i), "cio", "", "viewed", "", "")
+			e.AnonymousID, e.ReceivedAt, e.UserAgent, e.Op = "a1", t0.Add(at), "ua/1", cdp.OpIdentify
+			e.Identifiers = []cdp.Identifier{{Kind: cdp.IdentifierAnonymousID, Value: "a1"}}
+			if _, err := tx.InsertEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		other := event("anon-other", "cio", "", "viewed", "", "")
+		other.AnonymousID = "a2"
+		if _, err := tx.InsertEvent(ctx, other); err != nil {
+			return err
+		}
+		n, err := tx.AttachAnonymousEvents(ctx, "a1", "p1", t0.Add(-cdp.AnonymousWindow))
+		if err != nil || n != 2 {
+			t.Fatalf("AttachAnonymousEvents = %d, %v; want the 2 recent events", n, err)
+		}
+		return nil
+	})
+	e, err := s.FindEventByID(ctx, "anon-1")
+	if err != nil || e.ProfileID != "p1" || e.AnonymousID != "a1" || e.UserAgent != "ua/1" || e.Op != cdp.OpIdentify ||
+		len(e.Identifiers) != 1 || e.Identifiers[0].Value != "a1" {
+		t.Fatalf("attached event = %+v, %v", e, err)
+	}
+	if e, _ := s.FindEventByID(ctx, "anon-0"); e.ProfileID != "" {
+		t.Fatalf("an event older than the window was attached: %+v", e)
+	}
+	if e, _ := s.FindEventByID(ctx, "anon-other"); e.ProfileID != "" {
+		t.Fatalf("another anonymous id's event was attached: %+v", e)
+	}
 }
 
 func testFindEvents(t *testing.T, s cdp.Store) {
