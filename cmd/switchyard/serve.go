@@ -137,13 +137,22 @@ func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *i
 	fmt.Fprintf(w, "  management:  %s/admin/v1 (%s)\n", adminURL, auth)
 	fmt.Fprintf(w, "  metrics:     %s/metrics\n", main)
 	fmt.Fprintf(w, "  data:        %s (embedded NATS JetStream + SQLite, durability %s)\n", cfg.DataDir, cfg.Durability)
+	shown := map[string]bool{}
 	for _, src := range sources.List() {
-		if src.Kind != cdp.SourceTrack || !src.Enabled {
+		if !src.Enabled || shown[src.Kind] {
 			continue
 		}
-		fmt.Fprintf(w, "  source %q (kind %s); send a first event:\n", src.ID, src.Kind)
-		fmt.Fprintf(w, "    curl -s %s/track -H 'content-type: application/json' -d '{\"source\":{\"id\":\"%s\"},\"events\":[{\"type\":\"page-view\",\"properties\":{\"title\":\"Hello\"}}]}'\n", main, src.ID)
-		fmt.Fprintf(w, "    curl -s '%s/admin/v1/events?source=%s'\n", adminURL, src.ID)
-		break
+		switch src.Kind {
+		case cdp.SourceTrack:
+			fmt.Fprintf(w, "  source %q (kind %s); send a first event:\n", src.ID, src.Kind)
+			fmt.Fprintf(w, "    curl -s %s/track -H 'content-type: application/json' -d '{\"source\":{\"id\":\"%s\"},\"events\":[{\"type\":\"page-view\",\"properties\":{\"title\":\"Hello\"}}]}'\n", main, src.ID)
+			fmt.Fprintf(w, "    curl -s '%s/admin/v1/events?source=%s'\n", adminURL, src.ID)
+		case cdp.SourceCustomerIOTrack:
+			fmt.Fprintf(w, "  source %q (kind %s): Customer.io clients use base URL %s, site_id %s, api_key %s\n", src.ID, src.Kind, main, src.SiteID, src.APIKey)
+			fmt.Fprintf(w, "    curl -s -u %s:%s -X PUT %s/api/v1/customers/42 -H 'content-type: application/json' -d '{\"email\":\"ann@example.com\"}'\n", src.SiteID, src.APIKey, main)
+		default:
+			continue
+		}
+		shown[src.Kind] = true
 	}
 }

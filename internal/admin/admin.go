@@ -208,10 +208,13 @@ func GetSession(log *slog.Logger, store cdp.ProfileReader) http.Handler {
 
 // sourceDTO is the writable part of a source.
 type sourceDTO struct {
-	ID      string `json:"id"`
-	Kind    string `json:"kind"`
-	Name    string `json:"name"`
-	Enabled *bool  `json:"enabled"`
+	ID        string  `json:"id"`
+	Kind      string  `json:"kind"`
+	Name      string  `json:"name"`
+	Enabled   *bool   `json:"enabled"`
+	SiteID    string  `json:"site_id"`
+	APIKey    string  `json:"api_key"`
+	RateLimit float64 `json:"rate_limit"`
 }
 
 func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
@@ -225,7 +228,8 @@ func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
 	if err := dec.Decode(&dto); err != nil {
 		return nil, cdp.Errorf(cdp.EINVALID, "invalid JSON body: %v", err)
 	}
-	return &cdp.Source{ID: dto.ID, Kind: dto.Kind, Name: dto.Name, Enabled: dto.Enabled == nil || *dto.Enabled}, nil
+	return &cdp.Source{ID: dto.ID, Kind: dto.Kind, Name: dto.Name, Enabled: dto.Enabled == nil || *dto.Enabled,
+		SiteID: dto.SiteID, APIKey: dto.APIKey, RateLimit: dto.RateLimit}, nil
 }
 
 type sourceList struct {

@@ -97,7 +97,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	if err := a.Sources.Load(ctx); err != nil {
 		return nil, err
 	}
-	if _, _, err := a.Sources.EnsureDefault(ctx); err != nil {
+	if err := a.Sources.EnsureDefaults(ctx); err != nil {
 		return nil, err
 	}
 	a.Identity = identity.New(store)

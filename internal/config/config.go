@@ -59,10 +59,13 @@ type Admin struct {
 // Source declares a source in the file; such sources are read-only through
 // the management API.
 type Source struct {
-	ID      string `yaml:"id"`
-	Kind    string `yaml:"kind"`
-	Name    string `yaml:"name"`
-	Enabled *bool  `yaml:"enabled"` // default true
+	ID        string  `yaml:"id"`
+	Kind      string  `yaml:"kind"`
+	Name      string  `yaml:"name"`
+	Enabled   *bool   `yaml:"enabled"` // default true
+	SiteID    string  `yaml:"site_id"`
+	APIKey    string  `yaml:"api_key"`
+	RateLimit float64 `yaml:"rate_limit"` // requests per second; 0 = unlimited
 }
 
 // Default returns the configuration used when no file is given.
@@ -219,5 +222,6 @@ func validAddr(addr string) error {
 // Source converts the file form to the domain form.
 func (s Source) Source(origin string) *cdp.Source {
 	enabled := s.Enabled == nil || *s.Enabled
-	return &cdp.Source{ID: s.ID, Kind: s.Kind, Name: s.Name, Enabled: enabled, Origin: origin}
+	return &cdp.Source{ID: s.ID, Kind: s.Kind, Name: s.Name, Enabled: enabled, Origin: origin,
+		SiteID: s.SiteID, APIKey: s.APIKey, RateLimit: s.RateLimit}
 }

@@ -2,6 +2,9 @@ package ingest
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -13,9 +16,12 @@ import (
 	"github.com/switchyardhq/switchyard/internal/periodic"
 )
 
-// DefaultSourceID names the source created when a server starts with no
-// sources at all, so that a newcomer can send a first event at once.
-const DefaultSourceID = "default"
+// Default sources, created when a server starts with no sources at all so
+// that a newcomer can send a first event at once through every API.
+const (
+	DefaultSourceID           = "default"
+	DefaultCustomerIOSourceID = "customerio"
+)
 
 // Sources is the registry of sources: those declared in the configuration
 // file (read-only) and those created through the management API (stored).
@@ -184,19 +190,45 @@ func validate(src *cdp.Source) error {
 	return cdp.Errorf(cdp.EINVALID, "%s", msg)
 }
 
-// EnsureDefault creates the default source if there are no sources at all,
-// and returns it (created reports whether it was new). With any source
-// present it returns nil.
-func (s *Sources) EnsureDefault(ctx context.Context) (src *cdp.Source, created bool, err error) {
-	if d, ok := s.Get(DefaultSourceID); ok {
-		return d, false, nil
-	}
+// EnsureDefaults creates the default sources when there are no sources at
+// all: "default" (kind track) and "customerio" (kind customerio_track,
+// with random credentials). Once any source exists it does nothing.
+func (s *Sources) EnsureDefaults(ctx context.Context) error {
 	if len(s.List()) > 0 {
-		return nil, false, nil
+		return nil
 	}
-	d := &cdp.Source{ID: DefaultSourceID, Kind: cdp.SourceTrack, Name: "Default source", Enabled: true}
-	if err := s.Create(ctx, d); err != nil {
-		return nil, false, fmt.Errorf("create default source: %w", err)
+	for _, d := range []*cdp.Source{
+		{ID: DefaultSourceID, Kind: cdp.SourceTrack, Name: "Default source", Enabled: true},
+		{ID: DefaultCustomerIOSourceID, Kind: cdp.SourceCustomerIOTrack, Name: "Default Customer.io Track API source",
+			Enabled: true, SiteID: randomHex(10), APIKey: randomHex(20)},
+	} {
+		if err := s.Create(ctx, d); err != nil {
+			return fmt.Errorf("create default source: %w", err)
+		}
 	}
-	return d, true, nil
+	return nil
+}
+
+// randomHex returns n random bytes in hex, the shape of Customer.io keys.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ByCredentials returns the enabled-or-not source of kind whose Basic
+// credentials are user and pass, comparing in constant time.
+func (s *Sources) ByCredentials(kind, user, pass string) (*cdp.Source, bool) {
+	var found *cdp.Source
+	for _, src := range s.List() {
+		if src.Kind != kind {
+			continue
+		}
+		u := subtle.ConstantTimeCompare([]byte(src.SiteID), []byte(user))
+		p := subtle.ConstantTimeCompare([]byte(src.APIKey), []byte(pass))
+		if u&p == 1 {
+			found = src
+		}
+	}
+	return found, found != nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/pprof"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/api/customerio"
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/api/tracardi"
 )
@@ -24,6 +25,14 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 		mux.Handle("POST "+path, collect)
 		mux.Handle("OPTIONS "+path, httpx.Preflight())
 	}
+
+	// Customer.io Track API (reference/customerio.md §2).
+	cio := customerio.New(d.Logger, d.Ingest, d.Sources, maxBody)
+	mux.Handle("GET /api/v1/accounts/region", cio.Auth(cio.Region))
+	mux.Handle("PUT /api/v1/customers/{identifier}", cio.Auth(cio.Identify))
+	mux.Handle("DELETE /api/v1/customers/{identifier}", cio.Auth(cio.Delete))
+	mux.Handle("POST /api/v1/customers/{identifier}/events", cio.Auth(cio.Track))
+	mux.Handle("POST /api/v1/events", cio.Auth(cio.TrackAnonymous))
 }
 
 // addOpsRoutes registers health, readiness and metrics.

@@ -1,0 +1,206 @@
+package customerio
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// Limits of reference/customerio.md §2.5.
+const (
+	maxIdentifierBytes = 150
+	maxAttributes      = 300
+	maxAttrNameBytes   = 150
+	maxAttrValueBytes  = 1000
+	maxEventNameBytes  = 100
+	maxEventDataBytes  = 100000
+)
+
+// personIdentifier types a path identifier by its shape (§2.1): a cio_
+// prefix is a cio_id, an '@' an email, anything else an id.
+func personIdentifier(raw string) (cdp.Identifier, string) {
+	raw = strings.TrimSpace(raw)
+	switch {
+	case raw == "":
+		return cdp.Identifier{}, "customer identifier cannot be blank"
+	case len(raw) > maxIdentifierBytes:
+		return cdp.Identifier{}, "customer identifier cannot be longer than 150 bytes"
+	case strings.HasPrefix(raw, "cio_") && len(raw) > 4:
+		return cdp.Identifier{Kind: cdp.IdentifierCioID, Value: raw[4:]}, ""
+	case strings.Contains(raw, "@"):
+		return cdp.Identifier{Kind: cdp.IdentifierEmail, Value: strings.ToLower(raw)}, ""
+	}
+	return cdp.Identifier{Kind: cdp.IdentifierID, Value: raw}, ""
+}
+
+// readObject reads the body as a JSON object; an empty body is {}.
+func (a *API) readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, int, string) {
+	body, err := httpx.ReadBody(w, r, a.maxBody)
+	if err != nil {
+		return nil, httpx.Status(cdp.ErrorCode(err)), cdp.ErrorMessage(err)
+	}
+	obj := map[string]json.RawMessage{}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return obj, 0, ""
+	}
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return nil, http.StatusBadRequest, "request body must be a JSON object"
+	}
+	return obj, 0, ""
+}
+
+// baseEvent is what every Track API event shares.
+func baseEvent(r *http.Request, typ, userID string) *cdp.Event {
+	return &cdp.Event{Type: typ, UserID: userID, UserAgent: r.Header.Get("User-Agent"),
+		Properties: json.RawMessage(`{}`), Context: json.RawMessage(`{}`)}
+}
+
+// Identify serves PUT /api/v1/customers/{identifier} (§2.2): create or
+// update a person, their attributes becoming profile traits.
+func (a *API) Identify(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+	path, msg := personIdentifier(r.PathValue("identifier"))
+	if msg != "" {
+		fail(w, http.StatusBadRequest, msg)
+		return
+	}
+	attrs, status, msg := a.readObject(w, r)
+	if status != 0 {
+		fail(w, status, msg)
+		return
+	}
+	if msg := checkAttributes(attrs); msg != "" {
+		fail(w, http.StatusBadRequest, msg)
+		return
+	}
+	idents := []cdp.Identifier{path}
+	e := baseEvent(r, "identify", r.PathValue("identifier"))
+	e.Op = cdp.OpIdentify
+	if raw, ok := attrs["id"]; ok {
+		var id string
+		switch {
+		case json.Unmarshal(raw, &id) != nil:
+			fail(w, http.StatusBadRequest, "id attribute must be a string value")
+			return
+		case strings.TrimSpace(id) == "":
+			fail(w, http.StatusBadRequest, "id attribute cannot be an empty string")
+			return
+		}
+		idents = append(idents, cdp.Identifier{Kind: cdp.IdentifierID, Value: strings.TrimSpace(id)})
+	}
+	if email := stringAttr(attrs, "email"); email != "" {
+		idents = append(idents, cdp.Identifier{Kind: cdp.IdentifierEmail, Value: strings.ToLower(email)})
+	}
+	if anon := stringAttr(attrs, "anonymous_id"); anon != "" {
+		idents = append(idents, cdp.Identifier{Kind: cdp.IdentifierAnonymousID, Value: anon})
+		e.AnonymousID = anon
+	}
+	if string(attrs["_update"]) == "true" {
+		e.Op = cdp.OpIdentifyExisting
+	}
+	if ts, ok := unixSeconds(attrs["_timestamp"]); ok {
+		e.Timestamp = ts
+	}
+	for _, reserved := range []string{"_update", "_timestamp", "anonymous_id"} {
+		delete(attrs, reserved)
+	}
+	e.Traits, _ = json.Marshal(attrs)
+	e.Identifiers = idents
+	a.publish(w, r, src, e)
+}
+
+// checkAttributes enforces the identify limits with their documented
+// messages (§2.5, §2.6).
+func checkAttributes(attrs map[string]json.RawMessage) string {
+	if len(attrs) > maxAttributes {
+		return "cannot identify more than 300 attributes in one request"
+	}
+	for name, raw := range attrs {
+		if len(name) > maxAttrNameBytes {
+			return "attribute name cannot be longer than 150 bytes"
+		}
+		size := len(raw)
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			size = len(s)
+		}
+		if size > maxAttrValueBytes {
+			return "value for attribute '" + name + "' cannot be longer than 1000 bytes"
+		}
+	}
+	return ""
+}
+
+func stringAttr(attrs map[string]json.RawMessage, key string) string {
+	var s string
+	if json.Unmarshal(attrs[key], &s) != nil {
+		return ""
+	}
+	return strings.TrimSpace(s)
+}
+
+// unixSeconds reads a Unix timestamp in seconds (a number or a numeric string).
+func unixSeconds(raw json.RawMessage) (time.Time, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, false
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return time.Time{}, false
+		}
+		n = json.Number(s)
+	}
+	f, err := n.Float64()
+	if err != nil || f <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(f), 0).UTC(), true
+}
+
+// Delete serves DELETE /api/v1/customers/{identifier}: the person, their
+// identifiers and their events are erased. The delete itself is not kept.
+func (a *API) Delete(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+	path, msg := personIdentifier(r.PathValue("identifier"))
+	if msg != "" {
+		fail(w, http.StatusBadRequest, msg)
+		return
+	}
+	if _, err := httpx.ReadBody(w, r, a.maxBody); err != nil { // DELETE may carry {} (node, python)
+		a.failErr(w, r, err)
+		return
+	}
+	e := baseEvent(r, "delete", r.PathValue("identifier"))
+	e.Op, e.Identifiers, e.Ephemeral = cdp.OpDelete, []cdp.Identifier{path}, true
+	a.publish(w, r, src, e)
+}
+
+// Region serves GET /api/v1/accounts/region.
+func (a *API) Region(w http.ResponseWriter, r *http.Request, _ *cdp.Source) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"url": scheme + "://" + r.Host, "region": "us", "environment_id": 1})
+}
+
+// publish appends events as one batch and answers 200 {}.
+func (a *API) publish(w http.ResponseWriter, r *http.Request, src *cdp.Source, events ...*cdp.Event) {
+	now := time.Now().UTC()
+	b := &cdp.Batch{ID: cdp.NewID(), SourceID: src.ID, ReceivedAt: now, Events: events}
+	for _, e := range events {
+		e.ID, e.SourceID, e.ReceivedAt = cdp.NewID(), src.ID, now
+		if e.Timestamp.IsZero() {
+			e.Timestamp = now
+		}
+	}
+	if _, err := a.in.Publish(r.Context(), b); err != nil {
+		a.failErr(w, r, err)
+		return
+	}
+	success(w)
+}
