@@ -37,17 +37,18 @@ func personIdentifier(raw string) (cdp.Identifier, string) {
 	return cdp.Identifier{Kind: cdp.IdentifierID, Value: raw}, ""
 }
 
-// readObject reads the body as a JSON object; an empty body is {}.
+// readObject reads the body as a JSON object; an empty or null body is {}.
 func (a *API) readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, int, string) {
 	body, err := httpx.ReadBody(w, r, a.maxBody)
 	if err != nil {
 		return nil, httpx.Status(cdp.ErrorCode(err)), cdp.ErrorMessage(err)
 	}
-	obj := map[string]json.RawMessage{}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return obj, 0, ""
+	trimmed := strings.TrimSpace(string(body))
+	if trimmed == "" || trimmed == "null" { // go-customerio sends null for nil attributes
+		return map[string]json.RawMessage{}, 0, ""
 	}
-	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
 		return nil, http.StatusBadRequest, "request body must be a JSON object"
 	}
 	return obj, 0, ""
