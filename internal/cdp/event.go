@@ -66,6 +66,22 @@ const (
 	OpIdentifyExisting = "identify_existing"
 	// OpDelete erases the profile named by Identifiers, with its events.
 	OpDelete = "delete"
+	// OpDeviceAdd adds or updates the device in Properties ({id, platform,
+	// last_used, attributes}) on the profile named by Identifiers,
+	// creating the profile if needed; OpDeviceDelete removes the device
+	// whose id is Properties.id.
+	OpDeviceAdd    = "device_add"
+	OpDeviceDelete = "device_delete"
+	// OpSuppress and OpUnsuppress set and clear the profile's suppressed flag.
+	OpSuppress   = "suppress"
+	OpUnsuppress = "unsuppress"
+	// OpMerge merges the profile named by Properties.secondary (one
+	// identifier) into the one named by Identifiers; a no-op unless both exist.
+	OpMerge = "merge"
+	// OpSegmentAdd and OpSegmentRemove add every profile named by
+	// Identifiers to, or remove it from, segment Properties.segment_id.
+	OpSegmentAdd    = "segment_add"
+	OpSegmentRemove = "segment_remove"
 )
 
 // AnonymousWindow is how far back an identify attaches anonymous events.

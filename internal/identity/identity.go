@@ -319,6 +319,20 @@ func single(ids cdp.Identifiers, kind string) string {
 	return ""
 }
 
+// UpdateProfileTx loads profile id, lets change edit it and stores it if
+// change reports a change.
+func UpdateProfileTx(ctx context.Context, tx cdp.Tx, id string, at time.Time, change func(p *cdp.Profile) bool) error {
+	p, err := tx.Profile(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !change(p) {
+		return nil
+	}
+	p.UpdatedAt = later(p.UpdatedAt, at.UTC())
+	return tx.UpdateProfile(ctx, p)
+}
+
 // Merge folds profile secondary into primary: the primary keeps its own
 // identifiers and traits and gains those it lacks, plus the secondary's
 // anonymous ids, devices, segments, sessions, events and counters. The
@@ -327,46 +341,49 @@ func single(ids cdp.Identifiers, kind string) string {
 func (s *Service) Merge(ctx context.Context, primaryID, secondaryID string) (*cdp.Profile, error) {
 	var merged *cdp.Profile
 	err := s.update(ctx, func(tx cdp.Tx) error {
-		pid, err := tx.ResolveProfileID(ctx, primaryID)
-		if err != nil {
-			return err
-		}
-		sid, err := tx.ResolveProfileID(ctx, secondaryID)
-		if err != nil {
-			return err
-		}
-		primary, err := tx.Profile(ctx, pid)
-		if err != nil {
-			return err
-		}
-		merged = primary
-		if pid == sid {
-			return nil
-		}
-		secondary, err := tx.Profile(ctx, sid)
-		if err != nil {
-			return err
-		}
-		// Single-valued identifiers the primary already has stay with it;
-		// the secondary's conflicting ones are dropped, not moved.
-		for _, ident := range secondary.Identifiers.List() {
-			if ident.Kind != cdp.IdentifierAnonymousID && single(primary.Identifiers, ident.Kind) != "" {
-				if err := tx.ReleaseIdentifier(ctx, ident); err != nil {
-					return err
-				}
-			}
-		}
-		if err := tx.MergeProfile(ctx, sid, pid); err != nil {
-			return err
-		}
-		combine(primary, secondary, s.now().UTC())
-		return tx.UpdateProfile(ctx, primary)
+		var err error
+		merged, err = MergeTx(ctx, tx, primaryID, secondaryID, time.Now())
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("merge profiles: %w", err)
 	}
 	s.Forget() // sessions of the secondary now belong to the primary
 	return merged, nil
+}
+
+// MergeTx is Merge inside tx; call Forget after the transaction commits.
+func MergeTx(ctx context.Context, tx cdp.Tx, primaryID, secondaryID string, at time.Time) (*cdp.Profile, error) {
+	pid, err := tx.ResolveProfileID(ctx, primaryID)
+	if err != nil {
+		return nil, err
+	}
+	sid, err := tx.ResolveProfileID(ctx, secondaryID)
+	if err != nil {
+		return nil, err
+	}
+	primary, err := tx.Profile(ctx, pid)
+	if err != nil || pid == sid {
+		return primary, err
+	}
+	secondary, err := tx.Profile(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	// Single-valued identifiers the primary already has stay with it;
+	// the secondary's conflicting ones are dropped, not moved.
+	for _, ident := range secondary.Identifiers.List() {
+		if ident.Kind != cdp.IdentifierAnonymousID && single(primary.Identifiers, ident.Kind) != "" {
+			if err := tx.ReleaseIdentifier(ctx, ident); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := tx.MergeProfile(ctx, sid, pid); err != nil {
+		return nil, err
+	}
+	combine(primary, secondary, at.UTC())
+	return primary, tx.UpdateProfile(ctx, primary)
 }
 
 // combine folds b into a (the survivor), following reference/tracardi.md

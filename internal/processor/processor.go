@@ -224,7 +224,7 @@ type state struct {
 	stored     []*cdp.Event
 	duplicates int
 	ephemeral  int
-	erased     bool // a profile was erased: cached sessions may be stale
+	erased     bool // a profile was erased or merged: cached sessions may be stale
 }
 
 type profileCount struct {
@@ -298,7 +298,70 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 		if err := identity.EraseTx(ctx, st.tx, pid); err != nil {
 			return err
 		}
-		st.forget(pid)
+		st.repoint(pid, "")
+		return nil
+	case cdp.OpDeviceAdd, cdp.OpDeviceDelete, cdp.OpSuppress, cdp.OpUnsuppress:
+		pid, err := st.owner(ctx, e.Identifiers)
+		if err == nil && pid == "" && e.Op == cdp.OpDeviceAdd {
+			var res identity.IdentifyResult
+			res, err = identity.IdentifyTx(ctx, st.tx, identity.IdentifyRequest{Identifiers: e.Identifiers, Create: true, At: e.ReceivedAt})
+			pid = res.ProfileID
+		}
+		if err != nil || pid == "" {
+			return err
+		}
+		e.ProfileID = pid
+		return identity.UpdateProfileTx(ctx, st.tx, pid, e.ReceivedAt, func(p *cdp.Profile) bool { return applyProfileOp(p, e) })
+	case cdp.OpMerge:
+		var props struct{ Secondary cdp.Identifier }
+		if err := json.Unmarshal(e.Properties, &props); err != nil {
+			return fmt.Errorf("merge: %w", err)
+		}
+		primary, err := st.owner(ctx, e.Identifiers)
+		if err != nil || primary == "" {
+			return err
+		}
+		secondary, err := st.owner(ctx, []cdp.Identifier{props.Secondary})
+		if err != nil || secondary == "" || secondary == primary {
+			return err
+		}
+		if _, err := identity.MergeTx(ctx, st.tx, primary, secondary, e.ReceivedAt); err != nil {
+			return err
+		}
+		e.ProfileID = primary
+		st.repoint(secondary, primary)
+		return nil
+	case cdp.OpSegmentAdd, cdp.OpSegmentRemove:
+		var props struct {
+			SegmentID string `json:"segment_id"`
+		}
+		if err := json.Unmarshal(e.Properties, &props); err != nil {
+			return fmt.Errorf("segment: %w", err)
+		}
+		for _, ident := range e.Identifiers {
+			pid, err := st.owner(ctx, []cdp.Identifier{ident})
+			if err != nil {
+				return err
+			}
+			if pid == "" {
+				continue // Customer.io ignores people it does not know
+			}
+			err = identity.UpdateProfileTx(ctx, st.tx, pid, e.ReceivedAt, func(p *cdp.Profile) bool {
+				i := slices.Index(p.Segments, props.SegmentID)
+				switch {
+				case e.Op == cdp.OpSegmentAdd && i < 0:
+					p.Segments = append(p.Segments, props.SegmentID)
+				case e.Op == cdp.OpSegmentRemove && i >= 0:
+					p.Segments = slices.Delete(p.Segments, i, i+1)
+				default:
+					return false
+				}
+				return true
+			})
+			if err != nil {
+				return err
+			}
+		}
 		return nil
 	case cdp.OpIdentify, cdp.OpIdentifyExisting:
 		var traits map[string]any
@@ -359,15 +422,57 @@ func (st *state) owner(ctx context.Context, idents []cdp.Identifier) (string, er
 	return "", nil
 }
 
-// forget drops what this transaction knew about an erased profile.
-func (st *state) forget(pid string) {
-	delete(st.counts, pid)
+// repoint updates what this transaction knew about profile from, which was
+// merged into profile to or, with to "", erased.
+func (st *state) repoint(from, to string) {
+	if c := st.counts[from]; c != nil && to != "" {
+		dst := st.counts[to]
+		if dst == nil {
+			dst = &profileCount{}
+			st.counts[to] = dst
+		}
+		dst.events, dst.at = dst.events+c.events, later(dst.at, c.at)
+		dst.visits = append(dst.visits, c.visits...)
+	}
+	delete(st.counts, from)
 	for k, v := range st.resolved {
-		if v == pid {
-			delete(st.resolved, k)
+		if v == from {
+			if to == "" {
+				delete(st.resolved, k)
+			} else {
+				st.resolved[k] = to
+			}
 		}
 	}
 	st.erased = true
+}
+
+// applyProfileOp applies a device or suppression operation to p and
+// reports whether it changed anything.
+func applyProfileOp(p *cdp.Profile, e *cdp.Event) bool {
+	switch e.Op {
+	case cdp.OpSuppress, cdp.OpUnsuppress:
+		want := e.Op == cdp.OpSuppress
+		changed := p.Suppressed != want
+		p.Suppressed = want
+		return changed
+	}
+	var d cdp.Device
+	if err := json.Unmarshal(e.Properties, &d); err != nil || d.ID == "" {
+		return false
+	}
+	i := slices.IndexFunc(p.Devices, func(x cdp.Device) bool { return x.ID == d.ID })
+	switch {
+	case e.Op == cdp.OpDeviceDelete && i >= 0:
+		p.Devices = slices.Delete(p.Devices, i, i+1)
+	case e.Op == cdp.OpDeviceAdd && i >= 0:
+		p.Devices[i] = d
+	case e.Op == cdp.OpDeviceAdd:
+		p.Devices = append(p.Devices, d)
+	default:
+		return false
+	}
+	return true
 }
 
 func (st *state) countEvents(pid string, n int64, at time.Time) {

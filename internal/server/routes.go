@@ -8,6 +8,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/api/customerio"
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/api/tracardi"
+	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
 // addIngestRoutes registers the compatible ingest APIs: everything
@@ -33,6 +34,13 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("DELETE /api/v1/customers/{identifier}", cio.Auth(cio.Delete))
 	mux.Handle("POST /api/v1/customers/{identifier}/events", cio.Auth(cio.Track))
 	mux.Handle("POST /api/v1/events", cio.Auth(cio.TrackAnonymous))
+	mux.Handle("PUT /api/v1/customers/{identifier}/devices", cio.Auth(cio.AddDevice))
+	mux.Handle("DELETE /api/v1/customers/{identifier}/devices/{device_id}", cio.Auth(cio.DeleteDevice))
+	mux.Handle("POST /api/v1/customers/{identifier}/suppress", cio.Auth(cio.Suppress))
+	mux.Handle("POST /api/v1/customers/{identifier}/unsuppress", cio.Auth(cio.Unsuppress))
+	mux.Handle("POST /api/v1/merge_customers", cio.Auth(cio.Merge))
+	mux.Handle("POST /api/v1/segments/{segment_id}/add_customers", cio.Auth(cio.Segment(cdp.OpSegmentAdd)))
+	mux.Handle("POST /api/v1/segments/{segment_id}/remove_customers", cio.Auth(cio.Segment(cdp.OpSegmentRemove)))
 }
 
 // addOpsRoutes registers health, readiness and metrics.

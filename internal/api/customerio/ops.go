@@ -1,0 +1,153 @@
+package customerio
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// personOp publishes an operation on the person in the path.
+func (a *API) personOp(w http.ResponseWriter, r *http.Request, src *cdp.Source, typ, op string, props any) {
+	path, msg := personIdentifier(r.PathValue("identifier"))
+	if msg != "" {
+		fail(w, http.StatusBadRequest, msg)
+		return
+	}
+	e := baseEvent(r, typ, r.PathValue("identifier"))
+	e.Op, e.Identifiers = op, []cdp.Identifier{path}
+	if props != nil {
+		e.Properties, _ = json.Marshal(props)
+	}
+	a.publish(w, r, src, e)
+}
+
+// AddDevice serves PUT /api/v1/customers/{identifier}/devices (§2.4).
+// last_used may be a number or, as go-customerio sends it, a string.
+func (a *API) AddDevice(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+	obj, status, msg := a.readObject(w, r)
+	if status != 0 {
+		fail(w, status, msg)
+		return
+	}
+	var dev map[string]json.RawMessage
+	if json.Unmarshal(obj["device"], &dev) != nil || dev == nil {
+		fail(w, http.StatusBadRequest, "device is required")
+		return
+	}
+	d := cdp.Device{ID: stringAttr(dev, "id"), Platform: stringAttr(dev, "platform")}
+	switch {
+	case d.ID == "":
+		fail(w, http.StatusBadRequest, "device id is required")
+		return
+	case d.Platform != "ios" && d.Platform != "android":
+		fail(w, http.StatusBadRequest, "device platform must be one of ios, android")
+		return
+	}
+	if t, ok := unixSeconds(dev["last_used"]); ok {
+		d.LastUsed = &t
+	}
+	if attrs := dev["attributes"]; len(attrs) > 0 && attrs[0] == '{' {
+		d.Attributes = attrs
+	}
+	a.personOp(w, r, src, "device_added", cdp.OpDeviceAdd, d)
+}
+
+// DeleteDevice serves DELETE /api/v1/customers/{identifier}/devices/{device_id}.
+func (a *API) DeleteDevice(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+	a.personOp(w, r, src, "device_deleted", cdp.OpDeviceDelete, cdp.Device{ID: r.PathValue("device_id")})
+}
+
+// Suppress serves POST /api/v1/customers/{identifier}/suppress. Unlike
+// Customer.io, which deletes the person, the profile is kept and flagged
+// suppressed: Switchyard is the record others (and workflows) consult.
+func (a *API) Suppress(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+	a.personOp(w, r, src, "suppressed", cdp.OpSuppress, nil)
+}
+
+// Unsuppress serves POST /api/v1/customers/{identifier}/unsuppress.
+func (a *API) Unsuppress(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+	a.personOp(w, r, src, "unsuppressed", cdp.OpUnsuppress, nil)
+}
+
+// oneIdentifier reads {"id"|"email"|"cio_id": "…"} with exactly one key.
+func oneIdentifier(raw json.RawMessage) (cdp.Identifier, bool) {
+	var m map[string]string
+	if json.Unmarshal(raw, &m) != nil || len(m) != 1 {
+		return cdp.Identifier{}, false
+	}
+	for kind, value := range m {
+		ident, err := cdp.NewIdentifier(kind, strings.TrimPrefix(value, "cio_"))
+		if err != nil || kind == cdp.IdentifierAnonymousID {
+			return cdp.Identifier{}, false
+		}
+		return ident, true
+	}
+	return cdp.Identifier{}, false
+}
+
+// Merge serves POST /api/v1/merge_customers: the secondary person is merged
+// into the primary; nothing happens unless both exist (§2.4).
+func (a *API) Merge(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+	obj, status, msg := a.readObject(w, r)
+	if status != 0 {
+		fail(w, status, msg)
+		return
+	}
+	primary, ok := oneIdentifier(obj["primary"])
+	if !ok {
+		fail(w, http.StatusBadRequest, "primary must name one person by id, email or cio_id")
+		return
+	}
+	secondary, ok := oneIdentifier(obj["secondary"])
+	if !ok {
+		fail(w, http.StatusBadRequest, "secondary must name one person by id, email or cio_id")
+		return
+	}
+	e := baseEvent(r, "merge", primary.Value)
+	e.Op, e.Identifiers = cdp.OpMerge, []cdp.Identifier{primary}
+	e.Properties, _ = json.Marshal(map[string]any{"secondary": secondary})
+	a.publish(w, r, src, e)
+}
+
+// maxSegmentIDs bounds the ids of one segment call (§2.4).
+const maxSegmentIDs = 1000
+
+// Segment serves POST /api/v1/segments/{segment_id}/add_customers and
+// remove_customers (?id_type=id|email|cio_id): membership is kept on the
+// profiles; people Switchyard does not know are ignored.
+func (a *API) Segment(op string) func(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+	return func(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+		kind := r.URL.Query().Get("id_type")
+		if kind == "" {
+			kind = cdp.IdentifierID
+		}
+		if kind != cdp.IdentifierID && kind != cdp.IdentifierEmail && kind != cdp.IdentifierCioID {
+			fail(w, http.StatusBadRequest, "id_type must be one of id, email, cio_id")
+			return
+		}
+		obj, status, msg := a.readObject(w, r)
+		if status != 0 {
+			fail(w, status, msg)
+			return
+		}
+		var ids []string
+		if json.Unmarshal(obj["ids"], &ids) != nil || len(ids) < 1 || len(ids) > maxSegmentIDs {
+			fail(w, http.StatusBadRequest, "ids must be a list of 1 to 1000 strings")
+			return
+		}
+		e := baseEvent(r, op, "")
+		e.Op = op
+		for _, id := range ids {
+			ident, err := cdp.NewIdentifier(kind, strings.TrimPrefix(id, "cio_"))
+			if err != nil {
+				fail(w, http.StatusBadRequest, "ids must not contain blank values")
+				return
+			}
+			e.Identifiers = append(e.Identifiers, ident)
+		}
+		e.Properties, _ = json.Marshal(map[string]string{"segment_id": r.PathValue("segment_id")})
+		a.publish(w, r, src, e)
+	}
+}
