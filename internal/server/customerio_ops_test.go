@@ -137,3 +137,44 @@ func TestCustomerIOSegments(t *testing.T) {
 	wantStatus(t, s.do(t, "POST", "/api/v1/segments/7/add_customers", "application/json", `{"ids":[]}`, "Authorization", auth), 400)
 	wantStatus(t, s.do(t, "POST", "/api/v1/segments/7/add_customers?id_type=phone", "application/json", `{"ids":["1"]}`, "Authorization", auth), 400)
 }
+
+func TestCustomerIODeliveryReportsAndForms(t *testing.T) {
+	s, _ := newCIOStack(t)
+	auth := "Basic " + basic(cioSite, cioKey)
+	wantStatus(t, s.do(t, "POST", "/api/v1/metrics", "application/json",
+		`{"delivery_id":"RPILAgUBcRhIBqSfeiIwdIYJKxTY","timestamp":1613063089,"metric":"clicked","href":"https://x"}`, "Authorization", auth), 200)
+	wantStatus(t, s.do(t, "POST", "/api/v1/metrics", "application/json", `{"delivery_id":"d","metric":"eaten"}`, "Authorization", auth), 400)
+	wantStatus(t, s.do(t, "POST", "/api/v1/metrics", "application/json", `{"metric":"opened"}`, "Authorization", auth), 400)
+	wantStatus(t, s.do(t, "POST", "/api/v1/push/events", "application/json",
+		`{"delivery_id":"d2","event":"opened","device_id":"tok","timestamp":1613063089}`, "Authorization", auth), 200)
+	wantStatus(t, s.do(t, "POST", "/api/v1/push/events", "application/json", `{"delivery_id":"d2","event":"lost"}`, "Authorization", auth), 400)
+
+	// Unsubscribe needs no credentials, but JSON.
+	wantStatus(t, s.do(t, "POST", "/unsubscribe/RPIL123", "application/json", `{"unsubscribe":true}`), 200)
+	wantStatus(t, s.do(t, "POST", "/unsubscribe/RPIL123", "text/plain", `{"unsubscribe":true}`), 400)
+
+	r := s.do(t, "POST", "/api/v1/forms/contact/submit", "application/json",
+		`{"data":{"email":"Form@Example.com","name":"Ann"}}`, "Authorization", auth)
+	if r.status != 204 {
+		t.Fatalf("form submit: %d %s, want 204", r.status, r.body)
+	}
+	wantStatus(t, s.do(t, "POST", "/api/v1/forms/contact/submit", "application/json", `{"name":"no id"}`, "Authorization", auth), 400)
+	wantStatus(t, s.do(t, "POST", "/api/v1/forms/contact/submit", "application/json", `{"email":"a@b.c","id":"1"}`, "Authorization", auth), 400)
+	s.settle(t)
+
+	if ev := s.events(t, "type=delivery_clicked", 1)[0]; ev["timestamp"] != "2021-02-11T17:04:49Z" ||
+		ev["properties"].(map[string]any)["href"] != "https://x" {
+		t.Fatalf("metric event = %v", ev)
+	}
+	s.events(t, "type=push_opened", 1)
+	if ev := s.events(t, "type=delivery_unsubscribed", 1)[0]; ev["properties"].(map[string]any)["delivery_id"] != "RPIL123" {
+		t.Fatalf("unsubscribe event = %v", ev)
+	}
+	p := s.profileOf(t, "email:form@example.com")
+	if p["traits"].(map[string]any)["name"] != "Ann" {
+		t.Fatalf("form traits = %v", p["traits"])
+	}
+	if ev := s.events(t, "type=form_submitted&profile_id="+p["id"].(string), 1)[0]; ev["properties"].(map[string]any)["form_id"] != "contact" {
+		t.Fatalf("form event = %v", ev)
+	}
+}

@@ -41,6 +41,10 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/v1/merge_customers", cio.Auth(cio.Merge))
 	mux.Handle("POST /api/v1/segments/{segment_id}/add_customers", cio.Auth(cio.Segment(cdp.OpSegmentAdd)))
 	mux.Handle("POST /api/v1/segments/{segment_id}/remove_customers", cio.Auth(cio.Segment(cdp.OpSegmentRemove)))
+	mux.Handle("POST /api/v1/metrics", cio.Auth(cio.Metrics))
+	mux.Handle("POST /api/v1/push/events", cio.Auth(cio.PushEvents))
+	mux.Handle("POST /api/v1/forms/{form_id}/submit", cio.Auth(cio.SubmitForm))
+	mux.Handle("POST /unsubscribe/{delivery_id}", cio.Unsubscribe())
 }
 
 // addOpsRoutes registers health, readiness and metrics.

@@ -191,6 +191,16 @@ func (a *API) Region(w http.ResponseWriter, r *http.Request, _ *cdp.Source) {
 
 // publish appends events as one batch and answers 200 {}.
 func (a *API) publish(w http.ResponseWriter, r *http.Request, src *cdp.Source, events ...*cdp.Event) {
+	if err := a.append(r, src, events...); err != nil {
+		a.failErr(w, r, err)
+		return
+	}
+	success(w)
+}
+
+// append stamps events with ids, source and receive time and appends them
+// to the event log as one batch.
+func (a *API) append(r *http.Request, src *cdp.Source, events ...*cdp.Event) error {
 	now := time.Now().UTC()
 	b := &cdp.Batch{ID: cdp.NewID(), SourceID: src.ID, ReceivedAt: now, Events: events}
 	for _, e := range events {
@@ -199,9 +209,6 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request, src *cdp.Source, e
 			e.Timestamp = now
 		}
 	}
-	if _, err := a.in.Publish(r.Context(), b); err != nil {
-		a.failErr(w, r, err)
-		return
-	}
-	success(w)
+	_, err := a.in.Publish(r.Context(), b)
+	return err
 }
