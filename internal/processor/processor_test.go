@@ -42,8 +42,11 @@ func openEnv(t *testing.T, dir string) *env {
 
 func (e *env) close() { e.log.Close(); e.store.Close() }
 
-// run runs a processor until every appended message was acked.
-func (e *env) run(t *testing.T) {
+// run runs a processor until every appended message was acked and done
+// (if given) reports the expected end state. Pending alone is not enough:
+// a message nak'ed with a delay counts as neither pending nor unacked
+// while it waits.
+func (e *env) run(t *testing.T, done ...func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
@@ -54,7 +57,7 @@ func (e *env) run(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		n, err := e.log.Pending(t.Context(), processor.Group)
-		if err == nil && n == 0 {
+		if err == nil && n == 0 && (len(done) == 0 || done[0]()) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -141,7 +144,10 @@ func TestPoisonIsStoredNotRetriedForever(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := e.hub.Subscribe(tail.Filter{Type: processor.PoisonType}, 10)
-	e.run(t)
+	e.run(t, func() bool {
+		events, _, err := e.store.FindEvents(t.Context(), cdp.EventFilter{Type: processor.PoisonType})
+		return err == nil && len(events) == 2
+	})
 	events, _, err := e.store.FindEvents(t.Context(), cdp.EventFilter{Type: processor.PoisonType})
 	if err != nil || len(events) != 2 {
 		t.Fatalf("%d poison events, %v; want 2", len(events), err)
