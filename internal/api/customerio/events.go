@@ -8,17 +8,6 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
-// eventBody is §2.3's event: name, type, id, timestamp, data and, on the
-// anonymous endpoint, anonymous_id.
-type eventBody struct {
-	Name        json.RawMessage `json:"name"`
-	Type        string          `json:"type"`
-	ID          string          `json:"id"`
-	Timestamp   json.RawMessage `json:"timestamp"`
-	Data        json.RawMessage `json:"data"`
-	AnonymousID string          `json:"anonymous_id"`
-}
-
 // Track serves POST /api/v1/customers/{identifier}/events.
 func (a *API) Track(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
 	path, msg := personIdentifier(r.PathValue("identifier"))
@@ -50,57 +39,63 @@ func (a *API) TrackAnonymous(w http.ResponseWriter, r *http.Request, src *cdp.So
 	a.publish(w, r, src, e)
 }
 
-// decodeEvent validates an event body with the documented messages. The
-// event's type is its name; page and screen events are typed "page" and
-// "screen" with the name (the URL or screen) in properties.name.
+// decodeEvent reads and validates a v1 event body.
 func (a *API) decodeEvent(w http.ResponseWriter, r *http.Request) (*cdp.Event, int, string) {
 	obj, status, msg := a.readObject(w, r)
 	if status != 0 {
 		return nil, status, msg
 	}
-	raw, _ := json.Marshal(obj)
-	var b eventBody
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, http.StatusBadRequest, "request body must be a JSON object"
+	e, msg := trackEvent(r, obj["name"], stringAttr(obj, "type"), stringAttr(obj, "id"), obj["timestamp"], obj["data"])
+	if msg != "" {
+		return nil, http.StatusBadRequest, msg
 	}
+	e.AnonymousID = stringAttr(obj, "anonymous_id")
+	return e, 0, ""
+}
+
+// trackEvent validates an event with the documented messages (§2.6) and
+// builds it. The event's type is its name; page and screen events are
+// typed "page" and "screen" with the name (the URL or screen) in
+// properties.name. v1 calls the payload data, v2 attributes.
+func trackEvent(r *http.Request, rawName json.RawMessage, typ, id string, ts, data json.RawMessage) (*cdp.Event, string) {
 	var name string
-	if json.Unmarshal(b.Name, &name) != nil || strings.TrimSpace(name) == "" {
-		return nil, http.StatusBadRequest, "event name must not be blank"
+	if json.Unmarshal(rawName, &name) != nil || strings.TrimSpace(name) == "" {
+		return nil, "event name must not be blank"
 	}
 	name = strings.TrimSpace(name)
 	if len(name) > maxEventNameBytes {
-		return nil, http.StatusBadRequest, "event name cannot be longer than 100 bytes"
+		return nil, "event name cannot be longer than 100 bytes"
 	}
-	data := json.RawMessage(`{}`)
-	if len(b.Data) > 0 && string(b.Data) != "null" {
-		if b.Data[0] != '{' {
-			return nil, http.StatusBadRequest, "event data must be a hash"
+	props := json.RawMessage(`{}`)
+	if len(data) > 0 && string(data) != "null" {
+		if data[0] != '{' {
+			return nil, "event data must be a hash"
 		}
-		if len(b.Data) > maxEventDataBytes {
-			return nil, http.StatusBadRequest, "event data cannot be longer than 100000 bytes"
+		if len(data) > maxEventDataBytes {
+			return nil, "event data cannot be longer than 100000 bytes"
 		}
-		data = b.Data
+		props = data
 	}
 	e := baseEvent(r, name, "")
-	switch b.Type {
+	switch typ {
 	case "", "event":
 	case "page", "screen":
-		e.Type = b.Type
-		var props map[string]any
-		_ = json.Unmarshal(data, &props)
-		if props == nil {
-			props = map[string]any{}
+		e.Type = typ
+		var m map[string]any
+		_ = json.Unmarshal(props, &m)
+		if m == nil {
+			m = map[string]any{}
 		}
-		if _, ok := props["name"]; !ok {
-			props["name"] = name
+		if _, ok := m["name"]; !ok {
+			m["name"] = name
 		}
-		data, _ = json.Marshal(props)
+		props, _ = json.Marshal(m)
 	default:
-		return nil, http.StatusBadRequest, "event type must be one of event, page or screen"
+		return nil, "event type must be one of event, page or screen"
 	}
-	e.Properties, e.MessageID, e.AnonymousID = data, strings.TrimSpace(b.ID), strings.TrimSpace(b.AnonymousID)
-	if ts, ok := unixSeconds(b.Timestamp); ok {
-		e.Timestamp = ts
+	e.Properties, e.MessageID = props, strings.TrimSpace(id)
+	if t, ok := unixSeconds(ts); ok {
+		e.Timestamp = t
 	}
-	return e, 0, ""
+	return e, ""
 }

@@ -31,19 +31,27 @@ func (a *API) AddDevice(w http.ResponseWriter, r *http.Request, src *cdp.Source)
 		fail(w, status, msg)
 		return
 	}
-	var dev map[string]json.RawMessage
-	if json.Unmarshal(obj["device"], &dev) != nil || dev == nil {
-		fail(w, http.StatusBadRequest, "device is required")
+	d, msg := parseDevice(obj["device"], "id")
+	if msg != "" {
+		fail(w, http.StatusBadRequest, msg)
 		return
 	}
-	d := cdp.Device{ID: stringAttr(dev, "id"), Platform: stringAttr(dev, "platform")}
+	a.personOp(w, r, src, "device_added", cdp.OpDeviceAdd, d)
+}
+
+// parseDevice reads a device object whose token is under key (v1 "id",
+// v2 "token"); last_used may be a number or a numeric string.
+func parseDevice(raw json.RawMessage, key string) (cdp.Device, string) {
+	var dev map[string]json.RawMessage
+	if json.Unmarshal(raw, &dev) != nil || dev == nil {
+		return cdp.Device{}, "device is required"
+	}
+	d := cdp.Device{ID: stringAttr(dev, key), Platform: stringAttr(dev, "platform")}
 	switch {
 	case d.ID == "":
-		fail(w, http.StatusBadRequest, "device id is required")
-		return
+		return d, "device " + key + " is required"
 	case d.Platform != "ios" && d.Platform != "android":
-		fail(w, http.StatusBadRequest, "device platform must be one of ios, android")
-		return
+		return d, "device platform must be one of ios, android"
 	}
 	if t, ok := unixSeconds(dev["last_used"]); ok {
 		d.LastUsed = &t
@@ -51,7 +59,7 @@ func (a *API) AddDevice(w http.ResponseWriter, r *http.Request, src *cdp.Source)
 	if attrs := dev["attributes"]; len(attrs) > 0 && attrs[0] == '{' {
 		d.Attributes = attrs
 	}
-	a.personOp(w, r, src, "device_added", cdp.OpDeviceAdd, d)
+	return d, ""
 }
 
 // DeleteDevice serves DELETE /api/v1/customers/{identifier}/devices/{device_id}.

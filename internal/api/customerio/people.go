@@ -73,22 +73,31 @@ func (a *API) Identify(w http.ResponseWriter, r *http.Request, src *cdp.Source) 
 		fail(w, status, msg)
 		return
 	}
-	if msg := checkAttributes(attrs); msg != "" {
+	e, msg := identifyEvent(r, path, r.PathValue("identifier"), attrs)
+	if msg != "" {
 		fail(w, http.StatusBadRequest, msg)
 		return
 	}
-	idents := []cdp.Identifier{path}
-	e := baseEvent(r, "identify", r.PathValue("identifier"))
+	a.publish(w, r, src, e)
+}
+
+// identifyEvent builds the identify event of a person named by ident
+// with attrs (v1 body, v2 attributes): body id, email and anonymous_id are
+// attached as identifiers; _update never creates; _timestamp dates it.
+func identifyEvent(r *http.Request, ident cdp.Identifier, userID string, attrs map[string]json.RawMessage) (*cdp.Event, string) {
+	if msg := checkAttributes(attrs); msg != "" {
+		return nil, msg
+	}
+	idents := []cdp.Identifier{ident}
+	e := baseEvent(r, "identify", userID)
 	e.Op = cdp.OpIdentify
 	if raw, ok := attrs["id"]; ok {
 		var id string
 		switch {
 		case json.Unmarshal(raw, &id) != nil:
-			fail(w, http.StatusBadRequest, "id attribute must be a string value")
-			return
+			return nil, "id attribute must be a string value"
 		case strings.TrimSpace(id) == "":
-			fail(w, http.StatusBadRequest, "id attribute cannot be an empty string")
-			return
+			return nil, "id attribute cannot be an empty string"
 		}
 		idents = append(idents, cdp.Identifier{Kind: cdp.IdentifierID, Value: strings.TrimSpace(id)})
 	}
@@ -105,12 +114,15 @@ func (a *API) Identify(w http.ResponseWriter, r *http.Request, src *cdp.Source) 
 	if ts, ok := unixSeconds(attrs["_timestamp"]); ok {
 		e.Timestamp = ts
 	}
-	for _, reserved := range []string{"_update", "_timestamp", "anonymous_id"} {
-		delete(attrs, reserved)
+	traits := make(map[string]json.RawMessage, len(attrs))
+	for k, v := range attrs {
+		if k != "_update" && k != "_timestamp" && k != "anonymous_id" {
+			traits[k] = v
+		}
 	}
-	e.Traits, _ = json.Marshal(attrs)
+	e.Traits, _ = json.Marshal(traits)
 	e.Identifiers = idents
-	a.publish(w, r, src, e)
+	return e, ""
 }
 
 // checkAttributes enforces the identify limits with their documented
