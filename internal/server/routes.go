@@ -45,6 +45,8 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /api/v1/push/events", cio.Auth(cio.PushEvents))
 	mux.Handle("POST /api/v1/forms/{form_id}/submit", cio.Auth(cio.SubmitForm))
 	mux.Handle("POST /unsubscribe/{delivery_id}", cio.Unsubscribe())
+	mux.Handle("POST /api/v2/entity", cio.Auth(cio.Entity))
+	mux.Handle("POST /api/v2/batch", cio.Auth(cio.Batch))
 }
 
 // addOpsRoutes registers health, readiness and metrics.
