@@ -150,6 +150,9 @@ func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *i
 		case cdp.SourceCustomerIOTrack:
 			fmt.Fprintf(w, "  source %q (kind %s): Customer.io clients use base URL %s, site_id %s, api_key %s\n", src.ID, src.Kind, main, src.SiteID, src.APIKey)
 			fmt.Fprintf(w, "    curl -s -u %s:%s -X PUT %s/api/v1/customers/42 -H 'content-type: application/json' -d '{\"email\":\"ann@example.com\"}'\n", src.SiteID, src.APIKey, main)
+		case cdp.SourceCustomerIOPipelines:
+			fmt.Fprintf(w, "  source %q (kind %s): Data Pipelines clients use endpoint %s, write key %s\n", src.ID, src.Kind, main, src.WriteKey)
+			fmt.Fprintf(w, "    curl -s -u %s: %s/v1/track -H 'content-type: application/json' -d '{\"userId\":\"42\",\"event\":\"Course Started\"}'\n", src.WriteKey, main)
 		default:
 			continue
 		}

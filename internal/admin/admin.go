@@ -214,6 +214,7 @@ type sourceDTO struct {
 	Enabled   *bool   `json:"enabled"`
 	SiteID    string  `json:"site_id"`
 	APIKey    string  `json:"api_key"`
+	WriteKey  string  `json:"write_key"`
 	RateLimit float64 `json:"rate_limit"`
 }
 
@@ -229,7 +230,7 @@ func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
 		return nil, cdp.Errorf(cdp.EINVALID, "invalid JSON body: %v", err)
 	}
 	return &cdp.Source{ID: dto.ID, Kind: dto.Kind, Name: dto.Name, Enabled: dto.Enabled == nil || *dto.Enabled,
-		SiteID: dto.SiteID, APIKey: dto.APIKey, RateLimit: dto.RateLimit}, nil
+		SiteID: dto.SiteID, APIKey: dto.APIKey, WriteKey: dto.WriteKey, RateLimit: dto.RateLimit}, nil
 }
 
 type sourceList struct {

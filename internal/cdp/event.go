@@ -78,6 +78,11 @@ const (
 	// OpMerge merges the profile named by Properties.secondary (one
 	// identifier) into the one named by Identifiers; a no-op unless both exist.
 	OpMerge = "merge"
+	// OpAlias declares that Properties.previous_id (a user id or an
+	// anonymous id) and the id in Identifiers are one person: their
+	// profiles merge into the latter's, or the one that exists gains the
+	// other identifier (Data Pipelines alias).
+	OpAlias = "alias"
 	// OpSegmentAdd and OpSegmentRemove add every profile named by
 	// Identifiers to, or remove it from, segment Properties.segment_id.
 	OpSegmentAdd    = "segment_add"

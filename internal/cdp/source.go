@@ -14,10 +14,14 @@ const (
 	// SourceCustomerIOTrack serves Customer.io's Track API (/api/v1, /api/v2)
 	// to callers presenting Basic site_id:api_key.
 	SourceCustomerIOTrack = "customerio_track"
+	// SourceCustomerIOPipelines serves Customer.io's Data Pipelines API
+	// (/v1/*) to callers presenting the write key (Basic user, or writeKey
+	// in the body on the browser paths).
+	SourceCustomerIOPipelines = "customerio_pipelines"
 )
 
 // SourceKinds lists every kind this build serves.
-var SourceKinds = []string{SourceTrack, SourceCustomerIOTrack}
+var SourceKinds = []string{SourceTrack, SourceCustomerIOTrack, SourceCustomerIOPipelines}
 
 // Source origins: sources from the configuration file are read-only through
 // the management API; sources created through the API are stored.
@@ -36,6 +40,8 @@ type Source struct {
 	// SiteID and APIKey are the Basic credentials of a customerio_track source.
 	SiteID string `json:"site_id,omitempty"`
 	APIKey string `json:"api_key,omitempty"`
+	// WriteKey is the credential of a customerio_pipelines source.
+	WriteKey string `json:"write_key,omitempty"`
 	// RateLimit, when positive, caps the requests per second the source
 	// accepts; above it callers get 429 with Retry-After.
 	RateLimit float64   `json:"rate_limit,omitempty"`
@@ -69,6 +75,9 @@ func (s *Source) Validate() map[string]string {
 		if s.APIKey == "" {
 			problems["api_key"] = "is required for kind " + SourceCustomerIOTrack
 		}
+	}
+	if s.Kind == SourceCustomerIOPipelines && s.WriteKey == "" {
+		problems["write_key"] = "is required for kind " + SourceCustomerIOPipelines
 	}
 	if s.RateLimit < 0 {
 		problems["rate_limit"] = "must not be negative"

@@ -65,6 +65,7 @@ type Source struct {
 	Enabled   *bool   `yaml:"enabled"` // default true
 	SiteID    string  `yaml:"site_id"`
 	APIKey    string  `yaml:"api_key"`
+	WriteKey  string  `yaml:"write_key"`
 	RateLimit float64 `yaml:"rate_limit"` // requests per second; 0 = unlimited
 }
 
@@ -223,5 +224,5 @@ func validAddr(addr string) error {
 func (s Source) Source(origin string) *cdp.Source {
 	enabled := s.Enabled == nil || *s.Enabled
 	return &cdp.Source{ID: s.ID, Kind: s.Kind, Name: s.Name, Enabled: enabled, Origin: origin,
-		SiteID: s.SiteID, APIKey: s.APIKey, RateLimit: s.RateLimit}
+		SiteID: s.SiteID, APIKey: s.APIKey, WriteKey: s.WriteKey, RateLimit: s.RateLimit}
 }

@@ -21,6 +21,7 @@ import (
 const (
 	DefaultSourceID           = "default"
 	DefaultCustomerIOSourceID = "customerio"
+	DefaultPipelinesSourceID  = "pipelines"
 )
 
 // Sources is the registry of sources: those declared in the configuration
@@ -191,8 +192,9 @@ func validate(src *cdp.Source) error {
 }
 
 // EnsureDefaults creates the default sources when there are no sources at
-// all: "default" (kind track) and "customerio" (kind customerio_track,
-// with random credentials). Once any source exists it does nothing.
+// all: "default" (kind track), "customerio" (kind customerio_track) and
+// "pipelines" (kind customerio_pipelines), the latter two with random
+// credentials. Once any source exists it does nothing.
 func (s *Sources) EnsureDefaults(ctx context.Context) error {
 	if len(s.List()) > 0 {
 		return nil
@@ -201,6 +203,8 @@ func (s *Sources) EnsureDefaults(ctx context.Context) error {
 		{ID: DefaultSourceID, Kind: cdp.SourceTrack, Name: "Default source", Enabled: true},
 		{ID: DefaultCustomerIOSourceID, Kind: cdp.SourceCustomerIOTrack, Name: "Default Customer.io Track API source",
 			Enabled: true, SiteID: randomHex(10), APIKey: randomHex(20)},
+		{ID: DefaultPipelinesSourceID, Kind: cdp.SourceCustomerIOPipelines, Name: "Default Customer.io Data Pipelines source",
+			Enabled: true, WriteKey: randomHex(16)},
 	} {
 		if err := s.Create(ctx, d); err != nil {
 			return fmt.Errorf("create default source: %w", err)
@@ -216,17 +220,22 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// ByCredentials returns the enabled-or-not source of kind whose Basic
-// credentials are user and pass, comparing in constant time.
+// ByCredentials returns the source (enabled or not) of kind whose
+// credentials are user and pass — site_id and api_key, or the write key
+// and an empty password — comparing in constant time.
 func (s *Sources) ByCredentials(kind, user, pass string) (*cdp.Source, bool) {
 	var found *cdp.Source
 	for _, src := range s.List() {
 		if src.Kind != kind {
 			continue
 		}
-		u := subtle.ConstantTimeCompare([]byte(src.SiteID), []byte(user))
-		p := subtle.ConstantTimeCompare([]byte(src.APIKey), []byte(pass))
-		if u&p == 1 {
+		wantUser, wantPass := src.SiteID, src.APIKey
+		if kind == cdp.SourceCustomerIOPipelines {
+			wantUser, wantPass = src.WriteKey, ""
+		}
+		u := subtle.ConstantTimeCompare([]byte(wantUser), []byte(user))
+		p := subtle.ConstantTimeCompare([]byte(wantPass), []byte(pass))
+		if u&p == 1 && wantUser != "" {
 			found = src
 		}
 	}

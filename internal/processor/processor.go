@@ -331,6 +331,43 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 		e.ProfileID = primary
 		st.repoint(secondary, primary)
 		return nil
+	case cdp.OpAlias:
+		var props struct {
+			PreviousID string `json:"previous_id"`
+		}
+		if err := json.Unmarshal(e.Properties, &props); err != nil || props.PreviousID == "" {
+			return fmt.Errorf("alias: no previous id")
+		}
+		user, err := st.owner(ctx, e.Identifiers)
+		if err != nil {
+			return err
+		}
+		// The previous id may have been a user id or an anonymous id.
+		prev, prevIdent := "", cdp.Identifier{Kind: cdp.IdentifierAnonymousID, Value: props.PreviousID}
+		for _, ident := range []cdp.Identifier{{Kind: cdp.IdentifierID, Value: props.PreviousID}, prevIdent} {
+			if prev, err = st.owner(ctx, []cdp.Identifier{ident}); err != nil {
+				return err
+			}
+			if prev != "" {
+				prevIdent = ident
+				break
+			}
+		}
+		if user != "" && prev != "" && user != prev {
+			if _, err := identity.MergeTx(ctx, st.tx, user, prev, e.ReceivedAt); err != nil {
+				return err
+			}
+			e.ProfileID = user
+			st.repoint(prev, user)
+			return nil
+		}
+		idents := append(e.Identifiers, prevIdent)
+		res, err := identity.IdentifyTx(ctx, st.tx, identity.IdentifyRequest{Identifiers: idents, Create: true, At: e.ReceivedAt})
+		if err != nil {
+			return err
+		}
+		e.ProfileID = res.ProfileID
+		return st.attachAnonymous(ctx, res.ProfileID, idents, e.ReceivedAt)
 	case cdp.OpSegmentAdd, cdp.OpSegmentRemove:
 		var props struct {
 			SegmentID string `json:"segment_id"`
@@ -378,17 +415,7 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 			return err
 		}
 		e.ProfileID = res.ProfileID
-		for _, ident := range e.Identifiers {
-			if ident.Kind != cdp.IdentifierAnonymousID {
-				continue
-			}
-			n, err := st.tx.AttachAnonymousEvents(ctx, ident.Value, res.ProfileID, e.ReceivedAt.Add(-cdp.AnonymousWindow))
-			if err != nil {
-				return err
-			}
-			st.countEvents(res.ProfileID, n, e.ReceivedAt)
-		}
-		return nil
+		return st.attachAnonymous(ctx, res.ProfileID, e.Identifiers, e.ReceivedAt)
 	}
 	// A track-like event: a named person is created if new; an anonymous
 	// id joins the profile it was identified with, if any.
@@ -406,6 +433,22 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 	pid, err := st.owner(ctx, e.Identifiers)
 	e.ProfileID = pid
 	return err
+}
+
+// attachAnonymous gives profile pid the recent anonymous events of every
+// anonymous id among idents (reference/customerio.md §2.3: 30 days).
+func (st *state) attachAnonymous(ctx context.Context, pid string, idents []cdp.Identifier, at time.Time) error {
+	for _, ident := range idents {
+		if ident.Kind != cdp.IdentifierAnonymousID {
+			continue
+		}
+		n, err := st.tx.AttachAnonymousEvents(ctx, ident.Value, pid, at.Add(-cdp.AnonymousWindow))
+		if err != nil {
+			return err
+		}
+		st.countEvents(pid, n, at)
+	}
+	return nil
 }
 
 // owner returns the profile owning the strongest of idents, or "".

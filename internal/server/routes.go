@@ -47,6 +47,14 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /unsubscribe/{delivery_id}", cio.Unsubscribe())
 	mux.Handle("POST /api/v2/entity", cio.Auth(cio.Entity))
 	mux.Handle("POST /api/v2/batch", cio.Auth(cio.Batch))
+
+	// Customer.io Data Pipelines (reference/customerio.md §4): the server
+	// paths, and the browser SDK's one-letter paths (CORS, text/plain).
+	for _, typ := range []string{"identify", "track", "page", "screen", "group", "alias", "batch"} {
+		mux.Handle("POST /v1/"+typ, cio.Pipelines(typ))
+		mux.Handle("POST /v1/"+typ[:1], httpx.CORS(cio.Pipelines(typ)))
+		mux.Handle("OPTIONS /v1/"+typ[:1], httpx.Preflight())
+	}
 }
 
 // addOpsRoutes registers health, readiness and metrics.

@@ -1,0 +1,337 @@
+package customerio
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// Data Pipelines limits (reference/customerio.md §4.3).
+const (
+	maxMessageBytes      = 32 << 10
+	maxPipelineBatchSize = 500 << 10
+)
+
+// message is one Data Pipelines call, camelCase on the wire (§4.2).
+type message struct {
+	Type              string          `json:"type"`
+	UserID            string          `json:"userId"`
+	AnonymousID       string          `json:"anonymousId"`
+	MessageID         string          `json:"messageId"`
+	Timestamp         string          `json:"timestamp"`
+	OriginalTimestamp string          `json:"originalTimestamp"`
+	Context           json.RawMessage `json:"context"`
+	Event             string          `json:"event"`
+	Properties        json.RawMessage `json:"properties"`
+	Traits            json.RawMessage `json:"traits"`
+	Name              string          `json:"name"`
+	GroupID           string          `json:"groupId"`
+	PreviousID        string          `json:"previousId"`
+	WriteKey          string          `json:"writeKey"`
+}
+
+// batchBody is /v1/batch's body; its context applies to every message.
+type batchBody struct {
+	Batch    []json.RawMessage `json:"batch"`
+	Context  json.RawMessage   `json:"context"`
+	WriteKey string            `json:"writeKey"`
+}
+
+// Pipelines serves POST /v1/{typ} (typ "batch" for /v1/batch). As
+// Customer.io does, it answers 200 even to invalid or oversized input,
+// dropping it, unless the caller sends X-Strict-Mode: 1, which turns
+// problems into 400 {"meta":{"errors":[…]}}. The browser paths
+// (/v1/t, /v1/i, … /v1/b) carry the write key in a text/plain JSON body.
+func (a *API) Pipelines(typ string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		strict := r.Header.Get("X-Strict-Mode") == "1"
+		limit := int64(maxMessageBytes)
+		if typ == "batch" {
+			limit = maxPipelineBatchSize
+		}
+		body, err := readMaybeGzip(w, r, min(limit, a.maxBody))
+		if err != nil {
+			// Too large or unreadable: the write key is unknown, so only
+			// strict callers learn about it (Customer.io answers 200).
+			a.in.Rejected("", 1)
+			a.dropped(w, strict, err.Error())
+			return
+		}
+		raws, ctx, bodyKey, err := splitMessages(typ, body)
+		src, ok := a.pipelinesSource(r, bodyKey)
+		if !ok {
+			a.in.Rejected("", 1)
+			fail(w, http.StatusUnauthorized, "Unauthorized request")
+			return
+		}
+		if wait, ok := a.allow(src); !ok {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			fail(w, http.StatusTooManyRequests, "rate limit exceeded")
+			return
+		}
+		if err != nil {
+			a.in.Rejected(src.ID, 1)
+			a.dropped(w, strict, err.Error())
+			return
+		}
+		var events []*cdp.Event
+		var problems []string
+		for i, raw := range raws {
+			e, msg := pipelineEvent(r, typ, raw, ctx)
+			if msg != "" {
+				if typ == "batch" {
+					msg = fmt.Sprintf("batch[%d]: %s", i, msg)
+				}
+				problems = append(problems, msg)
+				continue
+			}
+			events = append(events, e)
+		}
+		if len(problems) > 0 {
+			a.in.Rejected(src.ID, len(problems))
+			if strict {
+				httpx400(w, problems)
+				return
+			}
+		}
+		if len(events) == 0 {
+			success(w)
+			return
+		}
+		a.publish(w, r, src, events...)
+	})
+}
+
+// dropped answers input that cannot be accepted: 200 (dropped) by
+// default, 400 in strict mode.
+func (a *API) dropped(w http.ResponseWriter, strict bool, msg string) {
+	if strict {
+		httpx400(w, []string{msg})
+		return
+	}
+	success(w)
+}
+
+func httpx400(w http.ResponseWriter, problems []string) {
+	httpx.WriteJSON(w, http.StatusBadRequest, map[string]any{"meta": map[string]any{"errors": problems}})
+}
+
+// pipelinesSource authenticates Basic writeKey: or, on the browser paths,
+// the body's writeKey.
+func (a *API) pipelinesSource(r *http.Request, bodyKey string) (*cdp.Source, bool) {
+	user, pass, ok := basicAuth(r)
+	if !ok {
+		user, pass = bodyKey, ""
+	}
+	src, found := a.sources.ByCredentials(cdp.SourceCustomerIOPipelines, user, pass)
+	return src, found && src.Enabled
+}
+
+// readMaybeGzip reads the body, inflating it when Content-Encoding is
+// gzip; limit bounds the inflated size too (no zip bombs).
+func readMaybeGzip(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(rd)
+		if err != nil {
+			return nil, errors.New("invalid gzip body")
+		}
+		defer zr.Close()
+		rd = io.LimitReader(zr, limit+1)
+	}
+	body, err := io.ReadAll(rd)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge) || int64(len(body)) > limit:
+		return nil, fmt.Errorf("request exceeds %dKB", limit>>10)
+	case err != nil:
+		return nil, errors.New("cannot read the request body")
+	}
+	return body, nil
+}
+
+// splitMessages returns the messages of a request, the batch context and
+// the write key found in the body.
+func splitMessages(typ string, body []byte) ([]json.RawMessage, map[string]any, string, error) {
+	if typ != "batch" {
+		var m struct {
+			WriteKey string `json:"writeKey"`
+		}
+		if json.Unmarshal(body, &m) != nil || len(body) == 0 || body[0] != '{' {
+			return nil, nil, "", errors.New("request body must be a JSON object")
+		}
+		return []json.RawMessage{body}, nil, m.WriteKey, nil
+	}
+	var b batchBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, nil, "", errors.New(`request body must be {"batch":[…]}`)
+	}
+	var ctx map[string]any
+	_ = json.Unmarshal(b.Context, &ctx)
+	return b.Batch, ctx, b.WriteKey, nil
+}
+
+// pipelineEvent validates one message and maps it to an event (§4.5):
+// camelCase in, the canonical event out.
+func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchCtx map[string]any) (*cdp.Event, string) {
+	if len(raw) > maxMessageBytes {
+		return nil, "message exceeds 32KB"
+	}
+	var m message
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, "message must be a JSON object with string ids"
+	}
+	typ := m.Type
+	if endpoint != "batch" {
+		typ = endpoint
+	}
+	if m.UserID == "" && m.AnonymousID == "" {
+		return nil, "userId or anonymousId is required"
+	}
+	ctx := map[string]any{}
+	maps.Copy(ctx, batchCtx)
+	var own map[string]any
+	if len(m.Context) > 0 && json.Unmarshal(m.Context, &own) != nil && string(m.Context) != "null" {
+		return nil, "context must be an object"
+	}
+	maps.Copy(ctx, own)
+	e := &cdp.Event{UserID: m.UserID, AnonymousID: m.AnonymousID, MessageID: m.MessageID,
+		Properties: json.RawMessage(`{}`), UserAgent: r.Header.Get("User-Agent")}
+	if ua, ok := ctx["userAgent"].(string); ok && ua != "" {
+		e.UserAgent = ua
+	}
+	e.Context, _ = json.Marshal(ctx)
+	for _, ts := range []string{m.Timestamp, m.OriginalTimestamp} {
+		if ts == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return nil, "timestamp must be an ISO-8601 date-time"
+		}
+		e.Timestamp = t.UTC()
+		break
+	}
+	if m.OriginalTimestamp != "" {
+		if t, err := time.Parse(time.RFC3339Nano, m.OriginalTimestamp); err == nil {
+			t = t.UTC()
+			e.OriginalTimestamp = &t
+		}
+	}
+	if m.UserID != "" {
+		e.Identifiers = append(e.Identifiers, cdp.Identifier{Kind: cdp.IdentifierID, Value: m.UserID})
+	}
+	if m.AnonymousID != "" {
+		e.Identifiers = append(e.Identifiers, cdp.Identifier{Kind: cdp.IdentifierAnonymousID, Value: m.AnonymousID})
+	}
+	props, ok := object(m.Properties)
+	if !ok {
+		return nil, "properties must be an object"
+	}
+	traits, ok := object(m.Traits)
+	if !ok {
+		return nil, "traits must be an object"
+	}
+	switch typ {
+	case "identify":
+		e.Type, e.Op, e.Traits = "identify", cdp.OpIdentify, traits
+		var t struct{ Email string }
+		if json.Unmarshal(traits, &t) == nil && strings.TrimSpace(t.Email) != "" {
+			e.Identifiers = append(e.Identifiers, cdp.Identifier{Kind: cdp.IdentifierEmail, Value: strings.ToLower(strings.TrimSpace(t.Email))})
+		}
+	case "track":
+		if strings.TrimSpace(m.Event) == "" {
+			return nil, "event is required"
+		}
+		e.Type, e.Properties = strings.TrimSpace(m.Event), props
+		if msg := semanticEvent(e, m, ctx); msg != "" {
+			return nil, msg
+		}
+	case "page", "screen":
+		e.Type, e.Properties = typ, withName(props, m.Name)
+	case "group":
+		if m.GroupID == "" {
+			return nil, "groupId is required"
+		}
+		e.Type = "group"
+		e.Properties, _ = json.Marshal(map[string]any{"group_id": m.GroupID, "traits": json.RawMessage(traits)})
+	case "alias":
+		if m.PreviousID == "" || m.UserID == "" {
+			return nil, "previousId and userId are required"
+		}
+		e.Type, e.Op = "alias", cdp.OpAlias
+		e.Identifiers = []cdp.Identifier{{Kind: cdp.IdentifierID, Value: m.UserID}}
+		e.Properties, _ = json.Marshal(map[string]string{"previous_id": m.PreviousID})
+	default:
+		return nil, "type must be one of identify, track, page, screen, group, alias"
+	}
+	return e, ""
+}
+
+// semanticEvent turns Customer.io's semantic events into operations.
+func semanticEvent(e *cdp.Event, m message, ctx map[string]any) string {
+	person := []cdp.Identifier{{Kind: cdp.IdentifierID, Value: m.UserID}}
+	switch e.Type {
+	case "User Deleted":
+		e.Op, e.Ephemeral = cdp.OpDelete, true
+	case "User Suppressed":
+		e.Op = cdp.OpSuppress
+	case "User Unsuppressed":
+		e.Op = cdp.OpUnsuppress
+	case "Device Created or Updated", "Device Deleted":
+		dev, _ := ctx["device"].(map[string]any)
+		token, _ := dev["token"].(string)
+		if token == "" {
+			return "context.device.token is required"
+		}
+		d := cdp.Device{ID: token}
+		d.Platform, _ = dev["type"].(string)
+		d.Attributes = e.Properties
+		e.Op = cdp.OpDeviceDelete
+		if e.Type == "Device Created or Updated" {
+			e.Op = cdp.OpDeviceAdd
+		}
+		e.Properties, _ = json.Marshal(d)
+	default:
+		return ""
+	}
+	if m.UserID == "" {
+		return "userId is required for " + e.Type
+	}
+	e.Identifiers = person
+	return ""
+}
+
+// object returns raw if it is a JSON object, {} if absent or null.
+func object(raw json.RawMessage) (json.RawMessage, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return json.RawMessage(`{}`), true
+	}
+	return raw, raw[0] == '{'
+}
+
+// withName sets properties.name unless present.
+func withName(props json.RawMessage, name string) json.RawMessage {
+	if name == "" {
+		return props
+	}
+	var m map[string]any
+	_ = json.Unmarshal(props, &m)
+	if m == nil {
+		m = map[string]any{}
+	}
+	if _, ok := m["name"]; !ok {
+		m["name"] = name
+	}
+	out, _ := json.Marshal(m)
+	return out
+}
