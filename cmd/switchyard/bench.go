@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +21,9 @@ import (
 
 type benchFlags struct {
 	url, path, source, durability string
+	payload                       string
+	batch                         int
+	siteID, apiKey, writeKey      string
 	rate                          float64
 	duration, warmup              time.Duration
 	connections, sessions         int
@@ -38,7 +44,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	f := &benchFlags{}
 	fs.StringVar(&f.url, "url", "http://127.0.0.1:8686", "base URL of a running switchyard (ignored with --spawn)")
-	fs.StringVar(&f.path, "path", "/track", "path to POST to")
+	fs.StringVar(&f.path, "path", "", "path to POST to (default: the payload's)")
+	fs.StringVar(&f.payload, "payload", "track", "track (Tracardi /track), cio-event (Track API /api/v1/customers/{id}/events) or pipelines-batch (Data Pipelines /v1/batch)")
+	fs.IntVar(&f.batch, "batch", 100, "events per request for pipelines-batch")
+	fs.StringVar(&f.siteID, "site-id", "", "Track API site id (read from the banner with --spawn)")
+	fs.StringVar(&f.apiKey, "api-key", "", "Track API key (read from the banner with --spawn)")
+	fs.StringVar(&f.writeKey, "write-key", "", "Data Pipelines write key (read from the banner with --spawn)")
 	fs.StringVar(&f.source, "source", "default", "source id in the payload")
 	fs.Float64Var(&f.rate, "rate", 1000, "requests per second (the first step with --step)")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "measured time per run or step")
@@ -57,17 +68,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stdout, "# switchyard bench: open-loop, %d connections, %v warm-up + %v measured per run, %d sessions, POST %s\n",
-		f.connections, f.warmup, f.duration, f.sessions, f.path)
-	fmt.Fprintln(stdout, "| target | offered/s | achieved/s | p50 | p90 | p99 | p99.9 | max | non-2xx | errors | CPU µs/req | peak RSS |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|")
-	bodies := trackBodies(f.source, f.sessions)
+	fmt.Fprintf(stdout, "# switchyard bench: open-loop, %d connections, %v warm-up + %v measured per run, payload %s\n",
+		f.connections, f.warmup, f.duration, f.payload)
+	fmt.Fprintln(stdout, "| target | offered req/s | achieved req/s | events/s | p50 | p90 | p99 | p99.9 | max | non-2xx | errors | CPU µs/req | peak RSS |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	if f.baseline {
 		t, err := spawnTarget(ctx, "noop", []string{"bench", "noop-server", "--listen", "127.0.0.1:0"}, stderr)
 		if err != nil {
 			return err
 		}
-		_, err = measure(ctx, stdout, f, t, bodies)
+		_, err = measure(ctx, stdout, f, t)
 		t.stop()
 		if err != nil {
 			return err
@@ -87,20 +97,82 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer t.stop()
 	}
-	accepted, err := measure(ctx, stdout, f, t, bodies)
+	if t.cmd == nil {
+		t.siteID, t.apiKey, t.writeKey = f.siteID, f.apiKey, f.writeKey
+	}
+	accepted, err := measure(ctx, stdout, f, t)
 	if err != nil {
 		return err
 	}
 	return verifyStored(ctx, stdout, t, accepted)
 }
 
+// load builds the requests of f.payload for t.
+func load(f *benchFlags, t *target) (bench.Load, int, error) {
+	l := bench.Load{ContentType: "application/json"}
+	events := 1
+	switch f.payload {
+	case "track":
+		bodies := trackBodies(f.source, f.sessions)
+		l.URL, l.Body = t.url+"/track", func(i int) []byte { return bodies[i%len(bodies)] }
+	case "cio-event":
+		if t.siteID == "" && t.cmd != nil && t.name == "noop" {
+			t.siteID, t.apiKey = "noop", "noop"
+		}
+		if t.siteID == "" {
+			return l, 0, errors.New("bench: cio-event needs --site-id and --api-key (or --spawn)")
+		}
+		l.URL = t.url + "/api/v1/customers/1/events"
+		l.Header = []string{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(t.siteID+":"+t.apiKey))}
+		l.Path = func(i int) string { return fmt.Sprintf("/api/v1/customers/%d/events", i%max(f.sessions, 1)) }
+		l.Body = func(i int) []byte {
+			return fmt.Appendf(nil, `{"name":"purchase","id":"ev-%d","data":{"price":%d.99,"product":"socks","sku":"S-%d"}}`, i, i%500, i)
+		}
+	case "pipelines-batch":
+		if t.writeKey == "" && t.cmd != nil && t.name == "noop" {
+			t.writeKey = "noop"
+		}
+		if t.writeKey == "" {
+			return l, 0, errors.New("bench: pipelines-batch needs --write-key (or --spawn)")
+		}
+		events = max(f.batch, 1)
+		l.URL = t.url + "/v1/batch"
+		l.Header = []string{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))}
+		l.Body = func(i int) []byte { return pipelinesBatch(i, events, f.sessions) }
+	default:
+		return l, 0, fmt.Errorf("bench: unknown payload %q", f.payload)
+	}
+	if f.path != "" {
+		l.URL, l.Path = t.url+f.path, nil
+	}
+	return l, events, nil
+}
+
+// pipelinesBatch is a /v1/batch body of n track calls with unique message
+// ids, shaped like analytics-go's (§4.4).
+func pipelinesBatch(i, n, users int) []byte {
+	b := append(make([]byte, 0, n*260), `{"batch":[`...)
+	for j := range n {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"type":"track","messageId":"m-%d-%d","userId":"u%d","event":"Order Completed",`+
+			`"timestamp":"2026-11-23T10:00:00Z","properties":{"total":%d.99,"currency":"EUR","items":%d}}`, i, j, (i*n+j)%max(users, 1), j, j%7)
+	}
+	return append(b, `],"context":{"library":{"name":"analytics-go","version":"3.0.0"}}}`...)
+}
+
 // measure runs one rate, or the step search, against t.
-func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target, bodies [][]byte) (int, error) {
+func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (int, error) {
+	l, events, err := load(f, t)
+	if err != nil {
+		return 0, err
+	}
 	rate, best, accepted := f.rate, 0.0, 0
 	for {
 		cpu0 := t.cpu()
-		res, err := bench.Run(ctx, bench.Load{URL: t.url + f.path, Rate: rate, Duration: f.duration, Warmup: f.warmup,
-			Connections: f.connections, ContentType: "application/json", Body: func(i int) []byte { return bodies[i%len(bodies)] }})
+		l.Rate, l.Duration, l.Warmup, l.Connections = rate, f.duration, f.warmup, f.connections
+		res, err := bench.Run(ctx, l)
 		if err != nil {
 			return accepted, err
 		}
@@ -110,19 +182,19 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target, bodies 
 			total := int(rate * (f.warmup + f.duration).Seconds())
 			cpu = fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(total))
 		}
-		l := &res.Latency
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %s | %s |\n", t.name, rate, res.Throughput(),
-			ms(l.Quantile(0.5)), ms(l.Quantile(0.9)), ms(l.Quantile(0.99)), ms(l.Quantile(0.999)), ms(l.Max()),
-			res.Non2xx, res.Errors, cpu, t.rss())
+		h := &res.Latency
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %s | %s |\n", t.name, rate, res.Throughput(),
+			res.Throughput()*float64(events), ms(h.Quantile(0.5)), ms(h.Quantile(0.9)), ms(h.Quantile(0.99)), ms(h.Quantile(0.999)),
+			ms(h.Max()), res.Non2xx, res.Errors, cpu, t.rss())
 		if res.FirstCode != 0 || res.FirstErr != nil {
 			fmt.Fprintf(w, "  first failure: status %d, error %v\n", res.FirstCode, res.FirstErr)
 		}
-		passed := l.Quantile(0.99) <= f.p99 && res.ErrorRate() <= f.maxErrors
+		passed := res.Latency.Quantile(0.99) <= f.p99 && res.ErrorRate() <= f.maxErrors
 		if !f.step {
 			return accepted, nil
 		}
 		if !passed {
-			fmt.Fprintf(w, "  %s: highest rate with p99 ≤ %v and errors ≤ %.1f%%: %.0f/s\n", t.name, f.p99, 100*f.maxErrors, best)
+			fmt.Fprintf(w, "  %s: highest rate with p99 ≤ %v and errors ≤ %.1f%%: %.0f requests/s (%.0f events/s)\n", t.name, f.p99, 100*f.maxErrors, best, best*float64(events))
 			return accepted, nil
 		}
 		best = rate
@@ -152,21 +224,27 @@ func verifyStored(ctx context.Context, w io.Writer, t *target, requests int) err
 	if t.cmd == nil {
 		return nil
 	}
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		m, err := scrape(ctx, t.url+"/metrics")
 		if err != nil {
 			return err
 		}
-		accepted, stored, lag := m[`switchyard_ingested_events_total{outcome="accepted",source="default"}`],
-			m[`switchyard_processed_events_total{outcome="stored"}`], m["switchyard_processor_lag_messages"]
+		var accepted float64
+		for k, v := range m {
+			if strings.HasPrefix(k, `switchyard_ingested_events_total{outcome="accepted"`) {
+				accepted += v
+			}
+		}
+		stored, lag := m[`switchyard_processed_events_total{outcome="stored"}`]+m[`switchyard_processed_events_total{outcome="duplicate"}`],
+			m["switchyard_processor_lag_messages"]
 		if stored >= accepted && lag == 0 {
-			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged, %.0f events accepted, %.0f stored (including system events)\n",
+			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged, %.0f events accepted, %.0f stored or deduplicated (system events included)\n",
 				requests, accepted, stored)
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("durable-ack check: %.0f events accepted but only %.0f stored after 2 minutes", accepted, stored)
+			return fmt.Errorf("durable-ack check: %.0f events accepted but only %.0f stored after 10 minutes", accepted, stored)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

@@ -18,12 +18,17 @@ import (
 // target is a server under load; with cmd set, a child process whose CPU
 // time and peak RSS are read from /proc.
 type target struct {
-	name string
-	url  string
-	cmd  *exec.Cmd
+	name                     string
+	url                      string
+	cmd                      *exec.Cmd
+	siteID, apiKey, writeKey string // credentials printed in the banner
 }
 
-var ingestLine = regexp.MustCompile(`ingest:\s+(http://\S+)`)
+var (
+	ingestLine   = regexp.MustCompile(`ingest:\s+(http://\S+)`)
+	trackCreds   = regexp.MustCompile(`site_id (\S+), api_key (\S+)`)
+	writeKeyLine = regexp.MustCompile(`write key (\S+)`)
+)
 
 // spawnTarget starts this binary with args and waits for its "ingest: URL"
 // line.
@@ -41,21 +46,33 @@ func spawnTarget(ctx context.Context, name string, args []string, stderr io.Writ
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	urls := make(chan string, 1)
+	t := &target{name: name, cmd: cmd}
+	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if m := ingestLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case urls <- m[1]:
-				default:
-				}
+			line := sc.Text()
+			if m := trackCreds.FindStringSubmatch(line); m != nil {
+				t.siteID, t.apiKey = m[1], m[2]
+			}
+			if m := writeKeyLine.FindStringSubmatch(line); m != nil {
+				t.writeKey = m[1]
+			}
+			// The banner's last line is "Press Ctrl-C to stop."; the no-op
+			// server prints only its ingest line.
+			if m := ingestLine.FindStringSubmatch(line); m != nil {
+				t.url = m[1]
+			}
+			if t.url != "" && (strings.HasPrefix(line, "Press Ctrl-C") || name == "noop") {
+				close(ready)
+				break
 			}
 		}
+		_, _ = io.Copy(io.Discard, out)
 	}()
 	select {
-	case u := <-urls:
-		return &target{name: name, url: u, cmd: cmd}, nil
+	case <-ready:
+		return t, nil
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("%s did not start within 60s", name)

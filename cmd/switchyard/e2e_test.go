@@ -65,7 +65,7 @@ func start(t *testing.T, dataDir string, args ...string) *proc {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			b.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "/admin/v1/events?source=") {
+			if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
 				banner <- b.String()
 			}
 		}

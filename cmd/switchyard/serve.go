@@ -158,4 +158,5 @@ func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *i
 		}
 		shown[src.Kind] = true
 	}
+	fmt.Fprintln(w, "Press Ctrl-C to stop.")
 }

@@ -19,25 +19,29 @@ import (
 // the body. net/http's client costs about three times as much.
 type conn struct {
 	addr string
-	head []byte // request line and headers, up to Content-Length's value
+	path string // default request path
+	head []byte // headers after the request line, up to Content-Length's value
 	c    net.Conn
 	r    *bufio.Reader
 	w    []byte
 }
 
-func newConn(target, contentType string) (*conn, error) {
+func newConn(target, contentType string, header []string) (*conn, error) {
 	u, err := url.Parse(target)
 	if err != nil || u.Scheme != "http" {
 		return nil, fmt.Errorf("bench: only http:// URLs are supported, not %q", target)
 	}
-	path := u.RequestURI()
-	head := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: ", path, u.Host, contentType)
-	return &conn{addr: u.Host, head: head}, nil
+	head := fmt.Appendf(nil, "Host: %s\r\nContent-Type: %s\r\n", u.Host, contentType)
+	for _, h := range header {
+		head = fmt.Appendf(head, "%s\r\n", h)
+	}
+	head = append(head, "Content-Length: "...)
+	return &conn{addr: u.Host, path: u.RequestURI(), head: head}, nil
 }
 
-// post sends body and returns the response status. A failed connection is
-// closed and redialled on the next call.
-func (c *conn) post(body []byte) (int, error) {
+// post sends body to path ("" for the default) and returns the response
+// status. A failed connection is closed and redialled on the next call.
+func (c *conn) post(path string, body []byte) (int, error) {
 	if c.c == nil {
 		nc, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
 		if err != nil {
@@ -45,7 +49,11 @@ func (c *conn) post(body []byte) (int, error) {
 		}
 		c.c, c.r = nc, bufio.NewReaderSize(nc, 16<<10)
 	}
-	c.w = append(c.w[:0], c.head...)
+	if path == "" {
+		path = c.path
+	}
+	c.w = append(append(append(c.w[:0], "POST "...), path...), " HTTP/1.1\r\n"...)
+	c.w = append(c.w, c.head...)
 	c.w = strconv.AppendInt(c.w, int64(len(body)), 10)
 	c.w = append(c.w, "\r\n\r\n"...)
 	c.w = append(c.w, body...)

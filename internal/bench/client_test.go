@@ -6,14 +6,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestConnAgainstNetHTTP(t *testing.T) {
 	var bodies []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		bodies = append(bodies, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+string(b))
+		bodies = append(bodies, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+r.Header.Get("Authorization")+" "+string(b))
 		switch string(b) {
 		case "chunked":
 			w.WriteHeader(201)
@@ -30,7 +32,7 @@ func TestConnAgainstNetHTTP(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := newConn(srv.URL+"/track?x=1", "application/json")
+	c, err := newConn(srv.URL+"/track?x=1", "application/json", []string{"Authorization: Basic eDo="})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,15 +40,45 @@ func TestConnAgainstNetHTTP(t *testing.T) {
 		body string
 		want int
 	}{{"a", 200}, {"chunked", 201}, {"b", 200}, {"close", 503}, {"after-close", 200}} {
-		got, err := c.post([]byte(tc.body))
+		got, err := c.post("", []byte(tc.body))
 		if err != nil || got != tc.want {
 			t.Fatalf("post(%s) = %d, %v; want %d", tc.body, got, err, tc.want)
 		}
 	}
-	if len(bodies) != 5 || bodies[0] != "POST /track application/json a" {
+	if len(bodies) != 5 || bodies[0] != "POST /track application/json Basic eDo= a" {
 		t.Fatalf("server saw %q", bodies)
 	}
-	if _, err := newConn("https://x", "a/b"); err == nil || !strings.Contains(err.Error(), "http://") {
+	if got, err := c.post("/other", []byte("z")); err != nil || got != 200 || bodies[5] != "POST /other application/json Basic eDo= z" {
+		t.Fatalf("post to /other = %d, %v; server saw %q", got, err, bodies[5])
+	}
+	if _, err := newConn("https://x", "a/b", nil); err == nil || !strings.Contains(err.Error(), "http://") {
 		t.Fatalf("https accepted: %v", err)
+	}
+}
+
+// TestRunSendsEveryRequestOnce checks the schedule: warm-up and measured
+// requests together are each sent exactly once, with their own index.
+func TestRunSendsEveryRequestOnce(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[string(b)]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	res, err := Run(t.Context(), Load{URL: srv.URL, Rate: 2000, Warmup: 100 * time.Millisecond, Duration: 200 * time.Millisecond,
+		Connections: 8, ContentType: "text/plain", Body: func(i int) []byte { return []byte(fmt.Sprint(i)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 400 || res.OK != 400 {
+		t.Fatalf("measured %d sent, %d ok; want 400", res.Sent, res.OK)
+	}
+	for i := range 600 {
+		if n := seen[fmt.Sprint(i)]; n != 1 {
+			t.Fatalf("request %d sent %d times", i, n)
+		}
 	}
 }

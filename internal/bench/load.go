@@ -17,6 +17,10 @@ type Load struct {
 	// Body returns the body of the i-th request.
 	Body        func(i int) []byte
 	ContentType string
+	// Header holds extra request header lines ("Name: value").
+	Header []string
+	// Path, if set, gives the i-th request's path (default: URL's path).
+	Path func(i int) string
 }
 
 // Result is what a run measured.
@@ -46,11 +50,12 @@ func (r *Result) ErrorRate() float64 {
 // idle pool does: at moderate load a few hot connections carry the
 // requests, which costs the kernel far less than spreading them thin.
 type pool struct {
-	mu    sync.Mutex
-	idle  []*conn
-	slots chan struct{} // one per connection that may exist
-	url   string
-	ctype string
+	mu     sync.Mutex
+	idle   []*conn
+	slots  chan struct{} // one per connection that may exist
+	url    string
+	ctype  string
+	header []string
 }
 
 func (p *pool) get() *conn {
@@ -62,7 +67,7 @@ func (p *pool) get() *conn {
 		p.idle = p.idle[:n-1]
 		return c
 	}
-	c, _ := newConn(p.url, p.ctype) // the URL was checked by Run
+	c, _ := newConn(p.url, p.ctype, p.header) // the URL was checked by Run
 	return c
 }
 
@@ -86,10 +91,10 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 	if l.Rate <= 0 || l.Connections <= 0 {
 		return nil, fmt.Errorf("bench: rate and connections must be positive")
 	}
-	if _, err := newConn(l.URL, l.ContentType); err != nil {
+	if _, err := newConn(l.URL, l.ContentType, l.Header); err != nil {
 		return nil, err
 	}
-	conns := &pool{slots: make(chan struct{}, l.Connections), url: l.URL, ctype: l.ContentType}
+	conns := &pool{slots: make(chan struct{}, l.Connections), url: l.URL, ctype: l.ContentType, header: l.Header}
 	defer conns.close()
 	total := int(l.Rate * (l.Warmup + l.Duration).Seconds())
 	warm := int(l.Rate * l.Warmup.Seconds())
@@ -99,7 +104,11 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 	var wg sync.WaitGroup
 	send := func(i int, scheduled time.Time) {
 		c := conns.get()
-		code, err := c.post(l.Body(i))
+		path := ""
+		if l.Path != nil {
+			path = l.Path(i)
+		}
+		code, err := c.post(path, l.Body(i))
 		conns.put(c)
 		done := time.Now()
 		if i < warm {
@@ -132,7 +141,8 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 		due := int(time.Since(start)/interval) + 1
 		for ; i < min(due, total); i++ {
 			sched := start.Add(time.Duration(i) * interval)
-			wg.Go(func() { send(i, sched) })
+			n := i // i is shared by the dispatch loop; each request needs its own
+			wg.Go(func() { send(n, sched) })
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
