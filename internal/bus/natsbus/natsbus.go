@@ -39,6 +39,10 @@ type Options struct {
 	AckWait time.Duration
 	// MaxBatch caps the messages handed to a consumer at once (default 512).
 	MaxBatch int
+	// MaxBatchBytes caps their total size (default 1 MiB), so that large
+	// messages (group-committed envelopes, Data Pipelines batches) make
+	// smaller batches and the consumer's memory stays bounded.
+	MaxBatchBytes int
 	// TrimInterval is how often acknowledged messages are purged (default 1s).
 	TrimInterval time.Duration
 	// Linger is how long a consumer waits, after the first message of a
@@ -64,6 +68,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxBatch == 0 {
 		o.MaxBatch = 512
+	}
+	if o.MaxBatchBytes == 0 {
+		o.MaxBatchBytes = 1 << 20
 	}
 	if o.TrimInterval == 0 {
 		o.TrimInterval = time.Second
@@ -296,7 +303,7 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 		case <-done:
 			_ = m.Nak()
 		}
-	}, jetstream.PullMaxMessages(2*l.opts.MaxBatch),
+	}, jetstream.PullMaxMessagesWithBytesLimit(2*l.opts.MaxBatch, 2*l.opts.MaxBatchBytes),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			l.opts.Logger.Debug("consume", "group", group, "err", err)
 		}))
@@ -327,8 +334,9 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 	}
 }
 
-// collect adds what arrives on in to batch until the batch is full and,
-// without a linger, until nothing more is waiting; with one, until it passes.
+// collect adds what arrives on in to batch until the batch is full (in
+// messages or bytes) and, without a linger, until nothing more is
+// waiting; with one, until it passes.
 func (l *Log) collect(ctx context.Context, in <-chan jetstream.Msg, batch []cdp.Delivery) []cdp.Delivery {
 	var linger <-chan time.Time
 	if l.opts.Linger > 0 {
@@ -336,24 +344,28 @@ func (l *Log) collect(ctx context.Context, in <-chan jetstream.Msg, batch []cdp.
 		defer t.Stop()
 		linger = t.C
 	}
-	for len(batch) < l.opts.MaxBatch {
+	size := 0
+	for _, d := range batch {
+		size += len(d.Data())
+	}
+	for len(batch) < l.opts.MaxBatch && size < l.opts.MaxBatchBytes {
+		var m jetstream.Msg
 		if linger == nil {
 			select {
-			case m := <-in:
-				batch = append(batch, delivery{m})
+			case m = <-in:
 			default:
 				return batch
 			}
-			continue
+		} else {
+			select {
+			case m = <-in:
+			case <-linger:
+				return batch
+			case <-ctx.Done():
+				return batch
+			}
 		}
-		select {
-		case m := <-in:
-			batch = append(batch, delivery{m})
-		case <-linger:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
+		batch, size = append(batch, delivery{m}), size+len(m.Data())
 	}
 	return batch
 }
