@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -126,7 +127,7 @@ func load(f *benchFlags, t *target) (bench.Load, int, error) {
 		l.Header = []string{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(t.siteID+":"+t.apiKey))}
 		l.Path = func(i int) string { return fmt.Sprintf("/api/v1/customers/%d/events", i%max(f.sessions, 1)) }
 		l.Body = func(i int) []byte {
-			return fmt.Appendf(nil, `{"name":"purchase","id":"ev-%d","data":{"price":%d.99,"product":"socks","sku":"S-%d"}}`, i, i%500, i)
+			return fmt.Appendf(nil, `{"name":"purchase","id":"ev-%d","data":{"price":%d.99,"product":"socks","sku":"S-%d"}}`, uniq.Add(1), i%500, i)
 		}
 	case "pipelines-batch":
 		if t.writeKey == "" && t.cmd != nil && t.name == "noop" {
@@ -138,7 +139,7 @@ func load(f *benchFlags, t *target) (bench.Load, int, error) {
 		events = max(f.batch, 1)
 		l.URL = t.url + "/v1/batch"
 		l.Header = []string{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))}
-		l.Body = func(i int) []byte { return pipelinesBatch(i, events, f.sessions) }
+		l.Body = func(i int) []byte { return pipelinesBatch(int(uniq.Add(1)), events, f.sessions) }
 	default:
 		return l, 0, fmt.Errorf("bench: unknown payload %q", f.payload)
 	}
@@ -147,6 +148,11 @@ func load(f *benchFlags, t *target) (bench.Load, int, error) {
 	}
 	return l, events, nil
 }
+
+// uniq numbers requests across every run of the process, so that client
+// message ids never repeat between steps (a repeat would be dropped by the
+// event log's dedup window and measure the cheap path).
+var uniq atomic.Int64
 
 // pipelinesBatch is a /v1/batch body of n track calls with unique message
 // ids, shaped like analytics-go's (§4.4).

@@ -215,6 +215,7 @@ func (p *Processor) storePoison(ctx context.Context, sourceID string, raw []byte
 type state struct {
 	tx         cdp.Tx
 	resolved   map[string]string // profile id as sent → live profile id
+	owners     map[cdp.Identifier]string
 	counts     map[string]*profileCount
 	sessions   map[string]*cdp.Session
 	newSession map[string]bool
@@ -234,7 +235,7 @@ type profileCount struct {
 }
 
 func newState(tx cdp.Tx, seen *cache.Cache[string, uint64]) *state {
-	return &state{tx: tx, resolved: map[string]string{}, counts: map[string]*profileCount{},
+	return &state{tx: tx, resolved: map[string]string{}, owners: map[cdp.Identifier]string{}, counts: map[string]*profileCount{},
 		sessions: map[string]*cdp.Session{}, newSession: map[string]bool{}, dirty: map[string]bool{},
 		applied: map[string]uint64{}, seen: seen}
 }
@@ -284,10 +285,13 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 	if e.ProfileID != "" || (len(e.Identifiers) == 0 && e.Op == "") {
 		return nil
 	}
-	if !e.Ephemeral {
-		if seen, err := st.tx.HasEvent(ctx, e); err != nil || seen {
-			return err
+	if e.Op != "" {
+		if !e.Ephemeral {
+			if seen, err := st.tx.HasEvent(ctx, e); err != nil || seen {
+				return err
+			}
 		}
+		clear(st.owners) // operations may move identifiers between profiles
 	}
 	switch e.Op {
 	case cdp.OpDelete:
@@ -426,6 +430,11 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 		}
 	}
 	if len(named) > 0 {
+		// A known person is the common case: one cached lookup.
+		if pid, err := st.owner(ctx, named); err != nil || pid != "" {
+			e.ProfileID = pid
+			return err
+		}
 		res, err := identity.IdentifyTx(ctx, st.tx, identity.IdentifyRequest{Identifiers: named, Create: true, At: e.ReceivedAt})
 		e.ProfileID = res.ProfileID
 		return err
@@ -451,11 +460,16 @@ func (st *state) attachAnonymous(ctx context.Context, pid string, idents []cdp.I
 	return nil
 }
 
-// owner returns the profile owning the strongest of idents, or "".
+// owner returns the profile owning the strongest of idents, or "". Owners
+// found are remembered for the transaction (repoint forgets them).
 func (st *state) owner(ctx context.Context, idents []cdp.Identifier) (string, error) {
 	for _, ident := range identity.ByPriority(idents) {
+		if pid, ok := st.owners[ident]; ok {
+			return pid, nil
+		}
 		pid, err := st.tx.ProfileIDByIdentifier(ctx, ident)
 		if err == nil {
+			st.owners[ident] = pid
 			return pid, nil
 		}
 		if cdp.ErrorCode(err) != cdp.ENOTFOUND {
@@ -478,6 +492,7 @@ func (st *state) repoint(from, to string) {
 		dst.visits = append(dst.visits, c.visits...)
 	}
 	delete(st.counts, from)
+	clear(st.owners) // identifiers moved or vanished
 	for k, v := range st.resolved {
 		if v == from {
 			if to == "" {
