@@ -23,13 +23,13 @@ type golden struct {
 	Path    string `json:"path"`
 	// Headers replace the default credentials; ContentType defaults to
 	// application/json; Gzip sends the body gzip-compressed.
-	Headers     map[string]string `json:"headers,omitempty"`
+	Headers     map[string]string `json:"headers"`
 	ContentType string            `json:"content_type,omitempty"`
 	Gzip        bool              `json:"gzip,omitempty"`
 	Body        json.RawMessage   `json:"body"`
-	Status   int              `json:"status"`
-	Response json.RawMessage  `json:"response"`
-	Events   []map[string]any `json:"events"`
+	Status      int               `json:"status"`
+	Response    json.RawMessage   `json:"response"`
+	Events      []map[string]any  `json:"events"`
 }
 
 // stable are the stored event fields a golden file compares; ids and
