@@ -224,20 +224,26 @@ func randomHex(n int) string {
 // credentials are user and pass — site_id and api_key, or the write key
 // and an empty password — comparing in constant time.
 func (s *Sources) ByCredentials(kind, user, pass string) (*cdp.Source, bool) {
-	var found *cdp.Source
-	for _, src := range s.List() {
-		if src.Kind != kind {
-			continue
-		}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	match := func(src *cdp.Source) bool {
 		wantUser, wantPass := src.SiteID, src.APIKey
 		if kind == cdp.SourceCustomerIOPipelines {
 			wantUser, wantPass = src.WriteKey, ""
 		}
 		u := subtle.ConstantTimeCompare([]byte(wantUser), []byte(user))
 		p := subtle.ConstantTimeCompare([]byte(wantPass), []byte(pass))
-		if u&p == 1 && wantUser != "" {
-			found = src
+		return src.Kind == kind && wantUser != "" && u&p == 1
+	}
+	for _, src := range s.config {
+		if match(src) {
+			return src, true
 		}
 	}
-	return found, found != nil
+	for id, src := range s.stored {
+		if _, shadowed := s.config[id]; !shadowed && match(src) {
+			return src, true
+		}
+	}
+	return nil, false
 }
