@@ -80,16 +80,7 @@ func trackEvent(r *http.Request, rawName json.RawMessage, typ, id string, ts, da
 	switch typ {
 	case "", "event":
 	case "page", "screen":
-		e.Type = typ
-		var m map[string]any
-		_ = json.Unmarshal(props, &m)
-		if m == nil {
-			m = map[string]any{}
-		}
-		if _, ok := m["name"]; !ok {
-			m["name"] = name
-		}
-		props, _ = json.Marshal(m)
+		e.Type, props = typ, withName(props, name)
 	default:
 		return nil, "event type must be one of event, page or screen"
 	}

@@ -9,46 +9,43 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
-// Metric names accepted by POST /api/v1/metrics, across channels (§2.4).
-var metrics = []string{"bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed"}
+// Delivery report kinds: metrics across channels (§2.4), and the legacy
+// push events.
+var (
+	metrics    = []string{"bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed"}
+	pushEvents = []string{"opened", "converted", "delivered"}
+)
 
 // Metrics serves POST /api/v1/metrics: a delivery metric reported by an
 // app or SDK, stored as an event typed "delivery_<metric>".
 func (a *API) Metrics(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	obj, status, msg := a.readObject(w, r)
-	if status != 0 {
-		fail(w, status, msg)
-		return
-	}
-	metric := stringAttr(obj, "metric")
-	switch {
-	case stringAttr(obj, "delivery_id") == "":
-		fail(w, http.StatusBadRequest, "delivery_id is required")
-		return
-	case !slices.Contains(metrics, metric):
-		fail(w, http.StatusBadRequest, "metric must be one of "+strings.Join(metrics, ", "))
-		return
-	}
-	a.deliveryEvent(w, r, src, "delivery_"+metric, obj)
+	a.deliveryReport(w, r, src, "metric", metrics, "delivery_")
 }
 
-// PushEvents serves the legacy POST /api/v1/push/events.
+// PushEvents serves the legacy POST /api/v1/push/events, stored as
+// "push_<event>".
 func (a *API) PushEvents(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+	a.deliveryReport(w, r, src, "event", pushEvents, "push_")
+}
+
+// deliveryReport validates a report whose kind is body[field], one of
+// allowed, and stores it as an event typed prefix+kind.
+func (a *API) deliveryReport(w http.ResponseWriter, r *http.Request, src *cdp.Source, field string, allowed []string, prefix string) {
 	obj, status, msg := a.readObject(w, r)
 	if status != 0 {
 		fail(w, status, msg)
 		return
 	}
-	event := stringAttr(obj, "event")
+	kind := stringAttr(obj, field)
 	switch {
 	case stringAttr(obj, "delivery_id") == "":
 		fail(w, http.StatusBadRequest, "delivery_id is required")
 		return
-	case event != "opened" && event != "converted" && event != "delivered":
-		fail(w, http.StatusBadRequest, "event must be one of opened, converted, delivered")
+	case !slices.Contains(allowed, kind):
+		fail(w, http.StatusBadRequest, field+" must be one of "+strings.Join(allowed, ", "))
 		return
 	}
-	a.deliveryEvent(w, r, src, "push_"+event, obj)
+	a.deliveryEvent(w, r, src, prefix+kind, obj)
 }
 
 // deliveryEvent stores a delivery report: its fields are the properties.
