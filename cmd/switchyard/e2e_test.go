@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -95,8 +96,18 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	return s.w.Write(b)
 }
 
-func post(url, body string) (int, error) {
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+func post(url, body string) (int, error) { return postAuth(url, "", body) }
+
+func postAuth(url, auth, body string) (int, error) {
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -105,20 +116,20 @@ func post(url, body string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// storedMessageIDs pages through the default source's events and counts
-// them by client message id.
-func storedMessageIDs(t *testing.T, base string) map[string]int {
+// storedKeys pages through the stored purchase events of every source and
+// counts them by properties.key, the test's own id for each request.
+func storedKeys(t *testing.T, base string) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
 	cursor := ""
 	for {
-		resp, err := http.Get(base + "/admin/v1/events?source=default&type=purchase&limit=1000&cursor=" + cursor)
+		resp, err := http.Get(base + "/admin/v1/events?type=purchase&limit=1000&cursor=" + cursor)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var page struct {
 			Events []struct {
-				MessageID string `json:"message_id"`
+				Properties struct{ Key string } `json:"properties"`
 			} `json:"events"`
 			NextCursor string `json:"next_cursor"`
 		}
@@ -128,7 +139,7 @@ func storedMessageIDs(t *testing.T, base string) map[string]int {
 			t.Fatal(err)
 		}
 		for _, e := range page.Events {
-			counts[e.MessageID]++
+			counts[e.Properties.Key]++
 		}
 		if cursor = page.NextCursor; cursor == "" {
 			return counts
@@ -136,11 +147,14 @@ func storedMessageIDs(t *testing.T, base string) map[string]int {
 	}
 }
 
-// TestKillNineLosesNothingAcked sends events, kills the server with
-// SIGKILL, restarts it on the same data dir and requires every
-// acknowledged event stored exactly once. "AfterAcks" kills right after
-// the last acknowledgement, as an operator's kill would; "MidBurst" kills
-// while requests are in flight, so some are cut off before their ack.
+// TestKillNineLosesNothingAcked sends events through every ingest API —
+// Tracardi /track without client ids (group-committed envelopes),
+// Customer.io Track v1 and Data Pipelines with ids (appended one by one
+// with Nats-Msg-Id) — kills the server with SIGKILL, restarts it on the
+// same data dir and requires every acknowledged event stored exactly once.
+// "AfterAcks" kills right after the last acknowledgement, as an operator's
+// kill would; "MidBurst" kills while requests are in flight, so some are
+// cut off before their ack.
 func TestKillNineLosesNothingAcked(t *testing.T) {
 	t.Run("AfterAcks", func(t *testing.T) { killNine(t, false) })
 	t.Run("MidBurst", func(t *testing.T) { killNine(t, true) })
@@ -152,7 +166,14 @@ func killNine(t *testing.T, midBurst bool) {
 	if !strings.Contains(p.banner, `source "default" (kind track)`) || !strings.Contains(p.banner, "curl -s "+p.url+"/track") {
 		t.Fatalf("banner lacks the default source and its curl line:\n%s", p.banner)
 	}
-	const clients, perClient = 16, 60
+	creds := regexp.MustCompile(`site_id (\S+), api_key (\S+)`).FindStringSubmatch(p.banner)
+	wk := regexp.MustCompile(`write key (\S+)`).FindStringSubmatch(p.banner)
+	if creds == nil || wk == nil {
+		t.Fatalf("banner lacks the Customer.io credentials:\n%s", p.banner)
+	}
+	trackAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds[1]+":"+creds[2]))
+	pipelinesAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(wk[1]+":"))
+	const clients, perClient = 18, 60
 	var mu sync.Mutex
 	acked := map[string]bool{}
 	var wg sync.WaitGroup
@@ -160,8 +181,16 @@ func killNine(t *testing.T, midBurst bool) {
 		wg.Go(func() {
 			for i := range perClient {
 				id := fmt.Sprintf("c%02d-%03d", c, i)
-				body := fmt.Sprintf(`{"source":{"id":"default"},"session":{"id":"crash-%d"},"events":[{"id":"%s","type":"purchase","properties":{"n":%d}}]}`, c%4, id, i)
-				code, err := post(p.url+"/track", body)
+				var code int
+				var err error
+				switch c % 3 {
+				case 0:
+					code, err = post(p.url+"/track", fmt.Sprintf(`{"source":{"id":"default"},"session":{"id":"crash-%d"},"events":[{"type":"purchase","properties":{"key":"%s"}}]}`, c%4, id))
+				case 1:
+					code, err = postAuth(p.url+fmt.Sprintf("/api/v1/customers/u%d/events", c), trackAuth, fmt.Sprintf(`{"name":"purchase","id":"%s","data":{"key":"%s"}}`, id, id))
+				default:
+					code, err = postAuth(p.url+"/v1/track", pipelinesAuth, fmt.Sprintf(`{"userId":"u%d","event":"purchase","messageId":"%s","properties":{"key":"%s"}}`, c, id, id))
+				}
 				if err != nil {
 					return // the server is gone
 				}
@@ -190,7 +219,7 @@ func killNine(t *testing.T, midBurst bool) {
 	p = start(t, dir)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		counts := storedMessageIDs(t, p.url)
+		counts := storedKeys(t, p.url)
 		missing := 0
 		for id := range acked {
 			if counts[id] == 0 {
@@ -234,7 +263,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("second process on the same data dir: err %v, output %s", err, out)
 	}
 	for i := range 50 {
-		if code, err := post(p.url+"/track", fmt.Sprintf(`{"source":{"id":"default"},"events":[{"id":"g%d","type":"purchase"}]}`, i)); err != nil || code != 200 {
+		if code, err := post(p.url+"/track", fmt.Sprintf(`{"source":{"id":"default"},"events":[{"type":"purchase","properties":{"key":"g%d"}}]}`, i)); err != nil || code != 200 {
 			t.Fatalf("post: %d %v", code, err)
 		}
 	}
@@ -256,9 +285,9 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	p = start(t, dir)
 	deadline := time.Now().Add(30 * time.Second)
-	for len(storedMessageIDs(t, p.url)) != 50 {
+	for len(storedKeys(t, p.url)) != 50 {
 		if time.Now().After(deadline) {
-			t.Fatalf("stored %d of 50 events after restart", len(storedMessageIDs(t, p.url)))
+			t.Fatalf("stored %d of 50 events after restart", len(storedKeys(t, p.url)))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
