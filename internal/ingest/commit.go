@@ -10,7 +10,10 @@ import (
 
 // Group commit: requests that arrive while an append is in flight share
 // the next one, so under load one event-log write (and, with durability
-// fsync, one fsync) acknowledges many requests.
+// fsync, one fsync) acknowledges many requests. An envelope that holds a
+// single request with a dedup id is appended with that id, so the event
+// log's duplicate window drops a retry that arrives on its own; repeats
+// that share an envelope with other requests are dropped by the store.
 const (
 	committers       = 2       // appends in flight at once
 	maxEnvelopeBytes = 1 << 20 // stop adding batches beyond this size
@@ -19,8 +22,14 @@ const (
 
 type appendReq struct {
 	sourceID string
+	dedupID  string
 	data     []byte // one encoded cdp.Batch
-	done     chan error
+	done     chan appendResult
+}
+
+type appendResult struct {
+	duplicate bool
+	err       error
 }
 
 // committer owns the goroutines that coalesce appends.
@@ -41,21 +50,22 @@ func newCommitter(log cdp.EventLog) *committer {
 }
 
 // append queues one encoded batch and waits until the envelope holding it
-// is in the event log.
-func (c *committer) append(ctx context.Context, sourceID string, data []byte) error {
-	r := &appendReq{sourceID: sourceID, data: data, done: make(chan error, 1)}
+// is in the event log; duplicate reports that the log dropped it as a
+// repeat of dedupID.
+func (c *committer) append(ctx context.Context, sourceID, dedupID string, data []byte) (duplicate bool, err error) {
+	r := &appendReq{sourceID: sourceID, dedupID: dedupID, data: data, done: make(chan appendResult, 1)}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
-		return cdp.Errorf(cdp.EUNAVAILABLE, "shutting down")
+		return false, cdp.Errorf(cdp.EUNAVAILABLE, "shutting down")
 	}
 	c.pending <- r
 	c.mu.RUnlock()
 	select {
-	case err := <-r.done:
-		return err
+	case res := <-r.done:
+		return res.duplicate, res.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 }
 
@@ -108,9 +118,13 @@ func (c *committer) flush(group []*appendReq, size int) {
 		}
 	}
 	buf.WriteByte(']')
-	_, err := c.log.Append(context.Background(), source, "", buf.Bytes())
+	dedupID := ""
+	if len(group) == 1 {
+		dedupID = group[0].dedupID
+	}
+	dup, err := c.log.Append(context.Background(), source, dedupID, buf.Bytes())
 	for _, r := range group {
-		r.done <- err
+		r.done <- appendResult{duplicate: dup, err: err}
 	}
 }
 

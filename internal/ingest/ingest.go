@@ -19,7 +19,6 @@ import (
 
 // Service appends accepted events to the event log.
 type Service struct {
-	log      cdp.EventLog
 	commit   *committer
 	identity *identity.Service
 	sources  *Sources
@@ -29,7 +28,7 @@ type Service struct {
 
 // New returns a Service; Close it to stop its committers.
 func New(log cdp.EventLog, id *identity.Service, sources *Sources, m *metrics.Metrics) *Service {
-	return &Service{log: log, commit: newCommitter(log), identity: id, sources: sources, metrics: m, now: time.Now}
+	return &Service{commit: newCommitter(log), identity: id, sources: sources, metrics: m, now: time.Now}
 }
 
 // Close waits for queued appends and stops the service; later calls to
@@ -48,11 +47,11 @@ func (s *Service) Rejected(sourceID string, n int) {
 	s.metrics.Ingested.WithLabelValues(sourceID, metrics.OutcomeRejected).Add(float64(n))
 }
 
-// Publish durably appends b to the event log. When every client event
-// carries a message id, the batch gets a deterministic dedup id and is
-// appended alone, so that a retried request is dropped by the log's
-// duplicate window; the store's unique (source, message id) catches
-// repeats outside the window. Other batches are group-committed.
+// Publish durably appends b to the event log, group-committed with
+// concurrent requests. When every client event carries a message id, the
+// batch gets a deterministic dedup id, used by the log's duplicate window
+// when the batch travels alone; the store's unique (source, message id)
+// catches every other repeat.
 func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, err error) {
 	data, err := json.Marshal(b)
 	if err != nil {
@@ -60,11 +59,7 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 	}
 	n := float64(len(b.Events))
 	start := time.Now()
-	if id := dedupID(b); id != "" {
-		duplicate, err = s.log.Append(ctx, b.SourceID, id, append(append([]byte{'['}, data...), ']'))
-	} else {
-		err = s.commit.append(ctx, b.SourceID, data)
-	}
+	duplicate, err = s.commit.append(ctx, b.SourceID, dedupID(b), data)
 	switch {
 	case err != nil:
 		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeFailed).Add(n)
