@@ -129,7 +129,9 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
 	l.nc = nc
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384))
+	// An append that gets no ack within 10 s fails (503 to the client, who
+	// retries) rather than holding its request, and the group commit, forever.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
