@@ -51,8 +51,13 @@ func (st *state) apply(ctx context.Context, b *cdp.Batch) error {
 		}
 	}
 	for _, e := range b.Events {
+		named := e.ProfileID == ""
 		if err := st.resolve(ctx, e); err != nil {
 			return err
+		}
+		if named && e.ProfileID != "" {
+			// Found through the identifiers, which merges re-point: live.
+			st.resolved[e.ProfileID] = e.ProfileID
 		}
 		if e.Ephemeral {
 			st.ephemeral++
