@@ -39,7 +39,7 @@ type Options struct {
 	AckWait time.Duration
 	// MaxBatch caps the messages handed to a consumer at once (default 512).
 	MaxBatch int
-	// MaxBatchBytes caps their total size (default 1 MiB), so that large
+	// MaxBatchBytes caps their total size (default 4 MiB), so that large
 	// messages (group-committed envelopes, Data Pipelines batches) make
 	// smaller batches and the consumer's memory stays bounded.
 	MaxBatchBytes int
@@ -70,7 +70,7 @@ func (o *Options) setDefaults() {
 		o.MaxBatch = 512
 	}
 	if o.MaxBatchBytes == 0 {
-		o.MaxBatchBytes = 1 << 20
+		o.MaxBatchBytes = 4 << 20
 	}
 	if o.TrimInterval == 0 {
 		o.TrimInterval = time.Second
