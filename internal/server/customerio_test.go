@@ -11,6 +11,7 @@ import (
 	"time"
 
 	customerio "github.com/customerio/go-customerio/v3"
+	"github.com/google/go-cmp/cmp"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 )
@@ -253,5 +254,31 @@ func TestCustomerIORateLimitAndRegion(t *testing.T) {
 	wantStatus(t, r, 200)
 	if body := r.json(t); body["region"] != "us" || !strings.HasPrefix(body["url"].(string), "http://127.0.0.1") {
 		t.Fatalf("region = %v", body)
+	}
+}
+
+func TestCustomerIOSubscriptionAttributes(t *testing.T) {
+	s, c := newCIOStack(t)
+	for i := range 5 { // map order varies: dotted and nested forms must merge either way
+		id := fmt.Sprint("sub", i)
+		err := c.Identify(id, map[string]any{"unsubscribed": "1", "cio_subscription_preferences.topics.topic_1": true,
+			"cio_subscription_preferences": map[string]any{"topics": map[string]any{"topic_2": false}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Identify("sub-no", map[string]any{"unsubscribed": "no"}); err != nil {
+		t.Fatal(err)
+	}
+	s.settle(t)
+	for i := range 5 {
+		traits := s.profileOf(t, fmt.Sprint("id:sub", i))["traits"].(map[string]any)
+		want := map[string]any{"topics": map[string]any{"topic_1": true, "topic_2": false}}
+		if traits["unsubscribed"] != true || !cmp.Equal(traits["cio_subscription_preferences"], want) {
+			t.Fatalf("traits = %v", traits)
+		}
+	}
+	if traits := s.profileOf(t, "id:sub-no")["traits"].(map[string]any); traits["unsubscribed"] != false {
+		t.Fatalf("unsubscribed \"no\" = %v", traits["unsubscribed"])
 	}
 }

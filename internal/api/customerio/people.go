@@ -114,15 +114,70 @@ func identifyEvent(r *http.Request, ident cdp.Identifier, userID string, attrs m
 	if ts, ok := unixSeconds(attrs["_timestamp"]); ok {
 		e.Timestamp = ts
 	}
-	traits := make(map[string]json.RawMessage, len(attrs))
-	for k, v := range attrs {
-		if k != "_update" && k != "_timestamp" && k != "anonymous_id" {
-			traits[k] = v
+	traits := make(map[string]any, len(attrs))
+	for k, raw := range attrs {
+		if k == "_update" || k == "_timestamp" || k == "anonymous_id" {
+			continue
 		}
+		var v any
+		_ = json.Unmarshal(raw, &v)
+		switch {
+		case k == "unsubscribed":
+			v = isTrue(v) // any case of true, 1 or "1" (§2.2)
+		case strings.HasPrefix(k, "cio_subscription_preferences."):
+			setPath(traits, strings.Split(k, "."), v) // dot notation → nested
+			continue
+		}
+		if m, ok := v.(map[string]any); ok {
+			if cur, ok := traits[k].(map[string]any); ok { // dotted keys of it came first
+				mergeInto(cur, m)
+				continue
+			}
+		}
+		traits[k] = v
 	}
 	e.Traits, _ = json.Marshal(traits)
 	e.Identifiers = idents
 	return e, ""
+}
+
+// isTrue reports whether v means yes: true, 1 or "1", "true" in any case.
+func isTrue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case float64:
+		return x == 1
+	case string:
+		return x == "1" || strings.EqualFold(x, "true")
+	}
+	return false
+}
+
+// mergeInto merges src into dst, recursing into objects both have.
+func mergeInto(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				mergeInto(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
+
+// setPath sets m[path[0]][path[1]]… = v, creating nested objects.
+func setPath(m map[string]any, path []string, v any) {
+	for _, key := range path[:len(path)-1] {
+		next, ok := m[key].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[key] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
 }
 
 // checkAttributes enforces the identify limits with their documented
