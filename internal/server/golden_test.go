@@ -34,7 +34,7 @@ type golden struct {
 
 // stable are the stored event fields a golden file compares; ids and
 // receive times differ on every run.
-var stable = []string{"type", "message_id", "user_id", "anonymous_id", "op", "identifiers", "properties", "traits"}
+var stable = []string{"type", "message_id", "user_id", "anonymous_id", "op", "identifiers", "properties", "traits", "context"}
 
 // TestGoldenCustomerIO runs testdata/customerio/*.json (Track API, as the
 // customerio_track source) and testdata/pipelines/*.json (Data Pipelines,

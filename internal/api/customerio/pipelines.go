@@ -30,6 +30,7 @@ type message struct {
 	Timestamp         string          `json:"timestamp"`
 	OriginalTimestamp string          `json:"originalTimestamp"`
 	Context           json.RawMessage `json:"context"`
+	Integrations      json.RawMessage `json:"integrations"`
 	Event             string          `json:"event"`
 	Properties        json.RawMessage `json:"properties"`
 	Traits            json.RawMessage `json:"traits"`
@@ -39,11 +40,13 @@ type message struct {
 	WriteKey          string          `json:"writeKey"`
 }
 
-// batchBody is /v1/batch's body; its context applies to every message.
+// batchBody is /v1/batch's body; its context and integrations apply to
+// every message.
 type batchBody struct {
-	Batch    []json.RawMessage `json:"batch"`
-	Context  json.RawMessage   `json:"context"`
-	WriteKey string            `json:"writeKey"`
+	Batch        []json.RawMessage `json:"batch"`
+	Context      json.RawMessage   `json:"context"`
+	Integrations json.RawMessage   `json:"integrations"`
+	WriteKey     string            `json:"writeKey"`
 }
 
 // Pipelines serves POST /v1/{typ} (typ "batch" for /v1/batch). As
@@ -177,6 +180,13 @@ func splitMessages(typ string, body []byte) ([]json.RawMessage, map[string]any, 
 	}
 	var ctx map[string]any
 	_ = json.Unmarshal(b.Context, &ctx)
+	var integrations map[string]any
+	if json.Unmarshal(b.Integrations, &integrations) == nil && len(integrations) > 0 {
+		if ctx == nil {
+			ctx = map[string]any{}
+		}
+		ctx["integrations"] = integrations
+	}
 	return b.Batch, ctx, b.WriteKey, nil
 }
 
@@ -204,6 +214,17 @@ func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchC
 		return nil, "context must be an object"
 	}
 	maps.Copy(ctx, own)
+	// Integrations (per-destination switches) travel in the context; the
+	// call's own override the batch's key by key.
+	var integ map[string]any
+	if json.Unmarshal(m.Integrations, &integ) == nil && len(integ) > 0 {
+		merged := map[string]any{}
+		if batch, ok := batchCtx["integrations"].(map[string]any); ok {
+			maps.Copy(merged, batch)
+		}
+		maps.Copy(merged, integ)
+		ctx["integrations"] = merged
+	}
 	e := &cdp.Event{UserID: m.UserID, AnonymousID: m.AnonymousID, MessageID: m.MessageID,
 		Properties: json.RawMessage(`{}`), UserAgent: r.Header.Get("User-Agent")}
 	if ua, ok := ctx["userAgent"].(string); ok && ua != "" {
