@@ -1,7 +1,9 @@
 package cdp
 
 import (
+	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -66,7 +68,7 @@ func (s *Source) Validate() map[string]string {
 		known = known || s.Kind == k
 	}
 	if !known {
-		problems["kind"] = "unknown source kind " + quote(s.Kind) + " (supported: " + join(SourceKinds) + ")"
+		problems["kind"] = fmt.Sprintf("unknown source kind %q (supported: %s)", s.Kind, strings.Join(SourceKinds, ", "))
 	}
 	if s.Kind == SourceCustomerIOTrack {
 		if s.SiteID == "" {
@@ -86,17 +88,4 @@ func (s *Source) Validate() map[string]string {
 		return nil
 	}
 	return problems
-}
-
-func quote(s string) string { return `"` + s + `"` }
-
-func join(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
 }

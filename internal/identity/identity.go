@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cache"
@@ -297,12 +298,10 @@ func later(a, b time.Time) time.Time {
 // ByPriority returns a copy of idents, strongest first (cio_id, id, email,
 // anonymous ids).
 func ByPriority(in []cdp.Identifier) []cdp.Identifier {
-	idents := append([]cdp.Identifier(nil), in...)
-	for i := 1; i < len(idents); i++ {
-		for j := i; j > 0 && identifierPriority[idents[j].Kind] < identifierPriority[idents[j-1].Kind]; j-- {
-			idents[j], idents[j-1] = idents[j-1], idents[j]
-		}
-	}
+	idents := slices.Clone(in)
+	slices.SortStableFunc(idents, func(a, b cdp.Identifier) int {
+		return identifierPriority[a.Kind] - identifierPriority[b.Kind]
+	})
 	return idents
 }
 

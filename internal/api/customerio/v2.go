@@ -2,6 +2,7 @@ package customerio
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -217,7 +218,7 @@ func personEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 			e.Op = cdp.OpUnsuppress
 		}
 	default:
-		return nil, invalid("action", "unknown person action "+quote(en.Action))
+		return nil, invalid("action", fmt.Sprintf("unknown person action %q", en.Action))
 	}
 	if msg != "" {
 		return nil, invalid("", msg)
@@ -241,7 +242,7 @@ func objectEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	switch en.Action {
 	case "identify", "identify_anonymous", "delete", "add_relationships", "delete_relationships":
 	default:
-		return nil, invalid("action", "unknown object action "+quote(en.Action))
+		return nil, invalid("action", fmt.Sprintf("unknown object action %q", en.Action))
 	}
 	var ids map[string]any
 	if json.Unmarshal(en.Identifiers, &ids) != nil || len(ids) == 0 {
@@ -279,5 +280,3 @@ func deliveryEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	}
 	return e, nil
 }
-
-func quote(s string) string { return `"` + s + `"` }

@@ -177,9 +177,8 @@ func testGroup(t *testing.T, open Opener) {
 	defer cancel()
 	var mu sync.Mutex
 	seen := map[string]int{}
-	perConsumer := [2]int{}
 	var wg sync.WaitGroup
-	for c := range 2 {
+	for range 2 {
 		wg.Go(func() {
 			_ = log.Consume(ctx, "shared", func(_ context.Context, batch []cdp.Delivery) {
 				mu.Lock()
@@ -187,7 +186,6 @@ func testGroup(t *testing.T, open Opener) {
 				for _, d := range batch {
 					_ = d.Ack()
 					seen[string(d.Data())]++
-					perConsumer[c]++
 				}
 				if len(seen) == len(want) {
 					cancel()
