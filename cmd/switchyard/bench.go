@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -28,7 +29,9 @@ type benchFlags struct {
 	rate                          float64
 	duration, warmup              time.Duration
 	connections, sessions         int
-	baseline, spawn, step         bool
+	baseline, spawn, step, tail   bool
+	sink                          *actionSink
+	signingKey                    string
 	stepFactor, maxErrors         float64
 	p99                           time.Duration
 }
@@ -46,7 +49,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f := &benchFlags{}
 	fs.StringVar(&f.url, "url", "http://127.0.0.1:8686", "base URL of a running switchyard (ignored with --spawn)")
 	fs.StringVar(&f.path, "path", "", "path to POST to (default: the payload's)")
-	fs.StringVar(&f.payload, "payload", "track", "track (Tracardi /track), cio-event (Track API /api/v1/customers/{id}/events) or pipelines-batch (Data Pipelines /v1/batch)")
+	fs.StringVar(&f.payload, "payload", "track", "track (Tracardi /track), cio-event (Track API /api/v1/customers/{id}/events), pipelines-batch (Data Pipelines /v1/batch), cio-webhook (signed Customer.io reporting webhooks) or actions (page views a workflow delivers to a local sink; needs --spawn)")
+	fs.StringVar(&f.signingKey, "signing-key", "", "signing key of the --source customerio_webhook source (created with --spawn)")
+	fs.BoolVar(&f.tail, "tail", false, "cio-webhook: also measure how long after its ack each event shows on the live tail")
 	fs.IntVar(&f.batch, "batch", 100, "events per request for pipelines-batch")
 	fs.StringVar(&f.siteID, "site-id", "", "Track API site id (read from the banner with --spawn)")
 	fs.StringVar(&f.apiKey, "api-key", "", "Track API key (read from the banner with --spawn)")
@@ -85,14 +90,29 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	t := &target{name: "switchyard", url: f.url}
+	var sink *actionSink
+	if f.payload == "actions" && !f.spawn {
+		return errors.New("bench: --payload actions needs --spawn (the server must deliver to the bench's own sink)")
+	}
 	if f.spawn {
 		dir, err := os.MkdirTemp("", "switchyard-bench")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		t, err = spawnTarget(ctx, "switchyard ("+f.durability+")", []string{"serve", "--listen", "127.0.0.1:0",
-			"--data-dir", dir, "--durability", f.durability}, stderr)
+		args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--durability", f.durability}
+		if f.payload == "actions" {
+			if sink, err = startSink(); err != nil {
+				return err
+			}
+			defer sink.srv.Close()
+			cfg, err := actionsConfig(dir, sink.url)
+			if err != nil {
+				return err
+			}
+			args = append(args, "--config", cfg)
+		}
+		t, err = spawnTarget(ctx, "switchyard ("+f.durability+")", args, stderr)
 		if err != nil {
 			return err
 		}
@@ -100,7 +120,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if t.cmd == nil {
 		t.siteID, t.apiKey, t.writeKey = f.siteID, f.apiKey, f.writeKey
+		t.hookSource, t.signingKey = f.source, f.signingKey
+	} else if f.payload == "cio-webhook" {
+		if err := createHookSource(ctx, t); err != nil {
+			return err
+		}
 	}
+	f.sink = sink
 	accepted, err := measure(ctx, stdout, f, t)
 	if err != nil {
 		return err
@@ -129,6 +155,20 @@ func load(f *benchFlags, t *target) (bench.Load, int, error) {
 		l.Body = func(i int) []byte {
 			return fmt.Appendf(nil, `{"name":"purchase","id":"ev-%d","data":{"price":%d.99,"product":"socks","sku":"S-%d"}}`, uniq.Add(1), i%500, i)
 		}
+	case "cio-webhook":
+		if t.name == "noop" {
+			t.hookSource, t.signingKey = "noop", "noop"
+		}
+		if t.signingKey == "" {
+			return l, 0, errors.New("bench: cio-webhook needs --source and --signing-key (or --spawn)")
+		}
+		webhookLoad(&l, f, t)
+	case "actions":
+		if t.name != "noop" {
+			break // set per run by measure
+		}
+		body := trackBodies("default", 1)[0]
+		l.URL, l.Body = t.url+"/track", func(int) []byte { return body }
 	case "pipelines-batch":
 		if t.writeKey == "" && t.cmd != nil && t.name == "noop" {
 			t.writeKey = "noop"
@@ -178,10 +218,24 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (int, e
 	for {
 		cpu0 := t.cpu()
 		l.Rate, l.Duration, l.Warmup, l.Connections = rate, f.duration, f.warmup, f.connections
+		run := runSeq.Add(1)
+		var probe *tailProbe
+		if f.tail && f.payload == "cio-webhook" && t.name != "noop" {
+			if probe, err = startTailProbe(ctx, t, run); err != nil {
+				return accepted, err
+			}
+			l.OnReply = probe.onReply
+		}
+		var acks *sync.Map
+		if f.payload == "actions" && f.sink != nil && t.name != "noop" {
+			acks = &sync.Map{}
+			actionsLoad(&l, t, acks)
+		}
 		res, err := bench.Run(ctx, l)
 		if err != nil {
 			return accepted, err
 		}
+
 		accepted += res.OK
 		cpu := ""
 		if d := t.cpu() - cpu0; d > 0 {
@@ -194,6 +248,12 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (int, e
 			ms(h.Max()), res.Non2xx, res.Errors, cpu, t.rss())
 		if res.FirstCode != 0 || res.FirstErr != nil {
 			fmt.Fprintf(w, "  first failure: status %d, error %v\n", res.FirstCode, res.FirstErr)
+		}
+		if probe != nil {
+			probe.report(w)
+		}
+		if acks != nil {
+			f.sink.report(w, acks, res.Elapsed)
 		}
 		passed := res.Latency.Quantile(0.99) <= f.p99 && res.ErrorRate() <= f.maxErrors
 		if !f.step {

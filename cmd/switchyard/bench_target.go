@@ -22,6 +22,7 @@ type target struct {
 	url                      string
 	cmd                      *exec.Cmd
 	siteID, apiKey, writeKey string // credentials printed in the banner
+	hookSource, signingKey   string // the customerio_webhook source of cio-webhook
 }
 
 var (

@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/webhook"
 )
 
 // binary is the switchyard binary built once for the end-to-end tests.
@@ -121,9 +124,17 @@ func postAuth(url, auth, body string) (int, error) {
 func storedKeys(t *testing.T, base string) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
+	for _, typ := range []string{"purchase", "email_opened"} {
+		countKeys(t, base, typ, counts)
+	}
+	return counts
+}
+
+func countKeys(t *testing.T, base, typ string, counts map[string]int) {
+	t.Helper()
 	cursor := ""
 	for {
-		resp, err := http.Get(base + "/admin/v1/events?type=purchase&limit=1000&cursor=" + cursor)
+		resp, err := http.Get(base + "/admin/v1/events?type=" + typ + "&limit=1000&cursor=" + cursor)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,15 +153,15 @@ func storedKeys(t *testing.T, base string) map[string]int {
 			counts[e.Properties.Key]++
 		}
 		if cursor = page.NextCursor; cursor == "" {
-			return counts
+			return
 		}
 	}
 }
 
 // TestKillNineLosesNothingAcked sends events through every ingest API —
 // Tracardi /track without client ids (group-committed envelopes),
-// Customer.io Track v1 and Data Pipelines with ids (appended one by one
-// with Nats-Msg-Id) — kills the server with SIGKILL, restarts it on the
+// Customer.io Track v1, Data Pipelines, Customer.io reporting webhooks and
+// Standard Webhooks with ids (deduplicated) — kills the server with SIGKILL, restarts it on the
 // same data dir and requires every acknowledged event stored exactly once.
 // "AfterAcks" kills right after the last acknowledgement, as an operator's
 // kill would; "MidBurst" kills while requests are in flight, so some are
@@ -173,7 +184,29 @@ func killNine(t *testing.T, midBurst bool) {
 	}
 	trackAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds[1]+":"+creds[2]))
 	pipelinesAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(wk[1]+":"))
-	const clients, perClient = 18, 60
+	hooks := []*cdp.Source{{ID: "cio-reports", Kind: cdp.SourceCustomerIOWebhook, SigningKey: "crash-key"},
+		{ID: "std-hooks", Kind: cdp.SourceWebhook, Verify: &cdp.WebhookVerify{Scheme: cdp.VerifyStandardWebhooks, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}
+	for _, src := range hooks {
+		body, _ := json.Marshal(map[string]any{"id": src.ID, "kind": src.Kind, "signing_key": src.SigningKey, "verify": src.Verify})
+		if code, err := post(p.url+"/admin/v1/sources", string(body)); err != nil || code != 201 {
+			t.Fatalf("create source %s: %d %v", src.ID, code, err)
+		}
+	}
+	sendHook := func(src *cdp.Source, id, body string) (int, error) {
+		h, err := webhook.Sign(src, []byte(body), time.Now(), id)
+		if err != nil {
+			return 0, err
+		}
+		req, _ := http.NewRequest("POST", p.url+"/webhooks/"+src.ID, strings.NewReader(body))
+		req.Header = h
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	const clients, perClient = 20, 60
 	var mu sync.Mutex
 	acked := map[string]bool{}
 	var wg sync.WaitGroup
@@ -183,13 +216,17 @@ func killNine(t *testing.T, midBurst bool) {
 				id := fmt.Sprintf("c%02d-%03d", c, i)
 				var code int
 				var err error
-				switch c % 3 {
+				switch c % 5 {
 				case 0:
 					code, err = post(p.url+"/track", fmt.Sprintf(`{"source":{"id":"default"},"session":{"id":"crash-%d"},"events":[{"type":"purchase","properties":{"key":"%s"}}]}`, c%4, id))
 				case 1:
 					code, err = postAuth(p.url+fmt.Sprintf("/api/v1/customers/u%d/events", c), trackAuth, fmt.Sprintf(`{"name":"purchase","id":"%s","data":{"key":"%s"}}`, id, id))
-				default:
+				case 2:
 					code, err = postAuth(p.url+"/v1/track", pipelinesAuth, fmt.Sprintf(`{"userId":"u%d","event":"purchase","messageId":"%s","properties":{"key":"%s"}}`, c, id, id))
+				case 3:
+					code, err = sendHook(hooks[0], "", fmt.Sprintf(`{"event_id":"%s","object_type":"email","metric":"opened","timestamp":1700000000,"data":{"identifiers":{"id":"u%d"},"key":"%s"}}`, id, c, id))
+				default:
+					code, err = sendHook(hooks[1], id, fmt.Sprintf(`{"type":"purchase","key":"%s"}`, id))
 				}
 				if err != nil {
 					return // the server is gone

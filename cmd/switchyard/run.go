@@ -26,6 +26,10 @@ const usage = `switchyard: a self-hosted customer-event hub
 
 Usage:
   switchyard serve [--config FILE] [--listen :8686] [--data-dir ./data] [--admin-listen ADDR]
+  switchyard tail [--url URL] [--source ID] [--type T] [--filter CEL] [--json]
+                                        follow the events a server stores, live
+  switchyard send webhook --source ID --file BODY [--url URL]
+                                        sign and send a webhook as its provider would
   switchyard bench [flags]              open-loop load generator (switchyard bench -h)
   switchyard config validate FILE       check a configuration file
   switchyard version
@@ -41,6 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "tail":
+		return runTail(ctx, args[1:], getenv, stdout, stderr)
+	case "send":
+		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "config":

@@ -40,6 +40,15 @@ func TestConfigValidate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "durability") || !strings.Contains(err.Error(), "sources[0].kind") {
 		t.Fatalf("bad config: %v", err)
 	}
+	hooks := filepath.Join(dir, "hooks.yaml")
+	os.WriteFile(hooks, []byte("sources:\n  - id: h\n    kind: webhook\n    verify: {scheme: standard_webhooks, secret: \"whsec_!\"}\n    event_type: \"body.\"\n"+
+		"  - id: c\n    kind: customerio_webhook\n"), 0o600)
+	err = run(t.Context(), []string{"config", "validate", hooks}, env, &out, &out)
+	for _, want := range []string{"sources[0].event_type: ERROR", "sources[0].verify.secret", "sources[1].signing_key: is required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("webhook config: %v, want %q", err, want)
+		}
+	}
 	if err := run(t.Context(), []string{"config", "validate", filepath.Join(dir, "missing.yaml")}, env, &out, &out); err == nil {
 		t.Fatal("missing file accepted")
 	}

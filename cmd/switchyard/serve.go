@@ -53,6 +53,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	a.Version = versionString()
 	defer a.Close()
 	servers, err := listen(cfg, a)
 	if err != nil {

@@ -5,6 +5,7 @@ package admin
 
 import (
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -81,14 +83,17 @@ func eventFilter(r *http.Request) (cdp.EventFilter, error) {
 }
 
 // parseSince accepts RFC 3339 or Unix seconds.
-func parseSince(s string) (time.Time, error) {
+func parseSince(s string) (time.Time, error) { return parseTime("since", s) }
+
+// parseTime reads the query parameter name: RFC 3339 or Unix seconds.
+func parseTime(name, s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return time.Unix(n, 0), nil
 	}
-	return time.Time{}, cdp.Errorf(cdp.EINVALID, "since must be an RFC 3339 time or Unix seconds, not %q", s)
+	return time.Time{}, cdp.Errorf(cdp.EINVALID, "%s must be an RFC 3339 time or Unix seconds, not %q", name, s)
 }
 
 type eventList struct {
@@ -117,7 +122,8 @@ func listEvents(w http.ResponseWriter, r *http.Request, log *slog.Logger, store 
 	httpx.WriteJSON(w, http.StatusOK, eventList{Events: events, NextCursor: next})
 }
 
-// GetEvent serves GET /admin/v1/events/{id}.
+// GetEvent serves GET /admin/v1/events/{id}: the event and, while
+// retention keeps it, the raw request that carried it.
 func GetEvent(log *slog.Logger, store cdp.EventReader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e, err := store.FindEventByID(r.Context(), r.PathValue("id"))
@@ -125,8 +131,60 @@ func GetEvent(log *slog.Logger, store cdp.EventReader) http.Handler {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, e)
+		out := eventDetail{Event: e}
+		if e.RequestID != "" {
+			raw, err := store.FindRawRequest(r.Context(), e.RequestID)
+			if err != nil && cdp.ErrorCode(err) != cdp.ENOTFOUND { // gone after retention
+				httpx.Error(w, r, log, err)
+				return
+			}
+			out.Raw = viewRaw(raw)
+		}
+		httpx.WriteJSON(w, http.StatusOK, out)
 	})
+}
+
+// eventDetail is an event with the raw request that carried it.
+type eventDetail struct {
+	*cdp.Event
+	Raw *rawView `json:"raw,omitempty"`
+}
+
+// rawView shows a raw request: its headers as a map, its body as text
+// when it is UTF-8, else in base64.
+type rawView struct {
+	Method     string              `json:"method"`
+	Path       string              `json:"path"`
+	RemoteAddr string              `json:"remote_addr,omitempty"`
+	Headers    map[string][]string `json:"headers"`
+	Body       *string             `json:"body,omitempty"`
+	BodyBase64 *string             `json:"body_base64,omitempty"`
+	BodySize   int64               `json:"body_size"`
+	Truncated  bool                `json:"truncated,omitempty"`
+	ReceivedAt time.Time           `json:"received_at"`
+}
+
+func viewRaw(r *cdp.RawRequest) *rawView {
+	if r == nil {
+		return nil
+	}
+	v := &rawView{Method: r.Method, Path: r.Path, RemoteAddr: r.RemoteAddr, Headers: map[string][]string{},
+		BodySize: r.BodySize, Truncated: r.Truncated, ReceivedAt: r.ReceivedAt}
+	for line := range strings.SplitSeq(r.Header, "\n") {
+		if name, value, ok := strings.Cut(line, ": "); ok {
+			v.Headers[name] = append(v.Headers[name], value)
+		}
+	}
+	if len(r.Body) > 0 {
+		s := string(r.Body)
+		if utf8.ValidString(s) {
+			v.Body = &s
+		} else {
+			s = base64.StdEncoding.EncodeToString(r.Body)
+			v.BodyBase64 = &s
+		}
+	}
+	return v
 }
 
 // FindProfile serves GET /admin/v1/profiles?identifier=KIND:VALUE.
@@ -216,6 +274,12 @@ type sourceDTO struct {
 	APIKey    string  `json:"api_key"`
 	WriteKey  string  `json:"write_key"`
 	RateLimit float64 `json:"rate_limit"`
+	// customerio_webhook and webhook sources
+	SigningKey         string             `json:"signing_key"`
+	TimestampTolerance int                `json:"timestamp_tolerance"`
+	Verify             *cdp.WebhookVerify `json:"verify"`
+	EventType          string             `json:"event_type"`
+	DedupKey           string             `json:"dedup_key"`
 }
 
 func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
@@ -230,7 +294,9 @@ func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
 		return nil, cdp.Errorf(cdp.EINVALID, "invalid JSON body: %v", err)
 	}
 	return &cdp.Source{ID: dto.ID, Kind: dto.Kind, Name: dto.Name, Enabled: dto.Enabled == nil || *dto.Enabled,
-		SiteID: dto.SiteID, APIKey: dto.APIKey, WriteKey: dto.WriteKey, RateLimit: dto.RateLimit}, nil
+		SiteID: dto.SiteID, APIKey: dto.APIKey, WriteKey: dto.WriteKey, RateLimit: dto.RateLimit,
+		SigningKey: dto.SigningKey, TimestampTolerance: dto.TimestampTolerance, Verify: dto.Verify,
+		EventType: dto.EventType, DedupKey: dto.DedupKey}, nil
 }
 
 type sourceList struct {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -9,21 +10,32 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/expr"
 	"github.com/switchyardhq/switchyard/internal/tail"
 )
 
 // heartbeat keeps idle tail streams open through proxies.
 const heartbeat = 15 * time.Second
 
+// tailEnv declares what a tail filter sees: the event as the management
+// API renders it (event.type, event.properties.recipient, …).
+var tailEnv = expr.MustEnv(expr.Var{Name: "event", Type: expr.Object})
+
 // Tail serves GET /admin/v1/tail as Server-Sent Events: one "data:" line of
-// JSON per stored event, filtered by source and type. A client that cannot
-// keep up is sent an "error" event and disconnected.
+// JSON per stored event, filtered by source, type and a CEL expression
+// (filter=, over event). The filter runs in the subscriber's goroutine, so
+// a costly one slows only its own stream; a client that cannot keep up is
+// sent an "error" event and disconnected, and ingest is never slowed.
 func Tail(log *slog.Logger, hub *tail.Hub) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		if q.Get("filter") != "" {
-			httpx.Error(w, r, log, cdp.Errorf(cdp.EINVALID, "filter expressions are not supported yet; use source and type"))
-			return
+		var filter *expr.Program
+		if src := q.Get("filter"); src != "" {
+			var err error
+			if filter, err = tailEnv.Compile(src, expr.Bool); err != nil {
+				httpx.Error(w, r, log, cdp.Errorf(cdp.EINVALID, "filter: %v", err))
+				return
+			}
 		}
 		rc := http.NewResponseController(w)
 		_ = rc.SetWriteDeadline(time.Time{}) // a tail lives as long as the client wants
@@ -55,7 +67,7 @@ func Tail(log *slog.Logger, hub *tail.Hub) http.Handler {
 					return
 				}
 				data, err := json.Marshal(e)
-				if err != nil {
+				if err != nil || !matches(r.Context(), filter, data) {
 					continue
 				}
 				fmt.Fprintf(w, "data: %s\n\n", data)
@@ -65,4 +77,18 @@ func Tail(log *slog.Logger, hub *tail.Hub) http.Handler {
 			}
 		}
 	})
+}
+
+// matches applies the filter to an event's JSON; an expression that fails
+// on an event (a missing field, say) does not match it.
+func matches(ctx context.Context, filter *expr.Program, data []byte) bool {
+	if filter == nil {
+		return true
+	}
+	var event map[string]any
+	if json.Unmarshal(data, &event) != nil {
+		return false
+	}
+	ok, err := filter.EvalBool(ctx, map[string]any{"event": event})
+	return err == nil && ok
 }

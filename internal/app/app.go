@@ -19,27 +19,34 @@ import (
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/processor"
 	"github.com/switchyardhq/switchyard/internal/server"
 	"github.com/switchyardhq/switchyard/internal/store/sqlite"
 	"github.com/switchyardhq/switchyard/internal/tail"
+	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
 // App is a running Switchyard without its listeners.
 type App struct {
-	Config   *config.Config
-	Logger   *slog.Logger
-	Store    cdp.Store
-	Log      cdp.EventLog
-	Sources  *ingest.Sources
-	Identity *identity.Service
-	Ingest   *ingest.Service
-	Hub      *tail.Hub
-	Registry *prometheus.Registry
-	Metrics  *metrics.Metrics
+	Config    *config.Config
+	Logger    *slog.Logger
+	Store     cdp.Store
+	Log       cdp.EventLog
+	Sources   *ingest.Sources
+	Identity  *identity.Service
+	Ingest    *ingest.Service
+	Hub       *tail.Hub
+	Registry  *prometheus.Registry
+	Metrics   *metrics.Metrics
+	Runs      cdp.EventLog // the run queue
+	Workflows *workflow.Registry
+	// Version is reported in the AsyncAPI and OpenAPI documents.
+	Version string
 
 	failed   chan error // the processor stopped on its own
 	stopWork context.CancelFunc
@@ -88,6 +95,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	}
 	a.Log = evlog
 	a.closers = append([]func() error{evlog.Close}, a.closers...)
+	// The run queue: a second stream on the same server (closed first).
+	runs, err := evlog.Sibling(ctx, "RUNS", "sy.runs")
+	if err != nil {
+		return nil, err
+	}
+	a.Runs = runs
+	a.closers = append([]func() error{runs.Close}, a.closers...)
 
 	var configured []*cdp.Source
 	for _, s := range cfg.Sources {
@@ -106,19 +120,89 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWork = stop
+	var dests []*workflow.Destination
+	for _, d := range cfg.Destinations {
+		dests = append(dests, d.Destination())
+	}
+	if a.Workflows, err = workflow.NewRegistry(cfg.AllWorkflows(), dests, log.With("component", "workflows")); err != nil {
+		return nil, err
+	}
 	proc := processor.New(evlog, store, a.Identity, a.Hub, a.Metrics, log.With("component", "processor"))
+	proc.Triggers = a.Workflows
+	proc.OnRuns = func(ctx context.Context, created []*cdp.Run) {
+		if err := workflow.Enqueue(ctx, runs, created); err != nil {
+			log.Error("enqueue workflow runs", "err", err)
+		}
+	}
+	runner := &workflow.Runner{Queue: runs, Log: log.With("component", "runner"), Engine: &workflow.Engine{Store: store,
+		Client: httpclient.New(), Workflow: a.Workflows.Workflow, Destination: a.Workflows.Destination, Now: time.Now,
+		Log: log.With("component", "runner"), Metrics: a.Metrics}}
+	a.work.Go(func() {
+		// At start every pending run is queued (the data dir is ours alone),
+		// then every 30 s those pending for over 30 s.
+		if _, err := workflow.Sweep(workCtx, store, runs, 0, time.Now()); err != nil && workCtx.Err() == nil {
+			log.Warn("sweep pending runs", "err", err)
+		}
+		periodic.Run(workCtx, 30*time.Second, func(ctx context.Context) {
+			if n, err := workflow.Sweep(ctx, store, runs, 30*time.Second, time.Now()); err != nil && ctx.Err() == nil {
+				log.Warn("sweep pending runs", "err", err)
+			} else if n > 0 {
+				log.Info("queued pending runs again", "runs", n)
+			}
+		})
+	})
+	a.work.Go(func() {
+		periodic.Run(workCtx, 2*time.Second, func(ctx context.Context) {
+			if n, err := runs.Pending(ctx, workflow.Group); err == nil {
+				a.Metrics.RunQueue.Set(float64(n))
+			}
+		})
+	})
+	a.work.Go(func() {
+		if err := runner.Run(workCtx); err != nil {
+			a.fail(fmt.Errorf("runner stopped: %w", err))
+		}
+	})
 	a.work.Go(func() {
 		if err := proc.Run(workCtx); err != nil {
-			a.failed <- fmt.Errorf("processor stopped: %w", err)
+			a.fail(fmt.Errorf("processor stopped: %w", err))
 		}
 	})
 	a.work.Go(func() { a.Sources.Run(workCtx, 10*time.Second, log) })
+	if cfg.RawCapture.Enabled {
+		a.work.Go(func() {
+			periodic.Run(workCtx, time.Minute, func(ctx context.Context) { a.purgeRawRequests(ctx, cfg.RawCapture.RetentionDuration()) })
+		})
+	}
 	return a, nil
+}
+
+// purgeRawRequests deletes the raw requests older than retention, a few
+// thousand per transaction so that ingest's writes are never held up long.
+func (a *App) purgeRawRequests(ctx context.Context, retention time.Duration) {
+	before := time.Now().Add(-retention)
+	for ctx.Err() == nil {
+		var n int64
+		err := a.Store.Update(ctx, func(tx cdp.Tx) (err error) {
+			n, err = tx.DeleteRawRequestsBefore(ctx, before, 2000)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				a.Logger.Warn("purge raw requests", "err", err)
+			}
+			return
+		}
+		if n < 2000 {
+			return
+		}
+	}
 }
 
 func (a *App) deps() server.Deps {
 	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, Log: a.Log, Ingest: a.Ingest,
-		Sources: a.Sources, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics}
+		Sources: a.Sources, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics, Version: a.Version,
+		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }}
 }
 
 // Handler is the main listener's handler.
@@ -126,6 +210,14 @@ func (a *App) Handler() http.Handler { return server.New(a.deps()) }
 
 // AdminHandler is the handler of the separate management listener.
 func (a *App) AdminHandler() http.Handler { return server.NewAdmin(a.deps()) }
+
+// fail reports the first background failure; later ones are dropped.
+func (a *App) fail(err error) {
+	select {
+	case a.failed <- err:
+	default:
+	}
+}
 
 // Failed delivers an error if background work stopped on its own; without
 // a processor nothing accepted would be stored, so the caller should stop.

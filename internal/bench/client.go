@@ -39,9 +39,10 @@ func newConn(target, contentType string, header []string) (*conn, error) {
 	return &conn{addr: u.Host, path: u.RequestURI(), head: head}, nil
 }
 
-// post sends body to path ("" for the default) and returns the response
-// status. A failed connection is closed and redialled on the next call.
-func (c *conn) post(path string, body []byte) (int, error) {
+// post sends body to path ("" for the default), with extra header lines,
+// and returns the response status. A failed connection is closed and
+// redialled on the next call.
+func (c *conn) post(path string, extra []string, body []byte) (int, error) {
 	if c.c == nil {
 		nc, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
 		if err != nil {
@@ -53,6 +54,9 @@ func (c *conn) post(path string, body []byte) (int, error) {
 		path = c.path
 	}
 	c.w = append(append(append(c.w[:0], "POST "...), path...), " HTTP/1.1\r\n"...)
+	for _, h := range extra {
+		c.w = append(append(c.w, h...), "\r\n"...)
+	}
 	c.w = append(c.w, c.head...)
 	c.w = strconv.AppendInt(c.w, int64(len(body)), 10)
 	c.w = append(c.w, "\r\n\r\n"...)

@@ -15,7 +15,7 @@ func TestConnAgainstNetHTTP(t *testing.T) {
 	var bodies []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		bodies = append(bodies, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+r.Header.Get("Authorization")+" "+string(b))
+		bodies = append(bodies, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+r.Header.Get("Authorization")+r.Header.Get("X-Sig")+" "+string(b))
 		switch string(b) {
 		case "chunked":
 			w.WriteHeader(201)
@@ -40,7 +40,7 @@ func TestConnAgainstNetHTTP(t *testing.T) {
 		body string
 		want int
 	}{{"a", 200}, {"chunked", 201}, {"b", 200}, {"close", 503}, {"after-close", 200}} {
-		got, err := c.post("", []byte(tc.body))
+		got, err := c.post("", nil, []byte(tc.body))
 		if err != nil || got != tc.want {
 			t.Fatalf("post(%s) = %d, %v; want %d", tc.body, got, err, tc.want)
 		}
@@ -48,7 +48,7 @@ func TestConnAgainstNetHTTP(t *testing.T) {
 	if len(bodies) != 5 || bodies[0] != "POST /track application/json Basic eDo= a" {
 		t.Fatalf("server saw %q", bodies)
 	}
-	if got, err := c.post("/other", []byte("z")); err != nil || got != 200 || bodies[5] != "POST /other application/json Basic eDo= z" {
+	if got, err := c.post("/other", []string{"X-Sig: 1"}, []byte("z")); err != nil || got != 200 || bodies[5] != "POST /other application/json Basic eDo=1 z" {
 		t.Fatalf("post to /other = %d, %v; server saw %q", got, err, bodies[5])
 	}
 	if _, err := newConn("https://x", "a/b", nil); err == nil || !strings.Contains(err.Error(), "http://") {

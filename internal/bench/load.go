@@ -21,6 +21,11 @@ type Load struct {
 	Header []string
 	// Path, if set, gives the i-th request's path (default: URL's path).
 	Path func(i int) string
+	// Headers, if set, gives header lines of the i-th request that depend
+	// on its body (a signature).
+	Headers func(i int, body []byte) []string
+	// OnReply, if set, is called with each measured 2xx reply's time.
+	OnReply func(i int, at time.Time)
 }
 
 // Result is what a run measured.
@@ -108,11 +113,19 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 		if l.Path != nil {
 			path = l.Path(i)
 		}
-		code, err := c.post(path, l.Body(i))
+		body := l.Body(i)
+		var extra []string
+		if l.Headers != nil {
+			extra = l.Headers(i, body)
+		}
+		code, err := c.post(path, extra, body)
 		conns.put(c)
 		done := time.Now()
 		if i < warm {
 			return
+		}
+		if l.OnReply != nil && err == nil && code >= 200 && code < 300 {
+			l.OnReply(i, done)
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -14,6 +14,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // missing or wrong credentials
 	EFORBIDDEN    = "forbidden"    // authenticated but not allowed
 	ETOOLARGE     = "too_large"    // the request body exceeds its cap
+	ERATELIMIT    = "rate_limited" // the caller exceeded its rate limit
 	EUNAVAILABLE  = "unavailable"  // a dependency (store, event log) is down
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )

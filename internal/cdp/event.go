@@ -13,6 +13,19 @@ const (
 	EventVisitStarted   = "visit-started"
 )
 
+// Event types Switchyard itself gives events that could not be typed
+// otherwise; they are stored, visible and counted, never dropped.
+const (
+	// EventPoison replaces a log message the processor could not store.
+	EventPoison = "poison"
+	// EventWebhookError records a verified webhook whose body could not be
+	// read; Error says why.
+	EventWebhookError = "webhook_error"
+	// EventWebhook types a generic webhook whose body names no type and
+	// whose source has no event_type expression.
+	EventWebhook = "webhook"
+)
+
 // Event is one stored customer event, whatever API carried it.
 //
 // ID is assigned by the server when the request is accepted and is carried in
@@ -48,6 +61,9 @@ type Event struct {
 	// Error is set on an event that could not be processed (a poison
 	// message); it is stored so that it is visible, and never retried.
 	Error string `json:"error,omitempty"`
+	// RequestID names the raw request that carried the event, when raw
+	// capture kept it (see RawRequest); several events may share one.
+	RequestID string `json:"request_id,omitempty"`
 	// Ephemeral events travel through the event log (workflows see them) but
 	// are not stored: Tracardi's saveEvents=false and options.save=false.
 	Ephemeral bool `json:"ephemeral,omitempty"`
@@ -101,6 +117,9 @@ type Batch struct {
 	ReceivedAt time.Time      `json:"received_at"`
 	Events     []*Event       `json:"events"`
 	Session    *SessionUpdate `json:"session,omitempty"`
+	// Raw is the request that carried the batch, when captured; it is
+	// stored under the batch's id.
+	Raw *RawRequest `json:"raw,omitempty"`
 }
 
 // Envelope is one event-log message: the batches of one or more requests

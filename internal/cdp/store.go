@@ -15,6 +15,7 @@ import (
 type Store interface {
 	EventReader
 	ProfileReader
+	RunReader
 	SourceStore
 
 	// Update runs fn in one write transaction: all of fn's writes commit
@@ -36,6 +37,18 @@ type EventReader interface {
 	FindEvents(ctx context.Context, f EventFilter) ([]*Event, string, error)
 	// FindEventByID returns ENOTFOUND if no event has the id.
 	FindEventByID(ctx context.Context, id string) (*Event, error)
+	// FindRawRequest returns the request stored under id (an event's
+	// RequestID), or ENOTFOUND once retention removed it.
+	FindRawRequest(ctx context.Context, id string) (*RawRequest, error)
+}
+
+// RunReader finds workflow runs.
+type RunReader interface {
+	// FindRuns returns runs matching f, newest first, and a cursor for the
+	// next page ("" when there is none).
+	FindRuns(ctx context.Context, f RunFilter) ([]*Run, string, error)
+	// FindRunByID returns ENOTFOUND if no run has the id.
+	FindRunByID(ctx context.Context, id string) (*Run, error)
 }
 
 // ProfileReader finds profiles and sessions.
@@ -66,6 +79,12 @@ type Tx interface {
 	InsertEvent(ctx context.Context, e *Event) (bool, error)
 	// HasEvent reports whether InsertEvent(e) would find e already stored.
 	HasEvent(ctx context.Context, e *Event) (bool, error)
+	// InsertRawRequest stores r under id unless id is taken.
+	InsertRawRequest(ctx context.Context, id string, r *RawRequest) error
+	// DeleteRawRequestsBefore deletes those of the limit oldest-inserted
+	// raw requests that were received before the time, and returns how
+	// many it deleted.
+	DeleteRawRequestsBefore(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// AttachAnonymousEvents gives profileID every stored event that has no
 	// profile, carries anonymousID and was received at or after since; it
@@ -90,7 +109,7 @@ type Tx interface {
 	// ENOTFOUND if the profile does not exist.
 	AddProfileStats(ctx context.Context, id string, events int64, visitAt *time.Time, at time.Time) error
 	// DeleteProfile erases the profile with its identifiers, merge aliases,
-	// sessions and events.
+	// sessions and events, and the raw requests that carried those events.
 	DeleteProfile(ctx context.Context, id string) error
 	// MergeProfile moves everything of profile from (identifiers, sessions,
 	// events, aliases) to profile into, deletes from's row and records from
@@ -111,4 +130,13 @@ type Tx interface {
 	InsertSession(ctx context.Context, s *Session) (bool, error)
 	// UpdateSession replaces the stored session with s.
 	UpdateSession(ctx context.Context, s *Session) error
+
+	// InsertRun stores r unless a run of its workflow for its event
+	// exists; it reports whether it did.
+	InsertRun(ctx context.Context, r *Run) (bool, error)
+	// Run returns the run stored under id.
+	Run(ctx context.Context, id string) (*Run, error)
+	// UpdateRun replaces r if its stored version is still r.Version and
+	// increments r.Version; ECONFLICT if another write came first.
+	UpdateRun(ctx context.Context, r *Run) error
 }

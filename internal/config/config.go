@@ -7,13 +7,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/switchyardhq/switchyard/internal/action/customerio"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/workflow"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -28,16 +34,19 @@ const (
 
 // Config is the whole configuration of a Switchyard process.
 type Config struct {
-	Listen       string          `yaml:"listen"`
-	DataDir      string          `yaml:"data_dir"`
-	Durability   string          `yaml:"durability"`
-	PostgresURL  string          `yaml:"postgres_url"`
-	NATSURL      string          `yaml:"nats_url"`
-	MaxBodyBytes int64           `yaml:"max_body_bytes"`
-	Log          Log             `yaml:"log"`
-	Admin        Admin           `yaml:"admin"`
-	Sources      []Source        `yaml:"sources"`
-	unset        map[string]bool // environment variables referenced but not set
+	Listen       string              `yaml:"listen"`
+	DataDir      string              `yaml:"data_dir"`
+	Durability   string              `yaml:"durability"`
+	PostgresURL  string              `yaml:"postgres_url"`
+	NATSURL      string              `yaml:"nats_url"`
+	MaxBodyBytes int64               `yaml:"max_body_bytes"`
+	Log          Log                 `yaml:"log"`
+	Admin        Admin               `yaml:"admin"`
+	RawCapture   RawCapture          `yaml:"raw_capture"`
+	Sources      []Source            `yaml:"sources"`
+	Destinations []Destination       `yaml:"destinations"`
+	Workflows    []workflow.Workflow `yaml:"workflows"`
+	unset        map[string]bool     // environment variables referenced but not set
 }
 
 // Log configures the process logger.
@@ -56,6 +65,19 @@ type Admin struct {
 	Tokens []string `yaml:"tokens"`
 }
 
+// RawCapture configures keeping the raw request of every accepted event.
+type RawCapture struct {
+	Enabled      bool   `yaml:"enabled"`
+	MaxBodyBytes int    `yaml:"max_body_bytes"` // longer bodies are kept truncated
+	Retention    string `yaml:"retention"`      // a Go duration, e.g. 168h
+}
+
+// RetentionDuration is Retention parsed (Validate reports a bad value).
+func (r RawCapture) RetentionDuration() time.Duration {
+	d, _ := time.ParseDuration(r.Retention)
+	return d
+}
+
 // Source declares a source in the file; such sources are read-only through
 // the management API.
 type Source struct {
@@ -67,6 +89,116 @@ type Source struct {
 	APIKey    string  `yaml:"api_key"`
 	WriteKey  string  `yaml:"write_key"`
 	RateLimit float64 `yaml:"rate_limit"` // requests per second; 0 = unlimited
+	// customerio_webhook
+	SigningKey         string `yaml:"signing_key"`
+	TimestampTolerance int    `yaml:"timestamp_tolerance"` // seconds; 0 = off
+	// webhook
+	Verify    *cdp.WebhookVerify `yaml:"verify"`
+	EventType string             `yaml:"event_type"`
+	DedupKey  string             `yaml:"dedup_key"`
+	// ForwardTo names webhook destinations every event of the source is
+	// sent to: sugar for a one-step webhook.send workflow per destination.
+	ForwardTo []string `yaml:"forward_to"`
+}
+
+// Destination declares where actions send (DESIGN §5).
+type Destination struct {
+	ID   string `yaml:"id"`
+	Kind string `yaml:"kind"` // customerio | webhook | http
+	// customerio
+	SiteID    string `yaml:"site_id"`
+	APIKey    string `yaml:"api_key"`
+	AppAPIKey string `yaml:"app_api_key"`
+	Region    string `yaml:"region"`
+	TrackURL  string `yaml:"track_url"`
+	AppURL    string `yaml:"app_url"`
+	// webhook and http: the URL (http: the base of relative urls)
+	URL           string `yaml:"url"`
+	SigningSecret string `yaml:"signing_secret"`
+	// every kind
+	RateLimit           float64         `yaml:"rate_limit"`  // requests per second; 0 = none
+	Concurrency         int             `yaml:"concurrency"` // in flight; 0 = 64
+	AllowPrivateNetwork bool            `yaml:"allow_private_network"`
+	Timeout             string          `yaml:"timeout"` // a Go duration; default 30s
+	Retry               *workflow.Retry `yaml:"retry"`
+}
+
+// DestinationKinds are the kinds of destination.
+var DestinationKinds = []string{"customerio", "webhook", "http"}
+
+// Destination converts the file form; Validate has checked it.
+func (d Destination) Destination() *workflow.Destination {
+	out := &workflow.Destination{ID: d.ID, Kind: d.Kind, URL: d.URL, SigningSecret: d.SigningSecret, RateLimit: d.RateLimit,
+		Concurrency: d.Concurrency, AllowPrivateNetwork: d.AllowPrivateNetwork,
+		CustomerIO: customerio.Destination{SiteID: d.SiteID, APIKey: d.APIKey, AppAPIKey: d.AppAPIKey, Region: d.Region,
+			TrackURL: d.TrackURL, AppURL: d.AppURL}}
+	out.Timeout, _ = time.ParseDuration(d.Timeout)
+	if d.Retry != nil {
+		out.Retry, _ = workflow.ParseRetry(d.Retry)
+	}
+	return out
+}
+
+func (d Destination) problems() map[string]string {
+	p := map[string]string{}
+	if !cdp.ValidSourceID(d.ID) {
+		p["id"] = "must be 1-128 letters, digits, '_' or '-', starting with a letter or digit"
+	}
+	switch d.Kind {
+	case "customerio":
+		maps.Copy(p, d.Destination().CustomerIO.Validate())
+		if d.APIKey == "" && d.AppAPIKey == "" {
+			p["api_key"] = "a customerio destination needs site_id and api_key (Track API) or app_api_key (transactional email)"
+		}
+		if (d.SiteID == "") != (d.APIKey == "") {
+			p["site_id"] = "site_id and api_key go together"
+		}
+	case "webhook", "http":
+		if u, err := url.Parse(d.URL); d.URL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			p["url"] = fmt.Sprintf("must be an http(s) URL, not %q", d.URL)
+		} else if d.URL == "" && d.Kind == "webhook" {
+			p["url"] = "is required for kind webhook"
+		}
+		if d.SigningSecret != "" && !webhook.ValidStandardSecret(d.SigningSecret) {
+			p["signing_secret"] = "must be whsec_ followed by the base64 of the key"
+		}
+	default:
+		p["kind"] = fmt.Sprintf("must be one of %s, not %q", strings.Join(DestinationKinds, ", "), d.Kind)
+	}
+	if d.RateLimit < 0 {
+		p["rate_limit"] = "must not be negative"
+	}
+	if d.Concurrency < 0 {
+		p["concurrency"] = "must not be negative"
+	}
+	if d.Timeout != "" {
+		if t, err := time.ParseDuration(d.Timeout); err != nil || t <= 0 {
+			p["timeout"] = fmt.Sprintf("must be a positive duration such as 10s, not %q", d.Timeout)
+		}
+	}
+	if d.Retry != nil {
+		if _, problems := workflow.ParseRetry(d.Retry); problems != nil {
+			for k, v := range problems {
+				p["retry."+k] = v
+			}
+		}
+	}
+	return p
+}
+
+// AllWorkflows returns the declared workflows followed by those the
+// sources' forward_to lists imply: forward-<source>-<destination>, which
+// sends every event of the source to the destination, signed.
+func (c *Config) AllWorkflows() []workflow.Workflow {
+	all := slices.Clone(c.Workflows)
+	for _, s := range c.Sources {
+		for _, d := range s.ForwardTo {
+			all = append(all, workflow.Workflow{ID: "forward-" + s.ID + "-" + d, Name: "forward " + s.ID + " to " + d,
+				Trigger: workflow.Trigger{Source: s.ID},
+				Steps:   []workflow.Step{{ID: "forward", Action: "webhook.send", Destination: d}}})
+		}
+	}
+	return all
 }
 
 // Default returns the configuration used when no file is given.
@@ -77,6 +209,7 @@ func Default() *Config {
 		Durability:   DurabilityProcess,
 		MaxBodyBytes: 1 << 20,
 		Log:          Log{Level: "info", Format: "text"},
+		RawCapture:   RawCapture{Enabled: true, MaxBodyBytes: 64 << 10, Retention: "168h"},
 	}
 }
 
@@ -171,6 +304,12 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes <= 0 {
 		add("max_body_bytes", "must be positive, not %d", c.MaxBodyBytes)
 	}
+	if c.RawCapture.MaxBodyBytes < 0 {
+		add("raw_capture.max_body_bytes", "must not be negative, not %d", c.RawCapture.MaxBodyBytes)
+	}
+	if d, err := time.ParseDuration(c.RawCapture.Retention); err != nil || d <= 0 {
+		add("raw_capture.retention", "must be a positive duration such as 168h, not %q", c.RawCapture.Retention)
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
 	}
@@ -189,10 +328,39 @@ func (c *Config) Validate() error {
 		for field, msg := range src.Validate() {
 			add(path+"."+field, "%s", msg)
 		}
+		for field, msg := range webhook.Check(src) {
+			add(path+"."+field, "%s", msg)
+		}
 		if j, dup := seen[s.ID]; dup {
 			add(path+".id", "duplicates sources[%d].id %q", j, s.ID)
 		}
 		seen[s.ID] = i
+	}
+	kinds := map[string]string{}
+	for i, d := range c.Destinations {
+		path := fmt.Sprintf("destinations[%d]", i)
+		for field, msg := range d.problems() {
+			add(path+"."+field, "%s", msg)
+		}
+		if _, dup := kinds[d.ID]; dup {
+			add(path+".id", "duplicates destination %q", d.ID)
+		}
+		kinds[d.ID] = d.Kind
+	}
+	ids := map[string]bool{}
+	for i, w := range c.AllWorkflows() {
+		path := fmt.Sprintf("workflows[%d]", i)
+		if i >= len(c.Workflows) {
+			path = "sources." + w.Trigger.Source + ".forward_to"
+		}
+		_, problems := workflow.Compile(&w, workflow.Context{Destinations: kinds})
+		for _, p := range problems {
+			add(path+"."+p[:strings.Index(p, ": ")], "%s", p[strings.Index(p, ": ")+2:])
+		}
+		if ids[w.ID] {
+			add(path+".id", "duplicates workflow %q", w.ID)
+		}
+		ids[w.ID] = true
 	}
 	if len(problems) == 0 {
 		return nil
@@ -224,5 +392,7 @@ func validAddr(addr string) error {
 func (s Source) Source(origin string) *cdp.Source {
 	enabled := s.Enabled == nil || *s.Enabled
 	return &cdp.Source{ID: s.ID, Kind: s.Kind, Name: s.Name, Enabled: enabled, Origin: origin,
-		SiteID: s.SiteID, APIKey: s.APIKey, WriteKey: s.WriteKey, RateLimit: s.RateLimit}
+		SiteID: s.SiteID, APIKey: s.APIKey, WriteKey: s.WriteKey, RateLimit: s.RateLimit,
+		SigningKey: s.SigningKey, TimestampTolerance: s.TimestampTolerance,
+		Verify: s.Verify, EventType: s.EventType, DedupKey: s.DedupKey}
 }

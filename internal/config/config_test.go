@@ -112,3 +112,81 @@ sources:
 		}
 	}
 }
+
+func TestWorkflowsAndDestinations(t *testing.T) {
+	good := `
+destinations:
+  - { id: cio, kind: customerio, site_id: s, api_key: "${KEY}", region: eu, rate_limit: 100 }
+  - { id: app, kind: webhook, url: "https://example.com/hooks", signing_secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }
+workflows:
+  - id: welcome
+    trigger: { source: cio-reports, types: [email_delivered], if: "event.properties.subject != ''" }
+    steps:
+      - id: notify
+        action: customerio.track_event
+        destination: cio
+        with: { identifier: "profile.identifiers.id", name: "'email_seen'", data: "event.properties" }
+`
+	cfg, err := Parse([]byte(good), func(string) string { return "k" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Destinations[0].Destination(); d.CustomerIO.Region != "eu" || d.RateLimit != 100 {
+		t.Errorf("destination %+v", d)
+	}
+	bad := `
+destinations:
+  - { id: cio, kind: customerio, site_id: s }
+  - { id: cio, kind: fax }
+  - { id: hook, kind: webhook, url: "ftp://x", signing_secret: "not base64!", timeout: soon, retry: { base: never } }
+workflows:
+  - id: w
+    steps:
+      - id: notify
+        action: customerio.track_event
+        destination: hook
+        with: { name: "event." }
+`
+	cfg, err = Parse([]byte(bad), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	for _, want := range []string{
+		"destinations[0].api_key:", "destinations[0].site_id: site_id and api_key go together", "destinations[1].kind: must be one of",
+		"destinations[1].id: duplicates", "destinations[2].url:", "destinations[2].signing_secret:", "destinations[2].timeout:",
+		"destinations[2].retry.base:", `workflows[0].steps[0].destination: "hook" is of kind webhook`, "workflows[0].steps[0].with.name: ERROR",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+}
+
+func TestForwardTo(t *testing.T) {
+	cfg, err := Parse([]byte(`
+sources: [ { id: hooks, kind: track, forward_to: [app, cio, nope] } ]
+destinations:
+  - { id: app, kind: webhook, url: "https://example.com/in" }
+  - { id: cio, kind: customerio, site_id: s, api_key: k }
+`), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	for _, want := range []string{`sources.hooks.forward_to.steps[0].destination: "cio" is of kind customerio`,
+		`sources.hooks.forward_to.steps[0].destination: no destination "nope"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), `"app"`) {
+		t.Errorf("the webhook destination was refused: %v", err)
+	}
+	if all := cfg.AllWorkflows(); len(all) != 3 || all[0].ID != "forward-hooks-app" {
+		t.Errorf("workflows %+v", all)
+	}
+}

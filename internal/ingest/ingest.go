@@ -23,6 +23,7 @@ type Service struct {
 	identity *identity.Service
 	sources  *Sources
 	metrics  *metrics.Metrics
+	limits   limiters
 	now      func() time.Time
 }
 
@@ -48,11 +49,18 @@ func (s *Service) Rejected(sourceID string, n int) {
 }
 
 // Publish durably appends b to the event log, group-committed with
-// concurrent requests. When every client event carries a message id, the
+// concurrent requests. The request captured for ctx, if any, travels with
+// the batch and is stored with its events. When every client event carries a message id, the
 // batch gets a deterministic dedup id, used by the log's duplicate window
 // when the batch travels alone; the store's unique (source, message id)
 // catches every other repeat.
 func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, err error) {
+	if raw := cdp.RawRequestFrom(ctx); raw != nil && b.Raw == nil {
+		b.Raw = raw
+		for _, e := range b.Events {
+			e.RequestID = b.ID
+		}
+	}
 	data, err := json.Marshal(b)
 	if err != nil {
 		return false, fmt.Errorf("encode batch: %w", err)
@@ -72,6 +80,20 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 	}
 	s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
 	return duplicate, nil
+}
+
+// Append stamps events with ids, source and receive time (and the current
+// time when they carry none) and publishes them as one batch.
+func (s *Service) Append(ctx context.Context, src *cdp.Source, events ...*cdp.Event) (duplicate bool, err error) {
+	now := s.now().UTC()
+	b := &cdp.Batch{ID: cdp.NewID(), SourceID: src.ID, ReceivedAt: now, Events: events}
+	for _, e := range events {
+		e.ID, e.SourceID, e.ReceivedAt = cdp.NewID(), src.ID, now
+		if e.Timestamp.IsZero() {
+			e.Timestamp = now
+		}
+	}
+	return s.Publish(ctx, b)
 }
 
 // dedupID derives the event log's dedup id from the client's message ids,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/periodic"
+	"github.com/switchyardhq/switchyard/internal/webhook"
 )
 
 // Default sources, created when a server starts with no sources at all so
@@ -177,6 +178,9 @@ func (s *Sources) mutable(id string) (*cdp.Source, error) {
 
 func validate(src *cdp.Source) error {
 	problems := src.Validate()
+	if len(problems) == 0 {
+		problems = webhook.Check(src)
+	}
 	if len(problems) == 0 {
 		return nil
 	}

@@ -12,6 +12,13 @@ const (
 	OutcomeFailed    = "failed"    // could not be appended (5xx)
 )
 
+// Webhook problems.
+const (
+	WebhookUnauthorized = "unauthorized" // refused: signature or timestamp
+	WebhookUnreadable   = "unreadable"   // stored as a webhook_error event
+	WebhookExpression   = "expression"   // event_type or dedup_key failed; stored with the error
+)
+
 // Metrics are the collectors. Create them with New.
 type Metrics struct {
 	Ingested       *prometheus.CounterVec // events by source and outcome
@@ -22,6 +29,11 @@ type Metrics struct {
 	ProcessorLag   prometheus.Gauge       // messages not yet processed
 	Processed      *prometheus.CounterVec // events by outcome (stored, duplicate, ephemeral, poison)
 	HTTPRequests   *prometheus.CounterVec // by route and status code
+	WebhookErrors  *prometheus.CounterVec // by source and problem
+	Runs           *prometheus.CounterVec // finished workflow runs by workflow and outcome
+	Attempts       *prometheus.CounterVec // action attempts by destination and outcome
+	ActionLatency  prometheus.Histogram   // seconds from the event's receipt to its run's first action request
+	RunQueue       prometheus.Gauge       // runs queued and not yet acknowledged (waiting ones included)
 }
 
 // New creates the collectors and registers them with reg.
@@ -62,7 +74,28 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "switchyard_http_requests_total",
 			Help: "HTTP requests by route pattern and status code.",
 		}, []string{"route", "code"}),
+		WebhookErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_webhook_errors_total",
+			Help: "Webhook requests with a problem, by source and kind: unauthorized (refused with 401), unreadable (stored as webhook_error), expression (stored with the error).",
+		}, []string{"source", "problem"}),
+		Runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_workflow_runs_total",
+			Help: "Finished workflow runs by workflow and outcome (succeeded, failed: the dead letters, skipped).",
+		}, []string{"workflow", "outcome"}),
+		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_action_attempts_total",
+			Help: "Action attempts by destination and outcome (succeeded, retryable, permanent).",
+		}, []string{"destination", "outcome"}),
+		ActionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchyard_action_latency_seconds",
+			Help:    "Time from an event's receipt to the first request of the first action its run sends.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		RunQueue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_run_queue_messages",
+			Help: "Runs queued and not yet finished by a runner, waiting ones included.",
+		}),
 	}
-	reg.MustRegister(m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
+	reg.MustRegister(m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
 	return m
 }

@@ -24,10 +24,6 @@ import (
 // Group is the event-log consumer group every processor joins.
 const Group = "processor"
 
-// PoisonType is the type of the event stored in place of a message that
-// could not be processed; its Error says why.
-const PoisonType = "poison"
-
 // Processor turns event-log messages into stored events.
 type Processor struct {
 	log      cdp.EventLog
@@ -39,8 +35,18 @@ type Processor struct {
 	// MaxAttempts is how often a failing message is tried before it is
 	// stored as poison (default 5).
 	MaxAttempts int
+	// Triggers, if set, names the workflow runs each stored event starts;
+	// OnRuns receives them once their transaction committed.
+	Triggers Triggers
+	OnRuns   func(ctx context.Context, runs []*cdp.Run)
 	// seen remembers the last session update committed per session.
 	seen *cache.Cache[string, uint64]
+}
+
+// Triggers decides which workflow runs a stored event starts; it is
+// called in the transaction that stores the event.
+type Triggers interface {
+	Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) []*cdp.Run
 }
 
 // New returns a Processor.
@@ -130,12 +136,18 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 				return err
 			}
 		}
-		return st.flush(ctx)
+		if err := st.flush(ctx); err != nil {
+			return err
+		}
+		return st.trigger(ctx, p.Triggers, time.Now().UTC())
 	})
 	if err != nil {
 		return err
 	}
 	st.committed()
+	if len(st.runs) > 0 && p.OnRuns != nil {
+		p.OnRuns(ctx, st.runs)
+	}
 	if st.erased {
 		p.identity.Forget()
 	}
@@ -191,7 +203,7 @@ func (p *Processor) poison(ctx context.Context, d cdp.Delivery, sourceID string,
 func (p *Processor) storePoison(ctx context.Context, sourceID string, raw []byte, cause error) error {
 	props, _ := json.Marshal(map[string]string{"message": string(raw)})
 	now := time.Now().UTC()
-	e := &cdp.Event{ID: cdp.NewID(), SourceID: sourceID, Type: PoisonType, Timestamp: now, ReceivedAt: now,
+	e := &cdp.Event{ID: cdp.NewID(), SourceID: sourceID, Type: cdp.EventPoison, Timestamp: now, ReceivedAt: now,
 		Properties: props, Context: json.RawMessage(`{}`), Error: cause.Error()}
 	err := p.store.Update(ctx, func(tx cdp.Tx) error {
 		_, err := tx.InsertEvent(ctx, e)

@@ -143,12 +143,12 @@ func TestPoisonIsStoredNotRetriedForever(t *testing.T) {
 	if _, err := e.log.Append(t.Context(), "web", "", bad); err != nil {
 		t.Fatal(err)
 	}
-	sub := e.hub.Subscribe(tail.Filter{Type: processor.PoisonType}, 10)
+	sub := e.hub.Subscribe(tail.Filter{Type: cdp.EventPoison}, 10)
 	e.run(t, func() bool {
-		events, _, err := e.store.FindEvents(t.Context(), cdp.EventFilter{Type: processor.PoisonType})
+		events, _, err := e.store.FindEvents(t.Context(), cdp.EventFilter{Type: cdp.EventPoison})
 		return err == nil && len(events) == 2
 	})
-	events, _, err := e.store.FindEvents(t.Context(), cdp.EventFilter{Type: processor.PoisonType})
+	events, _, err := e.store.FindEvents(t.Context(), cdp.EventFilter{Type: cdp.EventPoison})
 	if err != nil || len(events) != 2 {
 		t.Fatalf("%d poison events, %v; want 2", len(events), err)
 	}

@@ -29,7 +29,29 @@ type state struct {
 	stored     []*cdp.Event
 	duplicates int
 	ephemeral  int
-	erased     bool // a profile was erased or merged: cached sessions may be stale
+	erased     bool       // a profile was erased or merged: cached sessions may be stale
+	runs       []*cdp.Run // workflow runs the stored events started
+}
+
+// trigger creates, in the transaction, the workflow runs the stored events
+// start; an event redelivered after its commit is not stored again, so its
+// runs are never created twice.
+func (st *state) trigger(ctx context.Context, t Triggers, now time.Time) error {
+	if t == nil {
+		return nil
+	}
+	for _, e := range st.stored {
+		for _, r := range t.Runs(ctx, st.tx, e, now) {
+			inserted, err := st.tx.InsertRun(ctx, r)
+			if err != nil {
+				return err
+			}
+			if inserted {
+				st.runs = append(st.runs, r)
+			}
+		}
+	}
+	return nil
 }
 
 type profileCount struct {
@@ -44,12 +66,18 @@ func newState(tx cdp.Tx, seen *cache.Cache[string, uint64]) *state {
 		applied: map[string]uint64{}, seen: seen}
 }
 
-func (st *state) apply(ctx context.Context, b *cdp.Batch) error {
+func (st *state) apply(ctx context.Context, b *cdp.Batch) (err error) {
 	if b.Session != nil {
 		if err := st.updateSession(ctx, b); err != nil {
 			return err
 		}
 	}
+	stored := len(st.stored)
+	defer func() {
+		if b.Raw != nil && len(st.stored) > stored && err == nil {
+			err = st.tx.InsertRawRequest(ctx, b.ID, b.Raw)
+		}
+	}()
 	for _, e := range b.Events {
 		named := e.ProfileID == ""
 		if err := st.resolve(ctx, e); err != nil {

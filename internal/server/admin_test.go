@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -175,24 +176,31 @@ func TestAdminSources(t *testing.T) {
 	wantStatus(t, s.do(t, "GET", "/admin/v1/sources/shop", "", ""), 404)
 }
 
-func TestAdminTail(t *testing.T) {
-	s := newStack(t)
+// openTail opens /admin/v1/tail?query and returns its lines, past the
+// opening comment.
+func (s *stack) openTail(t *testing.T, query string) *bufio.Scanner {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/admin/v1/tail?source=web&type=purchase", nil)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/admin/v1/tail?"+query, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	t.Cleanup(func() { resp.Body.Close() })
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("tail answered %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	lines := bufio.NewScanner(resp.Body)
 	lines.Scan() // the opening comment
-	wantStatus(t, s.track(t, `{"source":{"id":"web"},"session":{"id":"tl"},"events":[{"type":"view"},{"type":"purchase","properties":{"total":3}}]}`), 200)
+	return lines
+}
+
+// nextEvents reads n events from a tail.
+func nextEvents(t *testing.T, lines *bufio.Scanner, n int) []map[string]any {
+	t.Helper()
 	var got []map[string]any
-	for len(got) < 1 && lines.Scan() {
+	for len(got) < n && lines.Scan() {
 		if data, ok := strings.CutPrefix(lines.Text(), "data: "); ok {
 			var e map[string]any
 			if err := json.Unmarshal([]byte(data), &e); err != nil {
@@ -201,10 +209,30 @@ func TestAdminTail(t *testing.T) {
 			got = append(got, e)
 		}
 	}
-	if len(got) != 1 || got[0]["type"] != "purchase" || got[0]["source_id"] != "web" {
-		t.Fatalf("tail delivered %v, want the purchase only", got)
+	return got
+}
+
+func TestAdminTail(t *testing.T) {
+	s := newStack(t)
+	bySourceType := s.openTail(t, "source=web&type=purchase")
+	byFilter := s.openTail(t, "filter="+url.QueryEscape("event.type == 'purchase' && event.properties.total > 2.0"))
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"session":{"id":"tl"},"events":[{"type":"view"},{"type":"purchase","properties":{"total":1}}]}`), 200)
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"session":{"id":"tl"},"events":[{"type":"purchase","properties":{"total":3}}]}`), 200)
+	got := nextEvents(t, bySourceType, 2)
+	if len(got) != 2 || got[0]["type"] != "purchase" || got[1]["type"] != "purchase" || got[0]["source_id"] != "web" {
+		t.Fatalf("tail delivered %v, want the purchases only", got)
 	}
-	wantStatus(t, s.do(t, "GET", "/admin/v1/tail?filter=event.type=='x'", "", ""), 400)
+	got = nextEvents(t, byFilter, 1)
+	if len(got) != 1 || got[0]["properties"].(map[string]any)["total"] != 3.0 {
+		t.Fatalf("filtered tail delivered %v, want the purchase of 3", got)
+	}
+	for _, bad := range []string{"event.type ==", "1 + 1", "nope"} {
+		r := s.do(t, "GET", "/admin/v1/tail?filter="+url.QueryEscape(bad), "", "")
+		wantStatus(t, r, 400)
+		if !strings.Contains(string(r.body), "filter:") {
+			t.Errorf("%q: %s", bad, r.body)
+		}
+	}
 }
 
 func TestOpsEndpoints(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"github.com/switchyardhq/switchyard/internal/api/customerio"
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/api/tracardi"
+	"github.com/switchyardhq/switchyard/internal/api/webhook"
+	"github.com/switchyardhq/switchyard/internal/catalog"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -15,46 +17,55 @@ import (
 // clients and SDKs send events to.
 func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	maxBody := d.Config.MaxBodyBytes
+	// Every ingest request is captured (raw_capture) for the events it appends.
+	handle := mux.Handle
+	if rc := d.Config.RawCapture; rc.Enabled {
+		handle = func(pattern string, h http.Handler) { mux.Handle(pattern, httpx.Capture(rc.MaxBodyBytes, h)) }
+	}
 
 	// Tracardi collector (reference/tracardi.md §1).
-	mux.Handle("POST /track", httpx.CORS(tracardi.HandleTrack(d.Logger, d.Ingest, maxBody)))
-	mux.Handle("PUT /track", httpx.CORS(tracardi.HandleTrackPut(d.Logger, maxBody)))
-	mux.Handle("OPTIONS /track", httpx.Preflight())
+	handle("POST /track", httpx.CORS(tracardi.HandleTrack(d.Logger, d.Ingest, maxBody)))
+	handle("PUT /track", httpx.CORS(tracardi.HandleTrackPut(d.Logger, maxBody)))
+	handle("OPTIONS /track", httpx.Preflight())
 	collect := httpx.CORS(tracardi.HandleCollect(d.Logger, d.Ingest, maxBody))
 	for _, path := range []string{"/collect/{type}/{source}", "/collect/{type}/{source}/{session}"} {
-		mux.Handle("GET "+path, collect)
-		mux.Handle("POST "+path, collect)
-		mux.Handle("OPTIONS "+path, httpx.Preflight())
+		handle("GET "+path, collect)
+		handle("POST "+path, collect)
+		handle("OPTIONS "+path, httpx.Preflight())
 	}
 
 	// Customer.io Track API (reference/customerio.md §2).
 	cio := customerio.New(d.Logger, d.Ingest, d.Sources, maxBody)
-	mux.Handle("GET /api/v1/accounts/region", cio.Auth(cio.Region))
-	mux.Handle("PUT /api/v1/customers/{identifier}", cio.Auth(cio.Identify))
-	mux.Handle("DELETE /api/v1/customers/{identifier}", cio.Auth(cio.Delete))
-	mux.Handle("POST /api/v1/customers/{identifier}/events", cio.Auth(cio.Track))
-	mux.Handle("POST /api/v1/events", cio.Auth(cio.TrackAnonymous))
-	mux.Handle("PUT /api/v1/customers/{identifier}/devices", cio.Auth(cio.AddDevice))
-	mux.Handle("DELETE /api/v1/customers/{identifier}/devices/{device_id}", cio.Auth(cio.DeleteDevice))
-	mux.Handle("POST /api/v1/customers/{identifier}/suppress", cio.Auth(cio.Suppress))
-	mux.Handle("POST /api/v1/customers/{identifier}/unsuppress", cio.Auth(cio.Unsuppress))
-	mux.Handle("POST /api/v1/merge_customers", cio.Auth(cio.Merge))
-	mux.Handle("POST /api/v1/segments/{segment_id}/add_customers", cio.Auth(cio.Segment(cdp.OpSegmentAdd)))
-	mux.Handle("POST /api/v1/segments/{segment_id}/remove_customers", cio.Auth(cio.Segment(cdp.OpSegmentRemove)))
-	mux.Handle("POST /api/v1/metrics", cio.Auth(cio.Metrics))
-	mux.Handle("POST /api/v1/push/events", cio.Auth(cio.PushEvents))
-	mux.Handle("POST /api/v1/forms/{form_id}/submit", cio.Auth(cio.SubmitForm))
-	mux.Handle("POST /unsubscribe/{delivery_id}", cio.Unsubscribe())
-	mux.Handle("POST /api/v2/entity", cio.Auth(cio.Entity))
-	mux.Handle("POST /api/v2/batch", cio.Auth(cio.Batch))
+	handle("GET /api/v1/accounts/region", cio.Auth(cio.Region))
+	handle("PUT /api/v1/customers/{identifier}", cio.Auth(cio.Identify))
+	handle("DELETE /api/v1/customers/{identifier}", cio.Auth(cio.Delete))
+	handle("POST /api/v1/customers/{identifier}/events", cio.Auth(cio.Track))
+	handle("POST /api/v1/events", cio.Auth(cio.TrackAnonymous))
+	handle("PUT /api/v1/customers/{identifier}/devices", cio.Auth(cio.AddDevice))
+	handle("DELETE /api/v1/customers/{identifier}/devices/{device_id}", cio.Auth(cio.DeleteDevice))
+	handle("POST /api/v1/customers/{identifier}/suppress", cio.Auth(cio.Suppress))
+	handle("POST /api/v1/customers/{identifier}/unsuppress", cio.Auth(cio.Unsuppress))
+	handle("POST /api/v1/merge_customers", cio.Auth(cio.Merge))
+	handle("POST /api/v1/segments/{segment_id}/add_customers", cio.Auth(cio.Segment(cdp.OpSegmentAdd)))
+	handle("POST /api/v1/segments/{segment_id}/remove_customers", cio.Auth(cio.Segment(cdp.OpSegmentRemove)))
+	handle("POST /api/v1/metrics", cio.Auth(cio.Metrics))
+	handle("POST /api/v1/push/events", cio.Auth(cio.PushEvents))
+	handle("POST /api/v1/forms/{form_id}/submit", cio.Auth(cio.SubmitForm))
+	handle("POST /unsubscribe/{delivery_id}", cio.Unsubscribe())
+	handle("POST /api/v2/entity", cio.Auth(cio.Entity))
+	handle("POST /api/v2/batch", cio.Auth(cio.Batch))
 
 	// Customer.io Data Pipelines (reference/customerio.md §4): the server
 	// paths, and the browser SDK's one-letter paths (CORS, text/plain).
 	for _, typ := range []string{"identify", "track", "page", "screen", "group", "alias", "batch"} {
-		mux.Handle("POST /v1/"+typ, cio.Pipelines(typ))
-		mux.Handle("POST /v1/"+typ[:1], httpx.CORS(cio.Pipelines(typ)))
-		mux.Handle("OPTIONS /v1/"+typ[:1], httpx.Preflight())
+		handle("POST /v1/"+typ, cio.Pipelines(typ))
+		handle("POST /v1/"+typ[:1], httpx.CORS(cio.Pipelines(typ)))
+		handle("OPTIONS /v1/"+typ[:1], httpx.Preflight())
 	}
+
+	// Inbound webhooks: Customer.io reporting webhooks and any provider's
+	// signed webhooks (reference/customerio.md §6, webhooks.md §7).
+	handle("POST /webhooks/{source}", webhook.New(d.Logger, d.Ingest, d.Metrics, maxBody).Receive())
 }
 
 // addOpsRoutes registers health, readiness and metrics.
@@ -62,6 +73,8 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d))
 	mux.Handle("GET /metrics", handleMetrics(d))
+	mux.Handle("GET /asyncapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.AsyncAPI(d.Version, host) }))
+	mux.Handle("GET /openapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.OpenAPI(d.Version, base) }))
 }
 
 // addAdminRoutes registers the management API (DESIGN §6).
@@ -83,6 +96,10 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	handle("PUT /admin/v1/sources/{id}", admin.UpdateSource(log, d.Sources))
 	handle("DELETE /admin/v1/sources/{id}", admin.DeleteSource(log, d.Sources))
 	handle("GET /admin/v1/tail", admin.Tail(log, d.Hub))
+	handle("GET /admin/v1/runs", admin.ListRuns(log, store))
+	handle("POST /admin/v1/runs/retry", admin.RetryRuns(log, store, d.Enqueue))
+	handle("GET /admin/v1/runs/{id}", admin.GetRun(log, store))
+	handle("POST /admin/v1/runs/{id}/retry", admin.RetryRun(log, store, d.Enqueue))
 
 	// Go runtime profiles, for measuring before optimising.
 	handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"github.com/switchyardhq/switchyard/internal/admin"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
+	"github.com/switchyardhq/switchyard/internal/catalog"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/identity"
@@ -33,6 +35,9 @@ type Deps struct {
 	Hub      *tail.Hub
 	Registry *prometheus.Registry
 	Metrics  *metrics.Metrics
+	Version  string
+	// Enqueue hands workflow runs to the runners (retries).
+	Enqueue admin.Enqueue
 }
 
 // New returns the main listener's handler: ingest, operations and, unless
@@ -139,4 +144,16 @@ func handleReadyz(d Deps) http.Handler {
 
 func handleMetrics(d Deps) http.Handler {
 	return promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry})
+}
+
+// handleDoc serves a generated API document for the host the client used.
+func handleDoc(build func(baseURL, host string) catalog.Doc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		httpx.WriteJSON(w, http.StatusOK, build(scheme+"://"+r.Host, r.Host))
+	})
 }

@@ -47,6 +47,7 @@ func newStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
 		srv.Close()
+		checkDocumented(t, a)
 		if err := a.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}

@@ -7,14 +7,8 @@ package customerio
 import (
 	"encoding/base64"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -30,13 +24,11 @@ type API struct {
 	in      *ingest.Service
 	sources *ingest.Sources
 	maxBody int64
-	mu      sync.Mutex
-	limits  map[string]*rate.Limiter // per source id
 }
 
 // New returns the Track API.
 func New(log *slog.Logger, in *ingest.Service, sources *ingest.Sources, maxBody int64) *API {
-	return &API{log: log, in: in, sources: sources, maxBody: maxBody, limits: map[string]*rate.Limiter{}}
+	return &API{log: log, in: in, sources: sources, maxBody: maxBody}
 }
 
 // success writes the 200 {} every successful Track call returns (any
@@ -68,9 +60,9 @@ func (a *API) Auth(h handler) http.Handler {
 			fail(w, http.StatusUnauthorized, "Unauthorized request")
 			return
 		}
-		if wait, ok := a.allow(src); !ok {
+		if wait, ok := a.in.Allow(src); !ok {
 			a.in.Rejected(src.ID, 1)
-			w.Header().Set("Retry-After", retryAfter(wait))
+			w.Header().Set("Retry-After", wait)
 			fail(w, http.StatusTooManyRequests, "rate limit exceeded")
 			return
 		}
@@ -93,29 +85,4 @@ func basicAuth(r *http.Request) (user, pass string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-// allow applies the source's rate limit (none when RateLimit is 0).
-func (a *API) allow(src *cdp.Source) (time.Duration, bool) {
-	if src.RateLimit <= 0 {
-		return 0, true
-	}
-	a.mu.Lock()
-	l := a.limits[src.ID]
-	if l == nil || l.Limit() != rate.Limit(src.RateLimit) {
-		l = rate.NewLimiter(rate.Limit(src.RateLimit), max(int(src.RateLimit), 1))
-		a.limits[src.ID] = l
-	}
-	a.mu.Unlock()
-	res := l.Reserve()
-	if d := res.Delay(); d > 0 {
-		res.Cancel()
-		return d, false
-	}
-	return 0, true
-}
-
-// retryAfter renders a wait as whole seconds, at least one.
-func retryAfter(d time.Duration) string {
-	return strconv.Itoa(max(int(math.Ceil(d.Seconds())), 1))
 }

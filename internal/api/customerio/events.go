@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -85,7 +86,7 @@ func trackEvent(r *http.Request, rawName json.RawMessage, typ, id string, ts, da
 		return nil, "event type must be one of event, page or screen"
 	}
 	e.Properties, e.MessageID = props, strings.TrimSpace(id)
-	if t, ok := unixSeconds(ts); ok {
+	if t, ok := httpx.UnixSeconds(ts); ok {
 		e.Timestamp = t
 	}
 	return e, ""

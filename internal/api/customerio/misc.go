@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -51,7 +52,7 @@ func (a *API) deliveryReport(w http.ResponseWriter, r *http.Request, src *cdp.So
 // deliveryEvent stores a delivery report: its fields are the properties.
 func (a *API) deliveryEvent(w http.ResponseWriter, r *http.Request, src *cdp.Source, typ string, obj map[string]json.RawMessage) {
 	e := baseEvent(r, typ, "")
-	if ts, ok := unixSeconds(obj["timestamp"]); ok {
+	if ts, ok := httpx.UnixSeconds(obj["timestamp"]); ok {
 		e.Timestamp = ts
 	}
 	e.Properties, _ = json.Marshal(obj)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -53,7 +54,7 @@ func parseDevice(raw json.RawMessage, key string) (cdp.Device, string) {
 	case d.Platform != "ios" && d.Platform != "android":
 		return d, "device platform must be one of ios, android"
 	}
-	if t, ok := unixSeconds(dev["last_used"]); ok {
+	if t, ok := httpx.UnixSeconds(dev["last_used"]); ok {
 		d.LastUsed = &t
 	}
 	if attrs := dev["attributes"]; len(attrs) > 0 && attrs[0] == '{' {

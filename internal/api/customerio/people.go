@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -111,7 +110,7 @@ func identifyEvent(r *http.Request, ident cdp.Identifier, userID string, attrs m
 	if string(attrs["_update"]) == "true" {
 		e.Op = cdp.OpIdentifyExisting
 	}
-	if ts, ok := unixSeconds(attrs["_timestamp"]); ok {
+	if ts, ok := httpx.UnixSeconds(attrs["_timestamp"]); ok {
 		e.Timestamp = ts
 	}
 	traits := make(map[string]any, len(attrs))
@@ -210,26 +209,6 @@ func stringAttr(attrs map[string]json.RawMessage, key string) string {
 	return strings.TrimSpace(s)
 }
 
-// unixSeconds reads a Unix timestamp in seconds (a number or a numeric string).
-func unixSeconds(raw json.RawMessage) (time.Time, bool) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return time.Time{}, false
-	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return time.Time{}, false
-		}
-		n = json.Number(s)
-	}
-	f, err := n.Float64()
-	if err != nil || f <= 0 {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(f), 0).UTC(), true
-}
-
 // Delete serves DELETE /api/v1/customers/{identifier}: the person, their
 // identifiers and their events are erased. The delete itself is not kept.
 func (a *API) Delete(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
@@ -265,17 +244,8 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request, src *cdp.Source, e
 	success(w)
 }
 
-// append stamps events with ids, source and receive time and appends them
-// to the event log as one batch.
+// append appends events to the event log as one batch.
 func (a *API) append(r *http.Request, src *cdp.Source, events ...*cdp.Event) error {
-	now := time.Now().UTC()
-	b := &cdp.Batch{ID: cdp.NewID(), SourceID: src.ID, ReceivedAt: now, Events: events}
-	for _, e := range events {
-		e.ID, e.SourceID, e.ReceivedAt = cdp.NewID(), src.ID, now
-		if e.Timestamp.IsZero() {
-			e.Timestamp = now
-		}
-	}
-	_, err := a.in.Publish(r.Context(), b)
+	_, err := a.in.Append(r.Context(), src, events...)
 	return err
 }

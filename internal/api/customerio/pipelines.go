@@ -76,8 +76,8 @@ func (a *API) Pipelines(typ string) http.Handler {
 			fail(w, http.StatusUnauthorized, "Unauthorized request")
 			return
 		}
-		if wait, ok := a.allow(src); !ok {
-			w.Header().Set("Retry-After", retryAfter(wait))
+		if wait, ok := a.in.Allow(src); !ok {
+			w.Header().Set("Retry-After", wait)
 			fail(w, http.StatusTooManyRequests, "rate limit exceeded")
 			return
 		}

@@ -250,7 +250,7 @@ func objectEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	}
 	e := baseEvent(r, "object_"+en.Action, "")
 	e.Properties, _ = json.Marshal(map[string]any{"identifiers": ids, "attributes": en.Attributes, "cio_relationships": en.Relationships})
-	if t, ok := unixSeconds(en.Timestamp); ok {
+	if t, ok := httpx.UnixSeconds(en.Timestamp); ok {
 		e.Timestamp = t
 	}
 	return e, nil
@@ -275,7 +275,7 @@ func deliveryEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	}
 	e := baseEvent(r, "delivery_"+name, "")
 	e.Properties, _ = json.Marshal(map[string]any{"delivery_id": ids.ID, "attributes": en.Attributes})
-	if t, ok := unixSeconds(en.Timestamp); ok {
+	if t, ok := httpx.UnixSeconds(en.Timestamp); ok {
 		e.Timestamp = t
 	}
 	return e, nil

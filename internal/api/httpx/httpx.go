@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
@@ -58,6 +59,8 @@ func Status(code string) int {
 		return http.StatusForbidden
 	case cdp.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case cdp.ERATELIMIT:
+		return http.StatusTooManyRequests
 	case cdp.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	}
@@ -115,4 +118,25 @@ func Recover(log *slog.Logger, h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// UnixSeconds reads a Unix timestamp in seconds given as a number or a
+// numeric string, as Customer.io's APIs and webhooks send them.
+func UnixSeconds(raw json.RawMessage) (time.Time, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, false
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return time.Time{}, false
+		}
+		n = json.Number(s)
+	}
+	f, err := n.Float64()
+	if err != nil || f <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(f), 0).UTC(), true
 }

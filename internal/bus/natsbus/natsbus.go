@@ -88,6 +88,7 @@ type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 
+	sibling  bool // shares the server and connection of another Log
 	stopTrim context.CancelFunc
 	trimDone chan struct{}
 	trimmed  uint64 // last purged-up-to sequence; only trimLoop uses it
@@ -137,32 +138,54 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	l.js = js
+	if err := l.setupStream(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Sibling returns a second log on the same server and connection, in its
+// own stream (the run queue beside the event log). Closing it stops only
+// its own work; the server and connection belong to l, so close it first.
+func (l *Log) Sibling(ctx context.Context, stream, subject string) (*Log, error) {
+	opts := l.opts
+	opts.Stream, opts.Subject = stream, subject
+	s := &Log{opts: opts, ns: l.ns, nc: l.nc, js: l.js, sibling: true}
+	if err := s.setupStream(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// setupStream creates or updates the stream, hands back what a crashed
+// process held, and starts trimming.
+func (l *Log) setupStream(ctx context.Context) error {
 	// Limits retention without limits: nothing expires, and trim removes
 	// what every consumer group has acknowledged. (Work-queue retention
 	// would delete each message as it is acked, writing a tombstone per ack
 	// that SyncAlways fsyncs: one fsync per processed message.)
-	l.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       opts.Stream,
-		Subjects:   []string{opts.Subject + ".>"},
+	var err error
+	l.stream, err = l.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       l.opts.Stream,
+		Subjects:   []string{l.opts.Subject + ".>"},
 		Retention:  jetstream.LimitsPolicy,
 		Storage:    jetstream.FileStorage,
-		Duplicates: opts.DuplicateWindow,
+		Duplicates: l.opts.DuplicateWindow,
 	})
 	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("create stream %s: %w", opts.Stream, err)
+		return fmt.Errorf("create stream %s: %w", l.opts.Stream, err)
 	}
 	if l.ns != nil {
 		if err := l.releaseOrphans(ctx); err != nil {
-			l.Close()
-			return nil, err
+			return err
 		}
 	}
 	trimCtx, stop := context.WithCancel(context.Background())
 	l.stopTrim = stop
 	l.trimDone = make(chan struct{})
 	go l.trimLoop(trimCtx)
-	return l, nil
+	return nil
 }
 
 // releaseOrphans makes messages that a crashed process had received but
@@ -399,6 +422,9 @@ func (l *Log) Close() error {
 	if l.stopTrim != nil {
 		l.stopTrim()
 		<-l.trimDone
+	}
+	if l.sibling {
+		return nil
 	}
 	if l.nc != nil {
 		_ = l.nc.Drain()

@@ -30,6 +30,27 @@ func TestEmbedded(t *testing.T) {
 	})
 }
 
+// TestSibling runs the contract on a second stream sharing the first's
+// embedded server and connection (the run queue beside the event log).
+func TestSibling(t *testing.T) {
+	bustest.Run(t, func(t *testing.T, key string) (cdp.EventLog, func()) {
+		dir := filepath.Join(t.TempDir(), "..", "sibling-"+key)
+		l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, err := l.Sibling(t.Context(), "RUNS", "sy.runs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first stream keeps working beside it.
+		if _, err := l.Append(t.Context(), "web", "", []byte("event")); err != nil {
+			t.Fatal(err)
+		}
+		return runs, func() { _ = runs.Close(); _ = l.Close() }
+	})
+}
+
 // TestExternal runs the contract against a real NATS server when
 // SWITCHYARD_TEST_NATS_URL is set (CI sets it to nats://127.0.0.1:4222).
 func TestExternal(t *testing.T) {

@@ -108,16 +108,16 @@ func bodyOf(e *cdp.Event) eventBody {
 }
 
 // eventColumns is what every event read selects, in scanEvent's order.
-const eventColumns = `id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, body`
+const eventColumns = `id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, request_id, body`
 
 // scanEvent decodes an event row; a non-nil seq also receives the row's
 // sequence, which must then be the first column.
 func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, error) {
-	var messageID, profileID, sessionID, anonymousID sql.NullString
+	var messageID, profileID, sessionID, anonymousID, requestID sql.NullString
 	var ts, received int64
 	var body []byte
 	e := &cdp.Event{}
-	dest := []any{&e.ID, &e.SourceID, &messageID, &e.Type, &profileID, &sessionID, &anonymousID, &ts, &received, &body}
+	dest := []any{&e.ID, &e.SourceID, &messageID, &e.Type, &profileID, &sessionID, &anonymousID, &ts, &received, &requestID, &body}
 	if seq != nil {
 		dest = append([]any{seq}, dest...)
 	}
@@ -132,10 +132,26 @@ func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, err
 		return nil, fmt.Errorf("decode event %s: %w", e.ID, err)
 	}
 	e.MessageID, e.ProfileID, e.SessionID, e.AnonymousID = messageID.String, profileID.String, sessionID.String, anonymousID.String
+	e.RequestID = requestID.String
 	e.UserID, e.UserAgent, e.Identifiers, e.Op = b.UserID, b.UserAgent, b.Identifiers, b.Op
 	e.Timestamp, e.ReceivedAt = time.Unix(0, ts).UTC(), time.Unix(0, received).UTC()
 	e.OriginalTimestamp, e.Properties, e.Context, e.Traits, e.Tags, e.Error = b.OriginalTimestamp, b.Properties, b.Context, b.Traits, b.Tags, b.Error
 	return e, nil
+}
+
+// FindRawRequest implements cdp.EventReader.
+func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest, error) {
+	r := &cdp.RawRequest{}
+	var received int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT received_at, method, path, remote_addr, header, body, body_size, truncated
+		FROM raw_requests WHERE id = ?`, id).Scan(&received, &r.Method, &r.Path, &r.RemoteAddr, &r.Header, &r.Body, &r.BodySize, &r.Truncated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "raw request %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("load raw request: %w", err)
+	}
+	r.ReceivedAt = time.Unix(0, received).UTC()
+	return r, nil
 }
 
 // FindProfileByID implements cdp.ProfileReader.

@@ -22,6 +22,61 @@ import (
 //go:embed schema.sql
 var schema string
 
+// migrations change schema.sql's tables in order; PRAGMA user_version
+// counts those applied. Append only.
+var migrations = []string{
+	// 1: raw request capture (issue 4).
+	`ALTER TABLE events ADD COLUMN request_id TEXT;
+	CREATE TABLE IF NOT EXISTS raw_requests (
+		id          TEXT PRIMARY KEY,
+		received_at INTEGER NOT NULL,
+		method      TEXT NOT NULL,
+		path        TEXT NOT NULL,
+		remote_addr TEXT NOT NULL,
+		header      TEXT NOT NULL,
+		body        BLOB,
+		body_size   INTEGER NOT NULL,
+		truncated   INTEGER NOT NULL
+	);`,
+	// 2: workflow runs (issue 5). One run per workflow and event makes run
+	// creation idempotent under redelivery.
+	`CREATE TABLE IF NOT EXISTS runs (
+		seq         INTEGER PRIMARY KEY,
+		id          TEXT NOT NULL UNIQUE,
+		workflow_id TEXT NOT NULL,
+		event_id    TEXT NOT NULL,
+		status      TEXT NOT NULL,
+		version     INTEGER NOT NULL,
+		next_at     INTEGER,
+		created_at  INTEGER NOT NULL,
+		updated_at  INTEGER NOT NULL,
+		body        BLOB NOT NULL,
+		UNIQUE (workflow_id, event_id)
+	);
+	CREATE INDEX IF NOT EXISTS runs_status ON runs (status, workflow_id);
+	CREATE INDEX IF NOT EXISTS runs_next ON runs (next_at) WHERE next_at IS NOT NULL;`,
+}
+
+// migrate creates the schema and applies the migrations not applied yet,
+// each in its own transaction.
+func migrate(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("migrate sqlite: %w", err)
+	}
+	var version int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("migrate sqlite: %w", err)
+	}
+	for i := version; i < len(migrations); i++ {
+		q := "BEGIN IMMEDIATE; " + migrations[i] + fmt.Sprintf("; PRAGMA user_version = %d; COMMIT;", i+1)
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			_, _ = conn.ExecContext(ctx, "ROLLBACK")
+			return fmt.Errorf("migrate sqlite to version %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
 // Options configure the store.
 type Options struct {
 	// Path of the database file.
@@ -97,7 +152,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.wdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", opts.Path, err)
 	}
-	if _, err := s.wconn.ExecContext(ctx, schema); err != nil {
+	if err := migrate(ctx, s.wconn); err != nil {
 		s.wconn.Close()
 		s.wdb.Close()
 		return nil, fmt.Errorf("migrate sqlite: %w", err)

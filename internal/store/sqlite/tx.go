@@ -48,10 +48,10 @@ func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encode event: %w", err)
 	}
-	res, err := t.exec(ctx, `INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	res, err := t.exec(ctx, `INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, request_id, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		e.ID, e.SourceID, nullable(e.MessageID), e.Type, nullable(e.ProfileID), nullable(e.SessionID), nullable(e.AnonymousID),
-		e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(), body)
+		e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(), nullable(e.RequestID), body)
 	if err != nil {
 		return false, fmt.Errorf("insert event: %w", err)
 	}
@@ -195,6 +195,9 @@ func (t *tx) AddProfileStats(ctx context.Context, id string, events int64, visit
 
 func (t *tx) DeleteProfile(ctx context.Context, id string) error {
 	for _, q := range []string{
+		// The requests that carried the profile's events hold its data too.
+		`DELETE FROM raw_requests WHERE id IN (SELECT request_id FROM events WHERE request_id IS NOT NULL
+			AND (profile_id = ?1 OR session_id IN (SELECT id FROM sessions WHERE profile_id = ?1)))`,
 		`DELETE FROM events WHERE profile_id = ?1`,
 		`DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE profile_id = ?1)`,
 		`DELETE FROM sessions WHERE profile_id = ?1`,
@@ -301,4 +304,25 @@ func (t *tx) UpdateSession(ctx context.Context, s *cdp.Session) error {
 		return cdp.Errorf(cdp.ENOTFOUND, "session %s not found", s.ID)
 	}
 	return nil
+}
+
+func (t *tx) InsertRawRequest(ctx context.Context, id string, r *cdp.RawRequest) error {
+	if _, err := t.exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, header, body, body_size, truncated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		id, r.ReceivedAt.UnixNano(), r.Method, r.Path, r.RemoteAddr, r.Header, r.Body, r.BodySize, r.Truncated); err != nil {
+		return fmt.Errorf("insert raw request: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteRawRequestsBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
+	// Rows are inserted in about the order they were received, so the
+	// oldest are found by rowid without an index on received_at (one less
+	// index write per request); at most limit rows are examined.
+	res, err := t.exec(ctx, `DELETE FROM raw_requests WHERE rowid IN (SELECT rowid FROM
+		(SELECT rowid, received_at FROM raw_requests ORDER BY rowid LIMIT ?2) WHERE received_at < ?1)`, before.UnixNano(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete raw requests: %w", err)
+	}
+	return res.RowsAffected()
 }

@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,8 @@ func Run(t *testing.T, open Opener) {
 		{"Erase", testErase},
 		{"UpdateIsAtomic", testUpdateAtomic},
 		{"Sources", testSources},
+		{"RawRequests", testRawRequests},
+		{"Runs", testRuns},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -511,4 +514,123 @@ func testSources(t *testing.T, s cdp.Store) {
 		t.Fatal(err)
 	}
 	wantCode(t, s.DeleteSource(ctx, "web"), cdp.ENOTFOUND)
+}
+
+func testRawRequests(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	raw := func(at time.Time, body []byte) *cdp.RawRequest {
+		return &cdp.RawRequest{Method: "POST", Path: "/webhooks/x?a=1", Header: "Host: x\nContent-Type: application/json",
+			Body: body, BodySize: int64(len(body)), ReceivedAt: at}
+	}
+	binary := []byte{0xff, 0x00, 0x01}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for i, r := range []*cdp.RawRequest{raw(t0, []byte(`{"a":1}`)), raw(t0.Add(time.Hour), binary), raw(t0.Add(2*time.Hour), nil)} {
+			id := fmt.Sprintf("req-%d", i)
+			if err := tx.InsertRawRequest(ctx, id, r); err != nil {
+				return err
+			}
+			e := event("ev-raw-"+id, "web", "", "view", "p-raw", "")
+			e.RequestID = id
+			if _, err := tx.InsertEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		// A second insert under an id keeps the first.
+		return tx.InsertRawRequest(ctx, "req-0", raw(t0, []byte("other")))
+	})
+	got, err := s.FindRawRequest(ctx, "req-0")
+	if err != nil || string(got.Body) != `{"a":1}` || got.Path != "/webhooks/x?a=1" || !got.ReceivedAt.Equal(t0) ||
+		got.Header != "Host: x\nContent-Type: application/json" || got.Method != "POST" || got.BodySize != 7 {
+		t.Fatalf("FindRawRequest = %+v, %v", got, err)
+	}
+	if got, err := s.FindRawRequest(ctx, "req-1"); err != nil || !bytes.Equal(got.Body, binary) {
+		t.Fatalf("binary body = %+v, %v", got, err)
+	}
+	if e, err := s.FindEventByID(ctx, "ev-raw-req-1"); err != nil || e.RequestID != "req-1" {
+		t.Fatalf("event request id = %+v, %v", e, err)
+	}
+	var n int64
+	update(t, s, func(ctx context.Context, tx cdp.Tx) (err error) {
+		n, err = tx.DeleteRawRequestsBefore(ctx, t0.Add(90*time.Minute), 1)
+		return err
+	})
+	if n != 1 {
+		t.Fatalf("deleted %d with limit 1", n)
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) (err error) {
+		n, err = tx.DeleteRawRequestsBefore(ctx, t0.Add(90*time.Minute), 100)
+		return err
+	})
+	if n != 1 {
+		t.Fatalf("deleted %d, want the one remaining before the cut", n)
+	}
+	for _, id := range []string{"req-0", "req-1"} {
+		_, err := s.FindRawRequest(ctx, id)
+		wantCode(t, err, cdp.ENOTFOUND)
+	}
+	// Erasing the profile erases the requests that carried its events.
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error { return tx.DeleteProfile(ctx, "p-raw") })
+	_, err = s.FindRawRequest(ctx, "req-2")
+	wantCode(t, err, cdp.ENOTFOUND)
+}
+
+func testRuns(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	run := func(id, workflow, event string, at time.Time) *cdp.Run {
+		return &cdp.Run{ID: id, WorkflowID: workflow, WorkflowVersion: 1, EventID: event, Status: cdp.RunPending,
+			Steps: []cdp.StepRun{{ID: "notify", Status: cdp.RunPending}}, CreatedAt: at, UpdatedAt: at}
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for i, r := range []*cdp.Run{run("r1", "welcome", "e1", t0), run("r2", "welcome", "e2", t0.Add(time.Minute)),
+			run("r3", "other", "e1", t0.Add(2*time.Minute))} {
+			if ok, err := tx.InsertRun(ctx, r); err != nil || !ok || r.Version != 1 {
+				return fmt.Errorf("insert %d: %v %v %d", i, ok, err, r.Version)
+			}
+		}
+		// A redelivered event cannot start its workflow's run twice.
+		if ok, err := tx.InsertRun(ctx, run("r4", "welcome", "e1", t0)); err != nil || ok {
+			return fmt.Errorf("second run of welcome for e1: %v %v", ok, err)
+		}
+		return nil
+	})
+	var stale *cdp.Run
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		r, err := tx.Run(ctx, "r1")
+		if err != nil {
+			return err
+		}
+		stale = &cdp.Run{}
+		*stale = *r
+		next := t0.Add(time.Hour)
+		r.Status, r.NextAt, r.UpdatedAt = cdp.RunWaiting, &next, t0.Add(time.Second)
+		r.Steps[0].Attempts = []cdp.Attempt{{N: 1, Outcome: "retryable", Error: "the destination answered 500",
+			Request: cdp.Captured{Method: "POST", URL: "https://x/api"}, Response: &cdp.Captured{Status: 500, Body: "oops"}}}
+		return tx.UpdateRun(ctx, r)
+	})
+	err := s.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateRun(ctx, stale) })
+	wantCode(t, err, cdp.ECONFLICT)
+	got, err := s.FindRunByID(ctx, "r1")
+	if err != nil || got.Status != cdp.RunWaiting || got.NextAt == nil || !got.NextAt.Equal(t0.Add(time.Hour)) ||
+		len(got.Steps) != 1 || got.Steps[0].Attempts[0].Response.Status != 500 || got.Version != 2 || got.WorkflowVersion != 1 {
+		t.Fatalf("run after update: %+v, %v", got, err)
+	}
+	_, err = s.FindRunByID(ctx, "nope")
+	wantCode(t, err, cdp.ENOTFOUND)
+
+	list, cursor, err := s.FindRuns(ctx, cdp.RunFilter{WorkflowID: "welcome", Limit: 1})
+	if err != nil || len(list) != 1 || list[0].ID != "r2" || cursor == "" {
+		t.Fatalf("first page: %v %q %v", list, cursor, err)
+	}
+	list, cursor, err = s.FindRuns(ctx, cdp.RunFilter{WorkflowID: "welcome", Limit: 1, Cursor: cursor})
+	if err != nil || len(list) != 1 || list[0].ID != "r1" || cursor != "" {
+		t.Fatalf("second page: %v %q %v", list, cursor, err)
+	}
+	for f, want := range map[*cdp.RunFilter]int{
+		{Status: cdp.RunWaiting}: 1, {Status: cdp.RunPending}: 2, {Since: t0.Add(time.Minute)}: 2,
+		{Until: t0.Add(time.Minute)}: 1, {}: 3,
+	} {
+		if list, _, err := s.FindRuns(ctx, *f); err != nil || len(list) != want {
+			t.Errorf("FindRuns(%+v) = %d runs, %v; want %d", *f, len(list), err, want)
+		}
+	}
 }

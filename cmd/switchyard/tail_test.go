@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/app"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
+)
+
+// serveApp serves a fresh in-process Switchyard on addr ("" = any free
+// port) and returns its address and a function that stops the listener.
+func serveApp(t *testing.T, a *app.App, addr string) (string, func()) {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.Handler()}
+	go srv.Serve(ln)
+	stop := func() { srv.Close() }
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
+}
+
+func openApp(t *testing.T, sources ...config.Source) *app.App {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Sources = append([]config.Source{{ID: "web", Kind: cdp.SourceTrack}}, sources...)
+	a, err := app.Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestTailCommand(t *testing.T) {
+	a := openApp(t)
+	addr, stop := serveApp(t, a, "")
+	url := "http://" + addr
+	ctx, cancel := context.WithCancel(t.Context())
+	out, errOut := &lockedBuffer{syncWriter{w: &bytes.Buffer{}}}, &lockedBuffer{syncWriter{w: &bytes.Buffer{}}}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"tail", "--url", url, "--filter", "event.type != 'noise'"}, os.Getenv, out, errOut)
+	}()
+	send := func(typ string) {
+		t.Helper()
+		if code, err := post(url+"/track", `{"source":{"id":"web"},"session":{"id":"tail-cmd"},"events":[{"type":"noise"},{"type":"`+typ+`","properties":{"n":1}}]}`); err != nil || code != 200 {
+			t.Fatalf("track: %d %v", code, err)
+		}
+	}
+	// Events sent before the tail connects are not shown; keep sending
+	// until one is.
+	waitFor(t, "the first line", func() bool { send("first"); return strings.Contains(out.String(), "first") })
+	line := strings.Split(strings.TrimSpace(out.String()), "\n")[0]
+	if !strings.Contains(line, "web") || !strings.Contains(line, `{"n":1}`) || strings.Contains(out.String(), " noise ") {
+		t.Fatalf("tail printed %q", out.String())
+	}
+	// The server goes away and comes back on the same address: the tail
+	// reconnects by itself.
+	stop()
+	waitFor(t, "the reconnect notice", func() bool { return strings.Contains(errOut.String(), "reconnecting") })
+	serveApp(t, a, addr)
+	waitFor(t, "a line after the reconnect", func() bool { send("second"); return strings.Contains(out.String(), "second") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("tail returned %v", err)
+	}
+
+	// A refused tail ends with the server's reason.
+	err := run(t.Context(), []string{"tail", "--url", url, "--filter", "event.type =="}, os.Getenv, out, errOut)
+	if err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("bad filter: %v", err)
+	}
+}
+
+func TestEventLine(t *testing.T) {
+	long := `{"source_id":"cio","type":"email_opened","profile_id":"p1","received_at":"2026-11-23T10:00:00Z","properties":{"x":"` +
+		strings.Repeat("é", 200) + `"}}`
+	line := eventLine([]byte(long))
+	if !strings.Contains(line, "cio") || !strings.Contains(line, "email_opened") || !strings.Contains(line, "p1") ||
+		!strings.HasSuffix(line, "…") || len([]rune(line)) > 200 {
+		t.Errorf("line = %q", line)
+	}
+	if line := eventLine([]byte(`{"source_id":"h","type":"webhook_error","error":"not JSON","properties":{"body":"x"}}`)); !strings.Contains(line, "error: not JSON") || !strings.Contains(line, " - ") {
+		t.Errorf("error line = %q", line)
+	}
+	if line := eventLine([]byte(`not json`)); line != "not json" {
+		t.Errorf("unparsable line = %q", line)
+	}
+}

@@ -1,0 +1,132 @@
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/workflow"
+)
+
+// Enqueue hands runs to the runners.
+type Enqueue func(ctx context.Context, runs []*cdp.Run) error
+
+// runFilter reads workflow, status, since, until, limit and cursor.
+func runFilter(r *http.Request) (cdp.RunFilter, error) {
+	q := r.URL.Query()
+	f := cdp.RunFilter{WorkflowID: q.Get("workflow"), Status: q.Get("status"), Cursor: q.Get("cursor")}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return f, cdp.Errorf(cdp.EINVALID, "limit must be an integer from 1 to 1000, not %q", s)
+		}
+		f.Limit = n
+	}
+	for name, into := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if s := q.Get(name); s != "" {
+			t, err := parseTime(name, s)
+			if err != nil {
+				return f, err
+			}
+			*into = t
+		}
+	}
+	return f, nil
+}
+
+type runList struct {
+	Runs       []*cdp.Run `json:"runs"`
+	NextCursor string     `json:"next_cursor"`
+}
+
+// ListRuns serves GET /admin/v1/runs?workflow=&status=&since=&until=&limit=&cursor=.
+func ListRuns(log *slog.Logger, store cdp.RunReader) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := runFilter(r)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		runs, next, err := store.FindRuns(r.Context(), f)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, runList{Runs: runs, NextCursor: next})
+	})
+}
+
+// GetRun serves GET /admin/v1/runs/{id}: the run with each step's inputs,
+// attempts (requests and responses, credentials masked) and outputs.
+func GetRun(log *slog.Logger, store cdp.RunReader) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		run, err := store.FindRunByID(r.Context(), r.PathValue("id"))
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, run)
+	})
+}
+
+// RetryRun serves POST /admin/v1/runs/{id}/retry: a failed run resumes
+// from its failed step, keeping its id and the steps already done.
+func RetryRun(log *slog.Logger, store cdp.Store, enqueue Enqueue) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		run, err := workflow.RetryRun(r.Context(), store, r.PathValue("id"), time.Now())
+		if err == nil {
+			err = enqueue(r.Context(), []*cdp.Run{run})
+		}
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusAccepted, run)
+	})
+}
+
+// bulkRetryLimit bounds one bulk retry; repeat it for more.
+const bulkRetryLimit = 1000
+
+// RetryRuns serves POST /admin/v1/runs/retry?workflow=&since=&until=: it
+// reports how many failed runs the filter matches ({"matched": n}) and,
+// only with confirm=true, retries them ({"matched": n, "retried": m}).
+func RetryRuns(log *slog.Logger, store cdp.Store, enqueue Enqueue) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, err := runFilter(r)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		if f.Status != "" && f.Status != cdp.RunFailed {
+			httpx.Error(w, r, log, cdp.Errorf(cdp.EINVALID, "only failed runs can be retried"))
+			return
+		}
+		f.Status, f.Limit, f.Cursor = cdp.RunFailed, bulkRetryLimit, ""
+		runs, _, err := store.FindRuns(r.Context(), f)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		out := map[string]int{"matched": len(runs)}
+		if r.URL.Query().Get("confirm") == "true" {
+			retried := 0
+			for _, run := range runs {
+				if run, err = workflow.RetryRun(r.Context(), store, run.ID, time.Now()); err != nil {
+					continue // retried meanwhile
+				}
+				if err := enqueue(r.Context(), []*cdp.Run{run}); err != nil {
+					httpx.Error(w, r, log, err)
+					return
+				}
+				retried++
+			}
+			out["retried"] = retried
+		}
+		httpx.WriteJSON(w, http.StatusOK, out)
+	})
+}

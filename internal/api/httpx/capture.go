@@ -1,0 +1,67 @@
+package httpx
+
+import (
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/redact"
+)
+
+// Capture records the request h serves (method, path, headers with secrets
+// redacted, and up to limit bytes of the body as the handler reads it) in
+// its context, where the ingest service finds it and keeps it with the
+// events the request appends. The body is recorded as it arrives on the
+// wire, whatever the handler does with it.
+func Capture(limit int, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw := &cdp.RawRequest{Method: r.Method, Path: r.URL.RequestURI(), RemoteAddr: r.RemoteAddr,
+			Header: headerLines(r.Header, r.Host), ReceivedAt: time.Now().UTC()}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &teeBody{ReadCloser: r.Body, raw: raw, limit: limit}
+		}
+		h.ServeHTTP(w, r.WithContext(cdp.WithRawRequest(r.Context(), raw)))
+	})
+}
+
+// headerLines renders the headers as sorted "Name: value" lines, secrets
+// redacted, with Host first.
+func headerLines(h http.Header, host string) string {
+	var b strings.Builder
+	b.Grow(512)
+	b.WriteString("Host: ")
+	b.WriteString(host)
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[k] {
+			if redact.SecretHeader(k) {
+				v = redact.Mask
+			}
+			b.WriteString("\n")
+			b.WriteString(k)
+			b.WriteString(": ")
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
+// teeBody copies what the handler reads into the captured request.
+type teeBody struct {
+	io.ReadCloser
+	raw   *cdp.RawRequest
+	limit int
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	t.raw.BodySize += int64(n)
+	if keep := min(n, t.limit-len(t.raw.Body)); keep > 0 {
+		t.raw.Body = append(t.raw.Body, p[:keep]...)
+	}
+	t.raw.Truncated = t.raw.BodySize > int64(len(t.raw.Body))
+	return n, err
+}

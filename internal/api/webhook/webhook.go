@@ -1,0 +1,138 @@
+// Package webhook serves POST /webhooks/{source}: Customer.io reporting
+// webhooks (reference/customerio.md §6) and any provider's signed webhooks
+// (reference/webhooks.md §7). A request is verified over its raw bytes,
+// appended to the event log and answered at once; everything else happens
+// asynchronously. Only a failed authentication is refused with 401: a
+// verified body Switchyard cannot read is stored as a webhook_error event
+// and answered 200, because a 4xx or 5xx stalls Customer.io's whole queue
+// for an hour and would not make the sender's next attempt any better.
+package webhook
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/webhook"
+)
+
+// API receives webhooks for the webhook sources.
+type API struct {
+	log     *slog.Logger
+	in      *ingest.Service
+	metrics *metrics.Metrics
+	maxBody int64
+	now     func() time.Time
+
+	mu        sync.Mutex
+	receivers map[string]*webhook.Receiver // by source id; rebuilt when the source changes
+}
+
+// New returns the webhook API.
+func New(log *slog.Logger, in *ingest.Service, m *metrics.Metrics, maxBody int64) *API {
+	return &API{log: log, in: in, metrics: m, maxBody: maxBody, now: time.Now, receivers: map[string]*webhook.Receiver{}}
+}
+
+// Response is the body of a 200: the id the event is stored under (unless
+// it repeats one already stored, which is kept instead), and whether the
+// event log recognised the request as such a repeat.
+type Response struct {
+	ID        string `json:"id"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// Receive serves POST /webhooks/{source}.
+func (a *API) Receive() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		src, err := a.source(r.PathValue("source"))
+		if err != nil {
+			a.in.Rejected("", 1)
+			httpx.Error(w, r, a.log, err)
+			return
+		}
+		body, err := httpx.ReadBody(w, r, a.maxBody)
+		if err != nil {
+			a.in.Rejected(src.ID, 1)
+			httpx.Error(w, r, a.log, err)
+			return
+		}
+		recv, err := a.receiver(src)
+		if err != nil {
+			httpx.Error(w, r, a.log, err)
+			return
+		}
+		now := a.now()
+		if err := recv.Verify(r.Header, body, now); err != nil {
+			a.in.Rejected(src.ID, 1)
+			a.metrics.WebhookErrors.WithLabelValues(src.ID, metrics.WebhookUnauthorized).Inc()
+			httpx.Error(w, r, a.log, err)
+			return
+		}
+		if wait, ok := a.in.Allow(src); !ok {
+			a.in.Rejected(src.ID, 1)
+			w.Header().Set("Retry-After", wait)
+			httpx.Error(w, r, a.log, cdp.Errorf(cdp.ERATELIMIT, "source %s accepts at most %g requests per second", src.ID, src.RateLimit))
+			return
+		}
+		var e *cdp.Event
+		if src.Kind == cdp.SourceCustomerIOWebhook {
+			e = reportEvent(r.Header, body, now.UTC())
+			if e.Type == cdp.EventWebhookError {
+				a.metrics.WebhookErrors.WithLabelValues(src.ID, metrics.WebhookUnreadable).Inc()
+			}
+		} else {
+			e = a.genericEvent(r, recv, body, now.UTC())
+		}
+		duplicate, err := a.in.Append(r.Context(), src, e)
+		if err != nil {
+			httpx.Error(w, r, a.log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, Response{ID: e.ID, Duplicate: duplicate})
+	})
+}
+
+// source finds an enabled webhook source.
+func (a *API) source(id string) (*cdp.Source, error) {
+	src, ok := a.in.Source(id)
+	if !ok || (src.Kind != cdp.SourceCustomerIOWebhook && src.Kind != cdp.SourceWebhook) {
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "no webhook source %q", id)
+	}
+	if !src.Enabled {
+		return nil, cdp.Errorf(cdp.EFORBIDDEN, "source %s is disabled", id)
+	}
+	return src, nil
+}
+
+// receiver returns src compiled, compiling it again when it has changed.
+func (a *API) receiver(src *cdp.Source) (*webhook.Receiver, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r, ok := a.receivers[src.ID]; ok && r.Source == src {
+		return r, nil
+	}
+	r, problems := webhook.Compile(src)
+	if problems != nil {
+		// Sources are checked when they are loaded, so this is a bug.
+		return nil, cdp.Errorf(cdp.EINTERNAL, "source %s cannot be compiled: %v", src.ID, problems)
+	}
+	a.receivers[src.ID] = r
+	return r, nil
+}
+
+// genericEvent builds the event of a generic webhook: the decoded body as
+// properties, typed and keyed by the source's expressions.
+func (a *API) genericEvent(r *http.Request, recv *webhook.Receiver, body []byte, now time.Time) *cdp.Event {
+	in := webhook.Decode(r.Header, r.URL.Query(), body)
+	typ, dedup, problem := recv.Describe(r.Context(), in)
+	if problem != "" {
+		a.metrics.WebhookErrors.WithLabelValues(recv.Source.ID, metrics.WebhookExpression).Inc()
+	}
+	return &cdp.Event{Type: typ, MessageID: dedup, Timestamp: now, Properties: in.Properties,
+		Context: []byte(`{}`), UserAgent: r.Header.Get("User-Agent"), Error: problem}
+}

@@ -1,0 +1,84 @@
+package cdp
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Run statuses (DESIGN §6).
+const (
+	RunPending   = "pending"   // created, not started
+	RunRunning   = "running"   // a runner is executing it
+	RunWaiting   = "waiting"   // until NextAt: a wait step or an action's next attempt
+	RunSucceeded = "succeeded" // every step done
+	RunFailed    = "failed"    // a step exhausted its attempts or failed permanently: the dead letter
+	RunSkipped   = "skipped"   // a filter step ended it
+)
+
+// Run is one execution of a workflow for one event. It is created in the
+// transaction that stores the event, so that a redelivered event cannot
+// start its runs twice (one run per workflow and event), and it records
+// every step's outcome, so that a resumed run never repeats a completed
+// step.
+type Run struct {
+	ID              string    `json:"id"`
+	WorkflowID      string    `json:"workflow_id"`
+	WorkflowVersion int       `json:"workflow_version"`
+	EventID         string    `json:"event_id"`
+	Status          string    `json:"status"`
+	Steps           []StepRun `json:"steps"`
+	Error           string    `json:"error,omitempty"`
+	// NextAt is when a waiting run resumes.
+	NextAt    *time.Time `json:"next_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	// Version counts updates; UpdateRun refuses a stale one.
+	Version int `json:"-"`
+}
+
+// StepRun is what one step of a run did. Steps of a foreach or branch are
+// recorded under their own ids (with the item index for a foreach).
+type StepRun struct {
+	ID       string          `json:"id"`
+	Status   string          `json:"status"` // a run status
+	Input    json.RawMessage `json:"input,omitempty"`
+	Output   json.RawMessage `json:"output,omitempty"`
+	Attempts []Attempt       `json:"attempts,omitempty"`
+	Error    string          `json:"error,omitempty"`
+	// RoundStart is the index in Attempts where the current round of
+	// attempts began: a retry of a failed run starts a new round, with the
+	// whole retry budget, and keeps the earlier attempts in the log.
+	RoundStart int `json:"round_start,omitempty"`
+}
+
+// Attempt is one try of an action's request, as the run log shows it:
+// credentials masked, bodies cut.
+type Attempt struct {
+	N          int       `json:"n"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS float64   `json:"duration_ms"`
+	Request    Captured  `json:"request"`
+	Response   *Captured `json:"response,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Outcome    string    `json:"outcome"` // succeeded, retryable or permanent
+}
+
+// Captured is a request or response in the run log.
+type Captured struct {
+	Method    string              `json:"method,omitempty"`
+	URL       string              `json:"url,omitempty"`
+	Status    int                 `json:"status,omitempty"`
+	Headers   map[string][]string `json:"headers,omitempty"`
+	Body      string              `json:"body,omitempty"`
+	Truncated bool                `json:"truncated,omitempty"`
+}
+
+// RunFilter selects runs for listing, newest first.
+type RunFilter struct {
+	WorkflowID string
+	Status     string
+	Since      time.Time
+	Until      time.Time
+	Limit      int
+	Cursor     string
+}

@@ -1,0 +1,188 @@
+// Package expr compiles and evaluates the CEL expressions users write in
+// source definitions, tail filters and workflows. Expressions are parsed
+// and type-checked once, when their owner is loaded, so that a mistake is
+// reported with its location before any event arrives; evaluation is then
+// cheap (reference/webhooks.md §10) and bounded by a cost limit, so that a
+// costly expression over a large input cannot stall the caller.
+package expr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/ext"
+)
+
+// Limits on every expression: its source size, and the runtime cost of one
+// evaluation (Kubernetes' per-call budget, about 0.1 s of CPU).
+const (
+	maxSourceBytes = 4096
+	costLimit      = 1_000_000
+)
+
+// Types of the variables an environment declares.
+var (
+	Dyn = cel.DynType
+	// StringLists is the type of HTTP headers and query parameters: a map
+	// from the (lower-case) name to every value it was given.
+	StringLists = cel.MapType(cel.StringType, cel.ListType(cel.StringType))
+	// Object is a JSON object.
+	Object = cel.MapType(cel.StringType, cel.DynType)
+	// Timestamp is an instant (now).
+	Timestamp = cel.TimestampType
+)
+
+// Env declares the variables expressions may use.
+type Env struct{ env *cel.Env }
+
+// Var declares one variable.
+type Var struct {
+	Name string
+	Type *cel.Type
+}
+
+// NewEnv returns an environment with vars and CEL's standard extensions
+// for strings, encoders, math and lists.
+func NewEnv(vars ...Var) (*Env, error) {
+	opts := []cel.EnvOption{ext.Strings(), ext.Encoders(), ext.Math(), ext.Lists(),
+		cel.ParserExpressionSizeLimit(maxSourceBytes)}
+	for _, v := range vars {
+		opts = append(opts, cel.Variable(v.Name, v.Type))
+	}
+	env, err := cel.NewEnv(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cel environment: %w", err)
+	}
+	return &Env{env: env}, nil
+}
+
+// MustEnv is NewEnv for environments declared at package level.
+func MustEnv(vars ...Var) *Env {
+	env, err := NewEnv(vars...)
+	if err != nil {
+		panic(err)
+	}
+	return env
+}
+
+// Program is a compiled expression, safe for concurrent use.
+type Program struct {
+	src string
+	prg cel.Program
+}
+
+// Output kinds a caller may require of an expression.
+type Output int
+
+const (
+	Any Output = iota
+	Bool
+	String
+	// Time is a duration or a timestamp (a wait).
+	Time
+)
+
+// Compile parses and type-checks src and requires its result to be of kind
+// out (a dyn result is accepted and checked at evaluation). The error is
+// CEL's own message, which names the line and column.
+func (e *Env) Compile(src string, out Output) (*Program, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, errors.New("expression is empty")
+	}
+	ast, iss := e.env.Compile(src)
+	if iss.Err() != nil {
+		return nil, errors.New(strings.TrimSpace(iss.Err().Error()))
+	}
+	got := ast.OutputType()
+	want := map[Output]*cel.Type{Bool: cel.BoolType, String: cel.StringType}[out]
+	if want != nil && !got.IsAssignableType(want) && got != cel.DynType {
+		return nil, fmt.Errorf("expression must produce a %s, not a %s", want, got)
+	}
+	if out == Time && got != cel.DurationType && got != cel.TimestampType && got != cel.DynType {
+		return nil, fmt.Errorf("expression must produce a duration or a timestamp, not a %s", got)
+	}
+	prg, err := e.env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(costLimit),
+		cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return nil, fmt.Errorf("program: %w", err)
+	}
+	return &Program{src: src, prg: prg}, nil
+}
+
+// String returns the expression's source.
+func (p *Program) String() string { return p.src }
+
+// Eval evaluates the expression over vars and returns its result as plain
+// Go values (JSON-like: maps, slices, strings, numbers, bools, nil).
+func (p *Program) Eval(ctx context.Context, vars map[string]any) (any, error) {
+	val, _, err := p.prg.ContextEval(ctx, vars)
+	if err != nil {
+		return nil, err
+	}
+	return native(val)
+}
+
+// EvalBool evaluates an expression that must produce a bool.
+func (p *Program) EvalBool(ctx context.Context, vars map[string]any) (bool, error) {
+	val, _, err := p.prg.ContextEval(ctx, vars)
+	if err != nil {
+		return false, err
+	}
+	b, ok := val.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("expression produced a %s, not a bool", val.Type())
+	}
+	return bool(b), nil
+}
+
+// EvalString evaluates an expression that must produce a string; numbers
+// are formatted, so that an integer id can serve as a key.
+func (p *Program) EvalString(ctx context.Context, vars map[string]any) (string, error) {
+	v, err := p.Eval(ctx, vars)
+	if err != nil {
+		return "", err
+	}
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case int64, uint64, float64:
+		return fmt.Sprint(v), nil
+	case nil:
+		return "", errors.New("expression produced null, not a string")
+	}
+	return "", fmt.Errorf("expression produced a %T, not a string", v)
+}
+
+// native converts a CEL value to JSON-like Go values through CEL's own
+// JSON conversion, so that nested maps and lists come out plain.
+func native(val ref.Val) (any, error) {
+	switch v := val.(type) {
+	case types.String:
+		return string(v), nil
+	case types.Bool:
+		return bool(v), nil
+	case types.Int:
+		return int64(v), nil
+	case types.Null:
+		return nil, nil
+	}
+	j, err := val.ConvertToNative(jsonValueType)
+	if err != nil {
+		return nil, fmt.Errorf("expression result: %w", err)
+	}
+	data, err := protojsonMarshal(j)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("expression result: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,240 @@
+// Package httpclient is the one outbound HTTP client every action uses:
+// one attempt at a time, each classified for retrying (Classify, Policy),
+// paced by its destination's token bucket and concurrency cap (slowed down
+// after a 429), refused when it would reach a private address the
+// destination did not allow, and captured with its secrets redacted for
+// the run log. Retrying itself belongs to the caller, which must record
+// each attempt durably before waiting for the next.
+package httpclient
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/redact"
+)
+
+// Limits of one attempt.
+const (
+	DefaultTimeout     = 30 * time.Second
+	DefaultConcurrency = 64
+	maxResponseBytes   = 1 << 20 // read at most this much of a response
+	maxCaptureBytes    = 4 << 10 // keep at most this much of a body in the run log
+	slowdownFor        = 30 * time.Second
+)
+
+// Destination is where attempts go and how they are paced.
+type Destination struct {
+	ID string
+	// RateLimit caps requests per second (0 = none); after a 429 it is
+	// halved for 30 s.
+	RateLimit float64
+	// Concurrency caps requests in flight (0 = DefaultConcurrency).
+	Concurrency int
+	// AllowPrivateNetwork permits loopback and private addresses.
+	AllowPrivateNetwork bool
+	// Timeout bounds one attempt (0 = DefaultTimeout).
+	Timeout time.Duration
+	// Secrets are values (API keys …) masked wherever they appear in a
+	// captured request or response.
+	Secrets []string
+}
+
+// Request is one outbound request.
+type Request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Attempt is what one try did: the run log's record (cdp.Attempt) and
+// what the caller needs beyond it.
+type Attempt struct {
+	cdp.Attempt
+	// Class is the outcome, for retrying.
+	Class Outcome
+	// RetryAfter is the server's Retry-After, if it sent one.
+	RetryAfter time.Duration
+	// Body is the whole response body (up to 1 MiB), for the step's output.
+	Body []byte
+}
+
+// Client sends attempts; it is safe for concurrent use.
+type Client struct {
+	mu    sync.Mutex
+	dests map[string]*destination
+	now   func() time.Time
+}
+
+// New returns a Client.
+func New() *Client { return &Client{dests: map[string]*destination{}, now: time.Now} }
+
+// destination is a Destination's pacing state and HTTP transport.
+type destination struct {
+	cfg       Destination
+	limiter   *rate.Limiter // nil without a rate limit
+	slots     chan struct{}
+	http      *http.Client
+	mu        sync.Mutex
+	slowUntil time.Time
+}
+
+func (c *Client) destination(d Destination) *destination {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.dests[d.ID]; ok && sameConfig(st.cfg, d) {
+		return st
+	}
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	slots := d.Concurrency
+	if slots <= 0 {
+		slots = DefaultConcurrency
+	}
+	st := &destination{cfg: d, slots: make(chan struct{}, slots)}
+	if d.RateLimit > 0 {
+		st.limiter = rate.NewLimiter(rate.Limit(d.RateLimit), max(1, int(d.RateLimit/10)))
+	}
+	st.http = &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{DialContext: dialer(d.AllowPrivateNetwork, timeout), MaxIdleConnsPerHost: slots,
+			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second, ForceAttemptHTTP2: true},
+		// Redirects are failures, never followed (Standard Webhooks).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	c.dests[d.ID] = st
+	return st
+}
+
+func sameConfig(a, b Destination) bool {
+	return a.RateLimit == b.RateLimit && a.Concurrency == b.Concurrency && a.AllowPrivateNetwork == b.AllowPrivateNetwork &&
+		a.Timeout == b.Timeout
+}
+
+// Do makes attempt number n of req to d: it waits for the destination's
+// rate limit and a concurrency slot (or ctx), sends, and reports what
+// happened. The returned error is only ctx's; every failure of the
+// request itself is in the Attempt.
+func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*Attempt, error) {
+	st := c.destination(d)
+	if st.limiter != nil {
+		st.restore(c.now())
+		if err := st.limiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	select {
+	case st.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-st.slots }()
+
+	a := &Attempt{Attempt: cdp.Attempt{N: n, StartedAt: c.now().UTC(), Request: capture(req.Header, req.Body, d.Secrets)}}
+	a.Request.Method, a.Request.URL = req.Method, redact.Values(req.URL, d.Secrets...)
+	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, bytes.NewReader(req.Body))
+	if err != nil {
+		a.setOutcome(Permanent)
+		a.Error = redact.Values(err.Error(), d.Secrets...)
+		return a, nil
+	}
+	maps.Copy(hreq.Header, req.Header)
+	resp, err := st.http.Do(hreq)
+	a.DurationMS = float64(time.Since(a.StartedAt).Microseconds()) / 1000
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		a.setOutcome(Classify(0, err))
+		a.Error = describe(err, d.Secrets)
+		return a, nil
+	}
+	defer resp.Body.Close()
+	a.Body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	a.DurationMS = float64(time.Since(a.StartedAt).Microseconds()) / 1000
+	resp.Header.Del("Set-Cookie")
+	captured := capture(resp.Header, a.Body, d.Secrets)
+	captured.Status = resp.StatusCode
+	a.Response = &captured
+	a.setOutcome(Classify(resp.StatusCode, nil))
+	if err != nil && a.Class == Succeeded {
+		a.setOutcome(Retryable)
+		a.Error = "reading the response: " + describe(err, d.Secrets)
+	}
+	if a.Class != Succeeded && a.Error == "" {
+		a.Error = fmt.Sprintf("the destination answered %d", resp.StatusCode)
+	}
+	a.RetryAfter = RetryAfter(resp.Header, c.now())
+	if resp.StatusCode == http.StatusTooManyRequests {
+		st.slowDown(c.now())
+	}
+	return a, nil
+}
+
+func (a *Attempt) setOutcome(o Outcome) { a.Class, a.Outcome = o, string(o) }
+
+// slowDown halves the destination's rate for slowdownFor after a 429.
+func (st *destination) slowDown(now time.Time) {
+	if st.limiter == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if now.Before(st.slowUntil) {
+		return // already slowed for this burst
+	}
+	st.slowUntil = now.Add(slowdownFor)
+	st.limiter.SetLimit(rate.Limit(st.cfg.RateLimit / 2))
+}
+
+// restore lifts a slowdown once it has run its course.
+func (st *destination) restore(now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.slowUntil.IsZero() && now.After(st.slowUntil) {
+		st.slowUntil = time.Time{}
+		st.limiter.SetLimit(rate.Limit(st.cfg.RateLimit))
+	}
+}
+
+// capture masks credential headers and secret values and cuts the body.
+func capture(h http.Header, body []byte, secrets []string) cdp.Captured {
+	c := cdp.Captured{Headers: map[string][]string{}}
+	for k, vs := range h {
+		for _, v := range vs {
+			if redact.SecretHeader(k) {
+				v = redact.Mask
+			}
+			c.Headers[k] = append(c.Headers[k], redact.Values(v, secrets...))
+		}
+	}
+	if len(body) > maxCaptureBytes {
+		body, c.Truncated = body[:maxCaptureBytes], true
+		for len(body) > 0 && !utf8.Valid(body) { // do not cut a character in two
+			body = body[:len(body)-1]
+		}
+	}
+	c.Body = redact.Values(string(body), secrets...)
+	return c
+}
+
+func describe(err error, secrets []string) string {
+	msg := err.Error()
+	if timeout(err) {
+		msg = "timed out: " + msg
+	}
+	return redact.Values(msg, secrets...)
+}

@@ -1,0 +1,195 @@
+package httpclient
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		err    error
+		want   Outcome
+	}{
+		{200, nil, Succeeded}, {204, nil, Succeeded}, {302, nil, Permanent}, {400, nil, Permanent}, {401, nil, Permanent},
+		{404, nil, Permanent}, {408, nil, Retryable}, {410, nil, Permanent}, {429, nil, Retryable}, {500, nil, Retryable},
+		{503, nil, Retryable}, {0, errors.New("connection refused"), Retryable}, {0, ErrPrivateAddress, Permanent},
+	} {
+		if got := Classify(tc.status, tc.err); got != tc.want {
+			t.Errorf("Classify(%d, %v) = %s, want %s", tc.status, tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestPolicyDelay(t *testing.T) {
+	p := Policy{MaxAttempts: 5, Base: time.Second, Max: 10 * time.Second}
+	for n := 1; n < 5; n++ {
+		ceiling := min(time.Second<<(n-1), 10*time.Second)
+		for range 200 {
+			d, ok := p.Delay(n, 0)
+			if !ok || d < 0 || d > ceiling {
+				t.Fatalf("Delay(%d) = %v, %v; want within [0, %v]", n, d, ok, ceiling)
+			}
+		}
+	}
+	if _, ok := p.Delay(5, 0); ok {
+		t.Fatal("a sixth attempt was scheduled")
+	}
+	if d, _ := p.Delay(1, 2*time.Second); d < 2*time.Second {
+		t.Fatalf("Retry-After 2s gave %v", d)
+	}
+	if d, _ := p.Delay(1, time.Hour); d != 10*time.Second {
+		t.Fatalf("Retry-After 1h not clamped to Max: %v", d)
+	}
+	if _, ok := (Policy{}).Delay(4, 0); !ok {
+		t.Fatal("the default policy allows 5 attempts")
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"2": 2 * time.Second, "0": 0, "-5": 0, "soon": 0, "": 0,
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+	} {
+		if got := RetryAfter(http.Header{"Retry-After": {v}}, now); got != want {
+			t.Errorf("RetryAfter(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestInternalAddresses(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1": true, "::1": true, "10.1.2.3": true, "172.16.0.1": true, "192.168.1.1": true, "169.254.169.254": true,
+		"100.64.0.1": true, "0.0.0.0": true, "fc00::1": true, "fe80::1": true, "::ffff:127.0.0.1": true, "224.0.0.1": true,
+		"8.8.8.8": false, "1.1.1.1": false, "2606:4700:4700::1111": false,
+	} {
+		if got := internal(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("internal(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// A loopback destination is refused unless it allows the private network;
+// the refusal is permanent (retrying cannot change the address).
+func TestPrivateNetworkRefused(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	c := New()
+	req := Request{Method: "POST", URL: srv.URL + "/x", Body: []byte(`{}`)}
+	a, err := c.Do(context.Background(), Destination{ID: "d"}, 1, req)
+	if err != nil || a.Class != Permanent || !strings.Contains(a.Error, "private or loopback") || hits.Load() != 0 {
+		t.Fatalf("loopback without permission: %+v, %v, hits %d", a, err, hits.Load())
+	}
+	localhost := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) // a name resolving to loopback
+	if a, _ := c.Do(context.Background(), Destination{ID: "d"}, 1, Request{Method: "GET", URL: localhost}); a.Class != Permanent || hits.Load() != 0 {
+		t.Fatalf("localhost without permission: %+v", a)
+	}
+	a, err = c.Do(context.Background(), Destination{ID: "d", AllowPrivateNetwork: true}, 1, req)
+	if err != nil || a.Class != Succeeded || hits.Load() != 1 {
+		t.Fatalf("loopback with permission: %+v, %v", a, err)
+	}
+}
+
+func TestCaptureRedactsAndTruncates(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "session=abc")
+		w.Header().Set("X-Echo-Key", r.Header.Get("X-Key"))
+		w.WriteHeader(500)
+		w.Write([]byte(strings.Repeat("é", 3000)))
+	}))
+	defer srv.Close()
+	d := Destination{ID: "cio", AllowPrivateNetwork: true, Secrets: []string{"sk-live-123"}}
+	a, err := New().Do(context.Background(), d, 2, Request{Method: "POST", URL: srv.URL + "/v1?key=sk-live-123",
+		Header: http.Header{"Authorization": {"Bearer sk-live-123"}, "X-Key": {"sk-live-123"}, "Content-Type": {"application/json"}},
+		Body:   []byte(`{"token":"sk-live-123","n":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.N != 2 || a.Class != Retryable || a.Response.Status != 500 || a.Error != "the destination answered 500" {
+		t.Fatalf("attempt %+v", a)
+	}
+	all := a.Request.URL + a.Request.Body + strings.Join(a.Request.Headers["X-Key"], "") + strings.Join(a.Response.Headers["X-Echo-Key"], "")
+	if strings.Contains(all, "sk-live-123") || a.Request.Headers["Authorization"][0] != "[redacted]" || a.Response.Headers["Set-Cookie"] != nil {
+		t.Fatalf("secret left in the capture: %+v", a)
+	}
+	if !a.Response.Truncated || len(a.Response.Body) > maxCaptureBytes || !strings.HasPrefix(a.Response.Body, "é") || len(a.Body) != 6000 {
+		t.Fatalf("response body: truncated %v, %d bytes captured, %d read", a.Response.Truncated, len(a.Response.Body), len(a.Body))
+	}
+}
+
+func TestRedirectsAndTimeouts(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(300 * time.Millisecond)
+		}
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}))
+	defer srv.Close()
+	c := New()
+	a, _ := c.Do(context.Background(), Destination{ID: "r", AllowPrivateNetwork: true}, 1, Request{Method: "GET", URL: srv.URL + "/go"})
+	if a.Class != Permanent || a.Response.Status != 302 {
+		t.Fatalf("redirect: %+v", a)
+	}
+	a, _ = c.Do(context.Background(), Destination{ID: "t", AllowPrivateNetwork: true, Timeout: 50 * time.Millisecond}, 1,
+		Request{Method: "GET", URL: srv.URL + "/slow"})
+	if a.Class != Retryable || !strings.Contains(a.Error, "timed out") {
+		t.Fatalf("timeout: %+v", a)
+	}
+}
+
+// A destination limited to 20 requests/s never receives more, however
+// many callers push at once; after a 429 its rate is halved.
+func TestRateLimit(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	c := New()
+	d := Destination{ID: "limited", RateLimit: 20, AllowPrivateNetwork: true}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if a, err := c.Do(context.Background(), d, 1, Request{Method: "POST", URL: srv.URL}); err != nil || a.Class != Succeeded {
+				t.Errorf("%+v %v", a, err)
+			}
+		})
+	}
+	wg.Wait()
+	burst := 2 // the bucket's size: RateLimit/10
+	slices.SortFunc(at, time.Time.Compare)
+	for i := range at {
+		n := 0
+		for _, u := range at[i:] {
+			if u.Sub(at[i]) < time.Second {
+				n++
+			}
+		}
+		if n > 20+burst {
+			t.Fatalf("%d requests within one second of request %d", n, i)
+		}
+	}
+	st := c.destination(d)
+	st.slowDown(time.Now())
+	if got := float64(st.limiter.Limit()); got != 10 {
+		t.Fatalf("rate after a 429 = %v, want 10", got)
+	}
+	st.restore(time.Now().Add(slowdownFor + time.Second))
+	if got := float64(st.limiter.Limit()); got != 20 {
+		t.Fatalf("rate after the slowdown = %v, want 20", got)
+	}
+}

@@ -1,0 +1,153 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// runBody is the part of a run no column holds.
+type runBody struct {
+	WorkflowVersion int           `json:"wv"`
+	Steps           []cdp.StepRun `json:"s"`
+	Error           string        `json:"e,omitempty"`
+}
+
+func nanosOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
+	body, err := json.Marshal(runBody{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error})
+	if err != nil {
+		return false, fmt.Errorf("encode run: %w", err)
+	}
+	res, err := t.exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body)
+		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.ID, r.WorkflowID, r.EventID, r.Status, nanosOrNil(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body)
+	if err != nil {
+		return false, fmt.Errorf("insert run: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if n == 1 {
+		r.Version = 1
+	}
+	return n == 1, err
+}
+
+func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
+	body, err := json.Marshal(runBody{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error})
+	if err != nil {
+		return fmt.Errorf("encode run: %w", err)
+	}
+	res, err := t.exec(ctx, `UPDATE runs SET status = ?, version = version + 1, next_at = ?, updated_at = ?, body = ?
+		WHERE id = ? AND version = ?`, r.Status, nanosOrNil(r.NextAt), r.UpdatedAt.UnixNano(), body, r.ID, r.Version)
+	if err != nil {
+		return fmt.Errorf("update run: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return cdp.Errorf(cdp.ECONFLICT, "run %s changed concurrently or does not exist", r.ID)
+	}
+	r.Version++
+	return nil
+}
+
+const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body`
+
+func scanRun(row interface{ Scan(...any) error }) (*cdp.Run, int64, error) {
+	r := &cdp.Run{}
+	var seq, created, updated int64
+	var next sql.NullInt64
+	var body []byte
+	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body); err != nil {
+		return nil, 0, err
+	}
+	var b runBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, 0, fmt.Errorf("decode run %s: %w", r.ID, err)
+	}
+	r.WorkflowVersion, r.Steps, r.Error = b.WorkflowVersion, b.Steps, b.Error
+	r.NextAt = fromNanos(next)
+	r.CreatedAt, r.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	return r, seq, nil
+}
+
+func (t *tx) Run(ctx context.Context, id string) (*cdp.Run, error) {
+	r, _, err := scanRun(t.queryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "run %s not found", id)
+	}
+	return r, err
+}
+
+// FindRunByID implements cdp.RunReader.
+func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
+	r, _, err := scanRun(s.rdb.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "run %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("load run: %w", err)
+	}
+	return r, nil
+}
+
+// FindRuns implements cdp.RunReader.
+func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error) {
+	var where []string
+	var args []any
+	if f.WorkflowID != "" {
+		where, args = append(where, "workflow_id = ?"), append(args, f.WorkflowID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "created_at >= ?"), append(args, f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "created_at < ?"), append(args, f.Until.UnixNano())
+	}
+	if f.Cursor != "" {
+		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
+		if err != nil {
+			return nil, "", cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
+		}
+		where, args = append(where, "seq < ?"), append(args, seq)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > maxListLimit {
+		limit = 100
+	}
+	q := "SELECT " + runColumns + " FROM runs"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.rdb.QueryContext(ctx, q+" ORDER BY seq DESC LIMIT ?", append(args, limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("find runs: %w", err)
+	}
+	defer rows.Close()
+	runs, cursor := []*cdp.Run{}, ""
+	for rows.Next() {
+		r, seq, err := scanRun(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("find runs: %w", err)
+		}
+		if len(runs) == limit {
+			cursor = strconv.FormatInt(seq+1, 36)
+			break
+		}
+		runs = append(runs, r)
+	}
+	return runs, cursor, rows.Err()
+}

@@ -1,0 +1,40 @@
+package tail
+
+import (
+	"testing"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// A subscriber that does not read is dropped once its buffer is full;
+// Publish never blocks, and the other subscribers get every event.
+func TestSlowSubscriberIsDropped(t *testing.T) {
+	var h Hub
+	slow := h.Subscribe(Filter{}, 2)
+	fast := h.Subscribe(Filter{Type: "a"}, 100)
+	for i := range 10 {
+		typ := "a"
+		if i%2 == 1 {
+			typ = "b"
+		}
+		h.Publish([]*cdp.Event{{Type: typ}}) // would block forever if it waited for slow
+	}
+	n := 0
+	for range slow.C { // closed after the two buffered events
+		n++
+	}
+	if n != 2 || !slow.Dropped() {
+		t.Fatalf("slow subscriber got %d events, dropped %v", n, slow.Dropped())
+	}
+	fast.Close()
+	got := 0
+	for e := range fast.C {
+		if e.Type != "a" {
+			t.Fatalf("filter let %q through", e.Type)
+		}
+		got++
+	}
+	if got != 5 || fast.Dropped() {
+		t.Fatalf("fast subscriber got %d of 5, dropped %v", got, fast.Dropped())
+	}
+}

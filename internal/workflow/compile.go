@@ -1,0 +1,331 @@
+package workflow
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/expr"
+)
+
+// Env declares what workflow expressions see: the triggering event, its
+// profile and session (as the management API renders them), the outputs
+// of earlier steps (steps.<id>.output), the run's vars, the current item
+// of a foreach, and now.
+var Env = expr.MustEnv(
+	expr.Var{Name: "event", Type: expr.Object}, expr.Var{Name: "profile", Type: expr.Object},
+	expr.Var{Name: "session", Type: expr.Object}, expr.Var{Name: "steps", Type: expr.Object},
+	expr.Var{Name: "vars", Type: expr.Object}, expr.Var{Name: "item", Type: expr.Dyn},
+	expr.Var{Name: "now", Type: expr.Timestamp})
+
+// ActionSpec says what an action needs.
+type ActionSpec struct {
+	// DestinationKind is the kind of destination it calls ("" = none
+	// needed).
+	DestinationKind string
+	// Required and Optional are its inputs (With keys).
+	Required, Optional []string
+}
+
+// Actions is the registry of actions a step may name.
+var Actions = map[string]ActionSpec{
+	"customerio.track_event":   {DestinationKind: "customerio", Required: []string{"name"}, Optional: []string{"identifier", "anonymous_id", "data", "timestamp"}},
+	"customerio.identify":      {DestinationKind: "customerio", Required: []string{"identifier"}, Optional: []string{"attributes"}},
+	"customerio.delete_person": {DestinationKind: "customerio", Required: []string{"identifier"}},
+	"customerio.send_email": {DestinationKind: "customerio", Required: []string{"identifiers"},
+		Optional: []string{"transactional_message_id", "to", "message_data", "from", "subject", "body", "body_plain", "reply_to", "bcc",
+			"preheader", "headers", "send_at", "language", "send_to_unsubscribed", "tracked", "queue_draft"}},
+	"webhook.send": {DestinationKind: "webhook", Optional: []string{"body", "type"}},
+	"http.call":    {Required: []string{"url"}, Optional: []string{"method", "headers", "body", "expected_statuses"}},
+}
+
+// Input is a step input: a compiled expression, or a literal.
+type Input struct {
+	Program *expr.Program
+	Literal any
+}
+
+// Compiled is a workflow ready to match events and run.
+type Compiled struct {
+	*Workflow
+	If    *expr.Program
+	Vars  map[string]Input
+	Steps []*CompiledStep
+	types []*regexp.Regexp
+}
+
+// CompiledStep is a step with its expressions compiled.
+type CompiledStep struct {
+	*Step
+	With                  map[string]Input
+	Filter, Wait, If, Map *expr.Program
+	Then, Else, Body      []*CompiledStep
+	Set, Increment        map[string]*expr.Program
+	Policy                *RetryPolicy
+}
+
+// RetryPolicy is a step's parsed retry override.
+type RetryPolicy struct {
+	MaxAttempts int
+	Base, Max   time.Duration
+}
+
+// Context is what Compile checks references against.
+type Context struct {
+	Sources      map[string]bool   // source ids
+	Destinations map[string]string // destination id → kind
+}
+
+var (
+	// idPattern names steps and vars: they are read as steps.<id> and
+	// vars.<name> in expressions.
+	idPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+	// workflowIDPattern is the source id rule.
+	workflowIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+)
+
+// Compile checks w against ctx and compiles every expression. Problems
+// come back as "path: message", the path relative to the workflow
+// (trigger.if, steps[1].with.name …), all of them at once.
+func Compile(w *Workflow, ctx Context) (*Compiled, []string) {
+	c := &compiler{ctx: ctx, ids: map[string]string{}}
+	out := &Compiled{Workflow: w, Vars: map[string]Input{}}
+	if !workflowIDPattern.MatchString(w.ID) {
+		c.add("id", "must be 1-128 letters, digits, '_' or '-', starting with a letter or digit")
+	}
+	c.source("trigger.source", w.Trigger.Source)
+	for i, src := range w.Trigger.Sources {
+		c.source(fmt.Sprintf("trigger.sources[%d]", i), src)
+	}
+	for i, t := range w.Trigger.Types {
+		if strings.TrimSpace(t) == "" {
+			c.add(fmt.Sprintf("trigger.types[%d]", i), "is empty")
+			continue
+		}
+		out.types = append(out.types, glob(t))
+	}
+	if w.Trigger.If != "" {
+		out.If = c.program("trigger.if", w.Trigger.If, expr.Bool)
+	}
+	for _, name := range sortedKeys(w.Vars) {
+		if !idPattern.MatchString(name) {
+			c.add("vars."+name, "must be a name of letters, digits and '_'")
+		}
+		out.Vars[name] = c.input("vars."+name, w.Vars[name])
+	}
+	if len(w.Steps) == 0 {
+		c.add("steps", "a workflow needs at least one step")
+	}
+	out.Steps = c.steps("steps", w.Steps)
+	if len(c.problems) > 0 {
+		return nil, c.problems
+	}
+	return out, nil
+}
+
+type compiler struct {
+	ctx      Context
+	ids      map[string]string // step id → its path
+	problems []string
+}
+
+func (c *compiler) source(path, id string) {
+	if id != "" && c.ctx.Sources != nil && !c.ctx.Sources[id] {
+		c.add(path, "no source %q", id)
+	}
+}
+
+func (c *compiler) add(path, format string, args ...any) {
+	c.problems = append(c.problems, path+": "+fmt.Sprintf(format, args...))
+}
+
+func (c *compiler) program(path, src string, out expr.Output) *expr.Program {
+	p, err := Env.Compile(src, out)
+	if err != nil {
+		c.add(path, "%v", err)
+	}
+	return p
+}
+
+// input compiles a string as an expression and keeps anything else as a
+// literal (numbers, booleans, lists and maps of literals).
+func (c *compiler) input(path string, v any) Input {
+	s, ok := v.(string)
+	if !ok {
+		return Input{Literal: v}
+	}
+	p, err := Env.Compile(s, expr.Any)
+	if err != nil {
+		hint := ""
+		if bareWord.MatchString(s) {
+			hint = fmt.Sprintf(" (inputs are CEL: write the text %s as '%s')", s, s)
+		}
+		c.add(path, "%v%s", err, hint)
+	}
+	return Input{Program: p}
+}
+
+var bareWord = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+func (c *compiler) steps(path string, steps []Step) []*CompiledStep {
+	var out []*CompiledStep
+	for i := range steps {
+		out = append(out, c.step(fmt.Sprintf("%s[%d]", path, i), &steps[i]))
+	}
+	return out
+}
+
+func (c *compiler) step(path string, s *Step) *CompiledStep {
+	cs := &CompiledStep{Step: s}
+	switch prev, dup := c.ids[s.ID]; {
+	case !idPattern.MatchString(s.ID):
+		c.add(path+".id", "must start with a letter, then letters, digits or '_' (steps.<id>.output names it)")
+	case dup:
+		c.add(path+".id", "duplicates %s.id %q", prev, s.ID)
+	default:
+		c.ids[s.ID] = path
+	}
+	kinds := s.kinds()
+	if len(kinds) != 1 {
+		c.add(path, "must be exactly one of action, filter, wait, branch, foreach, profile.update or stop (has %s)", describe(kinds))
+		return cs
+	}
+	switch kinds[0] {
+	case "action":
+		c.action(path, s, cs)
+	case "filter":
+		cs.Filter = c.program(path+".filter", s.Filter, expr.Bool)
+	case "wait":
+		cs.Wait = c.program(path+".wait", s.Wait, expr.Time)
+	case "branch":
+		cs.If = c.program(path+".branch.if", s.Branch.If, expr.Bool)
+		if len(s.Branch.Then) == 0 {
+			c.add(path+".branch.then", "needs at least one step")
+		}
+		cs.Then = c.steps(path+".branch.then", s.Branch.Then)
+		cs.Else = c.steps(path+".branch.else", s.Branch.Else)
+	case "foreach":
+		cs.Map = c.program(path+".foreach.items", s.Foreach.Items, expr.Any)
+		if s.Foreach.Parallel < 0 || s.Foreach.Parallel > 64 {
+			c.add(path+".foreach.parallel", "must be 1-64 (0 = 1)")
+		}
+		if len(s.Foreach.Steps) == 0 {
+			c.add(path+".foreach.steps", "needs at least one step")
+		}
+		cs.Body = c.steps(path+".foreach.steps", s.Foreach.Steps)
+	case "profile.update":
+		u := s.ProfileUpdate
+		cs.Set, cs.Increment = map[string]*expr.Program{}, map[string]*expr.Program{}
+		for _, k := range sortedKeys(u.Set) {
+			cs.Set[k] = c.program(path+".profile.update.set."+k, u.Set[k], expr.Any)
+		}
+		for _, k := range sortedKeys(u.Increment) {
+			cs.Increment[k] = c.program(path+".profile.update.increment."+k, u.Increment[k], expr.Any)
+		}
+		if len(u.Set)+len(u.Unset)+len(u.Increment) == 0 {
+			c.add(path+".profile.update", "sets, unsets or increments nothing")
+		}
+	}
+	return cs
+}
+
+func (c *compiler) action(path string, s *Step, cs *CompiledStep) {
+	spec, ok := Actions[s.Action]
+	if !ok {
+		c.add(path+".action", "unknown action %q (actions: %s)", s.Action, strings.Join(sortedKeys(Actions), ", "))
+		return
+	}
+	if spec.DestinationKind != "" || s.Destination != "" {
+		kind, found := c.ctx.Destinations[s.Destination]
+		switch {
+		case s.Destination == "":
+			c.add(path+".destination", "is required: a destination of kind %s", spec.DestinationKind)
+		case c.ctx.Destinations != nil && !found:
+			c.add(path+".destination", "no destination %q", s.Destination)
+		case found && spec.DestinationKind != "" && kind != spec.DestinationKind:
+			c.add(path+".destination", "%q is of kind %s; %s needs kind %s", s.Destination, kind, s.Action, spec.DestinationKind)
+		}
+	}
+	for _, k := range spec.Required {
+		if _, ok := s.With[k]; !ok {
+			c.add(path+".with."+k, "is required by %s", s.Action)
+		}
+	}
+	cs.With = map[string]Input{}
+	for _, k := range sortedKeys(s.With) {
+		if !slices.Contains(spec.Required, k) && !slices.Contains(spec.Optional, k) {
+			c.add(path+".with."+k, "is not an input of %s (inputs: %s)", s.Action, strings.Join(append(slices.Clone(spec.Required), spec.Optional...), ", "))
+			continue
+		}
+		cs.With[k] = c.input(path+".with."+k, s.With[k])
+	}
+	if s.Retry != nil {
+		var problems map[string]string
+		cs.Policy, problems = ParseRetry(s.Retry)
+		for _, k := range sortedKeys(problems) {
+			c.add(path+".retry."+k, "%s", problems[k])
+		}
+	}
+}
+
+// ParseRetry parses a retry policy; problems are keyed by field.
+func ParseRetry(r *Retry) (*RetryPolicy, map[string]string) {
+	p, problems := &RetryPolicy{MaxAttempts: r.MaxAttempts}, map[string]string{}
+	if r.MaxAttempts < 0 || r.MaxAttempts > 100 {
+		problems["max_attempts"] = "must be 1-100 (0 = the default)"
+	}
+	for _, f := range []struct {
+		name, value string
+		into        *time.Duration
+	}{{"base", r.Base, &p.Base}, {"max", r.Max, &p.Max}} {
+		if f.value == "" {
+			continue
+		}
+		v, err := time.ParseDuration(f.value)
+		if err != nil || v <= 0 {
+			problems[f.name] = fmt.Sprintf("%q is not a positive duration such as 2s", f.value)
+		}
+		*f.into = v
+	}
+	if len(problems) == 0 {
+		return p, nil
+	}
+	return p, problems
+}
+
+func describe(kinds []string) string {
+	if len(kinds) == 0 {
+		return "none"
+	}
+	return strings.Join(kinds, " and ")
+}
+
+// glob turns a type pattern with * into an anchored regexp.
+func glob(pattern string) *regexp.Regexp {
+	parts := strings.Split(pattern, "*")
+	for i, p := range parts {
+		parts[i] = regexp.QuoteMeta(p)
+	}
+	return regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
+}
+
+// Matches reports whether an event of source and type starts a run, before
+// the trigger's condition is evaluated.
+func (c *Compiled) Matches(source, typ string) bool {
+	sources := c.Trigger.Sources
+	if c.Trigger.Source != "" {
+		sources = append(slices.Clone(sources), c.Trigger.Source)
+	}
+	if len(sources) > 0 && !slices.Contains(sources, source) {
+		return false
+	}
+	if len(c.types) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(c.types, func(re *regexp.Regexp) bool { return re.MatchString(typ) })
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -1,0 +1,537 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/httpclient"
+	"github.com/switchyardhq/switchyard/internal/identity"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/redact"
+)
+
+// Engine advances runs: it executes a run's steps in order, records each
+// step's result in the store before it moves on, and stops where the run
+// must wait (a wait step, an action's next attempt). A run resumed after
+// a crash skips the steps recorded as done; an action whose attempt was
+// sent but not recorded is sent again with the same idempotency key.
+type Engine struct {
+	Store       cdp.Store
+	Client      *httpclient.Client
+	Workflow    func(id string) (*Compiled, bool)
+	Destination func(id string) (*Destination, bool)
+	Now         func() time.Time
+	Log         *slog.Logger
+	// DefaultRetry is the policy of steps and destinations that set none;
+	// its zero value is httpclient.DefaultPolicy.
+	DefaultRetry httpclient.Policy
+	Metrics      *metrics.Metrics // optional
+}
+
+// errStop ends a walk: the run reached a final status or must wait.
+var errStop = errors.New("stop")
+
+// runState is one Advance of one run.
+type runState struct {
+	e      *Engine
+	run    *cdp.Run
+	wf     *Compiled
+	vars   map[string]any // event, profile, session, steps, vars, now
+	outs   map[string]any // steps.<id>.output
+	delay  time.Duration  // when the walk stopped to wait
+	byStep map[string]int // step run index by id
+	acted  bool           // an action was attempted in this Advance
+	dirty  bool           // steps finished since the last write
+}
+
+// flush records the run if steps finished since the last write.
+func (st *runState) flush(ctx context.Context) error {
+	if !st.dirty {
+		return nil
+	}
+	return st.save(ctx)
+}
+
+// Advance runs run id as far as it can go now. It returns how long to
+// wait before advancing it again (0 when the run has ended).
+func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) {
+	run, err := e.Store.FindRunByID(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	switch run.Status {
+	case cdp.RunSucceeded, cdp.RunFailed, cdp.RunSkipped:
+		return 0, nil
+	}
+	if run.NextAt != nil {
+		if d := run.NextAt.Sub(e.Now()); d > 0 {
+			return d, nil // woken early (a redelivery): keep waiting
+		}
+	}
+	wf, ok := e.Workflow(run.WorkflowID)
+	if !ok {
+		return 0, e.finish(ctx, run, cdp.RunFailed, fmt.Sprintf("workflow %s no longer exists", run.WorkflowID))
+	}
+	st := &runState{e: e, run: run, wf: wf, outs: map[string]any{}, byStep: map[string]int{}}
+	for i, s := range run.Steps {
+		st.byStep[s.ID] = i
+		if s.Status == cdp.RunSucceeded && len(s.Output) > 0 {
+			var v any
+			_ = json.Unmarshal(s.Output, &v)
+			st.outs[s.ID] = map[string]any{"output": v}
+		}
+	}
+	if err := st.load(ctx); err != nil {
+		return 0, err
+	}
+	run.Status, run.NextAt = cdp.RunRunning, nil
+	err = st.walk(ctx, wf.Steps, "")
+	switch {
+	case errors.Is(err, errStop):
+		return st.delay, nil
+	case err != nil:
+		return 0, err
+	}
+	return 0, e.finish(ctx, run, cdp.RunSucceeded, "")
+}
+
+// load builds the expression variables: the event as the management API
+// shows it, its profile and session when they exist, and the run's vars.
+func (st *runState) load(ctx context.Context) error {
+	st.vars = map[string]any{"event": map[string]any{}, "profile": map[string]any{}, "session": map[string]any{},
+		"steps": st.outs, "vars": map[string]any{}, "item": nil, "now": st.e.Now()}
+	e, err := st.e.Store.FindEventByID(ctx, st.run.EventID)
+	if err != nil && cdp.ErrorCode(err) != cdp.ENOTFOUND {
+		return err
+	}
+	if e != nil {
+		st.vars["event"] = asMap(e)
+		if e.ProfileID != "" {
+			if p, err := st.e.Store.FindProfileByID(ctx, e.ProfileID); err == nil {
+				st.vars["profile"] = asMap(p)
+			}
+		}
+		if e.SessionID != "" {
+			if s, err := st.e.Store.FindSessionByID(ctx, e.SessionID); err == nil {
+				st.vars["session"] = asMap(s)
+			}
+		}
+	}
+	vars := map[string]any{}
+	for name, in := range st.wf.Vars {
+		v, err := st.eval(ctx, in)
+		if err != nil {
+			vars[name] = nil
+			continue
+		}
+		vars[name] = v
+	}
+	st.vars["vars"] = vars
+	return nil
+}
+
+// asMap renders v as its JSON object, the shape expressions see.
+func asMap(v any) map[string]any {
+	data, _ := json.Marshal(v)
+	m := map[string]any{}
+	_ = json.Unmarshal(data, &m)
+	return m
+}
+
+func (st *runState) eval(ctx context.Context, in Input) (any, error) {
+	if in.Program == nil {
+		return in.Literal, nil
+	}
+	return in.Program.Eval(ctx, st.vars)
+}
+
+// step returns the run's record of step id, adding it if new. The pointer
+// is valid until the next step is added: fetch it again after a walk.
+func (st *runState) step(id string) *cdp.StepRun {
+	if i, ok := st.byStep[id]; ok {
+		return &st.run.Steps[i]
+	}
+	st.run.Steps = append(st.run.Steps, cdp.StepRun{ID: id, Status: cdp.RunPending})
+	st.byStep[id] = len(st.run.Steps) - 1
+	return &st.run.Steps[len(st.run.Steps)-1]
+}
+
+// walk executes steps in order; suffix distinguishes a foreach's items.
+func (st *runState) walk(ctx context.Context, steps []*CompiledStep, suffix string) error {
+	for _, cs := range steps {
+		id := cs.ID + suffix
+		rec := st.step(id)
+		switch rec.Status {
+		case cdp.RunSucceeded:
+			if cs.Branch == nil && cs.Foreach == nil {
+				continue
+			}
+		case cdp.RunFailed, cdp.RunSkipped:
+			return errStop
+		}
+		if err := st.exec(ctx, cs, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exec executes one step whose record is not final.
+func (st *runState) exec(ctx context.Context, cs *CompiledStep, id string) error {
+	switch {
+	case cs.Action != "":
+		return st.action(ctx, cs, id)
+	case cs.Filter != nil:
+		ok, err := cs.Filter.EvalBool(ctx, st.vars)
+		if err != nil {
+			return st.fail(ctx, id, "filter: "+err.Error())
+		}
+		if !ok {
+			st.done(id, false)
+			return st.end(ctx, cdp.RunSkipped, "")
+		}
+		st.done(id, true)
+		return nil
+	case cs.Stop:
+		st.done(id, nil)
+		return st.end(ctx, cdp.RunSucceeded, "")
+	case cs.Wait != nil:
+		return st.wait(ctx, cs, id)
+	case cs.Branch != nil:
+		return st.branch(ctx, cs, id)
+	case cs.Foreach != nil:
+		return st.foreach(ctx, cs, id)
+	case cs.ProfileUpdate != nil:
+		return st.profileUpdate(ctx, cs, id)
+	}
+	return st.fail(ctx, id, "unknown step kind")
+}
+
+// foreach runs the body once per item of the list, with item set; the
+// body's steps are recorded as <id>[<index>], so a resumed run continues
+// with the first item not done. The list is evaluated once, on the first
+// visit. Items run one after the other.
+func (st *runState) foreach(ctx context.Context, cs *CompiledStep, id string) error {
+	rec := st.step(id)
+	var items []any
+	if rec.Status == cdp.RunRunning || rec.Status == cdp.RunSucceeded {
+		_ = json.Unmarshal(rec.Input, &items)
+	} else {
+		v, err := cs.Map.Eval(ctx, st.vars)
+		if err != nil {
+			return st.fail(ctx, id, "foreach.items: "+err.Error())
+		}
+		list, ok := v.([]any)
+		if !ok && v != nil {
+			return st.fail(ctx, id, fmt.Sprintf("foreach.items: %T is not a list", v))
+		}
+		const maxItems = 1000
+		if len(list) > maxItems {
+			return st.fail(ctx, id, fmt.Sprintf("foreach.items: %d items, more than %d", len(list), maxItems))
+		}
+		items, rec.Status = list, cdp.RunRunning
+		rec.Input, _ = json.Marshal(items)
+		st.dirty = true
+	}
+	outer := st.vars["item"]
+	defer func() { st.vars["item"] = outer }()
+	for i, item := range items {
+		st.vars["item"] = item
+		if err := st.walk(ctx, cs.Body, fmt.Sprintf("[%d]", i)); err != nil {
+			return err
+		}
+	}
+	st.done(id, map[string]any{"items": len(items)})
+	return nil
+}
+
+// profileUpdate sets, unsets and increments traits of the event's profile,
+// in the transaction that records the step as done, so a resumed run
+// cannot apply it twice.
+func (st *runState) profileUpdate(ctx context.Context, cs *CompiledStep, id string) error {
+	event, _ := st.vars["event"].(map[string]any)
+	pid, _ := event["profile_id"].(string)
+	if pid == "" {
+		return st.fail(ctx, id, "profile.update: the event has no profile")
+	}
+	set, inc := map[string]any{}, map[string]float64{}
+	for k, p := range cs.Set {
+		v, err := p.Eval(ctx, st.vars)
+		if err != nil {
+			return st.fail(ctx, id, fmt.Sprintf("profile.update.set.%s: %v", k, err))
+		}
+		set[k] = v
+	}
+	for k, p := range cs.Increment {
+		v, err := p.Eval(ctx, st.vars)
+		n, ok := v.(float64)
+		if i, isInt := v.(int64); isInt {
+			n, ok = float64(i), true
+		}
+		if err != nil || !ok {
+			return st.fail(ctx, id, fmt.Sprintf("profile.update.increment.%s: %v is not a number (%v)", k, v, err))
+		}
+		inc[k] = n
+	}
+	st.done(id, map[string]any{"profile_id": pid})
+	st.run.UpdatedAt = st.e.Now().UTC()
+	err := st.e.Store.Update(ctx, func(tx cdp.Tx) error {
+		live, err := tx.ResolveProfileID(ctx, pid)
+		if err != nil {
+			return err
+		}
+		err = identity.UpdateProfileTx(ctx, tx, live, st.e.Now(), func(p *cdp.Profile) bool {
+			maps.Copy(p.Traits, set)
+			for _, k := range cs.ProfileUpdate.Unset {
+				delete(p.Traits, k)
+			}
+			for k, n := range inc {
+				old, _ := p.Traits[k].(float64)
+				if i, ok := p.Traits[k].(int64); ok {
+					old = float64(i)
+				}
+				p.Traits[k] = old + n
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return tx.UpdateRun(ctx, st.run)
+	})
+	if cdp.ErrorCode(err) == cdp.ENOTFOUND {
+		return st.fail(ctx, id, "profile.update: the profile no longer exists")
+	}
+	if err == nil {
+		st.dirty = false // the run was recorded with the profile
+	}
+	return err
+}
+
+// done marks step id succeeded with output. It is recorded with the next
+// write: before the next action acts, when the run pauses, or when it ends.
+func (st *runState) done(id string, output any) *cdp.StepRun {
+	st.dirty = true
+	rec := st.step(id)
+	rec.Status, rec.Error = cdp.RunSucceeded, ""
+	rec.Output, _ = json.Marshal(output)
+	st.outs[id] = map[string]any{"output": output}
+	return rec
+}
+
+func (st *runState) wait(ctx context.Context, cs *CompiledStep, id string) error {
+	rec := st.step(id)
+	var until time.Time
+	if rec.Status == cdp.RunWaiting {
+		_ = json.Unmarshal(rec.Output, &struct {
+			Until *time.Time `json:"until"`
+		}{&until})
+	} else {
+		v, err := cs.Wait.Eval(ctx, st.vars)
+		if err != nil {
+			return st.fail(ctx, id, "wait: "+err.Error())
+		}
+		switch v := v.(type) {
+		case string: // CEL durations and timestamps come out as JSON strings
+			if d, err := time.ParseDuration(v); err == nil {
+				until = st.e.Now().Add(d)
+			} else if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				until = t
+			} else {
+				return st.fail(ctx, id, fmt.Sprintf("wait: %q is not a duration or a timestamp", v))
+			}
+		default:
+			return st.fail(ctx, id, fmt.Sprintf("wait: %v is not a duration or a timestamp", v))
+		}
+	}
+	if d := until.Sub(st.e.Now()); d > 0 {
+		rec.Status = cdp.RunWaiting
+		rec.Output, _ = json.Marshal(map[string]any{"until": until.UTC()})
+		return st.pause(ctx, d)
+	}
+	st.done(id, map[string]any{"until": until.UTC()})
+	return nil
+}
+
+func (st *runState) branch(ctx context.Context, cs *CompiledStep, id string) error {
+	rec := st.step(id)
+	var taken bool
+	if rec.Status == cdp.RunSucceeded || rec.Status == cdp.RunRunning {
+		_ = json.Unmarshal(rec.Output, &taken) // the choice made on the first visit
+	} else {
+		ok, err := cs.If.EvalBool(ctx, st.vars)
+		if err != nil {
+			return st.fail(ctx, id, "branch.if: "+err.Error())
+		}
+		taken = ok
+		rec.Status = cdp.RunRunning
+		rec.Output, _ = json.Marshal(taken)
+		st.dirty = true
+	}
+	steps := cs.Else
+	if taken {
+		steps = cs.Then
+	}
+	if err := st.walk(ctx, steps, ""); err != nil {
+		return err
+	}
+	st.done(id, taken)
+	return nil
+}
+
+// action makes the step's next attempt and records it.
+func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) error {
+	rec := st.step(id)
+	dest, ok := st.e.Destination(cs.Destination)
+	if !ok && cs.Destination != "" {
+		return st.fail(ctx, id, fmt.Sprintf("destination %s no longer exists", cs.Destination))
+	}
+	if dest == nil {
+		dest = &Destination{ID: "http"}
+	}
+	in := map[string]any{}
+	if len(rec.Input) > 0 { // inputs are evaluated once: every attempt sends the same request
+		_ = json.Unmarshal(rec.Input, &in)
+	} else {
+		for name, input := range cs.With {
+			v, err := st.eval(ctx, input)
+			if err != nil {
+				return st.fail(ctx, id, fmt.Sprintf("with.%s: %v", name, err))
+			}
+			in[name] = v
+		}
+		if _, ok := in["body"]; !ok && cs.Action == "webhook.send" {
+			in["body"] = st.vars["event"]
+		}
+		rec.Input, _ = json.Marshal(in)
+	}
+	key := st.run.ID + ":" + id
+	call, err := BuildCall(cs.Action, dest, in, key, st.e.Now())
+	if err != nil {
+		return st.fail(ctx, id, err.Error())
+	}
+	// What earlier steps did must be recorded before this step acts, so
+	// that a crash now cannot make them run again.
+	if err := st.flush(ctx); err != nil {
+		return err
+	}
+	rec = st.step(id)
+	n := len(rec.Attempts) + 1  // numbers the attempt in the log
+	round := n - rec.RoundStart // counts it against the retry budget
+	a, err := st.e.Client.Do(ctx, dest.Client(), n, call.Request)
+	if err != nil {
+		return err // ctx ended: nothing was decided
+	}
+	if a.Class != httpclient.Succeeded && a.Response != nil && call.Explain != nil && len(a.Body) > 0 {
+		a.Error += ": " + redact.Values(call.Explain(a.Body), dest.Client().Secrets...)
+	}
+	rec.Attempts = append(rec.Attempts, a.Attempt)
+	if m := st.e.Metrics; m != nil {
+		m.Attempts.WithLabelValues(dest.ID, a.Outcome).Inc()
+		if !st.acted && n == 1 {
+			if rx, ok := st.vars["event"].(map[string]any)["received_at"].(string); ok {
+				if t, err := time.Parse(time.RFC3339Nano, rx); err == nil {
+					m.ActionLatency.Observe(a.StartedAt.Sub(t).Seconds())
+				}
+			}
+		}
+	}
+	st.acted = true
+	switch a.Class {
+	case httpclient.Succeeded:
+		out, err := call.Output(a.Response.Status, a.Body)
+		if err != nil {
+			return st.fail(ctx, id, err.Error())
+		}
+		st.done(id, out)
+		return nil
+	case httpclient.Retryable:
+		policy := st.e.DefaultRetry
+		if p := cs.Policy; p != nil {
+			policy = httpclient.Policy{MaxAttempts: p.MaxAttempts, Base: p.Base, Max: p.Max}
+		} else if dest.Retry != nil {
+			policy = httpclient.Policy{MaxAttempts: dest.Retry.MaxAttempts, Base: dest.Retry.Base, Max: dest.Retry.Max}
+		}
+		if d, ok := policy.Delay(round, a.RetryAfter); ok {
+			rec.Status, rec.Error = cdp.RunWaiting, a.Error
+			return st.pause(ctx, d)
+		}
+		return st.fail(ctx, id, fmt.Sprintf("gave up after %d attempts: %s", round, a.Error))
+	}
+	return st.fail(ctx, id, a.Error)
+}
+
+// pause records the run as waiting for d.
+func (st *runState) pause(ctx context.Context, d time.Duration) error {
+	next := st.e.Now().Add(d)
+	st.run.Status, st.run.NextAt, st.delay = cdp.RunWaiting, &next, d
+	if err := st.save(ctx); err != nil {
+		return err
+	}
+	return errStop
+}
+
+// fail ends the run as failed at step id (the dead letter).
+func (st *runState) fail(ctx context.Context, id, msg string) error {
+	rec := st.step(id)
+	rec.Status, rec.Error = cdp.RunFailed, msg
+	return st.end(ctx, cdp.RunFailed, id+": "+msg)
+}
+
+func (st *runState) end(ctx context.Context, status, msg string) error {
+	if err := st.e.finish(ctx, st.run, status, msg); err != nil {
+		return err
+	}
+	return errStop
+}
+
+// save records the run as it is now.
+func (st *runState) save(ctx context.Context) error {
+	st.run.UpdatedAt = st.e.Now().UTC()
+	if err := st.e.Store.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateRun(ctx, st.run) }); err != nil {
+		return err
+	}
+	st.dirty = false
+	return nil
+}
+
+// finish records a run's final status.
+func (e *Engine) finish(ctx context.Context, run *cdp.Run, status, msg string) error {
+	run.Status, run.Error, run.NextAt, run.UpdatedAt = status, msg, nil, e.Now().UTC()
+	err := e.Store.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateRun(ctx, run) })
+	if err == nil && e.Metrics != nil {
+		e.Metrics.Runs.WithLabelValues(run.WorkflowID, status).Inc()
+	}
+	return err
+}
+
+// RetryRun makes a failed run resumable from its failed step, which gets a
+// new round of attempts; the steps that succeeded are not repeated. The
+// caller queues the run. ECONFLICT if the run has not failed.
+func RetryRun(ctx context.Context, store cdp.Store, id string, now time.Time) (*cdp.Run, error) {
+	var run *cdp.Run
+	err := store.Update(ctx, func(tx cdp.Tx) error {
+		r, err := tx.Run(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.Status != cdp.RunFailed {
+			return cdp.Errorf(cdp.ECONFLICT, "run %s is %s; only a failed run can be retried", id, r.Status)
+		}
+		for i := range r.Steps {
+			if s := &r.Steps[i]; s.Status == cdp.RunFailed {
+				s.Status, s.Error, s.RoundStart = cdp.RunPending, "", len(s.Attempts)
+			}
+		}
+		r.Status, r.Error, r.NextAt, r.UpdatedAt = cdp.RunPending, "", nil, now.UTC()
+		run = r
+		return tx.UpdateRun(ctx, r)
+	})
+	return run, err
+}

@@ -1,0 +1,186 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// Registry holds the workflows and destinations a server runs.
+type Registry struct {
+	workflows []*Compiled
+	byID      map[string]*Compiled
+	dests     map[string]*Destination
+	log       *slog.Logger
+}
+
+// NewRegistry compiles the workflows against the destinations.
+func NewRegistry(workflows []Workflow, dests []*Destination, log *slog.Logger) (*Registry, error) {
+	r := &Registry{byID: map[string]*Compiled{}, dests: map[string]*Destination{}, log: log}
+	kinds := map[string]string{}
+	for _, d := range dests {
+		r.dests[d.ID], kinds[d.ID] = d, d.Kind
+	}
+	for i := range workflows {
+		c, problems := Compile(&workflows[i], Context{Destinations: kinds})
+		if problems != nil {
+			return nil, fmt.Errorf("workflow %s: %v", workflows[i].ID, problems)
+		}
+		r.workflows = append(r.workflows, c)
+		r.byID[c.ID] = c
+	}
+	return r, nil
+}
+
+// Workflow returns the workflow with id.
+func (r *Registry) Workflow(id string) (*Compiled, bool) {
+	c, ok := r.byID[id]
+	return c, ok
+}
+
+// Destination returns the destination with id.
+func (r *Registry) Destination(id string) (*Destination, bool) {
+	d, ok := r.dests[id]
+	return d, ok
+}
+
+// Runs returns the runs that event e starts: one per enabled workflow whose
+// trigger matches its source and type and whose condition holds. It is
+// called in the transaction that stores e, so the runs are created exactly
+// once with the event. A condition that fails on e starts nothing and is
+// logged; it never affects another workflow.
+func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) []*cdp.Run {
+	var runs []*cdp.Run
+	var vars map[string]any
+	for _, wf := range r.workflows {
+		if (wf.Enabled != nil && !*wf.Enabled) || !wf.Matches(e.SourceID, e.Type) {
+			continue
+		}
+		if wf.If != nil {
+			if vars == nil {
+				vars = triggerVars(ctx, tx, e, now)
+			}
+			ok, err := wf.If.EvalBool(ctx, vars)
+			if err != nil {
+				r.log.Warn("workflow trigger condition failed", "workflow", wf.ID, "event", e.ID, "err", err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+		}
+		runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: 1, EventID: e.ID,
+			Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now})
+	}
+	return runs
+}
+
+// triggerVars are the variables of a trigger condition.
+func triggerVars(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) map[string]any {
+	vars := map[string]any{"event": asMap(e), "profile": map[string]any{}, "session": map[string]any{},
+		"steps": map[string]any{}, "vars": map[string]any{}, "item": nil, "now": now}
+	if e.ProfileID != "" {
+		if p, err := tx.Profile(ctx, e.ProfileID); err == nil {
+			vars["profile"] = asMap(p)
+		}
+	}
+	return vars
+}
+
+// Runner takes runs from the run queue and advances them, many at once
+// (actions wait on the network); a run that must wait goes back to the
+// queue with that delay.
+type Runner struct {
+	Engine *Engine
+	Queue  cdp.EventLog
+	Log    *slog.Logger
+	// active holds the runs being advanced: a run queued twice (the
+	// sweeper, a redelivery) is advanced by one goroutine at a time. With
+	// one process per data dir (the embedded deployment) that is enough
+	// to never send a step's attempt twice at once.
+	active sync.Map
+}
+
+// Group is the run queue's consumer group.
+const Group = "runner"
+
+// Enqueue queues runs for the runner, all at once (each waits for the
+// queue's acknowledgement; they should not wait in turn).
+func Enqueue(ctx context.Context, q cdp.EventLog, runs []*cdp.Run) error {
+	errs := make(chan error, len(runs))
+	for _, r := range runs {
+		go func() {
+			_, err := q.Append(ctx, r.WorkflowID, "", []byte(r.ID))
+			if err != nil {
+				err = fmt.Errorf("enqueue run %s: %w", r.ID, err)
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range runs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Run consumes the queue until ctx is done.
+func (rn *Runner) Run(ctx context.Context) error {
+	return rn.Queue.Consume(ctx, Group, func(ctx context.Context, batch []cdp.Delivery) {
+		var wg sync.WaitGroup
+		for _, d := range batch {
+			wg.Go(func() { rn.advance(ctx, d) })
+		}
+		wg.Wait()
+	})
+}
+
+func (rn *Runner) advance(ctx context.Context, d cdp.Delivery) {
+	id := string(d.Data())
+	if _, busy := rn.active.LoadOrStore(id, true); busy {
+		_ = d.Ack() // the goroutine advancing it owns it, and its message
+		return
+	}
+	defer rn.active.Delete(id)
+	delay, err := rn.Engine.Advance(ctx, id)
+	switch {
+	case err != nil && cdp.ErrorCode(err) == cdp.ENOTFOUND:
+		_ = d.Ack() // erased with its profile, or never committed
+	case err != nil:
+		if ctx.Err() == nil {
+			rn.Log.Warn("advance run", "run", id, "attempt", d.Attempt(), "err", err)
+		}
+		_ = d.Nak(min(time.Duration(d.Attempt())*time.Second, time.Minute))
+	case delay > 0:
+		_ = d.Nak(delay)
+	default:
+		_ = d.Ack()
+	}
+}
+
+// Sweep queues the pending runs created more than age ago: a crash
+// between the commit that created a run and its enqueueing would
+// otherwise leave it waiting forever. A run queued twice is advanced once
+// at a time and its steps are never repeated.
+func Sweep(ctx context.Context, store cdp.RunReader, q cdp.EventLog, age time.Duration, now time.Time) (int, error) {
+	n, cursor := 0, ""
+	for {
+		runs, next, err := store.FindRuns(ctx, cdp.RunFilter{Status: cdp.RunPending, Until: now.Add(-age), Limit: 1000, Cursor: cursor})
+		if err != nil {
+			return n, err
+		}
+		if err := Enqueue(ctx, q, runs); err != nil {
+			return n, err
+		}
+		n += len(runs)
+		if cursor = next; cursor == "" {
+			return n, nil
+		}
+	}
+}
