@@ -36,4 +36,8 @@ type Delivery interface {
 	Ack() error
 	// Nak asks for redelivery after delay.
 	Nak(delay time.Duration) error
+	// InProgress tells the log the message is still being handled, so
+	// its ack wait starts again (a run waiting on a slow destination must
+	// not be handed to another consumer meanwhile).
+	InProgress() error
 }

@@ -29,12 +29,16 @@ type engineFixture struct {
 	mu     sync.Mutex
 	fails  []int // statuses to answer before succeeding
 	bodies []map[string]any
+	gate   func(*http.Request) // if set, called before answering
 }
 
 func newEngineFixture(t *testing.T, doc string, mutate ...func(*cdp.Event)) *engineFixture {
 	t.Helper()
 	f := &engineFixture{clock: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.gate != nil {
+			f.gate(r)
+		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		b, _ := io.ReadAll(r.Body)

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -92,18 +93,31 @@ func triggerVars(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) ma
 }
 
 // Runner takes runs from the run queue and advances them, many at once
-// (actions wait on the network); a run that must wait goes back to the
-// queue with that delay.
+// and each on its own (a run waiting on a slow destination holds up no
+// other); a run that must wait goes back to the queue with that delay.
 type Runner struct {
 	Engine *Engine
 	Queue  cdp.EventLog
 	Log    *slog.Logger
+	// MaxActive caps the runs advanced at once (0 = DefaultMaxActive);
+	// the queue is not read further while that many are busy.
+	MaxActive int
+	// Heartbeat is how often a run being advanced tells the queue it is
+	// still in progress (0 = DefaultHeartbeat); it must be well under
+	// the queue's ack wait.
+	Heartbeat time.Duration
 	// active holds the runs being advanced: a run queued twice (the
 	// sweeper, a redelivery) is advanced by one goroutine at a time. With
 	// one process per data dir (the embedded deployment) that is enough
 	// to never send a step's attempt twice at once.
 	active sync.Map
 }
+
+// Runner defaults.
+const (
+	DefaultMaxActive = 1024
+	DefaultHeartbeat = 5 * time.Second
+)
 
 // Group is the run queue's consumer group.
 const Group = "runner"
@@ -130,14 +144,25 @@ func Enqueue(ctx context.Context, q cdp.EventLog, runs []*cdp.Run) error {
 	return first
 }
 
-// Run consumes the queue until ctx is done.
+// Run consumes the queue until ctx is done, then waits for the runs it
+// is advancing.
 func (rn *Runner) Run(ctx context.Context) error {
+	slots := make(chan struct{}, cmp.Or(rn.MaxActive, DefaultMaxActive))
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	return rn.Queue.Consume(ctx, Group, func(ctx context.Context, batch []cdp.Delivery) {
-		var wg sync.WaitGroup
 		for _, d := range batch {
-			wg.Go(func() { rn.advance(ctx, d) })
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				_ = d.Nak(0)
+				continue
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				rn.advance(ctx, d)
+			})
 		}
-		wg.Wait()
 	})
 }
 
@@ -148,7 +173,9 @@ func (rn *Runner) advance(ctx context.Context, d cdp.Delivery) {
 		return
 	}
 	defer rn.active.Delete(id)
+	stop := rn.keepAlive(d)
 	delay, err := rn.Engine.Advance(ctx, id)
+	stop()
 	switch {
 	case err != nil && cdp.ErrorCode(err) == cdp.ENOTFOUND:
 		_ = d.Ack() // erased with its profile, or never committed
@@ -162,6 +189,25 @@ func (rn *Runner) advance(ctx context.Context, d cdp.Delivery) {
 	default:
 		_ = d.Ack()
 	}
+}
+
+// keepAlive marks d in progress every heartbeat until stop is called, so
+// that an attempt longer than the ack wait does not get the run
+// delivered again meanwhile.
+func (rn *Runner) keepAlive(d cdp.Delivery) (stop func()) {
+	t := time.NewTicker(cmp.Or(rn.Heartbeat, DefaultHeartbeat))
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-t.C:
+				_ = d.InProgress()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { t.Stop(); close(done) }
 }
 
 // Sweep queues the pending runs created more than age ago: a crash

@@ -458,6 +458,7 @@ func (d delivery) Attempt() int {
 
 func (d delivery) Ack() error                    { return d.m.Ack() }
 func (d delivery) Nak(delay time.Duration) error { return d.m.NakWithDelay(delay) }
+func (d delivery) InProgress() error             { return d.m.InProgress() }
 
 // serverLogger adapts slog to nats-server's logger interface.
 type serverLogger struct{ l *slog.Logger }

@@ -1,0 +1,113 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// A run stuck on a slow destination holds up no other run: the runner
+// takes the next runs from the queue while the first one waits.
+func TestRunnerSlowRunDoesNotBlockOthers(t *testing.T) {
+	const oneStep = `
+id: notify
+trigger: { types: [email_delivered] }
+steps:
+  - { id: send, action: customerio.track_event, destination: cio, with: { identifier: "event.properties.recipient", name: "'seen'" } }
+`
+	f := newEngineFixture(t, oneStep)
+	stuck, release := make(chan struct{}), make(chan struct{})
+	f.gate = func(r *http.Request) {
+		if strings.Contains(r.URL.Path, "a@example.com") {
+			close(stuck)
+			<-release
+		}
+	}
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	var others []*cdp.Run
+	if err := f.store.Update(t.Context(), func(tx cdp.Tx) error {
+		for i := range 4 {
+			ev := &cdp.Event{ID: fmt.Sprintf("ev-other%d", i), SourceID: "cio-reports", Type: "email_delivered", Timestamp: f.clock,
+				ReceivedAt: f.clock, Properties: json.RawMessage(fmt.Sprintf(`{"recipient":"b%d@example.com"}`, i)), Context: json.RawMessage(`{}`)}
+			if _, err := tx.InsertEvent(t.Context(), ev); err != nil {
+				return err
+			}
+			r := &cdp.Run{ID: fmt.Sprintf("other%d", i), WorkflowID: "notify", WorkflowVersion: 1, EventID: ev.ID,
+				Status: cdp.RunPending, CreatedAt: f.clock, UpdatedAt: f.clock}
+			if _, err := tx.InsertRun(t.Context(), r); err != nil {
+				return err
+			}
+			others = append(others, r)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Stream: "RUNS", Subject: "sy.runs",
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	runner := &Runner{Engine: f.engine, Queue: q, Log: slog.New(slog.DiscardHandler), Heartbeat: 50 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	if err := Enqueue(t.Context(), q, []*cdp.Run{{ID: "run1", WorkflowID: "notify"}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stuck:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first run never reached its destination")
+	}
+	if err := Enqueue(t.Context(), q, others); err != nil {
+		t.Fatal(err)
+	}
+	status := func(id string) string {
+		r, err := f.store.FindRunByID(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Status
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n := 0
+		for _, r := range others {
+			if status(r.ID) == cdp.RunSucceeded {
+				n++
+			}
+		}
+		if n == len(others) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d runs finished while another run waited on its destination", n, len(others))
+		}
+	}
+	if s := status("run1"); s == cdp.RunSucceeded {
+		t.Fatal("the stuck run finished before its destination answered")
+	}
+	close(release)
+	for deadline := time.Now().Add(10 * time.Second); status("run1") != cdp.RunSucceeded; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the released run is %s", status("run1"))
+		}
+	}
+}
