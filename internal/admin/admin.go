@@ -280,6 +280,7 @@ type sourceDTO struct {
 	Verify             *cdp.WebhookVerify `json:"verify"`
 	EventType          string             `json:"event_type"`
 	DedupKey           string             `json:"dedup_key"`
+	ForwardTo          []string           `json:"forward_to"`
 }
 
 func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
@@ -296,7 +297,7 @@ func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
 	return &cdp.Source{ID: dto.ID, Kind: dto.Kind, Name: dto.Name, Enabled: dto.Enabled == nil || *dto.Enabled,
 		SiteID: dto.SiteID, APIKey: dto.APIKey, WriteKey: dto.WriteKey, RateLimit: dto.RateLimit,
 		SigningKey: dto.SigningKey, TimestampTolerance: dto.TimestampTolerance, Verify: dto.Verify,
-		EventType: dto.EventType, DedupKey: dto.DedupKey}, nil
+		EventType: dto.EventType, DedupKey: dto.DedupKey, ForwardTo: dto.ForwardTo}, nil
 }
 
 type sourceList struct {

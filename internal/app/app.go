@@ -124,9 +124,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	for _, d := range cfg.Destinations {
 		dests = append(dests, d.Destination())
 	}
-	if a.Workflows, err = workflow.NewRegistry(cfg.AllWorkflows(), dests, log.With("component", "workflows")); err != nil {
+	if a.Workflows, err = workflow.NewRegistry(store, cfg.Workflows, dests, a.Sources.List, log.With("component", "workflows")); err != nil {
 		return nil, err
 	}
+	if err := a.Workflows.Load(ctx); err != nil {
+		return nil, err
+	}
+	a.Sources.Check, a.Sources.OnChange = a.Workflows.CheckSource, a.Workflows.Rebuild
 	proc := processor.New(evlog, store, a.Identity, a.Hub, a.Metrics, log.With("component", "processor"))
 	proc.Triggers = a.Workflows
 	proc.OnRuns = func(ctx context.Context, created []*cdp.Run) {
@@ -169,6 +173,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		}
 	})
 	a.work.Go(func() { a.Sources.Run(workCtx, 10*time.Second, log) })
+	a.work.Go(func() { a.Workflows.Run(workCtx, 10*time.Second) })
 	if cfg.RawCapture.Enabled {
 		a.work.Go(func() {
 			periodic.Run(workCtx, time.Minute, func(ctx context.Context) { a.purgeRawRequests(ctx, cfg.RawCapture.RetentionDuration()) })
@@ -201,7 +206,7 @@ func (a *App) purgeRawRequests(ctx context.Context, retention time.Duration) {
 
 func (a *App) deps() server.Deps {
 	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, Log: a.Log, Ingest: a.Ingest,
-		Sources: a.Sources, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics, Version: a.Version,
+		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics, Version: a.Version,
 		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }}
 }
 

@@ -75,7 +75,10 @@ type Source struct {
 	DedupKey  string         `json:"dedup_key,omitempty"`
 	// RateLimit, when positive, caps the requests per second the source
 	// accepts; above it callers get 429 with Retry-After.
-	RateLimit float64   `json:"rate_limit,omitempty"`
+	RateLimit float64 `json:"rate_limit,omitempty"`
+	// ForwardTo names webhook destinations every event of the source is
+	// sent to, signed (each implies a one-step workflow).
+	ForwardTo []string  `json:"forward_to,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

@@ -17,6 +17,7 @@ type Store interface {
 	ProfileReader
 	RunReader
 	SourceStore
+	WorkflowStore
 
 	// Update runs fn in one write transaction: all of fn's writes commit
 	// together or not at all. fn may run more than once if the backend

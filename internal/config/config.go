@@ -186,21 +186,6 @@ func (d Destination) problems() map[string]string {
 	return p
 }
 
-// AllWorkflows returns the declared workflows followed by those the
-// sources' forward_to lists imply: forward-<source>-<destination>, which
-// sends every event of the source to the destination, signed.
-func (c *Config) AllWorkflows() []workflow.Workflow {
-	all := slices.Clone(c.Workflows)
-	for _, s := range c.Sources {
-		for _, d := range s.ForwardTo {
-			all = append(all, workflow.Workflow{ID: "forward-" + s.ID + "-" + d, Name: "forward " + s.ID + " to " + d,
-				Trigger: workflow.Trigger{Source: s.ID},
-				Steps:   []workflow.Step{{ID: "forward", Action: "webhook.send", Destination: d}}})
-		}
-	}
-	return all
-}
-
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	return &Config{
@@ -348,11 +333,8 @@ func (c *Config) Validate() error {
 		kinds[d.ID] = d.Kind
 	}
 	ids := map[string]bool{}
-	for i, w := range c.AllWorkflows() {
+	for i, w := range c.Workflows {
 		path := fmt.Sprintf("workflows[%d]", i)
-		if i >= len(c.Workflows) {
-			path = "sources." + w.Trigger.Source + ".forward_to"
-		}
 		_, problems := workflow.Compile(&w, workflow.Context{Destinations: kinds})
 		for _, p := range problems {
 			add(path+"."+p[:strings.Index(p, ": ")], "%s", p[strings.Index(p, ": ")+2:])
@@ -361,6 +343,20 @@ func (c *Config) Validate() error {
 			add(path+".id", "duplicates workflow %q", w.ID)
 		}
 		ids[w.ID] = true
+	}
+	for i, s := range c.Sources {
+		for j, d := range s.ForwardTo {
+			w := workflow.Forward(s.ID, d)
+			path := fmt.Sprintf("sources[%d].forward_to[%d]", i, j)
+			if _, problems := workflow.Compile(&w, workflow.Context{Destinations: kinds}); problems != nil {
+				// The implied workflow has one step naming d: its problems are d's.
+				add(path, "%s", problems[0][strings.Index(problems[0], ": ")+2:])
+			}
+			if ids[w.ID] {
+				add(path, "implies workflow %q, which is also declared", w.ID)
+			}
+			ids[w.ID] = true
+		}
 	}
 	if len(problems) == 0 {
 		return nil
@@ -394,5 +390,5 @@ func (s Source) Source(origin string) *cdp.Source {
 	return &cdp.Source{ID: s.ID, Kind: s.Kind, Name: s.Name, Enabled: enabled, Origin: origin,
 		SiteID: s.SiteID, APIKey: s.APIKey, WriteKey: s.WriteKey, RateLimit: s.RateLimit,
 		SigningKey: s.SigningKey, TimestampTolerance: s.TimestampTolerance,
-		Verify: s.Verify, EventType: s.EventType, DedupKey: s.DedupKey}
+		Verify: s.Verify, EventType: s.EventType, DedupKey: s.DedupKey, ForwardTo: s.ForwardTo}
 }

@@ -38,6 +38,12 @@ type Sources struct {
 	mu     sync.RWMutex // guards the maps for lookups
 	config map[string]*cdp.Source
 	stored map[string]*cdp.Source
+	// Check, if set, adds problems of its own to a source's validation
+	// (the workflow registry checks forward_to); OnChange, if set, is
+	// called after the set of sources changed (the registry follows it).
+	// Both are set before the registry is used.
+	Check    func(*cdp.Source) map[string]string
+	OnChange func()
 }
 
 // NewSources returns a registry over store with the configured sources.
@@ -65,7 +71,14 @@ func (s *Sources) Load(ctx context.Context) error {
 	s.mu.Lock()
 	s.stored = stored
 	s.mu.Unlock()
+	s.changed()
 	return nil
+}
+
+func (s *Sources) changed() {
+	if s.OnChange != nil {
+		s.OnChange()
+	}
 }
 
 // Run reloads the stored sources every interval until ctx is done.
@@ -109,7 +122,7 @@ func cmpString(a, b string) int {
 
 // Create validates and stores a new source.
 func (s *Sources) Create(ctx context.Context, src *cdp.Source) error {
-	if err := validate(src); err != nil {
+	if err := s.validate(src); err != nil {
 		return err
 	}
 	s.write.Lock()
@@ -125,12 +138,13 @@ func (s *Sources) Create(ctx context.Context, src *cdp.Source) error {
 	s.mu.Lock()
 	s.stored[src.ID] = src
 	s.mu.Unlock()
+	s.changed()
 	return nil
 }
 
 // Update replaces a stored source; configured sources are read-only.
 func (s *Sources) Update(ctx context.Context, src *cdp.Source) error {
-	if err := validate(src); err != nil {
+	if err := s.validate(src); err != nil {
 		return err
 	}
 	s.write.Lock()
@@ -146,6 +160,7 @@ func (s *Sources) Update(ctx context.Context, src *cdp.Source) error {
 	s.mu.Lock()
 	s.stored[src.ID] = src
 	s.mu.Unlock()
+	s.changed()
 	return nil
 }
 
@@ -162,6 +177,7 @@ func (s *Sources) Delete(ctx context.Context, id string) error {
 	s.mu.Lock()
 	delete(s.stored, id)
 	s.mu.Unlock()
+	s.changed()
 	return nil
 }
 
@@ -176,10 +192,13 @@ func (s *Sources) mutable(id string) (*cdp.Source, error) {
 	return src, nil
 }
 
-func validate(src *cdp.Source) error {
+func (s *Sources) validate(src *cdp.Source) error {
 	problems := src.Validate()
 	if len(problems) == 0 {
 		problems = webhook.Check(src)
+	}
+	if len(problems) == 0 && s.Check != nil {
+		problems = s.Check(src)
 	}
 	if len(problems) == 0 {
 		return nil

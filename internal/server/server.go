@@ -21,21 +21,23 @@ import (
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/tail"
+	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
 // Deps are everything the handlers need; run builds them.
 type Deps struct {
-	Logger   *slog.Logger
-	Config   *config.Config
-	Store    cdp.Store
-	Log      cdp.EventLog
-	Ingest   *ingest.Service
-	Sources  *ingest.Sources
-	Identity *identity.Service
-	Hub      *tail.Hub
-	Registry *prometheus.Registry
-	Metrics  *metrics.Metrics
-	Version  string
+	Logger    *slog.Logger
+	Config    *config.Config
+	Store     cdp.Store
+	Log       cdp.EventLog
+	Ingest    *ingest.Service
+	Sources   *ingest.Sources
+	Workflows *workflow.Registry
+	Identity  *identity.Service
+	Hub       *tail.Hub
+	Registry  *prometheus.Registry
+	Metrics   *metrics.Metrics
+	Version   string
 	// Enqueue hands workflow runs to the runners (retries).
 	Enqueue admin.Enqueue
 }

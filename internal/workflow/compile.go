@@ -54,7 +54,13 @@ type Compiled struct {
 	If    *expr.Program
 	Vars  map[string]Input
 	Steps []*CompiledStep
-	types []*regexp.Regexp
+	// Version, Origin and UpdatedAt say where this definition comes
+	// from (set by the Registry).
+	Version   int
+	Origin    string
+	UpdatedAt time.Time
+	sources   []string
+	types     []*regexp.Regexp
 }
 
 // CompiledStep is a step with its expressions compiled.
@@ -99,6 +105,10 @@ func Compile(w *Workflow, ctx Context) (*Compiled, []string) {
 	c.source("trigger.source", w.Trigger.Source)
 	for i, src := range w.Trigger.Sources {
 		c.source(fmt.Sprintf("trigger.sources[%d]", i), src)
+	}
+	out.sources = slices.Clone(w.Trigger.Sources)
+	if w.Trigger.Source != "" {
+		out.sources = append(out.sources, w.Trigger.Source)
 	}
 	for i, t := range w.Trigger.Types {
 		if strings.TrimSpace(t) == "" {
@@ -315,11 +325,7 @@ func glob(pattern string) *regexp.Regexp {
 // Matches reports whether an event of source and type starts a run, before
 // the trigger's condition is evaluated.
 func (c *Compiled) Matches(source, typ string) bool {
-	sources := c.Trigger.Sources
-	if c.Trigger.Source != "" {
-		sources = append(slices.Clone(sources), c.Trigger.Source)
-	}
-	if len(sources) > 0 && !slices.Contains(sources, source) {
+	if len(c.sources) > 0 && !slices.Contains(c.sources, source) {
 		return false
 	}
 	if len(c.types) == 0 {

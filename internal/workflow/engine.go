@@ -22,9 +22,11 @@ import (
 // a crash skips the steps recorded as done; an action whose attempt was
 // sent but not recorded is sent again with the same idempotency key.
 type Engine struct {
-	Store       cdp.Store
-	Client      *httpclient.Client
-	Workflow    func(id string) (*Compiled, bool)
+	Store  cdp.Store
+	Client *httpclient.Client
+	// Workflow returns the version of a workflow a run started with, or
+	// ENOTFOUND.
+	Workflow    func(ctx context.Context, id string, version int) (*Compiled, error)
 	Destination func(id string) (*Destination, bool)
 	Now         func() time.Time
 	Log         *slog.Logger
@@ -74,9 +76,12 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 			return d, nil // woken early (a redelivery): keep waiting
 		}
 	}
-	wf, ok := e.Workflow(run.WorkflowID)
-	if !ok {
-		return 0, e.finish(ctx, run, cdp.RunFailed, fmt.Sprintf("workflow %s no longer exists", run.WorkflowID))
+	wf, err := e.Workflow(ctx, run.WorkflowID, run.WorkflowVersion)
+	if cdp.ErrorCode(err) == cdp.ENOTFOUND {
+		return 0, e.finish(ctx, run, cdp.RunFailed, fmt.Sprintf("workflow %s version %d no longer exists", run.WorkflowID, run.WorkflowVersion))
+	}
+	if err != nil {
+		return 0, err
 	}
 	st := &runState{e: e, run: run, wf: wf, outs: map[string]any{}, byStep: map[string]int{}}
 	for i, s := range run.Steps {

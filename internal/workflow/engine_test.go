@@ -68,7 +68,12 @@ func newEngineFixture(t *testing.T, doc string, mutate ...func(*cdp.Event)) *eng
 	dest := &Destination{ID: "cio", Kind: "customerio", AllowPrivateNetwork: true,
 		CustomerIO: customerio.Destination{SiteID: "s", APIKey: "k", TrackURL: srv.URL}}
 	f.engine = &Engine{Store: store, Client: httpclient.New(), Log: slog.New(slog.DiscardHandler),
-		Workflow:     func(id string) (*Compiled, bool) { return wf, id == wf.ID },
+		Workflow: func(_ context.Context, id string, _ int) (*Compiled, error) {
+			if id != wf.ID {
+				return nil, cdp.Errorf(cdp.ENOTFOUND, "no workflow %s", id)
+			}
+			return wf, nil
+		},
 		Destination:  func(id string) (*Destination, bool) { return dest, id == "cio" },
 		Now:          func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.clock },
 		DefaultRetry: httpclient.Policy{MaxAttempts: 5, Base: time.Second, Max: time.Minute}}

@@ -48,7 +48,7 @@ type Step struct {
 	// Foreach runs Steps for each item of a CEL list, as item.
 	Foreach *Foreach `json:"foreach,omitempty" yaml:"foreach"`
 	// ProfileUpdate changes the run's profile.
-	ProfileUpdate *ProfileUpdate `json:"profile_update,omitempty" yaml:"profile.update"`
+	ProfileUpdate *ProfileUpdate `json:"profile.update,omitempty" yaml:"profile.update"`
 	// Stop ends the run as succeeded.
 	Stop bool `json:"stop,omitempty" yaml:"stop"`
 }

@@ -3,50 +3,331 @@ package workflow
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/periodic"
 )
 
-// Registry holds the workflows and destinations a server runs.
+// Workflow origins: the configuration file (read-only through the
+// management API, no history), a source's forward_to, or the management
+// API (versioned in the store).
+const (
+	OriginConfig  = cdp.OriginConfig
+	OriginForward = "forward_to"
+	OriginAPI     = cdp.OriginAPI
+)
+
+// Registry holds the workflows a server runs: those of the configuration
+// file, those its sources' forward_to lists imply, and those created
+// through the management API, whose every version is stored so that a run
+// finishes with the version it started with. The set the processor
+// matches events against is an immutable snapshot, swapped on change;
+// the stored set is reloaded periodically so every node sees changes made
+// on another.
 type Registry struct {
-	workflows []*Compiled
-	byID      map[string]*Compiled
-	dests     map[string]*Destination
-	log       *slog.Logger
+	store   cdp.WorkflowStore
+	sources func() []*cdp.Source
+	log     *slog.Logger
+	config  []*Compiled
+	dests   map[string]*Destination
+	kinds   map[string]string // destination id → kind
+	now     func() time.Time
+
+	write  sync.Mutex                      // serialises changes and reloads
+	stored map[string]*cdp.WorkflowVersion // latest stored version by id, deleted ones too
+	cur    atomic.Pointer[snapshot]
+	cache  sync.Map // versionKey → *Compiled: stored versions, compiled once
 }
 
-// NewRegistry compiles the workflows against the destinations.
-func NewRegistry(workflows []Workflow, dests []*Destination, log *slog.Logger) (*Registry, error) {
-	r := &Registry{byID: map[string]*Compiled{}, dests: map[string]*Destination{}, log: log}
-	kinds := map[string]string{}
+// snapshot is the current set of workflows.
+type snapshot struct {
+	all    []*Compiled // config, then forward_to, then API, each by id
+	byID   map[string]*Compiled
+	active []*Compiled // the enabled ones
+}
+
+func versionKey(id string, version int) string { return fmt.Sprintf("%s@%d", id, version) }
+
+// NewRegistry compiles the configured workflows against the
+// destinations; sources lists the sources whose forward_to lists imply
+// workflows. Call Load before use.
+func NewRegistry(store cdp.WorkflowStore, configured []Workflow, dests []*Destination, sources func() []*cdp.Source, log *slog.Logger) (*Registry, error) {
+	r := &Registry{store: store, sources: sources, log: log, dests: map[string]*Destination{}, kinds: map[string]string{},
+		now: time.Now, stored: map[string]*cdp.WorkflowVersion{}}
 	for _, d := range dests {
-		r.dests[d.ID], kinds[d.ID] = d, d.Kind
+		r.dests[d.ID], r.kinds[d.ID] = d, d.Kind
 	}
-	for i := range workflows {
-		c, problems := Compile(&workflows[i], Context{Destinations: kinds})
+	for i := range configured {
+		c, problems := Compile(&configured[i], Context{Destinations: r.kinds})
 		if problems != nil {
-			return nil, fmt.Errorf("workflow %s: %v", workflows[i].ID, problems)
+			return nil, fmt.Errorf("workflow %s: %s", configured[i].ID, strings.Join(problems, "; "))
 		}
-		r.workflows = append(r.workflows, c)
-		r.byID[c.ID] = c
+		c.Version, c.Origin = 1, OriginConfig
+		r.config = append(r.config, c)
 	}
+	r.rebuild()
 	return r, nil
 }
 
-// Workflow returns the workflow with id.
-func (r *Registry) Workflow(id string) (*Compiled, bool) {
-	c, ok := r.byID[id]
+// Forward is the workflow a source's forward_to implies for one
+// destination: every event of the source is sent to it, signed.
+func Forward(sourceID, dest string) Workflow {
+	return Workflow{ID: "forward-" + sourceID + "-" + dest, Name: "forward " + sourceID + " to " + dest,
+		Trigger: Trigger{Source: sourceID}, Steps: []Step{{ID: "forward", Action: "webhook.send", Destination: dest}}}
+}
+
+// CheckSource reports the problems of a source's forward_to list, keyed
+// by field path.
+func (r *Registry) CheckSource(src *cdp.Source) map[string]string {
+	problems := map[string]string{}
+	for i, d := range src.ForwardTo {
+		w := Forward(src.ID, d)
+		if _, p := Compile(&w, Context{Destinations: r.kinds}); p != nil {
+			problems[fmt.Sprintf("forward_to[%d]", i)] = strings.Join(p, "; ")
+		}
+	}
+	return problems
+}
+
+// Load reloads the stored workflows and rebuilds the set.
+func (r *Registry) Load(ctx context.Context) error {
+	r.write.Lock()
+	defer r.write.Unlock()
+	list, err := r.store.FindWorkflows(ctx)
+	if err != nil {
+		return fmt.Errorf("load workflows: %w", err)
+	}
+	r.stored = make(map[string]*cdp.WorkflowVersion, len(list))
+	for _, v := range list {
+		r.stored[v.ID] = v
+	}
+	r.rebuildLocked()
+	return nil
+}
+
+// Run reloads the stored workflows every interval until ctx is done.
+func (r *Registry) Run(ctx context.Context, interval time.Duration) {
+	periodic.Run(ctx, interval, func(ctx context.Context) {
+		if err := r.Load(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("reload workflows", "err", err)
+		}
+	})
+}
+
+// Rebuild rebuilds the set from memory (after the sources changed).
+func (r *Registry) Rebuild() { r.rebuild() }
+
+func (r *Registry) rebuild() {
+	r.write.Lock()
+	defer r.write.Unlock()
+	r.rebuildLocked()
+}
+
+func (r *Registry) rebuildLocked() {
+	s := &snapshot{byID: map[string]*Compiled{}}
+	add := func(c *Compiled) {
+		if _, taken := s.byID[c.ID]; taken {
+			r.log.Warn("workflow id used twice; the first one wins", "workflow", c.ID, "origin", c.Origin)
+			return
+		}
+		s.all, s.byID[c.ID] = append(s.all, c), c
+		if c.Enabled == nil || *c.Enabled {
+			s.active = append(s.active, c)
+		}
+	}
+	for _, c := range r.config {
+		add(c)
+	}
+	if r.sources != nil {
+		for _, src := range r.sources() {
+			for _, d := range src.ForwardTo {
+				w := Forward(src.ID, d)
+				c, err := r.compiled(versionKey(w.ID, 1), func() (*Compiled, error) { return r.compile(&w, 1, OriginForward, src.UpdatedAt) })
+				if err != nil {
+					r.log.Warn("source forward_to", "source", src.ID, "err", err)
+					continue
+				}
+				add(c)
+			}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.stored)) {
+		v := r.stored[id]
+		if v.Deleted {
+			continue
+		}
+		c, err := r.compiled(versionKey(v.ID, v.Version), func() (*Compiled, error) { return r.decode(v) })
+		if err != nil {
+			r.log.Warn("stored workflow does not compile; it is not run", "workflow", v.ID, "version", v.Version, "err", err)
+			continue
+		}
+		add(c)
+	}
+	r.cur.Store(s)
+}
+
+// compiled returns the cached workflow under key, compiling it once.
+func (r *Registry) compiled(key string, compile func() (*Compiled, error)) (*Compiled, error) {
+	if c, ok := r.cache.Load(key); ok {
+		return c.(*Compiled), nil
+	}
+	c, err := compile()
+	if err != nil {
+		return nil, err
+	}
+	r.cache.Store(key, c)
+	return c, nil
+}
+
+func (r *Registry) compile(w *Workflow, version int, origin string, at time.Time) (*Compiled, error) {
+	c, problems := Compile(w, Context{Destinations: r.kinds})
+	if problems != nil {
+		return nil, cdp.Errorf(cdp.EINVALID, "%s", strings.Join(problems, "; "))
+	}
+	c.Version, c.Origin, c.UpdatedAt = version, origin, at
+	return c, nil
+}
+
+// decode compiles a stored version.
+func (r *Registry) decode(v *cdp.WorkflowVersion) (*Compiled, error) {
+	w := &Workflow{}
+	if err := json.Unmarshal(v.Definition, w); err != nil {
+		return nil, fmt.Errorf("decode workflow %s version %d: %w", v.ID, v.Version, err)
+	}
+	return r.compile(w, v.Version, OriginAPI, v.CreatedAt)
+}
+
+// List returns every current workflow: configured, forward_to, then
+// created through the API.
+func (r *Registry) List() []*Compiled { return r.cur.Load().all }
+
+// Get returns the current version of workflow id.
+func (r *Registry) Get(id string) (*Compiled, bool) {
+	c, ok := r.cur.Load().byID[id]
 	return c, ok
+}
+
+// Workflow returns version of workflow id, the version a run started
+// with (configured and forward_to workflows have only their current
+// one), or ENOTFOUND.
+func (r *Registry) Workflow(ctx context.Context, id string, version int) (*Compiled, error) {
+	if c, ok := r.Get(id); ok && (c.Version == version || c.Origin != OriginAPI) {
+		return c, nil
+	}
+	return r.compiled(versionKey(id, version), func() (*Compiled, error) {
+		v, err := r.store.FindWorkflowVersion(ctx, id, version)
+		if err != nil {
+			return nil, err
+		}
+		return r.decode(v)
+	})
 }
 
 // Destination returns the destination with id.
 func (r *Registry) Destination(id string) (*Destination, bool) {
 	d, ok := r.dests[id]
 	return d, ok
+}
+
+// Versions returns the history of workflow id, oldest first.
+func (r *Registry) Versions(ctx context.Context, id string) ([]*cdp.WorkflowVersion, error) {
+	if c, ok := r.Get(id); ok && c.Origin != OriginAPI {
+		def, err := json.Marshal(c.Workflow)
+		if err != nil {
+			return nil, fmt.Errorf("encode workflow %s: %w", id, err)
+		}
+		return []*cdp.WorkflowVersion{{ID: id, Version: 1, Definition: def, CreatedAt: c.UpdatedAt}}, nil
+	}
+	return r.store.FindWorkflowVersions(ctx, id)
+}
+
+// Create stores a new workflow as version 1, or as the version after its
+// deletion when the id was used before.
+func (r *Registry) Create(ctx context.Context, w *Workflow) (*Compiled, error) {
+	r.write.Lock()
+	defer r.write.Unlock()
+	if c, ok := r.Get(w.ID); ok {
+		return nil, cdp.Errorf(cdp.ECONFLICT, "workflow %s already exists (%s)", w.ID, c.Origin)
+	}
+	next := 1
+	if old, ok := r.stored[w.ID]; ok {
+		next = old.Version + 1
+	}
+	return r.saveLocked(ctx, w, next, false)
+}
+
+// Update stores w as the next version of its workflow. ifVersion, when
+// not 0, is the version the caller read: if another change came in
+// between, Update fails with ECONFLICT rather than overwrite it.
+func (r *Registry) Update(ctx context.Context, w *Workflow, ifVersion int) (*Compiled, error) {
+	r.write.Lock()
+	defer r.write.Unlock()
+	cur, err := r.mutable(w.ID)
+	if err != nil {
+		return nil, err
+	}
+	if ifVersion != 0 && ifVersion != cur.Version {
+		return nil, cdp.Errorf(cdp.ECONFLICT, "workflow %s is at version %d, not %d", w.ID, cur.Version, ifVersion)
+	}
+	return r.saveLocked(ctx, w, r.stored[w.ID].Version+1, false)
+}
+
+// Delete stores a deletion as the workflow's next version: it starts no
+// more runs, and the runs it started finish with their version.
+func (r *Registry) Delete(ctx context.Context, id string) error {
+	r.write.Lock()
+	defer r.write.Unlock()
+	cur, err := r.mutable(id)
+	if err != nil {
+		return err
+	}
+	_, err = r.saveLocked(ctx, cur.Workflow, r.stored[id].Version+1, true)
+	return err
+}
+
+func (r *Registry) mutable(id string) (*Compiled, error) {
+	c, ok := r.Get(id)
+	switch {
+	case !ok:
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "workflow %s not found", id)
+	case c.Origin == OriginConfig:
+		return nil, cdp.Errorf(cdp.EFORBIDDEN, "workflow %s is defined in the configuration file; change it there", id)
+	case c.Origin == OriginForward:
+		return nil, cdp.Errorf(cdp.EFORBIDDEN, "workflow %s comes from a source's forward_to; change the source", id)
+	}
+	return c, nil
+}
+
+// saveLocked compiles w, stores it as version and makes it current.
+func (r *Registry) saveLocked(ctx context.Context, w *Workflow, version int, deleted bool) (*Compiled, error) {
+	now := r.now().UTC()
+	c, err := r.compile(w, version, OriginAPI, now)
+	if err != nil && !deleted {
+		return nil, err
+	}
+	def, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("encode workflow %s: %w", w.ID, err)
+	}
+	v := &cdp.WorkflowVersion{ID: w.ID, Version: version, Definition: def, Deleted: deleted, CreatedAt: now}
+	if err := r.store.SaveWorkflow(ctx, v); err != nil {
+		return nil, err
+	}
+	r.stored[w.ID] = v
+	if c != nil {
+		r.cache.Store(versionKey(w.ID, version), c)
+	}
+	r.rebuildLocked()
+	return c, nil
 }
 
 // Runs returns the runs that event e starts: one per enabled workflow whose
@@ -57,8 +338,8 @@ func (r *Registry) Destination(id string) (*Destination, bool) {
 func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) []*cdp.Run {
 	var runs []*cdp.Run
 	var vars map[string]any
-	for _, wf := range r.workflows {
-		if (wf.Enabled != nil && !*wf.Enabled) || !wf.Matches(e.SourceID, e.Type) {
+	for _, wf := range r.cur.Load().active {
+		if !wf.Matches(e.SourceID, e.Type) {
 			continue
 		}
 		if wf.If != nil {
@@ -74,7 +355,7 @@ func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.T
 				continue
 			}
 		}
-		runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: 1, EventID: e.ID,
+		runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: cmp.Or(wf.Version, 1), EventID: e.ID,
 			Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now})
 	}
 	return runs
@@ -90,143 +371,4 @@ func triggerVars(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) ma
 		}
 	}
 	return vars
-}
-
-// Runner takes runs from the run queue and advances them, many at once
-// and each on its own (a run waiting on a slow destination holds up no
-// other); a run that must wait goes back to the queue with that delay.
-type Runner struct {
-	Engine *Engine
-	Queue  cdp.EventLog
-	Log    *slog.Logger
-	// MaxActive caps the runs advanced at once (0 = DefaultMaxActive);
-	// the queue is not read further while that many are busy.
-	MaxActive int
-	// Heartbeat is how often a run being advanced tells the queue it is
-	// still in progress (0 = DefaultHeartbeat); it must be well under
-	// the queue's ack wait.
-	Heartbeat time.Duration
-	// active holds the runs being advanced: a run queued twice (the
-	// sweeper, a redelivery) is advanced by one goroutine at a time. With
-	// one process per data dir (the embedded deployment) that is enough
-	// to never send a step's attempt twice at once.
-	active sync.Map
-}
-
-// Runner defaults.
-const (
-	DefaultMaxActive = 1024
-	DefaultHeartbeat = 5 * time.Second
-)
-
-// Group is the run queue's consumer group.
-const Group = "runner"
-
-// Enqueue queues runs for the runner, all at once (each waits for the
-// queue's acknowledgement; they should not wait in turn).
-func Enqueue(ctx context.Context, q cdp.EventLog, runs []*cdp.Run) error {
-	errs := make(chan error, len(runs))
-	for _, r := range runs {
-		go func() {
-			_, err := q.Append(ctx, r.WorkflowID, "", []byte(r.ID))
-			if err != nil {
-				err = fmt.Errorf("enqueue run %s: %w", r.ID, err)
-			}
-			errs <- err
-		}()
-	}
-	var first error
-	for range runs {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-// Run consumes the queue until ctx is done, then waits for the runs it
-// is advancing.
-func (rn *Runner) Run(ctx context.Context) error {
-	slots := make(chan struct{}, cmp.Or(rn.MaxActive, DefaultMaxActive))
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	return rn.Queue.Consume(ctx, Group, func(ctx context.Context, batch []cdp.Delivery) {
-		for _, d := range batch {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				_ = d.Nak(0)
-				continue
-			}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				rn.advance(ctx, d)
-			})
-		}
-	})
-}
-
-func (rn *Runner) advance(ctx context.Context, d cdp.Delivery) {
-	id := string(d.Data())
-	if _, busy := rn.active.LoadOrStore(id, true); busy {
-		_ = d.Ack() // the goroutine advancing it owns it, and its message
-		return
-	}
-	defer rn.active.Delete(id)
-	stop := rn.keepAlive(d)
-	delay, err := rn.Engine.Advance(ctx, id)
-	stop()
-	switch {
-	case err != nil && cdp.ErrorCode(err) == cdp.ENOTFOUND:
-		_ = d.Ack() // erased with its profile, or never committed
-	case err != nil:
-		if ctx.Err() == nil {
-			rn.Log.Warn("advance run", "run", id, "attempt", d.Attempt(), "err", err)
-		}
-		_ = d.Nak(min(time.Duration(d.Attempt())*time.Second, time.Minute))
-	case delay > 0:
-		_ = d.Nak(delay)
-	default:
-		_ = d.Ack()
-	}
-}
-
-// keepAlive marks d in progress every heartbeat until stop is called, so
-// that an attempt longer than the ack wait does not get the run
-// delivered again meanwhile.
-func (rn *Runner) keepAlive(d cdp.Delivery) (stop func()) {
-	t := time.NewTicker(cmp.Or(rn.Heartbeat, DefaultHeartbeat))
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-t.C:
-				_ = d.InProgress()
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { t.Stop(); close(done) }
-}
-
-// Sweep queues the pending runs created more than age ago: a crash
-// between the commit that created a run and its enqueueing would
-// otherwise leave it waiting forever. A run queued twice is advanced once
-// at a time and its steps are never repeated.
-func Sweep(ctx context.Context, store cdp.RunReader, q cdp.EventLog, age time.Duration, now time.Time) (int, error) {
-	n, cursor := 0, ""
-	for {
-		runs, next, err := store.FindRuns(ctx, cdp.RunFilter{Status: cdp.RunPending, Until: now.Add(-age), Limit: 1000, Cursor: cursor})
-		if err != nil {
-			return n, err
-		}
-		if err := Enqueue(ctx, q, runs); err != nil {
-			return n, err
-		}
-		n += len(runs)
-		if cursor = next; cursor == "" {
-			return n, nil
-		}
-	}
 }

@@ -55,6 +55,15 @@ var migrations = []string{
 	);
 	CREATE INDEX IF NOT EXISTS runs_status ON runs (status, workflow_id);
 	CREATE INDEX IF NOT EXISTS runs_next ON runs (next_at) WHERE next_at IS NOT NULL;`,
+	// 3: workflow versions created through the management API (issue 5).
+	`CREATE TABLE IF NOT EXISTS workflows (
+		id          TEXT NOT NULL,
+		version     INTEGER NOT NULL,
+		deleted     INTEGER NOT NULL,
+		created_at  INTEGER NOT NULL,
+		definition  BLOB NOT NULL,
+		PRIMARY KEY (id, version)
+	) WITHOUT ROWID;`,
 }
 
 // migrate creates the schema and applies the migrations not applied yet,

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sources", testSources},
 		{"RawRequests", testRawRequests},
 		{"Runs", testRuns},
+		{"Workflows", testWorkflows},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
