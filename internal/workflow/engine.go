@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -50,6 +51,24 @@ type runState struct {
 	byStep map[string]int // step run index by id
 	acted  bool           // an action was attempted in this Advance
 	dirty  bool           // steps finished since the last write
+	ended  bool           // the run reached a final status
+	// mu is held by whoever advances the run; only a parallel foreach
+	// has more than one goroutine, and they release it only while an
+	// action's request is on the network (see unlocked).
+	mu sync.Mutex
+}
+
+// unlocked runs fn (a network call) without holding st.mu, so that the
+// other items of a parallel foreach may proceed meanwhile; the shared
+// item variable is restored afterwards.
+func (st *runState) unlocked(fn func()) {
+	item := st.vars["item"]
+	st.mu.Unlock()
+	defer func() {
+		st.mu.Lock()
+		st.vars["item"] = item
+	}()
+	fn()
 }
 
 // flush records the run if steps finished since the last write.
@@ -96,6 +115,8 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 		return 0, err
 	}
 	run.Status, run.NextAt = cdp.RunRunning, nil
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	err = st.walk(ctx, wf.Steps, "")
 	switch {
 	case errors.Is(err, errStop):
@@ -170,6 +191,9 @@ func (st *runState) step(id string) *cdp.StepRun {
 // walk executes steps in order; suffix distinguishes a foreach's items.
 func (st *runState) walk(ctx context.Context, steps []*CompiledStep, suffix string) error {
 	for _, cs := range steps {
+		if st.ended {
+			return errStop // another item of a parallel foreach ended the run
+		}
 		id := cs.ID + suffix
 		rec := st.step(id)
 		switch rec.Status {
@@ -220,8 +244,8 @@ func (st *runState) exec(ctx context.Context, cs *CompiledStep, id string) error
 
 // foreach runs the body once per item of the list, with item set; the
 // body's steps are recorded as <id>[<index>], so a resumed run continues
-// with the first item not done. The list is evaluated once, on the first
-// visit. Items run one after the other.
+// with the items not done. The list is evaluated once, on the first
+// visit. Items run one after the other, or up to parallel at once.
 func (st *runState) foreach(ctx context.Context, cs *CompiledStep, id string) error {
 	rec := st.step(id)
 	var items []any
@@ -246,13 +270,62 @@ func (st *runState) foreach(ctx context.Context, cs *CompiledStep, id string) er
 	}
 	outer := st.vars["item"]
 	defer func() { st.vars["item"] = outer }()
-	for i, item := range items {
-		st.vars["item"] = item
-		if err := st.walk(ctx, cs.Body, fmt.Sprintf("[%d]", i)); err != nil {
+	if cs.Foreach.Parallel > 1 {
+		if err := st.parallel(ctx, cs, items); err != nil {
 			return err
+		}
+	} else {
+		for i, item := range items {
+			st.vars["item"] = item
+			if err := st.walk(ctx, cs.Body, fmt.Sprintf("[%d]", i)); err != nil {
+				return err
+			}
 		}
 	}
 	st.done(id, map[string]any{"items": len(items)})
+	return nil
+}
+
+// parallel walks the foreach body for every item, up to
+// cs.Foreach.Parallel at once. Items that must wait do not hold up the
+// others; the run then waits for the earliest of them. A failure ends the
+// run: items not started are not started, the others finish their
+// current request and are recorded.
+func (st *runState) parallel(ctx context.Context, cs *CompiledStep, items []any) error {
+	slots := make(chan struct{}, cs.Foreach.Parallel)
+	var wg sync.WaitGroup
+	var failed error // the first error other than errStop
+	stopped := false
+	for i, item := range items {
+		st.unlocked(func() { slots <- struct{}{} })
+		if st.ended || failed != nil {
+			<-slots
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			st.vars["item"] = item
+			err := st.walk(ctx, cs.Body, fmt.Sprintf("[%d]", i))
+			switch {
+			case errors.Is(err, errStop):
+				stopped = true
+			case err != nil && failed == nil:
+				failed = err
+			}
+		})
+	}
+	st.unlocked(wg.Wait)
+	switch {
+	case failed != nil:
+		return failed
+	case st.ended || stopped: // ended, or paused until the earliest item may go on
+		if err := st.flush(ctx); err != nil { // what the other items did meanwhile
+			return err
+		}
+		return errStop
+	}
 	return nil
 }
 
@@ -429,10 +502,12 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	rec = st.step(id)
 	n := len(rec.Attempts) + 1  // numbers the attempt in the log
 	round := n - rec.RoundStart // counts it against the retry budget
-	a, err := st.e.Client.Do(ctx, dest.Client(), n, call.Request)
+	var a *httpclient.Attempt
+	st.unlocked(func() { a, err = st.e.Client.Do(ctx, dest.Client(), n, call.Request) })
 	if err != nil {
 		return err // ctx ended: nothing was decided
 	}
+	rec = st.step(id) // a parallel item may have added steps meanwhile
 	if a.Class != httpclient.Succeeded && a.Response != nil && call.Explain != nil && len(a.Body) > 0 {
 		a.Error += ": " + redact.Values(call.Explain(a.Body), dest.Client().Secrets...)
 	}
@@ -474,6 +549,12 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 
 // pause records the run as waiting for d.
 func (st *runState) pause(ctx context.Context, d time.Duration) error {
+	if st.ended {
+		return errStop
+	}
+	if st.run.Status == cdp.RunWaiting && st.delay > 0 && st.delay < d {
+		d = st.delay // a parallel item waits less: wake up for it
+	}
 	next := st.e.Now().Add(d)
 	st.run.Status, st.run.NextAt, st.delay = cdp.RunWaiting, &next, d
 	if err := st.save(ctx); err != nil {
@@ -490,9 +571,13 @@ func (st *runState) fail(ctx context.Context, id, msg string) error {
 }
 
 func (st *runState) end(ctx context.Context, status, msg string) error {
+	if st.ended {
+		return errStop // a parallel item ended the run first
+	}
 	if err := st.e.finish(ctx, st.run, status, msg); err != nil {
 		return err
 	}
+	st.ended, st.dirty = true, false
 	return errStop
 }
 

@@ -294,3 +294,64 @@ steps:
 		t.Fatalf("incremented twice: %v", p.Traits)
 	}
 }
+
+// A parallel foreach keeps up to `parallel` requests in flight; an item
+// that must retry does not hold up the others, and the run then waits
+// for it alone.
+func TestEngineParallelForeach(t *testing.T) {
+	f := newEngineFixture(t, `
+id: welcome
+steps:
+  - id: each
+    foreach:
+      items: "event.properties.ids"
+      parallel: 3
+      steps: [ { id: tell, action: customerio.identify, destination: cio, with: { identifier: "item" } } ]
+`, func(e *cdp.Event) { e.Properties = json.RawMessage(`{"ids":["a","b","c","d","e","f","g"]}`) })
+	var mu sync.Mutex
+	inflight, most := 0, 0
+	f.gate = func(*http.Request) {
+		mu.Lock()
+		inflight++
+		most = max(most, inflight)
+		mu.Unlock()
+		for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			mu.Lock()
+			full := inflight >= 3
+			mu.Unlock()
+			if full {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+	}
+	f.fails = []int{503} // whichever item comes first
+	if d := f.advance(t); d <= 0 {
+		t.Fatalf("the run did not wait for its failed item (%v)", d)
+	}
+	if r := f.run(t); r.Status != cdp.RunWaiting || len(f.bodies) != 7 {
+		t.Fatalf("after the first pass: %s with %d requests", r.Status, len(f.bodies))
+	}
+	f.advance(t)
+	r := f.run(t)
+	if r.Status != cdp.RunSucceeded || len(f.bodies) != 8 || most != 3 {
+		t.Fatalf("run %s, %d requests, at most %d at once (want 3)", r.Status, len(f.bodies), most)
+	}
+	retried := 0
+	for _, s := range r.Steps {
+		if strings.HasPrefix(s.ID, "tell[") {
+			if s.Status != cdp.RunSucceeded {
+				t.Errorf("%s is %s", s.ID, s.Status)
+			}
+			if len(s.Attempts) == 2 {
+				retried++
+			}
+		}
+	}
+	if retried != 1 {
+		t.Fatalf("%d items retried", retried)
+	}
+}
