@@ -160,6 +160,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 			if n, err := runs.Pending(ctx, workflow.Group); err == nil {
 				a.Metrics.RunQueue.Set(float64(n))
 			}
+			a.runGauges(ctx)
 		})
 	})
 	a.work.Go(func() {
@@ -180,6 +181,23 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		})
 	}
 	return a, nil
+}
+
+// runGauges sets the run gauges: runs by status (failed ones are the
+// dead letter) and the age of the oldest run not started yet.
+func (a *App) runGauges(ctx context.Context) {
+	counts, err := a.Store.CountRuns(ctx, cdp.RunPending, cdp.RunRunning, cdp.RunWaiting, cdp.RunFailed)
+	if err != nil {
+		return
+	}
+	for status, c := range counts {
+		a.Metrics.RunsByStatus.WithLabelValues(status).Set(float64(c.Runs))
+	}
+	age := 0.0
+	if c := counts[cdp.RunPending]; c.Runs > 0 {
+		age = max(time.Since(c.Oldest).Seconds(), 0)
+	}
+	a.Metrics.OldestPending.Set(age)
 }
 
 // purgeRawRequests deletes the raw requests older than retention, a few

@@ -82,3 +82,9 @@ type RunFilter struct {
 	Limit      int
 	Cursor     string
 }
+
+// RunCount is how many runs are in a status, and since when the oldest.
+type RunCount struct {
+	Runs   int
+	Oldest time.Time
+}

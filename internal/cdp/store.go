@@ -50,6 +50,9 @@ type RunReader interface {
 	FindRuns(ctx context.Context, f RunFilter) ([]*Run, string, error)
 	// FindRunByID returns ENOTFOUND if no run has the id.
 	FindRunByID(ctx context.Context, id string) (*Run, error)
+	// CountRuns counts the runs in each of statuses, and gives the
+	// creation time of the oldest one in each (zero when none).
+	CountRuns(ctx context.Context, statuses ...string) (map[string]RunCount, error)
 }
 
 // ProfileReader finds profiles and sessions.

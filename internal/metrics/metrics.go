@@ -34,6 +34,8 @@ type Metrics struct {
 	Attempts       *prometheus.CounterVec // action attempts by destination and outcome
 	ActionLatency  prometheus.Histogram   // seconds from the event's receipt to its run's first action request
 	RunQueue       prometheus.Gauge       // runs queued and not yet acknowledged (waiting ones included)
+	RunsByStatus   *prometheus.GaugeVec   // runs now pending, running, waiting, or failed (the dead letter)
+	OldestPending  prometheus.Gauge       // age in seconds of the oldest run not started yet
 }
 
 // New creates the collectors and registers them with reg.
@@ -96,6 +98,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Runs queued and not yet finished by a runner, waiting ones included.",
 		}),
 	}
-	reg.MustRegister(m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
+	m.RunsByStatus = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_workflow_runs",
+		Help: "Runs now in each status that is not final, and failed runs (the dead letter, until retried).",
+	}, []string{"status"})
+	m.OldestPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "switchyard_run_oldest_pending_seconds",
+		Help: "Age of the oldest run created and not started yet (0 when none): how far the runners are behind.",
+	})
+	reg.MustRegister(m.RunsByStatus, m.OldestPending, m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
 	return m
 }

@@ -148,6 +148,16 @@ func TestWorkflowRetryThroughTheAPI(t *testing.T) {
 	if run.Steps[0].Status != cdp.RunSucceeded || run.Steps[1].Status != cdp.RunFailed || len(run.Steps[1].Attempts) != 3 {
 		t.Fatalf("failed run %+v", run)
 	}
+	// The dead letter shows in the metrics (refreshed every 2 s).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		m := string(s.do(t, "GET", "/metrics", "", "").body)
+		if strings.Contains(m, `switchyard_workflow_runs{status="failed"} 1`) && strings.Contains(m, "switchyard_run_oldest_pending_seconds 0") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run gauges missing:\n%s", m)
+		}
+	}
 	r := s.do(t, "GET", "/admin/v1/runs?status=failed&workflow=fwd", "", "")
 	wantStatus(t, r, 200)
 	if runs := r.json(t)["runs"].([]any); len(runs) != 1 {

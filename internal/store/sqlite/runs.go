@@ -151,3 +151,21 @@ func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, stri
 	}
 	return runs, cursor, rows.Err()
 }
+
+// CountRuns implements cdp.RunReader.
+func (s *Store) CountRuns(ctx context.Context, statuses ...string) (map[string]cdp.RunCount, error) {
+	out := make(map[string]cdp.RunCount, len(statuses))
+	for _, st := range statuses {
+		var n int
+		var oldest sql.NullInt64
+		if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM runs WHERE status = ?`, st).Scan(&n, &oldest); err != nil {
+			return nil, fmt.Errorf("count runs: %w", err)
+		}
+		c := cdp.RunCount{Runs: n}
+		if oldest.Valid {
+			c.Oldest = time.Unix(0, oldest.Int64).UTC()
+		}
+		out[st] = c
+	}
+	return out, nil
+}

@@ -634,4 +634,9 @@ func testRuns(t *testing.T, s cdp.Store) {
 			t.Errorf("FindRuns(%+v) = %d runs, %v; want %d", *f, len(list), err, want)
 		}
 	}
+	counts, err := s.CountRuns(ctx, cdp.RunPending, cdp.RunWaiting, cdp.RunFailed)
+	if err != nil || counts[cdp.RunPending] != (cdp.RunCount{Runs: 2, Oldest: t0.Add(time.Minute)}) ||
+		counts[cdp.RunWaiting] != (cdp.RunCount{Runs: 1, Oldest: t0}) || counts[cdp.RunFailed] != (cdp.RunCount{}) {
+		t.Errorf("CountRuns = %+v, %v", counts, err)
+	}
 }
