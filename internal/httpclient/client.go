@@ -106,7 +106,7 @@ func (c *Client) destination(d Destination) *destination {
 	}
 	st := &destination{cfg: d, slots: make(chan struct{}, slots)}
 	if d.RateLimit > 0 {
-		st.limiter = rate.NewLimiter(rate.Limit(d.RateLimit), max(1, int(d.RateLimit/10)))
+		st.limiter = rate.NewLimiter(paced(d.RateLimit), 1)
 	}
 	st.http = &http.Client{
 		Timeout: timeout,
@@ -186,6 +186,13 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 
 func (a *Attempt) setOutcome(o Outcome) { a.Class, a.Outcome = o, string(o) }
 
+// paced is the limiter's rate for a limit of perSecond: requests are
+// spaced evenly (a bucket of one, no bursts) and 1% wider than the limit
+// asks, so that network jitter, which can bring two requests closer than
+// they were sent, never shows the destination more than perSecond
+// requests in any one-second window.
+func paced(perSecond float64) rate.Limit { return rate.Limit(perSecond * 0.99) }
+
 // slowDown halves the destination's rate for slowdownFor after a 429.
 func (st *destination) slowDown(now time.Time) {
 	if st.limiter == nil {
@@ -197,7 +204,7 @@ func (st *destination) slowDown(now time.Time) {
 		return // already slowed for this burst
 	}
 	st.slowUntil = now.Add(slowdownFor)
-	st.limiter.SetLimit(rate.Limit(st.cfg.RateLimit / 2))
+	st.limiter.SetLimit(paced(st.cfg.RateLimit / 2))
 }
 
 // restore lifts a slowdown once it has run its course.
@@ -206,7 +213,7 @@ func (st *destination) restore(now time.Time) {
 	defer st.mu.Unlock()
 	if !st.slowUntil.IsZero() && now.After(st.slowUntil) {
 		st.slowUntil = time.Time{}
-		st.limiter.SetLimit(rate.Limit(st.cfg.RateLimit))
+		st.limiter.SetLimit(paced(st.cfg.RateLimit))
 	}
 }
 
