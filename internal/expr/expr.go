@@ -73,8 +73,9 @@ func MustEnv(vars ...Var) *Env {
 
 // Program is a compiled expression, safe for concurrent use.
 type Program struct {
-	src string
-	prg cel.Program
+	src  string
+	prg  cel.Program
+	uses map[string]bool // the variables the expression reads
 }
 
 // Output kinds a caller may require of an expression.
@@ -112,8 +113,19 @@ func (e *Env) Compile(src string, out Output) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("program: %w", err)
 	}
-	return &Program{src: src, prg: prg}, nil
+	uses := map[string]bool{}
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		if ref.Name != "" && len(ref.OverloadIDs) == 0 {
+			uses[ref.Name] = true
+		}
+	}
+	return &Program{src: src, prg: prg, uses: uses}, nil
 }
+
+// Uses reports whether the expression reads variable name, so that a
+// caller can skip fetching what no expression reads. It errs towards
+// true: a comprehension variable of that name counts as a use.
+func (p *Program) Uses(name string) bool { return p != nil && p.uses[name] }
 
 // String returns the expression's source.
 func (p *Program) String() string { return p.src }

@@ -80,3 +80,16 @@ func TestCostLimit(t *testing.T) {
 		t.Errorf("err = %v, want cost limit exceeded", err)
 	}
 }
+
+// Uses names the variables an expression reads, not functions or fields
+// (a comprehension's own variable may count too: it errs on reading).
+func TestUses(t *testing.T) {
+	env := MustEnv(Var{"body", Dyn}, Var{"headers", StringLists}, Var{"size", Dyn})
+	p, err := env.Compile("body.size > 2 && size(headers) > 0 && [1].exists(x, x > 0)", Bool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Uses("body") || !p.Uses("headers") || p.Uses("size") || p.Uses("data") {
+		t.Fatalf("uses %v", p.uses)
+	}
+}

@@ -130,18 +130,21 @@ func sameConfig(a, b Destination) bool {
 // request itself is in the Attempt.
 func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*Attempt, error) {
 	st := c.destination(d)
-	if st.limiter != nil {
-		st.restore(c.now())
-		if err := st.limiter.Wait(ctx); err != nil {
-			return nil, err
-		}
-	}
+	// The slot first, then the rate: a request admitted by the limiter
+	// goes out at once, instead of queueing for a slot and leaving in a
+	// burst with others when slots free up.
 	select {
 	case st.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-st.slots }()
+	if st.limiter != nil {
+		st.restore(c.now())
+		if err := st.limiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	a := &Attempt{Attempt: cdp.Attempt{N: n, StartedAt: c.now().UTC(), Request: capture(req.Header, req.Body, d.Secrets)}}
 	a.Request.Method, a.Request.URL = req.Method, redact.Values(req.URL, d.Secrets...)

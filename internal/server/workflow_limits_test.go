@@ -79,7 +79,10 @@ func TestDestinationRateLimitEndToEnd(t *testing.T) {
 	for i := range at {
 		n := 0
 		for _, u := range at[i:] {
-			if u.Sub(at[i]) < time.Second {
+			// 50 ms of the window allow for delivery jitter on a loaded
+			// host (a new connection's handshake delays one request); a
+			// burst or a faster rate still shows.
+			if u.Sub(at[i]) < time.Second-50*time.Millisecond {
 				n++
 			}
 		}

@@ -61,6 +61,9 @@ type Compiled struct {
 	UpdatedAt time.Time
 	sources   []string
 	types     []*regexp.Regexp
+	// usesProfile and usesSession say whether an expression reads them:
+	// a run reads from the store only what its expressions read.
+	usesProfile, usesSession bool
 }
 
 // CompiledStep is a step with its expressions compiled.
@@ -133,10 +136,15 @@ func Compile(w *Workflow, ctx Context) (*Compiled, []string) {
 	if len(c.problems) > 0 {
 		return nil, c.problems
 	}
+	for _, p := range c.programs {
+		out.usesProfile = out.usesProfile || p.Uses("profile")
+		out.usesSession = out.usesSession || p.Uses("session")
+	}
 	return out, nil
 }
 
 type compiler struct {
+	programs []*expr.Program // every program compiled, for Uses
 	ctx      Context
 	ids      map[string]string // step id → its path
 	problems []string
@@ -157,6 +165,7 @@ func (c *compiler) program(path, src string, out expr.Output) *expr.Program {
 	if err != nil {
 		c.add(path, "%v", err)
 	}
+	c.programs = append(c.programs, p)
 	return p
 }
 
@@ -175,6 +184,7 @@ func (c *compiler) input(path string, v any) Input {
 		}
 		c.add(path, "%v%s", err, hint)
 	}
+	c.programs = append(c.programs, p)
 	return Input{Program: p}
 }
 

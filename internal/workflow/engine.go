@@ -138,12 +138,12 @@ func (st *runState) load(ctx context.Context) error {
 	}
 	if e != nil {
 		st.vars["event"] = asMap(e)
-		if e.ProfileID != "" {
+		if e.ProfileID != "" && st.wf.usesProfile {
 			if p, err := st.e.Store.FindProfileByID(ctx, e.ProfileID); err == nil {
 				st.vars["profile"] = asMap(p)
 			}
 		}
-		if e.SessionID != "" {
+		if e.SessionID != "" && st.wf.usesSession {
 			if s, err := st.e.Store.FindSessionByID(ctx, e.SessionID); err == nil {
 				st.vars["session"] = asMap(s)
 			}

@@ -52,7 +52,7 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 	}
 	q += " ORDER BY seq DESC LIMIT ?"
 	args = append(args, limit+1)
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	rows, err := s.read(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find events: %w", err)
 	}
@@ -80,7 +80,7 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 
 // FindEventByID implements cdp.EventReader.
 func (s *Store) FindEventByID(ctx context.Context, id string) (*cdp.Event, error) {
-	e, err := scanEvent(s.rdb.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id), nil)
+	e, err := scanEvent(s.readRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id), nil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "event %s not found", id)
 	}
@@ -143,7 +143,7 @@ func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, err
 func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest, error) {
 	r := &cdp.RawRequest{}
 	var received int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT received_at, method, path, remote_addr, header, body, body_size, truncated
+	err := s.readRow(ctx, `SELECT received_at, method, path, remote_addr, header, body, body_size, truncated
 		FROM raw_requests WHERE id = ?`, id).Scan(&received, &r.Method, &r.Path, &r.RemoteAddr, &r.Header, &r.Body, &r.BodySize, &r.Truncated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "raw request %s not found", id)
@@ -156,13 +156,13 @@ func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest,
 
 // FindProfileByID implements cdp.ProfileReader.
 func (s *Store) FindProfileByID(ctx context.Context, id string) (*cdp.Profile, error) {
-	return scanProfile(s.rdb.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles
+	return scanProfile(s.readRow(ctx, `SELECT `+profileColumns+` FROM profiles
 		WHERE id = COALESCE((SELECT profile_id FROM profile_aliases WHERE alias = ?), ?)`, id, id), id)
 }
 
 // FindProfileByIdentifier implements cdp.ProfileReader.
 func (s *Store) FindProfileByIdentifier(ctx context.Context, ident cdp.Identifier) (*cdp.Profile, error) {
-	return scanProfile(s.rdb.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM identifiers i JOIN profiles p ON p.id = i.profile_id
+	return scanProfile(s.readRow(ctx, `SELECT `+profileColumns+` FROM identifiers i JOIN profiles p ON p.id = i.profile_id
 		WHERE i.kind = ? AND i.value = ?`, ident.Kind, ident.Value), ident.String())
 }
 
@@ -170,13 +170,13 @@ func (s *Store) FindProfileByIdentifier(ctx context.Context, ident cdp.Identifie
 func (s *Store) FindSessionByID(ctx context.Context, id string) (*cdp.Session, error) {
 	var profileID sql.NullString
 	var body []byte
-	err := s.rdb.QueryRowContext(ctx, `SELECT profile_id, body FROM sessions WHERE id = ?`, id).Scan(&profileID, &body)
+	err := s.readRow(ctx, `SELECT profile_id, body FROM sessions WHERE id = ?`, id).Scan(&profileID, &body)
 	return decodeSession(profileID, body, err, id)
 }
 
 // FindSources implements cdp.SourceStore.
 func (s *Store) FindSources(ctx context.Context) ([]*cdp.Source, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT body FROM sources ORDER BY id`)
+	rows, err := s.read(ctx, `SELECT body FROM sources ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("find sources: %w", err)
 	}

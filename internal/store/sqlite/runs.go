@@ -92,7 +92,7 @@ func (t *tx) Run(ctx context.Context, id string) (*cdp.Run, error) {
 
 // FindRunByID implements cdp.RunReader.
 func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
-	r, _, err := scanRun(s.rdb.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	r, _, err := scanRun(s.readRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "run %s not found", id)
 	} else if err != nil {
@@ -132,7 +132,7 @@ func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, stri
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := s.rdb.QueryContext(ctx, q+" ORDER BY seq DESC LIMIT ?", append(args, limit+1)...)
+	rows, err := s.read(ctx, q+" ORDER BY seq DESC LIMIT ?", append(args, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find runs: %w", err)
 	}
@@ -158,7 +158,7 @@ func (s *Store) CountRuns(ctx context.Context, statuses ...string) (map[string]c
 	for _, st := range statuses {
 		var n int
 		var oldest sql.NullInt64
-		if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM runs WHERE status = ?`, st).Scan(&n, &oldest); err != nil {
+		if err := s.readRow(ctx, `SELECT COUNT(*), MIN(created_at) FROM runs WHERE status = ?`, st).Scan(&n, &oldest); err != nil {
 			return nil, fmt.Errorf("count runs: %w", err)
 		}
 		c := cdp.RunCount{Runs: n}

@@ -105,6 +105,7 @@ type Store struct {
 	wdb   *sql.DB // exactly one connection, owned by the writer goroutine
 	wconn *sql.Conn
 	stmts map[string]*sql.Stmt // writer-owned prepared statements
+	reads sync.Map             // query → *sql.Stmt, the readers' prepared statements
 
 	writes   chan *writeReq
 	mu       sync.RWMutex // guards closed against in-flight Update calls
@@ -290,6 +291,40 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// readStmt returns the readers' prepared statement for query. Preparing
+// costs about as much as running a point lookup, so each query text is
+// prepared once (database/sql then prepares it once per connection).
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.reads.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.reads.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return s.rdb.QueryRowContext(ctx, query, args...) // its Scan reports the error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
 // Ping implements cdp.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.PingContext(ctx); err != nil {
@@ -313,5 +348,6 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
+	s.reads.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	return errors.Join(s.rdb.Close(), s.wconn.Close(), s.wdb.Close())
 }

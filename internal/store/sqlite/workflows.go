@@ -23,7 +23,7 @@ func scanWorkflow(row interface{ Scan(...any) error }) (*cdp.WorkflowVersion, er
 }
 
 func (s *Store) findWorkflows(ctx context.Context, what, q string, args ...any) ([]*cdp.WorkflowVersion, error) {
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	rows, err := s.read(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", what, err)
 	}
@@ -59,7 +59,7 @@ func (s *Store) FindWorkflowVersions(ctx context.Context, id string) ([]*cdp.Wor
 
 // FindWorkflowVersion implements cdp.WorkflowStore.
 func (s *Store) FindWorkflowVersion(ctx context.Context, id string, version int) (*cdp.WorkflowVersion, error) {
-	w, err := scanWorkflow(s.rdb.QueryRowContext(ctx, `SELECT `+workflowColumns+` FROM workflows WHERE id = ? AND version = ?`, id, version))
+	w, err := scanWorkflow(s.readRow(ctx, `SELECT `+workflowColumns+` FROM workflows WHERE id = ? AND version = ?`, id, version))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "workflow %s version %d not found", id, version)
