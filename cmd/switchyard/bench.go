@@ -24,7 +24,7 @@ import (
 type benchFlags struct {
 	url, path, source, durability string
 	payload                       string
-	batch                         int
+	batch, fanout                 int
 	siteID, apiKey, writeKey      string
 	rate                          float64
 	duration, warmup              time.Duration
@@ -53,6 +53,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.signingKey, "signing-key", "", "signing key of the --source customerio_webhook source (created with --spawn)")
 	fs.BoolVar(&f.tail, "tail", false, "cio-webhook: also measure how long after its ack each event shows on the live tail")
 	fs.IntVar(&f.batch, "batch", 100, "events per request for pipelines-batch")
+	fs.IntVar(&f.fanout, "fanout", 1, "actions: workflows each page view starts (each delivers it once)")
 	fs.StringVar(&f.siteID, "site-id", "", "Track API site id (read from the banner with --spawn)")
 	fs.StringVar(&f.apiKey, "api-key", "", "Track API key (read from the banner with --spawn)")
 	fs.StringVar(&f.writeKey, "write-key", "", "Data Pipelines write key (read from the banner with --spawn)")
@@ -102,11 +103,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer os.RemoveAll(dir)
 		args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--durability", f.durability}
 		if f.payload == "actions" {
-			if sink, err = startSink(); err != nil {
+			if sink, err = startSink(max(f.fanout, 1)); err != nil {
 				return err
 			}
 			defer sink.srv.Close()
-			cfg, err := actionsConfig(dir, sink.url)
+			cfg, err := actionsConfig(dir, sink.url, sink.fanout)
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,19 +18,20 @@ import (
 // actionSink is the local HTTP server the actions benchmark's workflow
 // delivers to: it records when each event's action arrived.
 type actionSink struct {
-	url  string
-	srv  *http.Server
-	mu   sync.Mutex
-	seen map[string]time.Time // event key → first arrival
-	n    int
+	url    string
+	srv    *http.Server
+	fanout int // workflows delivering each event, at /in/0 … /in/<fanout-1>
+	mu     sync.Mutex
+	seen   map[string]time.Time // event key + path → first arrival
+	n      int
 }
 
-func startSink() (*actionSink, error) {
+func startSink(fanout int) (*actionSink, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := &actionSink{url: "http://" + ln.Addr().String(), seen: map[string]time.Time{}}
+	s := &actionSink{url: "http://" + ln.Addr().String(), fanout: fanout, seen: map[string]time.Time{}}
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		body, _ := io.ReadAll(r.Body)
@@ -39,8 +41,10 @@ func startSink() (*actionSink, error) {
 		_ = json.Unmarshal(body, &e)
 		s.mu.Lock()
 		s.n++
-		if _, ok := s.seen[e.Properties.K]; !ok && e.Properties.K != "" {
-			s.seen[e.Properties.K] = now
+		if key := e.Properties.K + r.URL.Path; e.Properties.K != "" {
+			if _, ok := s.seen[key]; !ok {
+				s.seen[key] = now
+			}
 		}
 		s.mu.Unlock()
 	})}
@@ -48,18 +52,18 @@ func startSink() (*actionSink, error) {
 	return s, nil
 }
 
-// actionsConfig writes the spawned server's configuration: a webhook
-// destination at the sink and a workflow that forwards every page view.
-func actionsConfig(dir, sinkURL string) (string, error) {
+// actionsConfig writes the spawned server's configuration: fanout
+// webhook destinations at the sink and as many workflows, each of which
+// forwards every page view to its own.
+func actionsConfig(dir, sinkURL string, fanout int) (string, error) {
 	path := filepath.Join(dir, "bench-actions.yaml")
-	cfg := fmt.Sprintf(`log: { level: warn }
-destinations:
-  - { id: sink, kind: webhook, url: %q, allow_private_network: true, signing_secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }
-workflows:
-  - id: deliver
-    trigger: { types: [page-view] }
-    steps: [ { id: send, action: webhook.send, destination: sink } ]
-`, sinkURL+"/in")
+	var dests, flows strings.Builder
+	for i := range fanout {
+		fmt.Fprintf(&dests, "  - { id: sink%d, kind: webhook, url: %q, allow_private_network: true, signing_secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\" }\n",
+			i, fmt.Sprintf("%s/in/%d", sinkURL, i))
+		fmt.Fprintf(&flows, "  - { id: deliver%d, trigger: { types: [page-view] }, steps: [ { id: send, action: webhook.send, destination: sink%d } ] }\n", i, i)
+	}
+	cfg := "log: { level: warn }\ndestinations:\n" + dests.String() + "workflows:\n" + flows.String()
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
 
@@ -79,15 +83,24 @@ func actionsLoad(l *bench.Load, t *target, acks *sync.Map) {
 // event's action, then prints the delivery rate and ack → action latency.
 func (s *actionSink) report(w io.Writer, acks *sync.Map, elapsed time.Duration) {
 	want := 0
-	acks.Range(func(any, any) bool { want++; return true })
+	acks.Range(func(any, any) bool { want += s.fanout; return true })
+	// each calls fn for every action the acknowledged event k asks for.
+	each := func(k string, fn func(at time.Time, ok bool)) {
+		for i := range s.fanout {
+			at, ok := s.seen[fmt.Sprintf("%s/in/%d", k, i)]
+			fn(at, ok)
+		}
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		s.mu.Lock()
 		got := 0
 		acks.Range(func(k, _ any) bool {
-			if _, ok := s.seen[k.(string)]; ok {
-				got++
-			}
+			each(k.(string), func(_ time.Time, ok bool) {
+				if ok {
+					got++
+				}
+			})
 			return true
 		})
 		s.mu.Unlock()
@@ -101,7 +114,10 @@ func (s *actionSink) report(w io.Writer, acks *sync.Map, elapsed time.Duration) 
 	delivered := 0
 	s.mu.Lock()
 	acks.Range(func(k, v any) bool {
-		if at, ok := s.seen[k.(string)]; ok {
+		each(k.(string), func(at time.Time, ok bool) {
+			if !ok {
+				return
+			}
 			delivered++
 			h.Record(max(at.Sub(v.(time.Time)), 0))
 			if first.IsZero() || at.Before(first) {
@@ -110,7 +126,7 @@ func (s *actionSink) report(w io.Writer, acks *sync.Map, elapsed time.Duration) 
 			if at.After(last) {
 				last = at
 			}
-		}
+		})
 		return true
 	})
 	s.mu.Unlock()
@@ -118,6 +134,6 @@ func (s *actionSink) report(w io.Writer, acks *sync.Map, elapsed time.Duration) 
 	if span := last.Sub(first); span > 0 {
 		rate = float64(delivered) / span.Seconds()
 	}
-	fmt.Fprintf(w, "  actions: %d of %d acknowledged events delivered to the sink (%.0f/s while delivering, %v of load); ack → action request p50 %s, p99 %s, max %s\n",
+	fmt.Fprintf(w, "  actions: %d of %d asked for by acknowledged events delivered to the sink (%.0f/s while delivering, %v of load); ack → action request p50 %s, p99 %s, max %s\n",
 		delivered, want, rate, elapsed.Round(time.Second), ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), ms(h.Max()))
 }
