@@ -133,14 +133,16 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	a.Sources.Check, a.Sources.OnChange = a.Workflows.CheckSource, a.Workflows.Rebuild
 	proc := processor.New(evlog, store, a.Identity, a.Hub, a.Metrics, log.With("component", "processor"))
 	proc.Triggers = a.Workflows
-	proc.OnRuns = func(ctx context.Context, created []*cdp.Run) {
+	engine := &workflow.Engine{Store: store, Client: httpclient.New(), Workflow: a.Workflows.Workflow,
+		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics}
+	engine.EnableFresh()
+	proc.OnRuns = func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
+		engine.Created(created, events)
 		if err := workflow.Enqueue(ctx, runs, created); err != nil {
 			log.Error("enqueue workflow runs", "err", err)
 		}
 	}
-	runner := &workflow.Runner{Queue: runs, Log: log.With("component", "runner"), Engine: &workflow.Engine{Store: store,
-		Client: httpclient.New(), Workflow: a.Workflows.Workflow, Destination: a.Workflows.Destination, Now: time.Now,
-		Log: log.With("component", "runner"), Metrics: a.Metrics}}
+	runner := &workflow.Runner{Queue: runs, Log: log.With("component", "runner"), Engine: engine}
 	a.work.Go(func() {
 		// At start every pending run is queued (the data dir is ours alone),
 		// then every 30 s those pending for over 30 s.

@@ -69,6 +69,16 @@ type Event struct {
 	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
+// Stored returns a copy of e as a store reads it back: its times in UTC
+// (the client's original timestamp keeps its offset). Whoever uses an event just stored in place of reading it (the workflow
+// engine) sees what a later read would show; storetest holds every store
+// to it.
+func (e *Event) Stored() *Event {
+	c := *e
+	c.Timestamp, c.ReceivedAt = c.Timestamp.UTC(), c.ReceivedAt.UTC()
+	return &c
+}
+
 // Event operations, applied by the processor in the transaction that
 // stores the event.
 const (

@@ -36,9 +36,10 @@ type Processor struct {
 	// stored as poison (default 5).
 	MaxAttempts int
 	// Triggers, if set, names the workflow runs each stored event starts;
-	// OnRuns receives them once their transaction committed.
+	// OnRuns receives them, with the events stored, once their
+	// transaction committed.
 	Triggers Triggers
-	OnRuns   func(ctx context.Context, runs []*cdp.Run)
+	OnRuns   func(ctx context.Context, runs []*cdp.Run, events []*cdp.Event)
 	// seen remembers the last session update committed per session.
 	seen *cache.Cache[string, uint64]
 }
@@ -146,7 +147,7 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 	}
 	st.committed()
 	if len(st.runs) > 0 && p.OnRuns != nil {
-		p.OnRuns(ctx, st.runs)
+		p.OnRuns(ctx, st.runs, st.stored)
 	}
 	if st.erased {
 		p.identity.Forget()

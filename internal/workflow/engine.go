@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/identity"
@@ -35,6 +36,53 @@ type Engine struct {
 	// its zero value is httpclient.DefaultPolicy.
 	DefaultRetry httpclient.Policy
 	Metrics      *metrics.Metrics // optional
+	// fresh holds the runs this process just created, with their events,
+	// for their first advance: it spares reading back what the processor
+	// had in hand (two of a one-step run's three reads). An entry is
+	// taken once; it lives freshTTL, well under the sweeper's 30 s, so a
+	// run queued again by the sweeper is always read from the store.
+	fresh *cache.Cache[string, freshRun]
+}
+
+type freshRun struct {
+	run   cdp.Run
+	event *cdp.Event
+}
+
+const freshTTL = 10 * time.Second
+
+// Created tells the engine about runs just committed with their events
+// (the processor's OnRuns), so that their first advance need not read
+// them back.
+func (e *Engine) Created(runs []*cdp.Run, events []*cdp.Event) {
+	if e.fresh == nil {
+		return
+	}
+	byID := make(map[string]*cdp.Event, len(events))
+	for _, ev := range events {
+		byID[ev.ID] = ev
+	}
+	for _, r := range runs {
+		if ev, ok := byID[r.EventID]; ok && r.Version == 1 {
+			e.fresh.Put(r.ID, freshRun{run: *r, event: ev.Stored()})
+		}
+	}
+}
+
+// EnableFresh turns on the fresh-run cache (see Created).
+func (e *Engine) EnableFresh() { e.fresh = cache.New[string, freshRun](100_000, freshTTL) }
+
+// take returns run id and its event from the fresh cache, once.
+func (e *Engine) take(id string) (*cdp.Run, *cdp.Event) {
+	if e.fresh == nil {
+		return nil, nil
+	}
+	f, ok := e.fresh.Get(id)
+	if !ok {
+		return nil, nil
+	}
+	e.fresh.Delete(id)
+	return &f.run, f.event
 }
 
 // errStop ends a walk: the run reached a final status or must wait.
@@ -82,9 +130,12 @@ func (st *runState) flush(ctx context.Context) error {
 // Advance runs run id as far as it can go now. It returns how long to
 // wait before advancing it again (0 when the run has ended).
 func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) {
-	run, err := e.Store.FindRunByID(ctx, id)
-	if err != nil {
-		return 0, err
+	run, event := e.take(id)
+	var err error
+	if run == nil {
+		if run, err = e.Store.FindRunByID(ctx, id); err != nil {
+			return 0, err
+		}
 	}
 	switch run.Status {
 	case cdp.RunSucceeded, cdp.RunFailed, cdp.RunSkipped:
@@ -111,7 +162,7 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 			st.outs[s.ID] = map[string]any{"output": v}
 		}
 	}
-	if err := st.load(ctx); err != nil {
+	if err := st.load(ctx, event); err != nil {
 		return 0, err
 	}
 	run.Status, run.NextAt = cdp.RunRunning, nil
@@ -128,13 +179,17 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 }
 
 // load builds the expression variables: the event as the management API
-// shows it, its profile and session when they exist, and the run's vars.
-func (st *runState) load(ctx context.Context) error {
+// shows it (e, or read from the store), its profile and session when they
+// exist and an expression reads them, and the run's vars.
+func (st *runState) load(ctx context.Context, e *cdp.Event) error {
 	st.vars = map[string]any{"event": map[string]any{}, "profile": map[string]any{}, "session": map[string]any{},
 		"steps": st.outs, "vars": map[string]any{}, "item": nil, "now": st.e.Now()}
-	e, err := st.e.Store.FindEventByID(ctx, st.run.EventID)
-	if err != nil && cdp.ErrorCode(err) != cdp.ENOTFOUND {
-		return err
+	if e == nil {
+		var err error
+		e, err = st.e.Store.FindEventByID(ctx, st.run.EventID)
+		if err != nil && cdp.ErrorCode(err) != cdp.ENOTFOUND {
+			return err
+		}
 	}
 	if e != nil {
 		st.vars["event"] = asMap(e)

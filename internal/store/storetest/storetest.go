@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"RawRequests", testRawRequests},
 		{"Runs", testRuns},
 		{"Workflows", testWorkflows},
+		{"EventReadsBackAsStored", testEventReadsBack},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}

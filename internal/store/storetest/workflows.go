@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
@@ -62,4 +64,33 @@ func testWorkflows(t *testing.T, s cdp.Store) {
 	}
 	_, err = s.FindWorkflowVersion(ctx, "welcome", 9)
 	wantCode(t, err, cdp.ENOTFOUND)
+}
+
+// An event reads back as Event.Stored describes it: the workflow engine
+// uses that in place of reading a run's event just stored.
+func testEventReadsBack(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	zone := time.FixedZone("CET", 3600)
+	orig := t0.Add(-time.Minute).In(zone)
+	e := &cdp.Event{ID: "ev-full", SourceID: "web", Type: "purchase", MessageID: "m-1", ProfileID: "p1", SessionID: "s1",
+		Timestamp: t0.In(zone), OriginalTimestamp: &orig, ReceivedAt: t0.Add(time.Second).In(zone),
+		Properties: json.RawMessage(`{"a":1,"b":"x"}`), Context: json.RawMessage(`{"ip":"1.2.3.4"}`),
+		Traits: json.RawMessage(`{"plan":"pro"}`), Tags: []string{"t"}, UserID: "u1", AnonymousID: "a1", UserAgent: "ua",
+		Identifiers: []cdp.Identifier{{Kind: cdp.IdentifierEmail, Value: "a@b.c"}}, Op: cdp.OpIdentify, RequestID: "req-1"}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		if err := seedProfile(ctx, tx, "p1"); err != nil {
+			return err
+		}
+		_, err := tx.InsertEvent(ctx, e)
+		return err
+	})
+	got, err := s.FindEventByID(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(e.Stored())
+	have, _ := json.Marshal(got)
+	if string(want) != string(have) {
+		t.Fatalf("read back\n%s\nwant (Event.Stored)\n%s", have, want)
+	}
 }
