@@ -182,6 +182,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 			periodic.Run(workCtx, time.Minute, func(ctx context.Context) { a.purgeRawRequests(ctx, cfg.RawCapture.RetentionDuration()) })
 		})
 	}
+	a.work.Go(func() {
+		periodic.Run(workCtx, time.Hour, func(ctx context.Context) {
+			// The console shows the last hour; a week of counts is kept.
+			err := a.Store.Update(ctx, func(tx cdp.Tx) error { return tx.DeleteEventCountsBefore(ctx, time.Now().Add(-7*24*time.Hour)) })
+			if err != nil && ctx.Err() == nil {
+				log.Warn("purge event counts", "err", err)
+			}
+		})
+	})
 	return a, nil
 }
 

@@ -41,6 +41,17 @@ type EventReader interface {
 	// FindRawRequest returns the request stored under id (an event's
 	// RequestID), or ENOTFOUND once retention removed it.
 	FindRawRequest(ctx context.Context, id string) (*RawRequest, error)
+	// EventsPerMinute returns the events stored per source and minute
+	// since the time, oldest first (minutes without events are absent).
+	EventsPerMinute(ctx context.Context, since time.Time) ([]MinuteCount, error)
+}
+
+// MinuteCount is how many events of a source were stored in a minute
+// (by their receipt time, truncated to the minute, UTC).
+type MinuteCount struct {
+	SourceID string    `json:"source_id"`
+	Minute   time.Time `json:"minute"`
+	Events   int       `json:"events"`
 }
 
 // RunReader finds workflow runs.
@@ -85,6 +96,11 @@ type Tx interface {
 	HasEvent(ctx context.Context, e *Event) (bool, error)
 	// InsertRawRequest stores r under id unless id is taken.
 	InsertRawRequest(ctx context.Context, id string, r *RawRequest) error
+	// CountEvents adds counts to the per-minute event counts (kept apart
+	// from the events: erasing a profile leaves the totals).
+	CountEvents(ctx context.Context, counts []MinuteCount) error
+	// DeleteEventCountsBefore drops the per-minute counts before the time.
+	DeleteEventCountsBefore(ctx context.Context, before time.Time) error
 	// DeleteRawRequestsBefore deletes those of the limit oldest-inserted
 	// raw requests that were received before the time, and returns how
 	// many it deleted.

@@ -140,6 +140,9 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 		if err := st.flush(ctx); err != nil {
 			return err
 		}
+		if err := tx.CountEvents(ctx, st.minuteCounts()); err != nil {
+			return err
+		}
 		return st.trigger(ctx, p.Triggers, time.Now().UTC())
 	})
 	if err != nil {

@@ -280,6 +280,23 @@ func (st *state) flush(ctx context.Context) error {
 }
 
 // committed remembers the session updates of a committed transaction.
+// minuteCounts counts the stored events per source and minute.
+func (st *state) minuteCounts() []cdp.MinuteCount {
+	type key struct {
+		source string
+		minute int64
+	}
+	n := map[key]int{}
+	for _, e := range st.stored {
+		n[key{e.SourceID, e.ReceivedAt.Unix() / 60}]++
+	}
+	out := make([]cdp.MinuteCount, 0, len(n))
+	for k, c := range n {
+		out = append(out, cdp.MinuteCount{SourceID: k.source, Minute: time.Unix(k.minute*60, 0).UTC(), Events: c})
+	}
+	return out
+}
+
 func (st *state) committed() {
 	for id, fp := range st.applied {
 		st.seen.Put(id, fp)

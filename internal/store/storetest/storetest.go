@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"Runs", testRuns},
 		{"Workflows", testWorkflows},
 		{"EventReadsBackAsStored", testEventReadsBack},
+		{"EventsPerMinute", testEventsPerMinute},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
