@@ -15,10 +15,10 @@ import (
 // Enqueue hands runs to the runners.
 type Enqueue func(ctx context.Context, runs []*cdp.Run) error
 
-// runFilter reads workflow, status, since, until, limit and cursor.
+// runFilter reads workflow, status, event, since, until, limit and cursor.
 func runFilter(r *http.Request) (cdp.RunFilter, error) {
 	q := r.URL.Query()
-	f := cdp.RunFilter{WorkflowID: q.Get("workflow"), Status: q.Get("status"), Cursor: q.Get("cursor")}
+	f := cdp.RunFilter{WorkflowID: q.Get("workflow"), Status: q.Get("status"), EventID: q.Get("event"), Cursor: q.Get("cursor")}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {

@@ -76,6 +76,7 @@ type Captured struct {
 // RunFilter selects runs for listing, newest first.
 type RunFilter struct {
 	WorkflowID string
+	EventID    string // the runs one event started
 	Status     string
 	Since      time.Time
 	Until      time.Time

@@ -111,6 +111,9 @@ func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, stri
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
 	}
+	if f.EventID != "" {
+		where, args = append(where, "event_id = ?"), append(args, f.EventID)
+	}
 	if !f.Since.IsZero() {
 		where, args = append(where, "created_at >= ?"), append(args, f.Since.UnixNano())
 	}

@@ -64,13 +64,15 @@ var migrations = []string{
 		definition  BLOB NOT NULL,
 		PRIMARY KEY (id, version)
 	) WITHOUT ROWID;`,
-	// 4: events per source and minute, for the console's overview (issue 6).
+	// 4: events per source and minute for the console's overview, and the
+	// runs of an event for its page (issue 6).
 	`CREATE TABLE IF NOT EXISTS event_minutes (
 		minute     INTEGER NOT NULL,
 		source_id  TEXT NOT NULL,
 		events     INTEGER NOT NULL,
 		PRIMARY KEY (minute, source_id)
-	) WITHOUT ROWID;`,
+	) WITHOUT ROWID;
+	CREATE INDEX IF NOT EXISTS runs_event ON runs (event_id);`,
 }
 
 // migrate creates the schema and applies the migrations not applied yet,

@@ -630,7 +630,7 @@ func testRuns(t *testing.T, s cdp.Store) {
 	}
 	for f, want := range map[*cdp.RunFilter]int{
 		{Status: cdp.RunWaiting}: 1, {Status: cdp.RunPending}: 2, {Since: t0.Add(time.Minute)}: 2,
-		{Until: t0.Add(time.Minute)}: 1, {}: 3,
+		{Until: t0.Add(time.Minute)}: 1, {}: 3, {EventID: "e1"}: 2,
 	} {
 		if list, _, err := s.FindRuns(ctx, *f); err != nil || len(list) != want {
 			t.Errorf("FindRuns(%+v) = %d runs, %v; want %d", *f, len(list), err, want)
