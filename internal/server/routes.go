@@ -11,6 +11,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/api/webhook"
 	"github.com/switchyardhq/switchyard/internal/catalog"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/console"
 )
 
 // addIngestRoutes registers the compatible ingest APIs: everything
@@ -106,6 +107,20 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	handle("POST /admin/v1/runs/retry", admin.RetryRuns(log, store, d.Enqueue))
 	handle("GET /admin/v1/runs/{id}", admin.GetRun(log, store))
 	handle("POST /admin/v1/runs/{id}/retry", admin.RetryRun(log, store, d.Enqueue))
+
+	// The web console: HTML pages over the same services, same access.
+	con := console.MustNew(console.Deps{Log: log, Store: store, Sources: d.Sources, Workflows: d.Workflows,
+		Metrics: d.Metrics, Tokens: d.Config.Admin.Tokens})
+	mux.Handle("GET /console/static/", con.Static())
+	mux.Handle("GET /console/signin", con.SignInPage())
+	mux.Handle("POST /console/signin", con.SignIn())
+	mux.Handle("POST /console/signout", con.SignOut())
+	mux.Handle("GET /console/{$}", con.Overview())
+	mux.Handle("GET /console/live", con.Live())
+	mux.Handle("GET /console/events", con.Events())
+	mux.Handle("GET /console/events/{id}", con.Event())
+	mux.Handle("GET /console/runs", con.Runs())
+	mux.Handle("GET /console/runs/{id}", con.Run())
 
 	// Go runtime profiles, for measuring before optimising.
 	handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))

@@ -1,0 +1,195 @@
+// Switchyard console: small, hand-written, no dependencies. Pages are
+// rendered on the server; this script localises times and wires the
+// buttons that act through the management API.
+"use strict";
+
+// api calls the management API with the sign-in cookie; the custom
+// header is what lets a cookie-authenticated change through (CSRF).
+async function api(method, path, body, type) {
+  const opts = { method, credentials: "same-origin", headers: { "X-Switchyard-Console": "1" } };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = type || "application/json";
+    opts.body = typeof body === "string" ? body : JSON.stringify(body);
+  }
+  const resp = await fetch(path, opts);
+  let json = null;
+  try { json = await resp.json(); } catch (e) { /* 204 */ }
+  return { status: resp.status, ok: resp.ok, json };
+}
+
+function errorText(res) {
+  return (res.json && res.json.error && res.json.error.message) || ("the server answered " + res.status);
+}
+
+function localTimes(root) {
+  for (const t of root.querySelectorAll("time[datetime]")) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) { t.title = t.textContent; t.textContent = d.toLocaleString(); }
+  }
+}
+
+function show(el, text, ok) {
+  if (!el) return;
+  el.hidden = false;
+  el.textContent = text;
+  el.className = ok ? "notice" : "problem";
+}
+
+// Buttons: data-post / data-delete call the API, optionally after a typed
+// confirmation (data-confirm-input names an input whose value must equal
+// data-confirm-value), then reload or go to data-then.
+function wireActions(root) {
+  for (const b of root.querySelectorAll("button[data-post], button[data-delete]")) {
+    b.addEventListener("click", async () => {
+      const out = document.getElementById(b.dataset.out || "action-result");
+      if (b.dataset.confirmInput) {
+        const v = document.getElementById(b.dataset.confirmInput).value.trim();
+        if (v !== b.dataset.confirmValue) { show(out, "Type " + b.dataset.confirmValue + " to confirm.", false); return; }
+      }
+      b.disabled = true;
+      const res = b.dataset.post ? await api("POST", b.dataset.post) : await api("DELETE", b.dataset.delete);
+      b.disabled = false;
+      if (!res.ok) { show(out, errorText(res), false); return; }
+      if (b.dataset.then) { location.href = b.dataset.then; return; }
+      if (b.dataset.report && res.json) { show(out, b.dataset.report.replace("{n}", res.json.matched), true); b.dataset.post += "&confirm=true"; b.textContent = b.dataset.confirmLabel || "Confirm"; b.dataset.report = ""; return; }
+      location.reload();
+    });
+  }
+  for (const b of root.querySelectorAll("button[data-copy]")) {
+    b.addEventListener("click", async () => {
+      const text = document.getElementById(b.dataset.copy).dataset.value || document.getElementById(b.dataset.copy).textContent;
+      try { await navigator.clipboard.writeText(text); b.textContent = "Copied"; } catch (e) { b.textContent = "Copy failed"; }
+      setTimeout(() => { b.textContent = "Copy"; }, 1500);
+    });
+  }
+  for (const b of root.querySelectorAll("button[data-reveal]")) {
+    b.addEventListener("click", () => {
+      const el = document.getElementById(b.dataset.reveal);
+      const shown = el.textContent === el.dataset.value;
+      el.textContent = shown ? el.dataset.masked : el.dataset.value;
+      b.textContent = shown ? "Show" : "Hide";
+    });
+  }
+}
+
+// Live: the tail over Server-Sent Events, newest first, with pause.
+function wireLive() {
+  const list = document.getElementById("live-list");
+  if (!list) return;
+  const form = document.getElementById("live-filters");
+  const state = document.getElementById("live-state");
+  const pause = document.getElementById("live-pause");
+  let source = null, paused = false, held = [];
+  const max = 500;
+  function add(ev) {
+    const li = document.createElement("li");
+    const det = document.createElement("details");
+    const sum = document.createElement("summary");
+    const when = new Date(ev.received_at || ev.timestamp);
+    sum.textContent = when.toLocaleTimeString() + "  " + ev.source_id + "  " + ev.type +
+      (ev.profile_id ? "  profile " + ev.profile_id.slice(0, 8) : "") + "  " + JSON.stringify(ev.properties || {}).slice(0, 100);
+    det.appendChild(sum);
+    det.addEventListener("toggle", async () => {
+      if (!det.open || det.dataset.loaded) return;
+      det.dataset.loaded = "1";
+      const res = await api("GET", "/admin/v1/events/" + encodeURIComponent(ev.id));
+      const pre = document.createElement("pre");
+      pre.textContent = JSON.stringify(res.ok ? res.json : ev, null, 2);
+      const link = document.createElement("a");
+      link.href = "/console/events/" + encodeURIComponent(ev.id);
+      link.textContent = "Open the event";
+      det.append(pre, link);
+    });
+    li.appendChild(det);
+    li.dataset.id = ev.id;
+    list.prepend(li);
+    while (list.children.length > max) list.lastChild.remove();
+    document.getElementById("live-empty").hidden = true;
+  }
+  async function connect() {
+    if (source) source.close();
+    const q = new URLSearchParams(new FormData(form));
+    for (const [k, v] of [...q]) if (!v) q.delete(k);
+    const url = "/admin/v1/tail?" + q.toString();
+    state.textContent = "connecting…";
+    // Ask once with fetch: a filter that does not compile is a 400 whose
+    // reason EventSource would hide. The stream's headers come at once.
+    const ctl = new AbortController();
+    try {
+      const resp = await fetch(url, { credentials: "same-origin", signal: ctl.signal });
+      if (!resp.ok) {
+        let msg = "the server answered " + resp.status;
+        try { msg = (await resp.json()).error.message; } catch (e) { /* keep */ }
+        state.textContent = "stopped: " + msg;
+        return;
+      }
+    } catch (e) { /* retried by EventSource below */ }
+    ctl.abort();
+    source = new EventSource(url);
+    source.onopen = () => { state.textContent = paused ? "paused" : "live"; };
+    source.onmessage = (m) => {
+      const ev = JSON.parse(m.data);
+      if (paused) { held.push(ev); state.textContent = "paused (" + held.length + " held)"; } else add(ev);
+    };
+    source.addEventListener("error", (m) => {
+      if (m.data) { state.textContent = "stopped: " + m.data; source.close(); return; }
+      state.textContent = "reconnecting…";
+    });
+  }
+  form.addEventListener("submit", (e) => { e.preventDefault(); list.replaceChildren(); connect(); });
+  pause.addEventListener("click", () => {
+    paused = !paused;
+    pause.textContent = paused ? "Resume" : "Pause";
+    if (!paused) { held.forEach(add); held = []; state.textContent = "live"; }
+    else state.textContent = "paused";
+  });
+  connect();
+}
+
+// Workflow editor: save the YAML as the next version; problems inline.
+function wireEditor() {
+  const form = document.getElementById("workflow-editor");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = document.getElementById("editor-result");
+    const id = form.dataset.id, text = form.elements.definition.value;
+    const res = id ? await api("PUT", "/admin/v1/workflows/" + encodeURIComponent(id), text, "application/yaml")
+                   : await api("POST", "/admin/v1/workflows", text, "application/yaml");
+    if (!res.ok) { show(out, errorText(res).replaceAll("; ", "\n"), false); return; }
+    location.href = "/console/workflows/" + encodeURIComponent(res.json.id) + "?saved=" + res.json.version;
+  });
+  const dry = document.getElementById("dry-run");
+  if (dry) dry.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = document.getElementById("dry-run-result");
+    const res = await api("POST", "/admin/v1/workflows/dry-run?event=" + encodeURIComponent(dry.elements.event.value),
+      form.elements.definition.value, "application/yaml");
+    if (!res.ok) { show(out, errorText(res).replaceAll("; ", "\n"), false); return; }
+    out.hidden = false; out.className = ""; out.textContent = JSON.stringify(res.json, null, 2);
+  });
+}
+
+// Source form: create or replace a stored source from its JSON.
+function wireSourceForm() {
+  const form = document.getElementById("source-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = document.getElementById("source-result");
+    let body;
+    try { body = JSON.parse(form.elements.source.value); } catch (err) { show(out, "Not JSON: " + err.message, false); return; }
+    const id = form.dataset.id;
+    const res = id ? await api("PUT", "/admin/v1/sources/" + encodeURIComponent(id), body) : await api("POST", "/admin/v1/sources", body);
+    if (!res.ok) { show(out, errorText(res), false); return; }
+    location.href = "/console/sources/" + encodeURIComponent(res.json.id);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  localTimes(document);
+  wireActions(document);
+  wireLive();
+  wireEditor();
+  wireSourceForm();
+});

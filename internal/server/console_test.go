@@ -1,0 +1,108 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/switchyardhq/switchyard/internal/config"
+)
+
+// page fetches a console page without following redirects.
+func (s *stack) page(t *testing.T, method, path string, body url.Values, headers ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func wantPage(t *testing.T, status int, body string, wantStatus int, wants ...string) {
+	t.Helper()
+	if status != wantStatus {
+		t.Fatalf("status %d, want %d:\n%.2000s", status, wantStatus, body)
+	}
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("page lacks %q:\n%.3000s", w, body)
+		}
+	}
+}
+
+// Every page renders from the stores: an event sent with /track shows on
+// the overview's chart, in the events list, on its page with its raw
+// request, and a missing one is a 404 page.
+func TestConsolePages(t *testing.T) {
+	s := newStack(t)
+	code, _, body := s.page(t, "GET", "/console/", nil)
+	wantPage(t, code, body, 200, "No events in the last hour", `href="/console/live"`, "failed (the dead letter)")
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"purchase","properties":{"sku":"A-1"}}]}`), 200)
+	ev := s.events(t, "type=purchase", 1)[0]
+	code, h, body := s.page(t, "GET", "/console/", nil)
+	wantPage(t, code, body, 200, "<svg", "Events per minute over the last hour", "web (")
+	if !strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self'") || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Errorf("headers %v", h)
+	}
+	code, _, body = s.page(t, "GET", "/console/events?type=purchase", nil)
+	wantPage(t, code, body, 200, "/console/events/"+ev["id"].(string), "A-1")
+	code, _, body = s.page(t, "GET", "/console/events/"+ev["id"].(string), nil)
+	wantPage(t, code, body, 200, "&#34;sku&#34;: &#34;A-1&#34;", "POST /track", "This event started no workflow run")
+	code, _, body = s.page(t, "GET", "/console/events/nope", nil)
+	wantPage(t, code, body, 404, "event nope not found")
+	code, _, body = s.page(t, "GET", "/console/events?since=yesterday", nil)
+	wantPage(t, code, body, 400, "since must be a time")
+	code, _, body = s.page(t, "GET", "/console/live", nil)
+	wantPage(t, code, body, 200, `id="live-list"`, "CEL filter")
+	code, _, body = s.page(t, "GET", "/console/runs?status=failed", nil)
+	wantPage(t, code, body, 200, "No runs match", "Retry failed runs")
+	code, h, body = s.page(t, "GET", "/console/static/console.js", nil)
+	wantPage(t, code, body, 200, "X-Switchyard-Console")
+	if !strings.Contains(h.Get("Content-Type"), "javascript") {
+		t.Errorf("script served as %q", h.Get("Content-Type"))
+	}
+}
+
+// With admin tokens a browser signs in with a token and gets a cookie
+// (the token's hash) that opens the console and the management API; a
+// change through the API with the cookie also needs the console's header.
+func TestConsoleSignIn(t *testing.T) {
+	s := newStack(t, func(c *config.Config) { c.Admin.Tokens = []string{"s3cret"} })
+	code, h, _ := s.page(t, "GET", "/console/events?type=x", nil)
+	if code != http.StatusSeeOther || h.Get("Location") != "/console/signin?next=%2Fconsole%2Fevents%3Ftype%3Dx" {
+		t.Fatalf("unsigned: %d %v", code, h)
+	}
+	code, _, body := s.page(t, "POST", "/console/signin", url.Values{"token": {"wrong"}, "next": {"/console/events"}})
+	wantPage(t, code, body, 401, "not one of admin.tokens")
+	code, h, _ = s.page(t, "POST", "/console/signin", url.Values{"token": {"s3cret"}, "next": {"//evil.example/"}})
+	cookie := h.Get("Set-Cookie")
+	if code != http.StatusSeeOther || h.Get("Location") != "/console/" || !strings.Contains(cookie, "HttpOnly") ||
+		!strings.Contains(cookie, "SameSite=Strict") || strings.Contains(cookie, "s3cret") {
+		t.Fatalf("sign-in: %d %v", code, h)
+	}
+	jar := strings.SplitN(cookie, ";", 2)[0]
+	code, _, body = s.page(t, "GET", "/console/", nil, "Cookie", jar)
+	wantPage(t, code, body, 200, "Sign out")
+	code, _, _ = s.page(t, "GET", "/admin/v1/runs", nil, "Cookie", jar)
+	if code != 200 {
+		t.Fatalf("the API with the cookie: %d", code)
+	}
+	wantStatus(t, s.do(t, "POST", "/admin/v1/runs/retry", "", "", "Cookie", jar), 403)
+	wantStatus(t, s.do(t, "POST", "/admin/v1/runs/retry", "", "", "Cookie", jar, "X-Switchyard-Console", "1"), 200)
+	wantStatus(t, s.do(t, "GET", "/admin/v1/runs", "", "", "Cookie", "switchyard_console=forged"), 401)
+}
