@@ -181,3 +181,25 @@ func WorkflowVersions(log *slog.Logger, reg *workflow.Registry) http.Handler {
 		httpx.WriteJSON(w, http.StatusOK, versionList{Versions: versions})
 	})
 }
+
+// DryRunWorkflow serves POST /admin/v1/workflows/dry-run?event=ID: the
+// body is a workflow (saved or not); the answer is what it would do with
+// the stored event, calling nothing.
+func DryRunWorkflow(log *slog.Logger, reg *workflow.Registry, store cdp.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wf, err := decodeWorkflow(w, r)
+		var d *workflow.DryRun
+		switch {
+		case err != nil:
+		case r.URL.Query().Get("event") == "":
+			err = cdp.Errorf(cdp.EINVALID, "name the stored event to try the workflow on: ?event=<event id>")
+		default:
+			d, err = reg.DryRun(r.Context(), store, wf, r.URL.Query().Get("event"), time.Now())
+		}
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, d)
+	})
+}

@@ -140,6 +140,7 @@ var funcs = template.FuncMap{
 		}
 		return "base64: " + base64.StdEncoding.EncodeToString(b)
 	},
+	"deref": func(b *bool) bool { return b != nil && *b },
 	"query": url.QueryEscape,
 	"path":  url.PathEscape,
 }

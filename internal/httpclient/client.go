@@ -146,8 +146,7 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 		}
 	}
 
-	a := &Attempt{Attempt: cdp.Attempt{N: n, StartedAt: c.now().UTC(), Request: capture(req.Header, req.Body, d.Secrets)}}
-	a.Request.Method, a.Request.URL = req.Method, redact.Values(req.URL, d.Secrets...)
+	a := &Attempt{Attempt: cdp.Attempt{N: n, StartedAt: c.now().UTC(), Request: CaptureRequest(req, d.Secrets)}}
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
 		a.setOutcome(Permanent)
@@ -218,6 +217,14 @@ func (st *destination) restore(now time.Time) {
 		st.slowUntil = time.Time{}
 		st.limiter.SetLimit(paced(st.cfg.RateLimit))
 	}
+}
+
+// CaptureRequest is req as the run log keeps it (see capture); a dry run
+// shows the requests it would send the same way.
+func CaptureRequest(req Request, secrets []string) cdp.Captured {
+	c := capture(req.Header, req.Body, secrets)
+	c.Method, c.URL = req.Method, redact.Values(req.URL, secrets...)
+	return c
 }
 
 // capture masks credential headers and secret values and cuts the body.

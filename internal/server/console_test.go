@@ -106,3 +106,63 @@ func TestConsoleSignIn(t *testing.T) {
 	wantStatus(t, s.do(t, "POST", "/admin/v1/runs/retry", "", "", "Cookie", jar, "X-Switchyard-Console", "1"), 200)
 	wantStatus(t, s.do(t, "GET", "/admin/v1/runs", "", "", "Cookie", "switchyard_console=forged"), 401)
 }
+
+// Profiles are found by identifier and shown with their timeline and the
+// erase control; sources show their setup text with masked secrets;
+// workflows show their YAML, and a dry run tells what a workflow would
+// send for a stored event without sending it.
+func TestConsoleProfilesSourcesWorkflows(t *testing.T) {
+	s := newStack(t, func(c *config.Config) {
+		c.Sources = append(c.Sources, config.Source{ID: "cio", Kind: "customerio_track", SiteID: "site-1", APIKey: "key-1"})
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: "https://example.com/in", SigningSecret: swSecret}}
+	})
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"profile":{"id":"p-1"},"events":[{"type":"purchase","properties":{"total":120}}]}`), 200)
+	ev := s.events(t, "type=purchase", 1)[0]
+	pid := ev["profile_id"].(string)
+	code, h, _ := s.page(t, "GET", "/console/profiles?kind=profile&value="+pid, nil)
+	if code != http.StatusSeeOther || h.Get("Location") != "/console/profiles/"+pid {
+		t.Fatalf("lookup: %d %v", code, h)
+	}
+	code, _, body := s.page(t, "GET", "/console/profiles?kind=email&value=nobody@example.com", nil)
+	wantPage(t, code, body, 200, "not found")
+	code, _, body = s.page(t, "GET", "/console/profiles/"+pid, nil)
+	wantPage(t, code, body, 200, "purchase", `data-delete="/admin/v1/profiles/`+pid+`"`, "Type the profile id")
+
+	code, _, body = s.page(t, "GET", "/console/sources", nil)
+	wantPage(t, code, body, 200, `href="/console/sources/web"`, "configuration file")
+	code, _, body = s.page(t, "GET", "/console/sources/web", nil)
+	wantPage(t, code, body, 200, s.url+"/track", `&#34;source&#34;:{&#34;id&#34;:&#34;web&#34;}`, "Tracardi JS tracker options")
+	code, _, body = s.page(t, "GET", "/console/sources/cio", nil)
+	wantPage(t, code, body, 200, `data-value="key-1"`, "••••", `customerio.WithURL(&#34;`+s.url)
+	code, _, body = s.page(t, "GET", "/console/sources/new", nil)
+	wantPage(t, code, body, 200, `id="source-form"`)
+	code, _, body = s.page(t, "GET", "/console/sources/nope", nil)
+	wantPage(t, code, body, 404, "source nope not found")
+
+	wf := `id: big
+trigger: { source: web, types: [purchase], if: "event.properties.total > 100.0" }
+steps:
+  - { id: big_only, filter: "event.properties.total > 100.0" }
+  - { id: tell, action: webhook.send, destination: app, with: { body: "{'total': event.properties.total}" } }
+`
+	r := s.do(t, "POST", "/admin/v1/workflows/dry-run?event="+ev["id"].(string), "application/yaml", wf)
+	wantStatus(t, r, 200)
+	if !strings.Contains(string(r.body), `"matches":true`) || !strings.Contains(string(r.body), `"url":"https://example.com/in"`) ||
+		!strings.Contains(string(r.body), `"outcome":"would succeed"`) || !strings.Contains(string(r.body), `\"total\":120`) {
+		t.Fatalf("dry run: %s", r.body)
+	}
+	wantStatus(t, s.do(t, "POST", "/admin/v1/workflows/dry-run?event=nope", "application/yaml", wf), 404)
+	wantStatus(t, s.do(t, "POST", "/admin/v1/workflows/dry-run", "application/yaml", wf), 400)
+	r = s.do(t, "POST", "/admin/v1/workflows/dry-run?event="+ev["id"].(string), "application/yaml", strings.Replace(wf, "100.0", "100.0 +", 1))
+	wantStatus(t, r, 400)
+	if !strings.Contains(string(r.body), "trigger.if: ERROR") {
+		t.Fatalf("bad CEL: %s", r.body)
+	}
+	wantStatus(t, s.do(t, "POST", "/admin/v1/workflows", "application/yaml", wf), 201)
+	code, _, body = s.page(t, "GET", "/console/workflows", nil)
+	wantPage(t, code, body, 200, `href="/console/workflows/big"`, "event.properties.total &gt; 100.0")
+	code, _, body = s.page(t, "GET", "/console/workflows/big", nil)
+	wantPage(t, code, body, 200, `id="workflow-editor"`, "action: webhook.send", "Save as the next version", ev["id"].(string))
+	code, _, body = s.page(t, "GET", "/console/workflows/new", nil)
+	wantPage(t, code, body, 200, "Create")
+}

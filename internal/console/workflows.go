@@ -1,0 +1,78 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/workflow"
+)
+
+// Workflows serves GET /console/workflows.
+func (c *Console) Workflows() http.Handler {
+	return c.page("workflows", "Workflows", func(r *http.Request) (any, error) {
+		return c.d.Workflows.List(), nil
+	})
+}
+
+type workflowPage struct {
+	Workflow *workflow.Compiled
+	New      bool
+	Editable bool
+	YAML     string
+	Saved    string
+	Versions []*cdp.WorkflowVersion
+	Events   []*cdp.Event // recent events to try a dry run on
+}
+
+// newWorkflow is the editor's starting text for a new workflow.
+const newWorkflow = `id: my-workflow
+trigger:
+  types: [purchase]
+  # if: "event.properties.total > 100.0"
+steps:
+  - id: notify
+    action: http.call
+    with:
+      url: "'https://example.com/hook'"
+      body: "event.properties"
+`
+
+// Workflow serves GET /console/workflows/{id} (and /console/workflows/new):
+// the definition as YAML, its versions, an editor for workflows created
+// through the API (problems shown inline), and a dry run against a stored
+// event.
+func (c *Console) Workflow() http.Handler {
+	return c.page("workflow", "Workflow", func(r *http.Request) (any, error) {
+		id := r.PathValue("id")
+		p := &workflowPage{Saved: r.URL.Query().Get("saved")}
+		var err error
+		if p.Events, _, err = c.d.Store.FindEvents(r.Context(), cdp.EventFilter{Limit: 20}); err != nil {
+			return nil, err
+		}
+		if id == "new" {
+			p.New, p.Editable, p.YAML = true, true, newWorkflow
+			return p, nil
+		}
+		wf, ok := c.d.Workflows.Get(id)
+		if !ok {
+			return nil, cdp.Errorf(cdp.ENOTFOUND, "workflow %s not found", id)
+		}
+		p.Workflow, p.Editable = wf, wf.Origin == workflow.OriginAPI
+		var b strings.Builder
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(wf.Workflow); err != nil {
+			return nil, err
+		}
+		p.YAML = b.String()
+		if p.Editable {
+			if p.Versions, err = c.d.Workflows.Versions(r.Context(), id); err != nil {
+				return nil, err
+			}
+		}
+		return p, nil
+	})
+}
