@@ -117,6 +117,8 @@ var funcs = template.FuncMap{
 			raw = v
 		case []byte:
 			raw = v
+		case string: // a captured body: indented when it is JSON
+			raw = []byte(v)
 		default:
 			raw, _ = json.Marshal(v)
 		}

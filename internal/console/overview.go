@@ -57,7 +57,7 @@ func (c *Console) Overview() http.Handler {
 			o.OldestWait = time.Since(p.Oldest).Round(time.Second)
 		}
 		if n := o.Runs[cdp.RunFailed].Runs; n > 0 {
-			o.Attention = append(o.Attention, attention{fmt.Sprintf("%d failed runs (the dead letter) can be retried", n), "/console/runs?status=failed"})
+			o.Attention = append(o.Attention, attention{plural(n, "failed run") + " (the dead letter) can be retried", "/console/runs?status=failed"})
 		}
 		if o.OldestWait > time.Minute {
 			o.Attention = append(o.Attention, attention{fmt.Sprintf("the oldest run not started has waited %v: the runners are behind", o.OldestWait), "/console/runs?status=pending"})
@@ -162,4 +162,12 @@ func counterValues(v *prometheus.CounterVec) []series {
 		out = append(out, series{labels, m.Counter.GetValue()})
 	}
 	return out
+}
+
+// plural writes n thing, or n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
