@@ -109,6 +109,11 @@ try {
   await page.screenshot({ path: path.join(shots, "profile-erased-desktop.png"), fullPage: true });
   if ((await api("GET", "/admin/v1/profiles/" + pid)).status !== 404) fail("the profile was not erased");
 
+  // The bulk retry first says how many failed runs it would retry.
+  await page.goto(base + "/console/runs?status=failed");
+  await page.click("button[data-report]");
+  await page.locator("#bulk-result", { hasText: "Failed runs matching: 1." }).waitFor();
+
   // 4. A failed run is retried from its page and shows success.
   await fetch(standIn + "/recover", { method: "POST" });
   await page.goto(base + "/console/runs/" + failed.id);
