@@ -196,6 +196,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := map[string]int{cdp.ENOTFOUND: 404, cdp.EINVALID: 400, cdp.EFORBIDDEN: 403, cdp.ECONFLICT: 409}[cdp.ErrorCode(err)]
 	if status == 0 {
+		if r.Context().Err() != nil {
+			return // the browser went away
+		}
 		status = http.StatusInternalServerError
 		c.d.Log.Error("console page", "path", r.URL.Path, "err", err)
 	}

@@ -25,6 +25,7 @@ type workflowPage struct {
 	Saved    string
 	Versions []*cdp.WorkflowVersion
 	Events   []*cdp.Event // recent events to try a dry run on
+	Pick     string       // the first of them the trigger selects
 }
 
 // newWorkflow is the editor's starting text for a new workflow.
@@ -61,6 +62,12 @@ func (c *Console) Workflow() http.Handler {
 			return nil, cdp.Errorf(cdp.ENOTFOUND, "workflow %s not found", id)
 		}
 		p.Workflow, p.Editable = wf, wf.Origin == workflow.OriginAPI
+		for _, e := range p.Events {
+			if wf.Matches(e.SourceID, e.Type) {
+				p.Pick = e.ID
+				break
+			}
+		}
 		var b strings.Builder
 		enc := yaml.NewEncoder(&b)
 		enc.SetIndent(2)

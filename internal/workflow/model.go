@@ -7,25 +7,25 @@ package workflow
 // Workflow is a trigger and the steps a matching event runs.
 type Workflow struct {
 	ID      string  `json:"id" yaml:"id"`
-	Name    string  `json:"name,omitempty" yaml:"name"`
-	Enabled *bool   `json:"enabled,omitempty" yaml:"enabled"` // default true
+	Name    string  `json:"name,omitempty" yaml:"name,omitempty"`
+	Enabled *bool   `json:"enabled,omitempty" yaml:"enabled,omitempty"` // default true
 	Trigger Trigger `json:"trigger" yaml:"trigger"`
 	Steps   []Step  `json:"steps" yaml:"steps"`
 	// Vars are named expressions evaluated once per run, before the
 	// first step; steps read them as vars.<name>.
-	Vars map[string]any `json:"vars,omitempty" yaml:"vars"`
+	Vars map[string]any `json:"vars,omitempty" yaml:"vars,omitempty"`
 }
 
 // Trigger selects the events that start a run.
 type Trigger struct {
 	// Source or Sources name the sources (none = every source).
-	Source  string   `json:"source,omitempty" yaml:"source"`
-	Sources []string `json:"sources,omitempty" yaml:"sources"`
+	Source  string   `json:"source,omitempty" yaml:"source,omitempty"`
+	Sources []string `json:"sources,omitempty" yaml:"sources,omitempty"`
 	// Types are event types, with * matching any run of characters
 	// (email_* …); none = every type.
-	Types []string `json:"types,omitempty" yaml:"types"`
+	Types []string `json:"types,omitempty" yaml:"types,omitempty"`
 	// If is a CEL condition over {event, profile, session, now}.
-	If string `json:"if,omitempty" yaml:"if"`
+	If string `json:"if,omitempty" yaml:"if,omitempty"`
 }
 
 // Step is one step; exactly one of its kinds is set.
@@ -33,52 +33,52 @@ type Step struct {
 	ID string `json:"id" yaml:"id"`
 	// Action calls a destination: With holds its inputs, each a CEL
 	// expression (a string) or a literal (any other YAML value).
-	Action      string         `json:"action,omitempty" yaml:"action"`
-	Destination string         `json:"destination,omitempty" yaml:"destination"`
-	With        map[string]any `json:"with,omitempty" yaml:"with"`
+	Action      string         `json:"action,omitempty" yaml:"action,omitempty"`
+	Destination string         `json:"destination,omitempty" yaml:"destination,omitempty"`
+	With        map[string]any `json:"with,omitempty" yaml:"with,omitempty"`
 	// Retry overrides the action's retry policy.
-	Retry *Retry `json:"retry,omitempty" yaml:"retry"`
+	Retry *Retry `json:"retry,omitempty" yaml:"retry,omitempty"`
 	// Filter ends the run as skipped when the condition is false.
-	Filter string `json:"filter,omitempty" yaml:"filter"`
+	Filter string `json:"filter,omitempty" yaml:"filter,omitempty"`
 	// Wait pauses the run: a CEL duration (duration('1h')) or a
 	// timestamp to wait until.
-	Wait string `json:"wait,omitempty" yaml:"wait"`
+	Wait string `json:"wait,omitempty" yaml:"wait,omitempty"`
 	// Branch runs Then or Else.
-	Branch *Branch `json:"branch,omitempty" yaml:"branch"`
+	Branch *Branch `json:"branch,omitempty" yaml:"branch,omitempty"`
 	// Foreach runs Steps for each item of a CEL list, as item.
-	Foreach *Foreach `json:"foreach,omitempty" yaml:"foreach"`
+	Foreach *Foreach `json:"foreach,omitempty" yaml:"foreach,omitempty"`
 	// ProfileUpdate changes the run's profile.
-	ProfileUpdate *ProfileUpdate `json:"profile.update,omitempty" yaml:"profile.update"`
+	ProfileUpdate *ProfileUpdate `json:"profile.update,omitempty" yaml:"profile.update,omitempty"`
 	// Stop ends the run as succeeded.
-	Stop bool `json:"stop,omitempty" yaml:"stop"`
+	Stop bool `json:"stop,omitempty" yaml:"stop,omitempty"`
 }
 
 // Retry is a step's retry policy.
 type Retry struct {
-	MaxAttempts int    `json:"max_attempts,omitempty" yaml:"max_attempts"`
-	Base        string `json:"base,omitempty" yaml:"base"` // a Go duration, e.g. 1s
-	Max         string `json:"max,omitempty" yaml:"max"`
+	MaxAttempts int    `json:"max_attempts,omitempty" yaml:"max_attempts,omitempty"`
+	Base        string `json:"base,omitempty" yaml:"base,omitempty"` // a Go duration, e.g. 1s
+	Max         string `json:"max,omitempty" yaml:"max,omitempty"`
 }
 
 // Branch is an if/then/else.
 type Branch struct {
-	If   string `json:"if" yaml:"if"`
-	Then []Step `json:"then" yaml:"then"`
-	Else []Step `json:"else,omitempty" yaml:"else"`
+	If   string `json:"if" yaml:"if,omitempty"`
+	Then []Step `json:"then" yaml:"then,omitempty"`
+	Else []Step `json:"else,omitempty" yaml:"else,omitempty"`
 }
 
 // Foreach runs steps over a list with bounded parallelism.
 type Foreach struct {
-	Items    string `json:"items" yaml:"items"`
-	Parallel int    `json:"parallel,omitempty" yaml:"parallel"` // default 1
+	Items    string `json:"items" yaml:"items,omitempty"`
+	Parallel int    `json:"parallel,omitempty" yaml:"parallel,omitempty"` // default 1
 	Steps    []Step `json:"steps" yaml:"steps"`
 }
 
 // ProfileUpdate sets, unsets and increments traits; values are CEL.
 type ProfileUpdate struct {
-	Set       map[string]string `json:"set,omitempty" yaml:"set"`
-	Unset     []string          `json:"unset,omitempty" yaml:"unset"`
-	Increment map[string]string `json:"increment,omitempty" yaml:"increment"`
+	Set       map[string]string `json:"set,omitempty" yaml:"set,omitempty"`
+	Unset     []string          `json:"unset,omitempty" yaml:"unset,omitempty"`
+	Increment map[string]string `json:"increment,omitempty" yaml:"increment,omitempty"`
 }
 
 // kind names the step's kind, "" if it sets none.

@@ -117,7 +117,7 @@ try {
   // 4. A failed run is retried from its page and shows success.
   await fetch(standIn + "/recover", { method: "POST" });
   await page.goto(base + "/console/runs/" + failed.id);
-  await page.click("#retry");
+  await Promise.all([page.waitForNavigation(), page.click("#retry")]); // the page reloads once the API accepted
   await waitFor("the retried run to succeed", async () => {
     await page.goto(base + "/console/runs/" + failed.id);
     return (await page.locator("#run-status").textContent()) === "succeeded";
@@ -137,7 +137,8 @@ try {
   await page.click("#workflow-editor button[type=submit]");
   await page.waitForURL(/\/console\/workflows\/fixed\?saved=1/);
   await page.click("#dry-run button[type=submit]");
-  await page.locator("#dry-run-result", { hasText: "would" }).waitFor();
+  await page.locator("#dry-run-result", { hasText: "Outcome: would" }).waitFor();
+  await page.screenshot({ path: path.join(shots, "workflow-dry-run-desktop.png"), fullPage: true });
 
   // Keyboard: the first link of the menu is reachable with Tab.
   await page.goto(base + "/console/");

@@ -166,8 +166,36 @@ function wireEditor() {
     const res = await api("POST", "/admin/v1/workflows/dry-run?event=" + encodeURIComponent(dry.elements.event.value),
       form.elements.definition.value, "application/yaml");
     if (!res.ok) { show(out, errorText(res).replaceAll("; ", "\n"), false); return; }
-    out.hidden = false; out.className = ""; out.textContent = JSON.stringify(res.json, null, 2);
+    renderDryRun(out, res.json);
   });
+}
+
+// renderDryRun shows a dry run: the trigger's verdict, the outcome, and
+// a row per step with its mapped inputs, the request it would send, and
+// its value or problem.
+function renderDryRun(out, d) {
+  const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
+  const json = (label, v) => { const det = el("details"); det.append(el("summary", label), el("pre", JSON.stringify(v, null, 2))); return det; };
+  out.hidden = false;
+  out.className = "card";
+  out.replaceChildren(el("p", "Trigger: " + d.trigger, d.matches ? "ok" : "muted"), el("p", "Outcome: " + d.outcome));
+  const table = el("table"), head = el("tr");
+  ["Step", "Kind", "What it would do"].forEach((h) => head.append(el("th", h)));
+  table.append(el("thead"), el("tbody"));
+  table.tHead.append(head);
+  for (const s of d.steps) {
+    const tr = el("tr"), what = el("td");
+    tr.append(el("td", s.id), el("td", s.kind), what);
+    if (s.request) what.append(el("code", s.request.method + " " + s.request.url));
+    if (s.input) what.append(json("Inputs", s.input));
+    if (s.request && s.request.body) what.append(json("Request", s.request));
+    if (s.value !== undefined) what.append(el("div", typeof s.value === "string" ? s.value : JSON.stringify(s.value)));
+    if (s.error) what.append(el("p", s.error, "problem"));
+    table.tBodies[0].append(tr);
+  }
+  const wrap = el("div", undefined, "scroll");
+  wrap.append(table);
+  out.append(wrap);
 }
 
 // Source form: create or replace a stored source from its JSON.
