@@ -29,7 +29,7 @@ async function waitFor(what, fn, ms = 10000) {
   }
 }
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
 const errors = [];
 // expected400 is set around the checks that provoke a 400 on purpose (a
 // bad filter, a bad workflow): the browser logs those as errors too.
