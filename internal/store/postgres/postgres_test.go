@@ -1,0 +1,137 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/store/postgres"
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
+)
+
+// testURL returns SWITCHYARD_TEST_POSTGRES_URL pointed at a fresh schema,
+// dropped when the test ends, or skips the test without it.
+func testURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("SWITCHYARD_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("set SWITCHYARD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run the PostgreSQL suite")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "sy_test_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(t.Context(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func open(t *testing.T, url string, retention time.Duration) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), postgres.Options{URL: url, Retention: retention, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	testURL(t) // skips without PostgreSQL
+	storetest.Run(t, func(t *testing.T) cdp.Store { return open(t, testURL(t), 0) })
+}
+
+// Nodes starting together migrate once, one after the other.
+func TestConcurrentStarts(t *testing.T) {
+	url := testURL(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			s, err := postgres.Open(t.Context(), postgres.Options{URL: url, Logger: slog.New(slog.DiscardHandler)})
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Events land in day partitions created ahead; partitions past the
+// retention are dropped whole, with their events.
+func TestPartitionsAndRetention(t *testing.T) {
+	url := testURL(t)
+	s := open(t, url, 0)
+	now := time.Now().UTC()
+	for i, at := range []time.Time{now, now.Add(24 * time.Hour)} {
+		e := &cdp.Event{ID: cdp.MinIDAt(at)[:13] + "-" + string(rune('a'+i)), SourceID: "web", MessageID: "m" + string(rune('a'+i)),
+			Type: "view", Timestamp: at, ReceivedAt: at, Properties: []byte(`{}`), Context: []byte(`{}`)}
+		if err := s.Update(t.Context(), func(tx cdp.Tx) error { _, err := tx.InsertEvent(t.Context(), e); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	count := func(table string) int {
+		var n int
+		if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	today := "events_" + now.Format("20060102")
+	if count(today) != 1 || count("events_default") != 0 {
+		t.Fatalf("today's partition holds %d, the default %d", count(today), count("events_default"))
+	}
+	// Three days later with a one-day retention, today's partition goes.
+	later := postgres.Options{URL: url, Retention: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)}
+	s2, err := postgres.Open(t.Context(), later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.Maintain(t.Context(), now.Add(72*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var exists bool
+	if err := conn.QueryRow(t.Context(), "SELECT to_regclass($1) IS NOT NULL", today).Scan(&exists); err != nil || exists {
+		t.Fatalf("today's partition still exists three days later: %v %v", exists, err)
+	}
+	if count("events") != 0 || count("event_messages") != 0 {
+		t.Fatalf("%d events and %d message ids outlived the retention", count("events"), count("event_messages"))
+	}
+}

@@ -1,0 +1,295 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// maxListLimit caps one page of a listing.
+const maxListLimit = 1000
+
+// eventColumns is what every event read selects, in scanEvent's order.
+const eventColumns = `id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, request_id, body`
+
+func scanEvent(row pgx.Row) (*cdp.Event, error) {
+	var messageID, profileID, sessionID, anonymousID, requestID *string
+	var ts, received int64
+	var body []byte
+	e := &cdp.Event{}
+	if err := row.Scan(&e.ID, &e.SourceID, &messageID, &e.Type, &profileID, &sessionID, &anonymousID, &ts, &received, &requestID, &body); err != nil {
+		return nil, err
+	}
+	var b eventBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, fmt.Errorf("decode event %s: %w", e.ID, err)
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	e.MessageID, e.ProfileID, e.SessionID, e.AnonymousID, e.RequestID = str(messageID), str(profileID), str(sessionID), str(anonymousID), str(requestID)
+	e.UserID, e.UserAgent, e.Identifiers, e.Op = b.UserID, b.UserAgent, b.Identifiers, b.Op
+	e.Timestamp, e.ReceivedAt = time.Unix(0, ts).UTC(), time.Unix(0, received).UTC()
+	e.OriginalTimestamp, e.Properties, e.Context, e.Traits, e.Tags, e.Error = b.OriginalTimestamp, b.Properties, b.Context, b.Traits, b.Tags, b.Error
+	return e, nil
+}
+
+// FindEvents implements cdp.EventReader: newest first by id (UUIDv7s sort
+// by time), the cursor being the last id of the page.
+func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event, string, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	for _, c := range []struct{ col, val string }{
+		{"source_id", f.SourceID}, {"type", f.Type}, {"profile_id", f.ProfileID}, {"session_id", f.SessionID},
+	} {
+		if c.val != "" {
+			add(c.col+" = ?", c.val)
+		}
+	}
+	if !f.Since.IsZero() {
+		add("id >= ?", cdp.MinIDAt(f.Since))
+		// The same bound on the partition key (a day early: an id is made a
+		// moment before the receipt time is taken) lets PostgreSQL skip
+		// older partitions.
+		add("received_at >= ?", f.Since.Add(-24*time.Hour).UnixNano())
+	}
+	if f.Cursor != "" {
+		add("id < ?", f.Cursor)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > maxListLimit {
+		limit = 100
+	}
+	q := "SELECT " + eventColumns + " FROM events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.pool.Query(ctx, q+" ORDER BY id DESC LIMIT "+strconv.Itoa(limit+1), args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("find events: %w", err)
+	}
+	defer rows.Close()
+	events := []*cdp.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("find events: %w", err)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("find events: %w", err)
+	}
+	next := ""
+	if len(events) > limit {
+		events = events[:limit]
+		next = events[limit-1].ID
+	}
+	return events, next, nil
+}
+
+// FindEventByID implements cdp.EventReader.
+func (s *Store) FindEventByID(ctx context.Context, id string) (*cdp.Event, error) {
+	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1 LIMIT 1`, id))
+	if err != nil {
+		return nil, notFound(err, "event %s not found", id)
+	}
+	return e, nil
+}
+
+// FindRawRequest implements cdp.EventReader.
+func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest, error) {
+	r := &cdp.RawRequest{}
+	var received int64
+	err := s.pool.QueryRow(ctx, `SELECT received_at, method, path, remote_addr, header, body, body_size, truncated
+		FROM raw_requests WHERE id = $1`, id).Scan(&received, &r.Method, &r.Path, &r.RemoteAddr, &r.Header, &r.Body, &r.BodySize, &r.Truncated)
+	if err != nil {
+		return nil, notFound(err, "raw request %s not found", id)
+	}
+	r.ReceivedAt = time.Unix(0, received).UTC()
+	return r, nil
+}
+
+// EventsPerMinute implements cdp.EventReader.
+func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.MinuteCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT minute, source_id, events FROM event_minutes WHERE minute >= $1 ORDER BY minute, source_id`, since.Unix()/60)
+	if err != nil {
+		return nil, fmt.Errorf("events per minute: %w", err)
+	}
+	defer rows.Close()
+	out := []cdp.MinuteCount{}
+	for rows.Next() {
+		var c cdp.MinuteCount
+		var minute int64
+		if err := rows.Scan(&minute, &c.SourceID, &c.Events); err != nil {
+			return nil, fmt.Errorf("events per minute: %w", err)
+		}
+		c.Minute = time.Unix(minute*60, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// FindProfileByID implements cdp.ProfileReader.
+func (s *Store) FindProfileByID(ctx context.Context, id string) (*cdp.Profile, error) {
+	return scanProfile(s.pool.QueryRow(ctx, `SELECT `+profileColumns+` FROM profiles p
+		WHERE p.id = COALESCE((SELECT profile_id FROM profile_aliases WHERE alias = $1), $1)`, id), id)
+}
+
+// FindProfileByIdentifier implements cdp.ProfileReader.
+func (s *Store) FindProfileByIdentifier(ctx context.Context, ident cdp.Identifier) (*cdp.Profile, error) {
+	return scanProfile(s.pool.QueryRow(ctx, `SELECT `+profileColumns+` FROM identifiers i JOIN profiles p ON p.id = i.profile_id
+		WHERE i.kind = $1 AND i.value = $2`, ident.Kind, ident.Value), ident.String())
+}
+
+// FindSessionByID implements cdp.ProfileReader.
+func (s *Store) FindSessionByID(ctx context.Context, id string) (*cdp.Session, error) {
+	return scanSession(s.pool.QueryRow(ctx, `SELECT profile_id, body FROM sessions WHERE id = $1`, id), id)
+}
+
+// FindSources implements cdp.SourceStore.
+func (s *Store) FindSources(ctx context.Context) ([]*cdp.Source, error) {
+	rows, err := s.pool.Query(ctx, `SELECT body FROM sources ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("find sources: %w", err)
+	}
+	bodies, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("find sources: %w", err)
+	}
+	out := make([]*cdp.Source, 0, len(bodies))
+	for _, b := range bodies {
+		src := &cdp.Source{}
+		if err := json.Unmarshal(b, src); err != nil {
+			return nil, fmt.Errorf("decode source: %w", err)
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// CreateSource implements cdp.SourceStore.
+func (s *Store) CreateSource(ctx context.Context, src *cdp.Source) error {
+	body, err := json.Marshal(src)
+	if err != nil {
+		return fmt.Errorf("encode source: %w", err)
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO sources (id, body) VALUES ($1, $2) ON CONFLICT DO NOTHING`, src.ID, body)
+	if err != nil {
+		return fmt.Errorf("create source: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return cdp.Errorf(cdp.ECONFLICT, "source %s already exists", src.ID)
+	}
+	return nil
+}
+
+// UpdateSource implements cdp.SourceStore.
+func (s *Store) UpdateSource(ctx context.Context, src *cdp.Source) error {
+	body, err := json.Marshal(src)
+	if err != nil {
+		return fmt.Errorf("encode source: %w", err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE sources SET body = $1 WHERE id = $2`, body, src.ID)
+	if err != nil {
+		return fmt.Errorf("update source: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return cdp.Errorf(cdp.ENOTFOUND, "source %s not found", src.ID)
+	}
+	return nil
+}
+
+// DeleteSource implements cdp.SourceStore.
+func (s *Store) DeleteSource(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sources WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete source: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return cdp.Errorf(cdp.ENOTFOUND, "source %s not found", id)
+	}
+	return nil
+}
+
+const workflowColumns = `id, version, deleted, created_at, definition`
+
+func scanWorkflow(row pgx.Row) (*cdp.WorkflowVersion, error) {
+	w := &cdp.WorkflowVersion{}
+	var created int64
+	var def []byte
+	if err := row.Scan(&w.ID, &w.Version, &w.Deleted, &created, &def); err != nil {
+		return nil, err
+	}
+	w.CreatedAt, w.Definition = time.Unix(0, created).UTC(), def
+	return w, nil
+}
+
+func (s *Store) findWorkflows(ctx context.Context, what, q string, args ...any) ([]*cdp.WorkflowVersion, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []*cdp.WorkflowVersion{}
+	for rows.Next() {
+		w, err := scanWorkflow(rows)
+		if err != nil {
+			return nil, fmt.Errorf("find %s: %w", what, err)
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// FindWorkflows implements cdp.WorkflowStore.
+func (s *Store) FindWorkflows(ctx context.Context) ([]*cdp.WorkflowVersion, error) {
+	return s.findWorkflows(ctx, "workflows", `SELECT DISTINCT ON (id) `+workflowColumns+` FROM workflows ORDER BY id, version DESC`)
+}
+
+// FindWorkflowVersions implements cdp.WorkflowStore.
+func (s *Store) FindWorkflowVersions(ctx context.Context, id string) ([]*cdp.WorkflowVersion, error) {
+	out, err := s.findWorkflows(ctx, "workflow versions", `SELECT `+workflowColumns+` FROM workflows WHERE id = $1 ORDER BY version`, id)
+	if err == nil && len(out) == 0 {
+		err = cdp.Errorf(cdp.ENOTFOUND, "workflow %s not found", id)
+	}
+	return out, err
+}
+
+// FindWorkflowVersion implements cdp.WorkflowStore.
+func (s *Store) FindWorkflowVersion(ctx context.Context, id string, version int) (*cdp.WorkflowVersion, error) {
+	w, err := scanWorkflow(s.pool.QueryRow(ctx, `SELECT `+workflowColumns+` FROM workflows WHERE id = $1 AND version = $2`, id, version))
+	if err != nil {
+		return nil, notFound(err, "workflow %s version %d not found", id, version)
+	}
+	return w, nil
+}
+
+// SaveWorkflow implements cdp.WorkflowStore: the primary key (id, version)
+// makes a second save of one version fail, on whichever node it runs.
+func (s *Store) SaveWorkflow(ctx context.Context, w *cdp.WorkflowVersion) error {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO workflows (`+workflowColumns+`)
+		SELECT $1, $2, $3, $4, $5 WHERE $2 = (SELECT COALESCE(MAX(version), 0) + 1 FROM workflows WHERE id = $1)
+		ON CONFLICT DO NOTHING`, w.ID, w.Version, w.Deleted, w.CreatedAt.UnixNano(), []byte(w.Definition))
+	if err != nil {
+		return fmt.Errorf("save workflow %s: %w", w.ID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return cdp.Errorf(cdp.ECONFLICT, "workflow %s: version %d does not follow the latest stored version", w.ID, w.Version)
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// runBody is the part of a run no column holds (the SQLite store's shape).
+type runBody struct {
+	WorkflowVersion int           `json:"wv"`
+	Steps           []cdp.StepRun `json:"s"`
+	Error           string        `json:"e,omitempty"`
+}
+
+func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
+	body, err := json.Marshal(runBody{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error})
+	if err != nil {
+		return false, fmt.Errorf("encode run: %w", err)
+	}
+	tag, err := t.tx.Exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body)
+		VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		r.ID, r.WorkflowID, r.EventID, r.Status, toNanos(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body)
+	if err != nil {
+		return false, fmt.Errorf("insert run: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		r.Version = 1
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
+	body, err := json.Marshal(runBody{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error})
+	if err != nil {
+		return fmt.Errorf("encode run: %w", err)
+	}
+	tag, err := t.tx.Exec(ctx, `UPDATE runs SET status = $1, version = version + 1, next_at = $2, updated_at = $3, body = $4
+		WHERE id = $5 AND version = $6`, r.Status, toNanos(r.NextAt), r.UpdatedAt.UnixNano(), body, r.ID, r.Version)
+	if err != nil {
+		return fmt.Errorf("update run: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return cdp.Errorf(cdp.ECONFLICT, "run %s changed concurrently or does not exist", r.ID)
+	}
+	r.Version++
+	return nil
+}
+
+const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body`
+
+func scanRun(row pgx.Row) (*cdp.Run, int64, error) {
+	r := &cdp.Run{}
+	var seq, created, updated int64
+	var next *int64
+	var body []byte
+	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body); err != nil {
+		return nil, 0, err
+	}
+	var b runBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, 0, fmt.Errorf("decode run %s: %w", r.ID, err)
+	}
+	r.WorkflowVersion, r.Steps, r.Error = b.WorkflowVersion, b.Steps, b.Error
+	r.NextAt = fromNanos(next)
+	r.CreatedAt, r.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	return r, seq, nil
+}
+
+func (t *tx) Run(ctx context.Context, id string) (*cdp.Run, error) {
+	r, _, err := scanRun(t.tx.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound(err, "run %s not found", id)
+	}
+	return r, nil
+}
+
+// FindRunByID implements cdp.RunReader.
+func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
+	r, _, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound(err, "run %s not found", id)
+	}
+	return r, nil
+}
+
+// FindRuns implements cdp.RunReader.
+func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.WorkflowID != "" {
+		add("workflow_id = ?", f.WorkflowID)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.EventID != "" {
+		add("event_id = ?", f.EventID)
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= ?", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("created_at < ?", f.Until.UnixNano())
+	}
+	if f.Cursor != "" {
+		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
+		if err != nil {
+			return nil, "", cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
+		}
+		add("seq < ?", seq)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > maxListLimit {
+		limit = 100
+	}
+	q := "SELECT " + runColumns + " FROM runs"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.pool.Query(ctx, q+" ORDER BY seq DESC LIMIT "+strconv.Itoa(limit+1), args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("find runs: %w", err)
+	}
+	defer rows.Close()
+	runs, cursor := []*cdp.Run{}, ""
+	for rows.Next() {
+		r, seq, err := scanRun(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("find runs: %w", err)
+		}
+		if len(runs) == limit {
+			cursor = strconv.FormatInt(seq+1, 36)
+			break
+		}
+		runs = append(runs, r)
+	}
+	return runs, cursor, rows.Err()
+}
+
+// CountRuns implements cdp.RunReader.
+func (s *Store) CountRuns(ctx context.Context, statuses ...string) (map[string]cdp.RunCount, error) {
+	out := make(map[string]cdp.RunCount, len(statuses))
+	for _, st := range statuses {
+		var n int
+		var oldest *int64
+		if err := s.pool.QueryRow(ctx, `SELECT COUNT(*), MIN(created_at) FROM runs WHERE status = $1`, st).Scan(&n, &oldest); err != nil {
+			return nil, fmt.Errorf("count runs: %w", err)
+		}
+		c := cdp.RunCount{Runs: n}
+		if oldest != nil {
+			c.Oldest = time.Unix(0, *oldest).UTC()
+		}
+		out[st] = c
+	}
+	return out, nil
+}

@@ -1,0 +1,119 @@
+package postgres
+
+// migrations change the schema in order; schema_migrations records those
+// applied. Append only. Times are Unix nanoseconds (bigint), as in the
+// SQLite store, so that both return times to the nanosecond.
+var migrations = []string{
+	// 1: the whole schema of issue 7.
+	`CREATE TABLE events (
+		id           text NOT NULL,
+		source_id    text NOT NULL,
+		message_id   text,
+		type         text NOT NULL,
+		profile_id   text,
+		session_id   text,
+		anonymous_id text,
+		timestamp    bigint NOT NULL,
+		received_at  bigint NOT NULL,
+		request_id   text,
+		body         bytea NOT NULL,
+		PRIMARY KEY (id, received_at)
+	) PARTITION BY RANGE (received_at);
+	CREATE TABLE events_default PARTITION OF events DEFAULT;
+	CREATE INDEX events_source ON events (source_id, id);
+	CREATE INDEX events_type ON events (type, id);
+	CREATE INDEX events_profile ON events (profile_id, id) WHERE profile_id IS NOT NULL;
+	CREATE INDEX events_session ON events (session_id, id) WHERE session_id IS NOT NULL;
+	CREATE INDEX events_anonymous ON events (anonymous_id, received_at) WHERE anonymous_id IS NOT NULL AND profile_id IS NULL;
+
+	-- A client's message id is unique per source for as long as its event
+	-- is kept; partitioned tables cannot hold such a key, so it has its
+	-- own table, trimmed with the partitions.
+	CREATE TABLE event_messages (
+		source_id   text NOT NULL,
+		message_id  text NOT NULL,
+		received_at bigint NOT NULL,
+		PRIMARY KEY (source_id, message_id)
+	);
+	CREATE INDEX event_messages_received ON event_messages (received_at);
+
+	CREATE TABLE raw_requests (
+		id          text PRIMARY KEY,
+		received_at bigint NOT NULL,
+		method      text NOT NULL,
+		path        text NOT NULL,
+		remote_addr text NOT NULL,
+		header      text NOT NULL,
+		body        bytea,
+		body_size   bigint NOT NULL,
+		truncated   boolean NOT NULL
+	);
+	CREATE INDEX raw_requests_received ON raw_requests (received_at);
+
+	CREATE TABLE profiles (
+		id               text PRIMARY KEY,
+		version          bigint NOT NULL,
+		body             bytea NOT NULL,
+		events           bigint NOT NULL DEFAULT 0,
+		visits           bigint NOT NULL DEFAULT 0,
+		last_visit_at    bigint,
+		current_visit_at bigint,
+		updated_at       bigint NOT NULL
+	);
+	CREATE TABLE profile_aliases (
+		alias      text PRIMARY KEY,
+		profile_id text NOT NULL
+	);
+	CREATE INDEX profile_aliases_profile ON profile_aliases (profile_id);
+	-- Each identifier belongs to at most one profile: the primary key is
+	-- what makes concurrent first sightings, on any node, one profile.
+	CREATE TABLE identifiers (
+		kind       text NOT NULL,
+		value      text NOT NULL,
+		profile_id text NOT NULL,
+		PRIMARY KEY (kind, value)
+	);
+	CREATE INDEX identifiers_profile ON identifiers (profile_id);
+	CREATE TABLE sessions (
+		id         text PRIMARY KEY,
+		profile_id text,
+		body       bytea NOT NULL
+	);
+	CREATE INDEX sessions_profile ON sessions (profile_id) WHERE profile_id IS NOT NULL;
+	CREATE TABLE sources (
+		id   text PRIMARY KEY,
+		body bytea NOT NULL
+	);
+
+	CREATE TABLE runs (
+		seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		id          text NOT NULL UNIQUE,
+		workflow_id text NOT NULL,
+		event_id    text NOT NULL,
+		status      text NOT NULL,
+		version     bigint NOT NULL,
+		next_at     bigint,
+		created_at  bigint NOT NULL,
+		updated_at  bigint NOT NULL,
+		body        bytea NOT NULL,
+		UNIQUE (workflow_id, event_id)
+	);
+	CREATE INDEX runs_status ON runs (status, workflow_id);
+	CREATE INDEX runs_event ON runs (event_id);
+
+	CREATE TABLE workflows (
+		id         text NOT NULL,
+		version    integer NOT NULL,
+		deleted    boolean NOT NULL,
+		created_at bigint NOT NULL,
+		definition bytea NOT NULL,
+		PRIMARY KEY (id, version)
+	);
+
+	CREATE TABLE event_minutes (
+		minute    bigint NOT NULL,
+		source_id text NOT NULL,
+		events    bigint NOT NULL,
+		PRIMARY KEY (minute, source_id)
+	);`,
+}
