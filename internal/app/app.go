@@ -26,6 +26,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/processor"
 	"github.com/switchyardhq/switchyard/internal/server"
+	"github.com/switchyardhq/switchyard/internal/store/postgres"
 	"github.com/switchyardhq/switchyard/internal/store/sqlite"
 	"github.com/switchyardhq/switchyard/internal/tail"
 	"github.com/switchyardhq/switchyard/internal/workflow"
@@ -48,7 +49,8 @@ type App struct {
 	// Version is reported in the AsyncAPI and OpenAPI documents.
 	Version string
 
-	failed   chan error // the processor stopped on its own
+	failed   chan error                             // the processor stopped on its own
+	maintain func(context.Context, time.Time) error // the store's hourly upkeep, if it has one
 	stopWork context.CancelFunc
 	work     sync.WaitGroup
 	closers  []func() error // in the order Close runs them
@@ -78,25 +80,22 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	a.Metrics = metrics.New(a.Registry)
 
 	fsync := cfg.Durability == config.DurabilityFsync
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "switchyard.db"), Fsync: fsync,
-		Logger: log.With("component", "store")})
-	if err != nil {
+	if err := a.openStore(ctx, cfg, fsync); err != nil {
 		return nil, err
 	}
-	store.OnCommit = func(n int) { a.Metrics.StoreBatch.Observe(float64(n)) }
-	a.Store = store
-	a.closers = append([]func() error{store.Close}, a.closers...)
+	store := a.Store
 
 	// A 5 ms linger lets the processor commit larger batches under load.
+	p := cfg.NATSPrefix
 	evlog, err := natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: fsync,
-		Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog")})
+		Stream: p + "EVENTS", Subject: p + "sy.events", Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog")})
 	if err != nil {
 		return nil, err
 	}
 	a.Log = evlog
 	a.closers = append([]func() error{evlog.Close}, a.closers...)
 	// The run queue: a second stream on the same server (closed first).
-	runs, err := evlog.Sibling(ctx, "RUNS", "sy.runs")
+	runs, err := evlog.Sibling(ctx, p+"RUNS", p+"sy.runs")
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +181,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 			periodic.Run(workCtx, time.Minute, func(ctx context.Context) { a.purgeRawRequests(ctx, cfg.RawCapture.RetentionDuration()) })
 		})
 	}
+	if a.maintain != nil {
+		a.work.Go(func() {
+			periodic.Run(workCtx, time.Hour, func(ctx context.Context) {
+				if err := a.maintain(ctx, time.Now()); err != nil && ctx.Err() == nil {
+					log.Warn("maintain the store", "err", err)
+				}
+			})
+		})
+	}
 	a.work.Go(func() {
 		periodic.Run(workCtx, time.Hour, func(ctx context.Context) {
 			// The console shows the last hour; a week of counts is kept.
@@ -192,6 +200,30 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		})
 	})
 	return a, nil
+}
+
+// openStore opens PostgreSQL when postgres_url is set, else the embedded
+// SQLite in the data dir.
+func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) error {
+	log := a.Logger.With("component", "store")
+	if cfg.PostgresURL != "" {
+		store, err := postgres.Open(ctx, postgres.Options{URL: cfg.PostgresURL, Logger: log})
+		if err != nil {
+			return err
+		}
+		store.OnCommit = func(n int) { a.Metrics.StoreBatch.Observe(float64(n)) }
+		a.Store, a.maintain = store, store.Maintain
+		a.closers = append([]func() error{store.Close}, a.closers...)
+		return nil
+	}
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "switchyard.db"), Fsync: fsync, Logger: log})
+	if err != nil {
+		return err
+	}
+	store.OnCommit = func(n int) { a.Metrics.StoreBatch.Observe(float64(n)) }
+	a.Store = store
+	a.closers = append([]func() error{store.Close}, a.closers...)
+	return nil
 }
 
 // runGauges sets the run gauges: runs by status (failed ones are the

@@ -32,13 +32,19 @@ const (
 	DurabilityFsync = "fsync"
 )
 
+// natsPrefix is what a stream name and a subject token both allow.
+var natsPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
+
 // Config is the whole configuration of a Switchyard process.
 type Config struct {
-	Listen       string              `yaml:"listen"`
-	DataDir      string              `yaml:"data_dir"`
-	Durability   string              `yaml:"durability"`
-	PostgresURL  string              `yaml:"postgres_url"`
-	NATSURL      string              `yaml:"nats_url"`
+	Listen      string `yaml:"listen"`
+	DataDir     string `yaml:"data_dir"`
+	Durability  string `yaml:"durability"`
+	PostgresURL string `yaml:"postgres_url"`
+	NATSURL     string `yaml:"nats_url"`
+	// NATSPrefix prefixes the JetStream stream names and subjects, so that
+	// several Switchyard deployments (or test runs) can share one NATS.
+	NATSPrefix   string              `yaml:"nats_prefix"`
 	MaxBodyBytes int64               `yaml:"max_body_bytes"`
 	Log          Log                 `yaml:"log"`
 	Admin        Admin               `yaml:"admin"`
@@ -280,11 +286,14 @@ func (c *Config) Validate() error {
 	if c.Durability != DurabilityProcess && c.Durability != DurabilityFsync {
 		add("durability", "must be %q or %q, not %q", DurabilityProcess, DurabilityFsync, c.Durability)
 	}
-	if c.PostgresURL != "" {
-		add("postgres_url", "the PostgreSQL store is not available in this build; leave it empty for the embedded store")
+	if u, err := url.Parse(c.PostgresURL); c.PostgresURL != "" && (err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql")) {
+		add("postgres_url", "must be a postgres:// URL, e.g. postgres://switchyard@db:5432/switchyard")
 	}
-	if c.NATSURL != "" {
-		add("nats_url", "external NATS is not available in this build; leave it empty for the embedded event log")
+	if u, err := url.Parse(c.NATSURL); c.NATSURL != "" && (err != nil || u.Host == "") {
+		add("nats_url", "must be a NATS URL, e.g. nats://nats-1:4222 (several: comma-separated)")
+	}
+	if !natsPrefix.MatchString(c.NATSPrefix) {
+		add("nats_prefix", "must be letters, digits, '_' or '-', not %q", c.NATSPrefix)
 	}
 	if c.MaxBodyBytes <= 0 {
 		add("max_body_bytes", "must be positive, not %d", c.MaxBodyBytes)

@@ -1,0 +1,107 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/workflow"
+)
+
+// externalConfig points cfg at SWITCHYARD_TEST_POSTGRES_URL (a fresh
+// schema) and SWITCHYARD_TEST_NATS_URL (fresh streams, by prefix), all
+// removed when the test ends; it skips the test without them.
+func externalConfig(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	pg, natsURL := os.Getenv("SWITCHYARD_TEST_POSTGRES_URL"), os.Getenv("SWITCHYARD_TEST_NATS_URL")
+	if pg == "" || natsURL == "" {
+		t.Skip("set SWITCHYARD_TEST_POSTGRES_URL and SWITCHYARD_TEST_NATS_URL to run against external engines")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "sy_test_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(t.Context(), pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+name); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(pg)
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	cfg.PostgresURL, cfg.NATSURL, cfg.NATSPrefix = u.String(), natsURL, strings.ToUpper(name)+"_"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if c, err := pgx.Connect(ctx, pg); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
+			c.Close(ctx)
+		}
+		if nc, err := nats.Connect(natsURL); err == nil {
+			if js, err := jetstream.New(nc); err == nil {
+				for _, s := range []string{"EVENTS", "RUNS"} {
+					_ = js.DeleteStream(ctx, cfg.NATSPrefix+s)
+				}
+			}
+			nc.Close()
+		}
+	})
+}
+
+// The same pipeline on PostgreSQL and an external JetStream: an event is
+// acknowledged, stored, counted, and starts its workflow's run.
+func TestExternalEngines(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	externalConfig(t, cfg)
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
+	cfg.Workflows = []workflow.Workflow{{ID: "note", Trigger: workflow.Trigger{Types: []string{"kept"}},
+		Steps: []workflow.Step{{ID: "done", Stop: true}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/track", "application/json",
+		strings.NewReader(`{"source":{"id":"web"},"profile":{"id":"p"},"events":[{"type":"kept","properties":{"a":1}}]}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("track: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	ctx := t.Context()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		events, _, _ := a.Store.FindEvents(ctx, cdp.EventFilter{Type: "kept"})
+		runs, _, _ := a.Store.FindRuns(ctx, cdp.RunFilter{WorkflowID: "note", Status: cdp.RunSucceeded})
+		if len(events) == 1 && len(runs) == 1 && events[0].ProfileID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events %d, succeeded runs %d", len(events), len(runs))
+		}
+	}
+	counts, err := a.Store.EventsPerMinute(ctx, time.Now().Add(-time.Hour))
+	if err != nil || len(counts) == 0 {
+		t.Fatalf("per-minute counts %v, %v", counts, err)
+	}
+}
