@@ -130,7 +130,18 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		return nil, err
 	}
 	a.Sources.Check, a.Sources.OnChange = a.Workflows.CheckSource, a.Workflows.Rebuild
-	proc := processor.New(evlog, store, a.Identity, a.Hub, a.Metrics, log.With("component", "processor"))
+	// With an external NATS, stored events reach the tails of every node
+	// through a relay; embedded, the process's hub is the only one.
+	var tailOut processor.Tail = a.Hub
+	if cfg.NATSURL != "" {
+		relay, err := evlog.Relay(p+"sy.tail", a.Hub.Publish, a.Hub.Active)
+		if err != nil {
+			return nil, fmt.Errorf("tail relay: %w", err)
+		}
+		a.Hub.OnSubscribe, tailOut = relay.Want, relay
+		a.closers = append([]func() error{func() error { relay.Close(); return nil }}, a.closers...)
+	}
+	proc := processor.New(evlog, store, a.Identity, tailOut, a.Metrics, log.With("component", "processor"))
 	proc.Triggers = a.Workflows
 	engine := &workflow.Engine{Store: store, Client: httpclient.New(), Workflow: a.Workflows.Workflow,
 		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics}

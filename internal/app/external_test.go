@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/tail"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -103,5 +105,47 @@ func TestExternalEngines(t *testing.T) {
 	counts, err := a.Store.EventsPerMinute(ctx, time.Now().Add(-time.Hour))
 	if err != nil || len(counts) == 0 {
 		t.Fatalf("per-minute counts %v, %v", counts, err)
+	}
+}
+
+// Two nodes on one PostgreSQL and one NATS: a tail on node B shows an
+// event ingested by node A, whichever node's processor stored it.
+func TestTailAcrossNodes(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	externalConfig(t, cfg)
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
+	open := func(dir string) *App {
+		c := *cfg
+		c.DataDir = dir
+		a, err := Open(t.Context(), &c, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		return a
+	}
+	a, b := open(t.TempDir()), open(t.TempDir())
+	sub := b.Hub.Subscribe(tail.Filter{Type: "seen-on-b"}, 16)
+	defer sub.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	time.Sleep(200 * time.Millisecond) // node A hears that a tail is open
+	for i := range 5 {
+		resp, err := http.Post(srv.URL+"/track", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"source":{"id":"web"},"events":[{"type":"seen-on-b","properties":{"i":%d}}]}`, i)))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("track: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	got := 0
+	for timeout := time.After(10 * time.Second); got < 5; {
+		select {
+		case <-sub.C:
+			got++
+		case <-timeout:
+			t.Fatalf("node B's tail saw %d of 5 events ingested on node A", got)
+		}
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/periodic"
-	"github.com/switchyardhq/switchyard/internal/tail"
 )
 
 // Group is the event-log consumer group every processor joins.
@@ -29,7 +28,7 @@ type Processor struct {
 	log      cdp.EventLog
 	store    cdp.Store
 	identity *identity.Service
-	hub      *tail.Hub
+	hub      Tail
 	metrics  *metrics.Metrics
 	logger   *slog.Logger
 	// MaxAttempts is how often a failing message is tried before it is
@@ -44,6 +43,12 @@ type Processor struct {
 	seen *cache.Cache[string, uint64]
 }
 
+// Tail receives the events each transaction stored, for the live tail:
+// the process's own hub, or the relay that reaches every node's.
+type Tail interface {
+	Publish(events []*cdp.Event)
+}
+
 // Triggers decides which workflow runs a stored event starts; it is
 // called in the transaction that stores the event.
 type Triggers interface {
@@ -51,7 +56,7 @@ type Triggers interface {
 }
 
 // New returns a Processor.
-func New(log cdp.EventLog, store cdp.Store, ids *identity.Service, hub *tail.Hub, m *metrics.Metrics, logger *slog.Logger) *Processor {
+func New(log cdp.EventLog, store cdp.Store, ids *identity.Service, hub Tail, m *metrics.Metrics, logger *slog.Logger) *Processor {
 	return &Processor{log: log, store: store, identity: ids, hub: hub, metrics: m, logger: logger, MaxAttempts: 5,
 		seen: cache.New[string, uint64](100_000, 0)}
 }

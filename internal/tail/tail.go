@@ -25,6 +25,16 @@ func (f Filter) accepts(e *cdp.Event) bool {
 type Hub struct {
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
+	// OnSubscribe, if set, is called when a subscription opens (the
+	// cross-node relay starts sending at once). Set it before use.
+	OnSubscribe func()
+}
+
+// Active reports whether anyone is subscribed.
+func (h *Hub) Active() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.subs) > 0
 }
 
 // Subscription receives events on C until it is closed by Close or because
@@ -48,6 +58,9 @@ func (h *Hub) Subscribe(f Filter, buffer int) *Subscription {
 	}
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
+	if h.OnSubscribe != nil {
+		h.OnSubscribe()
+	}
 	return s
 }
 
