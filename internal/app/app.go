@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -145,7 +146,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	proc.Triggers = a.Workflows
 	engine := &workflow.Engine{Store: store, Client: httpclient.New(), Workflow: a.Workflows.Workflow,
 		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics}
-	engine.EnableFresh()
+	if cfg.NATSURL != "" {
+		// Other nodes may share the run queue: runs are advanced under
+		// leases, and none is taken from the local cache of new runs.
+		engine.Node = nodeName()
+	} else {
+		engine.EnableFresh()
+	}
 	proc.OnRuns = func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
 		engine.Created(created, events)
 		if err := workflow.Enqueue(ctx, runs, created); err != nil {
@@ -211,6 +218,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		})
 	})
 	return a, nil
+}
+
+// nodeName names this process among the nodes sharing a run queue.
+func nodeName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
 }
 
 // openStore opens PostgreSQL when postgres_url is set, else the embedded

@@ -159,4 +159,11 @@ type Tx interface {
 	// UpdateRun replaces r if its stored version is still r.Version and
 	// increments r.Version; ECONFLICT if another write came first.
 	UpdateRun(ctx context.Context, r *Run) error
+	// LeaseRun gives run id to owner until the time, unless another owner
+	// holds an unexpired lease (at now); it reports whether owner holds
+	// it. Owners renew by leasing again; a lease is released by leasing
+	// until now. Several nodes advancing runs use it so that one run is
+	// advanced by one node at a time. It reports false for a run that
+	// does not exist.
+	LeaseRun(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
 }

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,46 @@ type Engine struct {
 	// taken once; it lives freshTTL, well under the sweeper's 30 s, so a
 	// run queued again by the sweeper is always read from the store.
 	fresh *cache.Cache[string, freshRun]
+	// Node, when set, names this process among several advancing runs
+	// from one queue and store: a run is then advanced only under a lease
+	// in the store (LeaseTTL long, renewed by the runner's heartbeat), so
+	// that two nodes never advance it at once. Empty: one process owns
+	// the runs (the embedded deployment) and no lease is written.
+	Node     string
+	LeaseTTL time.Duration
+}
+
+// Lease defaults: how long a lease lasts without renewal, and how long a
+// run whose lease another node holds waits before it is tried again.
+const (
+	DefaultLeaseTTL = 30 * time.Second
+	leaseBusyWait   = 5 * time.Second
+)
+
+// lease takes or renews run id's lease until the time (until now
+// releases it).
+func (e *Engine) lease(ctx context.Context, id string, until time.Time) (held bool, err error) {
+	err = e.Store.Update(ctx, func(tx cdp.Tx) error {
+		held, err = tx.LeaseRun(ctx, id, e.Node, e.Now(), until)
+		return err
+	})
+	return held, err
+}
+
+// Release gives up the lease of run id (after Advance, once the
+// heartbeat stopped); it does nothing without Node.
+func (e *Engine) Release(ctx context.Context, id string) {
+	if e.Node != "" {
+		_, _ = e.lease(context.WithoutCancel(ctx), id, e.Now())
+	}
+}
+
+// Renew extends the lease of run id, being advanced here (the runner's
+// heartbeat calls it); it does nothing without Node.
+func (e *Engine) Renew(ctx context.Context, id string) {
+	if e.Node != "" {
+		_, _ = e.lease(ctx, id, e.Now().Add(cmp.Or(e.LeaseTTL, DefaultLeaseTTL)))
+	}
 }
 
 type freshRun struct {
@@ -130,6 +171,18 @@ func (st *runState) flush(ctx context.Context) error {
 // Advance runs run id as far as it can go now. It returns how long to
 // wait before advancing it again (0 when the run has ended).
 func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) {
+	if e.Node != "" {
+		held, err := e.lease(ctx, id, e.Now().Add(cmp.Or(e.LeaseTTL, DefaultLeaseTTL)))
+		if err != nil {
+			return 0, err
+		}
+		if !held {
+			if _, err := e.Store.FindRunByID(ctx, id); err != nil {
+				return 0, err // gone: erased with its profile
+			}
+			return leaseBusyWait, nil // another node is advancing it
+		}
+	}
 	run, event := e.take(id)
 	var err error
 	if run == nil {

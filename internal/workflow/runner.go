@@ -92,9 +92,10 @@ func (rn *Runner) advance(ctx context.Context, d cdp.Delivery) {
 		return
 	}
 	defer rn.active.Delete(id)
-	stop := rn.keepAlive(d)
+	stop := rn.keepAlive(ctx, d, id)
 	delay, err := rn.Engine.Advance(ctx, id)
 	stop()
+	rn.Engine.Release(ctx, id)
 	switch {
 	case err != nil && cdp.ErrorCode(err) == cdp.ENOTFOUND:
 		_ = d.Ack() // erased with its profile, or never committed
@@ -112,21 +113,24 @@ func (rn *Runner) advance(ctx context.Context, d cdp.Delivery) {
 
 // keepAlive marks d in progress every heartbeat until stop is called, so
 // that an attempt longer than the ack wait does not get the run
-// delivered again meanwhile.
-func (rn *Runner) keepAlive(d cdp.Delivery) (stop func()) {
+// delivered again meanwhile, and renews the run's lease (several nodes).
+func (rn *Runner) keepAlive(ctx context.Context, d cdp.Delivery, id string) (stop func()) {
 	t := time.NewTicker(cmp.Or(rn.Heartbeat, DefaultHeartbeat))
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		for {
 			select {
 			case <-t.C:
 				_ = d.InProgress()
+				rn.Engine.Renew(ctx, id)
 			case <-done:
 				return
 			}
 		}
 	}()
-	return func() { t.Stop(); close(done) }
+	// stop returns once no renewal can follow (the lease is released next).
+	return func() { t.Stop(); close(done); <-exited }
 }
 
 // Sweep queues the pending runs created more than age ago: a crash

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,5 +110,41 @@ steps:
 		if time.Now().After(deadline) {
 			t.Fatalf("the released run is %s", status("run1"))
 		}
+	}
+}
+
+// Two nodes handed the same run at once: one advances it under its
+// lease, the other is told to come back later and sends nothing.
+func TestLeaseKeepsOneNodePerRun(t *testing.T) {
+	f := newEngineFixture(t, `
+id: welcome
+trigger: { types: [email_delivered] }
+steps: [ { id: send, action: customerio.track_event, destination: cio, with: { identifier: "'u1'", name: "'seen'" } } ]
+`)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f.gate = func(*http.Request) { once.Do(func() { close(entered) }); <-release }
+	a, b := *f.engine, *f.engine
+	a.Node, b.Node = "node-a", "node-b"
+	done := make(chan error, 1)
+	go func() { _, err := a.Advance(t.Context(), "run1"); done <- err }()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("node a never reached the destination")
+	}
+	if d, err := b.Advance(t.Context(), "run1"); err != nil || d <= 0 {
+		t.Fatalf("node b advanced a leased run: %v %v", d, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	a.Release(t.Context(), "run1")
+	if d, err := b.Advance(t.Context(), "run1"); err != nil || d != 0 {
+		t.Fatalf("node b after the release: %v %v", d, err)
+	}
+	if len(f.bodies) != 1 || f.run(t).Status != cdp.RunSucceeded {
+		t.Fatalf("%d requests, run %s", len(f.bodies), f.run(t).Status)
 	}
 }

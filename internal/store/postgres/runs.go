@@ -166,3 +166,15 @@ func (s *Store) CountRuns(ctx context.Context, statuses ...string) (map[string]c
 	}
 	return out, nil
 }
+
+// LeaseRun implements cdp.Tx. The conditional update is the whole
+// decision: of two nodes leasing at once, the second waits for the
+// first's row lock and then finds the lease taken.
+func (t *tx) LeaseRun(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `UPDATE runs SET lease_owner = $1, lease_until = $2
+		WHERE id = $3 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until <= $4)`, owner, until.UnixNano(), id, now.UnixNano())
+	if err != nil {
+		return false, fmt.Errorf("lease run: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

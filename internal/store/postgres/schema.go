@@ -96,6 +96,8 @@ var migrations = []string{
 		created_at  bigint NOT NULL,
 		updated_at  bigint NOT NULL,
 		body        bytea NOT NULL,
+		lease_owner text,
+		lease_until bigint,
 		UNIQUE (workflow_id, event_id)
 	);
 	CREATE INDEX runs_status ON runs (status, workflow_id);

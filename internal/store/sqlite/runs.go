@@ -172,3 +172,17 @@ func (s *Store) CountRuns(ctx context.Context, statuses ...string) (map[string]c
 	}
 	return out, nil
 }
+
+// LeaseRun implements cdp.Tx.
+func (t *tx) LeaseRun(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
+	return leaseResult(t.exec(ctx, `UPDATE runs SET lease_owner = ?1, lease_until = ?2
+		WHERE id = ?3 AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until <= ?4)`, owner, until.UnixNano(), id, now.UnixNano()))
+}
+
+func leaseResult(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, fmt.Errorf("lease run: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

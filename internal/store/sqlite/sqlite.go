@@ -73,6 +73,9 @@ var migrations = []string{
 		PRIMARY KEY (minute, source_id)
 	) WITHOUT ROWID;
 	CREATE INDEX IF NOT EXISTS runs_event ON runs (event_id);`,
+	// 5: run leases, for several nodes advancing runs (issue 7).
+	`ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+	ALTER TABLE runs ADD COLUMN lease_until INTEGER;`,
 }
 
 // migrate creates the schema and applies the migrations not applied yet,

@@ -2,6 +2,9 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,4 +30,55 @@ func testEventsPerMinute(t *testing.T, s cdp.Store) {
 	if got, err := s.EventsPerMinute(ctx, m0.Add(-time.Hour)); err != nil || len(got) != 1 || got[0].SourceID != "cio" {
 		t.Fatalf("after the purge: %+v, %v", got, err)
 	}
+}
+
+// A run's lease goes to one owner at a time until it expires or its
+// owner releases it; the owner renews it; runs of several owners racing
+// for one lease end with one holder.
+func testRunLeases(t *testing.T, s cdp.Store) {
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		_, err := tx.InsertRun(ctx, &cdp.Run{ID: "r1", WorkflowID: "w", EventID: "e1", Status: cdp.RunPending, CreatedAt: t0, UpdatedAt: t0})
+		return err
+	})
+	lease := func(owner string, now, until time.Time) (held bool) {
+		update(t, s, func(ctx context.Context, tx cdp.Tx) (err error) {
+			held, err = tx.LeaseRun(ctx, "r1", owner, now, until)
+			return err
+		})
+		return held
+	}
+	if !lease("a", t0, t0.Add(30*time.Second)) {
+		t.Fatal("a free run was not leased")
+	}
+	if lease("b", t0.Add(time.Second), t0.Add(31*time.Second)) {
+		t.Fatal("b took a's unexpired lease")
+	}
+	if !lease("a", t0.Add(10*time.Second), t0.Add(40*time.Second)) {
+		t.Fatal("a could not renew its lease")
+	}
+	if !lease("b", t0.Add(41*time.Second), t0.Add(70*time.Second)) {
+		t.Fatal("b could not take an expired lease")
+	}
+	if !lease("b", t0.Add(42*time.Second), t0.Add(42*time.Second)) || !lease("c", t0.Add(43*time.Second), t0.Add(60*time.Second)) {
+		t.Fatal("a released lease was not free")
+	}
+	var won atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if lease(fmt.Sprintf("n%d", i), t0.Add(61*time.Second), t0.Add(90*time.Second)) {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Fatalf("%d owners hold the lease", won.Load())
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		if held, err := tx.LeaseRun(ctx, "nope", "a", t0, t0); err != nil || held {
+			t.Errorf("lease of a missing run: %v %v", held, err)
+		}
+		return nil
+	})
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Workflows", testWorkflows},
 		{"EventReadsBackAsStored", testEventReadsBack},
 		{"EventsPerMinute", testEventsPerMinute},
+		{"RunLeases", testRunLeases},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
