@@ -115,6 +115,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		return nil, err
 	}
 	a.Identity = identity.New(store)
+	if cfg.NATSURL != "" {
+		a.Identity.Shared()
+	}
 	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics)
 	a.closers = append([]func() error{func() error { a.Ingest.Close(); return nil }}, a.closers...)
 
@@ -143,6 +146,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		a.closers = append([]func() error{func() error { relay.Close(); return nil }}, a.closers...)
 	}
 	proc := processor.New(evlog, store, a.Identity, tailOut, a.Metrics, log.With("component", "processor"))
+	if cfg.NATSURL != "" {
+		proc.Shared()
+	}
 	proc.Triggers = a.Workflows
 	engine := &workflow.Engine{Store: store, Client: httpclient.New(), Workflow: a.Workflows.Workflow,
 		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics}

@@ -457,6 +457,11 @@ func EraseTx(ctx context.Context, tx cdp.Tx, profileID string) error {
 	return tx.DeleteProfile(ctx, pid)
 }
 
+// Shared tells the service that other nodes merge and erase profiles in
+// the same store: their changes cannot clear this node's memory of
+// sessions (Forget), so it is kept 10 s instead of 5 minutes.
+func (s *Service) Shared() { s.sessions = cache.New[string, string](100_000, 10*time.Second) }
+
 // Forget drops what the service remembers about sessions; call it after a
 // transaction of the caller's erased or merged profiles.
 func (s *Service) Forget() { s.sessions.Clear() }

@@ -39,7 +39,9 @@ type Processor struct {
 	// transaction committed.
 	Triggers Triggers
 	OnRuns   func(ctx context.Context, runs []*cdp.Run, events []*cdp.Event)
-	// seen remembers the last session update committed per session.
+	// seen remembers the last session update committed per session, to
+	// skip an identical one without a read; nil when other processes
+	// write the same sessions (see Shared).
 	seen *cache.Cache[string, uint64]
 }
 
@@ -60,6 +62,11 @@ func New(log cdp.EventLog, store cdp.Store, ids *identity.Service, hub Tail, m *
 	return &Processor{log: log, store: store, identity: ids, hub: hub, metrics: m, logger: logger, MaxAttempts: 5,
 		seen: cache.New[string, uint64](100_000, 0)}
 }
+
+// Shared tells the processor that processors on other nodes write the
+// same store: an update identical to the last one it committed for a
+// session may no longer be what is stored, so none is skipped.
+func (p *Processor) Shared() { p.seen = nil }
 
 // Run processes until ctx is done. Messages received but not processed
 // when it stops are handed back to the log for redelivery.

@@ -172,7 +172,7 @@ func (st *state) profileID(ctx context.Context, id string, now time.Time) (strin
 func (st *state) updateSession(ctx context.Context, b *cdp.Batch) error {
 	u := b.Session
 	fp := fingerprint(u)
-	if last, ok := st.seen.Get(u.ID); ok && last == fp {
+	if last, ok := st.lastUpdate(u.ID); ok && last == fp {
 		if _, pending := st.sessions[u.ID]; !pending {
 			return nil
 		}
@@ -297,7 +297,19 @@ func (st *state) minuteCounts() []cdp.MinuteCount {
 	return out
 }
 
+// lastUpdate returns the fingerprint of the last session update this
+// processor committed for session id (none when the store is shared).
+func (st *state) lastUpdate(id string) (uint64, bool) {
+	if st.seen == nil {
+		return 0, false
+	}
+	return st.seen.Get(id)
+}
+
 func (st *state) committed() {
+	if st.seen == nil {
+		return
+	}
 	for id, fp := range st.applied {
 		st.seen.Put(id, fp)
 	}
