@@ -52,6 +52,7 @@ type App struct {
 
 	failed   chan error                             // the processor stopped on its own
 	maintain func(context.Context, time.Time) error // the store's hourly upkeep, if it has one
+	members  *natsbus.Members                       // the nodes sharing the queues, with an external NATS
 	stopWork context.CancelFunc
 	work     sync.WaitGroup
 	closers  []func() error // in the order Close runs them
@@ -154,8 +155,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics}
 	if cfg.NATSURL != "" {
 		// Other nodes may share the run queue: runs are advanced under
-		// leases, and none is taken from the local cache of new runs.
+		// leases, none is taken from the local cache of new runs, and each
+		// node sends its share of every destination's rate limit.
 		engine.Node = nodeName()
+		members, err := evlog.Members(p+"sy.nodes", engine.Node, 0)
+		if err != nil {
+			return nil, fmt.Errorf("node membership: %w", err)
+		}
+		engine.Client.Share, a.members = members.Share, members
+		a.closers = append([]func() error{func() error { members.Close(); return nil }}, a.closers...)
 	} else {
 		engine.EnableFresh()
 	}

@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,3 +151,87 @@ func TestTailAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// A destination's rate limit holds for the cluster: two nodes sending to
+// a destination limited to 20 requests/s never show it more than 20 in a
+// second between them.
+func TestRateLimitAcrossNodes(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	standIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	defer standIn.Close()
+	cfg := config.Default()
+	externalConfig(t, cfg)
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
+	cfg.Destinations = []config.Destination{{ID: "cio", Kind: "customerio", SiteID: "s", APIKey: "k", TrackURL: standIn.URL,
+		AllowPrivateNetwork: true, RateLimit: 20}}
+	cfg.Workflows = []workflow.Workflow{{ID: "tell", Trigger: workflow.Trigger{Types: []string{"purchase"}},
+		Steps: []workflow.Step{{ID: "send", Action: "customerio.track_event", Destination: "cio",
+			With: map[string]any{"identifier": "'u1'", "name": "'bought'"}}}}}
+	var nodes []*App
+	for range 2 {
+		c := *cfg
+		c.DataDir = t.TempDir()
+		a, err := Open(t.Context(), &c, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		nodes = append(nodes, a)
+	}
+	time.Sleep(300 * time.Millisecond) // the nodes hear each other
+	events := make([]string, 60)
+	for i := range events {
+		events[i] = fmt.Sprintf(`{"type":"purchase","properties":{"n":%d}}`, i)
+	}
+	for i, a := range nodes {
+		srv := httptest.NewServer(a.Handler())
+		resp, err := http.Post(srv.URL+"/track", "application/json",
+			strings.NewReader(`{"source":{"id":"web"},"events":[`+strings.Join(events[i*30:(i+1)*30], ",")+`]}`))
+		srv.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("track: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		mu.Lock()
+		n := len(at)
+		mu.Unlock()
+		if n >= 60 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stand-in received %d of 60", n)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(at, time.Time.Compare)
+	for i := range at {
+		n := 0
+		for _, u := range at[i:] {
+			if u.Sub(at[i]) < time.Second-50*time.Millisecond { // 50 ms for delivery jitter
+				n++
+			}
+		}
+		if n > 20 {
+			var offs []string
+			for _, u := range at {
+				offs = append(offs, u.Sub(at[0]).Round(time.Millisecond).String())
+			}
+			t.Fatalf("%d requests within one second of request %d, from two nodes: %v; shares %v %v", n, i, offs,
+				nodes[0].share(), nodes[1].share())
+		}
+	}
+	if span := at[59].Sub(at[0]); span < 2900*time.Millisecond {
+		t.Fatalf("60 requests in %v", span)
+	}
+}
+
+func (a *App) share() float64 { return a.members.Share() }

@@ -72,6 +72,10 @@ type Attempt struct {
 
 // Client sends attempts; it is safe for concurrent use.
 type Client struct {
+	// Share, if set, is the fraction of every destination's rate limit
+	// this process may use (1/N with N nodes sending to it): a rate_limit
+	// is the destination's, not each node's. Set it before use.
+	Share func() float64
 	mu    sync.Mutex
 	dests map[string]*destination
 	now   func() time.Time
@@ -88,6 +92,7 @@ type destination struct {
 	http      *http.Client
 	mu        sync.Mutex
 	slowUntil time.Time
+	share     float64 // of the rate limit, this process's part
 }
 
 func (c *Client) destination(d Destination) *destination {
@@ -104,7 +109,7 @@ func (c *Client) destination(d Destination) *destination {
 	if slots <= 0 {
 		slots = DefaultConcurrency
 	}
-	st := &destination{cfg: d, slots: make(chan struct{}, slots)}
+	st := &destination{cfg: d, slots: make(chan struct{}, slots), share: 1}
 	if d.RateLimit > 0 {
 		st.limiter = rate.NewLimiter(paced(d.RateLimit), 1)
 	}
@@ -140,7 +145,11 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 	}
 	defer func() { <-st.slots }()
 	if st.limiter != nil {
-		st.restore(c.now())
+		share := 1.0
+		if c.Share != nil {
+			share = c.Share()
+		}
+		st.pace(c.now(), share)
 		if err := st.limiter.Wait(ctx); err != nil {
 			return nil, err
 		}
@@ -206,17 +215,28 @@ func (st *destination) slowDown(now time.Time) {
 		return // already slowed for this burst
 	}
 	st.slowUntil = now.Add(slowdownFor)
-	st.limiter.SetLimit(paced(st.cfg.RateLimit / 2))
+	st.limiter.SetLimit(st.limitLocked(now))
 }
 
-// restore lifts a slowdown once it has run its course.
-func (st *destination) restore(now time.Time) {
+// pace sets the limiter to this process's share of the rate limit, and
+// lifts a slowdown that has run its course.
+func (st *destination) pace(now time.Time, share float64) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.slowUntil.IsZero() && now.After(st.slowUntil) {
-		st.slowUntil = time.Time{}
-		st.limiter.SetLimit(paced(st.cfg.RateLimit))
+	st.share = share
+	if l := st.limitLocked(now); l != st.limiter.Limit() {
+		st.limiter.SetLimit(l)
 	}
+}
+
+// limitLocked is the limiter's rate now: the process's share of the
+// destination's rate limit, halved during a slowdown.
+func (st *destination) limitLocked(now time.Time) rate.Limit {
+	r := st.cfg.RateLimit * st.share
+	if now.Before(st.slowUntil) {
+		r /= 2
+	}
+	return paced(r)
 }
 
 // CaptureRequest is req as the run log keeps it (see capture); a dry run

@@ -193,8 +193,12 @@ func TestRateLimit(t *testing.T) {
 	if got := float64(st.limiter.Limit()); got != 9.9 {
 		t.Fatalf("rate after a 429 = %v, want 10", got)
 	}
-	st.restore(time.Now().Add(slowdownFor + time.Second))
+	st.pace(time.Now().Add(slowdownFor+time.Second), 1)
 	if got := float64(st.limiter.Limit()); got != 19.8 {
 		t.Fatalf("rate after the slowdown = %v, want 20", got)
+	}
+	st.pace(time.Now().Add(slowdownFor+time.Second), 0.5) // one of two nodes
+	if got := float64(st.limiter.Limit()); got != 9.9 {
+		t.Fatalf("a half share of 20/s = %v, want 10", got)
 	}
 }

@@ -90,3 +90,36 @@ func deleteTestStreams(t *testing.T, url, prefix string) {
 		}
 	}
 }
+
+// Nodes count each other by heartbeats; a node that stops is not counted
+// after three intervals.
+func TestMembers(t *testing.T) {
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, err := l.Members("sy.nodes", "a", 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := l.Members("sy.nodes", "b", 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); a.Count() != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("node a counts %d nodes, want %d", a.Count(), want)
+			}
+		}
+	}
+	wait(2)
+	if a.Share() != 0.5 || b.Count() != 2 {
+		t.Fatalf("share %v, b counts %d", a.Share(), b.Count())
+	}
+	b.Close()
+	wait(1)
+}

@@ -1,0 +1,91 @@
+package natsbus
+
+import (
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Members counts the nodes sharing a NATS server (under one prefix): each
+// says it is alive on a subject every interval, and a node that has not
+// been heard for three intervals no longer counts. Nodes use the count
+// to split what must hold for the whole cluster (a destination's rate
+// limit) without talking per request.
+type Members struct {
+	nc       *nats.Conn
+	subject  string
+	self     string
+	interval time.Duration
+	sub      *nats.Subscription
+	mu       sync.Mutex
+	seen     map[string]time.Time
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// Members joins the membership on subject as self, saying so every
+// interval (0: 2 s).
+func (l *Log) Members(subject, self string, interval time.Duration) (*Members, error) {
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	m := &Members{nc: l.nc, subject: subject, self: self, interval: interval, seen: map[string]time.Time{self: time.Now()},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	var err error
+	m.sub, err = l.nc.Subscribe(subject, func(msg *nats.Msg) {
+		name := string(msg.Data)
+		m.mu.Lock()
+		_, known := m.seen[name]
+		m.seen[name] = time.Now()
+		m.mu.Unlock()
+		if !known {
+			// A newcomer: say who we are now rather than at our next
+			// heartbeat, so that it counts us at once.
+			_ = m.nc.Publish(subject, []byte(self))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			_ = m.nc.Publish(subject, []byte(self))
+			select {
+			case <-t.C:
+			case <-m.stop:
+				return
+			}
+		}
+	}()
+	return m, nil
+}
+
+// Count returns how many nodes were heard lately, this one included.
+func (m *Members) Count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for name, at := range m.seen {
+		if name == m.self || time.Since(at) < 3*m.interval {
+			n++
+		} else {
+			delete(m.seen, name)
+		}
+	}
+	return n
+}
+
+// Share is this node's part of a cluster-wide quantity: 1/Count.
+func (m *Members) Share() float64 { return 1 / float64(m.Count()) }
+
+// Close leaves the membership (the others stop counting this node after
+// three intervals).
+func (m *Members) Close() {
+	close(m.stop)
+	<-m.done
+	_ = m.sub.Unsubscribe()
+}
