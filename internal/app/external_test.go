@@ -1,14 +1,10 @@
 package app
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -16,56 +12,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/tail"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
-// externalConfig points cfg at SWITCHYARD_TEST_POSTGRES_URL (a fresh
-// schema) and SWITCHYARD_TEST_NATS_URL (fresh streams, by prefix), all
-// removed when the test ends; it skips the test without them.
+// externalConfig points cfg at a fresh PostgreSQL schema and fresh NATS
+// streams, or skips the test without them.
 func externalConfig(t *testing.T, cfg *config.Config) {
 	t.Helper()
-	pg, natsURL := os.Getenv("SWITCHYARD_TEST_POSTGRES_URL"), os.Getenv("SWITCHYARD_TEST_NATS_URL")
-	if pg == "" || natsURL == "" {
+	if os.Getenv("SWITCHYARD_TEST_POSTGRES_URL") == "" || os.Getenv("SWITCHYARD_TEST_NATS_URL") == "" {
 		t.Skip("set SWITCHYARD_TEST_POSTGRES_URL and SWITCHYARD_TEST_NATS_URL to run against external engines")
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "sy_test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(t.Context(), pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(pg)
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	cfg.PostgresURL, cfg.NATSURL, cfg.NATSPrefix = u.String(), natsURL, strings.ToUpper(name)+"_"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if c, err := pgx.Connect(ctx, pg); err == nil {
-			_, _ = c.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
-			c.Close(ctx)
-		}
-		if nc, err := nats.Connect(natsURL); err == nil {
-			if js, err := jetstream.New(nc); err == nil {
-				for _, s := range []string{"EVENTS", "RUNS"} {
-					_ = js.DeleteStream(ctx, cfg.NATSPrefix+s)
-				}
-			}
-			nc.Close()
-		}
-	})
+	cfg.PostgresURL = testenv.Postgres(t)
+	cfg.NATSURL, cfg.NATSPrefix = testenv.NATS(t)
 }
 
 // The same pipeline on PostgreSQL and an external JetStream: an event is

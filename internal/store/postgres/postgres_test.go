@@ -2,11 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -15,43 +11,11 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/store/postgres"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
-// testURL returns SWITCHYARD_TEST_POSTGRES_URL pointed at a fresh schema,
-// dropped when the test ends, or skips the test without it.
-func testURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("SWITCHYARD_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("set SWITCHYARD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run the PostgreSQL suite")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "sy_test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// testURL is a fresh schema on the test PostgreSQL (or a skip).
+func testURL(t *testing.T) string { return testenv.Postgres(t) }
 
 func open(t *testing.T, url string, retention time.Duration) *postgres.Store {
 	t.Helper()

@@ -1,0 +1,83 @@
+// Package testenv gives tests throwaway places on the external engines
+// that CI provides (SWITCHYARD_TEST_POSTGRES_URL, SWITCHYARD_TEST_NATS_URL):
+// a fresh PostgreSQL schema and a fresh NATS stream prefix, removed when
+// the test ends. Without the variables the test is skipped with how to
+// run it.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func name() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "sy_test_" + hex.EncodeToString(b)
+}
+
+// Postgres returns SWITCHYARD_TEST_POSTGRES_URL pointed at a new schema.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("SWITCHYARD_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("set SWITCHYARD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run against PostgreSQL")
+	}
+	schema := name()
+	conn, err := pgx.Connect(t.Context(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// NATS returns SWITCHYARD_TEST_NATS_URL and a new prefix for Switchyard's
+// streams (nats_prefix); the streams are deleted when the test ends.
+func NATS(t testing.TB) (natsURL, prefix string) {
+	t.Helper()
+	natsURL = os.Getenv("SWITCHYARD_TEST_NATS_URL")
+	if natsURL == "" {
+		t.Skip("set SWITCHYARD_TEST_NATS_URL=nats://127.0.0.1:4222 to run against an external NATS")
+	}
+	prefix = strings.ToUpper(name()) + "_"
+	t.Cleanup(func() {
+		nc, err := nats.Connect(natsURL)
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		if js, err := jetstream.New(nc); err == nil {
+			for _, s := range []string{"EVENTS", "RUNS"} {
+				_ = js.DeleteStream(context.Background(), prefix+s)
+			}
+		}
+	})
+	return natsURL, prefix
+}
