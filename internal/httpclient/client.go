@@ -92,7 +92,8 @@ type destination struct {
 	http      *http.Client
 	mu        sync.Mutex
 	slowUntil time.Time
-	share     float64 // of the rate limit, this process's part
+	share     float64       // of the rate limit, this process's part
+	gate      chan struct{} // one waiter at a time for the limiter (admit)
 }
 
 func (c *Client) destination(d Destination) *destination {
@@ -109,7 +110,7 @@ func (c *Client) destination(d Destination) *destination {
 	if slots <= 0 {
 		slots = DefaultConcurrency
 	}
-	st := &destination{cfg: d, slots: make(chan struct{}, slots), share: 1}
+	st := &destination{cfg: d, slots: make(chan struct{}, slots), share: 1, gate: make(chan struct{}, 1)}
 	if d.RateLimit > 0 {
 		st.limiter = rate.NewLimiter(paced(d.RateLimit), 1)
 	}
@@ -150,7 +151,7 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 			share = c.Share()
 		}
 		st.pace(c.now(), share)
-		if err := st.limiter.Wait(ctx); err != nil {
+		if err := st.admit(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -216,6 +217,35 @@ func (st *destination) slowDown(now time.Time) {
 	}
 	st.slowUntil = now.Add(slowdownFor)
 	st.limiter.SetLimit(st.limitLocked(now))
+}
+
+// admit waits for the destination's next request. One waiter at a time
+// asks the bucket (of one token) and sleeps until it has one: waiters
+// that reserved slots ahead (rate.Limiter.Wait) would all leave at once
+// after the process was descheduled for a while, and the destination
+// would see a burst above its limit.
+func (st *destination) admit(ctx context.Context) error {
+	select {
+	case st.gate <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-st.gate }()
+	for {
+		r := st.limiter.Reserve()
+		d := r.Delay()
+		if d == 0 {
+			return nil
+		}
+		r.Cancel() // not used: ask again after the sleep
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
 }
 
 // pace sets the limiter to this process's share of the rate limit, and
