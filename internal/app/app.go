@@ -90,7 +90,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	// A 5 ms linger lets the processor commit larger batches under load.
 	p := cfg.NATSPrefix
 	evlog, err := natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: fsync,
-		Stream: p + "EVENTS", Subject: p + "sy.events", Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog")})
+		Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog")})
 	if err != nil {
 		return nil, err
 	}

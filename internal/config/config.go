@@ -44,7 +44,10 @@ type Config struct {
 	NATSURL     string `yaml:"nats_url"`
 	// NATSPrefix prefixes the JetStream stream names and subjects, so that
 	// several Switchyard deployments (or test runs) can share one NATS.
-	NATSPrefix   string              `yaml:"nats_prefix"`
+	NATSPrefix string `yaml:"nats_prefix"`
+	// NATSReplicas is how many copies a clustered JetStream keeps of the
+	// streams (0: the server's default).
+	NATSReplicas int                 `yaml:"nats_replicas"`
 	MaxBodyBytes int64               `yaml:"max_body_bytes"`
 	Log          Log                 `yaml:"log"`
 	Admin        Admin               `yaml:"admin"`
@@ -291,6 +294,9 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.NATSURL); c.NATSURL != "" && (err != nil || u.Host == "") {
 		add("nats_url", "must be a NATS URL, e.g. nats://nats-1:4222 (several: comma-separated)")
+	}
+	if c.NATSReplicas < 0 || c.NATSReplicas > 5 || (c.NATSReplicas > 0 && c.NATSURL == "") {
+		add("nats_replicas", "must be 1 to 5 (JetStream's limit), and only with nats_url")
 	}
 	if !natsPrefix.MatchString(c.NATSPrefix) {
 		add("nats_prefix", "must be letters, digits, '_' or '-', not %q", c.NATSPrefix)

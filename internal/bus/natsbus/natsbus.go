@@ -43,6 +43,9 @@ type Options struct {
 	// messages (group-committed envelopes, Data Pipelines batches) make
 	// smaller batches and the consumer's memory stays bounded.
 	MaxBatchBytes int
+	// Replicas is how many copies a clustered external JetStream keeps of
+	// each stream (0: the server's default, 1).
+	Replicas int
 	// TrimInterval is how often acknowledged messages are purged (default 1s).
 	TrimInterval time.Duration
 	// Linger is how long a consumer waits, after the first message of a
@@ -165,13 +168,24 @@ func (l *Log) setupStream(ctx context.Context) error {
 	// what every consumer group has acknowledged. (Work-queue retention
 	// would delete each message as it is acked, writing a tombstone per ack
 	// that SyncAlways fsyncs: one fsync per processed message.)
+	//
+	// On an external server, shared by several nodes, the stream is a work
+	// queue instead: JetStream removes each message once its group acked
+	// it. Trimming to the ack floor from every node lost messages there
+	// (a node killed with messages in hand; TestThreeNodesKillNine), and
+	// the tombstone cost is the server's own sync policy's business.
+	retention := jetstream.LimitsPolicy
+	if l.ns == nil {
+		retention = jetstream.WorkQueuePolicy
+	}
 	var err error
 	l.stream, err = l.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       l.opts.Stream,
 		Subjects:   []string{l.opts.Subject + ".>"},
-		Retention:  jetstream.LimitsPolicy,
+		Retention:  retention,
 		Storage:    jetstream.FileStorage,
 		Duplicates: l.opts.DuplicateWindow,
+		Replicas:   l.opts.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", l.opts.Stream, err)
@@ -184,6 +198,10 @@ func (l *Log) setupStream(ctx context.Context) error {
 	trimCtx, stop := context.WithCancel(context.Background())
 	l.stopTrim = stop
 	l.trimDone = make(chan struct{})
+	if retention == jetstream.WorkQueuePolicy {
+		close(l.trimDone) // nothing to trim
+		return nil
+	}
 	go l.trimLoop(trimCtx)
 	return nil
 }
