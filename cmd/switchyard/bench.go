@@ -23,6 +23,7 @@ import (
 
 type benchFlags struct {
 	url, path, source, durability string
+	postgresURL, natsURL          string
 	payload                       string
 	batch, fanout                 int
 	siteID, apiKey, writeKey      string
@@ -58,6 +59,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.apiKey, "api-key", "", "Track API key (read from the banner with --spawn)")
 	fs.StringVar(&f.writeKey, "write-key", "", "Data Pipelines write key (read from the banner with --spawn)")
 	fs.StringVar(&f.source, "source", "default", "source id in the payload")
+	fs.StringVar(&f.postgresURL, "postgres-url", "", "with --spawn: run the server on this PostgreSQL")
+	fs.StringVar(&f.natsURL, "nats-url", "", "with --spawn: run the server on this external NATS (streams under a fresh prefix)")
 	fs.Float64Var(&f.rate, "rate", 1000, "requests per second (the first step with --step)")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "measured time per run or step")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "unmeasured time before each run or step")
@@ -102,6 +105,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer os.RemoveAll(dir)
 		args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--durability", f.durability}
+		if f.postgresURL != "" {
+			args = append(args, "--postgres-url", f.postgresURL)
+		}
+		if f.natsURL != "" {
+			args = append(args, "--nats-url", f.natsURL, "--nats-prefix", fmt.Sprintf("BENCH%d_", time.Now().UnixNano()))
+		}
 		if f.payload == "actions" {
 			if sink, err = startSink(max(f.fanout, 1)); err != nil {
 				return err

@@ -25,6 +25,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 		"admin-listen": "separate address for the management API (default: the main listener)",
 		"postgres-url": "PostgreSQL store instead of the embedded SQLite",
 		"nats-url":     "external NATS JetStream instead of the embedded one",
+		"nats-prefix":  "prefix of the stream names and subjects on a shared NATS",
 		"durability":   "process (default) or fsync",
 	}
 	vals := map[string]*string{}
@@ -66,6 +67,8 @@ func loadConfig(f *serveFlags, getenv func(string) string) (*config.Config, erro
 			cfg.PostgresURL = v
 		case "nats-url":
 			cfg.NATSURL = v
+		case "nats-prefix":
+			cfg.NATSPrefix = v
 		case "durability":
 			cfg.Durability = v
 		}
