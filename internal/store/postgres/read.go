@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
 
 // maxListLimit caps one page of a listing.
@@ -27,8 +28,7 @@ func scanEvent(row pgx.Row) (*cdp.Event, error) {
 	if err := row.Scan(&e.ID, &e.SourceID, &messageID, &e.Type, &profileID, &sessionID, &anonymousID, &ts, &received, &requestID, &body); err != nil {
 		return nil, err
 	}
-	var b eventBody
-	if err := json.Unmarshal(body, &b); err != nil {
+	if err := storebody.DecodeEvent(body, e); err != nil {
 		return nil, fmt.Errorf("decode event %s: %w", e.ID, err)
 	}
 	str := func(p *string) string {
@@ -38,9 +38,7 @@ func scanEvent(row pgx.Row) (*cdp.Event, error) {
 		return *p
 	}
 	e.MessageID, e.ProfileID, e.SessionID, e.AnonymousID, e.RequestID = str(messageID), str(profileID), str(sessionID), str(anonymousID), str(requestID)
-	e.UserID, e.UserAgent, e.Identifiers, e.Op = b.UserID, b.UserAgent, b.Identifiers, b.Op
 	e.Timestamp, e.ReceivedAt = time.Unix(0, ts).UTC(), time.Unix(0, received).UTC()
-	e.OriginalTimestamp, e.Properties, e.Context, e.Traits, e.Tags, e.Error = b.OriginalTimestamp, b.Properties, b.Context, b.Traits, b.Tags, b.Error
 	return e, nil
 }
 

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,17 +10,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
 
-// runBody is the part of a run no column holds (the SQLite store's shape).
-type runBody struct {
-	WorkflowVersion int           `json:"wv"`
-	Steps           []cdp.StepRun `json:"s"`
-	Error           string        `json:"e,omitempty"`
-}
-
 func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
-	body, err := json.Marshal(runBody{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error})
+	body, err := storebody.EncodeRun(r)
 	if err != nil {
 		return false, fmt.Errorf("encode run: %w", err)
 	}
@@ -38,7 +31,7 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 }
 
 func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
-	body, err := json.Marshal(runBody{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error})
+	body, err := storebody.EncodeRun(r)
 	if err != nil {
 		return fmt.Errorf("encode run: %w", err)
 	}
@@ -64,11 +57,9 @@ func scanRun(row pgx.Row) (*cdp.Run, int64, error) {
 	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body); err != nil {
 		return nil, 0, err
 	}
-	var b runBody
-	if err := json.Unmarshal(body, &b); err != nil {
+	if err := storebody.DecodeRun(body, r); err != nil {
 		return nil, 0, fmt.Errorf("decode run %s: %w", r.ID, err)
 	}
-	r.WorkflowVersion, r.Steps, r.Error = b.WorkflowVersion, b.Steps, b.Error
 	r.NextAt = fromNanos(next)
 	r.CreatedAt, r.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 	return r, seq, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
 
 // tx implements cdp.Tx inside a transaction.
@@ -18,24 +19,8 @@ type tx struct {
 
 var _ cdp.Tx = (*tx)(nil)
 
-// eventBody is the part of an event that no column holds (the SQLite
-// store's shape).
-type eventBody struct {
-	OriginalTimestamp *time.Time       `json:"ot,omitempty"`
-	Properties        json.RawMessage  `json:"p"`
-	Context           json.RawMessage  `json:"c"`
-	Traits            json.RawMessage  `json:"tr,omitempty"`
-	Tags              []string         `json:"tg,omitempty"`
-	Error             string           `json:"e,omitempty"`
-	UserID            string           `json:"u,omitempty"`
-	UserAgent         string           `json:"ua,omitempty"`
-	Identifiers       []cdp.Identifier `json:"i,omitempty"`
-	Op                string           `json:"op,omitempty"`
-}
-
 func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
-	body, err := json.Marshal(eventBody{OriginalTimestamp: e.OriginalTimestamp, Properties: e.Properties, Context: e.Context,
-		Traits: e.Traits, Tags: e.Tags, Error: e.Error, UserID: e.UserID, UserAgent: e.UserAgent, Identifiers: e.Identifiers, Op: e.Op})
+	body, err := storebody.EncodeEvent(e)
 	if err != nil {
 		return false, fmt.Errorf("encode event: %w", err)
 	}

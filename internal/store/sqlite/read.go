@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
 
 // maxListLimit caps one page of a listing.
@@ -87,26 +88,6 @@ func (s *Store) FindEventByID(ctx context.Context, id string) (*cdp.Event, error
 	return e, err
 }
 
-// eventBody is the part of an event that no column holds.
-type eventBody struct {
-	OriginalTimestamp *time.Time       `json:"ot,omitempty"`
-	Properties        json.RawMessage  `json:"p"`
-	Context           json.RawMessage  `json:"c"`
-	Traits            json.RawMessage  `json:"tr,omitempty"`
-	Tags              []string         `json:"tg,omitempty"`
-	Error             string           `json:"e,omitempty"`
-	UserID            string           `json:"u,omitempty"`
-	UserAgent         string           `json:"ua,omitempty"`
-	Identifiers       []cdp.Identifier `json:"i,omitempty"`
-	Op                string           `json:"op,omitempty"`
-}
-
-func bodyOf(e *cdp.Event) eventBody {
-	return eventBody{OriginalTimestamp: e.OriginalTimestamp, Properties: e.Properties, Context: e.Context,
-		Traits: e.Traits, Tags: e.Tags, Error: e.Error, UserID: e.UserID, UserAgent: e.UserAgent,
-		Identifiers: e.Identifiers, Op: e.Op}
-}
-
 // eventColumns is what every event read selects, in scanEvent's order.
 const eventColumns = `id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, request_id, body`
 
@@ -127,15 +108,12 @@ func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, err
 		}
 		return nil, fmt.Errorf("load event: %w", err)
 	}
-	var b eventBody
-	if err := json.Unmarshal(body, &b); err != nil {
+	if err := storebody.DecodeEvent(body, e); err != nil {
 		return nil, fmt.Errorf("decode event %s: %w", e.ID, err)
 	}
 	e.MessageID, e.ProfileID, e.SessionID, e.AnonymousID = messageID.String, profileID.String, sessionID.String, anonymousID.String
 	e.RequestID = requestID.String
-	e.UserID, e.UserAgent, e.Identifiers, e.Op = b.UserID, b.UserAgent, b.Identifiers, b.Op
 	e.Timestamp, e.ReceivedAt = time.Unix(0, ts).UTC(), time.Unix(0, received).UTC()
-	e.OriginalTimestamp, e.Properties, e.Context, e.Traits, e.Tags, e.Error = b.OriginalTimestamp, b.Properties, b.Context, b.Traits, b.Tags, b.Error
 	return e, nil
 }
 

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,14 +10,8 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
-
-// runBody is the part of a run no column holds.
-type runBody struct {
-	WorkflowVersion int           `json:"wv"`
-	Steps           []cdp.StepRun `json:"s"`
-	Error           string        `json:"e,omitempty"`
-}
 
 func nanosOrNil(t *time.Time) any {
 	if t == nil {
@@ -28,7 +21,7 @@ func nanosOrNil(t *time.Time) any {
 }
 
 func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
-	body, err := json.Marshal(runBody{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error})
+	body, err := storebody.EncodeRun(r)
 	if err != nil {
 		return false, fmt.Errorf("encode run: %w", err)
 	}
@@ -46,7 +39,7 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 }
 
 func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
-	body, err := json.Marshal(runBody{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error})
+	body, err := storebody.EncodeRun(r)
 	if err != nil {
 		return fmt.Errorf("encode run: %w", err)
 	}
@@ -72,11 +65,9 @@ func scanRun(row interface{ Scan(...any) error }) (*cdp.Run, int64, error) {
 	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body); err != nil {
 		return nil, 0, err
 	}
-	var b runBody
-	if err := json.Unmarshal(body, &b); err != nil {
+	if err := storebody.DecodeRun(body, r); err != nil {
 		return nil, 0, fmt.Errorf("decode run %s: %w", r.ID, err)
 	}
-	r.WorkflowVersion, r.Steps, r.Error = b.WorkflowVersion, b.Steps, b.Error
 	r.NextAt = fromNanos(next)
 	r.CreatedAt, r.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 	return r, seq, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
 
 // tx implements cdp.Tx on the writer connection inside an open transaction.
@@ -44,7 +45,7 @@ func nullable(s string) any {
 }
 
 func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
-	body, err := json.Marshal(bodyOf(e))
+	body, err := storebody.EncodeEvent(e)
 	if err != nil {
 		return false, fmt.Errorf("encode event: %w", err)
 	}
