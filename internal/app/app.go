@@ -194,6 +194,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 				a.Metrics.RunQueue.Set(float64(n))
 			}
 			a.runGauges(ctx)
+			nodes := 1
+			if a.members != nil {
+				nodes = a.members.Count()
+			}
+			a.Metrics.Nodes.Set(float64(nodes))
 		})
 	})
 	a.work.Go(func() {

@@ -147,6 +147,9 @@ func TestRateLimitAcrossNodes(t *testing.T) {
 		nodes = append(nodes, a)
 	}
 	time.Sleep(300 * time.Millisecond) // the nodes hear each other
+	if nodes[0].members.Count() != 2 {
+		t.Fatalf("node 0 counts %d nodes", nodes[0].members.Count())
+	}
 	events := make([]string, 60)
 	for i := range events {
 		events[i] = fmt.Sprintf(`{"type":"purchase","properties":{"n":%d}}`, i)

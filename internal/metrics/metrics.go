@@ -36,6 +36,7 @@ type Metrics struct {
 	RunQueue       prometheus.Gauge       // runs queued and not yet acknowledged (waiting ones included)
 	RunsByStatus   *prometheus.GaugeVec   // runs now pending, running, waiting, or failed (the dead letter)
 	OldestPending  prometheus.Gauge       // age in seconds of the oldest run not started yet
+	Nodes          prometheus.Gauge       // nodes sharing the queues (1 on the embedded engines)
 }
 
 // New creates the collectors and registers them with reg.
@@ -106,6 +107,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name: "switchyard_run_oldest_pending_seconds",
 		Help: "Age of the oldest run created and not started yet (0 when none): how far the runners are behind.",
 	})
-	reg.MustRegister(m.RunsByStatus, m.OldestPending, m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
+	m.Nodes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "switchyard_nodes",
+		Help: "Switchyard nodes sharing the event log and run queue, as this node hears them (1 on the embedded engines).",
+	})
+	reg.MustRegister(m.Nodes, m.RunsByStatus, m.OldestPending, m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
 	return m
 }
