@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/switchyardhq/switchyard/internal/bench"
 )
 
@@ -109,7 +112,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			args = append(args, "--postgres-url", f.postgresURL)
 		}
 		if f.natsURL != "" {
-			args = append(args, "--nats-url", f.natsURL, "--nats-prefix", fmt.Sprintf("BENCH%d_", time.Now().UnixNano()))
+			prefix := fmt.Sprintf("BENCH%d_", time.Now().UnixNano())
+			args = append(args, "--nats-url", f.natsURL, "--nats-prefix", prefix)
+			defer deleteStreams(f.natsURL, prefix)
 		}
 		if f.payload == "actions" {
 			if sink, err = startSink(max(f.fanout, 1)); err != nil {
@@ -360,4 +365,21 @@ func noopServer(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// deleteStreams removes the streams a spawned server made under prefix on
+// an external NATS, so benchmarks leave nothing behind.
+func deleteStreams(url, prefix string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	for _, s := range []string{"EVENTS", "RUNS"} {
+		_ = js.DeleteStream(context.Background(), prefix+s)
+	}
 }
