@@ -111,7 +111,7 @@ func eventFilter(r *http.Request) (cdp.EventFilter, error) {
 		f.Limit = n
 	}
 	if s := q.Get("since"); s != "" {
-		t, err := parseSince(s)
+		t, err := ParseTime("since", s)
 		if err != nil {
 			return f, err
 		}
@@ -120,18 +120,18 @@ func eventFilter(r *http.Request) (cdp.EventFilter, error) {
 	return f, nil
 }
 
-// parseSince accepts RFC 3339 or Unix seconds.
-func parseSince(s string) (time.Time, error) { return parseTime("since", s) }
-
-// parseTime reads the query parameter name: RFC 3339 or Unix seconds.
-func parseTime(name, s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+// ParseTime reads the time parameter name: RFC 3339, Unix seconds, or a
+// browser's datetime-local value (2026-11-23T10:00, taken as UTC).
+func ParseTime(name, s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return time.Unix(n, 0), nil
 	}
-	return time.Time{}, cdp.Errorf(cdp.EINVALID, "%s must be an RFC 3339 time or Unix seconds, not %q", name, s)
+	return time.Time{}, cdp.Errorf(cdp.EINVALID, "%s must be a time: RFC 3339, 2026-11-23T10:00 (UTC) or Unix seconds, not %q", name, s)
 }
 
 type eventList struct {

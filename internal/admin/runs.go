@@ -28,7 +28,7 @@ func runFilter(r *http.Request) (cdp.RunFilter, error) {
 	}
 	for name, into := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if s := q.Get(name); s != "" {
-			t, err := parseTime(name, s)
+			t, err := ParseTime(name, s)
 			if err != nil {
 				return f, err
 			}

@@ -2,8 +2,8 @@ package console
 
 import (
 	"net/http"
-	"time"
 
+	"github.com/switchyardhq/switchyard/internal/admin"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -23,7 +23,7 @@ func (c *Console) Events() http.Handler {
 			Sources: c.d.Sources.List()}
 		f := cdp.EventFilter{SourceID: l.Source, Type: l.Type, ProfileID: l.Profile, Limit: 50, Cursor: q.Get("cursor")}
 		if l.Since != "" {
-			t, err := parseLocal(l.Since)
+			t, err := admin.ParseTime("since", l.Since)
 			if err != nil {
 				return nil, err
 			}
@@ -33,17 +33,6 @@ func (c *Console) Events() http.Handler {
 		l.Events, l.Next, err = c.d.Store.FindEvents(r.Context(), f)
 		return l, err
 	})
-}
-
-// parseLocal reads a datetime-local input (no zone: taken as UTC, the
-// page says so) or an RFC 3339 time.
-func parseLocal(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, cdp.Errorf(cdp.EINVALID, "since must be a time like 2026-11-23T10:00, not %q", s)
 }
 
 type eventPage struct {

@@ -4,18 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
+	"github.com/switchyardhq/switchyard/internal/store/query"
 )
-
-// maxListLimit caps one page of a listing.
-const maxListLimit = 1000
 
 // eventColumns is what every event read selects, in scanEvent's order.
 const eventColumns = `id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, request_id, body`
@@ -45,38 +41,20 @@ func scanEvent(row pgx.Row) (*cdp.Event, error) {
 // FindEvents implements cdp.EventReader: newest first by id (UUIDv7s sort
 // by time), the cursor being the last id of the page.
 func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event, string, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	for _, c := range []struct{ col, val string }{
-		{"source_id", f.SourceID}, {"type", f.Type}, {"profile_id", f.ProfileID}, {"session_id", f.SessionID},
-	} {
-		if c.val != "" {
-			add(c.col+" = ?", c.val)
-		}
-	}
+	w := &query.Where{}
+	query.Events(w, f)
 	if !f.Since.IsZero() {
-		add("id >= ?", cdp.MinIDAt(f.Since))
 		// The same bound on the partition key (a day early: an id is made a
 		// moment before the receipt time is taken) lets PostgreSQL skip
 		// older partitions.
-		add("received_at >= ?", f.Since.Add(-24*time.Hour).UnixNano())
+		w.Add("id >= ? AND received_at >= ?", cdp.MinIDAt(f.Since), f.Since.Add(-24*time.Hour).UnixNano())
 	}
 	if f.Cursor != "" {
-		add("id < ?", f.Cursor)
+		w.Add("id < ?", f.Cursor)
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > maxListLimit {
-		limit = 100
-	}
-	q := "SELECT " + eventColumns + " FROM events"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := s.pool.Query(ctx, q+" ORDER BY id DESC LIMIT "+strconv.Itoa(limit+1), args...)
+	limit := query.Limit(f.Limit)
+	where, n := w.SQL(query.Dollar)
+	rows, err := s.pool.Query(ctx, "SELECT "+eventColumns+" FROM events"+where+" ORDER BY id DESC LIMIT "+query.Dollar(n), w.Args(limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find events: %w", err)
 	}

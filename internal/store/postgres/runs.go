@@ -3,14 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
+	"github.com/switchyardhq/switchyard/internal/store/query"
 )
 
 func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
@@ -84,43 +83,13 @@ func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
 
 // FindRuns implements cdp.RunReader.
 func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	w, err := query.Runs(f)
+	if err != nil {
+		return nil, "", err
 	}
-	if f.WorkflowID != "" {
-		add("workflow_id = ?", f.WorkflowID)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	if f.EventID != "" {
-		add("event_id = ?", f.EventID)
-	}
-	if !f.Since.IsZero() {
-		add("created_at >= ?", f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		add("created_at < ?", f.Until.UnixNano())
-	}
-	if f.Cursor != "" {
-		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
-		if err != nil {
-			return nil, "", cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
-		}
-		add("seq < ?", seq)
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > maxListLimit {
-		limit = 100
-	}
-	q := "SELECT " + runColumns + " FROM runs"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := s.pool.Query(ctx, q+" ORDER BY seq DESC LIMIT "+strconv.Itoa(limit+1), args...)
+	limit := query.Limit(f.Limit)
+	where, n := w.SQL(query.Dollar)
+	rows, err := s.pool.Query(ctx, "SELECT "+runColumns+" FROM runs"+where+" ORDER BY seq DESC LIMIT "+query.Dollar(n), w.Args(limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find runs: %w", err)
 	}
@@ -132,7 +101,7 @@ func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, stri
 			return nil, "", fmt.Errorf("find runs: %w", err)
 		}
 		if len(runs) == limit {
-			cursor = strconv.FormatInt(seq+1, 36)
+			cursor = query.RunCursor(seq)
 			break
 		}
 		runs = append(runs, r)

@@ -7,53 +7,32 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
+	"github.com/switchyardhq/switchyard/internal/store/query"
 )
-
-// maxListLimit caps one page of a listing.
-const maxListLimit = 1000
 
 // FindEvents implements cdp.EventReader.
 func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event, string, error) {
-	var where []string
-	var args []any
-	for _, c := range []struct{ col, val string }{
-		{"source_id", f.SourceID}, {"type", f.Type}, {"profile_id", f.ProfileID}, {"session_id", f.SessionID},
-	} {
-		if c.val != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.val)
-		}
-	}
+	w := &query.Where{}
+	query.Events(w, f)
 	if !f.Since.IsZero() {
 		// The first event at or after Since, found through the id index;
 		// everything inserted after it follows in rowid order.
-		where = append(where, "seq >= COALESCE((SELECT seq FROM events WHERE id >= ? ORDER BY id LIMIT 1), 9223372036854775807)")
-		args = append(args, cdp.MinIDAt(f.Since))
+		w.Add("seq >= COALESCE((SELECT seq FROM events WHERE id >= ? ORDER BY id LIMIT 1), 9223372036854775807)", cdp.MinIDAt(f.Since))
 	}
 	if f.Cursor != "" {
 		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
 		if err != nil {
 			return nil, "", cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
 		}
-		where = append(where, "seq < ?")
-		args = append(args, seq)
+		w.Add("seq < ?", seq)
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > maxListLimit {
-		limit = 100
-	}
-	q := "SELECT seq, " + eventColumns + " FROM events"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq DESC LIMIT ?"
-	args = append(args, limit+1)
-	rows, err := s.read(ctx, q, args...)
+	limit := query.Limit(f.Limit)
+	where, _ := w.SQL(query.Question)
+	rows, err := s.read(ctx, "SELECT seq, "+eventColumns+" FROM events"+where+" ORDER BY seq DESC LIMIT ?", w.Args(limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find events: %w", err)
 	}

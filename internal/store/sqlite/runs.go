@@ -5,12 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
+	"github.com/switchyardhq/switchyard/internal/store/query"
 )
 
 func nanosOrNil(t *time.Time) any {
@@ -94,39 +93,13 @@ func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
 
 // FindRuns implements cdp.RunReader.
 func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error) {
-	var where []string
-	var args []any
-	if f.WorkflowID != "" {
-		where, args = append(where, "workflow_id = ?"), append(args, f.WorkflowID)
+	w, err := query.Runs(f)
+	if err != nil {
+		return nil, "", err
 	}
-	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
-	}
-	if f.EventID != "" {
-		where, args = append(where, "event_id = ?"), append(args, f.EventID)
-	}
-	if !f.Since.IsZero() {
-		where, args = append(where, "created_at >= ?"), append(args, f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		where, args = append(where, "created_at < ?"), append(args, f.Until.UnixNano())
-	}
-	if f.Cursor != "" {
-		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
-		if err != nil {
-			return nil, "", cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
-		}
-		where, args = append(where, "seq < ?"), append(args, seq)
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > maxListLimit {
-		limit = 100
-	}
-	q := "SELECT " + runColumns + " FROM runs"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := s.read(ctx, q+" ORDER BY seq DESC LIMIT ?", append(args, limit+1)...)
+	limit := query.Limit(f.Limit)
+	where, _ := w.SQL(query.Question)
+	rows, err := s.read(ctx, "SELECT "+runColumns+" FROM runs"+where+" ORDER BY seq DESC LIMIT ?", w.Args(limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find runs: %w", err)
 	}
@@ -138,7 +111,7 @@ func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, stri
 			return nil, "", fmt.Errorf("find runs: %w", err)
 		}
 		if len(runs) == limit {
-			cursor = strconv.FormatInt(seq+1, 36)
+			cursor = query.RunCursor(seq)
 			break
 		}
 		runs = append(runs, r)

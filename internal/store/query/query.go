@@ -1,0 +1,116 @@
+// Package query turns the list filters of the store ports into SQL
+// conditions once for both stores: each renders the ? placeholders in its
+// own dialect, so SQLite and PostgreSQL filter, page and refuse a bad
+// cursor alike.
+package query
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// Where is a conjunction of conditions written with ? placeholders, and
+// their arguments in order.
+type Where struct {
+	conds []string
+	args  []any
+}
+
+// Add appends cond with the arguments of its placeholders.
+func (w *Where) Add(cond string, args ...any) {
+	w.conds, w.args = append(w.conds, cond), append(w.args, args...)
+}
+
+// Args returns the arguments, then extra (a LIMIT …).
+func (w *Where) Args(extra ...any) []any { return append(append([]any{}, w.args...), extra...) }
+
+// SQL renders " WHERE a AND b" ("" without conditions), numbering the
+// placeholders with mark (1, 2, …) for dialects that number them; next
+// is the number the statement's next placeholder takes.
+func (w *Where) SQL(mark func(n int) string) (sql string, next int) {
+	next = 1
+	if len(w.conds) == 0 {
+		return "", next
+	}
+	var b strings.Builder
+	b.WriteString(" WHERE ")
+	for i, c := range w.conds {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		for {
+			j := strings.IndexByte(c, '?')
+			if j < 0 {
+				break
+			}
+			b.WriteString(c[:j])
+			b.WriteString(mark(next))
+			next++
+			c = c[j+1:]
+		}
+		b.WriteString(c)
+	}
+	return b.String(), next
+}
+
+// Question marks placeholders as SQLite does (?); Dollar as PostgreSQL ($n).
+func Question(int) string { return "?" }
+func Dollar(n int) string { return "$" + strconv.Itoa(n) }
+
+// maxLimit caps one page of a listing; DefaultLimit is a page without one.
+const (
+	maxLimit     = 1000
+	DefaultLimit = 100
+)
+
+// Limit is the page size of a requested limit.
+func Limit(n int) int {
+	if n <= 0 || n > maxLimit {
+		return DefaultLimit
+	}
+	return n
+}
+
+// Events adds the column equalities of an event filter (time and cursor
+// depend on how each store orders events).
+func Events(w *Where, f cdp.EventFilter) {
+	for _, c := range []struct{ col, val string }{
+		{"source_id", f.SourceID}, {"type", f.Type}, {"profile_id", f.ProfileID}, {"session_id", f.SessionID},
+	} {
+		if c.val != "" {
+			w.Add(c.col+" = ?", c.val)
+		}
+	}
+}
+
+// Runs returns the conditions of a run filter over the runs table (seq
+// orders runs; the cursor is a seq in base 36).
+func Runs(f cdp.RunFilter) (*Where, error) {
+	w := &Where{}
+	for _, c := range []struct{ col, val string }{
+		{"workflow_id", f.WorkflowID}, {"status", f.Status}, {"event_id", f.EventID},
+	} {
+		if c.val != "" {
+			w.Add(c.col+" = ?", c.val)
+		}
+	}
+	if !f.Since.IsZero() {
+		w.Add("created_at >= ?", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		w.Add("created_at < ?", f.Until.UnixNano())
+	}
+	if f.Cursor != "" {
+		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
+		if err != nil {
+			return nil, cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
+		}
+		w.Add("seq < ?", seq)
+	}
+	return w, nil
+}
+
+// RunCursor is the cursor of the page after one whose extra row has seq.
+func RunCursor(seq int64) string { return strconv.FormatInt(seq+1, 36) }
