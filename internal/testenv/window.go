@@ -1,0 +1,31 @@
+package testenv
+
+import (
+	"slices"
+	"time"
+)
+
+// Jitter is how much of a one-second window BusiestSecond gives to
+// delivery jitter: on a loaded host a request can arrive late (a new
+// connection's handshake) and so closer to the next one than it was
+// sent. A burst or a faster rate still shows.
+const Jitter = 50 * time.Millisecond
+
+// BusiestSecond returns the most requests that arrived within one second
+// (less Jitter) of one of them, and the index (in time order) of the
+// first of those requests. It sorts at.
+func BusiestSecond(at []time.Time) (most, first int) {
+	slices.SortFunc(at, time.Time.Compare)
+	for i := range at {
+		n := 0
+		for _, u := range at[i:] {
+			if u.Sub(at[i]) < time.Second-Jitter {
+				n++
+			}
+		}
+		if n > most {
+			most, first = n, i
+		}
+	}
+	return most, first
+}
