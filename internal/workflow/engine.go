@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"sync"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
-	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/redact"
 )
@@ -50,80 +48,6 @@ type Engine struct {
 	// the runs (the embedded deployment) and no lease is written.
 	Node     string
 	LeaseTTL time.Duration
-}
-
-// Lease defaults: how long a lease lasts without renewal, and how long a
-// run whose lease another node holds waits before it is tried again.
-const (
-	DefaultLeaseTTL = 30 * time.Second
-	leaseBusyWait   = 5 * time.Second
-)
-
-// lease takes or renews run id's lease until the time (until now
-// releases it).
-func (e *Engine) lease(ctx context.Context, id string, until time.Time) (held bool, err error) {
-	err = e.Store.Update(ctx, func(tx cdp.Tx) error {
-		held, err = tx.LeaseRun(ctx, id, e.Node, e.Now(), until)
-		return err
-	})
-	return held, err
-}
-
-// Release gives up the lease of run id (after Advance, once the
-// heartbeat stopped); it does nothing without Node.
-func (e *Engine) Release(ctx context.Context, id string) {
-	if e.Node != "" {
-		_, _ = e.lease(context.WithoutCancel(ctx), id, e.Now())
-	}
-}
-
-// Renew extends the lease of run id, being advanced here (the runner's
-// heartbeat calls it); it does nothing without Node.
-func (e *Engine) Renew(ctx context.Context, id string) {
-	if e.Node != "" {
-		_, _ = e.lease(ctx, id, e.Now().Add(cmp.Or(e.LeaseTTL, DefaultLeaseTTL)))
-	}
-}
-
-type freshRun struct {
-	run   cdp.Run
-	event *cdp.Event
-}
-
-const freshTTL = 10 * time.Second
-
-// Created tells the engine about runs just committed with their events
-// (the processor's OnRuns), so that their first advance need not read
-// them back.
-func (e *Engine) Created(runs []*cdp.Run, events []*cdp.Event) {
-	if e.fresh == nil {
-		return
-	}
-	byID := make(map[string]*cdp.Event, len(events))
-	for _, ev := range events {
-		byID[ev.ID] = ev
-	}
-	for _, r := range runs {
-		if ev, ok := byID[r.EventID]; ok && r.Version == 1 {
-			e.fresh.Put(r.ID, freshRun{run: *r, event: ev.Stored()})
-		}
-	}
-}
-
-// EnableFresh turns on the fresh-run cache (see Created).
-func (e *Engine) EnableFresh() { e.fresh = cache.New[string, freshRun](100_000, freshTTL) }
-
-// take returns run id and its event from the fresh cache, once.
-func (e *Engine) take(id string) (*cdp.Run, *cdp.Event) {
-	if e.fresh == nil {
-		return nil, nil
-	}
-	f, ok := e.fresh.Get(id)
-	if !ok {
-		return nil, nil
-	}
-	e.fresh.Delete(id)
-	return &f.run, f.event
 }
 
 // errStop ends a walk: the run reached a final status or must wait.
@@ -350,156 +274,6 @@ func (st *runState) exec(ctx context.Context, cs *CompiledStep, id string) error
 	return st.fail(ctx, id, "unknown step kind")
 }
 
-// foreach runs the body once per item of the list, with item set; the
-// body's steps are recorded as <id>[<index>], so a resumed run continues
-// with the items not done. The list is evaluated once, on the first
-// visit. Items run one after the other, or up to parallel at once.
-func (st *runState) foreach(ctx context.Context, cs *CompiledStep, id string) error {
-	rec := st.step(id)
-	var items []any
-	if rec.Status == cdp.RunRunning || rec.Status == cdp.RunSucceeded {
-		_ = json.Unmarshal(rec.Input, &items)
-	} else {
-		v, err := cs.Map.Eval(ctx, st.vars)
-		if err != nil {
-			return st.fail(ctx, id, "foreach.items: "+err.Error())
-		}
-		list, ok := v.([]any)
-		if !ok && v != nil {
-			return st.fail(ctx, id, fmt.Sprintf("foreach.items: %T is not a list", v))
-		}
-		const maxItems = 1000
-		if len(list) > maxItems {
-			return st.fail(ctx, id, fmt.Sprintf("foreach.items: %d items, more than %d", len(list), maxItems))
-		}
-		items, rec.Status = list, cdp.RunRunning
-		rec.Input, _ = json.Marshal(items)
-		st.dirty = true
-	}
-	outer := st.vars["item"]
-	defer func() { st.vars["item"] = outer }()
-	if cs.Foreach.Parallel > 1 {
-		if err := st.parallel(ctx, cs, items); err != nil {
-			return err
-		}
-	} else {
-		for i, item := range items {
-			st.vars["item"] = item
-			if err := st.walk(ctx, cs.Body, fmt.Sprintf("[%d]", i)); err != nil {
-				return err
-			}
-		}
-	}
-	st.done(id, map[string]any{"items": len(items)})
-	return nil
-}
-
-// parallel walks the foreach body for every item, up to
-// cs.Foreach.Parallel at once. Items that must wait do not hold up the
-// others; the run then waits for the earliest of them. A failure ends the
-// run: items not started are not started, the others finish their
-// current request and are recorded.
-func (st *runState) parallel(ctx context.Context, cs *CompiledStep, items []any) error {
-	slots := make(chan struct{}, cs.Foreach.Parallel)
-	var wg sync.WaitGroup
-	var failed error // the first error other than errStop
-	stopped := false
-	for i, item := range items {
-		st.unlocked(func() { slots <- struct{}{} })
-		if st.ended || failed != nil {
-			<-slots
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			st.vars["item"] = item
-			err := st.walk(ctx, cs.Body, fmt.Sprintf("[%d]", i))
-			switch {
-			case errors.Is(err, errStop):
-				stopped = true
-			case err != nil && failed == nil:
-				failed = err
-			}
-		})
-	}
-	st.unlocked(wg.Wait)
-	switch {
-	case failed != nil:
-		return failed
-	case st.ended || stopped: // ended, or paused until the earliest item may go on
-		if err := st.flush(ctx); err != nil { // what the other items did meanwhile
-			return err
-		}
-		return errStop
-	}
-	return nil
-}
-
-// profileUpdate sets, unsets and increments traits of the event's profile,
-// in the transaction that records the step as done, so a resumed run
-// cannot apply it twice.
-func (st *runState) profileUpdate(ctx context.Context, cs *CompiledStep, id string) error {
-	event, _ := st.vars["event"].(map[string]any)
-	pid, _ := event["profile_id"].(string)
-	if pid == "" {
-		return st.fail(ctx, id, "profile.update: the event has no profile")
-	}
-	set, inc := map[string]any{}, map[string]float64{}
-	for k, p := range cs.Set {
-		v, err := p.Eval(ctx, st.vars)
-		if err != nil {
-			return st.fail(ctx, id, fmt.Sprintf("profile.update.set.%s: %v", k, err))
-		}
-		set[k] = v
-	}
-	for k, p := range cs.Increment {
-		v, err := p.Eval(ctx, st.vars)
-		n, ok := v.(float64)
-		if i, isInt := v.(int64); isInt {
-			n, ok = float64(i), true
-		}
-		if err != nil || !ok {
-			return st.fail(ctx, id, fmt.Sprintf("profile.update.increment.%s: %v is not a number (%v)", k, v, err))
-		}
-		inc[k] = n
-	}
-	st.done(id, map[string]any{"profile_id": pid})
-	st.run.UpdatedAt = st.e.Now().UTC()
-	err := st.e.Store.Update(ctx, func(tx cdp.Tx) error {
-		live, err := tx.ResolveProfileID(ctx, pid)
-		if err != nil {
-			return err
-		}
-		err = identity.UpdateProfileTx(ctx, tx, live, st.e.Now(), func(p *cdp.Profile) bool {
-			maps.Copy(p.Traits, set)
-			for _, k := range cs.ProfileUpdate.Unset {
-				delete(p.Traits, k)
-			}
-			for k, n := range inc {
-				old, _ := p.Traits[k].(float64)
-				if i, ok := p.Traits[k].(int64); ok {
-					old = float64(i)
-				}
-				p.Traits[k] = old + n
-			}
-			return true
-		})
-		if err != nil {
-			return err
-		}
-		return tx.UpdateRun(ctx, st.run)
-	})
-	if cdp.ErrorCode(err) == cdp.ENOTFOUND {
-		return st.fail(ctx, id, "profile.update: the profile no longer exists")
-	}
-	if err == nil {
-		st.dirty = false // the run was recorded with the profile
-	}
-	return err
-}
-
 // done marks step id succeeded with output. It is recorded with the next
 // write: before the next action acts, when the run pauses, or when it ends.
 func (st *runState) done(id string, output any) *cdp.StepRun {
@@ -509,66 +283,6 @@ func (st *runState) done(id string, output any) *cdp.StepRun {
 	rec.Output, _ = json.Marshal(output)
 	st.outs[id] = map[string]any{"output": output}
 	return rec
-}
-
-func (st *runState) wait(ctx context.Context, cs *CompiledStep, id string) error {
-	rec := st.step(id)
-	var until time.Time
-	if rec.Status == cdp.RunWaiting {
-		_ = json.Unmarshal(rec.Output, &struct {
-			Until *time.Time `json:"until"`
-		}{&until})
-	} else {
-		v, err := cs.Wait.Eval(ctx, st.vars)
-		if err != nil {
-			return st.fail(ctx, id, "wait: "+err.Error())
-		}
-		switch v := v.(type) {
-		case string: // CEL durations and timestamps come out as JSON strings
-			if d, err := time.ParseDuration(v); err == nil {
-				until = st.e.Now().Add(d)
-			} else if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				until = t
-			} else {
-				return st.fail(ctx, id, fmt.Sprintf("wait: %q is not a duration or a timestamp", v))
-			}
-		default:
-			return st.fail(ctx, id, fmt.Sprintf("wait: %v is not a duration or a timestamp", v))
-		}
-	}
-	if d := until.Sub(st.e.Now()); d > 0 {
-		rec.Status = cdp.RunWaiting
-		rec.Output, _ = json.Marshal(map[string]any{"until": until.UTC()})
-		return st.pause(ctx, d)
-	}
-	st.done(id, map[string]any{"until": until.UTC()})
-	return nil
-}
-
-func (st *runState) branch(ctx context.Context, cs *CompiledStep, id string) error {
-	rec := st.step(id)
-	var taken bool
-	if rec.Status == cdp.RunSucceeded || rec.Status == cdp.RunRunning {
-		_ = json.Unmarshal(rec.Output, &taken) // the choice made on the first visit
-	} else {
-		ok, err := cs.If.EvalBool(ctx, st.vars)
-		if err != nil {
-			return st.fail(ctx, id, "branch.if: "+err.Error())
-		}
-		taken = ok
-		rec.Status = cdp.RunRunning
-		rec.Output, _ = json.Marshal(taken)
-		st.dirty = true
-	}
-	steps := cs.Else
-	if taken {
-		steps = cs.Then
-	}
-	if err := st.walk(ctx, steps, ""); err != nil {
-		return err
-	}
-	st.done(id, taken)
-	return nil
 }
 
 // action makes the step's next attempt and records it.

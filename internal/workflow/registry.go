@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -74,7 +73,7 @@ func NewRegistry(store cdp.WorkflowStore, configured []Workflow, dests []*Destin
 		c.Version, c.Origin = 1, OriginConfig
 		r.config = append(r.config, c)
 	}
-	r.rebuild()
+	r.Rebuild()
 	return r, nil
 }
 
@@ -124,9 +123,7 @@ func (r *Registry) Run(ctx context.Context, interval time.Duration) {
 }
 
 // Rebuild rebuilds the set from memory (after the sources changed).
-func (r *Registry) Rebuild() { r.rebuild() }
-
-func (r *Registry) rebuild() {
+func (r *Registry) Rebuild() {
 	r.write.Lock()
 	defer r.write.Unlock()
 	r.rebuildLocked()
@@ -355,7 +352,7 @@ func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.T
 				continue
 			}
 		}
-		runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: cmp.Or(wf.Version, 1), EventID: e.ID,
+		runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID,
 			Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now})
 	}
 	return runs
