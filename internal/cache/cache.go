@@ -3,6 +3,7 @@
 package cache
 
 import (
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -23,7 +24,8 @@ type entry[V any] struct {
 	expires time.Time
 }
 
-// New returns a cache of up to size entries that live ttl (0: no expiry).
+// New returns a cache of up to size entries that live up to ttl (0: no
+// expiry).
 func New[K comparable, V any](size int, ttl time.Duration) *Cache[K, V] {
 	half := max(size/2, 1)
 	return &Cache[K, V]{half: half, ttl: ttl, cur: make(map[K]entry[V]), old: make(map[K]entry[V])}
@@ -52,7 +54,10 @@ func (c *Cache[K, V]) Put(key K, value V) {
 	defer c.mu.Unlock()
 	e := entry[V]{value: value}
 	if c.ttl > 0 {
-		e.expires = time.Now().Add(c.ttl)
+		// Each entry lives between 3/4 of ttl and ttl, so that entries put
+		// together (a burst of new visitors) do not all expire, and cost
+		// their misses, in the same moment.
+		e.expires = time.Now().Add(c.ttl - rand.N(c.ttl/4+1))
 	}
 	c.putLocked(key, e)
 }

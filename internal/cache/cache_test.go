@@ -36,3 +36,29 @@ func TestCache(t *testing.T) {
 		t.Fatal("expired entry found")
 	}
 }
+
+// Entries put together expire over the last quarter of the ttl, not all
+// at once.
+func TestExpiriesSpread(t *testing.T) {
+	c := New[int, int](10_000, time.Minute)
+	before := time.Now()
+	for i := range 1000 {
+		c.Put(i, i)
+	}
+	after := time.Now()
+	first, last := after.Add(time.Hour), before
+	for _, e := range c.cur {
+		if e.expires.Before(before.Add(45*time.Second)) || e.expires.After(after.Add(time.Minute)) {
+			t.Fatalf("expiry %v outside [45s, 60s] from the put", e.expires.Sub(before))
+		}
+		if e.expires.Before(first) {
+			first = e.expires
+		}
+		if e.expires.After(last) {
+			last = e.expires
+		}
+	}
+	if last.Sub(first) < 10*time.Second {
+		t.Fatalf("1000 expiries within %v of each other", last.Sub(first))
+	}
+}
