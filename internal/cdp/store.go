@@ -72,6 +72,10 @@ type ProfileReader interface {
 	FindProfileByID(ctx context.Context, id string) (*Profile, error)
 	FindProfileByIdentifier(ctx context.Context, ident Identifier) (*Profile, error)
 	FindSessionByID(ctx context.Context, id string) (*Session, error)
+	// SessionProfile returns the id of the profile session id belongs to,
+	// if that profile is live (not merged away or erased): the one read a
+	// returning visitor's request needs. ENOTFOUND otherwise.
+	SessionProfile(ctx context.Context, id string) (string, error)
 }
 
 // SourceStore keeps the sources created through the management API.
@@ -92,10 +96,16 @@ type Tx interface {
 	// SourceID and non-empty MessageID, is already stored. It reports
 	// whether e was stored.
 	InsertEvent(ctx context.Context, e *Event) (bool, error)
+	// InsertEvents is InsertEvent for many events in one write (a network
+	// store's transaction would otherwise cost a round trip per event):
+	// stored[i] reports whether events[i] was stored. An event repeating
+	// an earlier one of the same call is not.
+	InsertEvents(ctx context.Context, events []*Event) (stored []bool, err error)
 	// HasEvent reports whether InsertEvent(e) would find e already stored.
 	HasEvent(ctx context.Context, e *Event) (bool, error)
-	// InsertRawRequest stores r under id unless id is taken.
-	InsertRawRequest(ctx context.Context, id string, r *RawRequest) error
+	// InsertRawRequests stores each request under its id unless the id is
+	// taken.
+	InsertRawRequests(ctx context.Context, reqs map[string]*RawRequest) error
 	// CountEvents adds counts to the per-minute event counts (kept apart
 	// from the events: erasing a profile leaves the totals).
 	CountEvents(ctx context.Context, counts []MinuteCount) error
@@ -116,18 +126,22 @@ type Tx interface {
 	// ResolveProfileID follows merges: it returns id itself for a live
 	// profile, the survivor's id for a merged-away id, ENOTFOUND otherwise.
 	ResolveProfileID(ctx context.Context, id string) (string, error)
+	// ResolveProfileIDs is ResolveProfileID for many ids in one read: the
+	// live id of each id that has one, by id.
+	ResolveProfileIDs(ctx context.Context, ids []string) (map[string]string, error)
 	// InsertProfile stores p unless its id exists; it reports whether it did.
 	InsertProfile(ctx context.Context, p *Profile) (bool, error)
 	// UpdateProfile replaces p if its stored version is still p.Version and
 	// increments p.Version; ECONFLICT if another write came first.
 	UpdateProfile(ctx context.Context, p *Profile) error
-	// AddProfileStats adds events to the profile's event count and, if
-	// visitAt is set, counts a visit starting then (the current visit
-	// becomes the last), setting UpdatedAt to at. It rewrites nothing else,
-	// so counting stays cheap, but it increments the version so that a
-	// concurrent UpdateProfile conflicts instead of losing the counts.
-	// ENOTFOUND if the profile does not exist.
-	AddProfileStats(ctx context.Context, id string, events int64, visitAt *time.Time, at time.Time) error
+	// AddProfileStats adds each entry's events to its profile's event count
+	// and, if VisitAt is set, counts a visit starting then (the current
+	// visit becomes the last), setting UpdatedAt to At if later; entries
+	// apply in order, in one write where the store can. It rewrites nothing
+	// else, so counting stays cheap, but it increments the version so that
+	// a concurrent UpdateProfile conflicts instead of losing the counts.
+	// ENOTFOUND if a profile does not exist.
+	AddProfileStats(ctx context.Context, deltas []StatsDelta) error
 	// DeleteProfile erases the profile with its identifiers, merge aliases,
 	// sessions and events, and the raw requests that carried those events.
 	DeleteProfile(ctx context.Context, id string) error
@@ -146,6 +160,8 @@ type Tx interface {
 
 	// Session returns the session stored under id.
 	Session(ctx context.Context, id string) (*Session, error)
+	// Sessions returns the stored sessions among ids, by id, in one read.
+	Sessions(ctx context.Context, ids []string) (map[string]*Session, error)
 	// InsertSession stores s unless its id exists; it reports whether it did.
 	InsertSession(ctx context.Context, s *Session) (bool, error)
 	// UpdateSession replaces the stored session with s.
@@ -166,4 +182,12 @@ type Tx interface {
 	// advanced by one node at a time. It reports false for a run that
 	// does not exist.
 	LeaseRun(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
+}
+
+// StatsDelta is what AddProfileStats adds to one profile's stats.
+type StatsDelta struct {
+	ID      string
+	Events  int64
+	VisitAt *time.Time // a visit starting then
+	At      time.Time
 }

@@ -20,6 +20,11 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 		return nil
 	}
 	if e.Op != "" {
+		// Operations read and move stored events: the events before this
+		// one are stored first.
+		if err := st.insertPending(ctx); err != nil {
+			return err
+		}
 		if !e.Ephemeral {
 			if seen, err := st.tx.HasEvent(ctx, e); err != nil || seen {
 				return err
@@ -227,6 +232,19 @@ func (st *state) repoint(from, to string) {
 	}
 	delete(st.counts, from)
 	clear(st.owners) // identifiers moved or vanished
+	// The store moved or deleted from's sessions; what the transaction
+	// holds of them follows.
+	for id, s := range st.sessions {
+		switch {
+		case s == nil || s.ProfileID != from:
+		case to != "":
+			s.ProfileID = to
+		default:
+			st.sessions[id] = nil
+			delete(st.dirty, id)
+			delete(st.newSession, id)
+		}
+	}
 	for k, v := range st.resolved {
 		if v == from {
 			if to == "" {

@@ -144,10 +144,16 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 	var st *state
 	err := p.store.Update(ctx, func(tx cdp.Tx) error {
 		st = newState(tx, p.seen)
+		if err := st.prefetch(ctx, batches); err != nil {
+			return err
+		}
 		for _, b := range batches {
 			if err := st.apply(ctx, b); err != nil {
 				return err
 			}
+		}
+		if err := st.insertPending(ctx); err != nil {
+			return err
 		}
 		if err := st.flush(ctx); err != nil {
 			return err

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cache"
@@ -21,12 +23,13 @@ type state struct {
 	resolved   map[string]string // profile id as sent → live profile id
 	owners     map[cdp.Identifier]string
 	counts     map[string]*profileCount
-	sessions   map[string]*cdp.Session
+	sessions   map[string]*cdp.Session // nil: known not to be stored
 	newSession map[string]bool
 	dirty      map[string]bool   // sessions to write
 	applied    map[string]uint64 // session update fingerprints, cached after commit
 	seen       *cache.Cache[string, uint64]
 	stored     []*cdp.Event
+	pending    []pendingEvent // applied, not yet inserted
 	duplicates int
 	ephemeral  int
 	erased     bool       // a profile was erased or merged: cached sessions may be stale
@@ -66,18 +69,12 @@ func newState(tx cdp.Tx, seen *cache.Cache[string, uint64]) *state {
 		applied: map[string]uint64{}, seen: seen}
 }
 
-func (st *state) apply(ctx context.Context, b *cdp.Batch) (err error) {
+func (st *state) apply(ctx context.Context, b *cdp.Batch) error {
 	if b.Session != nil {
 		if err := st.updateSession(ctx, b); err != nil {
 			return err
 		}
 	}
-	stored := len(st.stored)
-	defer func() {
-		if b.Raw != nil && len(st.stored) > stored && err == nil {
-			err = st.tx.InsertRawRequest(ctx, b.ID, b.Raw)
-		}
-	}()
 	for _, e := range b.Events {
 		named := e.ProfileID == ""
 		if err := st.resolve(ctx, e); err != nil {
@@ -98,18 +95,87 @@ func (st *state) apply(ctx context.Context, b *cdp.Batch) (err error) {
 			}
 			e.ProfileID = pid
 		}
-		inserted, err := st.tx.InsertEvent(ctx, e)
-		if err != nil {
-			return err
-		}
-		if !inserted {
+		st.pending = append(st.pending, pendingEvent{e, b})
+	}
+	return nil
+}
+
+// pendingEvent is an event waiting for insertPending, with its batch.
+type pendingEvent struct {
+	e *cdp.Event
+	b *cdp.Batch
+}
+
+// insertPending stores the events applied since its last call in one
+// write, with the raw requests of the batches that had one stored. Events
+// wait so that a transaction of many costs one write, not one each; what
+// reads or moves stored events (operations) calls it first.
+func (st *state) insertPending(ctx context.Context) error {
+	if len(st.pending) == 0 {
+		return nil
+	}
+	events := make([]*cdp.Event, len(st.pending))
+	for i, p := range st.pending {
+		events[i] = p.e
+	}
+	stored, err := st.tx.InsertEvents(ctx, events)
+	if err != nil {
+		return err
+	}
+	raw := map[string]*cdp.RawRequest{}
+	for i, p := range st.pending {
+		if !stored[i] {
 			st.duplicates++
 			continue
 		}
-		st.stored = append(st.stored, e)
-		if e.ProfileID != "" {
-			st.count(e)
+		st.stored = append(st.stored, p.e)
+		if p.e.ProfileID != "" {
+			st.count(p.e)
 		}
+		if p.b.Raw != nil {
+			raw[p.b.ID] = p.b.Raw
+		}
+	}
+	st.pending = st.pending[:0]
+	return st.tx.InsertRawRequests(ctx, raw)
+}
+
+// prefetch reads, one query for all, the sessions and profiles batches
+// name, which apply would otherwise read one at a time. A session whose
+// update is skipped (see updateSession) is not read.
+func (st *state) prefetch(ctx context.Context, batches []*cdp.Batch) error {
+	var sessions, profiles []string
+	seen := map[string]bool{}
+	add := func(list *[]string, id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			*list = append(*list, id)
+		}
+	}
+	for _, b := range batches {
+		if u := b.Session; u != nil {
+			if last, ok := st.lastUpdate(u.ID); !ok || last != fingerprint(u) {
+				add(&sessions, u.ID)
+				add(&profiles, u.ProfileID)
+			}
+		}
+		for _, e := range b.Events {
+			add(&profiles, e.ProfileID)
+		}
+	}
+	found, err := st.tx.Sessions(ctx, sessions)
+	if err != nil {
+		return err
+	}
+	for _, id := range sessions {
+		st.sessions[id] = found[id] // nil: known not to be stored
+	}
+	live, err := st.tx.ResolveProfileIDs(ctx, profiles)
+	if err != nil {
+		return err
+	}
+	for id, pid := range live {
+		st.resolved[id] = pid
 	}
 	return nil
 }
@@ -180,16 +246,18 @@ func (st *state) updateSession(ctx context.Context, b *cdp.Batch) error {
 	s, ok := st.sessions[u.ID]
 	if !ok {
 		var err error
-		s, err = st.tx.Session(ctx, u.ID)
-		if cdp.ErrorCode(err) == cdp.ENOTFOUND {
-			s = &cdp.Session{ID: u.ID, SourceID: b.SourceID, CreatedAt: b.ReceivedAt, UpdatedAt: b.ReceivedAt}
-			s.Normalize()
-			st.newSession[u.ID], st.dirty[u.ID] = true, true
+		if s, err = st.tx.Session(ctx, u.ID); cdp.ErrorCode(err) == cdp.ENOTFOUND {
+			s = nil
 		} else if err != nil {
 			return err
 		}
-		st.sessions[u.ID] = s
 	}
+	if s == nil {
+		s = &cdp.Session{ID: u.ID, SourceID: b.SourceID, CreatedAt: b.ReceivedAt, UpdatedAt: b.ReceivedAt}
+		s.Normalize()
+		st.newSession[u.ID], st.dirty[u.ID] = true, true
+	}
+	st.sessions[u.ID] = s
 	changed := false
 	if u.ProfileID != "" {
 		pid, err := st.profileID(ctx, u.ProfileID, b.ReceivedAt)
@@ -250,23 +318,27 @@ func mergeObject(dst map[string]any, raw json.RawMessage) (bool, error) {
 
 // flush applies the counters and writes the sessions that changed.
 func (st *state) flush(ctx context.Context) error {
+	var deltas []cdp.StatsDelta
 	for id, c := range st.counts {
 		if len(c.visits) == 0 {
-			if err := st.tx.AddProfileStats(ctx, id, c.events, nil, c.at); err != nil {
-				return err
-			}
+			deltas = append(deltas, cdp.StatsDelta{ID: id, Events: c.events, At: c.at})
 		}
 		for i, v := range c.visits {
-			events := int64(0)
+			d := cdp.StatsDelta{ID: id, VisitAt: &v, At: c.at}
 			if i == 0 {
-				events = c.events
+				d.Events = c.events
 			}
-			if err := st.tx.AddProfileStats(ctx, id, events, &v, c.at); err != nil {
-				return err
-			}
+			deltas = append(deltas, d)
 		}
 	}
-	for id := range st.dirty {
+	if len(deltas) > 0 {
+		if err := st.tx.AddProfileStats(ctx, deltas); err != nil {
+			return err
+		}
+	}
+	// In id order, as on every node, so that two nodes' transactions
+	// writing the same sessions wait for each other instead of deadlocking.
+	for _, id := range slices.Sorted(maps.Keys(st.dirty)) {
 		s := st.sessions[id]
 		if st.newSession[id] {
 			if _, err := st.tx.InsertSession(ctx, s); err != nil {

@@ -137,6 +137,13 @@ func (s *Store) FindSessionByID(ctx context.Context, id string) (*cdp.Session, e
 	return scanSession(s.pool.QueryRow(ctx, `SELECT profile_id, body FROM sessions WHERE id = $1`, id), id)
 }
 
+// SessionProfile implements cdp.ProfileReader.
+func (s *Store) SessionProfile(ctx context.Context, id string) (string, error) {
+	var pid string
+	err := s.pool.QueryRow(ctx, `SELECT p.id FROM sessions s JOIN profiles p ON p.id = s.profile_id WHERE s.id = $1`, id).Scan(&pid)
+	return pid, notFound(err, "session %s has no live profile", id)
+}
+
 // FindSources implements cdp.SourceStore.
 func (s *Store) FindSources(ctx context.Context) ([]*cdp.Source, error) {
 	rows, err := s.pool.Query(ctx, `SELECT body FROM sources ORDER BY id`)

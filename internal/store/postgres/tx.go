@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
 
 // tx implements cdp.Tx inside a transaction.
@@ -20,27 +21,11 @@ type tx struct {
 var _ cdp.Tx = (*tx)(nil)
 
 func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
-	body, err := storebody.EncodeEvent(e)
+	stored, err := t.InsertEvents(ctx, []*cdp.Event{e})
 	if err != nil {
-		return false, fmt.Errorf("encode event: %w", err)
+		return false, err
 	}
-	// The message id is claimed first, in the same statement: a repeat of
-	// it inserts nothing, on whichever node it arrives.
-	tag, err := t.tx.Exec(ctx, `WITH claim AS (
-			INSERT INTO event_messages (source_id, message_id, received_at)
-			SELECT $2, $3, $9 WHERE $3::text IS NOT NULL
-			ON CONFLICT DO NOTHING RETURNING 1)
-		INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, request_id, body)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
-		WHERE ($3::text IS NULL OR EXISTS (SELECT 1 FROM claim))
-		  AND NOT EXISTS (SELECT 1 FROM events WHERE id = $1)
-		ON CONFLICT DO NOTHING`,
-		e.ID, e.SourceID, nullable(e.MessageID), e.Type, nullable(e.ProfileID), nullable(e.SessionID), nullable(e.AnonymousID),
-		e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(), nullable(e.RequestID), body)
-	if err != nil {
-		return false, fmt.Errorf("insert event: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
+	return stored[0], nil
 }
 
 func (t *tx) HasEvent(ctx context.Context, e *cdp.Event) (bool, error) {
@@ -134,22 +119,72 @@ func (t *tx) UpdateProfile(ctx context.Context, p *cdp.Profile) error {
 	return nil
 }
 
-func (t *tx) AddProfileStats(ctx context.Context, id string, events int64, visitAt *time.Time, at time.Time) error {
-	var q string
-	args := []any{events, at.UnixNano(), id}
-	if visitAt == nil {
-		q = `UPDATE profiles SET version = version + 1, events = events + $1, updated_at = GREATEST(updated_at, $2) WHERE id = $3`
-	} else {
-		q = `UPDATE profiles SET version = version + 1, events = events + $1, visits = visits + 1,
-			last_visit_at = current_visit_at, current_visit_at = $4, updated_at = GREATEST(updated_at, $2) WHERE id = $3`
-		args = append(args, visitAt.UnixNano())
+func (t *tx) AddProfileStats(ctx context.Context, deltas []cdp.StatsDelta) error {
+	// One statement per round: the first adds every profile's events and
+	// its first visit, the next (rare: two new sessions of one profile in
+	// a transaction) each profile's next visit. Rows are locked in id
+	// order, as on every node, so that two transactions do not deadlock.
+	type sum struct {
+		events int64
+		visits []int64
+		at     time.Time
 	}
-	tag, err := t.tx.Exec(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("add profile stats: %w", err)
+	sums := map[string]*sum{}
+	rounds := 1
+	for _, d := range deltas {
+		s := sums[d.ID]
+		if s == nil {
+			s = &sum{}
+			sums[d.ID] = s
+		}
+		s.events += d.Events
+		if d.At.After(s.at) {
+			s.at = d.At
+		}
+		if d.VisitAt != nil {
+			s.visits = append(s.visits, d.VisitAt.UnixNano())
+			rounds = max(rounds, len(s.visits))
+		}
 	}
-	if tag.RowsAffected() != 1 {
-		return cdp.Errorf(cdp.ENOTFOUND, "profile %s not found", id)
+	ids := slices.Sorted(maps.Keys(sums))
+	for r := range rounds {
+		var round []string
+		var events []int64
+		var visits []*int64
+		var at []int64
+		for _, id := range ids {
+			s := sums[id]
+			if r > 0 && len(s.visits) <= r {
+				continue
+			}
+			round, at = append(round, id), append(at, s.at.UnixNano())
+			if r == 0 {
+				events = append(events, s.events)
+			} else {
+				events = append(events, 0)
+			}
+			var v *int64
+			if r < len(s.visits) {
+				v = &s.visits[r]
+			}
+			visits = append(visits, v)
+		}
+		if len(round) == 0 {
+			continue
+		}
+		tag, err := t.tx.Exec(ctx, `UPDATE profiles p SET version = p.version + 1, events = p.events + u.events,
+			visits = p.visits + (u.visit IS NOT NULL)::int,
+			last_visit_at = CASE WHEN u.visit IS NULL THEN p.last_visit_at ELSE p.current_visit_at END,
+			current_visit_at = COALESCE(u.visit, p.current_visit_at),
+			updated_at = GREATEST(p.updated_at, u.at)
+			FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, events, visit, at)
+			WHERE p.id = u.id`, round, events, visits, at)
+		if err != nil {
+			return fmt.Errorf("add profile stats: %w", err)
+		}
+		if tag.RowsAffected() != int64(len(round)) {
+			return cdp.Errorf(cdp.ENOTFOUND, "%d of profiles %v not found", len(round)-int(tag.RowsAffected()), round)
+		}
 	}
 	return nil
 }
@@ -224,6 +259,10 @@ func scanSession(row pgx.Row, id string) (*cdp.Session, error) {
 	if err := row.Scan(&profileID, &body); err != nil {
 		return nil, notFound(err, "session %s not found", id)
 	}
+	return decodeSession(id, profileID, body)
+}
+
+func decodeSession(id string, profileID *string, body []byte) (*cdp.Session, error) {
 	s := &cdp.Session{}
 	if err := json.Unmarshal(body, s); err != nil {
 		return nil, fmt.Errorf("decode session %s: %w", id, err)
@@ -264,15 +303,6 @@ func (t *tx) UpdateSession(ctx context.Context, s *cdp.Session) error {
 	}
 	if tag.RowsAffected() != 1 {
 		return cdp.Errorf(cdp.ENOTFOUND, "session %s not found", s.ID)
-	}
-	return nil
-}
-
-func (t *tx) InsertRawRequest(ctx context.Context, id string, r *cdp.RawRequest) error {
-	if _, err := t.tx.Exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, header, body, body_size, truncated)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		id, r.ReceivedAt.UnixNano(), r.Method, r.Path, r.RemoteAddr, r.Header, r.Body, r.BodySize, r.Truncated); err != nil {
-		return fmt.Errorf("insert raw request: %w", err)
 	}
 	return nil
 }

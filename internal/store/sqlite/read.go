@@ -131,6 +131,16 @@ func (s *Store) FindSessionByID(ctx context.Context, id string) (*cdp.Session, e
 	return decodeSession(profileID, body, err, id)
 }
 
+// SessionProfile implements cdp.ProfileReader.
+func (s *Store) SessionProfile(ctx context.Context, id string) (string, error) {
+	var pid string
+	err := s.readRow(ctx, `SELECT p.id FROM sessions s JOIN profiles p ON p.id = s.profile_id WHERE s.id = ?`, id).Scan(&pid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", cdp.Errorf(cdp.ENOTFOUND, "session %s has no live profile", id)
+	}
+	return pid, err
+}
+
 // FindSources implements cdp.SourceStore.
 func (s *Store) FindSources(ctx context.Context) ([]*cdp.Source, error) {
 	rows, err := s.read(ctx, `SELECT body FROM sources ORDER BY id`)

@@ -174,22 +174,24 @@ func (t *tx) UpdateProfile(ctx context.Context, p *cdp.Profile) error {
 	return nil
 }
 
-func (t *tx) AddProfileStats(ctx context.Context, id string, events int64, visitAt *time.Time, at time.Time) error {
-	var res sql.Result
-	var err error
-	if visitAt == nil {
-		res, err = t.exec(ctx, `UPDATE profiles SET version = version + 1, events = events + ?, updated_at = MAX(updated_at, ?)
-			WHERE id = ?`, events, at.UnixNano(), id)
-	} else {
-		res, err = t.exec(ctx, `UPDATE profiles SET version = version + 1, events = events + ?, visits = visits + 1,
-			last_visit_at = current_visit_at, current_visit_at = ?, updated_at = MAX(updated_at, ?) WHERE id = ?`,
-			events, visitAt.UnixNano(), at.UnixNano(), id)
-	}
-	if err != nil {
-		return fmt.Errorf("add profile stats: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return cdp.Errorf(cdp.ENOTFOUND, "profile %s not found", id)
+func (t *tx) AddProfileStats(ctx context.Context, stats []cdp.StatsDelta) error {
+	for _, st := range stats {
+		var res sql.Result
+		var err error
+		if st.VisitAt == nil {
+			res, err = t.exec(ctx, `UPDATE profiles SET version = version + 1, events = events + ?, updated_at = MAX(updated_at, ?)
+				WHERE id = ?`, st.Events, st.At.UnixNano(), st.ID)
+		} else {
+			res, err = t.exec(ctx, `UPDATE profiles SET version = version + 1, events = events + ?, visits = visits + 1,
+				last_visit_at = current_visit_at, current_visit_at = ?, updated_at = MAX(updated_at, ?) WHERE id = ?`,
+				st.Events, st.VisitAt.UnixNano(), st.At.UnixNano(), st.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("add profile stats: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return cdp.Errorf(cdp.ENOTFOUND, "profile %s not found", st.ID)
+		}
 	}
 	return nil
 }
@@ -303,15 +305,6 @@ func (t *tx) UpdateSession(ctx context.Context, s *cdp.Session) error {
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return cdp.Errorf(cdp.ENOTFOUND, "session %s not found", s.ID)
-	}
-	return nil
-}
-
-func (t *tx) InsertRawRequest(ctx context.Context, id string, r *cdp.RawRequest) error {
-	if _, err := t.exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, header, body, body_size, truncated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		id, r.ReceivedAt.UnixNano(), r.Method, r.Path, r.RemoteAddr, r.Header, r.Body, r.BodySize, r.Truncated); err != nil {
-		return fmt.Errorf("insert raw request: %w", err)
 	}
 	return nil
 }

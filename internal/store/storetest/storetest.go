@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 		fn   func(*testing.T, cdp.Store)
 	}{
 		{"EventDedup", testEventDedup},
+		{"ManyRows", testManyRows},
 		{"AnonymousEvents", testAnonymousEvents},
 		{"FindEvents", testFindEvents},
 		{"ProfileVersions", testProfileVersions},
@@ -119,6 +120,76 @@ func testEventDedup(t *testing.T, s cdp.Store) {
 	}
 	_, err = s.FindEventByID(t.Context(), "nope")
 	wantCode(t, err, cdp.ENOTFOUND)
+}
+
+// The many-row methods answer as their one-row counterparts would, in
+// order, with repeats inside one call treated as repeats.
+func testManyRows(t *testing.T, s cdp.Store) {
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		if _, err := tx.InsertEvent(ctx, event("old", "web", "m-old", "view", "", "")); err != nil {
+			return err
+		}
+		for _, id := range []string{"p-live", "p-gone"} {
+			if _, err := tx.InsertProfile(ctx, cdp.NewProfile(id, t0)); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.InsertSession(ctx, &cdp.Session{ID: "s-1", ProfileID: "p-live", SourceID: "web", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		if _, err := tx.InsertSession(ctx, &cdp.Session{ID: "s-orphan", ProfileID: "p-erased", SourceID: "web", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		return tx.MergeProfile(ctx, "p-gone", "p-live")
+	})
+	if pid, err := s.SessionProfile(t.Context(), "s-1"); err != nil || pid != "p-live" {
+		t.Errorf("SessionProfile(s-1) = %q, %v", pid, err)
+	}
+	for _, id := range []string{"s-orphan", "s-none"} {
+		_, err := s.SessionProfile(t.Context(), id)
+		wantCode(t, err, cdp.ENOTFOUND)
+	}
+	events := []*cdp.Event{
+		event("n1", "web", "m1", "view", "p-live", "s-1"),
+		event("old", "web", "", "view", "", ""),     // stored before, by id
+		event("n2", "web", "m-old", "view", "", ""), // stored before, by message id
+		event("n3", "web", "m1", "view", "", ""),    // repeats n1's message id
+		event("n1", "web", "", "view", "", ""),      // repeats n1's id
+		event("n4", "app", "m1", "view", "", ""),    // another source's m1
+		event("n5", "web", "", "view", "", ""),
+		event("n6", "web", "", "view", "", ""),
+	}
+	want := []bool{true, false, false, false, false, true, true, true}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		got, err := tx.InsertEvents(ctx, events)
+		if err != nil {
+			return err
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("InsertEvents = %v, want %v", got, want)
+		}
+		if got, err := tx.InsertEvents(ctx, nil); err != nil || len(got) != 0 {
+			t.Errorf("InsertEvents(nil) = %v, %v", got, err)
+		}
+		sessions, err := tx.Sessions(ctx, []string{"s-1", "s-none"})
+		if err != nil {
+			return err
+		}
+		if len(sessions) != 1 || sessions["s-1"] == nil || sessions["s-1"].ProfileID != "p-live" || sessions["s-1"].Context == nil {
+			t.Errorf("Sessions = %+v", sessions)
+		}
+		live, err := tx.ResolveProfileIDs(ctx, []string{"p-live", "p-gone", "p-none"})
+		if err != nil {
+			return err
+		}
+		if fmt.Sprint(live) != "map[p-gone:p-live p-live:p-live]" {
+			t.Errorf("ResolveProfileIDs = %v", live)
+		}
+		return nil
+	})
+	if e, err := s.FindEventByID(t.Context(), "n1"); err != nil || e.MessageID != "m1" || e.ProfileID != "p-live" || e.SessionID != "s-1" {
+		t.Fatalf("n1 = %+v, %v; want the first of its repeats", e, err)
+	}
 }
 
 func testAnonymousEvents(t *testing.T, s cdp.Store) {
@@ -254,14 +325,15 @@ func testProfileVersions(t *testing.T, s cdp.Store) {
 	// Counters are incremented in place and bump the version.
 	v1, v2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
 	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
-		if err := tx.AddProfileStats(ctx, "p1", 3, nil, t0.Add(time.Minute)); err != nil {
+		if _, err := tx.InsertProfile(ctx, cdp.NewProfile("p2", t0)); err != nil {
 			return err
 		}
-		if err := tx.AddProfileStats(ctx, "p1", 1, &v1, v1); err != nil {
-			return err
-		}
-		return tx.AddProfileStats(ctx, "p1", 0, &v2, v2)
+		return tx.AddProfileStats(ctx, []cdp.StatsDelta{{ID: "p1", Events: 3, At: t0.Add(time.Minute)}, {ID: "p2", Events: 5, At: t0},
+			{ID: "p1", Events: 1, VisitAt: &v1, At: v1}, {ID: "p1", VisitAt: &v2, At: v2}})
 	})
+	if p2, err := s.FindProfileByID(ctx, "p2"); err != nil || p2.Stats.Events != 5 || p2.Stats.Visits != 0 {
+		t.Fatalf("p2 = %+v, %v", p2, err)
+	}
 	got, err = s.FindProfileByID(ctx, "p1")
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +344,9 @@ func testProfileVersions(t *testing.T, s cdp.Store) {
 	}
 	err = s.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateProfile(ctx, p) }) // p's version is stale now
 	wantCode(t, err, cdp.ECONFLICT)
-	err = s.Update(ctx, func(tx cdp.Tx) error { return tx.AddProfileStats(ctx, "nope", 1, nil, t0) })
+	err = s.Update(ctx, func(tx cdp.Tx) error {
+		return tx.AddProfileStats(ctx, []cdp.StatsDelta{{ID: "p1", Events: 1, At: t0}, {ID: "nope", Events: 1, At: t0}})
+	})
 	wantCode(t, err, cdp.ENOTFOUND)
 }
 
@@ -528,11 +602,14 @@ func testRawRequests(t *testing.T, s cdp.Store) {
 	}
 	binary := []byte{0xff, 0x00, 0x01}
 	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		reqs := map[string]*cdp.RawRequest{}
 		for i, r := range []*cdp.RawRequest{raw(t0, []byte(`{"a":1}`)), raw(t0.Add(time.Hour), binary), raw(t0.Add(2*time.Hour), nil)} {
-			id := fmt.Sprintf("req-%d", i)
-			if err := tx.InsertRawRequest(ctx, id, r); err != nil {
-				return err
-			}
+			reqs[fmt.Sprintf("req-%d", i)] = r
+		}
+		if err := tx.InsertRawRequests(ctx, reqs); err != nil {
+			return err
+		}
+		for id := range reqs {
 			e := event("ev-raw-"+id, "web", "", "view", "p-raw", "")
 			e.RequestID = id
 			if _, err := tx.InsertEvent(ctx, e); err != nil {
@@ -540,7 +617,7 @@ func testRawRequests(t *testing.T, s cdp.Store) {
 			}
 		}
 		// A second insert under an id keeps the first.
-		return tx.InsertRawRequest(ctx, "req-0", raw(t0, []byte("other")))
+		return tx.InsertRawRequests(ctx, map[string]*cdp.RawRequest{"req-0": raw(t0, []byte("other"))})
 	})
 	got, err := s.FindRawRequest(ctx, "req-0")
 	if err != nil || string(got.Body) != `{"a":1}` || got.Path != "/webhooks/x?a=1" || !got.ReceivedAt.Equal(t0) ||

@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	storebody "github.com/switchyardhq/switchyard/internal/store/body"
+)
+
+// The many-row methods of cdp.Tx send one statement whatever the number
+// of rows: the rows travel as arrays, one per column, that unnest turns
+// back into rows. A processor transaction of hundreds of events costs a
+// few round trips instead of a few per event.
+
+// insertEvents claims the message ids first, in the same statement, so a
+// repeat of one inserts nothing on whichever node it arrives; an event
+// whose id is stored already is skipped too.
+const insertEvents = `WITH input AS (
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::bigint[], $9::bigint[], $10::text[], $11::bytea[])
+		AS i(id, source_id, message_id, type, profile_id, session_id, anonymous_id, "timestamp", received_at, request_id, body)),
+	claim AS (
+		INSERT INTO event_messages (source_id, message_id, received_at)
+		SELECT source_id, message_id, received_at FROM input WHERE message_id IS NOT NULL
+		ON CONFLICT DO NOTHING RETURNING source_id, message_id)
+	INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, anonymous_id, "timestamp", received_at, request_id, body)
+	SELECT i.* FROM input i
+	WHERE (i.message_id IS NULL OR EXISTS (SELECT 1 FROM claim c WHERE c.source_id = i.source_id AND c.message_id = i.message_id))
+	  AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = i.id)
+	ON CONFLICT DO NOTHING
+	RETURNING id`
+
+func (t *tx) InsertEvents(ctx context.Context, events []*cdp.Event) ([]bool, error) {
+	stored := make([]bool, len(events))
+	// One statement sees the table as it was before it: repeats within the
+	// call are dropped here, the first occurrence kept.
+	type messageKey struct{ source, message string }
+	ids := map[string]bool{}
+	messages := map[messageKey]bool{}
+	var c eventArrays
+	for _, e := range events {
+		mk := messageKey{e.SourceID, e.MessageID}
+		if ids[e.ID] || (e.MessageID != "" && messages[mk]) {
+			continue
+		}
+		ids[e.ID] = true
+		if e.MessageID != "" {
+			messages[mk] = true
+		}
+		if err := c.add(e); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.id) == 0 {
+		return stored, nil
+	}
+	rows, err := t.tx.Query(ctx, insertEvents, c.id, c.source, c.message, c.typ, c.profile, c.session, c.anonymous,
+		c.timestamp, c.received, c.request, c.body)
+	if err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	inserted := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("insert events: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	for i, e := range events {
+		// An id inserted once answers only for its first event.
+		stored[i] = inserted[e.ID]
+		delete(inserted, e.ID)
+	}
+	return stored, nil
+}
+
+// eventArrays holds events as the column arrays of insertEvents.
+type eventArrays struct {
+	id, source, typ                               []string
+	message, profile, session, anonymous, request []*string
+	timestamp, received                           []int64
+	body                                          [][]byte
+}
+
+func (c *eventArrays) add(e *cdp.Event) error {
+	body, err := storebody.EncodeEvent(e)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	c.id, c.source, c.typ = append(c.id, e.ID), append(c.source, e.SourceID), append(c.typ, e.Type)
+	c.message, c.profile = append(c.message, orNull(e.MessageID)), append(c.profile, orNull(e.ProfileID))
+	c.session, c.anonymous = append(c.session, orNull(e.SessionID)), append(c.anonymous, orNull(e.AnonymousID))
+	c.request = append(c.request, orNull(e.RequestID))
+	c.timestamp, c.received = append(c.timestamp, e.Timestamp.UnixNano()), append(c.received, e.ReceivedAt.UnixNano())
+	c.body = append(c.body, body)
+	return nil
+}
+
+// orNull is nullable for array elements.
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (t *tx) InsertRawRequests(ctx context.Context, reqs map[string]*cdp.RawRequest) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	var ids, methods, paths, addrs, headers []string
+	var received, sizes []int64
+	var bodies [][]byte
+	var truncated []bool
+	for id, r := range reqs {
+		ids, methods, paths, addrs, headers = append(ids, id), append(methods, r.Method), append(paths, r.Path),
+			append(addrs, r.RemoteAddr), append(headers, r.Header)
+		received, sizes = append(received, r.ReceivedAt.UnixNano()), append(sizes, r.BodySize)
+		bodies, truncated = append(bodies, r.Body), append(truncated, r.Truncated)
+	}
+	if _, err := t.tx.Exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, header, body, body_size, truncated)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::bool[])
+		ON CONFLICT DO NOTHING`, ids, received, methods, paths, addrs, headers, bodies, sizes, truncated); err != nil {
+		return fmt.Errorf("insert raw requests: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Sessions(ctx context.Context, ids []string) (map[string]*cdp.Session, error) {
+	out := make(map[string]*cdp.Session, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := t.tx.Query(ctx, `SELECT id, profile_id, body FROM sessions WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var profileID *string
+		var body []byte
+		if err := rows.Scan(&id, &profileID, &body); err != nil {
+			return nil, fmt.Errorf("read sessions: %w", err)
+		}
+		s, err := decodeSession(id, profileID, body)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = s
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) ResolveProfileIDs(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := t.tx.Query(ctx, `SELECT i.id, p.id FROM unnest($1::text[]) AS i(id)
+		JOIN profiles p ON p.id = COALESCE((SELECT profile_id FROM profile_aliases WHERE alias = i.id), i.id)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("resolve profiles: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, live string
+		if err := rows.Scan(&id, &live); err != nil {
+			return nil, fmt.Errorf("resolve profiles: %w", err)
+		}
+		out[id] = live
+	}
+	return out, rows.Err()
+}
