@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +30,7 @@ type benchFlags struct {
 	url, path, source, durability string
 	postgresURL, natsURL          string
 	payload                       string
-	batch, fanout                 int
+	batch, fanout, nodes          int
 	siteID, apiKey, writeKey      string
 	rate                          float64
 	duration, warmup              time.Duration
@@ -64,6 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.source, "source", "default", "source id in the payload")
 	fs.StringVar(&f.postgresURL, "postgres-url", "", "with --spawn: run the server on this PostgreSQL")
 	fs.StringVar(&f.natsURL, "nats-url", "", "with --spawn: run the server on this external NATS (streams under a fresh prefix)")
+	fs.IntVar(&f.nodes, "nodes", 1, "with --spawn, --postgres-url and --nats-url: start this many servers sharing them, and spread the requests over them round robin, as a load balancer would")
 	fs.Float64Var(&f.rate, "rate", 1000, "requests per second (the first step with --step)")
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "measured time per run or step")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "unmeasured time before each run or step")
@@ -78,6 +81,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&f.maxErrors, "max-errors", 0.001, "error-rate bound of the step search")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if f.nodes < 1 || (f.nodes > 1 && (!f.spawn || f.postgresURL == "" || f.natsURL == "")) {
+		return errors.New("bench: --nodes N > 1 needs --spawn, --postgres-url and --nats-url (the nodes share them)")
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -127,11 +133,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			args = append(args, "--config", cfg)
 		}
-		t, err = spawnTarget(ctx, "switchyard ("+f.durability+")", args, stderr)
-		if err != nil {
-			return err
+		name := "switchyard (" + f.durability + ")"
+		if f.nodes > 1 {
+			name = fmt.Sprintf("switchyard ×%d (%s)", f.nodes, f.durability)
 		}
-		defer t.stop()
+		// One after the other: the first creates the schema, the streams
+		// and the default sources the others then find.
+		for n := range f.nodes {
+			nodeArgs := slices.Clone(args)
+			nodeArgs[slices.Index(nodeArgs, "--data-dir")+1] = filepath.Join(dir, fmt.Sprintf("node-%d", n))
+			node, err := spawnTarget(ctx, name, nodeArgs, stderr)
+			if err != nil {
+				return err
+			}
+			defer node.stop()
+			if n == 0 {
+				t = node
+			} else {
+				t.peers = append(t.peers, node)
+			}
+		}
 	}
 	if t.cmd == nil {
 		t.siteID, t.apiKey, t.writeKey = f.siteID, f.apiKey, f.writeKey
@@ -200,6 +221,9 @@ func load(f *benchFlags, t *target) (bench.Load, int, error) {
 	}
 	if f.path != "" {
 		l.URL, l.Path = t.url+f.path, nil
+	}
+	for _, peer := range t.peers {
+		l.More = append(l.More, peer.url+strings.TrimPrefix(l.URL, t.url))
 	}
 	return l, events, nil
 }
@@ -311,17 +335,26 @@ func verifyStored(ctx context.Context, w io.Writer, t *target, requests int) err
 		if err != nil {
 			return err
 		}
-		var accepted float64
-		for k, v := range m {
-			if strings.HasPrefix(k, `switchyard_ingested_events_total{outcome="accepted"`) {
-				accepted += v
+		var accepted, stored, duplicates float64
+		lag := m["switchyard_processor_lag_messages"]
+		for _, node := range append([]*target{t}, t.peers...) {
+			nm := m
+			if node != t {
+				if nm, err = scrape(ctx, node.url+"/metrics"); err != nil {
+					return err
+				}
 			}
+			for k, v := range nm {
+				if strings.HasPrefix(k, `switchyard_ingested_events_total{outcome="accepted"`) {
+					accepted += v
+				}
+			}
+			stored += nm[`switchyard_processed_events_total{outcome="stored"}`]
+			duplicates += nm[`switchyard_processed_events_total{outcome="duplicate"}`]
 		}
-		stored, lag := m[`switchyard_processed_events_total{outcome="stored"}`]+m[`switchyard_processed_events_total{outcome="duplicate"}`],
-			m["switchyard_processor_lag_messages"]
-		if stored >= accepted && lag == 0 {
-			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged, %.0f events accepted, %.0f stored or deduplicated (system events included)\n",
-				requests, accepted, stored)
+		if stored+duplicates >= accepted && lag == 0 {
+			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged, %.0f events accepted, %.0f stored, %.0f redelivered duplicates (system events included)\n",
+				requests, accepted, stored, duplicates)
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -21,8 +21,9 @@ type target struct {
 	name                     string
 	url                      string
 	cmd                      *exec.Cmd
-	siteID, apiKey, writeKey string // credentials printed in the banner
-	hookSource, signingKey   string // the customerio_webhook source of cio-webhook
+	siteID, apiKey, writeKey string    // credentials printed in the banner
+	hookSource, signingKey   string    // the customerio_webhook source of cio-webhook
+	peers                    []*target // further nodes of a cluster, sharing the load
 }
 
 var (
@@ -94,11 +95,20 @@ func (t *target) stop() {
 	}
 }
 
-// cpu returns the child's user+system CPU time so far (Linux /proc).
+// cpu returns the user+system CPU time so far of the child and its peers
+// (Linux /proc).
 func (t *target) cpu() time.Duration {
 	if t.cmd == nil {
 		return 0
 	}
+	var peers time.Duration
+	for _, p := range t.peers {
+		peers += p.cpu()
+	}
+	return peers + t.ownCPU()
+}
+
+func (t *target) ownCPU() time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.cmd.Process.Pid))
 	if err != nil {
 		return 0
@@ -115,11 +125,22 @@ func (t *target) cpu() time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// rss returns the child's peak resident set size (VmHWM).
+// rss returns the child's peak resident set size (VmHWM), and its peers'.
 func (t *target) rss() string {
 	if t.cmd == nil {
 		return ""
 	}
+	if len(t.peers) > 0 {
+		all := []string{t.ownRSS()}
+		for _, p := range t.peers {
+			all = append(all, p.ownRSS())
+		}
+		return strings.Join(all, " / ")
+	}
+	return t.ownRSS()
+}
+
+func (t *target) ownRSS() string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", t.cmd.Process.Pid))
 	if err != nil {
 		return ""

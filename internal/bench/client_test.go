@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -79,6 +80,39 @@ func TestRunSendsEveryRequestOnce(t *testing.T) {
 	for i := range 600 {
 		if n := seen[fmt.Sprint(i)]; n != 1 {
 			t.Fatalf("request %d sent %d times", i, n)
+		}
+	}
+}
+
+// With several servers, request i goes to the i-th, round robin.
+func TestRunSpreadsOverServers(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]string{}
+	var urls []string
+	for range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			got[r.Host] = append(got[r.Host], string(b))
+			mu.Unlock()
+		}))
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	_, err := Run(t.Context(), Load{URL: urls[0], More: urls[1:], Rate: 1000, Duration: 300 * time.Millisecond,
+		Connections: 6, ContentType: "text/plain", Body: func(i int) []byte { return []byte(fmt.Sprint(i)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, u := range urls {
+		bodies := got[strings.TrimPrefix(u, "http://")]
+		if len(bodies) != 100 {
+			t.Fatalf("server %d got %d requests, want 100", n, len(bodies))
+		}
+		for _, b := range bodies {
+			if i, _ := strconv.Atoi(b); i%3 != n {
+				t.Fatalf("request %s went to server %d", b, n)
+			}
 		}
 	}
 }

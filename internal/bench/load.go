@@ -9,7 +9,11 @@ import (
 
 // Load describes one open-loop run.
 type Load struct {
-	URL         string
+	URL string
+	// More holds the URLs of further servers behind the same name, as a
+	// load balancer would spread requests: request i goes to the i-th of
+	// URL and More, round robin, each server with its own connections.
+	More        []string
 	Rate        float64       // requests per second
 	Duration    time.Duration // measured part
 	Warmup      time.Duration // sent at Rate before measuring, not recorded
@@ -96,11 +100,15 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 	if l.Rate <= 0 || l.Connections <= 0 {
 		return nil, fmt.Errorf("bench: rate and connections must be positive")
 	}
-	if _, err := newConn(l.URL, l.ContentType, l.Header); err != nil {
-		return nil, err
+	var pools []*pool
+	for _, u := range append([]string{l.URL}, l.More...) {
+		if _, err := newConn(u, l.ContentType, l.Header); err != nil {
+			return nil, err
+		}
+		p := &pool{slots: make(chan struct{}, max(l.Connections/(1+len(l.More)), 1)), url: u, ctype: l.ContentType, header: l.Header}
+		defer p.close()
+		pools = append(pools, p)
 	}
-	conns := &pool{slots: make(chan struct{}, l.Connections), url: l.URL, ctype: l.ContentType, header: l.Header}
-	defer conns.close()
 	total := int(l.Rate * (l.Warmup + l.Duration).Seconds())
 	warm := int(l.Rate * l.Warmup.Seconds())
 	var mu sync.Mutex
@@ -108,6 +116,7 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 	var last time.Time
 	var wg sync.WaitGroup
 	send := func(i int, scheduled time.Time) {
+		conns := pools[i%len(pools)]
 		c := conns.get()
 		path := ""
 		if l.Path != nil {
