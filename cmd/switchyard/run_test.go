@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/config"
 )
 
 func TestRunCommands(t *testing.T) {
@@ -106,5 +108,23 @@ func TestServeInProcess(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// The banner names the external engines by address, never with their
+// credentials.
+func TestBannerEngines(t *testing.T) {
+	cfg := config.Default()
+	if got := engines(cfg); got != "embedded NATS JetStream + SQLite" {
+		t.Errorf("embedded: %q", got)
+	}
+	cfg.NATSURL = "nats://u:natspass@n1:4222, nats://n2:4222"
+	cfg.PostgresURL = "postgres://sy:pgpass@db:5432/switchyard?sslmode=require"
+	got := engines(cfg)
+	if want := "NATS JetStream at n1:4222,n2:4222 + PostgreSQL at db:5432/switchyard"; got != want {
+		t.Errorf("external: %q, want %q", got, want)
+	}
+	if strings.Contains(got, "pass") {
+		t.Errorf("credentials in the banner: %q", got)
 	}
 }

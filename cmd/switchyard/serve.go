@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -123,6 +125,28 @@ func baseURL(addr net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
+// engines names the event log and the store cfg uses, with the external
+// ones' addresses but never their credentials.
+func engines(cfg *config.Config) string {
+	evlog, store := "embedded NATS JetStream", "SQLite"
+	if cfg.NATSURL != "" {
+		var hosts []string
+		for _, s := range strings.Split(cfg.NATSURL, ",") {
+			if u, err := url.Parse(strings.TrimSpace(s)); err == nil {
+				hosts = append(hosts, u.Host)
+			}
+		}
+		evlog = "NATS JetStream at " + strings.Join(hosts, ",")
+	}
+	if cfg.PostgresURL != "" {
+		store = "PostgreSQL"
+		if u, err := url.Parse(cfg.PostgresURL); err == nil && u.Host != "" {
+			store += " at " + u.Host + u.Path
+		}
+	}
+	return evlog + " + " + store
+}
+
 func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *ingest.Sources) {
 	main := baseURL(servers[0].ln.Addr())
 	adminURL := main
@@ -137,7 +161,7 @@ func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *i
 	fmt.Fprintf(w, "  ingest:      %s\n", main)
 	fmt.Fprintf(w, "  management:  %s/admin/v1 (%s)\n", adminURL, auth)
 	fmt.Fprintf(w, "  metrics:     %s/metrics\n", main)
-	fmt.Fprintf(w, "  data:        %s (embedded NATS JetStream + SQLite, durability %s)\n", cfg.DataDir, cfg.Durability)
+	fmt.Fprintf(w, "  data:        %s (%s, durability %s)\n", cfg.DataDir, engines(cfg), cfg.Durability)
 	shown := map[string]bool{}
 	for _, src := range sources.List() {
 		if !src.Enabled || shown[src.Kind] {

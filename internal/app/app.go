@@ -90,7 +90,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	// A 5 ms linger lets the processor commit larger batches under load.
 	p := cfg.NATSPrefix
 	evlog, err := natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: fsync,
-		Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog")})
+		Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog"),
+		Credentials: cfg.NATSCredentials, NKeySeed: cfg.NATSNKey, CAFile: cfg.NATSTLS.CAFile, CertFile: cfg.NATSTLS.CertFile, KeyFile: cfg.NATSTLS.KeyFile})
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	}
 	a.Identity = identity.New(store)
 	if cfg.NATSURL != "" {
-		a.Identity.Shared()
+		// A node that erases or merges profiles tells the others to drop
+		// the sessions they remember.
+		forget, err := evlog.Signal(p+"sy.identity.forget", a.Identity.Forgotten)
+		if err != nil {
+			return nil, fmt.Errorf("identity signal: %w", err)
+		}
+		a.Identity.Shared(forget.Send)
+		a.closers = append([]func() error{func() error { forget.Close(); return nil }}, a.closers...)
 	}
 	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics)
 	a.closers = append([]func() error{func() error { a.Ingest.Close(); return nil }}, a.closers...)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -71,6 +72,24 @@ func TestExternalEngines(t *testing.T) {
 	}
 }
 
+// openNodes opens n nodes of cfg, each on its own data dir, closed when
+// the test ends.
+func openNodes(t *testing.T, cfg *config.Config, n int) []*App {
+	t.Helper()
+	var nodes []*App
+	for range n {
+		c := *cfg
+		c.DataDir = t.TempDir()
+		a, err := Open(t.Context(), &c, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		nodes = append(nodes, a)
+	}
+	return nodes
+}
+
 // Two nodes on one PostgreSQL and one NATS: a tail on node B shows an
 // event ingested by node A, whichever node's processor stored it.
 func TestTailAcrossNodes(t *testing.T) {
@@ -78,17 +97,8 @@ func TestTailAcrossNodes(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	externalConfig(t, cfg)
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
-	open := func(dir string) *App {
-		c := *cfg
-		c.DataDir = dir
-		a, err := Open(t.Context(), &c, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.Close() })
-		return a
-	}
-	a, b := open(t.TempDir()), open(t.TempDir())
+	nodes := openNodes(t, cfg, 2)
+	a, b := nodes[0], nodes[1]
 	sub := b.Hub.Subscribe(tail.Filter{Type: "seen-on-b"}, 16)
 	defer sub.Close()
 	srv := httptest.NewServer(a.Handler())
@@ -134,17 +144,7 @@ func TestRateLimitAcrossNodes(t *testing.T) {
 	cfg.Workflows = []workflow.Workflow{{ID: "tell", Trigger: workflow.Trigger{Types: []string{"purchase"}},
 		Steps: []workflow.Step{{ID: "send", Action: "customerio.track_event", Destination: "cio",
 			With: map[string]any{"identifier": "'u1'", "name": "'bought'"}}}}}
-	var nodes []*App
-	for range 2 {
-		c := *cfg
-		c.DataDir = t.TempDir()
-		a, err := Open(t.Context(), &c, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.Close() })
-		nodes = append(nodes, a)
-	}
+	nodes := openNodes(t, cfg, 2)
 	time.Sleep(300 * time.Millisecond) // the nodes hear each other
 	if nodes[0].members.Count() != 2 {
 		t.Fatalf("node 0 counts %d nodes", nodes[0].members.Count())
@@ -190,3 +190,116 @@ func TestRateLimitAcrossNodes(t *testing.T) {
 }
 
 func (a *App) share() float64 { return a.members.Share() }
+
+// A profile erased through node B is forgotten by node A, which had its
+// session in memory: A's next request in that session gets a new profile
+// at once, not the erased one until A's memory expires.
+func TestEraseForgottenAcrossNodes(t *testing.T) {
+	cfg := config.Default()
+	externalConfig(t, cfg)
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
+	nodes := openNodes(t, cfg, 2)
+	a := httptest.NewServer(nodes[0].Handler())
+	defer a.Close()
+	b := httptest.NewServer(nodes[1].Handler())
+	defer b.Close()
+	track := func() string {
+		t.Helper()
+		resp, err := http.Post(a.URL+"/track", "application/json",
+			strings.NewReader(`{"source":{"id":"web"},"session":{"id":"s-1"},"events":[{"type":"view"}]}`))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("track: %v %v", resp, err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Profile struct{ ID string } `json:"profile"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Profile.ID == "" {
+			t.Fatalf("track answer: %v %+v", err, out)
+		}
+		return out.Profile.ID
+	}
+	first := track()
+	if again := track(); again != first {
+		t.Fatalf("the session's second request got profile %s, the first %s", again, first)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if events, _, _ := nodes[1].Store.FindEvents(t.Context(), cdp.EventFilter{ProfileID: first, Type: "view"}); len(events) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the two views were not stored")
+		}
+	}
+	req, _ := http.NewRequest(http.MethodDelete, b.URL+"/admin/v1/profiles/"+first, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("erase on node B: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// The notice travels over NATS: give it a moment, not the minute a
+	// remembered session lasts. (A request that beats the notice gets the
+	// erased id, and its events bring the profile back under that id.)
+	time.Sleep(time.Second)
+	if got := track(); got == first {
+		t.Fatalf("node A still hands out the erased profile %s", first)
+	}
+}
+
+// A durable wait fires once across nodes: runs that wait on two nodes
+// sharing the run queue are each delivered exactly once, after the wait,
+// however many nodes see them come due.
+func TestWaitFiresOnceAcrossNodes(t *testing.T) {
+	var mu sync.Mutex
+	delivered := map[string][]time.Time{} // webhook-id → arrivals
+	standIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		delivered[r.Header.Get("Webhook-Id")] = append(delivered[r.Header.Get("Webhook-Id")], time.Now())
+		mu.Unlock()
+	}))
+	defer standIn.Close()
+	cfg := config.Default()
+	externalConfig(t, cfg)
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
+	cfg.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: standIn.URL, AllowPrivateNetwork: true,
+		SigningSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}
+	cfg.Workflows = []workflow.Workflow{{ID: "later", Trigger: workflow.Trigger{Types: []string{"signup"}},
+		Steps: []workflow.Step{{ID: "pause", Wait: "duration('2s')"}, {ID: "tell", Action: "webhook.send", Destination: "app"}}}}
+	nodes := openNodes(t, cfg, 2)
+	sent := time.Now()
+	for i, a := range nodes {
+		srv := httptest.NewServer(a.Handler())
+		for j := range 10 {
+			resp, err := http.Post(srv.URL+"/track", "application/json",
+				strings.NewReader(fmt.Sprintf(`{"source":{"id":"web"},"events":[{"type":"signup","properties":{"n":%d}}]}`, i*10+j)))
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("track: %v %v", resp, err)
+			}
+			resp.Body.Close()
+		}
+		srv.Close()
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		runs, _, _ := nodes[0].Store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "later", Status: cdp.RunSucceeded, Limit: 100})
+		if len(runs) == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 20 runs succeeded", len(runs))
+		}
+	}
+	time.Sleep(time.Second) // a second delivery, if any, would come now
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delivered) != 20 {
+		t.Fatalf("%d distinct deliveries, want 20", len(delivered))
+	}
+	for id, at := range delivered {
+		if len(at) != 1 {
+			t.Errorf("%s delivered %d times", id, len(at))
+		}
+		if at[0].Sub(sent) < 2*time.Second {
+			t.Errorf("%s delivered %v after its event, before the wait ended", id, at[0].Sub(sent))
+		}
+	}
+}

@@ -35,6 +35,15 @@ const (
 // natsPrefix is what a stream name and a subject token both allow.
 var natsPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
 
+// NATSTLS is how Switchyard checks an external NATS server's certificate
+// and proves its own. A tls:// URL with none of these set uses the
+// system's roots.
+type NATSTLS struct {
+	CAFile   string `yaml:"ca_file"`   // roots to check the server against
+	CertFile string `yaml:"cert_file"` // client certificate, for servers that verify clients
+	KeyFile  string `yaml:"key_file"`
+}
+
 // Config is the whole configuration of a Switchyard process.
 type Config struct {
 	Listen      string `yaml:"listen"`
@@ -47,15 +56,21 @@ type Config struct {
 	NATSPrefix string `yaml:"nats_prefix"`
 	// NATSReplicas is how many copies a clustered JetStream keeps of the
 	// streams (0: the server's default).
-	NATSReplicas int                 `yaml:"nats_replicas"`
-	MaxBodyBytes int64               `yaml:"max_body_bytes"`
-	Log          Log                 `yaml:"log"`
-	Admin        Admin               `yaml:"admin"`
-	RawCapture   RawCapture          `yaml:"raw_capture"`
-	Sources      []Source            `yaml:"sources"`
-	Destinations []Destination       `yaml:"destinations"`
-	Workflows    []workflow.Workflow `yaml:"workflows"`
-	unset        map[string]bool     // environment variables referenced but not set
+	NATSReplicas int `yaml:"nats_replicas"`
+	// NATSCredentials is a .creds file (user JWT and NKey seed, as nsc
+	// writes them) for a NATS in operator mode; NATSNKey an NKey seed
+	// file. A user and password or a token go in nats_url itself.
+	NATSCredentials string              `yaml:"nats_credentials"`
+	NATSNKey        string              `yaml:"nats_nkey"`
+	NATSTLS         NATSTLS             `yaml:"nats_tls"`
+	MaxBodyBytes    int64               `yaml:"max_body_bytes"`
+	Log             Log                 `yaml:"log"`
+	Admin           Admin               `yaml:"admin"`
+	RawCapture      RawCapture          `yaml:"raw_capture"`
+	Sources         []Source            `yaml:"sources"`
+	Destinations    []Destination       `yaml:"destinations"`
+	Workflows       []workflow.Workflow `yaml:"workflows"`
+	unset           map[string]bool     // environment variables referenced but not set
 }
 
 // Log configures the process logger.
@@ -297,6 +312,16 @@ func (c *Config) Validate() error {
 	}
 	if c.NATSReplicas < 0 || c.NATSReplicas > 5 || (c.NATSReplicas > 0 && c.NATSURL == "") {
 		add("nats_replicas", "must be 1 to 5 (JetStream's limit), and only with nats_url")
+	}
+	natsAuth := c.NATSCredentials != "" || c.NATSNKey != "" || c.NATSTLS != (NATSTLS{})
+	if natsAuth && c.NATSURL == "" {
+		add("nats_url", "is needed by nats_credentials, nats_nkey and nats_tls (the embedded server needs none)")
+	}
+	if c.NATSCredentials != "" && c.NATSNKey != "" {
+		add("nats_nkey", "cannot be used with nats_credentials, which holds its own key")
+	}
+	if (c.NATSTLS.CertFile == "") != (c.NATSTLS.KeyFile == "") {
+		add("nats_tls", "cert_file and key_file go together (a client certificate and its key)")
 	}
 	if !natsPrefix.MatchString(c.NATSPrefix) {
 		add("nats_prefix", "must be letters, digits, '_' or '-', not %q", c.NATSPrefix)

@@ -187,3 +187,36 @@ destinations:
 		t.Errorf("the webhook destination was refused: %v", err)
 	}
 }
+
+func TestNATSConnectionOptions(t *testing.T) {
+	good := `
+nats_url: tls://nats-1:4222,tls://nats-2:4222
+nats_credentials: /etc/switchyard/nats.creds
+nats_tls: { ca_file: /etc/switchyard/ca.pem, cert_file: /etc/switchyard/client.pem, key_file: /etc/switchyard/client-key.pem }
+`
+	cfg, err := Parse([]byte(good), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NATSCredentials != "/etc/switchyard/nats.creds" || cfg.NATSTLS.KeyFile != "/etc/switchyard/client-key.pem" {
+		t.Fatalf("parsed %+v", cfg)
+	}
+	bad := `
+nats_credentials: a.creds
+nats_nkey: a.nk
+nats_tls: { cert_file: client.pem }
+`
+	cfg, err = Parse([]byte(bad), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	for _, want := range []string{"nats_url: is needed by", "nats_nkey: cannot be used with nats_credentials", "nats_tls: cert_file and key_file go together"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

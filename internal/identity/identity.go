@@ -25,6 +25,7 @@ type Service struct {
 	// sessions caches session id → profile id for sessions that exist, so
 	// that the many events of one visit do not each cost a store round trip.
 	sessions *cache.Cache[string, string]
+	announce func() // tells the other nodes to Forget too; nil alone
 }
 
 // New returns a Service on store.
@@ -78,6 +79,14 @@ func (s *Service) ResolveSession(ctx context.Context, r SessionRequest) (Session
 	} else if !r.ProfileLess {
 		if pid, ok := s.sessions.Get(r.SessionID); ok {
 			return SessionResult{SessionID: r.SessionID, ProfileID: pid}, nil
+		}
+		// A returning visitor: one read, no transaction. A new session, or
+		// one whose profile is gone, is opened or repaired below.
+		if pid, err := s.store.SessionProfile(ctx, r.SessionID); err == nil {
+			s.sessions.Put(r.SessionID, pid)
+			return SessionResult{SessionID: r.SessionID, ProfileID: pid}, nil
+		} else if cdp.ErrorCode(err) != cdp.ENOTFOUND {
+			return SessionResult{}, fmt.Errorf("resolve session: %w", err)
 		}
 	}
 	var res SessionResult
@@ -458,10 +467,26 @@ func EraseTx(ctx context.Context, tx cdp.Tx, profileID string) error {
 }
 
 // Shared tells the service that other nodes merge and erase profiles in
-// the same store: their changes cannot clear this node's memory of
-// sessions (Forget), so it is kept 10 s instead of 5 minutes.
-func (s *Service) Shared() { s.sessions = cache.New[string, string](100_000, 10*time.Second) }
+// the same store. Every Forget is announced to them with announce, and
+// their announcements must call Forgotten. The announcement is best effort
+// (it can arrive a moment after the change, or be lost while a node is cut
+// off), so a remembered session is also kept only a minute instead of 5:
+// a stale entry can only hand a request a merged-away profile id, which
+// the processor resolves to the survivor, for that long at most.
+func (s *Service) Shared(announce func()) {
+	s.sessions = cache.New[string, string](100_000, time.Minute)
+	s.announce = announce
+}
 
 // Forget drops what the service remembers about sessions; call it after a
 // transaction of the caller's erased or merged profiles.
-func (s *Service) Forget() { s.sessions.Clear() }
+func (s *Service) Forget() {
+	s.sessions.Clear()
+	if s.announce != nil {
+		s.announce()
+	}
+}
+
+// Forgotten drops what the service remembers about sessions because
+// another node erased or merged profiles.
+func (s *Service) Forgotten() { s.sessions.Clear() }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -43,6 +44,12 @@ type Options struct {
 	// messages (group-committed envelopes, Data Pipelines batches) make
 	// smaller batches and the consumer's memory stays bounded.
 	MaxBatchBytes int
+	// Credentials is a .creds file (JWT and NKey seed) and NKeySeed an
+	// NKey seed file, to authenticate to an external server; CAFile the
+	// roots its certificate is checked against; CertFile and KeyFile a
+	// client certificate. User and password or a token go in URL.
+	Credentials, NKeySeed     string
+	CAFile, CertFile, KeyFile string
 	// Replicas is how many copies a clustered external JetStream keeps of
 	// each stream (0: the server's default, 1).
 	Replicas int
@@ -92,12 +99,57 @@ type Log struct {
 	stream jetstream.Stream
 
 	sibling  bool // shares the server and connection of another Log
+	hooks    *hooks
 	stopTrim context.CancelFunc
 	trimDone chan struct{}
 	trimmed  uint64 // last purged-up-to sequence; only trimLoop uses it
 }
 
 var _ cdp.EventLog = (*Log)(nil)
+
+// external returns the connection options of an external server: retry
+// forever, and authenticate and encrypt as configured.
+func (o Options) external() ([]nats.Option, error) {
+	out := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	if o.Credentials != "" {
+		out = append(out, nats.UserCredentials(o.Credentials))
+	}
+	if o.NKeySeed != "" {
+		opt, err := nats.NkeyOptionFromSeed(o.NKeySeed)
+		if err != nil {
+			return nil, fmt.Errorf("nats nkey: %w", err)
+		}
+		out = append(out, opt)
+	}
+	if o.CAFile != "" {
+		out = append(out, nats.RootCAs(o.CAFile))
+	}
+	if o.CertFile != "" {
+		out = append(out, nats.ClientCert(o.CertFile, o.KeyFile))
+	}
+	return out, nil
+}
+
+// hooks are what runs when the connection comes back after a loss.
+type hooks struct {
+	mu          sync.Mutex
+	onReconnect []func()
+}
+
+func (l *Log) onReconnect(fn func()) {
+	l.hooks.mu.Lock()
+	defer l.hooks.mu.Unlock()
+	l.hooks.onReconnect = append(l.hooks.onReconnect, fn)
+}
+
+func (h *hooks) reconnected() {
+	h.mu.Lock()
+	fns := h.onReconnect
+	h.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
 
 // maxPayload is the largest message the embedded server accepts: an ingest
 // request is capped well below it, so one request is always one message.
@@ -107,7 +159,7 @@ const maxPayload = 8 << 20
 // updates the stream.
 func Open(ctx context.Context, opts Options) (*Log, error) {
 	opts.setDefaults()
-	l := &Log{opts: opts}
+	l := &Log{opts: opts, hooks: &hooks{}}
 	var copts []nats.Option
 	url := opts.URL
 	if url == "" {
@@ -118,7 +170,11 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		l.ns = ns
 		copts = append(copts, nats.InProcessServer(ns))
 	} else {
-		copts = append(copts, nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+		external, err := opts.external()
+		if err != nil {
+			return nil, err
+		}
+		copts = append(copts, external...)
 	}
 	copts = append(copts, nats.Name("switchyard"),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -126,7 +182,10 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 				opts.Logger.Warn("event log disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) { opts.Logger.Info("event log reconnected") }))
+		nats.ReconnectHandler(func(*nats.Conn) {
+			opts.Logger.Info("event log reconnected")
+			l.hooks.reconnected()
+		}))
 	nc, err := nats.Connect(url, copts...)
 	if err != nil {
 		l.shutdownServer()
@@ -154,7 +213,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 func (l *Log) Sibling(ctx context.Context, stream, subject string) (*Log, error) {
 	opts := l.opts
 	opts.Stream, opts.Subject = stream, subject
-	s := &Log{opts: opts, ns: l.ns, nc: l.nc, js: l.js, sibling: true}
+	s := &Log{opts: opts, ns: l.ns, nc: l.nc, js: l.js, sibling: true, hooks: l.hooks}
 	if err := s.setupStream(ctx); err != nil {
 		return nil, err
 	}
