@@ -51,7 +51,7 @@ type App struct {
 	Version string
 
 	failed   chan error                             // the processor stopped on its own
-	maintain func(context.Context, time.Time) error // the store's hourly upkeep, if it has one
+	maintain func(context.Context, time.Time) error // the store's hourly upkeep: event retention, partitions
 	members  *natsbus.Members                       // the nodes sharing the queues, with an external NATS
 	stopWork context.CancelFunc
 	work     sync.WaitGroup
@@ -226,15 +226,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 			periodic.Run(workCtx, time.Minute, func(ctx context.Context) { a.purgeRawRequests(ctx, cfg.RawCapture.RetentionDuration()) })
 		})
 	}
-	if a.maintain != nil {
-		a.work.Go(func() {
-			periodic.Run(workCtx, time.Hour, func(ctx context.Context) {
-				if err := a.maintain(ctx, time.Now()); err != nil && ctx.Err() == nil {
-					log.Warn("maintain the store", "err", err)
-				}
-			})
-		})
-	}
+	a.work.Go(func() {
+		maintain := func(ctx context.Context) {
+			if err := a.maintain(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				log.Warn("maintain the store", "err", err)
+			}
+		}
+		maintain(workCtx)
+		periodic.Run(workCtx, time.Hour, maintain)
+	})
 	a.work.Go(func() {
 		periodic.Run(workCtx, time.Hour, func(ctx context.Context) {
 			// The console shows the last hour; a week of counts is kept.
@@ -260,7 +260,7 @@ func nodeName() string {
 func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) error {
 	log := a.Logger.With("component", "store")
 	if cfg.PostgresURL != "" {
-		store, err := postgres.Open(ctx, postgres.Options{URL: cfg.PostgresURL, Logger: log})
+		store, err := postgres.Open(ctx, postgres.Options{URL: cfg.PostgresURL, Retention: cfg.EventRetentionDuration(), Logger: log})
 		if err != nil {
 			return err
 		}
@@ -269,12 +269,13 @@ func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) err
 		a.closers = append([]func() error{store.Close}, a.closers...)
 		return nil
 	}
-	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "switchyard.db"), Fsync: fsync, Logger: log})
+	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "switchyard.db"), Fsync: fsync,
+		Retention: cfg.EventRetentionDuration(), Logger: log})
 	if err != nil {
 		return err
 	}
 	store.OnCommit = func(n int) { a.Metrics.StoreBatch.Observe(float64(n)) }
-	a.Store = store
+	a.Store, a.maintain = store, store.Maintain
 	a.closers = append([]func() error{store.Close}, a.closers...)
 	return nil
 }

@@ -60,17 +60,21 @@ type Config struct {
 	// NATSCredentials is a .creds file (user JWT and NKey seed, as nsc
 	// writes them) for a NATS in operator mode; NATSNKey an NKey seed
 	// file. A user and password or a token go in nats_url itself.
-	NATSCredentials string              `yaml:"nats_credentials"`
-	NATSNKey        string              `yaml:"nats_nkey"`
-	NATSTLS         NATSTLS             `yaml:"nats_tls"`
-	MaxBodyBytes    int64               `yaml:"max_body_bytes"`
-	Log             Log                 `yaml:"log"`
-	Admin           Admin               `yaml:"admin"`
-	RawCapture      RawCapture          `yaml:"raw_capture"`
-	Sources         []Source            `yaml:"sources"`
-	Destinations    []Destination       `yaml:"destinations"`
-	Workflows       []workflow.Workflow `yaml:"workflows"`
-	unset           map[string]bool     // environment variables referenced but not set
+	NATSCredentials string  `yaml:"nats_credentials"`
+	NATSNKey        string  `yaml:"nats_nkey"`
+	NATSTLS         NATSTLS `yaml:"nats_tls"`
+	MaxBodyBytes    int64   `yaml:"max_body_bytes"`
+	// EventRetention is how long events are kept, a Go duration of at
+	// least a day ("" keeps them). PostgreSQL drops whole days, so an
+	// event there may outlive it by up to a day.
+	EventRetention string              `yaml:"event_retention"`
+	Log            Log                 `yaml:"log"`
+	Admin          Admin               `yaml:"admin"`
+	RawCapture     RawCapture          `yaml:"raw_capture"`
+	Sources        []Source            `yaml:"sources"`
+	Destinations   []Destination       `yaml:"destinations"`
+	Workflows      []workflow.Workflow `yaml:"workflows"`
+	unset          map[string]bool     // environment variables referenced but not set
 }
 
 // Log configures the process logger.
@@ -99,6 +103,13 @@ type RawCapture struct {
 // RetentionDuration is Retention parsed (Validate reports a bad value).
 func (r RawCapture) RetentionDuration() time.Duration {
 	d, _ := time.ParseDuration(r.Retention)
+	return d
+}
+
+// EventRetentionDuration is EventRetention parsed (0: keep; Validate
+// reports a bad value).
+func (c *Config) EventRetentionDuration() time.Duration {
+	d, _ := time.ParseDuration(c.EventRetention)
 	return d
 }
 
@@ -331,6 +342,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RawCapture.MaxBodyBytes < 0 {
 		add("raw_capture.max_body_bytes", "must not be negative, not %d", c.RawCapture.MaxBodyBytes)
+	}
+	if d, err := time.ParseDuration(c.EventRetention); c.EventRetention != "" && (err != nil || d < 24*time.Hour) {
+		add("event_retention", "must be a duration of at least a day such as 2160h (90 days), or empty to keep events, not %q", c.EventRetention)
 	}
 	if d, err := time.ParseDuration(c.RawCapture.Retention); err != nil || d <= 0 {
 		add("raw_capture.retention", "must be a positive duration such as 168h, not %q", c.RawCapture.Retention)

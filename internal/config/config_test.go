@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -82,6 +83,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 listen: "nope"
 durability: sometimes
 max_body_bytes: 0
+event_retention: 12h
 log: {level: loud, format: xml}
 admin:
   tokens: ["${MISSING_TOKEN}"]
@@ -103,6 +105,7 @@ sources:
 	}
 	for _, want := range []string{
 		"listen:", "durability:", "max_body_bytes:", "log.level:", "log.format:",
+		`event_retention: must be a duration of at least a day such as 2160h (90 days), or empty to keep events, not "12h"`,
 		"admin.tokens[0]: is empty (environment variable not set: MISSING_TOKEN)",
 		"sources[0].id:", `sources[1].kind: unknown source kind "carrier-pigeon"`,
 		`sources[2].id: duplicates sources[1].id "web"`,
@@ -218,5 +221,27 @@ nats_tls: { cert_file: client.pem }
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+func TestEventRetention(t *testing.T) {
+	for doc, want := range map[string]time.Duration{``: 0, `event_retention: 2160h`: 90 * 24 * time.Hour} {
+		cfg, err := Parse([]byte(doc), env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%q: %v", doc, err)
+		}
+		if got := cfg.EventRetentionDuration(); got != want {
+			t.Errorf("%q: retention %v, want %v", doc, got, want)
+		}
+	}
+	cfg, err := Parse([]byte(`event_retention: forever`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "event_retention:") {
+		t.Errorf("forever: %v, want an event_retention error", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -107,7 +108,10 @@ type Options struct {
 	Fsync bool
 	// MaxBatch caps how many queued Updates share one transaction (default 256).
 	MaxBatch int
-	Logger   *slog.Logger
+	// Retention deletes events received longer ago than this (0: keep);
+	// Maintain does it.
+	Retention time.Duration
+	Logger    *slog.Logger
 }
 
 // Store is a cdp.Store on SQLite.
