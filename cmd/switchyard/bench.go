@@ -282,7 +282,7 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (int, e
 			cpu = fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(total))
 		}
 		unstored, behind := "—", false
-		if t.cmd != nil {
+		if t.cmd != nil && t.name != "noop" {
 			n, err := t.unstored(ctx)
 			if err != nil {
 				return accepted, err
@@ -347,7 +347,7 @@ func verifyStored(ctx context.Context, w io.Writer, t *target, requests int) err
 			return err
 		}
 		if c.stored+c.duplicates >= c.accepted && c.lag == 0 {
-			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged, %.0f events accepted, %.0f stored, %.0f redelivered duplicates (system events included)\n",
+			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged in the measured parts; warm-ups included, %.0f events accepted, %.0f stored, %.0f redelivered duplicates (system events included)\n",
 				requests, c.accepted, c.stored, c.duplicates)
 			return nil
 		}
