@@ -109,6 +109,13 @@ func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 	}
 	if err := p.process(ctx, msgs...); err == nil {
 		return
+	} else if cdp.ErrorCode(err) == cdp.EUNAVAILABLE {
+		// Storing them one by one would fail the same way.
+		p.logger.Warn("store unavailable, will retry", "messages", len(msgs), "err", err)
+		for _, m := range msgs {
+			_ = m.d.Nak(backoff(m.d.Attempt()))
+		}
+		return
 	} else if len(msgs) == 1 || ctx.Err() != nil {
 		p.fail(ctx, msgs[0], err)
 		for _, m := range msgs[1:] {
@@ -184,16 +191,21 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 // fail asks for a later retry; after MaxAttempts it salvages the message:
 // each request's batch is stored on its own, and only the batches that
 // still fail are stored as poison, so one bad request cannot take the
-// others of its envelope with it.
+// others of its envelope with it. A store that is down is no fault of the
+// message: it is retried for as long as the outage lasts.
 func (p *Processor) fail(ctx context.Context, m message, err error) {
 	attempt := m.d.Attempt()
-	if ctx.Err() != nil || attempt < p.MaxAttempts {
+	if ctx.Err() != nil || attempt < p.MaxAttempts || cdp.ErrorCode(err) == cdp.EUNAVAILABLE {
 		p.logger.Warn("processing failed, will retry", "batch_id", m.env[0].ID, "attempt", attempt, "err", err)
 		_ = m.d.Nak(backoff(attempt))
 		return
 	}
 	for _, b := range m.env {
 		if err := p.commit(ctx, []*cdp.Batch{b}); err != nil {
+			if cdp.ErrorCode(err) == cdp.EUNAVAILABLE {
+				_ = m.d.Nak(backoff(attempt))
+				return
+			}
 			raw, _ := json.Marshal(b)
 			if perr := p.storePoison(ctx, b.SourceID, raw, err); perr != nil {
 				p.logger.Error("cannot store poison batch, will retry", "err", perr, "cause", err)

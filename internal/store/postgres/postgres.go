@@ -40,7 +40,7 @@ const DefaultMaxConns = 32
 // Store is a cdp.Store on PostgreSQL.
 type Store struct {
 	opts Options
-	pool *pgxpool.Pool
+	pool pool
 	// OnCommit, if set, is called after each committed Update with 1 (the
 	// SQLite store groups Updates; here each is its own transaction).
 	OnCommit func(n int)
@@ -61,17 +61,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if !strings.Contains(opts.URL, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	s := &Store{opts: opts, pool: pool}
+	s := &Store{opts: opts, pool: pool{p}}
 	if err := s.migrate(ctx); err != nil {
-		pool.Close()
+		p.Close()
 		return nil, err
 	}
 	if err := s.Maintain(ctx, time.Now()); err != nil {
-		pool.Close()
+		p.Close()
 		return nil, err
 	}
 	return s, nil
@@ -184,7 +184,8 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 const maxAttempts = 5
 
 // Update implements cdp.Store: fn runs in one READ COMMITTED transaction;
-// a deadlock or serialization failure runs it again.
+// a deadlock or serialization failure runs it again, and a lost
+// connection is reported as cdp.EUNAVAILABLE.
 func (s *Store) Update(ctx context.Context, fn func(cdp.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
@@ -199,7 +200,7 @@ func (s *Store) Update(ctx context.Context, fn func(cdp.Tx) error) error {
 	if err == nil && s.OnCommit != nil {
 		s.OnCommit(1)
 	}
-	return err
+	return unavailable(err)
 }
 
 // Ping implements cdp.Store.

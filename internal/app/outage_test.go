@@ -1,0 +1,148 @@
+package app
+
+import (
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/testenv"
+	"github.com/switchyardhq/switchyard/internal/workflow"
+)
+
+// PostgreSQL goes away for longer than the processor's retries and comes
+// back: requests the edge can serve from the event log alone are still
+// acknowledged, the others get 503; /readyz says the node is not ready;
+// afterwards every acknowledged event is stored exactly once as itself
+// (none as poison, though every message's delivery count passed the
+// poison threshold), and each starts its run once.
+func TestPostgresOutage(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	externalConfig(t, cfg)
+	u, err := url.Parse(cfg.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	cfg.PostgresURL = u.String()
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack},
+		{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: "site", APIKey: "key"}}
+	cfg.Workflows = []workflow.Workflow{{ID: "note", Trigger: workflow.Trigger{Types: []string{"purchase"}},
+		Steps: []workflow.Step{{ID: "done", Stop: true}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+
+	acked := map[string]bool{}
+	send := func(phase string, i int) int {
+		key := fmt.Sprintf("%s-%02d", phase, i)
+		var req *http.Request
+		if i%2 == 0 {
+			req, _ = http.NewRequest("POST", srv.URL+fmt.Sprintf("/api/v1/customers/u%d/events", i%3),
+				strings.NewReader(fmt.Sprintf(`{"name":"purchase","id":%q,"data":{"key":%q}}`, key, key)))
+			req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("site:key")))
+		} else {
+			req, _ = http.NewRequest("POST", srv.URL+"/track", strings.NewReader(fmt.Sprintf(
+				`{"source":{"id":"web"},"session":{"id":"s-%s"},"events":[{"id":%q,"type":"purchase","properties":{"key":%q}}]}`,
+				key, key, key)))
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			acked[key] = true
+		} else if resp.StatusCode != 503 {
+			t.Fatalf("%s: status %d, want 200 or 503", key, resp.StatusCode)
+		}
+		return resp.StatusCode
+	}
+	ready := func() int {
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	for i := range 10 {
+		if code := send("before", i); code != 200 {
+			t.Fatalf("before the outage: status %d", code)
+		}
+	}
+	proxy.Cut()
+	codes := map[int]int{}
+	for i := range 20 {
+		codes[send("during", i)]++
+	}
+	if codes[200] == 0 {
+		t.Errorf("no request acknowledged while PostgreSQL was away (%v): Customer.io events need only the event log", codes)
+	}
+	if code := ready(); code != 503 {
+		t.Errorf("/readyz while PostgreSQL is away: %d, want 503", code)
+	}
+	// Past the processor's five attempts (0.1+0.4+0.9+1.6 s of backoff).
+	time.Sleep(8 * time.Second)
+	proxy.Restore()
+	for i := range 10 {
+		send("after", i)
+	}
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		events, _, err := a.Store.FindEvents(t.Context(), cdp.EventFilter{Limit: 1000})
+		stored := map[string]int{}
+		poison := 0
+		for _, e := range events {
+			if e.Type == "poison" {
+				poison++
+			}
+			if e.Type == "purchase" {
+				stored[e.MessageID]++
+			}
+		}
+		runs, _, _ := a.Store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "note", Status: cdp.RunSucceeded, Limit: 1000})
+		if poison > 0 {
+			t.Fatalf("%d events stored as poison after the outage", poison)
+		}
+		missing := 0
+		for k := range acked {
+			if stored[k] == 0 {
+				missing++
+			}
+		}
+		for k, n := range stored {
+			if n != 1 {
+				t.Fatalf("event %s stored %d times", k, n)
+			}
+		}
+		if err == nil && missing == 0 && len(runs) == len(stored) && ready() == 200 {
+			t.Logf("during the outage: %v; %d acknowledged, %d stored once, %d runs", codes, len(acked), len(stored), len(runs))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the outage: %d of %d acknowledged events missing, %d runs for %d events, readyz %d (err %v)",
+				missing, len(acked), len(runs), len(stored), ready(), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
