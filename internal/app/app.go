@@ -89,9 +89,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 
 	// A 5 ms linger lets the processor commit larger batches under load.
 	p := cfg.NATSPrefix
-	evlog, err := natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: fsync,
-		Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog"),
-		Credentials: cfg.NATSCredentials, NKeySeed: cfg.NATSNKey, CAFile: cfg.NATSTLS.CAFile, CertFile: cfg.NATSTLS.CertFile, KeyFile: cfg.NATSTLS.KeyFile})
+	var evlog *natsbus.Log
+	err = waitFor(ctx, log, "NATS", func() (err error) {
+		evlog, err = natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: fsync,
+			Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog"),
+			Credentials: cfg.NATSCredentials, NKeySeed: cfg.NATSNKey, CAFile: cfg.NATSTLS.CAFile, CertFile: cfg.NATSTLS.CertFile, KeyFile: cfg.NATSTLS.KeyFile})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +264,11 @@ func nodeName() string {
 func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) error {
 	log := a.Logger.With("component", "store")
 	if cfg.PostgresURL != "" {
-		store, err := postgres.Open(ctx, postgres.Options{URL: cfg.PostgresURL, Retention: cfg.EventRetentionDuration(), Logger: log})
+		var store *postgres.Store
+		err := waitFor(ctx, a.Logger, "PostgreSQL", func() (err error) {
+			store, err = postgres.Open(ctx, postgres.Options{URL: cfg.PostgresURL, Retention: cfg.EventRetentionDuration(), Logger: log})
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -357,4 +365,28 @@ func (a *App) Close() error {
 	}
 	a.closers = nil
 	return errors.Join(errs...)
+}
+
+// startWait bounds how long a node waits at start for a PostgreSQL or an
+// external NATS that cannot be reached yet: engines and nodes are often
+// started together (containers, a rebooted host), and waiting a little is
+// kinder than a crash loop. Anything but unreachability fails at once.
+const startWait = time.Minute
+
+// waitFor calls open until it succeeds, fails with something other than
+// cdp.EUNAVAILABLE, or startWait has passed.
+func waitFor(ctx context.Context, log *slog.Logger, what string, open func() error) error {
+	deadline := time.Now().Add(startWait)
+	for delay := 500 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		err := open()
+		if err == nil || cdp.ErrorCode(err) != cdp.EUNAVAILABLE || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		log.Warn("waiting for "+what, "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
 }

@@ -146,3 +146,57 @@ func TestPostgresOutage(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// A node started before its engines can be reached waits for them (nodes
+// and engines started together); a node whose engine answers with an
+// error that waiting cannot fix (a database that does not exist) fails at
+// once.
+func TestStartWaitsForEngines(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	externalConfig(t, cfg)
+	pgURL, err := url.Parse(cfg.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsURL, err := url.Parse(cfg.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, nats := testenv.NewProxy(t, pgURL.Host), testenv.NewProxy(t, natsURL.Host)
+	pg.Cut()
+	nats.Cut()
+	pgURL.Host, natsURL.Host = pg.Addr(), nats.Addr()
+	cfg.PostgresURL, cfg.NATSURL = pgURL.String(), natsURL.String()
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
+	time.AfterFunc(1500*time.Millisecond, pg.Restore)
+	time.AfterFunc(3*time.Second, nats.Restore)
+	start := time.Now()
+	a, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open while the engines come up: %v", err)
+	}
+	defer a.Close()
+	if waited := time.Since(start); waited < 3*time.Second {
+		t.Fatalf("opened after %v, before NATS could be reached", waited)
+	}
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/track", "application/json", strings.NewReader(`{"source":{"id":"web"},"events":[{"type":"up"}]}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("track after the wait: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	bad := *cfg
+	bad.DataDir = t.TempDir()
+	pgURL.Path = "/no_such_database_" + strings.ReplaceAll(t.Name(), "/", "_")
+	bad.PostgresURL = pgURL.String()
+	start = time.Now()
+	if _, err := Open(t.Context(), &bad, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("open on a missing database: %v", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("a missing database took %v to report", waited)
+	}
+}

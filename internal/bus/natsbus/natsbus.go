@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
+	"net"
 	"path/filepath"
 	"sync"
 	"time"
@@ -189,7 +191,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	nc, err := nats.Connect(url, copts...)
 	if err != nil {
 		l.shutdownServer()
-		return nil, fmt.Errorf("connect to nats: %w", err)
+		return nil, unavailable(fmt.Errorf("connect to nats: %w", err))
 	}
 	l.nc = nc
 	// An append that gets no ack within 10 s fails (503 to the client, who
@@ -202,9 +204,25 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	l.js = js
 	if err := l.setupStream(ctx); err != nil {
 		l.Close()
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return l, nil
+}
+
+// unavailable marks err as cdp.EUNAVAILABLE when it says that no server
+// could be reached (or a balancer in front of them closed the connection)
+// or that JetStream cannot serve yet (a cluster still
+// forming, too few servers up for the replicas): a node started together
+// with its NATS servers waits for them instead of failing.
+func unavailable(err error) error {
+	var api *jetstream.APIError
+	var ne net.Error
+	if errors.Is(err, nats.ErrNoServers) || errors.Is(err, io.EOF) || errors.As(err, &ne) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		(errors.As(err, &api) && api.Code == 503) {
+		return fmt.Errorf("%w: %w", cdp.Errorf(cdp.EUNAVAILABLE, "the event log is unreachable"), err)
+	}
+	return err
 }
 
 // Sibling returns a second log on the same server and connection, in its

@@ -49,7 +49,7 @@ type Store struct {
 var _ cdp.Store = (*Store)(nil)
 
 // Open connects, migrates the schema and creates the coming days'
-// event partitions.
+// event partitions. A server that cannot be reached is cdp.EUNAVAILABLE.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -68,11 +68,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{opts: opts, pool: pool{p}}
 	if err := s.migrate(ctx); err != nil {
 		p.Close()
-		return nil, err
+		return nil, unavailable(err)
 	}
 	if err := s.Maintain(ctx, time.Now()); err != nil {
 		p.Close()
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return s, nil
 }
