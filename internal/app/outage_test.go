@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ import (
 // acknowledged, the others get 503; /readyz says the node is not ready;
 // afterwards every acknowledged event is stored exactly once as itself
 // (none as poison, though every message's delivery count passed the
-// poison threshold), and each starts its run once.
+// poison threshold), each starts its run once, and runs caught mid-attempt
+// by the outage finish.
 func TestPostgresOutage(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -36,8 +38,21 @@ func TestPostgresOutage(t *testing.T) {
 	cfg.PostgresURL = u.String()
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack},
 		{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: "site", APIKey: "key"}}
+	// The destination holds each request half a second, so the runs of
+	// the events sent before the outage are mid-attempt when it starts.
+	var mu sync.Mutex
+	delivered := map[string]int{} // webhook-id → requests
+	standIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(500 * time.Millisecond)
+		mu.Lock()
+		delivered[r.Header.Get("Webhook-Id")]++
+		mu.Unlock()
+	}))
+	defer standIn.Close()
+	cfg.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: standIn.URL, AllowPrivateNetwork: true,
+		SigningSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}
 	cfg.Workflows = []workflow.Workflow{{ID: "note", Trigger: workflow.Trigger{Types: []string{"purchase"}},
-		Steps: []workflow.Step{{ID: "done", Stop: true}}}}
+		Steps: []workflow.Step{{ID: "tell", Action: "webhook.send", Destination: "app"}}}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +104,7 @@ func TestPostgresOutage(t *testing.T) {
 			t.Fatalf("before the outage: status %d", code)
 		}
 	}
+	time.Sleep(200 * time.Millisecond) // the processor stores them and their runs start
 	proxy.Cut()
 	codes := map[int]int{}
 	for i := range 20 {
@@ -135,13 +151,25 @@ func TestPostgresOutage(t *testing.T) {
 				t.Fatalf("event %s stored %d times", k, n)
 			}
 		}
-		if err == nil && missing == 0 && len(runs) == len(stored) && ready() == 200 {
-			t.Logf("during the outage: %v; %d acknowledged, %d stored once, %d runs", codes, len(acked), len(stored), len(runs))
+		mu.Lock()
+		sent, repeated := len(delivered), 0
+		for _, n := range delivered {
+			repeated += n - 1
+		}
+		mu.Unlock()
+		if repeated > 0 {
+			// The runs caught mid-attempt wait for the store to record
+			// their outcome instead of being sent again after redelivery.
+			t.Fatalf("%d requests sent again after the outage", repeated)
+		}
+		if err == nil && missing == 0 && len(runs) == len(stored) && sent == len(stored) && ready() == 200 {
+			t.Logf("during the outage: %v; %d acknowledged, %d stored once, %d runs succeeded, %d webhook-ids delivered (%d repeated)",
+				codes, len(acked), len(stored), len(runs), sent, repeated)
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after the outage: %d of %d acknowledged events missing, %d runs for %d events, readyz %d (err %v)",
-				missing, len(acked), len(runs), len(stored), ready(), err)
+			t.Fatalf("after the outage: %d of %d acknowledged events missing, %d runs succeeded and %d webhook-ids delivered for %d events, readyz %d (err %v)",
+				missing, len(acked), len(runs), sent, len(stored), ready(), err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -406,7 +406,7 @@ func (st *runState) end(ctx context.Context, status, msg string) error {
 // save records the run as it is now.
 func (st *runState) save(ctx context.Context) error {
 	st.run.UpdatedAt = st.e.Now().UTC()
-	if err := st.e.Store.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateRun(ctx, st.run) }); err != nil {
+	if err := st.e.record(ctx, st.run); err != nil {
 		return err
 	}
 	st.dirty = false
@@ -416,11 +416,35 @@ func (st *runState) save(ctx context.Context) error {
 // finish records a run's final status.
 func (e *Engine) finish(ctx context.Context, run *cdp.Run, status, msg string) error {
 	run.Status, run.Error, run.NextAt, run.UpdatedAt = status, msg, nil, e.Now().UTC()
-	err := e.Store.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateRun(ctx, run) })
+	err := e.record(ctx, run)
 	if err == nil && e.Metrics != nil {
 		e.Metrics.Runs.WithLabelValues(run.WorkflowID, status).Inc()
 	}
 	return err
+}
+
+// recordWait is how long a run's record is retried while the store cannot
+// be reached: an attempt whose outcome is not recorded is sent again after
+// the run's redelivery, so a short outage should not cost a second request.
+// It stays well inside the lease (renewed every few seconds, lasting
+// DefaultLeaseTTL), so no other node can have taken the run meanwhile;
+// if one did, the run's version has moved and the write is refused.
+const recordWait = DefaultLeaseTTL / 2
+
+// record writes run, waiting out a store outage of up to recordWait.
+func (e *Engine) record(ctx context.Context, run *cdp.Run) error {
+	deadline := time.Now().Add(recordWait)
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+		err := e.Store.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateRun(ctx, run) })
+		if cdp.ErrorCode(err) != cdp.EUNAVAILABLE || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
 }
 
 // RetryRun makes a failed run resumable from its failed step, which gets a
