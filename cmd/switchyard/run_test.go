@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +79,8 @@ func TestServeInProcess(t *testing.T) {
 	}()
 	var url string
 	for deadline := time.Now().Add(30 * time.Second); url == ""; {
-		if m := regexp.MustCompile(`ingest:\s+(http://\S+)`).FindStringSubmatch(stdout.String()); m != nil {
+		// The banner is written a line at a time: read it once whole.
+		if m := urlLine.FindStringSubmatch(stdout.String()); m != nil && strings.Contains(stdout.String(), "Press Ctrl-C") {
 			url = m[1]
 		} else if time.Now().After(deadline) {
 			t.Fatal("serve did not start")

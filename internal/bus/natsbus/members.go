@@ -20,8 +20,11 @@ type Members struct {
 	sub      *nats.Subscription
 	mu       sync.Mutex
 	seen     map[string]time.Time
-	stop     chan struct{}
-	done     chan struct{}
+	// reconnects is the connection's reconnection count when seen was
+	// last refreshed for one.
+	reconnects uint64
+	stop       chan struct{}
+	done       chan struct{}
 }
 
 // Members joins the membership on subject as self, saying so every
@@ -65,12 +68,26 @@ func (l *Log) Members(subject, self string, interval time.Duration) (*Members, e
 }
 
 // Count returns how many nodes were heard lately, this one included.
+// A node cut off from NATS hears nobody, but that is no sign that the
+// others left: it keeps counting them while disconnected and for three
+// intervals after it is back, so that it never takes a larger share than
+// it should.
 func (m *Members) Count() int {
+	// Connected first: a reconnection between the two reads then shows
+	// as "not connected", never as a stale count.
+	connected := m.nc.IsConnected()
+	reconnects := m.nc.Stats().Reconnects
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if reconnects != m.reconnects {
+		m.reconnects = reconnects
+		for name := range m.seen {
+			m.seen[name] = time.Now()
+		}
+	}
 	n := 0
 	for name, at := range m.seen {
-		if name == m.self || time.Since(at) < 3*m.interval {
+		if name == m.self || !connected || time.Since(at) < 3*m.interval {
 			n++
 		} else {
 			delete(m.seen, name)
