@@ -24,18 +24,32 @@ import (
 // afterwards every acknowledged event is stored exactly once as itself
 // (none as poison, though every message's delivery count passed the
 // poison threshold), each starts its run once, and runs caught mid-attempt
-// by the outage finish.
-func TestPostgresOutage(t *testing.T) {
+// by the outage finish without sending their request again.
+func TestPostgresOutage(t *testing.T) { testOutage(t, "PostgreSQL") }
+
+// NATS goes away and comes back: every ingest request gets 503 at once
+// while it is away (none hangs for the publish timeout); afterwards the
+// node's processor and runner carry on on their own, with the same
+// guarantees as after a PostgreSQL outage.
+func TestNATSOutage(t *testing.T) { testOutage(t, "NATS") }
+
+// testOutage cuts engine (PostgreSQL or NATS) off from a node for eight
+// seconds mid-traffic, through a proxy.
+func testOutage(t *testing.T, engine string) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	externalConfig(t, cfg)
-	u, err := url.Parse(cfg.PostgresURL)
+	engineURL := &cfg.PostgresURL
+	if engine == "NATS" {
+		engineURL = &cfg.NATSURL
+	}
+	u, err := url.Parse(*engineURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := testenv.NewProxy(t, u.Host)
 	u.Host = proxy.Addr()
-	cfg.PostgresURL = u.String()
+	*engineURL = u.String()
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack},
 		{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: "site", APIKey: "key"}}
 	// The destination holds each request half a second, so the runs of
@@ -106,19 +120,32 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond) // the processor stores them and their runs start
 	proxy.Cut()
+	time.Sleep(200 * time.Millisecond) // the node notices
 	codes := map[int]int{}
 	for i := range 20 {
+		start := time.Now()
 		codes[send("during", i)]++
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("a request while %s was away took %v", engine, took)
+		}
 	}
-	if codes[200] == 0 {
+	switch {
+	case engine == "PostgreSQL" && codes[200] == 0:
 		t.Errorf("no request acknowledged while PostgreSQL was away (%v): Customer.io events need only the event log", codes)
+	case engine == "NATS" && codes[503] != 20:
+		t.Errorf("requests while NATS was away: %v, want all 503", codes)
 	}
 	if code := ready(); code != 503 {
-		t.Errorf("/readyz while PostgreSQL is away: %d, want 503", code)
+		t.Errorf("/readyz while %s is away: %d, want 503", engine, code)
 	}
 	// Past the processor's five attempts (0.1+0.4+0.9+1.6 s of backoff).
 	time.Sleep(8 * time.Second)
 	proxy.Restore()
+	for deadline := time.Now().Add(30 * time.Second); ready() != 200; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz not 200 within 30 s of %s's return", engine)
+		}
+	}
 	for i := range 10 {
 		send("after", i)
 	}
@@ -163,8 +190,8 @@ func TestPostgresOutage(t *testing.T) {
 			t.Fatalf("%d requests sent again after the outage", repeated)
 		}
 		if err == nil && missing == 0 && len(runs) == len(stored) && sent == len(stored) && ready() == 200 {
-			t.Logf("during the outage: %v; %d acknowledged, %d stored once, %d runs succeeded, %d webhook-ids delivered (%d repeated)",
-				codes, len(acked), len(stored), len(runs), sent, repeated)
+			t.Logf("during the %s outage: %v; %d acknowledged, %d stored once, %d runs succeeded, %d webhook-ids delivered (%d repeated)",
+				engine, codes, len(acked), len(stored), len(runs), sent, repeated)
 			return
 		}
 		if time.Now().After(deadline) {

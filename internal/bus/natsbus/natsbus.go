@@ -385,6 +385,12 @@ func startEmbedded(opts Options) (*server.Server, error) {
 
 // Append implements cdp.EventLog.
 func (l *Log) Append(ctx context.Context, sourceID, dedupID string, data []byte) (bool, error) {
+	if !l.nc.IsConnected() {
+		// Cut off from the servers: say so now (the client retries, a
+		// balancer can send it elsewhere) rather than buffer the message
+		// and hold the request for the ack timeout.
+		return false, cdp.Errorf(cdp.EUNAVAILABLE, "the event log is unreachable (reconnecting)")
+	}
 	msg := &nats.Msg{Subject: l.opts.Subject + "." + sourceID, Data: data}
 	if dedupID != "" {
 		msg.Header = nats.Header{jetstream.MsgIDHeader: []string{dedupID}}
