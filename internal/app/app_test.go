@@ -13,18 +13,29 @@ import (
 	"github.com/switchyardhq/switchyard/internal/config"
 )
 
+// serve validates cfg, opens an App on it and serves its handler on
+// loopback, until the test ends.
+func serve(t *testing.T, cfg *config.Config) (*App, *httptest.Server) {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return a, srv
+}
+
 // Raw requests past their retention are purged; their events stay.
 func TestPurgeRawRequests(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
-	a, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	srv := httptest.NewServer(a.Handler())
-	defer srv.Close()
+	a, srv := serve(t, cfg)
 	resp, err := http.Post(srv.URL+"/track", "application/json",
 		strings.NewReader(`{"source":{"id":"web"},"events":[{"type":"kept","properties":{"a":1}}]}`))
 	if err != nil || resp.StatusCode != 200 {

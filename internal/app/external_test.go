@@ -39,16 +39,7 @@ func TestExternalEngines(t *testing.T) {
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
 	cfg.Workflows = []workflow.Workflow{{ID: "note", Trigger: workflow.Trigger{Types: []string{"kept"}},
 		Steps: []workflow.Step{{ID: "done", Stop: true}}}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	a, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	srv := httptest.NewServer(a.Handler())
-	defer srv.Close()
+	a, srv := serve(t, cfg)
 	resp, err := http.Post(srv.URL+"/track", "application/json",
 		strings.NewReader(`{"source":{"id":"web"},"profile":{"id":"p"},"events":[{"type":"kept","properties":{"a":1}}]}`))
 	if err != nil || resp.StatusCode != 200 {

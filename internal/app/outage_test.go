@@ -67,16 +67,7 @@ func testOutage(t *testing.T, engine string) {
 		SigningSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}
 	cfg.Workflows = []workflow.Workflow{{ID: "note", Trigger: workflow.Trigger{Types: []string{"purchase"}},
 		Steps: []workflow.Step{{ID: "tell", Action: "webhook.send", Destination: "app"}}}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	a, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	srv := httptest.NewServer(a.Handler())
-	defer srv.Close()
+	a, srv := serve(t, cfg)
 
 	acked := map[string]bool{}
 	send := func(phase string, i int) int {
