@@ -347,7 +347,7 @@ func verifyStored(ctx context.Context, w io.Writer, t *target, requests int) err
 			return err
 		}
 		if c.stored+c.duplicates >= c.accepted && c.lag == 0 {
-			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged in the measured parts; warm-ups included, %.0f events accepted, %.0f stored, %.0f redelivered duplicates (system events included)\n",
+			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged in the measured parts; of all events accepted (warm-ups and system events included) %.0f, stored %.0f, redelivered duplicates %.0f\n",
 				requests, c.accepted, c.stored, c.duplicates)
 			return nil
 		}

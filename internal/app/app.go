@@ -367,26 +367,16 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
-// startWait bounds how long a node waits at start for a PostgreSQL or an
-// external NATS that cannot be reached yet: engines and nodes are often
-// started together (containers, a rebooted host), and waiting a little is
-// kinder than a crash loop. Anything but unreachability fails at once.
-const startWait = time.Minute
+// startWait is how a node waits at start for a PostgreSQL or an external
+// NATS that cannot be reached yet, up to a minute: engines and nodes are
+// often started together (containers, a rebooted host), and waiting a
+// little is kinder than a crash loop. Anything but unreachability fails at
+// once.
+var startWait = periodic.Backoff{First: 500 * time.Millisecond, Max: 5 * time.Second, Within: time.Minute}
 
-// waitFor calls open until it succeeds, fails with something other than
-// cdp.EUNAVAILABLE, or startWait has passed.
+// waitFor opens what with open, waiting as startWait says.
 func waitFor(ctx context.Context, log *slog.Logger, what string, open func() error) error {
-	deadline := time.Now().Add(startWait)
-	for delay := 500 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
-		err := open()
-		if err == nil || cdp.ErrorCode(err) != cdp.EUNAVAILABLE || time.Now().Add(delay).After(deadline) {
-			return err
-		}
-		log.Warn("waiting for "+what, "err", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-	}
+	return periodic.WhileUnavailable(ctx, startWait, open, func(err error, pause time.Duration) {
+		log.Warn("waiting for "+what, "err", err, "retry_in", pause)
+	})
 }

@@ -1,4 +1,5 @@
-// Package periodic runs background chores on a fixed interval.
+// Package periodic runs background chores on a fixed interval, and retries
+// work through an outage of the store or the event log.
 package periodic
 
 import (

@@ -14,6 +14,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/redact"
 )
 
@@ -423,28 +424,20 @@ func (e *Engine) finish(ctx context.Context, run *cdp.Run, status, msg string) e
 	return err
 }
 
-// recordWait is how long a run's record is retried while the store cannot
-// be reached: an attempt whose outcome is not recorded is sent again after
-// the run's redelivery, so a short outage should not cost a second request.
-// It stays well inside the lease (renewed every few seconds, lasting
-// DefaultLeaseTTL), so no other node can have taken the run meanwhile;
-// if one did, the run's version has moved and the write is refused.
-const recordWait = DefaultLeaseTTL / 2
+// recordWait is how a run's record is retried while the store cannot be
+// reached, up to 15 s: an attempt whose outcome is not recorded is sent
+// again after the run's redelivery, so a short outage should not cost a
+// second request. It stays well inside the lease (renewed every few
+// seconds, lasting DefaultLeaseTTL), so no other node can have taken the
+// run meanwhile; if one did, the run's version has moved and the write is
+// refused.
+var recordWait = periodic.Backoff{First: 100 * time.Millisecond, Max: 2 * time.Second, Within: DefaultLeaseTTL / 2}
 
-// record writes run, waiting out a store outage of up to recordWait.
+// record writes run, waiting out a store outage as recordWait says.
 func (e *Engine) record(ctx context.Context, run *cdp.Run) error {
-	deadline := time.Now().Add(recordWait)
-	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
-		err := e.Store.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateRun(ctx, run) })
-		if cdp.ErrorCode(err) != cdp.EUNAVAILABLE || time.Now().Add(delay).After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-	}
+	return periodic.WhileUnavailable(ctx, recordWait, func() error {
+		return e.Store.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateRun(ctx, run) })
+	}, nil)
 }
 
 // RetryRun makes a failed run resumable from its failed step, which gets a

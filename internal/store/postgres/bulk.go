@@ -102,7 +102,7 @@ func (c *eventArrays) add(e *cdp.Event) error {
 	return nil
 }
 
-// orNull is nullable for array elements.
+// orNull is NULL for an empty string, in a column or an array.
 func orNull(s string) *string {
 	if s == "" {
 		return nil

@@ -225,13 +225,6 @@ func notFound(err error, format string, args ...any) error {
 	return err
 }
 
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 func toNanos(t *time.Time) any {
 	if t == nil {
 		return nil

@@ -32,7 +32,7 @@ func (t *tx) HasEvent(ctx context.Context, e *cdp.Event) (bool, error) {
 	var found bool
 	err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)
 		OR ($3::text IS NOT NULL AND EXISTS (SELECT 1 FROM event_messages WHERE source_id = $2 AND message_id = $3))`,
-		e.ID, e.SourceID, nullable(e.MessageID)).Scan(&found)
+		e.ID, e.SourceID, orNull(e.MessageID)).Scan(&found)
 	if err != nil {
 		return false, fmt.Errorf("find event: %w", err)
 	}
@@ -285,7 +285,7 @@ func (t *tx) InsertSession(ctx context.Context, s *cdp.Session) (bool, error) {
 		return false, fmt.Errorf("encode session: %w", err)
 	}
 	tag, err := t.tx.Exec(ctx, `INSERT INTO sessions (id, profile_id, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		s.ID, nullable(s.ProfileID), body)
+		s.ID, orNull(s.ProfileID), body)
 	if err != nil {
 		return false, fmt.Errorf("insert session: %w", err)
 	}
@@ -297,7 +297,7 @@ func (t *tx) UpdateSession(ctx context.Context, s *cdp.Session) error {
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
-	tag, err := t.tx.Exec(ctx, `UPDATE sessions SET profile_id = $1, body = $2 WHERE id = $3`, nullable(s.ProfileID), body, s.ID)
+	tag, err := t.tx.Exec(ctx, `UPDATE sessions SET profile_id = $1, body = $2 WHERE id = $3`, orNull(s.ProfileID), body, s.ID)
 	if err != nil {
 		return fmt.Errorf("update session: %w", err)
 	}
