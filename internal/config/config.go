@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/action/customerio"
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/webhook"
 	"github.com/switchyardhq/switchyard/internal/workflow"
@@ -70,6 +71,9 @@ type Config struct {
 	EventRetention string              `yaml:"event_retention"`
 	Log            Log                 `yaml:"log"`
 	Admin          Admin               `yaml:"admin"`
+	// TrustedProxies are the addresses (IPs or CIDR prefixes) of reverse
+	// proxies whose X-Forwarded-For/-Host/-Proto headers are believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	RawCapture     RawCapture          `yaml:"raw_capture"`
 	Sources        []Source            `yaml:"sources"`
 	Destinations   []Destination       `yaml:"destinations"`
@@ -91,6 +95,10 @@ type Admin struct {
 	// Tokens are accepted as "Authorization: Bearer <token>". With none,
 	// only loopback clients are served.
 	Tokens []string `yaml:"tokens"`
+	// AllowedHosts are the host names the management API and console
+	// answer to besides IP addresses and localhost (a defence against DNS
+	// rebinding): "switchyard.example.com", "*.example.com", or "*".
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // RawCapture configures keeping the raw request of every accepted event.
@@ -355,6 +363,14 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		add("log.format", "must be text or json, not %q", c.Log.Format)
 	}
+	if _, err := httpx.ParseProxies(c.TrustedProxies); err != nil {
+		add("trusted_proxies", "%v", err)
+	}
+	for i, h := range c.Admin.AllowedHosts {
+		if !validHostPattern(h) {
+			add(fmt.Sprintf("admin.allowed_hosts[%d]", i), "must be a host name such as switchyard.example.com, *.example.com or *, without scheme, port or path, not %q", h)
+		}
+	}
 	for i, tok := range c.Admin.Tokens {
 		if strings.TrimSpace(tok) == "" {
 			add(fmt.Sprintf("admin.tokens[%d]", i), "is empty%s", c.unsetHint())
@@ -430,6 +446,10 @@ func (c *Config) unsetHint() string {
 	slices.Sort(names)
 	return " (environment variable not set: " + strings.Join(names, ", ") + ")"
 }
+
+var hostPattern = regexp.MustCompile(`^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$`)
+
+func validHostPattern(h string) bool { return hostPattern.MatchString(h) }
 
 func validAddr(addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
@@ -237,7 +238,7 @@ func (c *Console) baseURL(r *http.Request) string {
 		return strings.TrimSuffix(c.d.BaseURL, "/")
 	}
 	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+	if httpx.IsHTTPS(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

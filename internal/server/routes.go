@@ -81,8 +81,9 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 // addAdminRoutes registers the management API (DESIGN §6).
 func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	log, store := d.Logger, d.Store
+	guard := admin.NewGuard(log, d.Config.Admin.AllowedHosts)
 	handle := func(pattern string, h http.Handler) {
-		mux.Handle(pattern, admin.Auth(log, d.Config.Admin.Tokens, h))
+		mux.Handle(pattern, guard.API(admin.Auth(log, d.Config.Admin.Tokens, h)))
 	}
 	handle("GET /admin/v1/events", admin.ListEvents(log, store))
 	handle("GET /admin/v1/events/{id}", admin.GetEvent(log, store))
@@ -112,22 +113,23 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	// The web console: HTML pages over the same services, same access.
 	con := console.MustNew(console.Deps{Log: log, Store: store, Sources: d.Sources, Workflows: d.Workflows,
 		Metrics: d.Metrics, Tokens: d.Config.Admin.Tokens})
-	mux.Handle("GET /console/static/", con.Static())
-	mux.Handle("GET /console/signin", con.SignInPage())
-	mux.Handle("POST /console/signin", con.SignIn())
-	mux.Handle("POST /console/signout", con.SignOut())
-	mux.Handle("GET /console/{$}", con.Overview())
-	mux.Handle("GET /console/live", con.Live())
-	mux.Handle("GET /console/events", con.Events())
-	mux.Handle("GET /console/events/{id}", con.Event())
-	mux.Handle("GET /console/profiles", con.Profiles())
-	mux.Handle("GET /console/profiles/{id}", con.Profile())
-	mux.Handle("GET /console/sources", con.Sources())
-	mux.Handle("GET /console/sources/{id}", con.Source())
-	mux.Handle("GET /console/workflows", con.Workflows())
-	mux.Handle("GET /console/workflows/{id}", con.Workflow())
-	mux.Handle("GET /console/runs", con.Runs())
-	mux.Handle("GET /console/runs/{id}", con.Run())
+	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.API(h)) }
+	page("GET /console/static/", con.Static())
+	page("GET /console/signin", con.SignInPage())
+	mux.Handle("POST /console/signin", guard.Form(con.SignIn()))
+	mux.Handle("POST /console/signout", guard.Form(con.SignOut()))
+	page("GET /console/{$}", con.Overview())
+	page("GET /console/live", con.Live())
+	page("GET /console/events", con.Events())
+	page("GET /console/events/{id}", con.Event())
+	page("GET /console/profiles", con.Profiles())
+	page("GET /console/profiles/{id}", con.Profile())
+	page("GET /console/sources", con.Sources())
+	page("GET /console/sources/{id}", con.Source())
+	page("GET /console/workflows", con.Workflows())
+	page("GET /console/workflows/{id}", con.Workflow())
+	page("GET /console/runs", con.Runs())
+	page("GET /console/runs/{id}", con.Run())
 
 	// Go runtime profiles, for measuring before optimising.
 	handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))

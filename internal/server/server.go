@@ -74,7 +74,8 @@ func wrap(d Deps, mux *http.ServeMux) http.Handler {
 		mux.ServeHTTP(rec, r)
 		d.Metrics.HTTPRequests.WithLabelValues(r.Pattern, strconv.Itoa(rec.status)).Inc()
 	})
-	return httpx.Recover(d.Logger, h)
+	proxies, _ := httpx.ParseProxies(d.Config.TrustedProxies) // Validate checked them
+	return httpx.Recover(d.Logger, httpx.Forwarded(proxies, h))
 }
 
 // notFound renders the mux's 404 or 405 as JSON, keeping its Allow header.

@@ -82,6 +82,11 @@ func (s *stack) do(t *testing.T, method, path, contentType string, body string, 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	return s.send(t, req)
+}
+
+func (s *stack) send(t *testing.T, req *http.Request) reply {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
