@@ -2,8 +2,9 @@
 // source definitions, tail filters and workflows. Expressions are parsed
 // and type-checked once, when their owner is loaded, so that a mistake is
 // reported with its location before any event arrives; evaluation is then
-// cheap (reference/webhooks.md §10) and bounded by a cost limit, so that a
-// costly expression over a large input cannot stall the caller.
+// cheap and bounded three ways: a cost limit, a cap on the size of what
+// one function builds, and a deadline (bounds.go), so that a costly
+// expression over a large input cannot stall the caller or fill memory.
 package expr
 
 import (
@@ -59,6 +60,13 @@ func NewEnv(vars ...Var) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cel environment: %w", err)
 	}
+	guards, err := boundedFunctions(env)
+	if err != nil {
+		return nil, fmt.Errorf("cel environment: %w", err)
+	}
+	if env, err = env.Extend(guards...); err != nil {
+		return nil, fmt.Errorf("cel environment: %w", err)
+	}
 	return &Env{env: env}, nil
 }
 
@@ -73,9 +81,10 @@ func MustEnv(vars ...Var) *Env {
 
 // Program is a compiled expression, safe for concurrent use.
 type Program struct {
-	src  string
-	prg  cel.Program
-	uses map[string]bool // the variables the expression reads
+	src   string
+	prg   cel.Program
+	uses  map[string]bool // the variables the expression reads
+	loops bool            // it has comprehensions: evaluations get a deadline
 }
 
 // Output kinds a caller may require of an expression.
@@ -108,7 +117,7 @@ func (e *Env) Compile(src string, out Output) (*Program, error) {
 	if out == Time && got != cel.DurationType && got != cel.TimestampType && got != cel.DynType {
 		return nil, fmt.Errorf("expression must produce a duration or a timestamp, not a %s", got)
 	}
-	prg, err := e.env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(costLimit),
+	prg, err := e.env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(costLimit), cel.CostTracking(concatCost{}),
 		cel.InterruptCheckFrequency(100))
 	if err != nil {
 		return nil, fmt.Errorf("program: %w", err)
@@ -119,7 +128,7 @@ func (e *Env) Compile(src string, out Output) (*Program, error) {
 			uses[ref.Name] = true
 		}
 	}
-	return &Program{src: src, prg: prg, uses: uses}, nil
+	return &Program{src: src, prg: prg, uses: uses, loops: loops(ast)}, nil
 }
 
 // Uses reports whether the expression reads variable name, so that a
@@ -133,16 +142,27 @@ func (p *Program) String() string { return p.src }
 // Eval evaluates the expression over vars and returns its result as plain
 // Go values (JSON-like: maps, slices, strings, numbers, bools, nil).
 func (p *Program) Eval(ctx context.Context, vars map[string]any) (any, error) {
-	val, _, err := p.prg.ContextEval(ctx, vars)
+	val, err := p.eval(ctx, vars)
 	if err != nil {
 		return nil, err
 	}
 	return native(val)
 }
 
+// eval runs the program within its deadline.
+func (p *Program) eval(ctx context.Context, vars map[string]any) (ref.Val, error) {
+	ctx, cancel := p.deadline(ctx)
+	defer cancel()
+	val, _, err := p.prg.ContextEval(ctx, vars)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("expression took longer than %v and was stopped", evalTimeout)
+	}
+	return val, err
+}
+
 // EvalBool evaluates an expression that must produce a bool.
 func (p *Program) EvalBool(ctx context.Context, vars map[string]any) (bool, error) {
-	val, _, err := p.prg.ContextEval(ctx, vars)
+	val, err := p.eval(ctx, vars)
 	if err != nil {
 		return false, err
 	}

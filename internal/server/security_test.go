@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/config"
 )
@@ -75,4 +77,25 @@ func (s *stack) doHost(t *testing.T, method, path, host string) reply {
 	}
 	req.Host = host
 	return s.send(t, req)
+}
+
+// A tail filter that would build hundreds of megabytes from one public
+// event (lists.range(300).map(…).join('') over a 900 KB string) is
+// stopped at once: the next event reaches the tail within a second
+// instead of after seconds of CPU and hundreds of megabytes.
+func TestTailFilterBounded(t *testing.T) {
+	s := newStack(t)
+	filter := "lists.range(300).map(i, event.properties.s).join('').size() > 0 || event.type == 'marker'"
+	lines := s.openTail(t, "source=web&filter="+url.QueryEscape(filter))
+	big := strings.Repeat("x", 900<<10)
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"session":{"id":"cel-bomb"},"events":[{"type":"bomb","properties":{"s":"`+big+`"}}]}`), 200)
+	sent := time.Now()
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"session":{"id":"cel-bomb"},"events":[{"type":"marker"}]}`), 200)
+	got := nextEvents(t, lines, 1)
+	if len(got) != 1 || got[0]["type"] != "marker" {
+		t.Fatalf("tail delivered %v, want the marker", got)
+	}
+	if took := time.Since(sent); took > 2*time.Second {
+		t.Fatalf("the marker took %v to reach the tail", took)
+	}
 }
