@@ -69,6 +69,15 @@ type Event struct {
 	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
+// ValidTime reports whether t can be stored and shown: an event's times
+// travel as RFC 3339 JSON, which has four-digit years only. An API checks
+// every time a client gives it, so that a bad one is the client's 400 and
+// never a server error.
+func ValidTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
+}
+
 // Stored returns a copy of e as a store reads it back: its times in UTC
 // (the client's original timestamp keeps its offset). Whoever uses an event just stored in place of reading it (the workflow
 // engine) sees what a later read would show; storetest holds every store

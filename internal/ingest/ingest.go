@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -85,6 +86,9 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 // Append stamps events with ids, source and receive time (and the current
 // time when they carry none) and publishes them as one batch.
 func (s *Service) Append(ctx context.Context, src *cdp.Source, events ...*cdp.Event) (duplicate bool, err error) {
+	if err := checkEvents(events); err != nil {
+		return false, err
+	}
 	now := s.now().UTC()
 	b := &cdp.Batch{ID: cdp.NewID(), SourceID: src.ID, ReceivedAt: now, Events: events}
 	for _, e := range events {
@@ -160,6 +164,9 @@ type TrackResult struct {
 // new profile or session implies (reference/tracardi.md §4 step 11), and
 // appends everything to the event log as one batch.
 func (s *Service) Track(ctx context.Context, r TrackRequest) (TrackResult, error) {
+	if err := errors.Join(CheckID("session id", r.SessionID), CheckID("profile id", r.ProfileID), checkEvents(r.Events)); err != nil {
+		return TrackResult{}, err
+	}
 	var sess identity.SessionResult
 	if !r.NoSession {
 		var err error

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -86,8 +85,8 @@ func trackEvent(r *http.Request, rawName json.RawMessage, typ, id string, ts, da
 		return nil, "event type must be one of event, page or screen"
 	}
 	e.Properties, e.MessageID = props, strings.TrimSpace(id)
-	if t, ok := httpx.UnixSeconds(ts); ok {
-		e.Timestamp = t
+	if err := setTime(e, ts); err != nil {
+		return nil, cdp.ErrorMessage(err)
 	}
 	return e, ""
 }

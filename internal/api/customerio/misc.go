@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -52,8 +51,9 @@ func (a *API) deliveryReport(w http.ResponseWriter, r *http.Request, src *cdp.So
 // deliveryEvent stores a delivery report: its fields are the properties.
 func (a *API) deliveryEvent(w http.ResponseWriter, r *http.Request, src *cdp.Source, typ string, obj map[string]json.RawMessage) {
 	e := baseEvent(r, typ, "")
-	if ts, ok := httpx.UnixSeconds(obj["timestamp"]); ok {
-		e.Timestamp = ts
+	if err := setTime(e, obj["timestamp"]); err != nil {
+		fail(w, http.StatusBadRequest, cdp.ErrorMessage(err))
+		return
 	}
 	e.Properties, _ = json.Marshal(obj)
 	a.publish(w, r, src, e)

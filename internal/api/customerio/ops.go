@@ -54,7 +54,10 @@ func parseDevice(raw json.RawMessage, key string) (cdp.Device, string) {
 	case d.Platform != "ios" && d.Platform != "android":
 		return d, "device platform must be one of ios, android"
 	}
-	if t, ok := httpx.UnixSeconds(dev["last_used"]); ok {
+	switch t, err := httpx.UnixSeconds("device last_used", dev["last_used"]); {
+	case err != nil:
+		return d, cdp.ErrorMessage(err)
+	case !t.IsZero():
 		d.LastUsed = &t
 	}
 	if attrs := dev["attributes"]; len(attrs) > 0 && attrs[0] == '{' {

@@ -80,6 +80,15 @@ func (a *API) Identify(w http.ResponseWriter, r *http.Request, src *cdp.Source) 
 	a.publish(w, r, src, e)
 }
 
+// setTime dates e with the Unix seconds in raw, if it holds any.
+func setTime(e *cdp.Event, raw json.RawMessage) error {
+	t, err := httpx.UnixSeconds("timestamp", raw)
+	if !t.IsZero() {
+		e.Timestamp = t
+	}
+	return err
+}
+
 // identifyEvent builds the identify event of a person named by ident
 // with attrs (v1 body, v2 attributes): body id, email and anonymous_id are
 // attached as identifiers; _update never creates; _timestamp dates it.
@@ -110,8 +119,8 @@ func identifyEvent(r *http.Request, ident cdp.Identifier, userID string, attrs m
 	if string(attrs["_update"]) == "true" {
 		e.Op = cdp.OpIdentifyExisting
 	}
-	if ts, ok := httpx.UnixSeconds(attrs["_timestamp"]); ok {
-		e.Timestamp = ts
+	if err := setTime(e, attrs["_timestamp"]); err != nil {
+		return nil, strings.Replace(cdp.ErrorMessage(err), "timestamp", "_timestamp", 1)
 	}
 	traits := make(map[string]any, len(attrs))
 	for k, raw := range attrs {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 
 // Data Pipelines limits (reference/customerio.md §4.3).
@@ -90,6 +91,11 @@ func (a *API) Pipelines(typ string) http.Handler {
 		var problems []string
 		for i, raw := range raws {
 			e, msg := pipelineEvent(r, typ, raw, ctx)
+			if msg == "" {
+				if err := ingest.CheckEvent(e); err != nil {
+					msg = cdp.ErrorMessage(err)
+				}
+			}
 			if msg != "" {
 				if typ == "batch" {
 					msg = fmt.Sprintf("batch[%d]: %s", i, msg)
@@ -236,14 +242,14 @@ func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchC
 			continue
 		}
 		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			return nil, "timestamp must be an ISO-8601 date-time"
+		if err != nil || !cdp.ValidTime(t) {
+			return nil, "timestamp must be an ISO-8601 date-time between the years 0000 and 9999"
 		}
 		e.Timestamp = t.UTC()
 		break
 	}
 	if m.OriginalTimestamp != "" {
-		if t, err := time.Parse(time.RFC3339Nano, m.OriginalTimestamp); err == nil {
+		if t, err := time.Parse(time.RFC3339Nano, m.OriginalTimestamp); err == nil && cdp.ValidTime(t) {
 			t = t.UTC()
 			e.OriginalTimestamp = &t
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 
 // Size limits of v2 (§2.5).
@@ -85,6 +86,11 @@ func (a *API) Batch(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
 			verr = &v2Error{Reason: "too_large", Message: "batch items cannot be larger than 32 kb"}
 		} else {
 			e, verr = entityEvent(r, raw)
+		}
+		if verr == nil {
+			if err := ingest.CheckEvent(e); err != nil {
+				verr = invalid("", cdp.ErrorMessage(err))
+			}
 		}
 		if verr != nil {
 			verr.BatchIndex = &i
@@ -250,8 +256,8 @@ func objectEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	}
 	e := baseEvent(r, "object_"+en.Action, "")
 	e.Properties, _ = json.Marshal(map[string]any{"identifiers": ids, "attributes": en.Attributes, "cio_relationships": en.Relationships})
-	if t, ok := httpx.UnixSeconds(en.Timestamp); ok {
-		e.Timestamp = t
+	if err := setTime(e, en.Timestamp); err != nil {
+		return nil, invalid("timestamp", cdp.ErrorMessage(err))
 	}
 	return e, nil
 }
@@ -275,8 +281,8 @@ func deliveryEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	}
 	e := baseEvent(r, "delivery_"+name, "")
 	e.Properties, _ = json.Marshal(map[string]any{"delivery_id": ids.ID, "attributes": en.Attributes})
-	if t, ok := httpx.UnixSeconds(en.Timestamp); ok {
-		e.Timestamp = t
+	if err := setTime(e, en.Timestamp); err != nil {
+		return nil, invalid("timestamp", cdp.ErrorMessage(err))
 	}
 	return e, nil
 }

@@ -120,23 +120,34 @@ func Recover(log *slog.Logger, h http.Handler) http.Handler {
 	})
 }
 
-// UnixSeconds reads a Unix timestamp in seconds given as a number or a
-// numeric string, as Customer.io's APIs and webhooks send them.
-func UnixSeconds(raw json.RawMessage) (time.Time, bool) {
+// UnixSeconds reads the Unix timestamp name, in seconds, given as a
+// number or a numeric string, as Customer.io's APIs and webhooks send
+// them. Absent, null, non-numeric and non-positive values give the zero
+// time (the caller's default, as before); a value past the year 9999 is an
+// error for the client (usually milliseconds sent as seconds), since no
+// such time can be stored or shown.
+func UnixSeconds(name string, raw json.RawMessage) (time.Time, error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return time.Time{}, false
+		return time.Time{}, nil
 	}
 	var n json.Number
 	if err := json.Unmarshal(raw, &n); err != nil {
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
-			return time.Time{}, false
+			return time.Time{}, nil
 		}
 		n = json.Number(s)
 	}
 	f, err := n.Float64()
 	if err != nil || f <= 0 {
-		return time.Time{}, false
+		return time.Time{}, nil
 	}
-	return time.Unix(int64(f), 0).UTC(), true
+	if f >= maxUnixSeconds {
+		return time.Time{}, cdp.Errorf(cdp.EINVALID, "%s %s is after the year 9999: it must be a Unix time in seconds, not milliseconds", name, n)
+	}
+	return time.Unix(int64(f), 0).UTC(), nil
 }
+
+// maxUnixSeconds is 10000-01-01T00:00:00Z, the first instant JSON cannot
+// carry as a time.
+const maxUnixSeconds = 253402300800

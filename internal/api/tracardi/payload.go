@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/switchyardhq/switchyard/internal/cdp"
 	"math"
 	"strconv"
 	"strings"
@@ -158,12 +159,16 @@ func (v *validator) datetime(raw json.RawMessage, loc []any) *time.Time {
 			if math.Abs(f) > 2e10 {
 				f /= 1000
 			}
-			sec, frac := math.Modf(f)
-			t = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+			t, err = unixTime(f)
 		}
 	}
 	if err != nil {
 		v.add("datetime_from_date_parsing", loc, "Input should be a valid datetime or date", raw)
+		return nil
+	}
+	if !cdp.ValidTime(t) {
+		// pydantic's own words for a time it cannot represent.
+		v.add("datetime_from_date_parsing", loc, "Input should be a valid datetime or date, dates after 9999 are not supported as unix timestamps", raw)
 		return nil
 	}
 	return &t
@@ -191,9 +196,19 @@ func parseTime(s string) (time.Time, error) {
 		}
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Unix(int64(f), 0).UTC(), nil
+		return unixTime(math.Trunc(f))
 	}
 	return time.Time{}, fmt.Errorf("invalid datetime %q", s)
+}
+
+// unixTime converts Unix seconds, refusing what no time.Time can hold (a
+// float beyond int64 would wrap around to some other time).
+func unixTime(f float64) (time.Time, error) {
+	if math.IsNaN(f) || math.Abs(f) >= 1<<62/1e9 {
+		return time.Time{}, fmt.Errorf("unix time %g is out of range", f)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
 }
 
 // eventType normalises a Tracardi event type: trimmed, lower-cased, spaces

@@ -64,7 +64,10 @@ func reportEvent(h http.Header, body []byte, now time.Time) *cdp.Event {
 	_ = json.Unmarshal(data, &d) // fields of the wrong type are ignored
 	e.Type = rep.ObjectType + "_" + rep.Metric
 	e.Properties = withEnvelope(data, rep)
-	if t, ok := httpx.UnixSeconds(rep.Timestamp); ok {
+	switch t, err := httpx.UnixSeconds("timestamp", rep.Timestamp); {
+	case err != nil:
+		return errorEvent(e, body, cdp.ErrorMessage(err))
+	case !t.IsZero():
 		e.Timestamp = t
 	}
 	e.MessageID = rep.EventID
@@ -175,6 +178,7 @@ func reportContext(h http.Header) json.RawMessage {
 // errorEvent records a body that could not be read, with the problem.
 func errorEvent(e *cdp.Event, body []byte, problem string) *cdp.Event {
 	e.Type, e.Error = cdp.EventWebhookError, problem
+	e.MessageID, e.UserID, e.Identifiers, e.Op, e.Traits = "", "", nil, "", nil
 	e.Properties, _ = json.Marshal(map[string]string{"body": string(body)})
 	return e
 }

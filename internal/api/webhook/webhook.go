@@ -88,6 +88,12 @@ func (a *API) Receive() http.Handler {
 		} else {
 			e = a.genericEvent(r, recv, body, now.UTC())
 		}
+		if err := ingest.CheckEvent(e); err != nil {
+			// Verified, so kept: as a webhook_error the provider need not
+			// retry, rather than a 400 it would retry for days.
+			e = errorEvent(e, body, cdp.ErrorMessage(err))
+			a.metrics.WebhookErrors.WithLabelValues(src.ID, metrics.WebhookUnreadable).Inc()
+		}
 		duplicate, err := a.in.Append(r.Context(), src, e)
 		if err != nil {
 			httpx.Error(w, r, a.log, err)
