@@ -202,6 +202,9 @@ func (d Destination) problems() map[string]string {
 		} else if d.URL == "" && d.Kind == "webhook" {
 			p["url"] = "is required for kind webhook"
 		}
+		if d.Kind == "http" && d.AllowPrivateNetwork && d.URL == "" {
+			p["url"] = "is required with allow_private_network: the steps' paths go under it, so the destination opens that host only"
+		}
 		if d.SigningSecret != "" && !webhook.ValidStandardSecret(d.SigningSecret) {
 			p["signing_secret"] = "must be whsec_ followed by the base64 of the key"
 		}

@@ -72,7 +72,15 @@ func TestInternalAddresses(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"127.0.0.1": true, "::1": true, "10.1.2.3": true, "172.16.0.1": true, "192.168.1.1": true, "169.254.169.254": true,
 		"100.64.0.1": true, "0.0.0.0": true, "fc00::1": true, "fe80::1": true, "::ffff:127.0.0.1": true, "224.0.0.1": true,
-		"8.8.8.8": false, "1.1.1.1": false, "2606:4700:4700::1111": false,
+		// Forms that hide an internal IPv4 address, and the rest of IANA's
+		// special-purpose blocks.
+		"64:ff9b::a9fe:a9fe": true, "64:ff9b:1::a9fe:a9fe": true, "2002:a9fe:a9fe::1": true, "::7f00:1": true,
+		"::ffff:169.254.169.254": true, "2001:0:4136:e378::1": true, "198.18.0.1": true, "198.19.255.255": true,
+		"240.0.0.1": true, "255.255.255.255": true, "0.1.2.3": true, "100.127.255.254": true, "168.63.129.16": true,
+		"192.0.0.170": true, "192.0.2.1": true, "198.51.100.1": true, "203.0.113.9": true, "2001:db8::1": true,
+		"100::1": true, "ff02::1": true, "fec0::1": true, "3fff::1": true,
+		"8.8.8.8": false, "1.1.1.1": false, "2606:4700:4700::1111": false, "2001:4860:4860::8888": false,
+		"168.63.129.17": false, "198.20.0.1": false, "100.128.0.1": false,
 	} {
 		if got := internal(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("internal(%s) = %v, want %v", addr, got, want)

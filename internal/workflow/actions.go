@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	neturl "net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,12 +152,47 @@ func webhookSend(d *Destination, in map[string]any, key string, now time.Time) (
 		Output: func(status int, _ []byte) (any, error) { return map[string]any{"status": status}, nil }}, nil
 }
 
+// underBase resolves a step's url (a path and query) under its
+// destination's base URL. It refuses anything that leaves the base: an
+// absolute URL, a scheme-relative //host, or ".." out of the base path. A
+// destination is what an operator opened (allow_private_network is set
+// per destination), so a workflow must not use it to reach another host.
+func underBase(base, ref string) (string, error) {
+	b, err := neturl.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("destination url %q: %w", base, err)
+	}
+	r, err := neturl.Parse(ref)
+	if err != nil || r.Scheme != "" || r.Host != "" || r.User != nil || strings.HasPrefix(ref, "//") {
+		return "", fmt.Errorf("url: %q must be a path (and query) under the destination's base URL %s, not another URL", ref, redactURL(b))
+	}
+	prefix := strings.TrimSuffix(b.Path, "/")
+	joined := prefix + "/" + strings.TrimPrefix(r.Path, "/")
+	if clean := path.Clean(joined); clean != prefix && !strings.HasPrefix(clean, prefix+"/") {
+		return "", fmt.Errorf("url: %q leaves the destination's base path %q", ref, b.Path)
+	}
+	out := *b
+	out.Path, out.RawPath, out.RawQuery, out.Fragment = joined, "", r.RawQuery, ""
+	if b.RawQuery != "" && r.RawQuery != "" {
+		out.RawQuery = b.RawQuery + "&" + r.RawQuery
+	} else if r.RawQuery == "" {
+		out.RawQuery = b.RawQuery
+	}
+	return out.String(), nil
+}
+
+// redactURL shows u without its password.
+func redactURL(u *neturl.URL) string { return u.Redacted() }
+
 // httpCall sends any request; its output is the status and the JSON body
 // (or the text).
 func httpCall(d *Destination, in map[string]any, key string) (Call, error) {
 	url := text(in["url"])
-	if d != nil && d.URL != "" && !strings.Contains(url, "://") {
-		url = strings.TrimSuffix(d.URL, "/") + "/" + strings.TrimPrefix(url, "/")
+	if d != nil && d.URL != "" {
+		var err error
+		if url, err = underBase(d.URL, url); err != nil {
+			return Call{}, err
+		}
 	}
 	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
 		return Call{}, fmt.Errorf("url: %q is not an http(s) URL", url)

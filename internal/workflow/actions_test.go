@@ -85,7 +85,7 @@ func TestBuildCalls(t *testing.T) {
 	if a.Request.Headers["X-Token"][0] != "[redacted]" {
 		t.Errorf("a token header reached the run log: %v", a.Request.Headers)
 	}
-	call, _ := BuildCall("http.call", api, map[string]any{"url": srv.URL + "/api/thing", "expected_statuses": []any{200.0}}, "k", now)
+	call, _ := BuildCall("http.call", api, map[string]any{"url": "thing", "expected_statuses": []any{200.0}}, "k", now)
 	a, _ = client.Do(context.Background(), api.Client(), 1, call.Request)
 	if _, err := call.Output(a.Response.Status, a.Body); err == nil || !strings.Contains(err.Error(), "not one of the expected") {
 		t.Errorf("unexpected status accepted: %v", err)
@@ -109,6 +109,29 @@ func TestBuildCallInputErrors(t *testing.T) {
 	} {
 		if _, err := BuildCall(tc.action, cio, tc.in, "k", time.Now()); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// A step's url stays under its destination's base URL: the destination,
+// not the workflow, decides which host is reached (and whether a private
+// one may be).
+func TestHTTPCallStaysUnderBase(t *testing.T) {
+	d := &Destination{ID: "api", Kind: "http", URL: "https://api.example.com/v1/?tenant=7"}
+	for ref, want := range map[string]string{
+		"/users?x=1": "https://api.example.com/v1/users?tenant=7&x=1",
+		"users/42":   "https://api.example.com/v1/users/42?tenant=7",
+		"":           "https://api.example.com/v1/?tenant=7",
+	} {
+		call, err := BuildCall("http.call", d, map[string]any{"url": ref}, "k", time.Now())
+		if err != nil || call.Request.URL != want {
+			t.Errorf("%q: %v %q, want %q", ref, err, call.Request.URL, want)
+		}
+	}
+	for _, ref := range []string{"http://169.254.169.254/latest/meta-data", "https://evil.example/x", "//evil.example/x",
+		"../admin", "/v2/../../etc", "https://user@api.example.com/v1/x"} {
+		if call, err := BuildCall("http.call", d, map[string]any{"url": ref}, "k", time.Now()); err == nil {
+			t.Errorf("%q was allowed: %s", ref, call.Request.URL)
 		}
 	}
 }
