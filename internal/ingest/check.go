@@ -1,7 +1,10 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
@@ -48,6 +51,20 @@ func checkEvents(events []*cdp.Event) error {
 		if err := CheckEvent(e); err != nil {
 			return err
 		}
+		validUTF8(&e.Properties)
+		validUTF8(&e.Context)
+		validUTF8(&e.Traits)
 	}
 	return nil
+}
+
+// validUTF8 replaces bytes that are not UTF-8 in a JSON document with
+// U+FFFD. Go's decoder lets them through inside strings, and what is
+// stored is sent as is by the management API and the tail, which must
+// always emit valid JSON. (Outside strings such bytes are not JSON at
+// all, so the document stays valid.)
+func validUTF8(doc *json.RawMessage) {
+	if !utf8.Valid(*doc) {
+		*doc = bytes.ToValidUTF8(*doc, []byte("\uFFFD"))
+	}
 }

@@ -167,6 +167,8 @@ func (s *Service) Track(ctx context.Context, r TrackRequest) (TrackResult, error
 	if err := errors.Join(CheckID("session id", r.SessionID), CheckID("profile id", r.ProfileID), checkEvents(r.Events)); err != nil {
 		return TrackResult{}, err
 	}
+	validUTF8(&r.Context)
+	validUTF8(&r.Properties)
 	var sess identity.SessionResult
 	if !r.NoSession {
 		var err error

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
@@ -113,4 +114,35 @@ func checkBadClientData(t *testing.T, engine func(*config.Config)) {
 	s.settle(t)
 	s.events(t, "source=cdp", 0)
 	s.events(t, "type="+cdp.EventPoison, 0)
+}
+
+// Bytes that are not UTF-8 inside JSON strings (which Go's decoder lets
+// through) never reach an answer: a verified webhook's body is kept as
+// body_base64, any other API's JSON has them replaced with U+FFFD, and
+// the management API and the tail emit valid JSON.
+func TestStoredJSONIsUTF8(t *testing.T) {
+	s := newStack(t, func(c *config.Config) {
+		c.Sources = append(c.Sources, config.Source{ID: "open", Kind: cdp.SourceWebhook, Verify: &cdp.WebhookVerify{Scheme: cdp.VerifyNone}})
+	})
+	tail := s.openTail(t, "")
+	wantStatus(t, s.do(t, "POST", "/webhooks/open", "application/json", "{\"type\":\"bin\",\"name\":\"\xff\xfe\"}"), 200)
+	wantStatus(t, s.track(t, "{\"source\":{\"id\":\"web\"},\"session\":{\"id\":\"utf\"},\"context\":{\"c\":\"\xc3\"},\"events\":[{\"type\":\"latin1\",\"properties\":{\"name\":\"caf\xe9\"},\"context\":{\"x\":\"\xff\"}}]}"), 200)
+	hook := s.events(t, "source=open", 1)[0]
+	if props := hook["properties"].(map[string]any); props["body_base64"] == nil {
+		t.Errorf("non-UTF-8 webhook body stored as %v, want body_base64", props)
+	}
+	ev := s.events(t, "type=latin1", 1)[0]
+	if name := ev["properties"].(map[string]any)["name"]; name != "caf\uFFFD" {
+		t.Errorf("name stored as %q", name)
+	}
+	for _, path := range []string{"/admin/v1/events?limit=100", "/admin/v1/events/" + ev["id"].(string), "/admin/v1/sessions/utf"} {
+		if r := s.do(t, "GET", path, "", ""); !json.Valid(r.body) || !utf8.Valid(r.body) {
+			t.Errorf("%s answered invalid JSON: %q", path, r.body)
+		}
+	}
+	for n := 0; n < 5 && tail.Scan(); n++ {
+		if data, ok := strings.CutPrefix(tail.Text(), "data: "); ok && (!json.Valid([]byte(data)) || !utf8.ValidString(data)) {
+			t.Errorf("tail sent invalid JSON: %q", data)
+		}
+	}
 }

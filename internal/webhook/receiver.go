@@ -144,7 +144,10 @@ func Decode(h http.Header, query url.Values, body []byte) Input {
 			in.Properties, _ = json.Marshal(fields)
 			return in
 		}
-	case len(trimmed) > 0 && json.Valid(trimmed):
+	case len(trimmed) > 0 && utf8.Valid(trimmed) && json.Valid(trimmed):
+		// JSON with bytes that are not UTF-8 inside its strings is kept
+		// whole as body_base64 below: stored as is, it would make every
+		// answer that shows the event invalid JSON.
 		_ = json.Unmarshal(trimmed, &in.Body)
 		if _, ok := in.Body.(map[string]any); ok {
 			in.Properties = json.RawMessage(trimmed)
