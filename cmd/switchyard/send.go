@@ -30,13 +30,17 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("send webhook", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8686", "the server's URL")
-	token := fs.String("token", getenv("SWITCHYARD_ADMIN_TOKEN"), "admin token, to read the source's secret (default $SWITCHYARD_ADMIN_TOKEN)")
+	// The default is read after parsing: flag's help would print it.
+	token := fs.String("token", "", "admin token, to read the source's secret (default $SWITCHYARD_ADMIN_TOKEN)")
 	sourceID := fs.String("source", "", "the webhook source to send to")
 	file := fs.String("file", "", "the body to send ('-' reads standard input)")
 	contentType := fs.String("content-type", "application/json", "the body's Content-Type")
 	id := fs.String("id", "", "the webhook-id of a Standard Webhooks source (default: a new id)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if *token == "" {
+		*token = getenv("SWITCHYARD_ADMIN_TOKEN")
 	}
 	if *sourceID == "" || *file == "" {
 		return errors.New(sendUsage)

@@ -125,6 +125,14 @@ func baseURL(addr net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
+// generated reports whether src is a default source the server made with
+// random credentials, whose credentials the banner may print: those of
+// sources an operator configured or created are theirs to keep, and the
+// banner ends up in logs.
+func generated(src *cdp.Source) bool {
+	return src.Origin != cdp.OriginConfig && (src.ID == ingest.DefaultCustomerIOSourceID || src.ID == ingest.DefaultPipelinesSourceID)
+}
+
 // engines names the event log and the store cfg uses, with the external
 // ones' addresses but never their credentials.
 func engines(cfg *config.Config) string {
@@ -173,9 +181,17 @@ func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *i
 			fmt.Fprintf(w, "    curl -s %s/track -H 'content-type: application/json' -d '{\"source\":{\"id\":\"%s\"},\"events\":[{\"type\":\"page-view\",\"properties\":{\"title\":\"Hello\"}}]}'\n", main, src.ID)
 			fmt.Fprintf(w, "    curl -s '%s/admin/v1/events?source=%s'\n", adminURL, src.ID)
 		case cdp.SourceCustomerIOTrack:
+			if !generated(src) {
+				fmt.Fprintf(w, "  source %q (kind %s): Customer.io clients use base URL %s with its site_id and api_key\n", src.ID, src.Kind, main)
+				break
+			}
 			fmt.Fprintf(w, "  source %q (kind %s): Customer.io clients use base URL %s, site_id %s, api_key %s\n", src.ID, src.Kind, main, src.SiteID, src.APIKey)
 			fmt.Fprintf(w, "    curl -s -u %s:%s -X PUT %s/api/v1/customers/42 -H 'content-type: application/json' -d '{\"email\":\"ann@example.com\"}'\n", src.SiteID, src.APIKey, main)
 		case cdp.SourceCustomerIOPipelines:
+			if !generated(src) {
+				fmt.Fprintf(w, "  source %q (kind %s): Data Pipelines clients use endpoint %s with its write key\n", src.ID, src.Kind, main)
+				break
+			}
 			fmt.Fprintf(w, "  source %q (kind %s): Data Pipelines clients use endpoint %s, write key %s\n", src.ID, src.Kind, main, src.WriteKey)
 			fmt.Fprintf(w, "    curl -s -u %s: %s/v1/track -H 'content-type: application/json' -d '{\"userId\":\"42\",\"event\":\"Course Started\"}'\n", src.WriteKey, main)
 		default:

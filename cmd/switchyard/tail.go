@@ -27,13 +27,16 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.url, "url", "http://127.0.0.1:8686", "the server's management URL")
-	fs.StringVar(&f.token, "token", getenv("SWITCHYARD_ADMIN_TOKEN"), "admin token (default $SWITCHYARD_ADMIN_TOKEN)")
+	fs.StringVar(&f.token, "token", "", "admin token (default $SWITCHYARD_ADMIN_TOKEN)") // not the value: help would print it
 	fs.StringVar(&f.source, "source", "", "only events of this source")
 	fs.StringVar(&f.typ, "type", "", "only events of this type")
 	fs.StringVar(&f.filter, "filter", "", "only events for which this CEL expression over event is true")
 	fs.BoolVar(&f.json, "json", false, "print each event's JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if f.token == "" {
+		f.token = getenv("SWITCHYARD_ADMIN_TOKEN")
 	}
 	q := url.Values{}
 	for k, v := range map[string]string{"source": f.source, "type": f.typ, "filter": f.filter} {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/redact"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -56,7 +57,7 @@ func ListRuns(log *slog.Logger, store cdp.RunReader) http.Handler {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, runList{Runs: runs, NextCursor: next})
+		httpx.WriteJSON(w, http.StatusOK, runList{Runs: showRuns(runs), NextCursor: next})
 	})
 }
 
@@ -69,8 +70,38 @@ func GetRun(log *slog.Logger, store cdp.RunReader) http.Handler {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, run)
+		httpx.WriteJSON(w, http.StatusOK, ShowRun(run))
 	})
+}
+
+// ShowRun is run as answers show it: each step's evaluated input with its
+// credential-like fields masked (a workflow's Authorization header, say),
+// and its output with those values masked too (a destination may echo
+// them). The run record keeps both in clear, since a retry resends the
+// same request and later steps read the output; the attempts were masked
+// when they were recorded.
+func ShowRun(run *cdp.Run) *cdp.Run {
+	if run == nil {
+		return nil
+	}
+	c := *run
+	c.Steps = make([]cdp.StepRun, len(run.Steps))
+	for i, st := range run.Steps {
+		secrets := redact.JSONSecrets(st.Input)
+		st.Input = redact.JSONFields(st.Input)
+		st.Output = redact.JSONFields(redact.Bytes(st.Output, secrets...))
+		c.Steps[i] = st
+	}
+	return &c
+}
+
+// showRuns is ShowRun for a list.
+func showRuns(runs []*cdp.Run) []*cdp.Run {
+	out := make([]*cdp.Run, len(runs))
+	for i, r := range runs {
+		out[i] = ShowRun(r)
+	}
+	return out
 }
 
 // RetryRun serves POST /admin/v1/runs/{id}/retry: a failed run resumes
@@ -85,7 +116,7 @@ func RetryRun(log *slog.Logger, store cdp.Store, enqueue Enqueue) http.Handler {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusAccepted, run)
+		httpx.WriteJSON(w, http.StatusAccepted, ShowRun(run))
 	})
 }
 

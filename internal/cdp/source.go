@@ -83,6 +83,17 @@ type Source struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// Secrets are the source's credentials, which no captured request or
+// record may show in clear (a browser SDK sends its write key in the body,
+// some providers put keys in the query).
+func (s *Source) Secrets() []string {
+	out := []string{s.APIKey, s.WriteKey, s.SigningKey}
+	if s.Verify != nil {
+		out = append(out, s.Verify.Secret)
+	}
+	return out
+}
+
 var sourceIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
 // ValidSourceID reports whether id can name a source: 1–128 letters, digits,

@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 
+	"github.com/switchyardhq/switchyard/internal/admin"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -35,6 +36,7 @@ func (c *Console) Runs() http.Handler {
 // Retry button for a failed run.
 func (c *Console) Run() http.Handler {
 	return c.page("run", "Run", func(r *http.Request) (any, error) {
-		return c.d.Store.FindRunByID(r.Context(), r.PathValue("id"))
+		run, err := c.d.Store.FindRunByID(r.Context(), r.PathValue("id"))
+		return admin.ShowRun(run), err
 	})
 }

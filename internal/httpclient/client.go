@@ -14,6 +14,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -156,6 +157,9 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 		}
 	}
 
+	// Credentials the step put in its headers are secrets of this attempt
+	// too: a response may echo them, an error may quote them.
+	d.Secrets = append(slices.Clip(d.Secrets), redact.HeaderSecrets(req.Header)...)
 	a := &Attempt{Attempt: cdp.Attempt{N: n, StartedAt: c.now().UTC(), Request: CaptureRequest(req, d.Secrets)}}
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, bytes.NewReader(req.Body))
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/redact"
 )
 
 // Service appends accepted events to the event log.
@@ -57,6 +58,9 @@ func (s *Service) Rejected(sourceID string, n int) {
 // catches every other repeat.
 func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, err error) {
 	if raw := cdp.RawRequestFrom(ctx); raw != nil && b.Raw == nil {
+		if src, ok := s.sources.Get(b.SourceID); ok {
+			redactRaw(raw, src.Secrets())
+		}
 		b.Raw = raw
 		for _, e := range b.Events {
 			e.RequestID = b.ID
@@ -98,6 +102,15 @@ func (s *Service) Append(ctx context.Context, src *cdp.Source, events ...*cdp.Ev
 		}
 	}
 	return s.Publish(ctx, b)
+}
+
+// redactRaw masks a source's own credentials wherever a client put them
+// in the captured request: the query, the headers, the body (the browser
+// SDK's writeKey).
+func redactRaw(raw *cdp.RawRequest, secrets []string) {
+	raw.Path = redact.Values(raw.Path, secrets...)
+	raw.Header = redact.Values(raw.Header, secrets...)
+	raw.Body = redact.Bytes(raw.Body, secrets...)
 }
 
 // dedupID derives the event log's dedup id from the client's message ids,

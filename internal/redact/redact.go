@@ -1,26 +1,43 @@
 // Package redact decides what must never be shown or stored in clear:
-// credential headers of captured requests, inbound and outbound.
+// credentials in headers, query parameters and known secret values, in
+// captured requests inbound and outbound and in the run log.
 package redact
 
-import "strings"
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"strings"
+)
 
 // Mask replaces a redacted value.
 const Mask = "[redacted]"
 
-// secretWords are the header-name fragments that mark a credential.
-var secretWords = []string{"authorization", "cookie", "signature", "token", "secret", "api-key", "apikey"}
+// secretWords are the name fragments that mark a credential, in a header,
+// a query parameter or a field of a step's input.
+var secretWords = []string{"auth", "cookie", "signature", "token", "secret", "key", "password", "passwd", "credential"}
 
-// SecretHeader reports whether a header carries a credential: any
-// authorization, cookie, signature, token, secret or API key header.
-func SecretHeader(name string) bool {
+// notSecret are names that contain a secret word but carry none.
+var notSecret = map[string]bool{"idempotency-key": true, "idempotency_key": true}
+
+// SecretName reports whether a header, query parameter or field named
+// name carries a credential: any auth (Authorization, X-Auth-Key),
+// cookie, signature, token, secret, key, password or credential name.
+func SecretName(name string) bool {
 	name = strings.ToLower(name)
+	if notSecret[name] {
+		return false
+	}
 	for _, s := range secretWords {
 		if strings.Contains(name, s) {
 			return true
 		}
 	}
-	return false
+	return name == "sig" || name == "pass" || name == "pwd"
 }
+
+// SecretHeader is SecretName for a header.
+func SecretHeader(name string) bool { return SecretName(name) }
 
 // Values replaces every occurrence of the non-empty secrets in s.
 func Values(s string, secrets ...string) string {
@@ -30,4 +47,149 @@ func Values(s string, secrets ...string) string {
 		}
 	}
 	return s
+}
+
+// Bytes is Values for a byte slice; it returns b itself when no secret
+// occurs in it.
+func Bytes(b []byte, secrets ...string) []byte {
+	for _, v := range secrets {
+		if len(v) >= 4 && bytes.Contains(b, []byte(v)) {
+			b = bytes.ReplaceAll(b, []byte(v), []byte(Mask))
+		}
+	}
+	return b
+}
+
+// Query masks the values of credential-like parameters (api_key, token,
+// signature, …) in a request URI's query.
+func Query(uri string) string {
+	path, query, ok := strings.Cut(uri, "?")
+	if !ok {
+		return uri
+	}
+	parts := strings.Split(query, "&")
+	changed := false
+	for i, p := range parts {
+		name, _, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err == nil && SecretName(n) {
+			parts[i], changed = name+"="+url.QueryEscape(Mask), true
+		}
+	}
+	if !changed {
+		return uri
+	}
+	return path + "?" + strings.Join(parts, "&")
+}
+
+// URLSecrets returns the password (and the user, which is a token for
+// many services) of a URL's userinfo, to add to a destination's secrets.
+func URLSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	out := []string{u.User.Username()}
+	if p, ok := u.User.Password(); ok {
+		out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
+	}
+	return out
+}
+
+// HeaderSecrets returns the values of h's credential headers, so that a
+// response that echoes them (or an error that quotes them) is masked too.
+func HeaderSecrets(h map[string][]string) []string {
+	var out []string
+	for k, vs := range h {
+		if SecretHeader(k) {
+			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
+// JSONFields masks the values of credential-like fields (headers.Authorization,
+// api_key, …) at any depth of a JSON document, for showing a step's
+// evaluated input: the run record keeps it in clear because a retry sends
+// the same request, but no answer shows it.
+func JSONFields(doc json.RawMessage) json.RawMessage {
+	if len(doc) == 0 || !bytes.ContainsAny(doc, ":") {
+		return doc
+	}
+	var v any
+	if json.Unmarshal(doc, &v) != nil {
+		return doc
+	}
+	if !maskFields(v) {
+		return doc
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return doc
+	}
+	return out
+}
+
+// JSONSecrets returns the string values of a JSON document's
+// credential-like fields, so that where they reappear (a response that
+// echoes a request's headers) they can be masked by value.
+func JSONSecrets(doc json.RawMessage) []string {
+	var v any
+	if len(doc) == 0 || json.Unmarshal(doc, &v) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(v any, secret bool)
+	walk = func(v any, secret bool) {
+		switch v := v.(type) {
+		case string:
+			if secret {
+				out = append(out, v)
+			}
+		case map[string]any:
+			for k, x := range v {
+				walk(x, secret || SecretName(k))
+			}
+		case []any:
+			for _, x := range v {
+				walk(x, secret)
+			}
+		}
+	}
+	walk(v, false)
+	return out
+}
+
+// Fields returns a copy of a step's input map with credential-like
+// fields masked, for a dry run to show.
+func Fields(in map[string]any) map[string]any {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return in
+	}
+	var out map[string]any
+	if json.Unmarshal(JSONFields(data), &out) != nil {
+		return in
+	}
+	return out
+}
+
+func maskFields(v any) bool {
+	changed := false
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if SecretName(k) {
+				if _, isObject := x.(map[string]any); !isObject {
+					v[k], changed = Mask, true
+					continue
+				}
+			}
+			changed = maskFields(x) || changed
+		}
+	case []any:
+		for _, x := range v {
+			changed = maskFields(x) || changed
+		}
+	}
+	return changed
 }

@@ -3,6 +3,7 @@ package workflow
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/switchyardhq/switchyard/internal/redact"
 	"net/http"
 	neturl "net/url"
 	"path"
@@ -36,7 +37,7 @@ type Destination struct {
 
 // Client is the httpclient.Destination of d.
 func (d *Destination) Client() httpclient.Destination {
-	secrets := []string{d.SigningSecret}
+	secrets := append([]string{d.SigningSecret}, redact.URLSecrets(d.URL)...)
 	if d.Kind == "customerio" {
 		secrets = append(secrets, d.CustomerIO.Secrets()...)
 	}

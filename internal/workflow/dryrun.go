@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"github.com/switchyardhq/switchyard/internal/redact"
 	"strings"
 	"time"
 
@@ -155,7 +156,7 @@ func (w *dryWalk) step(ctx context.Context, cs *CompiledStep, st *DryStep) strin
 		if _, ok := in["body"]; !ok && cs.Action == "webhook.send" {
 			in["body"] = w.vars["event"]
 		}
-		st.Input = in
+		st.Input = redact.Fields(in)
 		dest, ok := w.r.Destination(cs.Destination)
 		if !ok {
 			dest = &Destination{ID: "http"}

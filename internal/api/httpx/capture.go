@@ -19,7 +19,7 @@ import (
 // wire, whatever the handler does with it.
 func Capture(limit int, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw := &cdp.RawRequest{Method: r.Method, Path: r.URL.RequestURI(), RemoteAddr: r.RemoteAddr,
+		raw := &cdp.RawRequest{Method: r.Method, Path: redact.Query(r.URL.RequestURI()), RemoteAddr: r.RemoteAddr,
 			Header: headerLines(r.Header, r.Host), ReceivedAt: time.Now().UTC()}
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = &teeBody{ReadCloser: r.Body, raw: raw, limit: limit}
@@ -28,8 +28,16 @@ func Capture(limit int, h http.Handler) http.Handler {
 	})
 }
 
+// MaxHeaderBytes caps the captured headers: the server accepts up to a
+// megabyte of them, which a 52-byte request could make every stored
+// request carry.
+const MaxHeaderBytes = 16 << 10
+
+// HeaderTruncated is the line that ends headers cut at MaxHeaderBytes.
+const HeaderTruncated = "X-Switchyard-Capture: headers truncated"
+
 // headerLines renders the headers as sorted "Name: value" lines, secrets
-// redacted, with Host first.
+// redacted, with Host first, cut at MaxHeaderBytes.
 func headerLines(h http.Header, host string) string {
 	var b strings.Builder
 	b.Grow(512)
@@ -39,6 +47,10 @@ func headerLines(h http.Header, host string) string {
 		for _, v := range h[k] {
 			if redact.SecretHeader(k) {
 				v = redact.Mask
+			}
+			if b.Len()+len(k)+len(v)+3 > MaxHeaderBytes {
+				b.WriteString("\n" + HeaderTruncated)
+				return b.String()
 			}
 			b.WriteString("\n")
 			b.WriteString(k)
