@@ -4,6 +4,7 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
@@ -20,6 +22,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"cannot encode response"}}`)
+	}
+	if !utf8.Valid(body) {
+		// Raw JSON echoed from a request (an error's "input") may hold
+		// bytes that are not UTF-8 inside its strings; Marshal keeps them.
+		body = bytes.ToValidUTF8(body, []byte(`\uFFFD`))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
