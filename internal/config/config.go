@@ -68,12 +68,12 @@ type Config struct {
 	// EventRetention is how long events are kept, a Go duration of at
 	// least a day ("" keeps them). PostgreSQL drops whole days, so an
 	// event there may outlive it by up to a day.
-	EventRetention string              `yaml:"event_retention"`
-	Log            Log                 `yaml:"log"`
-	Admin          Admin               `yaml:"admin"`
+	EventRetention string `yaml:"event_retention"`
+	Log            Log    `yaml:"log"`
+	Admin          Admin  `yaml:"admin"`
 	// TrustedProxies are the addresses (IPs or CIDR prefixes) of reverse
 	// proxies whose X-Forwarded-For/-Host/-Proto headers are believed.
-	TrustedProxies []string `yaml:"trusted_proxies"`
+	TrustedProxies []string            `yaml:"trusted_proxies"`
 	RawCapture     RawCapture          `yaml:"raw_capture"`
 	Sources        []Source            `yaml:"sources"`
 	Destinations   []Destination       `yaml:"destinations"`

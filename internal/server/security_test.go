@@ -80,7 +80,7 @@ func (s *stack) doHost(t *testing.T, method, path, host string) reply {
 }
 
 // A tail filter that would build hundreds of megabytes from one public
-// event (lists.range(300).map(…).join('') over a 900 KB string) is
+// event (lists.range(300).map(…).join(”) over a 900 KB string) is
 // stopped at once: the next event reaches the tail within a second
 // instead of after seconds of CPU and hundreds of megabytes.
 func TestTailFilterBounded(t *testing.T) {
