@@ -181,27 +181,18 @@ workflows:
 	})
 }
 
-func get(t *testing.T, url, auth string) []byte {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", auth)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
-	}
-	return b
-}
+func get(t *testing.T, url, auth string) []byte { return call(t, "GET", url, auth, "") }
 
-func postJSON(t *testing.T, url, auth, body string) []byte {
+func postJSON(t *testing.T, url, auth, body string) []byte { return call(t, "POST", url, auth, body) }
+
+// call sends a management request and returns the body of its 200.
+func call(t *testing.T, method, url, auth, body string) []byte {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", auth)
-	req.Header.Set("Content-Type", "application/json")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +200,7 @@ func postJSON(t *testing.T, url, auth, body string) []byte {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
 	}
 	return b
 }

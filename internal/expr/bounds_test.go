@@ -49,7 +49,7 @@ func TestBoundedEvaluation(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: evaluated without an error", src)
 		}
-		if took > 500*time.Millisecond || grew > 50 {
+		if took > 2*time.Second || grew > 50 { // generous: -race and a shared machine slow it
 			t.Errorf("%s: took %v and allocated %d MB before it stopped", src, took, grew)
 		}
 	}
