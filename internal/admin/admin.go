@@ -1,4 +1,4 @@
-// Package admin serves the management API (/admin/v1, DESIGN §6): events,
+// Package admin serves the management API (/admin/v1, described in docs/api.md): events,
 // profiles, sessions, sources and the live tail. The console, the CLI and
 // external tests use it; errors are {"error":{"code","message"}}.
 package admin

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Run statuses (DESIGN §6).
+// Run statuses, as the management API shows them.
 const (
 	RunPending   = "pending"   // created, not started
 	RunRunning   = "running"   // a runner is executing it

@@ -1,4 +1,4 @@
-// Package config defines Switchyard's configuration tree (DESIGN §5): its
+// Package config defines Switchyard's configuration tree (docs/configuration.md): its
 // defaults, how a YAML file with ${ENV} references is loaded, and the one
 // Validate that reports every problem at once.
 package config
@@ -24,7 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Durability modes (DESIGN §1).
+// Durability modes: what an acknowledgement promises (docs/architecture.md).
 const (
 	// DurabilityProcess acks once the event log has written the event to
 	// its file: it survives a crash of the process, not of the machine.
@@ -144,7 +144,7 @@ type Source struct {
 	ForwardTo []string `yaml:"forward_to"`
 }
 
-// Destination declares where actions send (DESIGN §5).
+// Destination declares where actions send (docs/workflows.md).
 type Destination struct {
 	ID   string `yaml:"id"`
 	Kind string `yaml:"kind"` // customerio | webhook | http

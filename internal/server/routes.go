@@ -24,7 +24,7 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 		handle = func(pattern string, h http.Handler) { mux.Handle(pattern, httpx.Capture(rc.MaxBodyBytes, h)) }
 	}
 
-	// Tracardi collector (reference/tracardi.md §1).
+	// Tracardi collector (docs/api.md).
 	handle("POST /track", httpx.CORS(tracardi.HandleTrack(d.Logger, d.Ingest, maxBody)))
 	handle("PUT /track", httpx.CORS(tracardi.HandleTrackPut(d.Logger, maxBody)))
 	handle("OPTIONS /track", httpx.Preflight())
@@ -35,7 +35,7 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 		handle("OPTIONS "+path, httpx.Preflight())
 	}
 
-	// Customer.io Track API (reference/customerio.md §2).
+	// Customer.io Track API v1 and v2 (docs/api.md).
 	cio := customerio.New(d.Logger, d.Ingest, d.Sources, maxBody)
 	handle("GET /api/v1/accounts/region", cio.Auth(cio.Region))
 	handle("PUT /api/v1/customers/{identifier}", cio.Auth(cio.Identify))
@@ -56,7 +56,7 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	handle("POST /api/v2/entity", cio.Auth(cio.Entity))
 	handle("POST /api/v2/batch", cio.Auth(cio.Batch))
 
-	// Customer.io Data Pipelines (reference/customerio.md §4): the server
+	// Customer.io Data Pipelines (docs/api.md): the server
 	// paths, and the browser SDK's one-letter paths (CORS, text/plain).
 	for _, typ := range []string{"identify", "track", "page", "screen", "group", "alias", "batch"} {
 		handle("POST /v1/"+typ, cio.Pipelines(typ))
@@ -65,7 +65,7 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	}
 
 	// Inbound webhooks: Customer.io reporting webhooks and any provider's
-	// signed webhooks (reference/customerio.md §6, webhooks.md §7).
+	// signed webhooks (docs/api.md).
 	handle("POST /webhooks/{source}", webhook.New(d.Logger, d.Ingest, d.Metrics, maxBody).Receive())
 }
 
@@ -78,7 +78,7 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /openapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.OpenAPI(d.Version, base) }))
 }
 
-// addAdminRoutes registers the management API (DESIGN §6).
+// addAdminRoutes registers the management API and the console.
 func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	log, store := d.Logger, d.Store
 	guard := admin.NewGuard(log, d.Config.Admin.AllowedHosts)

@@ -17,7 +17,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/webhook"
 )
 
-// Destination is a configured destination (DESIGN §5): where an action
+// Destination is a configured destination (docs/workflows.md): where an action
 // sends and with which credentials and pacing.
 type Destination struct {
 	ID   string

@@ -23,7 +23,7 @@ func parse(t *testing.T, doc string) *Workflow {
 }
 
 func TestCompileValid(t *testing.T) {
-	// DESIGN §5's example, and every step kind.
+	// The configuration example of docs/configuration.md, and every step kind.
 	w := parse(t, `
 id: welcome
 trigger: { source: cio-reports, types: [email_delivered, "push_*"], if: "event.properties.subject != ''" }
