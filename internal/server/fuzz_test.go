@@ -3,9 +3,7 @@ package server_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -13,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/switchyardhq/switchyard/internal/app"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/webhook"
@@ -29,22 +26,13 @@ import (
 // every kind.
 func fuzzHandler(f *testing.F) http.Handler {
 	f.Helper()
-	cfg := config.Default()
-	cfg.DataDir = f.TempDir()
-	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack},
-		{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: cioSite, APIKey: cioKey},
-		{ID: "cdp", Kind: cdp.SourceCustomerIOPipelines, WriteKey: writeKey},
-		{ID: "reports", Kind: cdp.SourceCustomerIOWebhook, SigningKey: cioSigningKey},
-		{ID: "open", Kind: cdp.SourceWebhook, Verify: &cdp.WebhookVerify{Scheme: cdp.VerifyNone}, EventType: "has(body.kind) ? string(body.kind) : 'open'"}}
-	if err := cfg.Validate(); err != nil {
-		f.Fatal(err)
-	}
-	a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = a.Close() })
-	return a.Handler()
+	return openApp(f, func(c *config.Config) {
+		c.Sources = append(c.Sources,
+			config.Source{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: cioSite, APIKey: cioKey},
+			config.Source{ID: "cdp", Kind: cdp.SourceCustomerIOPipelines, WriteKey: writeKey},
+			config.Source{ID: "reports", Kind: cdp.SourceCustomerIOWebhook, SigningKey: cioSigningKey},
+			config.Source{ID: "open", Kind: cdp.SourceWebhook, Verify: &cdp.WebhookVerify{Scheme: cdp.VerifyNone}, EventType: "has(body.kind) ? string(body.kind) : 'open'"})
+	}).Handler()
 }
 
 // serveFuzz sends one request and checks the promise.

@@ -31,6 +31,20 @@ type stack struct {
 
 func newStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	t.Helper()
+	a := openApp(t, mutate...)
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		checkDocumented(t, a)
+	})
+	return &stack{url: srv.URL, store: a.Store, identity: a.Identity, sources: a.Sources}
+}
+
+// openApp opens a Switchyard on the embedded engines in a fresh data dir,
+// with the sources "web" and "off" (disabled) and mutate applied; it is
+// closed when the test ends.
+func openApp(t testing.TB, mutate ...func(*config.Config)) *app.App {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}, {ID: "off", Kind: cdp.SourceTrack, Enabled: new(bool)}}
@@ -44,15 +58,12 @@ func newStack(t *testing.T, mutate ...func(*config.Config)) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
-		srv.Close()
-		checkDocumented(t, a)
 		if err := a.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
 	})
-	return &stack{url: srv.URL, store: a.Store, identity: a.Identity, sources: a.Sources}
+	return a
 }
 
 type reply struct {
