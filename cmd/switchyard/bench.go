@@ -445,4 +445,5 @@ func deleteStreams(url, prefix string) {
 	for _, s := range []string{"EVENTS", "RUNS"} {
 		_ = js.DeleteStream(context.Background(), prefix+s)
 	}
+	_ = js.DeleteKeyValue(context.Background(), prefix+"CONSOLE_SESSIONS")
 }

@@ -19,10 +19,14 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/server"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
 const shutdownTimeout = 20 * time.Second
+
+// idleTimeout closes keep-alive connections that carry no request.
+const idleTimeout = 60 * time.Second
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
@@ -66,7 +70,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		go func() { errc <- s.srv.Serve(s.ln) }()
 	}
 	printBanner(stdout, cfg, servers, a.Sources)
-	log.Info("switchyard started", "version", versionString(), "listen", servers[0].ln.Addr().String(), "data_dir", cfg.DataDir)
+	log.Info("switchyard started", "version", versionString(), "listen", servers[0].ln.Addr().String(), "data_dir", cfg.DataDir,
+		"max_connections", server.MaxConnections(cfg.MaxConnections))
 
 	select {
 	case <-ctx.Done():
@@ -97,13 +102,17 @@ type listener struct {
 func listen(cfg *config.Config, a *app.App) ([]listener, error) {
 	newServer := func(h http.Handler) *http.Server {
 		// No WriteTimeout: the tail streams for as long as its client wants.
+		// Idle keep-alive connections close after a minute, so that idle
+		// clients do not hold connections up to the cap.
 		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-			IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
+			IdleTimeout: idleTimeout, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
 	}
+	maxConns := server.MaxConnections(cfg.MaxConnections)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	ln = server.LimitListener(ln, maxConns)
 	out := []listener{{"main", newServer(a.Handler()), ln}}
 	if cfg.Admin.Listen != "" {
 		aln, err := net.Listen("tcp", cfg.Admin.Listen)
@@ -111,7 +120,7 @@ func listen(cfg *config.Config, a *app.App) ([]listener, error) {
 			ln.Close()
 			return nil, fmt.Errorf("admin listen: %w", err)
 		}
-		out = append(out, listener{"admin", newServer(a.AdminHandler()), aln})
+		out = append(out, listener{"admin", newServer(a.AdminHandler()), server.LimitListener(aln, maxConns)})
 	}
 	return out, nil
 }

@@ -4,13 +4,9 @@
 package admin
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,78 +21,6 @@ import (
 
 // maxBody caps management request bodies.
 const maxBody = 1 << 20
-
-// Auth admits callers with one of tokens as a bearer token, or with the
-// console's sign-in cookie; with no tokens configured it admits loopback
-// clients only.
-func Auth(log *slog.Logger, tokens []string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch err := Check(r, tokens); {
-		case err == nil:
-			h.ServeHTTP(w, r)
-		case cdp.ErrorCode(err) == cdp.EUNAUTHORIZED:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
-			httpx.Error(w, r, log, err)
-		default:
-			httpx.Error(w, r, log, err)
-		}
-	})
-}
-
-// CookieName is the console's sign-in cookie. Its value is the SHA-256 of
-// a token (CookieValue), so the token itself is never stored in browsers.
-const CookieName = "switchyard_console"
-
-// CSRFHeader must accompany a cookie-authenticated request that changes
-// anything: a browser sends a custom header only from the page's own
-// origin (the management API answers no CORS preflight), so another site
-// cannot make a signed-in browser act.
-const CSRFHeader = "X-Switchyard-Console"
-
-// CookieValue is the sign-in cookie's value for token.
-func CookieValue(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// Check reports whether r may use the management API and the console:
-// nil, EFORBIDDEN (not loopback while no tokens are configured) or
-// EUNAUTHORIZED (no valid token or cookie).
-func Check(r *http.Request, tokens []string) error {
-	if len(tokens) == 0 {
-		if !isLoopback(r.RemoteAddr) {
-			return cdp.Errorf(cdp.EFORBIDDEN, "the management API serves only loopback clients until admin.tokens is configured")
-		}
-		return nil
-	}
-	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		for _, tok := range tokens {
-			if subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1 {
-				return nil
-			}
-		}
-	}
-	if c, err := r.Cookie(CookieName); err == nil {
-		for _, tok := range tokens {
-			if subtle.ConstantTimeCompare([]byte(c.Value), []byte(CookieValue(tok))) == 1 {
-				if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(CSRFHeader) == "" {
-					return cdp.Errorf(cdp.EFORBIDDEN, "a signed-in browser must send %s with a change", CSRFHeader)
-				}
-				return nil
-			}
-		}
-	}
-	return cdp.Errorf(cdp.EUNAUTHORIZED, "a valid bearer token is required")
-}
-
-func isLoopback(remoteAddr string) bool {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // eventFilter reads the event listing filters from the query.
 func eventFilter(r *http.Request) (cdp.EventFilter, error) {

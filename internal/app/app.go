@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/switchyardhq/switchyard/internal/admin"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
@@ -35,17 +36,20 @@ import (
 
 // App is a running Switchyard without its listeners.
 type App struct {
-	Config    *config.Config
-	Logger    *slog.Logger
-	Store     cdp.Store
-	Log       cdp.EventLog
-	Sources   *ingest.Sources
-	Identity  *identity.Service
-	Ingest    *ingest.Service
-	Hub       *tail.Hub
-	Registry  *prometheus.Registry
-	Metrics   *metrics.Metrics
-	Runs      cdp.EventLog // the run queue
+	Config   *config.Config
+	Logger   *slog.Logger
+	Store    cdp.Store
+	Log      cdp.EventLog
+	Sources  *ingest.Sources
+	Identity *identity.Service
+	Ingest   *ingest.Service
+	Hub      *tail.Hub
+	Registry *prometheus.Registry
+	Metrics  *metrics.Metrics
+	Runs     cdp.EventLog // the run queue
+	// Sessions are the console's sign-ins, in a key-value bucket beside
+	// the event log, so that every node knows them.
+	Sessions  *natsbus.KV
 	Workflows *workflow.Registry
 	// Version is reported in the AsyncAPI and OpenAPI documents.
 	Version string
@@ -108,6 +112,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	}
 	a.Runs = runs
 	a.closers = append([]func() error{runs.Close}, a.closers...)
+	if a.Sessions, err = evlog.KeyValue(ctx, p+"CONSOLE_SESSIONS", admin.SessionLifetime); err != nil {
+		return nil, err
+	}
 
 	var configured []*cdp.Source
 	for _, s := range cfg.Sources {
@@ -330,7 +337,7 @@ func (a *App) purgeRawRequests(ctx context.Context, retention time.Duration) {
 func (a *App) deps() server.Deps {
 	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, Log: a.Log, Ingest: a.Ingest,
 		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics, Version: a.Version,
-		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }}
+		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }, Sessions: a.Sessions}
 }
 
 // Handler is the main listener's handler.

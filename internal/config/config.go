@@ -65,6 +65,9 @@ type Config struct {
 	NATSNKey        string  `yaml:"nats_nkey"`
 	NATSTLS         NATSTLS `yaml:"nats_tls"`
 	MaxBodyBytes    int64   `yaml:"max_body_bytes"`
+	// MaxConnections caps each listener's open connections; 0 derives it
+	// from the open-file limit.
+	MaxConnections int `yaml:"max_connections"`
 	// EventRetention is how long events are kept, a Go duration of at
 	// least a day ("" keeps them). PostgreSQL drops whole days, so an
 	// event there may outlive it by up to a day.
@@ -347,6 +350,9 @@ func (c *Config) Validate() error {
 	}
 	if !natsPrefix.MatchString(c.NATSPrefix) {
 		add("nats_prefix", "must be letters, digits, '_' or '-', not %q", c.NATSPrefix)
+	}
+	if c.MaxConnections < 0 {
+		add("max_connections", "must not be negative (0 derives it from the open-file limit), not %d", c.MaxConnections)
 	}
 	if c.MaxBodyBytes <= 0 {
 		add("max_body_bytes", "must be positive, not %d", c.MaxBodyBytes)

@@ -39,9 +39,9 @@ type Deps struct {
 	Sources   *ingest.Sources
 	Workflows *workflow.Registry
 	Metrics   *metrics.Metrics
-	// Tokens are the management API's tokens (admin.tokens): none means
-	// loopback only, as for the API.
-	Tokens []string
+	// Access is the management API's: loopback only without tokens, else
+	// a token or a console session.
+	Access *admin.Access
 	// BaseURL is how clients reach this server, for setup snippets
 	// (derived from the request when empty).
 	BaseURL string
@@ -49,8 +49,9 @@ type Deps struct {
 
 // Console serves the pages.
 type Console struct {
-	d     Deps
-	pages map[string]*template.Template
+	d        Deps
+	pages    map[string]*template.Template
+	attempts *attempts // sign-in attempts per client address
 }
 
 // nav is the menu, in order.
@@ -62,7 +63,7 @@ var nav = []struct{ Path, Name string }{
 
 // New parses the templates: each page is the layout plus its own file.
 func New(d Deps) (*Console, error) {
-	c := &Console{d: d, pages: map[string]*template.Template{}}
+	c := &Console{d: d, pages: map[string]*template.Template{}, attempts: newAttempts()}
 	names, err := fs.Glob(files, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -195,7 +196,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 
 // fail renders err as a page with its status.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := map[string]int{cdp.ENOTFOUND: 404, cdp.EINVALID: 400, cdp.EFORBIDDEN: 403, cdp.ECONFLICT: 409}[cdp.ErrorCode(err)]
+	status := map[string]int{cdp.ENOTFOUND: 404, cdp.EINVALID: 400, cdp.EFORBIDDEN: 403, cdp.ECONFLICT: 409,
+		cdp.ERATELIMIT: 429, cdp.EUNAVAILABLE: 503}[cdp.ErrorCode(err)]
 	if status == 0 {
 		if r.Context().Err() != nil {
 			return // the browser went away
@@ -210,14 +212,16 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 // token is sent to the sign-in page.
 func (c *Console) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch err := admin.Check(r, c.d.Tokens); {
+		switch err := c.d.Access.Check(r); {
 		case err == nil:
 			h.ServeHTTP(w, r)
 		case cdp.ErrorCode(err) == cdp.EUNAUTHORIZED:
 			http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-		default:
+		case cdp.ErrorCode(err) == cdp.EFORBIDDEN:
 			c.render(w, r, http.StatusForbidden, "error", "Forbidden", cdp.ErrorMessage(err)+
 				". Configure admin.tokens to sign in from elsewhere.")
+		default:
+			c.fail(w, r, err)
 		}
 	})
 }

@@ -73,7 +73,13 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 func addOpsRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d))
-	mux.Handle("GET /metrics", handleMetrics(d))
+	// With tokens, metrics need one too (Prometheus sends it as a bearer
+	// token); without, they stay open as the health checks are.
+	metrics := handleMetrics(d)
+	if len(d.Config.Admin.Tokens) > 0 {
+		metrics = d.access().Wrap(d.Logger, metrics)
+	}
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("GET /asyncapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.AsyncAPI(d.Version, host) }))
 	mux.Handle("GET /openapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.OpenAPI(d.Version, base) }))
 }
@@ -81,9 +87,9 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 // addAdminRoutes registers the management API and the console.
 func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	log, store := d.Logger, d.Store
-	guard := admin.NewGuard(log, d.Config.Admin.AllowedHosts)
+	guard, access := admin.NewGuard(log, d.Config.Admin.AllowedHosts), d.access()
 	handle := func(pattern string, h http.Handler) {
-		mux.Handle(pattern, guard.API(admin.Auth(log, d.Config.Admin.Tokens, h)))
+		mux.Handle(pattern, guard.API(access.Wrap(log, h)))
 	}
 	handle("GET /admin/v1/events", admin.ListEvents(log, store))
 	handle("GET /admin/v1/events/{id}", admin.GetEvent(log, store))
@@ -112,7 +118,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 
 	// The web console: HTML pages over the same services, same access.
 	con := console.MustNew(console.Deps{Log: log, Store: store, Sources: d.Sources, Workflows: d.Workflows,
-		Metrics: d.Metrics, Tokens: d.Config.Admin.Tokens})
+		Metrics: d.Metrics, Access: access})
 	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.API(h)) }
 	page("GET /console/static/", con.Static())
 	page("GET /console/signin", con.SignInPage())

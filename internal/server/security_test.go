@@ -99,3 +99,65 @@ func TestTailFilterBounded(t *testing.T) {
 		t.Fatalf("the marker took %v to reach the tail", took)
 	}
 }
+
+// The console's sign-in is a session on the server: signing out ends it
+// for every copy of the cookie, it lasts 12 hours, its cookie is Secure
+// when the browser reached a trusted proxy over TLS (and only then), and
+// sign-in attempts are limited per client address.
+func TestConsoleSessions(t *testing.T) {
+	s := newStack(t, func(c *config.Config) {
+		c.Admin.Tokens = []string{"s3cret"}
+		c.TrustedProxies = []string{"127.0.0.1"}
+	})
+	signIn := func(headers ...string) (string, http.Header) {
+		t.Helper()
+		code, h, body := s.page(t, "POST", "/console/signin", url.Values{"token": {"s3cret"}, "next": {"/console/"}}, headers...)
+		if code != http.StatusSeeOther {
+			t.Fatalf("sign-in: %d %.500s", code, body)
+		}
+		return strings.SplitN(h.Get("Set-Cookie"), ";", 2)[0], h
+	}
+	jar, h := signIn()
+	cookie := h.Get("Set-Cookie")
+	if !strings.Contains(cookie, "Max-Age=43200") || strings.Contains(cookie, "Secure") {
+		t.Fatalf("cookie %q: want 12 hours, not Secure over plain HTTP", cookie)
+	}
+	other, _ := signIn()
+	wantStatus(t, s.do(t, "GET", "/admin/v1/runs", "", "", "Cookie", jar), 200)
+	code, _, _ := s.page(t, "POST", "/console/signout", url.Values{}, "Cookie", jar)
+	if code != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", code)
+	}
+	// The copy of the signed-out cookie is refused; the other session lives.
+	wantStatus(t, s.do(t, "GET", "/admin/v1/runs", "", "", "Cookie", jar), 401)
+	wantStatus(t, s.do(t, "GET", "/admin/v1/runs", "", "", "Cookie", other), 200)
+
+	// Behind the trusted proxy (127.0.0.1 here) that says the browser used
+	// TLS, the cookie is Secure; a client that is not a proxy saying so
+	// is not believed (see TestForwarded).
+	_, h = signIn("X-Forwarded-Proto", "https", "X-Forwarded-For", "198.51.100.7")
+	if !strings.Contains(h.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("cookie %q behind a TLS proxy is not Secure", h.Get("Set-Cookie"))
+	}
+
+	// Guessing tokens: five attempts, then 429 for that address only.
+	for i := range 6 {
+		code, h, _ := s.page(t, "POST", "/console/signin", url.Values{"token": {"guess"}}, "X-Forwarded-For", "203.0.113.50")
+		switch {
+		case i < 5 && code != http.StatusUnauthorized:
+			t.Fatalf("attempt %d: %d", i+1, code)
+		case i == 5 && (code != http.StatusTooManyRequests || h.Get("Retry-After") == ""):
+			t.Fatalf("attempt 6: %d, Retry-After %q", code, h.Get("Retry-After"))
+		}
+	}
+	code, _, _ = s.page(t, "POST", "/console/signin", url.Values{"token": {"guess"}}, "X-Forwarded-For", "203.0.113.51")
+	if code != http.StatusUnauthorized {
+		t.Fatalf("another address was limited too: %d", code)
+	}
+
+	// With tokens, /metrics needs one as well.
+	wantStatus(t, s.do(t, "GET", "/metrics", "", ""), 401)
+	if r := s.do(t, "GET", "/metrics", "", "", "Authorization", "Bearer s3cret"); r.status != 200 {
+		t.Fatalf("metrics with a token: %d", r.status)
+	}
+}

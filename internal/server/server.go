@@ -40,6 +40,14 @@ type Deps struct {
 	Version   string
 	// Enqueue hands workflow runs to the runners (retries).
 	Enqueue admin.Enqueue
+	// Sessions keeps the console's sign-ins, shared by every node.
+	Sessions admin.Sessions
+}
+
+// access is who may use the management API, the console and, with tokens,
+// the metrics.
+func (d Deps) access() *admin.Access {
+	return &admin.Access{Tokens: d.Config.Admin.Tokens, Sessions: d.Sessions}
 }
 
 // New returns the main listener's handler: ingest, operations and, unless

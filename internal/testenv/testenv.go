@@ -77,6 +77,7 @@ func NATS(t testing.TB) (natsURL, prefix string) {
 			for _, s := range []string{"EVENTS", "RUNS"} {
 				_ = js.DeleteStream(context.Background(), prefix+s)
 			}
+			_ = js.DeleteKeyValue(context.Background(), prefix+"CONSOLE_SESSIONS")
 		}
 	})
 	return natsURL, prefix
