@@ -111,6 +111,7 @@ func testOutage(t *testing.T, engine string) {
 	}
 	time.Sleep(200 * time.Millisecond) // the processor stores them and their runs start
 	proxy.Cut()
+	cutAt := time.Now()
 	time.Sleep(200 * time.Millisecond) // the node notices
 	codes := map[int]int{}
 	for i := range 20 {
@@ -129,8 +130,11 @@ func testOutage(t *testing.T, engine string) {
 	if code := ready(); code != 503 {
 		t.Errorf("/readyz while %s is away: %d, want 503", engine, code)
 	}
-	// Past the processor's five attempts (0.1+0.4+0.9+1.6 s of backoff).
-	time.Sleep(8 * time.Second)
+	// Past the processor's five attempts (0.1+0.4+0.9+1.6 s of backoff),
+	// 8 s from the cut however long the requests above took on a busy
+	// machine: a run caught mid-attempt waits up to 15 s for the store to
+	// record its outcome, and a longer outage would rightly send it again.
+	time.Sleep(time.Until(cutAt.Add(8 * time.Second)))
 	proxy.Restore()
 	for deadline := time.Now().Add(30 * time.Second); ready() != 200; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -170,14 +174,23 @@ func testOutage(t *testing.T, engine string) {
 			}
 		}
 		mu.Lock()
-		sent, repeated := len(delivered), 0
-		for _, n := range delivered {
+		sent, repeated, which := len(delivered), 0, []string{}
+		for id, n := range delivered {
 			repeated += n - 1
+			if n > 1 {
+				which = append(which, id)
+			}
 		}
 		mu.Unlock()
 		if repeated > 0 {
 			// The runs caught mid-attempt wait for the store to record
 			// their outcome instead of being sent again after redelivery.
+			for _, id := range which {
+				run, _ := a.Store.FindRunByID(t.Context(), strings.Split(id, ":")[0])
+				if run != nil {
+					t.Logf("run %s sent twice: %+v", id, run.Steps)
+				}
+			}
 			t.Fatalf("%d requests sent again after the outage", repeated)
 		}
 		if err == nil && missing == 0 && len(runs) == len(stored) && sent == len(stored) && ready() == 200 {

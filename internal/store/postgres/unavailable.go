@@ -66,6 +66,8 @@ func lostConnection(err error) bool {
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
+	// ErrConnClosed: a pooled connection that an earlier failure closed
+	// (the socket went away mid-query) used again.
 	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, pgconn.ErrConnClosed)
 }
