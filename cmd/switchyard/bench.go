@@ -29,7 +29,8 @@ import (
 type benchFlags struct {
 	url, path, source, durability string
 	postgresURL, natsURL          string
-	payload                       string
+	payload, compare              string
+	rounds                        int
 	batch, fanout, nodes          int
 	siteID, apiKey, writeKey      string
 	rate                          float64
@@ -55,7 +56,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f := &benchFlags{}
 	fs.StringVar(&f.url, "url", "http://127.0.0.1:8686", "base URL of a running switchyard (ignored with --spawn)")
 	fs.StringVar(&f.path, "path", "", "path to POST to (default: the payload's)")
-	fs.StringVar(&f.payload, "payload", "track", "track (Tracardi /track), cio-event (Track API /api/v1/customers/{id}/events), pipelines-batch (Data Pipelines /v1/batch), cio-webhook (signed Customer.io reporting webhooks) or actions (page views a workflow delivers to a local sink; needs --spawn)")
+	fs.StringVar(&f.payload, "payload", "track", "track (Tracardi /track), cio-event (Track API /api/v1/customers/{id}/events), pipelines-track (Data Pipelines /v1/track, one event), pipelines-batch (Data Pipelines /v1/batch), cio-webhook (signed Customer.io reporting webhooks) or actions (page views a workflow delivers to a local sink; needs --spawn)")
 	fs.StringVar(&f.signingKey, "signing-key", "", "signing key of the --source customerio_webhook source (created with --spawn)")
 	fs.BoolVar(&f.tail, "tail", false, "cio-webhook: also measure how long after its ack each event shows on the live tail")
 	fs.IntVar(&f.batch, "batch", 100, "events per request for pipelines-batch")
@@ -75,12 +76,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.baseline, "baseline", false, "first measure a no-op net/http server (a child process) at the same load")
 	fs.BoolVar(&f.spawn, "spawn", false, "start `switchyard serve` on a fresh data dir and measure it, with its RSS and CPU")
 	fs.StringVar(&f.durability, "durability", "process", "durability of the spawned server: process or fsync")
+	fs.StringVar(&f.compare, "compare", "", "with --spawn: also measure this older switchyard binary, alternating with this one, and print the ratios")
+	fs.IntVar(&f.rounds, "rounds", 1, "with --compare: how many times to measure each binary (alternating which goes first)")
 	fs.BoolVar(&f.step, "step", false, "step search: raise the rate until p99 or errors exceed their bounds")
 	fs.Float64Var(&f.stepFactor, "step-factor", 1.25, "rate multiplier between steps")
 	fs.DurationVar(&f.p99, "p99", 50*time.Millisecond, "p99 bound of the step search")
 	fs.Float64Var(&f.maxErrors, "max-errors", 0.001, "error-rate bound of the step search")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if f.compare != "" && !f.spawn {
+		return errors.New("bench: --compare needs --spawn (both binaries are started on fresh data)")
 	}
 	if f.nodes < 1 || (f.nodes > 1 && (!f.spawn || f.postgresURL == "" || f.natsURL == "")) {
 		return errors.New("bench: --nodes N > 1 needs --spawn, --postgres-url and --nats-url (the nodes share them)")
@@ -89,10 +95,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stop()
 	fmt.Fprintf(stdout, "# switchyard bench: open-loop, %d connections, %v warm-up + %v measured per run, payload %s\n",
 		f.connections, f.warmup, f.duration, f.payload)
-	fmt.Fprintln(stdout, "| target | offered req/s | achieved req/s | events/s | p50 | p90 | p99 | p99.9 | max | non-2xx | errors | CPU µs/req | peak RSS | not stored |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(stdout, "| target | offered req/s | achieved req/s | events/s | p50 | p90 | p99 | p99.9 | max | non-2xx | errors | CPU µs/req | peak RSS | disk/event | not stored |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	if f.baseline {
-		t, err := spawnTarget(ctx, "noop", []string{"bench", "noop-server", "--listen", "127.0.0.1:0"}, stderr)
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		t, err := spawnTarget(ctx, self, "noop", []string{"bench", "noop-server", "--listen", "127.0.0.1:0"}, stderr)
 		if err != nil {
 			return err
 		}
@@ -102,20 +112,42 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	t := &target{name: "switchyard", url: f.url}
+	if f.compare != "" {
+		return compareBinaries(ctx, stdout, stderr, f)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	_, err = benchSwitchyard(ctx, stdout, stderr, f, self, "switchyard")
+	return err
+}
+
+// benchSwitchyard measures one switchyard: the running one at f.url, or
+// binary spawned on a fresh data dir (and a fresh PostgreSQL database),
+// and checks afterwards that it stored everything it acknowledged.
+func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlags, binary, label string) (summary, error) {
+	t := &target{name: label, url: f.url}
 	var sink *actionSink
 	if f.payload == "actions" && !f.spawn {
-		return errors.New("bench: --payload actions needs --spawn (the server must deliver to the bench's own sink)")
+		return summary{}, errors.New("bench: --payload actions needs --spawn (the server must deliver to the bench's own sink)")
 	}
 	if f.spawn {
 		dir, err := os.MkdirTemp("", "switchyard-bench")
 		if err != nil {
-			return err
+			return summary{}, err
 		}
 		defer os.RemoveAll(dir)
 		args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--durability", f.durability}
+		var pgURL string
 		if f.postgresURL != "" {
-			args = append(args, "--postgres-url", f.postgresURL)
+			url, drop, err := freshDatabase(ctx, f.postgresURL)
+			if err != nil {
+				return summary{}, err
+			}
+			defer drop()
+			pgURL = url
+			args = append(args, "--postgres-url", url)
 		}
 		if f.natsURL != "" {
 			prefix := fmt.Sprintf("BENCH%d_", time.Now().UnixNano())
@@ -124,27 +156,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if f.payload == "actions" {
 			if sink, err = startSink(max(f.fanout, 1)); err != nil {
-				return err
+				return summary{}, err
 			}
 			defer sink.srv.Close()
 			cfg, err := actionsConfig(dir, sink.url, sink.fanout)
 			if err != nil {
-				return err
+				return summary{}, err
 			}
 			args = append(args, "--config", cfg)
 		}
-		name := "switchyard (" + f.durability + ")"
+		name := label + " (" + f.durability + ")"
 		if f.nodes > 1 {
-			name = fmt.Sprintf("switchyard ×%d (%s)", f.nodes, f.durability)
+			name = fmt.Sprintf("%s ×%d (%s)", label, f.nodes, f.durability)
 		}
 		// One after the other: the first creates the schema, the streams
 		// and the default sources the others then find.
 		for n := range f.nodes {
 			nodeArgs := slices.Clone(args)
 			nodeArgs[slices.Index(nodeArgs, "--data-dir")+1] = filepath.Join(dir, fmt.Sprintf("node-%d", n))
-			node, err := spawnTarget(ctx, name, nodeArgs, stderr)
+			node, err := spawnTarget(ctx, binary, name, nodeArgs, stderr)
 			if err != nil {
-				return err
+				return summary{}, err
 			}
 			defer node.stop()
 			if n == 0 {
@@ -153,21 +185,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				t.peers = append(t.peers, node)
 			}
 		}
+		t.dataDir, t.postgresURL = dir, pgURL
+		t.emptyBytes = t.diskBytes(ctx)
 	}
 	if t.cmd == nil {
 		t.siteID, t.apiKey, t.writeKey = f.siteID, f.apiKey, f.writeKey
 		t.hookSource, t.signingKey = f.source, f.signingKey
 	} else if f.payload == "cio-webhook" {
 		if err := createHookSource(ctx, t); err != nil {
-			return err
+			return summary{}, err
 		}
 	}
 	f.sink = sink
-	accepted, err := measure(ctx, stdout, f, t)
+	sum, err := measure(ctx, stdout, f, t)
 	if err != nil {
-		return err
+		return sum, err
 	}
-	return verifyStored(ctx, stdout, t, accepted)
+	sum.diskPerEvent, err = verifyStored(ctx, stdout, t, sum.accepted)
+	return sum, err
 }
 
 // load builds the requests of f.payload for t.
@@ -205,16 +240,21 @@ func load(f *benchFlags, t *target) (bench.Load, int, error) {
 		}
 		body := trackBodies("default", 1)[0]
 		l.URL, l.Body = t.url+"/track", func(int) []byte { return body }
-	case "pipelines-batch":
+	case "pipelines-track", "pipelines-batch":
 		if t.writeKey == "" && t.cmd != nil && t.name == "noop" {
 			t.writeKey = "noop"
 		}
 		if t.writeKey == "" {
-			return l, 0, errors.New("bench: pipelines-batch needs --write-key (or --spawn)")
+			return l, 0, fmt.Errorf("bench: %s needs --write-key (or --spawn)", f.payload)
+		}
+		l.Header = []string{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))}
+		if f.payload == "pipelines-track" {
+			l.URL = t.url + "/v1/track"
+			l.Body = func(i int) []byte { return pipelinesTrack(int(uniq.Add(1)), f.sessions) }
+			break
 		}
 		events = max(f.batch, 1)
 		l.URL = t.url + "/v1/batch"
-		l.Header = []string{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))}
 		l.Body = func(i int) []byte { return pipelinesBatch(int(uniq.Add(1)), events, f.sessions) }
 	default:
 		return l, 0, fmt.Errorf("bench: unknown payload %q", f.payload)
@@ -247,21 +287,32 @@ func pipelinesBatch(i, n, users int) []byte {
 	return append(b, `],"context":{"library":{"name":"analytics-go","version":"3.0.0"}}}`...)
 }
 
-// measure runs one rate, or the step search, against t.
-func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (int, error) {
+// pipelinesTrack is a single-event /v1/track body with a unique message
+// id, as Segment's and Customer.io's server libraries send it.
+func pipelinesTrack(i, users int) []byte {
+	return fmt.Appendf(nil, `{"type":"track","messageId":"m-%d","userId":"u%d","event":"Order Completed",`+
+		`"timestamp":"2026-11-23T10:00:00Z","properties":{"total":%d.99,"currency":"EUR","items":%d},`+
+		`"context":{"library":{"name":"analytics-node","version":"2.1.0"}}}`, i, i%max(users, 1), i%500, i%7)
+}
+
+// measure runs one rate, or the step search, against t, printing a row
+// per run; the summary is of the highest passing rate (the last run's
+// without --step).
+func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summary, error) {
+	sum := summary{name: t.name}
 	l, events, err := load(f, t)
 	if err != nil {
-		return 0, err
+		return sum, err
 	}
-	rate, best, accepted := f.rate, 0.0, 0
+	rate := f.rate
 	for {
-		cpu0 := t.cpu()
+		cpu0, disk0, acc0 := t.cpu(), t.diskBytes(ctx), t.acceptedEvents(ctx)
 		l.Rate, l.Duration, l.Warmup, l.Connections = rate, f.duration, f.warmup, f.connections
 		run := runSeq.Add(1)
 		var probe *tailProbe
 		if f.tail && f.payload == "cio-webhook" && t.name != "noop" {
 			if probe, err = startTailProbe(ctx, t, run); err != nil {
-				return accepted, err
+				return sum, err
 			}
 			l.OnReply = probe.onReply
 		}
@@ -272,29 +323,35 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (int, e
 		}
 		res, err := bench.Run(ctx, l)
 		if err != nil {
-			return accepted, err
+			return sum, err
 		}
 
-		accepted += res.OK
+		sum.accepted += res.OK
+		row := summary{name: t.name, rate: rate, achieved: res.Throughput() * float64(events), p99: res.Latency.Quantile(0.99), rssMB: t.rssMB()}
 		cpu := ""
 		if d := t.cpu() - cpu0; d > 0 {
 			total := int(rate * (f.warmup + f.duration).Seconds())
-			cpu = fmt.Sprintf("%.0f", float64(d.Microseconds())/float64(total))
+			row.cpuPerReq = float64(d.Microseconds()) / float64(total)
+			cpu = fmt.Sprintf("%.0f", row.cpuPerReq)
+		}
+		disk := "—"
+		if n := t.acceptedEvents(ctx) - acc0; n > 0 && t.dataDir != "" {
+			disk = fmt.Sprintf("%.0f B", float64(t.diskBytes(ctx)-disk0)/n)
 		}
 		unstored, behind := "—", false
 		if t.cmd != nil && t.name != "noop" {
 			n, err := t.unstored(ctx)
 			if err != nil {
-				return accepted, err
+				return sum, err
 			}
 			// More than a second of traffic not stored: the processor is
 			// not keeping up, whatever the ingest latency says.
 			unstored, behind = fmt.Sprintf("%.0f", n), n > rate*float64(events)
 		}
 		h := &res.Latency
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s |\n", t.name, rate, res.Throughput(),
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |\n", t.name, rate, res.Throughput(),
 			res.Throughput()*float64(events), ms(h.Quantile(0.5)), ms(h.Quantile(0.9)), ms(h.Quantile(0.99)), ms(h.Quantile(0.999)),
-			ms(h.Max()), res.Non2xx, res.Errors, cpu, t.rss(), unstored)
+			ms(h.Max()), res.Non2xx, res.Errors, cpu, t.rss(), disk, unstored)
 		if res.FirstCode != 0 || res.FirstErr != nil {
 			fmt.Fprintf(w, "  first failure: status %d, error %v\n", res.FirstCode, res.FirstErr)
 		}
@@ -306,14 +363,16 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (int, e
 		}
 		passed := res.Latency.Quantile(0.99) <= f.p99 && res.ErrorRate() <= f.maxErrors && !behind
 		if !f.step {
-			return accepted, nil
+			row.accepted, row.passed = sum.accepted, passed
+			return row, nil
 		}
 		if !passed {
 			fmt.Fprintf(w, "  %s: highest rate with p99 ≤ %v, errors ≤ %.1f%% and at most a second of events not stored: %.0f requests/s (%.0f events/s)\n",
-				t.name, f.p99, 100*f.maxErrors, best, best*float64(events))
-			return accepted, nil
+				t.name, f.p99, 100*f.maxErrors, sum.rate, sum.rate*float64(events))
+			return sum, nil
 		}
-		best = rate
+		row.accepted, row.passed = sum.accepted, true
+		sum = row
 		rate *= f.stepFactor
 	}
 }
@@ -335,24 +394,29 @@ func trackBodies(source string, sessions int) [][]byte {
 }
 
 // verifyStored waits for a spawned switchyard to process everything and
-// checks that it stored every event it acknowledged.
-func verifyStored(ctx context.Context, w io.Writer, t *target, requests int) error {
+// checks that it stored every event it acknowledged; it returns the disk
+// its data dir and database use per stored event, once at rest.
+func verifyStored(ctx context.Context, w io.Writer, t *target, requests int) (float64, error) {
 	if t.cmd == nil {
-		return nil
+		return 0, nil
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		c, err := t.counts(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if c.stored+c.duplicates >= c.accepted && c.lag == 0 {
-			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged in the measured parts; of all events accepted (warm-ups and system events included) %.0f, stored %.0f, redelivered duplicates %.0f\n",
-				requests, c.accepted, c.stored, c.duplicates)
-			return nil
+			disk := 0.0
+			if c.stored > 0 {
+				disk = float64(t.diskBytes(ctx)-t.emptyBytes) / c.stored
+			}
+			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged in the measured parts; of all events accepted (warm-ups and system events included) %.0f, stored %.0f, redelivered duplicates %.0f; at rest %.0f B of disk per stored event\n",
+				requests, c.accepted, c.stored, c.duplicates, disk)
+			return disk, nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("durable-ack check: %.0f events accepted but only %.0f stored after 10 minutes", c.accepted, c.stored)
+			return 0, fmt.Errorf("durable-ack check: %.0f events accepted but only %.0f stored after 10 minutes", c.accepted, c.stored)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

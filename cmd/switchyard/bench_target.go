@@ -24,6 +24,8 @@ type target struct {
 	siteID, apiKey, writeKey string    // credentials printed in the banner
 	hookSource, signingKey   string    // the customerio_webhook source of cio-webhook
 	peers                    []*target // further nodes of a cluster, sharing the load
+	dataDir, postgresURL     string    // where a spawned switchyard keeps its data
+	emptyBytes               int64     // their size before the first request
 }
 
 var (
@@ -32,14 +34,10 @@ var (
 	writeKeyLine = regexp.MustCompile(`write key (\S+)`)
 )
 
-// spawnTarget starts this binary with args and waits for its "ingest: URL"
+// spawnTarget starts binary with args and waits for its "ingest: URL"
 // line.
-func spawnTarget(ctx context.Context, name string, args []string, stderr io.Writer) (*target, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, self, args...)
+func spawnTarget(ctx context.Context, binary, name string, args []string, stderr io.Writer) (*target, error) {
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -141,17 +139,36 @@ func (t *target) rss() string {
 }
 
 func (t *target) ownRSS() string {
+	if mb := t.ownRSSMB(); mb > 0 {
+		return fmt.Sprintf("%d MB", mb)
+	}
+	return ""
+}
+
+// rssMB is the largest peak RSS of the child and its peers, in MB.
+func (t *target) rssMB() int {
+	if t.cmd == nil {
+		return 0
+	}
+	mb := t.ownRSSMB()
+	for _, p := range t.peers {
+		mb = max(mb, p.ownRSSMB())
+	}
+	return mb
+}
+
+func (t *target) ownRSSMB() int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", t.cmd.Process.Pid))
 	if err != nil {
-		return ""
+		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return fmt.Sprintf("%d MB", kb/1024)
+			return kb / 1024
 		}
 	}
-	return ""
+	return 0
 }
 
 // scrape reads a Prometheus text page into name{labels} → value.
