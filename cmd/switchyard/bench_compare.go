@@ -203,4 +203,3 @@ func freshDatabase(ctx context.Context, base string) (string, func(), error) {
 	}
 	return u.String(), drop, nil
 }
-
