@@ -209,8 +209,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	})
 	a.work.Go(func() {
 		periodic.Run(workCtx, 2*time.Second, func(ctx context.Context) {
-			if n, err := runs.Pending(ctx, workflow.Group); err == nil {
-				a.Metrics.RunQueue.Set(float64(n))
+			if b, err := runs.Backlog(ctx, workflow.Group); err == nil {
+				a.Metrics.RunQueue.Set(float64(b.Messages))
 			}
 			a.runGauges(ctx)
 			nodes := 1

@@ -20,8 +20,8 @@ type EventLog interface {
 	// within the ack wait, or nak'ed, is delivered again.
 	Consume(ctx context.Context, group string, h func(ctx context.Context, batch []Delivery)) error
 
-	// Pending returns how many messages the group has not yet acked.
-	Pending(ctx context.Context, group string) (uint64, error)
+	// Backlog reports what the group has not yet acked.
+	Backlog(ctx context.Context, group string) (Backlog, error)
 
 	// Ping reports whether the log is reachable.
 	Ping(ctx context.Context) error
@@ -40,4 +40,16 @@ type Delivery interface {
 	// its ack wait starts again (a run waiting on a slow destination must
 	// not be handed to another consumer meanwhile).
 	InProgress() error
+}
+
+// Backlog is what a consumer group has still to process.
+type Backlog struct {
+	// Messages appended and not yet acked by the group.
+	Messages uint64
+	// Bytes the log holds for the group: the unacked messages, plus on a
+	// log that trims periodically those acked since the last trim.
+	Bytes uint64
+	// Acked counts the messages the group has acked since the log began
+	// (its ack floor); its growth over time is the group's throughput.
+	Acked uint64
 }

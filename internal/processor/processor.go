@@ -79,8 +79,8 @@ func (p *Processor) Run(ctx context.Context) error {
 
 func (p *Processor) watchLag(ctx context.Context) {
 	periodic.Run(ctx, 2*time.Second, func(ctx context.Context) {
-		if n, err := p.log.Pending(ctx, Group); err == nil {
-			p.metrics.ProcessorLag.Set(float64(n))
+		if b, err := p.log.Backlog(ctx, Group); err == nil {
+			p.metrics.ProcessorLag.Set(float64(b.Messages))
 		}
 	})
 }

@@ -56,12 +56,12 @@ func (e *env) run(t *testing.T, done ...func() bool) {
 	defer func() { cancel(); wg.Wait() }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		n, err := e.log.Pending(t.Context(), processor.Group)
-		if err == nil && n == 0 && (len(done) == 0 || done[0]()) {
+		b, err := e.log.Backlog(t.Context(), processor.Group)
+		if err == nil && b.Messages == 0 && (len(done) == 0 || done[0]()) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d messages still pending", n)
+			t.Fatalf("%d messages still pending", b.Messages)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

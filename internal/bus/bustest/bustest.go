@@ -91,18 +91,34 @@ func testAppendConsume(t *testing.T, open Opener) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("consumed %v, want %v", got, want)
 	}
-	// Acks travel asynchronously: the count must reach 0 soon, not at once.
+	// Acks travel asynchronously: the backlog must empty soon, not at once.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		n, err := log.Pending(t.Context(), "g")
+		b, err := log.Backlog(t.Context(), "g")
 		if err != nil {
-			t.Fatalf("Pending: %v", err)
+			t.Fatalf("Backlog: %v", err)
 		}
-		if n == 0 {
+		if b.Messages == 0 && b.Acked == 50 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Pending=%d five seconds after everything was acked, want 0", n)
+			t.Fatalf("Backlog=%+v five seconds after all 50 messages were acked, want 0 messages and 50 acked", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// What a group has not consumed yet is its backlog, in messages and bytes.
+	appendN(t, log, 10, "n")
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		b, err := log.Backlog(t.Context(), "g")
+		if err != nil {
+			t.Fatalf("Backlog: %v", err)
+		}
+		if b.Messages == 10 && b.Bytes >= uint64(10*len("n-000")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Backlog=%+v after 10 unconsumed appends, want 10 messages of at least 50 bytes", b)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -421,13 +421,19 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", group, err)
 	}
-	in := make(chan jetstream.Msg, l.opts.MaxBatch)
+	// What the process holds is bounded: the client's pull buffer (by
+	// bytes), this channel, and the batch being handled. Messages held
+	// behind a slow batch are marked in progress (keepHeld), so a large
+	// prefetch never outlives the ack wait and gets delivered twice.
+	in := make(chan delivery, inHand)
 	done := make(chan struct{})
+	hold := &held{m: map[jetstream.Msg]time.Time{}}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		d := hold.add(m)
 		select {
-		case in <- m:
+		case in <- d:
 		case <-done:
-			_ = m.Nak()
+			_ = d.Nak(0)
 		}
 	}, jetstream.PullMaxMessagesWithBytesLimit(2*l.opts.MaxBatch, 2*l.opts.MaxBatchBytes),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -436,13 +442,18 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", group, err)
 	}
+	keepCtx, stopKeep := context.WithCancel(ctx)
+	keepDone := make(chan struct{})
+	go func() { defer close(keepDone); hold.keep(keepCtx, l.opts.AckWait/3) }()
 	defer func() {
 		close(done)
 		cc.Stop()
+		stopKeep()
+		<-keepDone
 		for {
 			select {
-			case m := <-in:
-				_ = m.Nak()
+			case d := <-in:
+				_ = d.Nak(0)
 			default:
 				return
 			}
@@ -453,8 +464,8 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 		select {
 		case <-ctx.Done():
 			return nil
-		case m := <-in:
-			batch = l.collect(ctx, in, append(batch[:0], delivery{m}))
+		case d := <-in:
+			batch = l.collect(ctx, in, append(batch[:0], d))
 			h(ctx, batch)
 		}
 	}
@@ -463,7 +474,7 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 // collect adds what arrives on in to batch until the batch is full (in
 // messages or bytes) and, without a linger, until nothing more is
 // waiting; with one, until it passes.
-func (l *Log) collect(ctx context.Context, in <-chan jetstream.Msg, batch []cdp.Delivery) []cdp.Delivery {
+func (l *Log) collect(ctx context.Context, in <-chan delivery, batch []cdp.Delivery) []cdp.Delivery {
 	var linger <-chan time.Time
 	if l.opts.Linger > 0 {
 		t := time.NewTimer(l.opts.Linger)
@@ -475,38 +486,43 @@ func (l *Log) collect(ctx context.Context, in <-chan jetstream.Msg, batch []cdp.
 		size += len(d.Data())
 	}
 	for len(batch) < l.opts.MaxBatch && size < l.opts.MaxBatchBytes {
-		var m jetstream.Msg
+		var d delivery
 		if linger == nil {
 			select {
-			case m = <-in:
+			case d = <-in:
 			default:
 				return batch
 			}
 		} else {
 			select {
-			case m = <-in:
+			case d = <-in:
 			case <-linger:
 				return batch
 			case <-ctx.Done():
 				return batch
 			}
 		}
-		batch, size = append(batch, delivery{m}), size+len(m.Data())
+		batch, size = append(batch, d), size+len(d.Data())
 	}
 	return batch
 }
 
-// Pending implements cdp.EventLog.
-func (l *Log) Pending(ctx context.Context, group string) (uint64, error) {
+// Backlog implements cdp.EventLog.
+func (l *Log) Backlog(ctx context.Context, group string) (cdp.Backlog, error) {
 	c, err := l.js.Consumer(ctx, l.opts.Stream, group)
 	if err != nil {
-		return 0, fmt.Errorf("consumer %s: %w", group, err)
+		return cdp.Backlog{}, fmt.Errorf("consumer %s: %w", group, err)
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("consumer %s info: %w", group, err)
+		return cdp.Backlog{}, fmt.Errorf("consumer %s info: %w", group, err)
 	}
-	return info.NumPending + uint64(info.NumAckPending), nil
+	sinfo, err := l.stream.Info(ctx)
+	if err != nil {
+		return cdp.Backlog{}, fmt.Errorf("stream %s info: %w", l.opts.Stream, err)
+	}
+	return cdp.Backlog{Messages: info.NumPending + uint64(info.NumAckPending), Bytes: sinfo.State.Bytes,
+		Acked: info.AckFloor.Stream}, nil
 }
 
 // Ping implements cdp.EventLog.
@@ -545,7 +561,54 @@ func (l *Log) shutdownServer() {
 	}
 }
 
-type delivery struct{ m jetstream.Msg }
+// inHand is how many received messages wait in the consumer's channel
+// for the handler, beyond the pull buffer.
+const inHand = 64
+
+// held tracks the messages a consumer received and has not yet acked or
+// nak'ed, with when each was last (re)started.
+type held struct {
+	mu sync.Mutex
+	m  map[jetstream.Msg]time.Time
+}
+
+func (h *held) add(m jetstream.Msg) delivery {
+	h.mu.Lock()
+	h.m[m] = time.Now()
+	h.mu.Unlock()
+	return delivery{m: m, h: h}
+}
+
+func (h *held) done(m jetstream.Msg) {
+	h.mu.Lock()
+	delete(h.m, m)
+	h.mu.Unlock()
+}
+
+// keep marks every message held for longer than every as in progress, so
+// its ack wait starts again, until ctx is done.
+func (h *held) keep(ctx context.Context, every time.Duration) {
+	periodic.Run(ctx, every, func(context.Context) {
+		now := time.Now()
+		h.mu.Lock()
+		var due []jetstream.Msg
+		for m, since := range h.m {
+			if now.Sub(since) >= every {
+				due = append(due, m)
+				h.m[m] = now
+			}
+		}
+		h.mu.Unlock()
+		for _, m := range due {
+			_ = m.InProgress()
+		}
+	})
+}
+
+type delivery struct {
+	m jetstream.Msg
+	h *held
+}
 
 func (d delivery) Data() []byte { return d.m.Data() }
 
@@ -557,9 +620,17 @@ func (d delivery) Attempt() int {
 	return int(md.NumDelivered)
 }
 
-func (d delivery) Ack() error                    { return d.m.Ack() }
-func (d delivery) Nak(delay time.Duration) error { return d.m.NakWithDelay(delay) }
-func (d delivery) InProgress() error             { return d.m.InProgress() }
+func (d delivery) Ack() error {
+	d.h.done(d.m)
+	return d.m.Ack()
+}
+
+func (d delivery) Nak(delay time.Duration) error {
+	d.h.done(d.m)
+	return d.m.NakWithDelay(delay)
+}
+
+func (d delivery) InProgress() error { return d.m.InProgress() }
 
 // serverLogger adapts slog to nats-server's logger interface.
 type serverLogger struct{ l *slog.Logger }

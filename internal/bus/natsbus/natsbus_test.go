@@ -123,3 +123,51 @@ func TestMembers(t *testing.T) {
 	b.Close()
 	wait(1)
 }
+
+// TestSlowBatchNoRedelivery: messages prefetched behind a batch that takes
+// longer than the ack wait are marked in progress, not delivered twice.
+func TestSlowBatchNoRedelivery(t *testing.T) {
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), AckWait: time.Second, MaxBatch: 2, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const n = 10
+	for i := range n {
+		if _, err := l.Append(t.Context(), "web", "", fmt.Appendf(nil, "m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	seen := map[string]int{}
+	var redelivered []string
+	err = l.Consume(ctx, "g", func(_ context.Context, batch []cdp.Delivery) {
+		if len(seen) < n {
+			time.Sleep(700 * time.Millisecond) // slow work: 5 batches take 3.5 ack waits
+		}
+		for _, d := range batch {
+			seen[string(d.Data())]++
+			if d.Attempt() > 1 {
+				redelivered = append(redelivered, string(d.Data()))
+			}
+			_ = d.Ack()
+		}
+		if len(seen) == n {
+			// A copy redelivered meanwhile would be queued behind the
+			// originals by now: give it an ack wait to show up.
+			time.AfterFunc(1500*time.Millisecond, cancel)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(redelivered) > 0 || len(seen) != n {
+		t.Fatalf("delivered %v (redelivered %v), want each of %d messages once", seen, redelivered, n)
+	}
+	for m, c := range seen {
+		if c != 1 {
+			t.Errorf("%s delivered %d times, want once", m, c)
+		}
+	}
+}
