@@ -138,11 +138,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		a.Identity.Shared(forget.Send)
 		a.closers = append([]func() error{func() error { forget.Close(); return nil }}, a.closers...)
 	}
-	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics)
+	pressure := ingest.NewBackpressure(evlog, processor.Group, ingest.BackpressureOptions{
+		MaxDelay: cfg.Backpressure.MaxDelayDuration(), MaxBytes: uint64(cfg.Backpressure.MaxBytes)},
+		a.Metrics, log.With("component", "backpressure"))
+	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics, pressure)
 	a.closers = append([]func() error{func() error { a.Ingest.Close(); return nil }}, a.closers...)
 
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWork = stop
+	a.work.Go(func() { pressure.Run(workCtx) })
 	var dests []*workflow.Destination
 	for _, d := range cfg.Destinations {
 		dests = append(dests, d.Destination())

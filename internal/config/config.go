@@ -78,6 +78,7 @@ type Config struct {
 	// proxies whose X-Forwarded-For/-Host/-Proto headers are believed.
 	TrustedProxies []string            `yaml:"trusted_proxies"`
 	RawCapture     RawCapture          `yaml:"raw_capture"`
+	Backpressure   Backpressure        `yaml:"backpressure"`
 	Sources        []Source            `yaml:"sources"`
 	Destinations   []Destination       `yaml:"destinations"`
 	Workflows      []workflow.Workflow `yaml:"workflows"`
@@ -109,6 +110,23 @@ type RawCapture struct {
 	Enabled      bool   `yaml:"enabled"`
 	MaxBodyBytes int    `yaml:"max_body_bytes"` // longer bodies are kept truncated
 	Retention    string `yaml:"retention"`      // a Go duration, e.g. 168h
+}
+
+// Backpressure bounds the events accepted and not yet stored: beyond the
+// bound, ingest requests are refused with Retry-After until the store has
+// caught up.
+type Backpressure struct {
+	// MaxDelay is how long the backlog may take to store at the rate the
+	// store was measured at, a Go duration (default 30s).
+	MaxDelay string `yaml:"max_delay"`
+	// MaxBytes caps the backlog whatever the rate (default 512 MiB).
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// MaxDelayDuration is MaxDelay parsed (Validate reports a bad value).
+func (b Backpressure) MaxDelayDuration() time.Duration {
+	d, _ := time.ParseDuration(b.MaxDelay)
+	return d
 }
 
 // RetentionDuration is Retention parsed (Validate reports a bad value).
@@ -244,6 +262,7 @@ func Default() *Config {
 		MaxBodyBytes: 1 << 20,
 		Log:          Log{Level: "info", Format: "text"},
 		RawCapture:   RawCapture{Enabled: true, MaxBodyBytes: 64 << 10, Retention: "168h"},
+		Backpressure: Backpressure{MaxDelay: "30s", MaxBytes: 512 << 20},
 	}
 }
 
@@ -365,6 +384,12 @@ func (c *Config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.RawCapture.Retention); err != nil || d <= 0 {
 		add("raw_capture.retention", "must be a positive duration such as 168h, not %q", c.RawCapture.Retention)
+	}
+	if d, err := time.ParseDuration(c.Backpressure.MaxDelay); err != nil || d < time.Second {
+		add("backpressure.max_delay", "must be a duration of at least 1s such as 30s, not %q", c.Backpressure.MaxDelay)
+	}
+	if c.Backpressure.MaxBytes < 16<<20 {
+		add("backpressure.max_bytes", "must be at least 16777216 (16 MiB), not %d", c.Backpressure.MaxBytes)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)

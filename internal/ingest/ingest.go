@@ -26,12 +26,28 @@ type Service struct {
 	sources  *Sources
 	metrics  *metrics.Metrics
 	limits   limiters
+	pressure *Backpressure // nil: never refuse for the backlog
 	now      func() time.Time
 }
 
-// New returns a Service; Close it to stop its committers.
-func New(log cdp.EventLog, id *identity.Service, sources *Sources, m *metrics.Metrics) *Service {
-	return &Service{commit: newCommitter(log), identity: id, sources: sources, metrics: m, now: time.Now}
+// New returns a Service; Close it to stop its committers. pressure, if
+// not nil, is what Overloaded consults.
+func New(log cdp.EventLog, id *identity.Service, sources *Sources, m *metrics.Metrics, pressure *Backpressure) *Service {
+	return &Service{commit: newCommitter(log), identity: id, sources: sources, metrics: m, pressure: pressure, now: time.Now}
+}
+
+// Backlog is the last reading of the event log's backlog.
+func (s *Service) Backlog() BacklogStatus { return s.pressure.Status() }
+
+// Overloaded reports whether the event log's backlog is over its bound,
+// so that an API refuses the request (before reading its body) with the
+// Retry-After returned; route names the route for the refusals metric.
+func (s *Service) Overloaded(route string) (retryAfter string, over bool) {
+	retryAfter, over = s.pressure.Overloaded()
+	if over {
+		s.metrics.Refused.WithLabelValues(route).Inc()
+	}
+	return retryAfter, over
 }
 
 // Close waits for queued appends and stops the service; later calls to

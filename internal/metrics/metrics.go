@@ -37,6 +37,16 @@ type Metrics struct {
 	RunsByStatus   *prometheus.GaugeVec   // runs now pending, running, waiting, or failed (the dead letter)
 	OldestPending  prometheus.Gauge       // age in seconds of the oldest run not started yet
 	Nodes          prometheus.Gauge       // nodes sharing the queues (1 on the embedded engines)
+
+	// The processor's backlog on the event log and the bound that makes
+	// the edge refuse new requests (backpressure).
+	BacklogMessages prometheus.Gauge
+	BacklogBytes    prometheus.Gauge
+	BacklogBound    prometheus.Gauge // messages: the measured rate times the allowed delay
+	BacklogMaxBytes prometheus.Gauge
+	BacklogRate     prometheus.Gauge       // messages stored per second, as measured
+	BacklogOver     prometheus.Gauge       // 1 while new requests are refused
+	Refused         *prometheus.CounterVec // requests refused for the backlog, by route
 }
 
 // New creates the collectors and registers them with reg.
@@ -111,6 +121,24 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name: "switchyard_nodes",
 		Help: "Switchyard nodes sharing the event log and run queue, as this node hears them (1 on the embedded engines).",
 	})
+	m.backlog()
+	reg.MustRegister(m.BacklogMessages, m.BacklogBytes, m.BacklogBound, m.BacklogMaxBytes, m.BacklogRate, m.BacklogOver, m.Refused)
 	reg.MustRegister(m.Nodes, m.RunsByStatus, m.OldestPending, m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
 	return m
+}
+
+func (m *Metrics) backlog() {
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
+	m.BacklogMessages = gauge("switchyard_backlog_messages", "Event-log messages accepted and not yet stored by the processor.")
+	m.BacklogBytes = gauge("switchyard_backlog_bytes", "Bytes the event log holds for the processor.")
+	m.BacklogBound = gauge("switchyard_backlog_bound_messages", "Backlog in messages beyond which new requests are refused: the measured store rate times backpressure.max_delay.")
+	m.BacklogMaxBytes = gauge("switchyard_backlog_max_bytes", "Backlog in bytes beyond which new requests are refused (backpressure.max_bytes).")
+	m.BacklogRate = gauge("switchyard_backlog_drain_messages_per_second", "Event-log messages the processor stored per second while it had a backlog (smoothed).")
+	m.BacklogOver = gauge("switchyard_backlog_over_bound", "1 while the backlog is over its bound and ingest requests are refused, else 0.")
+	m.Refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_backpressure_refusals_total",
+		Help: "Ingest requests refused (503, or 429 where the API answers throttling so) because the backlog was over its bound, by route.",
+	}, []string{"route"})
 }

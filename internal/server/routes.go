@@ -15,7 +15,9 @@ import (
 )
 
 // addIngestRoutes registers the compatible ingest APIs: everything
-// clients and SDKs send events to.
+// clients and SDKs send events to. Each route that appends events is
+// refused, before its body is read, while the event log's backlog is over
+// its bound (backpressure), in its API's dialect.
 func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	maxBody := d.Config.MaxBodyBytes
 	// Every ingest request is captured (raw_capture) for the events it appends.
@@ -23,50 +25,54 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	if rc := d.Config.RawCapture; rc.Enabled {
 		handle = func(pattern string, h http.Handler) { mux.Handle(pattern, httpx.Capture(rc.MaxBodyBytes, h)) }
 	}
+	shed := func(refuse func(http.ResponseWriter, *http.Request)) func(string, http.Handler) {
+		return func(pattern string, h http.Handler) { handle(pattern, httpx.Shed(d.Ingest.Overloaded, pattern, refuse, h)) }
+	}
+	track, cioRoute, hook := shed(tracardi.Refuse), shed(customerio.Refuse), shed(webhook.Refuse)
 
 	// Tracardi collector (docs/api.md).
-	handle("POST /track", httpx.CORS(tracardi.HandleTrack(d.Logger, d.Ingest, maxBody)))
+	track("POST /track", httpx.CORS(tracardi.HandleTrack(d.Logger, d.Ingest, maxBody)))
 	handle("PUT /track", httpx.CORS(tracardi.HandleTrackPut(d.Logger, maxBody)))
 	handle("OPTIONS /track", httpx.Preflight())
 	collect := httpx.CORS(tracardi.HandleCollect(d.Logger, d.Ingest, maxBody))
 	for _, path := range []string{"/collect/{type}/{source}", "/collect/{type}/{source}/{session}"} {
-		handle("GET "+path, collect)
-		handle("POST "+path, collect)
+		track("GET "+path, collect)
+		track("POST "+path, collect)
 		handle("OPTIONS "+path, httpx.Preflight())
 	}
 
 	// Customer.io Track API v1 and v2 (docs/api.md).
 	cio := customerio.New(d.Logger, d.Ingest, d.Sources, maxBody)
 	handle("GET /api/v1/accounts/region", cio.Auth(cio.Region))
-	handle("PUT /api/v1/customers/{identifier}", cio.Auth(cio.Identify))
-	handle("DELETE /api/v1/customers/{identifier}", cio.Auth(cio.Delete))
-	handle("POST /api/v1/customers/{identifier}/events", cio.Auth(cio.Track))
-	handle("POST /api/v1/events", cio.Auth(cio.TrackAnonymous))
-	handle("PUT /api/v1/customers/{identifier}/devices", cio.Auth(cio.AddDevice))
-	handle("DELETE /api/v1/customers/{identifier}/devices/{device_id}", cio.Auth(cio.DeleteDevice))
-	handle("POST /api/v1/customers/{identifier}/suppress", cio.Auth(cio.Suppress))
-	handle("POST /api/v1/customers/{identifier}/unsuppress", cio.Auth(cio.Unsuppress))
-	handle("POST /api/v1/merge_customers", cio.Auth(cio.Merge))
-	handle("POST /api/v1/segments/{segment_id}/add_customers", cio.Auth(cio.Segment(cdp.OpSegmentAdd)))
-	handle("POST /api/v1/segments/{segment_id}/remove_customers", cio.Auth(cio.Segment(cdp.OpSegmentRemove)))
-	handle("POST /api/v1/metrics", cio.Auth(cio.Metrics))
-	handle("POST /api/v1/push/events", cio.Auth(cio.PushEvents))
-	handle("POST /api/v1/forms/{form_id}/submit", cio.Auth(cio.SubmitForm))
-	handle("POST /unsubscribe/{delivery_id}", cio.Unsubscribe())
-	handle("POST /api/v2/entity", cio.Auth(cio.Entity))
-	handle("POST /api/v2/batch", cio.Auth(cio.Batch))
+	cioRoute("PUT /api/v1/customers/{identifier}", cio.Auth(cio.Identify))
+	cioRoute("DELETE /api/v1/customers/{identifier}", cio.Auth(cio.Delete))
+	cioRoute("POST /api/v1/customers/{identifier}/events", cio.Auth(cio.Track))
+	cioRoute("POST /api/v1/events", cio.Auth(cio.TrackAnonymous))
+	cioRoute("PUT /api/v1/customers/{identifier}/devices", cio.Auth(cio.AddDevice))
+	cioRoute("DELETE /api/v1/customers/{identifier}/devices/{device_id}", cio.Auth(cio.DeleteDevice))
+	cioRoute("POST /api/v1/customers/{identifier}/suppress", cio.Auth(cio.Suppress))
+	cioRoute("POST /api/v1/customers/{identifier}/unsuppress", cio.Auth(cio.Unsuppress))
+	cioRoute("POST /api/v1/merge_customers", cio.Auth(cio.Merge))
+	cioRoute("POST /api/v1/segments/{segment_id}/add_customers", cio.Auth(cio.Segment(cdp.OpSegmentAdd)))
+	cioRoute("POST /api/v1/segments/{segment_id}/remove_customers", cio.Auth(cio.Segment(cdp.OpSegmentRemove)))
+	cioRoute("POST /api/v1/metrics", cio.Auth(cio.Metrics))
+	cioRoute("POST /api/v1/push/events", cio.Auth(cio.PushEvents))
+	cioRoute("POST /api/v1/forms/{form_id}/submit", cio.Auth(cio.SubmitForm))
+	cioRoute("POST /unsubscribe/{delivery_id}", cio.Unsubscribe())
+	cioRoute("POST /api/v2/entity", cio.Auth(cio.Entity))
+	cioRoute("POST /api/v2/batch", cio.Auth(cio.Batch))
 
 	// Customer.io Data Pipelines (docs/api.md): the server
 	// paths, and the browser SDK's one-letter paths (CORS, text/plain).
 	for _, typ := range []string{"identify", "track", "page", "screen", "group", "alias", "batch"} {
-		handle("POST /v1/"+typ, cio.Pipelines(typ))
-		handle("POST /v1/"+typ[:1], httpx.CORS(cio.Pipelines(typ)))
+		cioRoute("POST /v1/"+typ, cio.Pipelines(typ))
+		cioRoute("POST /v1/"+typ[:1], httpx.CORS(cio.Pipelines(typ)))
 		handle("OPTIONS /v1/"+typ[:1], httpx.Preflight())
 	}
 
 	// Inbound webhooks: Customer.io reporting webhooks and any provider's
 	// signed webhooks (docs/api.md).
-	handle("POST /webhooks/{source}", webhook.New(d.Logger, d.Ingest, d.Metrics, maxBody).Receive())
+	hook("POST /webhooks/{source}", webhook.New(d.Logger, d.Ingest, d.Metrics, maxBody).Receive())
 }
 
 // addOpsRoutes registers health, readiness and metrics.

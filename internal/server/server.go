@@ -149,7 +149,18 @@ func handleReadyz(d Deps) http.Handler {
 		if status != http.StatusOK {
 			state = "unavailable"
 		}
-		httpx.WriteJSON(w, status, map[string]any{"status": state, "checks": checks})
+		// Over its bound the backlog makes the ingest APIs refuse with
+		// Retry-After; readiness stays 200, since every node shares the
+		// one backlog and a balancer would otherwise drop them all at once.
+		backlog := d.Ingest.Backlog()
+		checks["backlog"] = "ok"
+		if backlog.Over {
+			checks["backlog"] = "over its bound: ingest requests are refused with Retry-After until the store catches up"
+			if state == "ready" {
+				state = "overloaded"
+			}
+		}
+		httpx.WriteJSON(w, status, map[string]any{"status": state, "checks": checks, "backlog": backlog})
 	})
 }
 

@@ -86,3 +86,15 @@ func basicAuth(r *http.Request) (user, pass string, ok bool) {
 	}
 	return "", "", false
 }
+
+// Refuse answers a request refused because the event log's backlog is
+// over its bound as Customer.io answers throttling: 429 (which every
+// Customer.io and Segment client retries, honouring Retry-After), in the
+// v1 or v2 envelope.
+func Refuse(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/v2/") {
+		failV2(w, http.StatusTooManyRequests, v2Error{Reason: "too_many_requests", Message: httpx.Overloaded})
+		return
+	}
+	fail(w, http.StatusTooManyRequests, httpx.Overloaded)
+}

@@ -158,3 +158,28 @@ func UnixSeconds(name string, raw json.RawMessage) (time.Time, error) {
 // maxUnixSeconds is 10000-01-01T00:00:00Z, the first instant JSON cannot
 // carry as a time.
 const maxUnixSeconds = 253402300800
+
+// Shed refuses requests to h while overloaded says so, before h reads
+// the body: it sets Retry-After and lets refuse write the answer in the
+// API's dialect. route names the route to overloaded (for its metrics).
+func Shed(overloaded func(route string) (retryAfter string, over bool), route string, refuse func(w http.ResponseWriter, r *http.Request), h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if retryAfter, over := overloaded(route); over {
+			w.Header().Set("Retry-After", retryAfter)
+			// Browser paths are CORS'ed inside h; a refusal must be
+			// readable by the page too.
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			// The body is not read: close the connection rather than
+			// drain a large one on a keep-alive connection.
+			if r.ContentLength != 0 {
+				w.Header().Set("Connection", "close")
+			}
+			refuse(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Overloaded is the message of a request refused for the backlog.
+const Overloaded = "Switchyard has accepted more events than it can store in time; retry after the number of seconds in Retry-After"

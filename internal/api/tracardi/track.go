@@ -360,3 +360,10 @@ func valuesJSON(values map[string][]string) (json.RawMessage, error) {
 	}
 	return b, nil
 }
+
+// Refuse answers a request refused because the event log's backlog is
+// over its bound: 503, as a Tracardi server that cannot take the request
+// answers, with a FastAPI-style detail.
+func Refuse(w http.ResponseWriter, _ *http.Request) {
+	detail(w, http.StatusServiceUnavailable, httpx.Overloaded)
+}

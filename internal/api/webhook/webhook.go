@@ -142,3 +142,10 @@ func (a *API) genericEvent(r *http.Request, recv *webhook.Receiver, body []byte,
 	return &cdp.Event{Type: typ, MessageID: dedup, Timestamp: now, Properties: in.Properties,
 		Context: []byte(`{}`), UserAgent: r.Header.Get("User-Agent"), Error: problem}
 }
+
+// Refuse answers a webhook refused because the event log's backlog is
+// over its bound: 503, which providers retry with their usual backoff (a
+// 429 would make Customer.io pause the webhook for an hour).
+func Refuse(w http.ResponseWriter, _ *http.Request) {
+	httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": cdp.EUNAVAILABLE, "message": httpx.Overloaded}})
+}

@@ -1,0 +1,176 @@
+package ingest
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/periodic"
+)
+
+// Backpressure decides when the edge refuses new requests: while the event
+// log holds more than the store can work through in MaxDelay at the rate
+// it was last seen storing, or more than MaxBytes. Acknowledged events are
+// never dropped; new ones are refused (503 or 429 with Retry-After, in each
+// API's dialect) until the backlog is back under the bound, so a client
+// retries later instead of piling up work nobody can do in time.
+//
+// The backlog is the processor group's on the event log, which every node
+// sharing the log sees alike.
+type Backpressure struct {
+	log     cdp.EventLog
+	group   string
+	opts    BackpressureOptions
+	metrics *metrics.Metrics
+	logger  *slog.Logger
+
+	state atomic.Pointer[pressure]
+	// Only Run touches these.
+	prev     cdp.Backlog
+	prevAt   time.Time
+	rate     float64 // messages stored per second, smoothed
+	over     bool
+}
+
+// BackpressureOptions bound the backlog.
+type BackpressureOptions struct {
+	// MaxDelay is how long the backlog may take to store at the measured
+	// rate (default 30s).
+	MaxDelay time.Duration
+	// MaxBytes caps the backlog whatever the rate (default 512 MiB).
+	MaxBytes uint64
+	// MinBytes is a backlog never refused, however slow the store seems
+	// (default 8 MiB): a short stall is what the log is there to absorb.
+	MinBytes uint64
+	// Every is how often the backlog is read (default 250ms).
+	Every time.Duration
+}
+
+// pressure is the decision Run last took, read by every request.
+type pressure struct {
+	over       bool
+	retryAfter string
+	status     BacklogStatus
+}
+
+// BacklogStatus is the last reading of the backlog, for readiness.
+type BacklogStatus struct {
+	Over          bool    `json:"over_bound"`
+	Messages      uint64  `json:"messages"`
+	Bytes         uint64  `json:"bytes"`
+	BoundMessages uint64  `json:"bound_messages,omitempty"` // 0 until a rate was measured
+	MaxBytes      uint64  `json:"max_bytes"`
+	StoredPerSec  float64 `json:"stored_messages_per_second"`
+}
+
+// Status returns the last reading.
+func (b *Backpressure) Status() BacklogStatus {
+	if b == nil {
+		return BacklogStatus{}
+	}
+	return b.state.Load().status
+}
+
+// NewBackpressure returns the guard of group's backlog on log; Run it.
+func NewBackpressure(log cdp.EventLog, group string, opts BackpressureOptions, m *metrics.Metrics, logger *slog.Logger) *Backpressure {
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = 30 * time.Second
+	}
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = 512 << 20
+	}
+	if opts.MinBytes == 0 {
+		opts.MinBytes = 8 << 20
+	}
+	if opts.Every <= 0 {
+		opts.Every = 250 * time.Millisecond
+	}
+	b := &Backpressure{log: log, group: group, opts: opts, metrics: m, logger: logger}
+	b.state.Store(&pressure{})
+	m.BacklogMaxBytes.Set(float64(opts.MaxBytes))
+	return b
+}
+
+// Overloaded reports whether new requests must be refused now, and the
+// Retry-After (whole seconds) to answer with.
+func (b *Backpressure) Overloaded() (retryAfter string, over bool) {
+	if b == nil {
+		return "", false
+	}
+	p := b.state.Load()
+	return p.retryAfter, p.over
+}
+
+// Run reads the backlog every opts.Every until ctx is done.
+func (b *Backpressure) Run(ctx context.Context) {
+	periodic.Run(ctx, b.opts.Every, func(ctx context.Context) {
+		bl, err := b.log.Backlog(ctx, b.group)
+		if err != nil {
+			return // the log is unreachable: appends fail on their own
+		}
+		b.observe(bl, time.Now())
+	})
+}
+
+// observe updates the measured rate and the decision from one reading.
+func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
+	if !b.prevAt.IsZero() && bl.Acked > b.prev.Acked && b.prev.Messages > 0 {
+		// Progress while there was work waiting: what the store can do (or
+		// at least what it did). Without progress the last rate stands, so
+		// a store outage keeps the bound it had.
+		inst := float64(bl.Acked-b.prev.Acked) / now.Sub(b.prevAt).Seconds()
+		if b.rate == 0 {
+			b.rate = inst
+		} else {
+			b.rate += 0.1 * (inst - b.rate)
+		}
+	}
+	b.prev, b.prevAt = bl, now
+	bound := uint64(math.MaxUint64)
+	if b.rate > 0 {
+		bound = uint64(b.rate * b.opts.MaxDelay.Seconds())
+	}
+	// Hysteresis: once over, stay over until 10 % under, so that the edge
+	// does not flap with every reading.
+	limit := func(v, max uint64) bool {
+		if b.over {
+			return v > max-max/10
+		}
+		return v > max
+	}
+	over := bl.Bytes > b.opts.MinBytes && (limit(bl.Bytes, b.opts.MaxBytes) || limit(bl.Messages, bound))
+	retry := ""
+	if over {
+		wait := time.Second
+		if b.rate > 0 && bl.Messages > bound {
+			wait = time.Duration(float64(bl.Messages-bound) / b.rate * float64(time.Second))
+		}
+		retry = strconv.Itoa(int(min(max(wait, time.Second), 60*time.Second).Seconds()))
+	}
+	if over != b.over {
+		b.logger.Warn("event log backlog", "over_bound", over, "messages", bl.Messages, "bytes", bl.Bytes,
+			"bound_messages", bound, "stored_per_second", math.Round(b.rate))
+	}
+	b.over = over
+	st := BacklogStatus{Over: over, Messages: bl.Messages, Bytes: bl.Bytes, MaxBytes: b.opts.MaxBytes, StoredPerSec: math.Round(b.rate)}
+	if bound != math.MaxUint64 {
+		st.BoundMessages = bound
+	}
+	b.state.Store(&pressure{over: over, retryAfter: retry, status: st})
+	b.metrics.BacklogMessages.Set(float64(bl.Messages))
+	b.metrics.BacklogBytes.Set(float64(bl.Bytes))
+	if bound != math.MaxUint64 {
+		b.metrics.BacklogBound.Set(float64(bound))
+	}
+	b.metrics.BacklogRate.Set(b.rate)
+	if over {
+		b.metrics.BacklogOver.Set(1)
+	} else {
+		b.metrics.BacklogOver.Set(0)
+	}
+}
