@@ -31,10 +31,10 @@ type Backpressure struct {
 
 	state atomic.Pointer[pressure]
 	// Only Run touches these.
-	prev     cdp.Backlog
-	prevAt   time.Time
-	rate     float64 // messages stored per second, smoothed
-	over     bool
+	prev   cdp.Backlog
+	prevAt time.Time
+	rate   float64 // messages stored per second, smoothed
+	over   bool
 }
 
 // BackpressureOptions bound the backlog.

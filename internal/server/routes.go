@@ -26,7 +26,9 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 		handle = func(pattern string, h http.Handler) { mux.Handle(pattern, httpx.Capture(rc.MaxBodyBytes, h)) }
 	}
 	shed := func(refuse func(http.ResponseWriter, *http.Request)) func(string, http.Handler) {
-		return func(pattern string, h http.Handler) { handle(pattern, httpx.Shed(d.Ingest.Overloaded, pattern, refuse, h)) }
+		return func(pattern string, h http.Handler) {
+			handle(pattern, httpx.Shed(d.Ingest.Overloaded, pattern, refuse, h))
+		}
 	}
 	track, cioRoute, hook := shed(tracardi.Refuse), shed(customerio.Refuse), shed(webhook.Refuse)
 
