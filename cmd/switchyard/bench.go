@@ -400,7 +400,8 @@ func verifyStored(ctx context.Context, w io.Writer, t *target, requests int) (fl
 	if t.cmd == nil {
 		return 0, nil
 	}
-	deadline := time.Now().Add(10 * time.Minute)
+	start := time.Now()
+	deadline := start.Add(10 * time.Minute)
 	for {
 		c, err := t.counts(ctx)
 		if err != nil {
@@ -411,8 +412,8 @@ func verifyStored(ctx context.Context, w io.Writer, t *target, requests int) (fl
 			if c.stored > 0 {
 				disk = float64(t.diskBytes(ctx)-t.emptyBytes) / c.stored
 			}
-			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged in the measured parts; of all events accepted (warm-ups and system events included) %.0f, stored %.0f, redelivered duplicates %.0f; at rest %.0f B of disk per stored event\n",
-				requests, c.accepted, c.stored, c.duplicates, disk)
+			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged in the measured parts; of all events accepted (warm-ups and system events included) %.0f, stored %.0f, redelivered duplicates %.0f; drained %.1f s after the load; at rest %.0f B of disk per stored event\n",
+				requests, c.accepted, c.stored, c.duplicates, time.Since(start).Seconds(), disk)
 			return disk, nil
 		}
 		if time.Now().After(deadline) {

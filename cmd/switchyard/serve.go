@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -54,6 +55,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer stop()
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
+	if getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitBytes > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimitBytes)
+	}
 
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {

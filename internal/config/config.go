@@ -68,6 +68,10 @@ type Config struct {
 	// MaxConnections caps each listener's open connections; 0 derives it
 	// from the open-file limit.
 	MaxConnections int `yaml:"max_connections"`
+	// MemoryLimitBytes is the Go runtime's soft memory limit: near it the
+	// garbage collector works harder instead of letting the heap grow (0:
+	// none). The GOMEMLIMIT environment variable, when set, wins.
+	MemoryLimitBytes int64 `yaml:"memory_limit_bytes"`
 	// EventRetention is how long events are kept, a Go duration of at
 	// least a day ("" keeps them). PostgreSQL drops whole days, so an
 	// event there may outlive it by up to a day.
@@ -263,6 +267,8 @@ func Default() *Config {
 		Log:          Log{Level: "info", Format: "text"},
 		RawCapture:   RawCapture{Enabled: true, MaxBodyBytes: 64 << 10, Retention: "168h"},
 		Backpressure: Backpressure{MaxDelay: "30s", MaxBytes: 512 << 20},
+		// What the measured peak under saturation needs; see docs/benchmarks.md.
+		MemoryLimitBytes: 150 << 20,
 	}
 }
 
@@ -387,6 +393,9 @@ func (c *Config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.Backpressure.MaxDelay); err != nil || d < time.Second {
 		add("backpressure.max_delay", "must be a duration of at least 1s such as 30s, not %q", c.Backpressure.MaxDelay)
+	}
+	if c.MemoryLimitBytes != 0 && c.MemoryLimitBytes < 64<<20 {
+		add("memory_limit_bytes", "must be 0 (no limit) or at least 67108864 (64 MiB), not %d", c.MemoryLimitBytes)
 	}
 	if c.Backpressure.MaxBytes < 16<<20 {
 		add("backpressure.max_bytes", "must be at least 16777216 (16 MiB), not %d", c.Backpressure.MaxBytes)

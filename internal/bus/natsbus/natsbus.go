@@ -42,7 +42,7 @@ type Options struct {
 	AckWait time.Duration
 	// MaxBatch caps the messages handed to a consumer at once (default 512).
 	MaxBatch int
-	// MaxBatchBytes caps their total size (default 4 MiB), so that large
+	// MaxBatchBytes caps their total size (default 2 MiB), so that large
 	// messages (group-committed envelopes, Data Pipelines batches) make
 	// smaller batches and the consumer's memory stays bounded.
 	MaxBatchBytes int
@@ -82,7 +82,7 @@ func (o *Options) setDefaults() {
 		o.MaxBatch = 512
 	}
 	if o.MaxBatchBytes == 0 {
-		o.MaxBatchBytes = 4 << 20
+		o.MaxBatchBytes = 2 << 20
 	}
 	if o.TrimInterval == 0 {
 		o.TrimInterval = time.Second
@@ -427,7 +427,7 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 	// prefetch never outlives the ack wait and gets delivered twice.
 	in := make(chan delivery, inHand)
 	done := make(chan struct{})
-	hold := &held{m: map[jetstream.Msg]time.Time{}}
+	hold := newHeld(2 * l.opts.MaxBatchBytes)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		d := hold.add(m)
 		select {
@@ -435,7 +435,7 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 		case <-done:
 			_ = d.Nak(0)
 		}
-	}, jetstream.PullMaxMessagesWithBytesLimit(2*l.opts.MaxBatch, 2*l.opts.MaxBatchBytes),
+	}, jetstream.PullMaxMessagesWithBytesLimit(l.opts.MaxBatch, l.opts.MaxBatchBytes),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			l.opts.Logger.Debug("consume", "group", group, "err", err)
 		}))
@@ -445,8 +445,10 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 	keepCtx, stopKeep := context.WithCancel(ctx)
 	keepDone := make(chan struct{})
 	go func() { defer close(keepDone); hold.keep(keepCtx, l.opts.AckWait/3) }()
+
 	defer func() {
 		close(done)
+		hold.close()
 		cc.Stop()
 		stopKeep()
 		<-keepDone
@@ -566,22 +568,52 @@ func (l *Log) shutdownServer() {
 const inHand = 64
 
 // held tracks the messages a consumer received and has not yet acked or
-// nak'ed, with when each was last (re)started.
+// nak'ed, with when each was last (re)started. It also bounds their
+// bytes: add waits while more than limit are held, so that the pull
+// buffer, the channel and the batch being handled never hold more than
+// about that much, whatever the size of the messages (a group-committed
+// envelope may be a megabyte).
 type held struct {
-	mu sync.Mutex
-	m  map[jetstream.Msg]time.Time
+	mu     sync.Mutex
+	cond   *sync.Cond
+	m      map[jetstream.Msg]time.Time
+	bytes  int
+	limit  int
+	closed bool
+}
+
+func newHeld(limit int) *held {
+	h := &held{m: map[jetstream.Msg]time.Time{}, limit: limit}
+	h.cond = sync.NewCond(&h.mu)
+	return h
 }
 
 func (h *held) add(m jetstream.Msg) delivery {
 	h.mu.Lock()
+	for h.bytes > 0 && h.bytes+len(m.Data()) > h.limit && !h.closed {
+		h.cond.Wait()
+	}
 	h.m[m] = time.Now()
+	h.bytes += len(m.Data())
 	h.mu.Unlock()
 	return delivery{m: m, h: h}
 }
 
 func (h *held) done(m jetstream.Msg) {
 	h.mu.Lock()
-	delete(h.m, m)
+	if _, ok := h.m[m]; ok {
+		delete(h.m, m)
+		h.bytes -= len(m.Data())
+		h.cond.Broadcast()
+	}
+	h.mu.Unlock()
+}
+
+// close releases add's waiters for good (the consumer is stopping).
+func (h *held) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.cond.Broadcast()
 	h.mu.Unlock()
 }
 
