@@ -150,7 +150,7 @@ func dedupID(b *cdp.Batch) string {
 	if n == 0 {
 		return ""
 	}
-	// 128 bits, base64: the event log keeps every id of its 2-minute
+	// 128 bits, base64: the event log keeps every id of its duplicate
 	// window in memory, so a short id matters at tens of thousands/s.
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
