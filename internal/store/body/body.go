@@ -24,15 +24,23 @@ type Event struct {
 	Op                string           `json:"op,omitempty"`
 }
 
-// EncodeEvent returns e's body.
+// EncodeEvent returns e's body, packed.
 func EncodeEvent(e *cdp.Event) ([]byte, error) {
-	return json.Marshal(Event{OriginalTimestamp: e.OriginalTimestamp, Properties: e.Properties, Context: e.Context,
+	data, err := json.Marshal(Event{OriginalTimestamp: e.OriginalTimestamp, Properties: e.Properties, Context: e.Context,
 		Traits: e.Traits, Tags: e.Tags, Error: e.Error, UserID: e.UserID, UserAgent: e.UserAgent,
 		Identifiers: e.Identifiers, Op: e.Op})
+	if err != nil {
+		return nil, err
+	}
+	return Pack(data), nil
 }
 
 // DecodeEvent fills e's fields from its stored body.
 func DecodeEvent(data []byte, e *cdp.Event) error {
+	data, err := Unpack(data)
+	if err != nil {
+		return err
+	}
 	var b Event
 	if err := json.Unmarshal(data, &b); err != nil {
 		return err

@@ -1,0 +1,111 @@
+package body
+
+import (
+	_ "embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// Stored bodies and captured requests are small JSON documents and header
+// lines whose keys, shapes and values repeat from one to the next. zstd
+// with a dictionary of what they typically hold turns a 400-byte request
+// into about 100 bytes, where zstd alone manages 300: the dictionary
+// supplies what a small input cannot (measured in docs/benchmarks.md).
+//
+// Packed data starts with a format byte:
+//
+//	0x00  the rest is stored as it is (packing would not have saved space)
+//	0x01  the rest is a zstd frame made with dictionary 1
+//
+// A body that starts with '{' or '[' predates packing and is plain JSON.
+// A dictionary's content can never change once data was written with it:
+// a better one gets the next id, and every known one stays readable.
+const (
+	formatPlain = 0x00
+	formatZstd  = 0x01
+)
+
+//go:embed dict-1.txt
+var dict1 []byte
+
+// maxUnpacked bounds what unpacking may produce: nothing stored is larger
+// than an ingest request's cap, so more means the data is corrupt.
+const maxUnpacked = 64 << 20
+
+var codec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderDictRaw(1, dict1), zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithZeroFrames(true))
+	if err != nil {
+		panic(fmt.Sprintf("zstd encoder: %v", err)) // only bad options fail
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderDictRaw(1, dict1), zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(maxUnpacked))
+	if err != nil {
+		panic(fmt.Sprintf("zstd decoder: %v", err))
+	}
+	return enc, dec
+})
+
+// Pack returns data compressed, or as it is when that is not smaller,
+// behind the format byte.
+func Pack(data []byte) []byte {
+	enc, _ := codec()
+	out := make([]byte, 1, len(data)/2+16)
+	out[0] = formatZstd
+	out = enc.EncodeAll(data, out)
+	if len(out) >= len(data)+1 {
+		out = append(append(out[:0], formatPlain), data...)
+	}
+	return out
+}
+
+// Unpack returns what Pack was given. Data without a format byte (a body
+// stored before packing, which is JSON) is returned as it is.
+func Unpack(data []byte) ([]byte, error) {
+	if len(data) == 0 || data[0] == '{' || data[0] == '[' {
+		return data, nil
+	}
+	switch data[0] {
+	case formatPlain:
+		return data[1:], nil
+	case formatZstd:
+		_, dec := codec()
+		out, err := dec.DecodeAll(data[1:], nil)
+		if err != nil {
+			return nil, fmt.Errorf("unpack: %w", err)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unpack: unknown format %#x", data[0])
+}
+
+// EncodeRaw packs what no column of a captured request holds: its header
+// lines and its body, together so that one dictionary pass covers both.
+func EncodeRaw(r *cdp.RawRequest) []byte {
+	buf := binary.AppendUvarint(make([]byte, 0, len(r.Header)+len(r.Body)+4), uint64(len(r.Header)))
+	buf = append(append(buf, r.Header...), r.Body...)
+	return Pack(buf)
+}
+
+// DecodeRaw fills r's header and body from EncodeRaw's data.
+func DecodeRaw(data []byte, r *cdp.RawRequest) error {
+	buf, err := Unpack(data)
+	if err != nil {
+		return err
+	}
+	n, k := binary.Uvarint(buf)
+	if k <= 0 || n > uint64(len(buf)-k) {
+		return errors.New("decode raw request: bad header length")
+	}
+	r.Header = string(buf[k : k+int(n)])
+	if rest := buf[k+int(n):]; len(rest) > 0 {
+		r.Body = rest
+	}
+	return nil
+}
