@@ -42,7 +42,7 @@ func scanEvent(row pgx.Row) (*cdp.Event, error) {
 // by time), the cursor being the last id of the page.
 func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event, string, error) {
 	w := &query.Where{}
-	query.Events(w, f)
+	query.Events(w, f, query.Text)
 	if !f.Since.IsZero() {
 		// The same bound on the partition key (a day early: an id is made a
 		// moment before the receipt time is taken) lets PostgreSQL skip

@@ -74,16 +74,23 @@ func Limit(n int) int {
 }
 
 // Events adds the column equalities of an event filter (time and cursor
-// depend on how each store orders events).
-func Events(w *Where, f cdp.EventFilter) {
-	for _, c := range []struct{ col, val string }{
-		{"source_id", f.SourceID}, {"type", f.Type}, {"profile_id", f.ProfileID}, {"session_id", f.SessionID},
+// depend on how each store orders events); id turns a profile id into the
+// value the store keeps it as.
+func Events(w *Where, f cdp.EventFilter, id func(string) any) {
+	for _, c := range []struct {
+		col string
+		val any
+	}{
+		{"source_id", f.SourceID}, {"type", f.Type}, {"profile_id", id(f.ProfileID)}, {"session_id", f.SessionID},
 	} {
-		if c.val != "" {
+		if c.val != "" && c.val != nil {
 			w.Add(c.col+" = ?", c.val)
 		}
 	}
 }
+
+// Text is the id function of a store that keeps ids as their text.
+func Text(id string) any { return id }
 
 // Runs returns the conditions of a run filter over the runs table (seq
 // orders runs; the cursor is a seq in base 36).

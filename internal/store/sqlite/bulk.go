@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
 
 // The many-row methods of cdp.Tx are loops here: SQLite runs in the
@@ -29,9 +30,9 @@ func (t *tx) InsertRawRequests(ctx context.Context, reqs map[string]*cdp.RawRequ
 	ids := slices.SortedFunc(maps.Keys(reqs), func(a, b string) int { return reqs[a].ReceivedAt.Compare(reqs[b].ReceivedAt) })
 	for _, id := range ids {
 		r := reqs[id]
-		if _, err := t.exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, header, body, body_size, truncated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			id, r.ReceivedAt.UnixNano(), r.Method, r.Path, r.RemoteAddr, r.Header, r.Body, r.BodySize, r.Truncated); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, data, body_size, truncated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			packID(id), r.ReceivedAt.UnixNano(), r.Method, r.Path, r.RemoteAddr, storebody.EncodeRaw(r), r.BodySize, r.Truncated); err != nil {
 			return fmt.Errorf("insert raw request: %w", err)
 		}
 	}

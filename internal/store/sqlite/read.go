@@ -17,11 +17,11 @@ import (
 // FindEvents implements cdp.EventReader.
 func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event, string, error) {
 	w := &query.Where{}
-	query.Events(w, f)
+	query.Events(w, f, packID)
 	if !f.Since.IsZero() {
 		// The first event at or after Since, found through the id index;
 		// everything inserted after it follows in rowid order.
-		w.Add("seq >= COALESCE((SELECT seq FROM events WHERE id >= ? ORDER BY id LIMIT 1), 9223372036854775807)", cdp.MinIDAt(f.Since))
+		w.Add("seq >= COALESCE((SELECT seq FROM events WHERE id >= ? ORDER BY id LIMIT 1), 9223372036854775807)", packID(cdp.MinIDAt(f.Since)))
 	}
 	if f.Cursor != "" {
 		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
@@ -60,7 +60,7 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 
 // FindEventByID implements cdp.EventReader.
 func (s *Store) FindEventByID(ctx context.Context, id string) (*cdp.Event, error) {
-	e, err := scanEvent(s.readRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id), nil)
+	e, err := scanEvent(s.readRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, packID(id)), nil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "event %s not found", id)
 	}
@@ -73,11 +73,12 @@ const eventColumns = `id, source_id, message_id, type, profile_id, session_id, a
 // scanEvent decodes an event row; a non-nil seq also receives the row's
 // sequence, which must then be the first column.
 func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, error) {
-	var messageID, profileID, sessionID, anonymousID, requestID sql.NullString
+	var messageID, sessionID, anonymousID sql.NullString
 	var ts, received int64
 	var body []byte
 	e := &cdp.Event{}
-	dest := []any{&e.ID, &e.SourceID, &messageID, &e.Type, &profileID, &sessionID, &anonymousID, &ts, &received, &requestID, &body}
+	dest := []any{idColumn{&e.ID}, &e.SourceID, &messageID, &e.Type, idColumn{&e.ProfileID}, &sessionID, &anonymousID, &ts, &received,
+		idColumn{&e.RequestID}, &body}
 	if seq != nil {
 		dest = append([]any{seq}, dest...)
 	}
@@ -90,8 +91,7 @@ func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, err
 	if err := storebody.DecodeEvent(body, e); err != nil {
 		return nil, fmt.Errorf("decode event %s: %w", e.ID, err)
 	}
-	e.MessageID, e.ProfileID, e.SessionID, e.AnonymousID = messageID.String, profileID.String, sessionID.String, anonymousID.String
-	e.RequestID = requestID.String
+	e.MessageID, e.SessionID, e.AnonymousID = messageID.String, sessionID.String, anonymousID.String
 	e.Timestamp, e.ReceivedAt = time.Unix(0, ts).UTC(), time.Unix(0, received).UTC()
 	return e, nil
 }
@@ -100,12 +100,16 @@ func scanEvent(row interface{ Scan(...any) error }, seq *int64) (*cdp.Event, err
 func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest, error) {
 	r := &cdp.RawRequest{}
 	var received int64
-	err := s.readRow(ctx, `SELECT received_at, method, path, remote_addr, header, body, body_size, truncated
-		FROM raw_requests WHERE id = ?`, id).Scan(&received, &r.Method, &r.Path, &r.RemoteAddr, &r.Header, &r.Body, &r.BodySize, &r.Truncated)
+	var data []byte
+	err := s.readRow(ctx, `SELECT received_at, method, path, remote_addr, data, body_size, truncated
+		FROM raw_requests WHERE id = ?`, packID(id)).Scan(&received, &r.Method, &r.Path, &r.RemoteAddr, &data, &r.BodySize, &r.Truncated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "raw request %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("load raw request: %w", err)
+	}
+	if err := storebody.DecodeRaw(data, r); err != nil {
+		return nil, fmt.Errorf("decode raw request %s: %w", id, err)
 	}
 	r.ReceivedAt = time.Unix(0, received).UTC()
 	return r, nil

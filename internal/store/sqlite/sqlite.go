@@ -24,10 +24,11 @@ import (
 var schema string
 
 // migrations change schema.sql's tables in order; PRAGMA user_version
-// counts those applied. Append only.
-var migrations = []string{
+// counts those applied. Append only. Each is SQL, or Go code for what
+// SQL cannot do (compressing stored data).
+var migrations = []migration{
 	// 1: raw request capture (issue 4).
-	`ALTER TABLE events ADD COLUMN request_id TEXT;
+	{sql: `ALTER TABLE events ADD COLUMN request_id TEXT;
 	CREATE TABLE IF NOT EXISTS raw_requests (
 		id          TEXT PRIMARY KEY,
 		received_at INTEGER NOT NULL,
@@ -38,10 +39,10 @@ var migrations = []string{
 		body        BLOB,
 		body_size   INTEGER NOT NULL,
 		truncated   INTEGER NOT NULL
-	);`,
+	);`},
 	// 2: workflow runs (issue 5). One run per workflow and event makes run
 	// creation idempotent under redelivery.
-	`CREATE TABLE IF NOT EXISTS runs (
+	{sql: `CREATE TABLE IF NOT EXISTS runs (
 		seq         INTEGER PRIMARY KEY,
 		id          TEXT NOT NULL UNIQUE,
 		workflow_id TEXT NOT NULL,
@@ -55,28 +56,32 @@ var migrations = []string{
 		UNIQUE (workflow_id, event_id)
 	);
 	CREATE INDEX IF NOT EXISTS runs_status ON runs (status, workflow_id);
-	CREATE INDEX IF NOT EXISTS runs_next ON runs (next_at) WHERE next_at IS NOT NULL;`,
+	CREATE INDEX IF NOT EXISTS runs_next ON runs (next_at) WHERE next_at IS NOT NULL;`},
 	// 3: workflow versions created through the management API (issue 5).
-	`CREATE TABLE IF NOT EXISTS workflows (
+	{sql: `CREATE TABLE IF NOT EXISTS workflows (
 		id          TEXT NOT NULL,
 		version     INTEGER NOT NULL,
 		deleted     INTEGER NOT NULL,
 		created_at  INTEGER NOT NULL,
 		definition  BLOB NOT NULL,
 		PRIMARY KEY (id, version)
-	) WITHOUT ROWID;`,
+	) WITHOUT ROWID;`},
 	// 4: events per source and minute for the console's overview, and the
 	// runs of an event for its page (issue 6).
-	`CREATE TABLE IF NOT EXISTS event_minutes (
+	{sql: `CREATE TABLE IF NOT EXISTS event_minutes (
 		minute     INTEGER NOT NULL,
 		source_id  TEXT NOT NULL,
 		events     INTEGER NOT NULL,
 		PRIMARY KEY (minute, source_id)
 	) WITHOUT ROWID;
-	CREATE INDEX IF NOT EXISTS runs_event ON runs (event_id);`,
+	CREATE INDEX IF NOT EXISTS runs_event ON runs (event_id);`},
 	// 5: run leases, for several nodes advancing runs (issue 7).
-	`ALTER TABLE runs ADD COLUMN lease_owner TEXT;
-	ALTER TABLE runs ADD COLUMN lease_until INTEGER;`,
+	{sql: `ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+	ALTER TABLE runs ADD COLUMN lease_until INTEGER;`},
+	// 6: compact storage (issue 14): event and request ids as 16 bytes,
+	// packed event bodies and captured requests, the request table without
+	// a rowid.
+	{run: compact},
 }
 
 // migrate creates the schema and applies the migrations not applied yet,
@@ -90,13 +95,36 @@ func migrate(ctx context.Context, conn *sql.Conn) error {
 		return fmt.Errorf("migrate sqlite: %w", err)
 	}
 	for i := version; i < len(migrations); i++ {
-		q := "BEGIN IMMEDIATE; " + migrations[i] + fmt.Sprintf("; PRAGMA user_version = %d; COMMIT;", i+1)
-		if _, err := conn.ExecContext(ctx, q); err != nil {
+		if err := migrations[i].apply(ctx, conn, i+1); err != nil {
 			_, _ = conn.ExecContext(ctx, "ROLLBACK")
 			return fmt.Errorf("migrate sqlite to version %d: %w", i+1, err)
 		}
 	}
 	return nil
+}
+
+type migration struct {
+	sql string
+	run func(ctx context.Context, conn *sql.Conn) error
+}
+
+// apply runs m and records version in one transaction.
+func (m migration) apply(ctx context.Context, conn *sql.Conn, version int) error {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	if m.sql != "" {
+		if _, err := conn.ExecContext(ctx, m.sql); err != nil {
+			return err
+		}
+	}
+	if m.run != nil {
+		if err := m.run(ctx, conn); err != nil {
+			return err
+		}
+	}
+	_, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d; COMMIT", version))
+	return err
 }
 
 // Options configure the store.

@@ -99,3 +99,65 @@ func TestRetention(t *testing.T) {
 		t.Fatal("the message id of a deleted event is still taken")
 	}
 }
+
+// TestCompactsStoredData: a store written before compact storage (ids as
+// text, bodies as JSON, requests with header and body columns) is moved
+// into it when opened, and reads back exactly as before.
+func TestCompactsStoredData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sy.db")
+	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Put the store back at version 5, with version 5's request table and rows.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		eventID   = "01a235f8-1272-7064-8a0b-1d6b14782c27"
+		profileID = "01a235f8-130e-7002-8743-636f310d7958"
+		requestID = "01a235f8-1200-7000-8000-000000000001"
+	)
+	if _, err := db.Exec(`DROP TABLE raw_requests;
+		CREATE TABLE raw_requests (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+			remote_addr TEXT NOT NULL, header TEXT NOT NULL, body BLOB, body_size INTEGER NOT NULL, truncated INTEGER NOT NULL);
+		INSERT INTO raw_requests VALUES (?1, 5, 'POST', '/v1/track', '127.0.0.1:1', 'Content-Type: application/json', '{"userId":"u1"}', 15, 0);
+		INSERT INTO events (id, source_id, message_id, type, profile_id, timestamp, received_at, request_id, body)
+			VALUES (?2, 'cdp', 'm1', 'Order Completed', ?3, 5, 5, ?1, '{"p":{"total":1},"c":{},"u":"u1"}'),
+			       ('legacy-id', 'web', NULL, 'view', 'my-profile', 6, 6, NULL, '{"p":{},"c":{}}');
+		PRAGMA user_version = 5`, requestID, eventID, profileID); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err = sqlite.Open(t.Context(), sqlite.Options{Path: path, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e, err := s.FindEventByID(t.Context(), eventID)
+	if err != nil || e.ProfileID != profileID || e.RequestID != requestID || string(e.Properties) != `{"total":1}` || e.UserID != "u1" {
+		t.Fatalf("migrated event = %+v, %v", e, err)
+	}
+	if list, _, err := s.FindEvents(t.Context(), cdp.EventFilter{ProfileID: profileID}); err != nil || len(list) != 1 {
+		t.Fatalf("events of the profile: %d, %v", len(list), err)
+	}
+	if e, err := s.FindEventByID(t.Context(), "legacy-id"); err != nil || e.ProfileID != "my-profile" {
+		t.Fatalf("an event with a non-UUID id = %+v, %v", e, err)
+	}
+	r, err := s.FindRawRequest(t.Context(), requestID)
+	if err != nil || r.Header != "Content-Type: application/json" || string(r.Body) != `{"userId":"u1"}` || r.Path != "/v1/track" || r.BodySize != 15 {
+		t.Fatalf("migrated request = %+v, %v", r, err)
+	}
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var kinds string
+	if err := db.QueryRow(`SELECT typeof(id) || typeof(profile_id) || typeof(request_id) FROM events WHERE message_id = 'm1'`).Scan(&kinds); err != nil || kinds != "blobblobblob" {
+		t.Fatalf("stored id kinds %q, %v; want 16-byte blobs", kinds, err)
+	}
+}

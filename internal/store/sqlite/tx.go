@@ -51,8 +51,8 @@ func (t *tx) InsertEvent(ctx context.Context, e *cdp.Event) (bool, error) {
 	}
 	res, err := t.exec(ctx, `INSERT INTO events (id, source_id, message_id, type, profile_id, session_id, anonymous_id, timestamp, received_at, request_id, body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		e.ID, e.SourceID, nullable(e.MessageID), e.Type, nullable(e.ProfileID), nullable(e.SessionID), nullable(e.AnonymousID),
-		e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(), nullable(e.RequestID), body)
+		packID(e.ID), e.SourceID, nullable(e.MessageID), e.Type, packID(e.ProfileID), nullable(e.SessionID), nullable(e.AnonymousID),
+		e.Timestamp.UnixNano(), e.ReceivedAt.UnixNano(), packID(e.RequestID), body)
 	if err != nil {
 		return false, fmt.Errorf("insert event: %w", err)
 	}
@@ -67,7 +67,7 @@ func (t *tx) HasEvent(ctx context.Context, e *cdp.Event) (bool, error) {
 	var found bool
 	err := t.queryRow(ctx, `SELECT EXISTS(SELECT 1 FROM events WHERE id = ?1)
 		OR (?3 IS NOT NULL AND EXISTS(SELECT 1 FROM events WHERE source_id = ?2 AND message_id = ?3))`,
-		e.ID, e.SourceID, nullable(e.MessageID)).Scan(&found)
+		packID(e.ID), e.SourceID, nullable(e.MessageID)).Scan(&found)
 	if err != nil {
 		return false, fmt.Errorf("find event: %w", err)
 	}
@@ -76,7 +76,7 @@ func (t *tx) HasEvent(ctx context.Context, e *cdp.Event) (bool, error) {
 
 func (t *tx) AttachAnonymousEvents(ctx context.Context, anonymousID, profileID string, since time.Time) (int64, error) {
 	res, err := t.exec(ctx, `UPDATE events SET profile_id = ? WHERE anonymous_id = ? AND profile_id IS NULL AND received_at >= ?`,
-		profileID, anonymousID, since.UnixNano())
+		packID(profileID), anonymousID, since.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("attach anonymous events: %w", err)
 	}
@@ -197,34 +197,42 @@ func (t *tx) AddProfileStats(ctx context.Context, stats []cdp.StatsDelta) error 
 }
 
 func (t *tx) DeleteProfile(ctx context.Context, id string) error {
-	for _, q := range []string{
+	text, packed := id, packID(id) // as other tables hold it, as events do
+	for _, st := range []statement{
 		// The requests that carried the profile's events hold its data too.
-		`DELETE FROM raw_requests WHERE id IN (SELECT request_id FROM events WHERE request_id IS NOT NULL
-			AND (profile_id = ?1 OR session_id IN (SELECT id FROM sessions WHERE profile_id = ?1)))`,
-		`DELETE FROM events WHERE profile_id = ?1`,
-		`DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE profile_id = ?1)`,
-		`DELETE FROM sessions WHERE profile_id = ?1`,
-		`DELETE FROM identifiers WHERE profile_id = ?1`,
-		`DELETE FROM profile_aliases WHERE profile_id = ?1`,
-		`DELETE FROM profiles WHERE id = ?1`,
+		{`DELETE FROM raw_requests WHERE id IN (SELECT request_id FROM events WHERE request_id IS NOT NULL
+			AND (profile_id = ?1 OR session_id IN (SELECT id FROM sessions WHERE profile_id = ?2)))`, []any{packed, text}},
+		{`DELETE FROM events WHERE profile_id = ?`, []any{packed}},
+		{`DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE profile_id = ?)`, []any{text}},
+		{`DELETE FROM sessions WHERE profile_id = ?`, []any{text}},
+		{`DELETE FROM identifiers WHERE profile_id = ?`, []any{text}},
+		{`DELETE FROM profile_aliases WHERE profile_id = ?`, []any{text}},
+		{`DELETE FROM profiles WHERE id = ?`, []any{text}},
 	} {
-		if _, err := t.exec(ctx, q, id); err != nil {
+		if _, err := t.exec(ctx, st.query, st.args...); err != nil {
 			return fmt.Errorf("delete profile: %w", err)
 		}
 	}
 	return nil
 }
 
+// statement is a query with its arguments.
+type statement struct {
+	query string
+	args  []any
+}
+
 func (t *tx) MergeProfile(ctx context.Context, from, into string) error {
-	for _, q := range []string{
-		`UPDATE identifiers SET profile_id = ?2 WHERE profile_id = ?1`,
-		`UPDATE sessions SET profile_id = ?2 WHERE profile_id = ?1`,
-		`UPDATE events SET profile_id = ?2 WHERE profile_id = ?1`,
-		`UPDATE profile_aliases SET profile_id = ?2 WHERE profile_id = ?1`,
-		`INSERT INTO profile_aliases (alias, profile_id) VALUES (?1, ?2) ON CONFLICT (alias) DO UPDATE SET profile_id = ?2`,
-		`DELETE FROM profiles WHERE id = ?1`,
+	ids := []any{from, into}
+	for _, st := range []statement{
+		{`UPDATE identifiers SET profile_id = ?2 WHERE profile_id = ?1`, ids},
+		{`UPDATE sessions SET profile_id = ?2 WHERE profile_id = ?1`, ids},
+		{`UPDATE events SET profile_id = ?2 WHERE profile_id = ?1`, []any{packID(from), packID(into)}},
+		{`UPDATE profile_aliases SET profile_id = ?2 WHERE profile_id = ?1`, ids},
+		{`INSERT INTO profile_aliases (alias, profile_id) VALUES (?1, ?2) ON CONFLICT (alias) DO UPDATE SET profile_id = ?2`, ids},
+		{`DELETE FROM profiles WHERE id = ?`, ids[:1]},
 	} {
-		if _, err := t.exec(ctx, q, from, into); err != nil {
+		if _, err := t.exec(ctx, st.query, st.args...); err != nil {
 			return fmt.Errorf("merge profile: %w", err)
 		}
 	}
@@ -310,11 +318,11 @@ func (t *tx) UpdateSession(ctx context.Context, s *cdp.Session) error {
 }
 
 func (t *tx) DeleteRawRequestsBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
-	// Rows are inserted in about the order they were received, so the
-	// oldest are found by rowid without an index on received_at (one less
-	// index write per request); at most limit rows are examined.
-	res, err := t.exec(ctx, `DELETE FROM raw_requests WHERE rowid IN (SELECT rowid FROM
-		(SELECT rowid, received_at FROM raw_requests ORDER BY rowid LIMIT ?2) WHERE received_at < ?1)`, before.UnixNano(), limit)
+	// Request ids are time-ordered (UUIDv7), so the oldest rows come first
+	// in the primary key without an index on received_at (one less index
+	// write per request); at most limit rows are examined.
+	res, err := t.exec(ctx, `DELETE FROM raw_requests WHERE id IN (SELECT id FROM
+		(SELECT id, received_at FROM raw_requests ORDER BY id LIMIT ?2) WHERE received_at < ?1)`, before.UnixNano(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete raw requests: %w", err)
 	}

@@ -228,12 +228,12 @@ func testAnonymousEvents(t *testing.T, s cdp.Store) {
 }
 
 func testFindEvents(t *testing.T, s cdp.Store) {
-	// Ids sort by time like the server's UUIDv7s.
+	// Ids are UUIDv7s of their time, as the server makes them.
 	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
 		for i := range 25 {
 			src := []string{"web", "app"}[i%2]
 			typ := []string{"view", "click", "buy"}[i%3]
-			e := event(fmt.Sprintf("%s-%02d", cdp.MinIDAt(t0.Add(time.Duration(i) * time.Second))[:13], i), src, "", typ, "p1", "s1")
+			e := event(fmt.Sprintf("%s%012x", cdp.MinIDAt(t0.Add(time.Duration(i) * time.Second))[:24], i), src, "", typ, "p1", "s1")
 			if i >= 20 {
 				e.ProfileID, e.SessionID = "p2", "s2"
 			}
