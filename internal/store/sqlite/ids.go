@@ -82,4 +82,3 @@ func (c idColumn) Scan(v any) (err error) {
 	*c.s, err = unpackID(v)
 	return err
 }
-
