@@ -141,10 +141,10 @@ type Batch struct {
 	Raw *RawRequest `json:"raw,omitempty"`
 }
 
-// Envelope is one event-log message: the batches of one or more requests
-// appended together. Concurrent requests share a message (group commit),
-// except that a batch with a dedup id travels alone so that the log can
-// drop its repeats.
+// Envelope is what one event-log message holds: the batches of one or
+// more requests appended together (group commit). A message that holds a
+// single request's batch carries its dedup id, so the log can drop a
+// repeat; repeats that shared a message are dropped by the store.
 type Envelope []*Batch
 
 // SessionUpdate is the change a request makes to its session. Context and

@@ -1,11 +1,11 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"sync"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/envelope"
 )
 
 // Group commit: requests that arrive while an append is in flight share
@@ -23,7 +23,7 @@ const (
 type appendReq struct {
 	sourceID string
 	dedupID  string
-	data     []byte // one encoded cdp.Batch
+	data     []byte // one batch, encoded by envelope.Encode
 	done     chan appendResult
 }
 
@@ -97,32 +97,27 @@ func (c *committer) loop() {
 				break collect
 			}
 		}
-		c.flush(group, size)
+		c.flush(group)
 	}
 }
 
 // flush appends group as one envelope and answers every request in it. It
 // does not use a request's context: the append is shared, and a request
 // that gave up does not cancel the others.
-func (c *committer) flush(group []*appendReq, size int) {
-	buf := bytes.NewBuffer(make([]byte, 0, size+2))
-	buf.WriteByte('[')
+func (c *committer) flush(group []*appendReq) {
+	batches := make([][]byte, len(group))
 	source := group[0].sourceID
 	for i, r := range group {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.Write(r.data)
+		batches[i] = r.data
 		if r.sourceID != source {
 			source = mixedSource
 		}
 	}
-	buf.WriteByte(']')
 	dedupID := ""
 	if len(group) == 1 {
 		dedupID = group[0].dedupID
 	}
-	dup, err := c.log.Append(context.Background(), source, dedupID, buf.Bytes())
+	dup, err := c.log.Append(context.Background(), source, dedupID, envelope.Join(batches))
 	for _, r := range group {
 		r.done <- appendResult{duplicate: dup, err: err}
 	}

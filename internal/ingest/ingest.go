@@ -10,10 +10,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/envelope"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/redact"
@@ -82,10 +82,7 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 			e.RequestID = b.ID
 		}
 	}
-	data, err := json.Marshal(b)
-	if err != nil {
-		return false, fmt.Errorf("encode batch: %w", err)
-	}
+	data := envelope.Encode(b)
 	n := float64(len(b.Events))
 	start := time.Now()
 	duplicate, err = s.commit.append(ctx, b.SourceID, dedupID(b), data)

@@ -10,11 +10,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/envelope"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/periodic"
@@ -97,8 +97,8 @@ func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 	p.metrics.ProcessorBatch.Observe(float64(len(deliveries)))
 	msgs := make([]message, 0, len(deliveries))
 	for _, d := range deliveries {
-		var env cdp.Envelope
-		if err := json.Unmarshal(d.Data(), &env); err != nil || len(env) == 0 || slices.Contains(env, nil) {
+		env, err := envelope.Decode(d.Data())
+		if err != nil {
 			p.poison(ctx, d, "", d.Data(), fmt.Errorf("decode event-log message: %v", err))
 			continue
 		}
