@@ -30,10 +30,10 @@ const (
 
 	batchID, batchSource, batchReceived, batchEvent, batchSession, batchRaw = 1, 2, 3, 4, 5, 6
 
-	evID, evSource, evType, evMessage, evProfile, evSession          = 1, 2, 3, 4, 5, 6
-	evTimestamp, evOriginal, evReceived, evProperties, evContext     = 7, 8, 9, 10, 11
+	evID, evSource, evType, evMessage, evProfile, evSession         = 1, 2, 3, 4, 5, 6
+	evTimestamp, evOriginal, evReceived, evProperties, evContext    = 7, 8, 9, 10, 11
 	evTraits, evTag, evUser, evAnonymous, evUserAgent, evIdentifier = 12, 13, 14, 15, 16, 17
-	evOp, evError, evRequest, evEphemeral                            = 18, 19, 20, 21
+	evOp, evError, evRequest, evEphemeral                           = 18, 19, 20, 21
 
 	idKind, idValue = 1, 2
 
