@@ -20,6 +20,10 @@ type RawRequest struct {
 	BodySize   int64     `json:"body_size"`      // bytes received
 	Truncated  bool      `json:"truncated,omitempty"`
 	ReceivedAt time.Time `json:"received_at"`
+	// Packed is Header and Body compressed as a store keeps them, when the
+	// event log carried them so: the edge packs a request once, in the
+	// request's own goroutine, and the store's single writer need not.
+	Packed []byte `json:"-"`
 }
 
 type rawKey struct{}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
 
 // version1 starts every message in this format.
@@ -39,7 +40,7 @@ const (
 
 	sessID, sessProfile, sessContext, sessProperties = 1, 2, 3, 4
 
-	rawMethod, rawPath, rawRemote, rawHeader, rawBody, rawSize, rawTruncated, rawReceived = 1, 2, 3, 4, 5, 6, 7, 8
+	rawMethod, rawPath, rawRemote, rawHeader, rawBody, rawSize, rawTruncated, rawReceived, rawPacked = 1, 2, 3, 4, 5, 6, 7, 8, 9
 )
 
 // Encode returns one batch's encoding, which Join puts in a message.
@@ -66,8 +67,13 @@ func Encode(b *cdp.Batch) []byte {
 		m = appendString(m, rawMethod, r.Method)
 		m = appendString(m, rawPath, r.Path)
 		m = appendString(m, rawRemote, r.RemoteAddr)
-		m = appendString(m, rawHeader, r.Header)
-		m = appendRaw(m, rawBody, r.Body)
+		// Header and body travel packed as the store keeps them (the
+		// packing is the costly part, and this is the request's goroutine).
+		packed := r.Packed
+		if packed == nil {
+			packed = storebody.EncodeRaw(r)
+		}
+		m = appendRaw(m, rawPacked, packed)
 		m = appendVarint(m, rawSize, uint64(r.BodySize))
 		m = appendBool(m, rawTruncated, r.Truncated)
 		m = appendTime(m, rawReceived, r.ReceivedAt)
@@ -228,6 +234,9 @@ func decodeRaw(data []byte) (*cdp.RawRequest, error) {
 			r.Truncated = n != 0
 		case rawReceived:
 			err = r.ReceivedAt.UnmarshalBinary(v)
+		case rawPacked:
+			r.Packed = clone(v)
+			err = storebody.DecodeRaw(r.Packed, r)
 		}
 		return err
 	})

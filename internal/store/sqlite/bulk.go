@@ -30,9 +30,13 @@ func (t *tx) InsertRawRequests(ctx context.Context, reqs map[string]*cdp.RawRequ
 	ids := slices.SortedFunc(maps.Keys(reqs), func(a, b string) int { return reqs[a].ReceivedAt.Compare(reqs[b].ReceivedAt) })
 	for _, id := range ids {
 		r := reqs[id]
+		data := r.Packed
+		if data == nil {
+			data = storebody.EncodeRaw(r)
+		}
 		if _, err := t.exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, data, body_size, truncated)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			packID(id), r.ReceivedAt.UnixNano(), r.Method, r.Path, r.RemoteAddr, storebody.EncodeRaw(r), r.BodySize, r.Truncated); err != nil {
+			packID(id), r.ReceivedAt.UnixNano(), r.Method, r.Path, r.RemoteAddr, data, r.BodySize, r.Truncated); err != nil {
 			return fmt.Errorf("insert raw request: %w", err)
 		}
 	}
