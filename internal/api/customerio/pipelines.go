@@ -1,6 +1,7 @@
 package customerio
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -196,6 +197,70 @@ func splitMessages(typ string, body []byte) ([]json.RawMessage, map[string]any, 
 	return b.Batch, ctx, b.WriteKey, nil
 }
 
+// callContext is the event's context: the call's own, over the batch's,
+// with the integrations (per-destination switches) of both, the call's
+// overriding the batch's key by key. A single call's context, the common
+// case, is kept as the client sent it, without a decode and re-encode.
+func callContext(m message, batchCtx map[string]any) (json.RawMessage, string) {
+	own := bytes.TrimSpace(m.Context)
+	if len(own) > 0 && own[0] != '{' && string(own) != "null" {
+		return nil, "context must be an object"
+	}
+	if len(batchCtx) == 0 && isEmptyJSON(m.Integrations) {
+		if len(own) == 0 || string(own) == "null" {
+			return json.RawMessage(`{}`), ""
+		}
+		var buf bytes.Buffer
+		if json.Compact(&buf, own) != nil {
+			return nil, "context must be an object"
+		}
+		return buf.Bytes(), ""
+	}
+	ctx := map[string]any{}
+	maps.Copy(ctx, batchCtx)
+	var decoded map[string]any
+	if len(own) > 0 && json.Unmarshal(own, &decoded) != nil && string(own) != "null" {
+		return nil, "context must be an object"
+	}
+	maps.Copy(ctx, decoded)
+	var integ map[string]any
+	if json.Unmarshal(m.Integrations, &integ) == nil && len(integ) > 0 {
+		merged := map[string]any{}
+		if batch, ok := batchCtx["integrations"].(map[string]any); ok {
+			maps.Copy(merged, batch)
+		}
+		maps.Copy(merged, integ)
+		ctx["integrations"] = merged
+	}
+	out, _ := json.Marshal(ctx)
+	return out, ""
+}
+
+// isEmptyJSON reports whether v is absent, null or an empty object.
+func isEmptyJSON(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || string(v) == "null" {
+		return true
+	}
+	var m map[string]json.RawMessage
+	return json.Unmarshal(v, &m) != nil || len(m) == 0
+}
+
+// userAgent is the context's userAgent, when it is a non-empty string.
+func userAgent(ctx json.RawMessage) string {
+	if !bytes.Contains(ctx, []byte(`"userAgent"`)) {
+		return ""
+	}
+	var c struct {
+		UserAgent json.RawMessage `json:"userAgent"`
+	}
+	var ua string
+	if json.Unmarshal(ctx, &c) != nil || json.Unmarshal(c.UserAgent, &ua) != nil {
+		return ""
+	}
+	return ua
+}
+
 // pipelineEvent validates one message and maps it to an event (§4.5):
 // camelCase in, the canonical event out.
 func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchCtx map[string]any) (*cdp.Event, string) {
@@ -213,30 +278,15 @@ func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchC
 	if m.UserID == "" && m.AnonymousID == "" {
 		return nil, "userId or anonymousId is required"
 	}
-	ctx := map[string]any{}
-	maps.Copy(ctx, batchCtx)
-	var own map[string]any
-	if len(m.Context) > 0 && json.Unmarshal(m.Context, &own) != nil && string(m.Context) != "null" {
-		return nil, "context must be an object"
-	}
-	maps.Copy(ctx, own)
-	// Integrations (per-destination switches) travel in the context; the
-	// call's own override the batch's key by key.
-	var integ map[string]any
-	if json.Unmarshal(m.Integrations, &integ) == nil && len(integ) > 0 {
-		merged := map[string]any{}
-		if batch, ok := batchCtx["integrations"].(map[string]any); ok {
-			maps.Copy(merged, batch)
-		}
-		maps.Copy(merged, integ)
-		ctx["integrations"] = merged
-	}
 	e := &cdp.Event{UserID: m.UserID, AnonymousID: m.AnonymousID, MessageID: m.MessageID,
 		Properties: json.RawMessage(`{}`), UserAgent: r.Header.Get("User-Agent")}
-	if ua, ok := ctx["userAgent"].(string); ok && ua != "" {
+	var msg string
+	if e.Context, msg = callContext(m, batchCtx); msg != "" {
+		return nil, msg
+	}
+	if ua := userAgent(e.Context); ua != "" {
 		e.UserAgent = ua
 	}
-	e.Context, _ = json.Marshal(ctx)
 	for _, ts := range []string{m.Timestamp, m.OriginalTimestamp} {
 		if ts == "" {
 			continue
@@ -280,7 +330,7 @@ func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchC
 			return nil, "event is required"
 		}
 		e.Type, e.Properties = strings.TrimSpace(m.Event), props
-		if msg := semanticEvent(e, m, ctx); msg != "" {
+		if msg := semanticEvent(e, m); msg != "" {
 			return nil, msg
 		}
 	case "page", "screen":
@@ -305,7 +355,7 @@ func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchC
 }
 
 // semanticEvent turns Customer.io's semantic events into operations.
-func semanticEvent(e *cdp.Event, m message, ctx map[string]any) string {
+func semanticEvent(e *cdp.Event, m message) string {
 	person := []cdp.Identifier{{Kind: cdp.IdentifierID, Value: m.UserID}}
 	switch e.Type {
 	case "User Deleted":
@@ -315,7 +365,11 @@ func semanticEvent(e *cdp.Event, m message, ctx map[string]any) string {
 	case "User Unsuppressed":
 		e.Op = cdp.OpUnsuppress
 	case "Device Created or Updated", "Device Deleted":
-		dev, _ := ctx["device"].(map[string]any)
+		var ctx struct {
+			Device map[string]any `json:"device"`
+		}
+		_ = json.Unmarshal(e.Context, &ctx)
+		dev := ctx.Device
 		token, _ := dev["token"].(string)
 		if token == "" {
 			return "context.device.token is required"
