@@ -268,7 +268,7 @@ func Default() *Config {
 		RawCapture:   RawCapture{Enabled: true, MaxBodyBytes: 64 << 10, Retention: "168h"},
 		Backpressure: Backpressure{MaxDelay: "30s", MaxBytes: 512 << 20},
 		// What the measured peak under saturation needs; see docs/benchmarks.md.
-		MemoryLimitBytes: 150 << 20,
+		MemoryLimitBytes: 128 << 20,
 	}
 }
 

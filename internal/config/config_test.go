@@ -84,6 +84,8 @@ listen: "nope"
 durability: sometimes
 max_body_bytes: 0
 event_retention: 12h
+memory_limit_bytes: 1000
+backpressure: {max_delay: 10ms, max_bytes: 1024}
 log: {level: loud, format: xml}
 admin:
   tokens: ["${MISSING_TOKEN}"]
@@ -105,6 +107,9 @@ sources:
 	}
 	for _, want := range []string{
 		"listen:", "durability:", "max_body_bytes:", "log.level:", "log.format:",
+		"memory_limit_bytes: must be 0 (no limit) or at least 67108864 (64 MiB), not 1000",
+		`backpressure.max_delay: must be a duration of at least 1s such as 30s, not "10ms"`,
+		"backpressure.max_bytes: must be at least 16777216 (16 MiB), not 1024",
 		`event_retention: must be a duration of at least a day such as 2160h (90 days), or empty to keep events, not "12h"`,
 		"admin.tokens[0]: is empty (environment variable not set: MISSING_TOKEN)",
 		"sources[0].id:", `sources[1].kind: unknown source kind "carrier-pigeon"`,
