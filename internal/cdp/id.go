@@ -41,7 +41,7 @@ func NewID() string {
 	u[6] = 0x70 | byte(seq>>8) // version 7, counter high bits
 	u[7] = byte(seq)
 	u[8] = u[8]&0x3f | 0x80 // variant 10
-	return formatUUID(u)
+	return FormatUUID(u)
 }
 
 // MinIDAt returns the smallest id NewID could return at time t, so that
@@ -51,10 +51,12 @@ func MinIDAt(t time.Time) string {
 	ms := uint64(t.UnixMilli())
 	u[0], u[1], u[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
 	u[3], u[4], u[5] = byte(ms>>16), byte(ms>>8), byte(ms)
-	return formatUUID(u)
+	return FormatUUID(u)
 }
 
-func formatUUID(u [16]byte) string {
+// FormatUUID returns u in the canonical text form NewID uses (lowercase,
+// hyphenated), which a store that keeps ids as 16 bytes reads back.
+func FormatUUID(u [16]byte) string {
 	var b [36]byte
 	hex.Encode(b[0:8], u[0:4])
 	b[8] = '-'

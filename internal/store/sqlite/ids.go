@@ -1,8 +1,9 @@
 package sqlite
 
 import (
-	"encoding/hex"
 	"fmt"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
 // The ids an event row holds (its own, its profile's, its request's) are
@@ -60,17 +61,7 @@ func unpackID(v any) (string, error) {
 		if len(v) != 16 {
 			return string(v), nil
 		}
-		var b [36]byte
-		hex.Encode(b[0:8], v[0:4])
-		b[8] = '-'
-		hex.Encode(b[9:13], v[4:6])
-		b[13] = '-'
-		hex.Encode(b[14:18], v[6:8])
-		b[18] = '-'
-		hex.Encode(b[19:23], v[8:10])
-		b[23] = '-'
-		hex.Encode(b[24:], v[10:])
-		return string(b[:]), nil
+		return cdp.FormatUUID([16]byte(v)), nil
 	}
 	return "", fmt.Errorf("id of type %T", v)
 }
