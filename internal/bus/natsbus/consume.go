@@ -213,4 +213,3 @@ func (d delivery) Nak(delay time.Duration) error {
 }
 
 func (d delivery) InProgress() error { return d.m.InProgress() }
-
