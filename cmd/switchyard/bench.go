@@ -460,7 +460,7 @@ func (t *target) unstored(ctx context.Context) (float64, error) {
 }
 
 // noopServer is the ceiling of the benchmark: net/http reading the body,
-// decoding it as JSON and answering {} (reference/perf.md §5.1).
+// decoding it as JSON and answering {} (measured on the same kind of machine).
 func noopServer(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("noop-server", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address")

@@ -131,7 +131,7 @@ func TestAsyncAPIValidates(t *testing.T) {
 		}
 	}
 	if len(ReportTypes()) != 69 {
-		t.Errorf("%d report types, want the 69 of reference/customerio.md §6.4", len(ReportTypes()))
+		t.Errorf("%d report types, want the 69 of Customer.io's documentation", len(ReportTypes()))
 	}
 }
 

@@ -2,7 +2,7 @@ package catalog
 
 import "slices"
 
-// Customer.io reporting webhooks (reference/customerio.md §6.4): for each
+// Customer.io reporting webhooks (Customer.io's documentation): for each
 // object type, its metrics; Switchyard types each report
 // <object_type>_<metric>.
 var reportMetrics = map[string][]string{

@@ -6,7 +6,7 @@ import (
 )
 
 // System event types emitted when the collector opens a session or creates a
-// profile, as Tracardi does (reference/tracardi.md §4 step 11).
+// profile, as Tracardi does (Tracardi's code).
 const (
 	EventProfileCreated = "profile-created"
 	EventSessionOpened  = "session-opened"

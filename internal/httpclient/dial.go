@@ -12,8 +12,7 @@ import (
 
 // ErrPrivateAddress refuses a connection to a loopback, private,
 // link-local or otherwise internal address for a destination that does
-// not allow the private network (SSRF protection, reference/webhooks.md
-// §13.6): a workflow author must not be able to reach the host's own
+// not allow the private network (SSRF protection): a workflow author must not be able to reach the host's own
 // services or its cloud's metadata endpoint through an action.
 var ErrPrivateAddress = errors.New("the destination resolves to a private or loopback address; set allow_private_network to reach it")
 

@@ -20,8 +20,8 @@ const (
 )
 
 // Classify decides what an attempt's status (0 when there was none) and
-// transport error mean for retrying (reference/webhooks.md §11.1, as
-// Tiny Command and Standard Webhooks do): network errors, timeouts, 408,
+// transport error mean for retrying (as Tiny Command and
+// Standard Webhooks do): network errors, timeouts, 408,
 // 429 and 5xx are worth another attempt; other 4xx, and redirects (not
 // followed, as Standard Webhooks says), are not.
 func Classify(status int, err error) Outcome {

@@ -67,7 +67,7 @@ type SessionResult struct {
 }
 
 // ResolveSession finds or opens the session of a tracker request and the
-// profile it belongs to, following Tracardi (reference/tracardi.md §4.1):
+// profile it belongs to, following Tracardi (Tracardi's code):
 // a known session's profile wins over the one the client sends; a new
 // session adopts the client's profile only if it exists (an unknown id gets
 // a fresh one, so ids cannot be guessed into existence); merged ids resolve
@@ -394,8 +394,8 @@ func MergeTx(ctx context.Context, tx cdp.Tx, primaryID, secondaryID string, at t
 	return primary, tx.UpdateProfile(ctx, primary)
 }
 
-// combine folds b into a (the survivor), following reference/tracardi.md
-// §5.5: a's values win, b fills gaps, collections are unioned and counters
+// combine folds b into a (the survivor), following Tracardi:
+// a's values win, b fills gaps, collections are unioned and counters
 // summed.
 func combine(a, b *cdp.Profile, now time.Time) {
 	for _, ident := range b.Identifiers.List() {

@@ -187,7 +187,7 @@ type TrackResult struct {
 }
 
 // Track resolves the session and profile of r, adds the system events a
-// new profile or session implies (reference/tracardi.md §4 step 11), and
+// new profile or session implies (Tracardi's code), and
 // appends everything to the event log as one batch.
 func (s *Service) Track(ctx context.Context, r TrackRequest) (TrackResult, error) {
 	if err := errors.Join(CheckID("session id", r.SessionID), CheckID("profile id", r.ProfileID), checkEvents(r.Events)); err != nil {

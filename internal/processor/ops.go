@@ -184,7 +184,7 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 }
 
 // attachAnonymous gives profile pid the recent anonymous events of every
-// anonymous id among idents (reference/customerio.md §2.3: 30 days).
+// anonymous id among idents (Customer.io's documentation: 30 days).
 func (st *state) attachAnonymous(ctx context.Context, pid string, idents []cdp.Identifier, at time.Time) error {
 	for _, ident := range idents {
 		if ident.Kind != cdp.IdentifierAnonymousID {

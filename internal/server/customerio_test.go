@@ -17,7 +17,7 @@ import (
 )
 
 // Credentials whose base64 differs between the standard and URL-safe
-// alphabets, as go-customerio encodes them (reference/customerio.md §8.2).
+// alphabets, as go-customerio encodes them (Customer.io's documentation).
 const cioSite, cioKey = "site_id_1", "api~key?>"
 
 func newCIOStack(t *testing.T, mutate ...func(*config.Config)) (*stack, *customerio.CustomerIO) {

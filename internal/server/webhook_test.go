@@ -52,8 +52,8 @@ func (s *stack) postCIO(t *testing.T, source, ts, body string, headers ...string
 		append([]string{webhook.HeaderCIOTimestamp, ts, webhook.HeaderCIOSignature, sig}, headers...)...)
 }
 
-// TestCustomerIOReportingExamples sends every example body of reference/
-// customerio.md §6.5 and checks its type, properties and profile.
+// TestCustomerIOReportingExamples sends every example body of Customer.io's
+// reporting-webhook documentation and checks its type, properties and profile.
 func TestCustomerIOReportingExamples(t *testing.T) {
 	s := webhookStack(t)
 	files, _ := filepath.Glob("testdata/cio-reports/*.json")
@@ -148,7 +148,7 @@ func (s *stack) waitEvent(t *testing.T, id string) reply {
 	}
 }
 
-// Vectors of reference/customerio.md §8.1, sent over HTTP with their own
+// Vectors of Customer.io's documentation, sent over HTTP with their own
 // (old) timestamps: accepted without a freshness window.
 func TestCustomerIOReportingSignatures(t *testing.T) {
 	s := webhookStack(t)

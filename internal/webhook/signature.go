@@ -36,7 +36,7 @@ func unauthorized(format string, args ...any) error {
 
 // SignCustomerIO returns Customer.io's X-CIO-Signature for a body sent at
 // timestamp ts: hex(HMAC-SHA256(key, "v0:" + ts + ":" + body))
-// (reference/customerio.md §6.2).
+// (Customer.io's documentation).
 func SignCustomerIO(key, ts string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(key))
 	mac.Write([]byte("v0:" + ts + ":"))
@@ -95,7 +95,7 @@ func standardSignature(key []byte, id string, ts int64, body []byte) []byte {
 }
 
 // SignStandard returns the Standard Webhooks webhook-signature value
-// ("v1,<base64>") for a message (reference/webhooks.md §7).
+// ("v1,<base64>") for a message (the webhook specs).
 func SignStandard(secret, id string, ts int64, body []byte) (string, error) {
 	key, err := standardKey(secret)
 	if err != nil {

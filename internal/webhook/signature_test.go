@@ -8,7 +8,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
-// Vectors of reference/customerio.md §8.1.
+// Test vectors from Customer.io's documentation.
 const cioKey = "cio-test-signing-key-0001"
 
 var cioVectors = []struct {
@@ -71,7 +71,7 @@ func TestCustomerIOVectors(t *testing.T) {
 	wantCode(t, "future", VerifyCustomerIO(cioKey, 5*time.Minute, cioHeader(v.ts, v.sig), []byte(v.body), ts.Add(-6*time.Minute)), cdp.EUNAUTHORIZED)
 }
 
-// The golden vector of reference/webhooks.md §7.3.
+// The golden vector of the Standard Webhooks spec.
 const (
 	swSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	swID     = "msg_p5jXN8AQM9LWM0D4loKWxJek"

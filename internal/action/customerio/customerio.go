@@ -1,7 +1,6 @@
 // Package customerio builds the requests of the Customer.io actions (Track
 // Custom Event, Identify Person, Delete Person, Send Transactional Email)
-// exactly as Customer.io's own clients send them (reference/customerio.md
-// §1–§2, §5), and reads their answers into step outputs. Sending, pacing
+// exactly as Customer.io's own clients send them, and reads their answers into step outputs. Sending, pacing
 // and retrying belong to internal/httpclient and the workflow runner.
 package customerio
 
@@ -26,7 +25,7 @@ type Destination struct {
 	TrackURL, AppURL string
 }
 
-// Hosts of reference/customerio.md §1.1.
+// Customer.io's API hosts by region (track and app).
 var hosts = map[string][2]string{
 	"us": {"https://track.customer.io", "https://api.customer.io"},
 	"eu": {"https://track-eu.customer.io", "https://api-eu.customer.io"},

@@ -1,5 +1,4 @@
-// Package customerio serves Customer.io's Track API (reference/customerio.md
-// §1–§2) so that Customer.io's client libraries work against Switchyard by
+// Package customerio serves Customer.io's Track API so that Customer.io's client libraries work against Switchyard by
 // changing only their base URL: Basic site_id:api_key auth, 200 {} on
 // success, {"meta":{"error":…}} errors with the documented messages.
 package customerio

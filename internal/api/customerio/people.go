@@ -9,7 +9,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
-// Limits of reference/customerio.md §2.5.
+// Limits of the Track API, as Customer.io documents them.
 const (
 	maxIdentifierBytes = 150
 	maxAttributes      = 300

@@ -17,7 +17,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 
-// Data Pipelines limits (reference/customerio.md §4.3).
+// Data Pipelines limits (Customer.io's documentation).
 const (
 	maxMessageBytes      = 32 << 10
 	maxPipelineBatchSize = 500 << 10

@@ -100,7 +100,7 @@ func (v *validator) entity(raw json.RawMessage, loc []any, parent json.RawMessag
 }
 
 // options reads Tracardi options: only JSON booleans count, anything else
-// leaves the default (reference/tracardi.md §2.3).
+// leaves the default (Tracardi's code).
 type options map[string]json.RawMessage
 
 func (o options) on(key string, def bool) bool {

@@ -1,5 +1,4 @@
-// Package tracardi serves Tracardi's collector API (reference/tracardi.md
-// §1–§5, §11): POST /track and GET|POST /collect/{type}/{source}[/{session}],
+// Package tracardi serves Tracardi's collector API: POST /track and GET|POST /collect/{type}/{source}[/{session}],
 // with its request model, its 422/401 error bodies and its response, so
 // that Tracardi's JavaScript tracker and SDKs work unchanged.
 package tracardi
@@ -119,7 +118,7 @@ func (v *validator) event(raw json.RawMessage, loc []any) *cdp.Event {
 }
 
 // response is Tracardi 0.8's tracker response plus the documented legacy
-// source.consent (reference/tracardi.md §3).
+// source.consent (Tracardi's code).
 type response struct {
 	Task     string         `json:"task"`
 	UX       []any          `json:"ux"`
@@ -268,7 +267,7 @@ func HandleTrackPut(log *slog.Logger, maxBody int64) http.Handler {
 // HandleCollect serves GET|POST /collect/{type}/{source}[/{session}]: one
 // event whose properties are the JSON body, the form fields or the query.
 // Without a session it is profile-less and sessionless; with one it is
-// resolved like /track (reference/tracardi.md §1).
+// resolved like /track (Tracardi's code).
 func HandleCollect(log *slog.Logger, in *ingest.Service, maxBody int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		props, err := collectProperties(w, r, maxBody)

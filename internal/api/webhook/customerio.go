@@ -150,8 +150,7 @@ func scalar(v any) string {
 	return ""
 }
 
-// fallbackID is the dedup key of a report without event_id (reference/
-// webhooks.md §8): never the delivery id alone, which every metric of one
+// fallbackID is the dedup key of a report without event_id: never the delivery id alone, which every metric of one
 // message shares.
 func fallbackID(d reportData, rep report) string {
 	sum := sha256.Sum256([]byte(strings.Join([]string{d.DeliveryID, rep.ObjectType, rep.Metric,

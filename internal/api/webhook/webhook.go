@@ -1,6 +1,6 @@
 // Package webhook serves POST /webhooks/{source}: Customer.io reporting
-// webhooks (reference/customerio.md §6) and any provider's signed webhooks
-// (reference/webhooks.md §7). A request is verified over its raw bytes,
+// webhooks (Customer.io's documentation) and any provider's signed webhooks
+// (the webhook specs). A request is verified over its raw bytes,
 // appended to the event log and answered at once; everything else happens
 // asynchronously. Only a failed authentication is refused with 401: a
 // verified body Switchyard cannot read is stored as a webhook_error event
