@@ -51,20 +51,27 @@ func newCommitter(log cdp.EventLog) *committer {
 
 // append queues one encoded batch and waits until the envelope holding it
 // is in the event log; duplicate reports that the log dropped it as a
-// repeat of dedupID.
-func (c *committer) append(ctx context.Context, sourceID, dedupID string, data []byte) (duplicate bool, err error) {
+// repeat of dedupID. outcome is called once with what became of the
+// batch, also when ctx ends first: a request its client abandoned is
+// still appended with the others of its envelope.
+func (c *committer) append(ctx context.Context, sourceID, dedupID string, data []byte, outcome func(appendResult)) (duplicate bool, err error) {
 	r := &appendReq{sourceID: sourceID, dedupID: dedupID, data: data, done: make(chan appendResult, 1)}
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
-		return false, cdp.Errorf(cdp.EUNAVAILABLE, "shutting down")
+		res := appendResult{err: cdp.Errorf(cdp.EUNAVAILABLE, "shutting down")}
+		outcome(res)
+		return false, res.err
 	}
 	c.pending <- r
 	c.mu.RUnlock()
 	select {
 	case res := <-r.done:
+		outcome(res)
 		return res.duplicate, res.err
 	case <-ctx.Done():
+		// The flush answers within the event log's ack timeout.
+		go func() { outcome(<-r.done) }()
 		return false, ctx.Err()
 	}
 }

@@ -85,18 +85,25 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 	data := envelope.Encode(b)
 	n := float64(len(b.Events))
 	start := time.Now()
-	duplicate, err = s.commit.append(ctx, b.SourceID, dedupID(b), data)
-	switch {
-	case err != nil:
-		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeFailed).Add(n)
-		return false, cdp.Errorf(cdp.EUNAVAILABLE, "the event log did not accept the events: %v", err)
-	case duplicate:
-		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeDuplicate).Add(n)
-		s.metrics.DedupHits.WithLabelValues("log").Add(n)
-	default:
-		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeAccepted).Add(n)
+	// Counted by what became of the events, not of the request: those of
+	// a request its client gave up on may well be in the log.
+	count := func(res appendResult) {
+		switch {
+		case res.err != nil:
+			s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeFailed).Add(n)
+		case res.duplicate:
+			s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeDuplicate).Add(n)
+			s.metrics.DedupHits.WithLabelValues("log").Add(n)
+			s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
+		default:
+			s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeAccepted).Add(n)
+			s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
+		}
 	}
-	s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
+	duplicate, err = s.commit.append(ctx, b.SourceID, dedupID(b), data, count)
+	if err != nil {
+		return false, cdp.Errorf(cdp.EUNAVAILABLE, "the event log did not accept the events: %v", err)
+	}
 	return duplicate, nil
 }
 
