@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cache"
@@ -26,6 +27,9 @@ type Service struct {
 	// that the many events of one visit do not each cost a store round trip.
 	sessions *cache.Cache[string, string]
 	announce func() // tells the other nodes to Forget too; nil alone
+	// epoch counts Forget and Forgotten calls, so that a cache of who owns
+	// an identifier elsewhere (the processor's) knows when to drop itself.
+	epoch atomic.Uint64
 }
 
 // New returns a Service on store.
@@ -482,6 +486,7 @@ func (s *Service) Shared(announce func()) {
 // transaction of the caller's erased or merged profiles.
 func (s *Service) Forget() {
 	s.sessions.Clear()
+	s.epoch.Add(1)
 	if s.announce != nil {
 		s.announce()
 	}
@@ -489,4 +494,12 @@ func (s *Service) Forget() {
 
 // Forgotten drops what the service remembers about sessions because
 // another node erased or merged profiles.
-func (s *Service) Forgotten() { s.sessions.Clear() }
+func (s *Service) Forgotten() {
+	s.sessions.Clear()
+	s.epoch.Add(1)
+}
+
+// Epoch changes whenever profiles were erased or merged (Forget, or
+// Forgotten for another node's): whoever remembers which profile owns an
+// identifier must forget it then.
+func (s *Service) Epoch() uint64 { return s.epoch.Load() }

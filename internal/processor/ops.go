@@ -30,7 +30,10 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 				return err
 			}
 		}
-		clear(st.owners) // operations may move identifiers between profiles
+		// Operations may move identifiers between profiles: nothing known
+		// before stands for the rest of the transaction.
+		clear(st.owners)
+		st.known, st.learned = nil, nil
 	}
 	switch e.Op {
 	case cdp.OpDelete:
@@ -206,9 +209,18 @@ func (st *state) owner(ctx context.Context, idents []cdp.Identifier) (string, er
 		if pid, ok := st.owners[ident]; ok {
 			return pid, nil
 		}
+		if st.known != nil {
+			if pid, ok := st.known.Get(ident); ok {
+				st.owners[ident] = pid
+				return pid, nil
+			}
+		}
 		pid, err := st.tx.ProfileIDByIdentifier(ctx, ident)
 		if err == nil {
 			st.owners[ident] = pid
+			if st.learned != nil {
+				st.learned[ident] = pid
+			}
 			return pid, nil
 		}
 		if cdp.ErrorCode(err) != cdp.ENOTFOUND {

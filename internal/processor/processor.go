@@ -43,6 +43,13 @@ type Processor struct {
 	// skip an identical one without a read; nil when other processes
 	// write the same sessions (see Shared).
 	seen *cache.Cache[string, uint64]
+	// owners remembers which profile owns an identifier, as read from the
+	// store in committed transactions, so that the events of a known
+	// person skip the lookup; nil when other processes write the same
+	// store (see Shared). It is dropped whenever a profile is erased or
+	// merged, here or through the identity service (ownersEpoch).
+	owners      *cache.Cache[cdp.Identifier, string]
+	ownersEpoch uint64
 }
 
 // Tail receives the events each transaction stored, for the live tail:
@@ -60,13 +67,13 @@ type Triggers interface {
 // New returns a Processor.
 func New(log cdp.EventLog, store cdp.Store, ids *identity.Service, hub Tail, m *metrics.Metrics, logger *slog.Logger) *Processor {
 	return &Processor{log: log, store: store, identity: ids, hub: hub, metrics: m, logger: logger, MaxAttempts: 5,
-		seen: cache.New[string, uint64](100_000, 0)}
+		seen: cache.New[string, uint64](100_000, 0), owners: cache.New[cdp.Identifier, string](100_000, 0)}
 }
 
 // Shared tells the processor that processors on other nodes write the
 // same store: an update identical to the last one it committed for a
 // session may no longer be what is stored, so none is skipped.
-func (p *Processor) Shared() { p.seen = nil }
+func (p *Processor) Shared() { p.seen, p.owners = nil, nil }
 
 // Run processes until ctx is done. Messages received but not processed
 // when it stops are handed back to the log for redelivery.
@@ -149,8 +156,14 @@ func (p *Processor) process(ctx context.Context, msgs ...message) error {
 // reports them to the metrics and the tail.
 func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 	var st *state
+	if p.owners != nil {
+		if e := p.identity.Epoch(); e != p.ownersEpoch {
+			p.owners.Clear()
+			p.ownersEpoch = e
+		}
+	}
 	err := p.store.Update(ctx, func(tx cdp.Tx) error {
-		st = newState(tx, p.seen)
+		st = newState(tx, p.seen, p.owners)
 		if err := st.prefetch(ctx, batches); err != nil {
 			return err
 		}
@@ -174,6 +187,15 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 		return err
 	}
 	st.committed()
+	if p.owners != nil {
+		if st.erased {
+			p.owners.Clear()
+		} else {
+			for ident, pid := range st.learned {
+				p.owners.Put(ident, pid)
+			}
+		}
+	}
 	if len(st.runs) > 0 && p.OnRuns != nil {
 		p.OnRuns(ctx, st.runs, st.stored)
 	}

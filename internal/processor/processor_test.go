@@ -170,3 +170,53 @@ func TestPoisonIsStoredNotRetriedForever(t *testing.T) {
 		t.Fatalf("tail saw %d poison events, want 2", len(sub.C))
 	}
 }
+
+// TestKnownOwnerForgottenOnErase: the processor remembers who owns an
+// identifier between transactions, and forgets it when the profile is
+// erased through the identity service: the person's next event makes a
+// new profile instead of reviving the erased one.
+func TestKnownOwnerForgottenOnErase(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	defer e.close()
+	ids := identity.New(e.store)
+	p := processor.New(e.log, e.store, ids, e.hub, metrics.New(prometheus.NewRegistry()), quiet)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = p.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	send := func(id string) *cdp.Event {
+		t.Helper()
+		now := time.Now().UTC()
+		ev := &cdp.Event{ID: id, SourceID: "cdp", Type: "Order Completed", MessageID: id, Timestamp: now, ReceivedAt: now,
+			Properties: json.RawMessage(`{}`), Context: json.RawMessage(`{}`), Identifiers: []cdp.Identifier{{Kind: cdp.IdentifierID, Value: "u1"}}}
+		data, _ := json.Marshal(cdp.Envelope{{ID: "b-" + id, SourceID: "cdp", ReceivedAt: now, Events: []*cdp.Event{ev}}})
+		if _, err := e.log.Append(t.Context(), "cdp", "", data); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if got, err := e.store.FindEventByID(t.Context(), id); err == nil {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("event %s not stored", id)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	first := send("e1")
+	if again := send("e2"); again.ProfileID != first.ProfileID {
+		t.Fatalf("second event of u1 on profile %s, want %s", again.ProfileID, first.ProfileID)
+	}
+	if err := ids.Erase(t.Context(), first.ProfileID); err != nil {
+		t.Fatal(err)
+	}
+	after := send("e3")
+	if after.ProfileID == "" || after.ProfileID == first.ProfileID {
+		t.Fatalf("after the erase u1's event is on profile %q, want a new one", after.ProfileID)
+	}
+	if owner, err := e.store.FindProfileByIdentifier(t.Context(), cdp.Identifier{Kind: cdp.IdentifierID, Value: "u1"}); err != nil || owner.ID != after.ProfileID {
+		t.Fatalf("u1 belongs to %+v, %v; want %s", owner, err, after.ProfileID)
+	}
+}

@@ -28,6 +28,11 @@ type state struct {
 	dirty      map[string]bool   // sessions to write
 	applied    map[string]uint64 // session update fingerprints, cached after commit
 	seen       *cache.Cache[string, uint64]
+	// known is the processor's memory of identifier owners from earlier
+	// transactions; nil once this one ran an operation (which may move
+	// identifiers). learned is what this one read from the store.
+	known      *cache.Cache[cdp.Identifier, string]
+	learned    map[cdp.Identifier]string
 	stored     []*cdp.Event
 	pending    []pendingEvent // applied, not yet inserted
 	duplicates int
@@ -63,10 +68,10 @@ type profileCount struct {
 	at     time.Time
 }
 
-func newState(tx cdp.Tx, seen *cache.Cache[string, uint64]) *state {
+func newState(tx cdp.Tx, seen *cache.Cache[string, uint64], known *cache.Cache[cdp.Identifier, string]) *state {
 	return &state{tx: tx, resolved: map[string]string{}, owners: map[cdp.Identifier]string{}, counts: map[string]*profileCount{},
 		sessions: map[string]*cdp.Session{}, newSession: map[string]bool{}, dirty: map[string]bool{},
-		applied: map[string]uint64{}, seen: seen}
+		applied: map[string]uint64{}, seen: seen, known: known, learned: map[cdp.Identifier]string{}}
 }
 
 func (st *state) apply(ctx context.Context, b *cdp.Batch) error {
