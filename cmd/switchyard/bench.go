@@ -30,7 +30,7 @@ type benchFlags struct {
 	url, path, source, durability string
 	postgresURL, natsURL          string
 	payload, compare              string
-	rounds                        int
+	rounds, prefill               int
 	batch, fanout, nodes          int
 	siteID, apiKey, writeKey      string
 	rate                          float64
@@ -77,6 +77,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.spawn, "spawn", false, "start `switchyard serve` on a fresh data dir and measure it, with its RSS and CPU")
 	fs.StringVar(&f.durability, "durability", "process", "durability of the spawned server: process or fsync")
 	fs.StringVar(&f.compare, "compare", "", "with --spawn: also measure this older switchyard binary, alternating with this one, and print the ratios")
+	fs.IntVar(&f.prefill, "prefill", 0, "with --spawn: first store this many events (Data Pipelines batches), so the store measured is not empty")
 	fs.IntVar(&f.rounds, "rounds", 1, "with --compare: how many times to measure each binary (alternating which goes first)")
 	fs.BoolVar(&f.step, "step", false, "step search: raise the rate until p99 or errors exceed their bounds")
 	fs.Float64Var(&f.stepFactor, "step-factor", 1.25, "rate multiplier between steps")
@@ -197,6 +198,9 @@ func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlag
 		}
 	}
 	f.sink = sink
+	if err := prefill(ctx, stdout, t, f.prefill, f.sessions); err != nil {
+		return summary{}, err
+	}
 	sum, err := measure(ctx, stdout, f, t)
 	if err != nil {
 		return sum, err
@@ -409,8 +413,8 @@ func verifyStored(ctx context.Context, w io.Writer, t *target, requests int) (fl
 		}
 		if c.stored+c.duplicates >= c.accepted && c.lag == 0 {
 			disk := 0.0
-			if c.stored > 0 {
-				disk = float64(t.diskBytes(ctx)-t.emptyBytes) / c.stored
+			if n := c.stored - t.prefilled; n > 0 {
+				disk = float64(t.diskBytes(ctx)-t.emptyBytes) / n
 			}
 			fmt.Fprintf(w, "  durable-ack check: %d requests acknowledged in the measured parts; of all events accepted (warm-ups and system events included) %.0f, stored %.0f, redelivered duplicates %.0f; drained %.1f s after the load; at rest %.0f B of disk per stored event\n",
 				requests, c.accepted, c.stored, c.duplicates, time.Since(start).Seconds(), disk)

@@ -25,7 +25,8 @@ type target struct {
 	hookSource, signingKey   string    // the customerio_webhook source of cio-webhook
 	peers                    []*target // further nodes of a cluster, sharing the load
 	dataDir, postgresURL     string    // where a spawned switchyard keeps its data
-	emptyBytes               int64     // their size before the first request
+	emptyBytes               int64     // their size before the first measured request
+	prefilled                float64   // events stored before it (--prefill)
 }
 
 var (
