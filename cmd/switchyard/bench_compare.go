@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,11 +79,7 @@ func median(ss []summary) summary {
 		for i, s := range ss {
 			v[i] = get(s)
 		}
-		for i := range v { // insertion sort: a handful of rounds
-			for j := i; j > 0 && v[j] < v[j-1]; j-- {
-				v[j], v[j-1] = v[j-1], v[j]
-			}
-		}
+		slices.Sort(v)
 		return v[len(v)/2]
 	}
 	return summary{

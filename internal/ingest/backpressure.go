@@ -34,7 +34,6 @@ type Backpressure struct {
 	prev   cdp.Backlog
 	prevAt time.Time
 	rate   float64 // messages stored per second, smoothed
-	over   bool
 }
 
 // BackpressureOptions bound the backlog.
@@ -53,8 +52,7 @@ type BackpressureOptions struct {
 
 // pressure is the decision Run last took, read by every request.
 type pressure struct {
-	over       bool
-	retryAfter string
+	retryAfter string // "" unless status.Over
 	status     BacklogStatus
 }
 
@@ -103,7 +101,7 @@ func (b *Backpressure) Overloaded() (retryAfter string, over bool) {
 		return "", false
 	}
 	p := b.state.Load()
-	return p.retryAfter, p.over
+	return p.retryAfter, p.status.Over
 }
 
 // Run reads the backlog every opts.Every until ctx is done.
@@ -131,14 +129,15 @@ func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
 		}
 	}
 	b.prev, b.prevAt = bl, now
-	bound := uint64(math.MaxUint64)
+	bound := uint64(math.MaxUint64) // no rate measured yet: bytes alone decide
 	if b.rate > 0 {
 		bound = uint64(b.rate * b.opts.MaxDelay.Seconds())
 	}
 	// Hysteresis: once over, stay over until 10 % under, so that the edge
 	// does not flap with every reading.
+	wasOver := b.state.Load().status.Over
 	limit := func(v, max uint64) bool {
-		if b.over {
+		if wasOver {
 			return v > max-max/10
 		}
 		return v > max
@@ -152,21 +151,18 @@ func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
 		}
 		retry = strconv.Itoa(int(min(max(wait, time.Second), 60*time.Second).Seconds()))
 	}
-	if over != b.over {
+	if over != wasOver {
 		b.logger.Warn("event log backlog", "over_bound", over, "messages", bl.Messages, "bytes", bl.Bytes,
 			"bound_messages", bound, "stored_per_second", math.Round(b.rate))
 	}
-	b.over = over
 	st := BacklogStatus{Over: over, Messages: bl.Messages, Bytes: bl.Bytes, MaxBytes: b.opts.MaxBytes, StoredPerSec: math.Round(b.rate)}
 	if bound != math.MaxUint64 {
 		st.BoundMessages = bound
-	}
-	b.state.Store(&pressure{over: over, retryAfter: retry, status: st})
-	b.metrics.BacklogMessages.Set(float64(bl.Messages))
-	b.metrics.BacklogBytes.Set(float64(bl.Bytes))
-	if bound != math.MaxUint64 {
 		b.metrics.BacklogBound.Set(float64(bound))
 	}
+	b.state.Store(&pressure{retryAfter: retry, status: st})
+	b.metrics.BacklogMessages.Set(float64(bl.Messages))
+	b.metrics.BacklogBytes.Set(float64(bl.Bytes))
 	b.metrics.BacklogRate.Set(b.rate)
 	if over {
 		b.metrics.BacklogOver.Set(1)

@@ -88,17 +88,17 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 	// Counted by what became of the events, not of the request: those of
 	// a request its client gave up on may well be in the log.
 	count := func(res appendResult) {
+		outcome := metrics.OutcomeAccepted
 		switch {
 		case res.err != nil:
 			s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeFailed).Add(n)
+			return
 		case res.duplicate:
-			s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeDuplicate).Add(n)
+			outcome = metrics.OutcomeDuplicate
 			s.metrics.DedupHits.WithLabelValues("log").Add(n)
-			s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
-		default:
-			s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeAccepted).Add(n)
-			s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
 		}
+		s.metrics.Ingested.WithLabelValues(b.SourceID, outcome).Add(n)
+		s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
 	}
 	duplicate, err = s.commit.append(ctx, b.SourceID, dedupID(b), data, count)
 	if err != nil {

@@ -26,9 +26,10 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 		return fmt.Errorf("consumer %s: %w", group, err)
 	}
 	// What the process holds is bounded: the client's pull buffer (by
-	// bytes), this channel, and the batch being handled. Messages held
-	// behind a slow batch are marked in progress (keepHeld), so a large
-	// prefetch never outlives the ack wait and gets delivered twice.
+	// bytes), and what held counts: this channel and the batch being
+	// handled. Messages held behind a slow batch are marked in progress
+	// (held.keep), so a prefetch never outlives the ack wait and gets
+	// delivered twice.
 	in := make(chan delivery, inHand)
 	done := make(chan struct{})
 	hold := newHeld(2 * l.opts.MaxBatchBytes)
@@ -119,10 +120,11 @@ const inHand = 64
 
 // held tracks the messages a consumer received and has not yet acked or
 // nak'ed, with when each was last (re)started. It also bounds their
-// bytes: add waits while more than limit are held, so that the pull
-// buffer, the channel and the batch being handled never hold more than
-// about that much, whatever the size of the messages (a group-committed
-// envelope may be a megabyte).
+// bytes: add waits while more than limit are held, so that the channel
+// and the batch being handled never hold more than that much (or one
+// message, if it is larger), whatever the size of the messages (a
+// group-committed envelope may be a megabyte). While add waits, the
+// client pulls nothing more than its pull buffer.
 type held struct {
 	mu     sync.Mutex
 	cond   *sync.Cond

@@ -21,11 +21,13 @@ func packID(s string) any {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return s
 	}
+	// The hyphens are where checked, and every group between them has an
+	// even number of digits: pairs never straddle one.
 	var u [16]byte
 	j := 0
-	for i := 0; i < 36; i += 2 {
+	for i := 0; i < 36; {
 		if s[i] == '-' {
-			i--
+			i++
 			continue
 		}
 		hi, lo := unhex(s[i]), unhex(s[i+1])
@@ -33,7 +35,7 @@ func packID(s string) any {
 			return s
 		}
 		u[j] = byte(hi<<4 | lo)
-		j++
+		i, j = i+2, j+1
 	}
 	return u[:]
 }
