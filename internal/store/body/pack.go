@@ -45,11 +45,17 @@ const maxUnpacked = 64 << 20
 // inputs (a batch request) are entropy coded.
 const smallInput = 1 << 10
 
+const windowSize = 128 << 10
+
 type encoders struct{ small, large *zstd.Encoder }
 
 var codec = sync.OnceValues(func() (encoders, *zstd.Decoder) {
+	// A 128 KiB window: what is packed is an event or a request (batches
+	// of up to a few hundred KiB repeat themselves within it), and each
+	// encoder's history is sized by the window (the default made the
+	// encoders hold 8 MiB of heap).
 	opts := []zstd.EOption{zstd.WithEncoderDictRaw(1, dict1), zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true)}
+		zstd.WithEncoderCRC(false), zstd.WithZeroFrames(true), zstd.WithWindowSize(windowSize)}
 	small, err := zstd.NewWriter(nil, append(opts, zstd.WithNoEntropyCompression(true))...)
 	if err != nil {
 		panic(fmt.Sprintf("zstd encoder: %v", err)) // only bad options fail
