@@ -86,7 +86,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Error("listener failed", "err", err)
 		}
 	}
+	// A second Ctrl-C or SIGTERM now ends the process at once: acknowledged
+	// events are in the event log, which a restart resumes.
+	stop()
 	log.Info("shutting down")
+	a.Hub.Close() // live tails end now, not at the shutdown timeout
 	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	for _, s := range servers {

@@ -23,8 +23,9 @@ func (f Filter) accepts(e *cdp.Event) bool {
 
 // Hub distributes events to subscribers. The zero value is ready to use.
 type Hub struct {
-	mu   sync.RWMutex
-	subs map[*Subscription]struct{}
+	mu     sync.RWMutex
+	subs   map[*Subscription]struct{}
+	closed bool
 	// OnSubscribe, if set, is called when a subscription opens (the
 	// cross-node relay starts sending at once). Set it before use.
 	OnSubscribe func()
@@ -53,6 +54,11 @@ func (h *Hub) Subscribe(f Filter, buffer int) *Subscription {
 	c := make(chan *cdp.Event, buffer)
 	s := &Subscription{C: c, c: c, filter: f, hub: h}
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		close(c)
+		return s
+	}
 	if h.subs == nil {
 		h.subs = map[*Subscription]struct{}{}
 	}
@@ -62,6 +68,19 @@ func (h *Hub) Subscribe(f Filter, buffer int) *Subscription {
 		h.OnSubscribe()
 	}
 	return s
+}
+
+// Close ends every subscription, and those made later at once: a server
+// shutting down calls it first, since streams that never end would hold
+// their connections open until the shutdown's timeout.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for s := range h.subs {
+		delete(h.subs, s)
+		close(s.c)
+	}
 }
 
 // Close ends the subscription and closes C.

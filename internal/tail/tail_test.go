@@ -38,3 +38,21 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 		t.Fatalf("fast subscriber got %d of 5, dropped %v", got, fast.Dropped())
 	}
 }
+
+// Close ends every open subscription without marking it dropped, and a
+// subscription made afterwards is closed from the start.
+func TestCloseEndsSubscriptions(t *testing.T) {
+	var h Hub
+	a, b := h.Subscribe(Filter{}, 1), h.Subscribe(Filter{Type: "x"}, 1)
+	h.Close()
+	for _, s := range []*Subscription{a, b, h.Subscribe(Filter{}, 1)} {
+		if _, open := <-s.C; open || s.Dropped() {
+			t.Fatalf("subscription open %v, dropped %v after Close", open, s.Dropped())
+		}
+		s.Close() // closing again is harmless
+	}
+	h.Publish([]*cdp.Event{{Type: "x"}})
+	if h.Active() {
+		t.Fatal("hub still has subscribers")
+	}
+}
