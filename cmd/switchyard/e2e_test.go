@@ -375,3 +375,53 @@ func waitStored(t *testing.T, base string, n int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+var adminLine = regexp.MustCompile(`management:\s+(http://\S+)/admin/v1`)
+
+// With a management listener of its own and admin tokens, the banner
+// names the console and a management curl that carries the token, and
+// `send webhook` reads the source's secret from --admin-url and posts the
+// webhook to --url.
+func TestSendWithAdminListener(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sy.yaml")
+	os.WriteFile(cfg, []byte(`admin:
+  listen: "127.0.0.1:0"
+  tokens: ["tok-e2e"]
+sources:
+  - id: web
+    kind: track
+  - id: reports
+    kind: customerio_webhook
+    signing_key: "k-e2e"
+`), 0o600)
+	p := start(t, filepath.Join(dir, "data"), "--config", cfg)
+	m := adminLine.FindStringSubmatch(p.banner)
+	if m == nil || m[1] == p.url {
+		t.Fatalf("no separate management URL in the banner:\n%s", p.banner)
+	}
+	adminURL := m[1]
+	for _, want := range []string{"console:     " + adminURL + "/console/", `curl -s -H "Authorization: Bearer $SWITCHYARD_ADMIN_TOKEN" '` + adminURL + "/admin/v1/events?source=web'"} {
+		if !strings.Contains(p.banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, p.banner)
+		}
+	}
+	if strings.Contains(p.banner, "tok-e2e") {
+		t.Errorf("the banner prints the admin token:\n%s", p.banner)
+	}
+	body := filepath.Join(dir, "report.json")
+	os.WriteFile(body, []byte(`{"event_id":"E-admin","object_type":"email","metric":"opened","timestamp":1700000000,"data":{"identifiers":{"id":"7"}}}`), 0o600)
+	send := func(args ...string) (string, error) {
+		out, err := exec.Command(binary, append([]string{"send", "webhook", "--source", "reports", "--file", body, "--url", p.url}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := send("--token", "tok-e2e"); err == nil || !strings.Contains(out, "404") {
+		t.Errorf("without --admin-url the secret is looked up on the ingest listener, which has no management API: %v %s", err, out)
+	}
+	if out, err := send("--admin-url", adminURL); err == nil || !strings.Contains(out, "401") {
+		t.Errorf("without a token: %v %s", err, out)
+	}
+	if out, err := send("--admin-url", adminURL, "--token", "tok-e2e"); err != nil || !strings.HasPrefix(out, "200 ") {
+		t.Fatalf("send with --admin-url: %v %s", err, out)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +18,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/webhook"
 )
 
-const sendUsage = "usage: switchyard send webhook --source ID --file BODY [--url URL] [--token TOKEN] [--content-type TYPE] [--id WEBHOOK_ID]"
+const sendUsage = "usage: switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token TOKEN] [--content-type TYPE] [--id WEBHOOK_ID]"
 
 // runSend sends something to a running server the way a client would.
 // Today: `send webhook`, which signs a body as the source's provider signs
@@ -29,7 +30,8 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fs := flag.NewFlagSet("send webhook", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "http://127.0.0.1:8686", "the server's URL")
+	url := fs.String("url", "http://127.0.0.1:8686", "the server's URL, where the webhook is sent")
+	adminURL := fs.String("admin-url", "", "the management API's URL, where the source's secret is read, when admin.listen gives it a listener of its own (default: --url)")
 	// The default is read after parsing: flag's help would print it.
 	token := fs.String("token", "", "admin token, to read the source's secret (default $SWITCHYARD_ADMIN_TOKEN)")
 	sourceID := fs.String("source", "", "the webhook source to send to")
@@ -50,7 +52,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	base := strings.TrimSuffix(*url, "/")
-	src, err := fetchSource(ctx, base, *token, *sourceID)
+	src, err := fetchSource(ctx, strings.TrimSuffix(cmp.Or(*adminURL, *url), "/"), *token, *sourceID)
 	if err != nil {
 		return err
 	}

@@ -178,13 +178,14 @@ func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *i
 	if len(servers) > 1 {
 		adminURL = baseURL(servers[1].ln.Addr())
 	}
-	auth := "bearer token (admin.tokens)"
+	auth, curlAuth := "bearer token (admin.tokens)", ` -H "Authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"`
 	if len(cfg.Admin.Tokens) == 0 {
-		auth = "loopback clients only: set admin.tokens to open it"
+		auth, curlAuth = "loopback clients only: set admin.tokens to open it", ""
 	}
 	fmt.Fprintf(w, "Switchyard %s is ready\n", versionString())
 	fmt.Fprintf(w, "  ingest:      %s\n", main)
 	fmt.Fprintf(w, "  management:  %s/admin/v1 (%s)\n", adminURL, auth)
+	fmt.Fprintf(w, "  console:     %s/console/\n", adminURL)
 	fmt.Fprintf(w, "  metrics:     %s/metrics\n", main)
 	fmt.Fprintf(w, "  data:        %s (%s, durability %s)\n", cfg.DataDir, engines(cfg), cfg.Durability)
 	shown := map[string]bool{}
@@ -196,7 +197,7 @@ func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *i
 		case cdp.SourceTrack:
 			fmt.Fprintf(w, "  source %q (kind %s); send a first event:\n", src.ID, src.Kind)
 			fmt.Fprintf(w, "    curl -s %s/track -H 'content-type: application/json' -d '{\"source\":{\"id\":\"%s\"},\"events\":[{\"type\":\"page-view\",\"properties\":{\"title\":\"Hello\"}}]}'\n", main, src.ID)
-			fmt.Fprintf(w, "    curl -s '%s/admin/v1/events?source=%s'\n", adminURL, src.ID)
+			fmt.Fprintf(w, "    curl -s%s '%s/admin/v1/events?source=%s'\n", curlAuth, adminURL, src.ID)
 		case cdp.SourceCustomerIOTrack:
 			if !generated(src) {
 				fmt.Fprintf(w, "  source %q (kind %s): Customer.io clients use base URL %s with its site_id and api_key\n", src.ID, src.Kind, main)

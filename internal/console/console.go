@@ -208,6 +208,14 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	c.render(w, r, status, "error", http.StatusText(status), cdp.ErrorMessage(err))
 }
 
+// NotFound answers a console path no page serves with the styled error
+// page (a browser shows it; the API's JSON 404 would be a bare text blob).
+func (c *Console) NotFound() http.Handler {
+	return c.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, r, cdp.Errorf(cdp.ENOTFOUND, "no console page at %s", r.URL.Path))
+	}))
+}
+
 // guard admits what the management API admits; a browser that needs a
 // token is sent to the sign-in page.
 func (c *Console) guard(h http.Handler) http.Handler {

@@ -71,6 +71,15 @@ func TestConsolePages(t *testing.T) {
 	wantPage(t, code, body, 200, `id="live-list"`, "CEL filter")
 	code, _, body = s.page(t, "GET", "/console/runs?status=failed", nil)
 	wantPage(t, code, body, 200, "No runs match", "Retry failed runs")
+	code, h, body = s.page(t, "GET", "/console/nowhere/at/all", nil)
+	wantPage(t, code, body, 404, "no console page at /console/nowhere/at/all", `href="/console/live"`)
+	if !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Errorf("unknown console path served as %q", h.Get("Content-Type"))
+	}
+	code, h, _ = s.page(t, "GET", "/", nil)
+	if code != http.StatusFound || h.Get("Location") != "/console/" {
+		t.Errorf("GET / answered %d, Location %q; want a redirect to /console/", code, h.Get("Location"))
+	}
 	code, h, body = s.page(t, "GET", "/console/static/console.js", nil)
 	wantPage(t, code, body, 200, "X-Switchyard-Console")
 	if !strings.Contains(h.Get("Content-Type"), "javascript") {

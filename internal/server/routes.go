@@ -144,6 +144,9 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	page("GET /console/workflows/{id}", con.Workflow())
 	page("GET /console/runs", con.Runs())
 	page("GET /console/runs/{id}", con.Run())
+	page("GET /console/", con.NotFound())
+	// The listener that serves the console sends a browser opening its root there.
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 
 	// Go runtime profiles, for measuring before optimising.
 	handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
