@@ -52,7 +52,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return noopServer(ctx, args[1:], stdout)
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	f := &benchFlags{}
 	fs.StringVar(&f.url, "url", "http://127.0.0.1:8686", "base URL of a running switchyard (ignored with --spawn)")
 	fs.StringVar(&f.path, "path", "", "path to POST to (default: the payload's)")
@@ -83,7 +82,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&f.stepFactor, "step-factor", 1.25, "rate multiplier between steps")
 	fs.DurationVar(&f.p99, "p99", 50*time.Millisecond, "p99 bound of the step search")
 	fs.Float64Var(&f.maxErrors, "max-errors", 0.001, "error-rate bound of the step search")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if f.compare != "" && !f.spawn {

@@ -14,9 +14,8 @@ type serveFlags struct {
 	overrides  map[string]string
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+func parseServeFlags(args []string, stdout, stderr io.Writer) (*serveFlags, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	f := &serveFlags{overrides: map[string]string{}}
 	fs.StringVar(&f.configPath, "config", "", "configuration file (YAML); none = defaults")
 	names := map[string]string{
@@ -32,7 +31,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	for name, help := range names {
 		vals[name] = fs.String(name, "", help)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {

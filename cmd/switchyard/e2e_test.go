@@ -30,9 +30,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "switchyard")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build switchyard: %v\n%s", err, out)
-		os.Exit(1)
+	// Stamped with its git revision where the checkout allows (as a user's
+	// go build is), so that `version` can be checked; as it is otherwise.
+	if err := exec.Command("go", "build", "-buildvcs=true", "-o", binary, ".").Run(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build switchyard: %v\n%s", err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -423,5 +427,44 @@ sources:
 	}
 	if out, err := send("--admin-url", adminURL, "--token", "tok-e2e"); err != nil || !strings.HasPrefix(out, "200 ") {
 		t.Fatalf("send with --admin-url: %v %s", err, out)
+	}
+}
+
+// Every command answers --help with exit 0 and its flags on stdout, and
+// serve's help names every flag the README does.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"tail", "-h"}, {"send", "--help"}, {"send", "webhook", "--help"},
+		{"bench", "--help"}, {"config", "--help"}, {"config", "validate", "--help"}, {"version", "--help"}} {
+		out, err := exec.Command(binary, args...).Output()
+		if err != nil || len(out) == 0 {
+			t.Errorf("switchyard %s: %v, output %q", strings.Join(args, " "), err, out)
+		}
+	}
+	out, _ := exec.Command(binary, "serve", "--help").Output()
+	for _, flag := range []string{"-config", "-listen", "-data-dir", "-admin-listen", "-durability", "-postgres-url", "-nats-url", "-nats-prefix"} {
+		if !strings.Contains(string(out), "  "+flag+" ") {
+			t.Errorf("serve --help lacks %s:\n%s", flag, out)
+		}
+	}
+	out, _ = exec.Command(binary, "send", "webhook", "--help").Output()
+	for _, flag := range []string{"-url", "-admin-url", "-token", "-source", "-file", "-id"} {
+		if !strings.Contains(string(out), "  "+flag+" ") {
+			t.Errorf("send webhook --help lacks %s:\n%s", flag, out)
+		}
+	}
+	if out, err := exec.Command(binary, "serve", "--no-such-flag").CombinedOutput(); err == nil || !strings.Contains(string(out), "not defined") {
+		t.Errorf("a bad flag: %v %s", err, out)
+	}
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "switchyard ") || strings.HasPrefix(string(out), "switchyard dev\n") ||
+		!strings.Contains(string(out), "  built ") || !strings.Contains(string(out), "  go ") {
+		t.Fatalf("version: %v\n%s", err, out)
+	}
+	info, err := exec.Command("go", "version", "-m", binary).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`vcs.revision=(\w+)`).FindSubmatch(info); m != nil && !strings.Contains(string(out), "revision   "+string(m[1])) {
+		t.Errorf("version does not name the revision %s:\n%s", m[1], out)
 	}
 }

@@ -3,41 +3,129 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"runtime/debug"
+	"slices"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
-// the module version from the build info is used.
+// it comes from the build info.
 var version = ""
 
+// versionString names this build: the -ldflags version, the module version
+// (`go install …@v1.2.0`, or the pseudo-version go build derives from the
+// checkout), or the VCS revision.
 func versionString() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "dev"
+	if rev := buildSetting(bi, "vcs.revision"); rev != "" {
+		if buildSetting(bi, "vcs.modified") == "true" {
+			return "devel-" + rev[:min(12, len(rev))] + "-dirty"
+		}
+		return "devel-" + rev[:min(12, len(rev))]
+	}
+	return "(devel)"
+}
+
+func buildSetting(bi *debug.BuildInfo, key string) string {
+	for _, s := range bi.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
+}
+
+// printVersion writes what `switchyard version` reports: the version, the
+// commit it was built from and when, and the Go release.
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "switchyard %s\n", versionString())
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if rev := buildSetting(bi, "vcs.revision"); rev != "" {
+			if buildSetting(bi, "vcs.modified") == "true" {
+				rev += " (with uncommitted changes)"
+			}
+			fmt.Fprintf(w, "  revision   %s\n", rev)
+			fmt.Fprintf(w, "  committed  %s\n", buildSetting(bi, "vcs.time"))
+		} else {
+			fmt.Fprintln(w, "  revision   unknown (built outside a git checkout, or with -buildvcs=false)")
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if st, err := os.Stat(exe); err == nil {
+			fmt.Fprintf(w, "  built      %s\n", st.ModTime().UTC().Format(time.RFC3339))
+		}
+	}
+	fmt.Fprintf(w, "  go         %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 const usage = `switchyard: a self-hosted customer-event hub
 
 Usage:
   switchyard serve [--config FILE] [--listen :8686] [--data-dir ./data] [--admin-listen ADDR]
-  switchyard tail [--url URL] [--source ID] [--type T] [--filter CEL] [--json]
+                   [--durability process|fsync] [--postgres-url URL] [--nats-url URL] [--nats-prefix P]
+                                        run the server (embedded engines unless URLs are given)
+  switchyard tail [--url URL] [--token T] [--source ID] [--type T] [--filter CEL] [--json]
                                         follow the events a server stores, live
-  switchyard send webhook --source ID --file BODY [--url URL]
+  switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token T] [--id ID]
                                         sign and send a webhook as its provider would
-  switchyard bench [flags]              open-loop load generator (switchyard bench -h)
+  switchyard bench [flags]              open-loop load generator
   switchyard config validate FILE       check a configuration file
-  switchyard version
+  switchyard version                    version, revision and build time
+
+Every command takes --help.
 `
+
+// errHelp ends a command that printed its help: the process exits 0.
+var errHelp = flag.ErrHelp
+
+// parseFlags parses a command's flags; --help prints them on stdout
+// (and the command ends with errHelp), a bad flag prints them on stderr.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "Usage of switchyard %s:\n", fs.Name())
+		fs.PrintDefaults()
+	case err != nil:
+		fs.SetOutput(stderr)
+		fmt.Fprintf(stderr, "%v\nUsage of switchyard %s:\n", err, fs.Name())
+		fs.PrintDefaults()
+	}
+	return err
+}
+
+// wantsHelp reports whether args ask for help.
+func wantsHelp(args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" })
+}
 
 // run is the whole program behind main: it takes the process inputs as
 // arguments so that tests can run it in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
@@ -52,17 +140,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "config":
+		if wantsHelp(args[1:]) {
+			fmt.Fprintln(stdout, configUsage)
+			return nil
+		}
 		if len(args) != 3 || args[1] != "validate" {
-			return errors.New("usage: switchyard config validate FILE")
+			return errors.New(configUsage)
 		}
 		return validateConfig(args[2], getenv, stdout)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "switchyard %s\n", versionString())
+		printVersion(stdout)
 		return nil
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
 }
+
+const configUsage = "usage: switchyard config validate FILE   (compiles every CEL expression and checks every reference)"

@@ -25,11 +25,14 @@ const sendUsage = "usage: switchyard send webhook --source ID --file BODY [--url
 // it (Customer.io's v0, Standard Webhooks or the source's HMAC), so that a
 // new source can be tried before the provider is pointed at it.
 func runSend(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] != "webhook" && wantsHelp(args) {
+		fmt.Fprintln(stdout, sendUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "webhook" {
 		return errors.New(sendUsage)
 	}
 	fs := flag.NewFlagSet("send webhook", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8686", "the server's URL, where the webhook is sent")
 	adminURL := fs.String("admin-url", "", "the management API's URL, where the source's secret is read, when admin.listen gives it a listener of its own (default: --url)")
 	// The default is read after parsing: flag's help would print it.
@@ -38,7 +41,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	file := fs.String("file", "", "the body to send ('-' reads standard input)")
 	contentType := fs.String("content-type", "application/json", "the body's Content-Type")
 	id := fs.String("id", "", "the webhook-id of a Standard Webhooks source (default: a new id)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:], stdout, stderr); err != nil {
 		return err
 	}
 	if *token == "" {

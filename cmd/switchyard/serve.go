@@ -43,7 +43,7 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 // shuts down in dependency order: listeners (draining requests, which
 // wait for their event-log acks), processor, event log, store.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	flags, err := parseServeFlags(args, stderr)
+	flags, err := parseServeFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -25,14 +25,13 @@ type tailFlags struct {
 func runTail(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f tailFlags
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&f.url, "url", "http://127.0.0.1:8686", "the server's management URL")
 	fs.StringVar(&f.token, "token", "", "admin token (default $SWITCHYARD_ADMIN_TOKEN)") // not the value: help would print it
 	fs.StringVar(&f.source, "source", "", "only events of this source")
 	fs.StringVar(&f.typ, "type", "", "only events of this type")
 	fs.StringVar(&f.filter, "filter", "", "only events for which this CEL expression over event is true")
 	fs.BoolVar(&f.json, "json", false, "print each event's JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if f.token == "" {
