@@ -86,6 +86,18 @@ func validateConfig(path string, getenv func(string) string, stdout io.Writer) e
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d sources)\n", path, len(cfg.Sources))
+	steps := 0
+	for _, w := range cfg.Workflows {
+		steps += len(w.Steps)
+	}
+	fmt.Fprintf(stdout, "%s: ok: %s, %s, %s with %s; every CEL expression compiled, every reference resolved\n", path,
+		plural(len(cfg.Sources), "source"), plural(len(cfg.Destinations), "destination"), plural(len(cfg.Workflows), "workflow"), plural(steps, "step"))
 	return nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

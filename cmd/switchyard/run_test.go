@@ -34,7 +34,7 @@ func TestConfigValidate(t *testing.T) {
 	os.WriteFile(bad, []byte("durability: maybe\nsources:\n  - id: web\n    kind: fax\n"), 0o600)
 	env := func(k string) string { return map[string]string{"TOK": "secret"}[k] }
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"config", "validate", good}, env, &out, &out); err != nil || !strings.Contains(out.String(), "ok (1 sources)") {
+	if err := run(t.Context(), []string{"config", "validate", good}, env, &out, &out); err != nil || !strings.Contains(out.String(), "ok: 1 source, 0 destinations, 0 workflows with 0 steps") {
 		t.Fatalf("good config: %v %q", err, out.String())
 	}
 	err := run(t.Context(), []string{"config", "validate", bad}, env, &out, &out)

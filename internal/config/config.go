@@ -4,13 +4,11 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,7 +19,6 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/webhook"
 	"github.com/switchyardhq/switchyard/internal/workflow"
-	"go.yaml.in/yaml/v3"
 )
 
 // Durability modes: what an acknowledgement promises (docs/architecture.md).
@@ -89,7 +86,7 @@ type Config struct {
 	Sources        []Source            `yaml:"sources"`
 	Destinations   []Destination       `yaml:"destinations"`
 	Workflows      []workflow.Workflow `yaml:"workflows"`
-	unset          map[string]bool     // environment variables referenced but not set
+	unset          map[string]string   // YAML path → environment variables it names that are not set
 }
 
 // Log configures the process logger.
@@ -275,70 +272,19 @@ func Default() *Config {
 	}
 }
 
-// Load reads the YAML file at path over Default(). ${VAR} references in any
-// value are replaced with getenv(VAR) before decoding; unknown keys are
-// errors. Load does not validate: call Validate.
-func Load(path string, getenv func(string) string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	return Parse(data, getenv)
-}
-
-// Parse is Load for a document already in memory.
-func Parse(data []byte, getenv func(string) string) (*Config, error) {
-	cfg := Default()
-	cfg.unset = map[string]bool{}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("parse config: %w", err)
-	}
-	if root.Kind == 0 { // empty document
-		return cfg, nil
-	}
-	expandNode(&root, getenv, cfg.unset)
-	// Re-encode the expanded tree so that the strict decoder (which rejects
-	// unknown keys) sees values that were expanded as plain scalars.
-	expanded, err := yaml.Marshal(&root)
-	if err != nil {
-		return nil, fmt.Errorf("parse config: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		return nil, fmt.Errorf("parse config: %w", err)
-	}
-	return cfg, nil
-}
-
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expandNode replaces ${VAR} in every scalar value (never in keys), so that
-// a secret containing YAML syntax cannot change the document's structure.
-func expandNode(n *yaml.Node, getenv func(string) string, unset map[string]bool) {
-	if n.Kind == yaml.ScalarNode {
-		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
-			name := ref[2 : len(ref)-1]
-			v := getenv(name)
-			if v == "" {
-				unset[name] = true
-			}
-			return v
-		})
-		return
-	}
-	for i, c := range n.Content {
-		if n.Kind == yaml.MappingNode && i%2 == 0 {
-			continue // a key
-		}
-		expandNode(c, getenv, unset)
-	}
-}
-
 // Validate checks the whole tree and returns every problem, each prefixed
 // with its YAML path, joined into one error; nil if there are none.
 func (c *Config) Validate() error {
+	problems := c.problems()
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems)
+	return errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
+}
+
+// problems lists what Validate reports, each prefixed with its YAML path.
+func (c *Config) problems() []string {
 	var problems []string
 	add := func(path, format string, args ...any) {
 		problems = append(problems, path+": "+fmt.Sprintf(format, args...))
@@ -419,7 +365,7 @@ func (c *Config) Validate() error {
 	}
 	for i, tok := range c.Admin.Tokens {
 		if strings.TrimSpace(tok) == "" {
-			add(fmt.Sprintf("admin.tokens[%d]", i), "is empty%s", c.unsetHint())
+			add(fmt.Sprintf("admin.tokens[%d]", i), "is empty")
 		}
 	}
 	seen := map[string]int{}
@@ -474,23 +420,25 @@ func (c *Config) Validate() error {
 			ids[w.ID] = true
 		}
 	}
-	if len(problems) == 0 {
-		return nil
-	}
-	slices.Sort(problems)
-	return errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
+	return c.withUnset(problems)
 }
 
-func (c *Config) unsetHint() string {
+// withUnset reports each value that names an environment variable that is
+// not set, in place of what else is wrong with the value (an empty key is
+// "required" only because its variable is missing).
+func (c *Config) withUnset(problems []string) []string {
 	if len(c.unset) == 0 {
-		return ""
+		return problems
 	}
-	var names []string
-	for n := range c.unset {
-		names = append(names, n)
+	problems = slices.DeleteFunc(problems, func(p string) bool {
+		path, _, _ := strings.Cut(p, ": ")
+		_, unset := c.unset[path]
+		return unset
+	})
+	for path, names := range c.unset {
+		problems = append(problems, fmt.Sprintf("%s: uses environment variable %s, which is not set", path, names))
 	}
-	slices.Sort(names)
-	return " (environment variable not set: " + strings.Join(names, ", ") + ")"
+	return problems
 }
 
 var hostPattern = regexp.MustCompile(`^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$`)

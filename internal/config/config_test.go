@@ -111,7 +111,7 @@ sources:
 		`backpressure.max_delay: must be a duration of at least 1s such as 30s, not "10ms"`,
 		"backpressure.max_bytes: must be at least 16777216 (16 MiB), not 1024",
 		`event_retention: must be a duration of at least a day such as 2160h (90 days), or empty to keep events, not "12h"`,
-		"admin.tokens[0]: is empty (environment variable not set: MISSING_TOKEN)",
+		"admin.tokens[0]: uses environment variable MISSING_TOKEN, which is not set",
 		"sources[0].id:", `sources[1].kind: unknown source kind "carrier-pigeon"`,
 		`sources[2].id: duplicates sources[1].id "web"`,
 	} {
@@ -249,4 +249,100 @@ func TestEventRetention(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "event_retention:") {
 		t.Errorf("forever: %v, want an event_retention error", err)
 	}
+}
+
+// A file with mistyped keys and values of the wrong type gets every
+// problem at once, each with its YAML path and its line in the file as
+// written (comments and blank lines included), a suggestion for a near
+// miss, and no Go type names.
+func TestParseReportsEveryKeyProblem(t *testing.T) {
+	doc := `# a comment line
+
+lsten: ":1"
+max_body_bytes: lots
+durability: sometimes
+sources:
+  - id: web
+    kind: track
+    sekret: x   # not a key of a source
+
+  - id: hooks
+    kind: webhook
+    verify: {scheme: none, secert: y}
+workflows: 5
+admin:
+  tokens: tok
+`
+	_, err := Parse([]byte(doc), func(string) string { return "" })
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`lsten (line 3): unknown key "lsten"; did you mean "listen"?`,
+		`max_body_bytes (line 4): "lots" is text, but this key takes a whole number`,
+		`sources[0].sekret (line 9): unknown key "sekret"; known keys here: api_key, dedup_key,`,
+		`sources[1].verify.secert (line 13): unknown key "secert"; did you mean "secret"?`,
+		`workflows (line 14): "5" is a number, but this key takes a list`,
+		`admin.tokens (line 16): "tok" is text, but this key takes a list`,
+		`durability: must be "process" or "fsync", not "sometimes"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	for _, goName := range []string{"int64", "config.", "[]string", "workflow.Workflow", "unmarshal"} {
+		if strings.Contains(err.Error(), goName) {
+			t.Errorf("error names the Go type %q:\n%v", goName, err)
+		}
+	}
+}
+
+// An environment variable that is not set is reported on each value that
+// names it, instead of what else is wrong with that value; a value
+// expanded from the environment is typed as written plainly.
+func TestUnsetVariableOnItsField(t *testing.T) {
+	doc := `max_body_bytes: ${BODY_MAX}
+sources:
+  - id: cio
+    kind: customerio_track
+    site_id: "${CIO_SITE}"
+    api_key: "${CIO_KEY}"
+`
+	env := map[string]string{"BODY_MAX": "2048", "CIO_SITE": "s1"}
+	cfg, err := Parse([]byte(doc), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxBodyBytes != 2048 || cfg.Sources[0].SiteID != "s1" {
+		t.Errorf("expanded values: %d %q", cfg.MaxBodyBytes, cfg.Sources[0].SiteID)
+	}
+	err = cfg.Validate()
+	want := "sources[0].api_key: uses environment variable CIO_KEY, which is not set"
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "api_key: is required") {
+		t.Errorf("validate: %v; want %q alone for api_key", err, want)
+	}
+}
+
+// Whatever the file holds, Parse answers with a configuration or an
+// error, never a panic, and its errors never name Go types.
+func FuzzParse(f *testing.F) {
+	f.Add("listen: \":8686\"\nsources:\n  - id: web\n    kind: track\n")
+	f.Add("lsten: x\nworkflows: 5\nadmin: {tokens: a}\n")
+	f.Add("sources: [{id: a, kind: webhook, verify: {scheme: none, x: [1]}}]\nmax_body_bytes: ${X}\n")
+	f.Add("- a\n- b\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		cfg, err := Parse([]byte(doc), func(string) string { return "" })
+		if err != nil {
+			if cfg != nil {
+				t.Fatal("a configuration with an error")
+			}
+			for _, goName := range []string{"config.Config", "config.Source", "workflow.", "int64"} {
+				if strings.Contains(err.Error(), goName) && !strings.Contains(doc, goName) {
+					t.Fatalf("error names %q: %v", goName, err)
+				}
+			}
+			return
+		}
+		_ = cfg.Validate()
+	})
 }
