@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/memlimit"
 	"github.com/switchyardhq/switchyard/internal/server"
 )
 
@@ -56,7 +56,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
 	if getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitBytes > 0 {
-		debug.SetMemoryLimit(cfg.MemoryLimitBytes)
+		g := &memlimit.Governor{Base: cfg.MemoryLimitBytes, Interval: time.Second, Log: log.With("component", "memlimit")}
+		go g.Run(ctx)
 	}
 
 	a, err := app.Open(ctx, cfg, log)

@@ -67,10 +67,9 @@ type Config struct {
 	MaxConnections int `yaml:"max_connections"`
 	// MemoryLimitBytes is the Go runtime's soft memory limit: near it the
 	// garbage collector works harder instead of letting the heap grow (0:
-	// none). The GOMEMLIMIT environment variable, when set, wins. The
-	// default leaves room above the live heap of a busy node (60-100 MiB
-	// delivering workflow actions): a limit that close to the live heap
-	// makes the collector run without pause, tripling the CPU per event.
+	// none). While the collector takes more than a quarter of the CPU
+	// the limit is raised, up to four times this (package memlimit). The
+	// GOMEMLIMIT environment variable, when set, wins and stays fixed.
 	MemoryLimitBytes int64 `yaml:"memory_limit_bytes"`
 	// EventRetention is how long events are kept, a Go duration of at
 	// least a day ("" keeps them). PostgreSQL drops whole days, so an
@@ -268,7 +267,7 @@ func Default() *Config {
 		RawCapture:   RawCapture{Enabled: true, MaxBodyBytes: 64 << 10, Retention: "168h"},
 		Backpressure: Backpressure{MaxDelay: "30s", MaxBytes: 512 << 20},
 		// What the measured peak under saturation needs; see docs/benchmarks.md.
-		MemoryLimitBytes: 256 << 20,
+		MemoryLimitBytes: 128 << 20,
 	}
 }
 
