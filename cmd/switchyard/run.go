@@ -8,61 +8,26 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/version"
 )
 
-// version is set at build time with -ldflags "-X main.version=…"; otherwise
-// it comes from the build info.
-var version = ""
-
-// versionString names this build: the -ldflags version, the module version
-// (`go install …@v1.2.0`, or the pseudo-version go build derives from the
-// checkout), or the VCS revision.
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(devel)"
-	}
-	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	if rev := buildSetting(bi, "vcs.revision"); rev != "" {
-		if buildSetting(bi, "vcs.modified") == "true" {
-			return "devel-" + rev[:min(12, len(rev))] + "-dirty"
-		}
-		return "devel-" + rev[:min(12, len(rev))]
-	}
-	return "(devel)"
-}
-
-func buildSetting(bi *debug.BuildInfo, key string) string {
-	for _, s := range bi.Settings {
-		if s.Key == key {
-			return s.Value
-		}
-	}
-	return ""
-}
+func versionString() string { return version.String() }
 
 // printVersion writes what `switchyard version` reports: the version, the
 // commit it was built from and when, and the Go release.
 func printVersion(w io.Writer) {
 	fmt.Fprintf(w, "switchyard %s\n", versionString())
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if rev := buildSetting(bi, "vcs.revision"); rev != "" {
-			if buildSetting(bi, "vcs.modified") == "true" {
-				rev += " (with uncommitted changes)"
-			}
-			fmt.Fprintf(w, "  revision   %s\n", rev)
-			fmt.Fprintf(w, "  committed  %s\n", buildSetting(bi, "vcs.time"))
-		} else {
-			fmt.Fprintln(w, "  revision   unknown (built outside a git checkout, or with -buildvcs=false)")
+	if rev := version.Setting("vcs.revision"); rev != "" {
+		if version.Setting("vcs.modified") == "true" {
+			rev += " (with uncommitted changes)"
 		}
+		fmt.Fprintf(w, "  revision   %s\n", rev)
+		fmt.Fprintf(w, "  committed  %s\n", version.Setting("vcs.time"))
+	} else {
+		fmt.Fprintln(w, "  revision   unknown (built outside a git checkout, or with -buildvcs=false)")
 	}
 	if exe, err := os.Executable(); err == nil {
 		if st, err := os.Stat(exe); err == nil {

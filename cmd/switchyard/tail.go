@@ -46,7 +46,7 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 	endpoint := strings.TrimSuffix(f.url, "/") + "/admin/v1/tail?" + q.Encode()
 	backoff := time.Second
 	for {
-		connected, err := tailOnce(ctx, endpoint, f, stdout)
+		connected, err := tailOnce(ctx, endpoint, f, stdout, stderr)
 		var refused *refusedError
 		switch {
 		case ctx.Err() != nil:
@@ -73,12 +73,21 @@ type refusedError struct {
 }
 
 func (e *refusedError) Error() string {
-	return fmt.Sprintf("the server refused the tail (%d): %s", e.status, strings.TrimSpace(e.body))
+	// The management API's errors are {"error":{"code","message"}}: the
+	// message is what a person reads (a CEL error, say, with its < and >).
+	var body struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	msg := strings.TrimSpace(e.body)
+	if json.Unmarshal([]byte(e.body), &body) == nil && body.Error.Message != "" {
+		msg = body.Error.Message
+	}
+	return fmt.Sprintf("the server refused the tail (%d): %s", e.status, msg)
 }
 
 // tailOnce follows one stream until it ends; connected reports whether it
 // got as far as receiving the stream.
-func tailOnce(ctx context.Context, endpoint string, f tailFlags, out io.Writer) (connected bool, err error) {
+func tailOnce(ctx context.Context, endpoint string, f tailFlags, out, status io.Writer) (connected bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
 		return false, &refusedError{0, err.Error()}
@@ -98,6 +107,7 @@ func tailOnce(ctx context.Context, endpoint string, f tailFlags, out io.Writer) 
 		}
 		return false, fmt.Errorf("the server answered %d", resp.StatusCode)
 	}
+	fmt.Fprintf(status, "tail: connected to %s; waiting for events (Ctrl-C to stop)\n", strings.TrimSuffix(endpoint, "?"))
 	lines := bufio.NewScanner(resp.Body)
 	lines.Buffer(make([]byte, 64<<10), 16<<20)
 	event := ""

@@ -79,6 +79,9 @@ func TestTailCommand(t *testing.T) {
 	if !strings.Contains(line, "web") || !strings.Contains(line, `{"n":1}`) || strings.Contains(out.String(), " noise ") {
 		t.Fatalf("tail printed %q", out.String())
 	}
+	if !strings.Contains(errOut.String(), "tail: connected to "+url+"/admin/v1/tail?filter=") {
+		t.Errorf("no connected line on stderr: %q", errOut.String())
+	}
 	// The server goes away and comes back on the same address: the tail
 	// reconnects by itself.
 	stop()
@@ -91,8 +94,9 @@ func TestTailCommand(t *testing.T) {
 	}
 
 	// A refused tail ends with the server's reason.
-	err := run(t.Context(), []string{"tail", "--url", url, "--filter", "event.type =="}, os.Getenv, out, errOut)
-	if err == nil || !strings.Contains(err.Error(), "400") {
+	err := run(t.Context(), []string{"tail", "--url", url, "--filter", "event.type < "}, os.Getenv, out, errOut)
+	if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "filter: ") || strings.Contains(err.Error(), `\u003c`) ||
+		strings.Contains(err.Error(), `{"error"`) {
 		t.Fatalf("bad filter: %v", err)
 	}
 }

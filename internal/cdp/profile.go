@@ -21,14 +21,17 @@ type Identifier struct {
 	Value string `json:"value"`
 }
 
-// NewIdentifier normalises value for kind (emails are compared without case)
-// and validates both.
+// NewIdentifier normalises value for kind (emails are compared without
+// case; a cio_id may carry Customer.io's "cio_" prefix, as its API paths
+// write it) and validates both.
 func NewIdentifier(kind, value string) (Identifier, error) {
 	value = strings.TrimSpace(value)
 	switch kind {
 	case IdentifierEmail:
 		value = strings.ToLower(value)
-	case IdentifierID, IdentifierCioID, IdentifierAnonymousID:
+	case IdentifierCioID:
+		value = strings.TrimPrefix(value, "cio_")
+	case IdentifierID, IdentifierAnonymousID:
 	default:
 		return Identifier{}, Errorf(EINVALID, "unknown identifier kind %q (want id, email, cio_id or anonymous_id)", kind)
 	}
@@ -109,6 +112,34 @@ type Device struct {
 	Platform   string          `json:"platform,omitempty"`
 	LastUsed   *time.Time      `json:"last_used,omitempty"`
 	Attributes json.RawMessage `json:"attributes,omitempty"`
+}
+
+// DeviceProperty is the property of a device event that names its device
+// when the event's other properties are the client's own (the Data
+// Pipelines API); they are then the device's attributes.
+const DeviceProperty = "device"
+
+// DeviceOf reads the device a device event applies to: its properties are
+// the device itself, or the client's properties with the device under
+// DeviceProperty.
+func DeviceOf(props json.RawMessage) (Device, bool) {
+	var wrapped map[string]json.RawMessage
+	if json.Unmarshal(props, &wrapped) != nil {
+		return Device{}, false
+	}
+	var d Device
+	if raw, ok := wrapped[DeviceProperty]; ok && json.Unmarshal(raw, &d) == nil && d.ID != "" {
+		delete(wrapped, DeviceProperty)
+		if len(wrapped) > 0 {
+			d.Attributes, _ = json.Marshal(wrapped)
+		}
+		return d, true
+	}
+	d = Device{}
+	if json.Unmarshal(props, &d) != nil || d.ID == "" {
+		return Device{}, false
+	}
+	return d, true
 }
 
 // ProfileStats are counters the processor keeps as events arrive.

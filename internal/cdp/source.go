@@ -78,9 +78,11 @@ type Source struct {
 	RateLimit float64 `json:"rate_limit,omitempty"`
 	// ForwardTo names webhook destinations every event of the source is
 	// sent to, signed (each implies a one-step workflow).
-	ForwardTo []string  `json:"forward_to,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ForwardTo []string `json:"forward_to,omitempty"`
+	// CreatedAt and UpdatedAt are set for sources made through the
+	// management API; a configured source has neither.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // Secrets are the source's credentials, which no captured request or

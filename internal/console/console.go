@@ -137,6 +137,15 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
+	// shortid shows the end of a long id: time-ordered ids (UUIDv7) share
+	// their leading, time, digits with every id made the same minute, so
+	// only the random tail tells two apart.
+	"shortid": func(id string) string {
+		if r := []rune(id); len(r) > 13 {
+			return "…" + string(r[len(r)-12:])
+		}
+		return id
+	},
 	// body shows captured bytes: as text when they are UTF-8, else base64.
 	"body": func(b []byte) string {
 		if utf8.Valid(b) {

@@ -1,8 +1,11 @@
 package console
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -62,10 +65,10 @@ func (c *Console) Workflow() http.Handler {
 			return nil, cdp.Errorf(cdp.ENOTFOUND, "workflow %s not found", id)
 		}
 		p.Workflow, p.Editable = wf, wf.Origin == workflow.OriginAPI
-		for _, e := range p.Events {
-			if wf.Matches(e.SourceID, e.Type) {
-				p.Pick = e.ID
-				break
+		if pick := c.newestSelected(r.Context(), wf); pick != nil {
+			p.Pick = pick.ID
+			if !slices.ContainsFunc(p.Events, func(e *cdp.Event) bool { return e.ID == pick.ID }) {
+				p.Events = append([]*cdp.Event{pick}, p.Events...)
 			}
 		}
 		var b strings.Builder
@@ -82,4 +85,34 @@ func (c *Console) Workflow() http.Handler {
 		}
 		return p, nil
 	})
+}
+
+// newestSelected finds, among the newest stored events, the newest one the
+// workflow's trigger selects (its sources and types, and its condition),
+// for the dry run to start from; nil if none of them.
+func (c *Console) newestSelected(ctx context.Context, wf *workflow.Compiled) *cdp.Event {
+	const pages, conditions = 5, 20 // at most 500 events read, 20 conditions evaluated
+	cursor, tried := "", 0
+	for range pages {
+		events, next, err := c.d.Store.FindEvents(ctx, cdp.EventFilter{Limit: 100, Cursor: cursor})
+		if err != nil {
+			return nil
+		}
+		for _, e := range events {
+			if !wf.Matches(e.SourceID, e.Type) {
+				continue
+			}
+			if tried++; tried > conditions {
+				return nil
+			}
+			d, err := c.d.Workflows.DryRun(ctx, c.d.Store, wf.Workflow, e.ID, time.Now())
+			if err == nil && d.Matches {
+				return e
+			}
+		}
+		if cursor = next; cursor == "" {
+			return nil
+		}
+	}
+	return nil
 }

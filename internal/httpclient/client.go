@@ -23,6 +23,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/redact"
+	"github.com/switchyardhq/switchyard/internal/version"
 )
 
 // Limits of one attempt.
@@ -168,6 +169,9 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 		return a, nil
 	}
 	maps.Copy(hreq.Header, req.Header)
+	if hreq.Header.Get("User-Agent") == "" {
+		hreq.Header.Set("User-Agent", version.UserAgent()) // receivers' logs name the sender
+	}
 	resp, err := st.http.Do(hreq)
 	a.DurationMS = float64(time.Since(a.StartedAt).Microseconds()) / 1000
 	if err != nil {

@@ -223,8 +223,9 @@ func (s *Service) Identify(ctx context.Context, r IdentifyRequest) (IdentifyResu
 // IdentifyTx finds the profile named by r.Identifiers, or creates one if
 // r.Create is set, attaches every identifier no other profile owns and
 // merges r.Traits. The strongest identifier that has an owner decides the
-// profile. A single-valued identifier (id, email, cio_id) replaces the
-// profile's old one. When two transactions create the same identity
+// profile. A single-valued identifier (id, email, cio_id) new to the
+// profile replaces its old one; one it already owns as an alias (from a
+// merge) resolves to it without replacing anything. When two transactions create the same identity
 // concurrently, the loser gets ECONFLICT and must retry (its candidate
 // profile rolls back), so concurrent first sightings make one profile.
 func IdentifyTx(ctx context.Context, tx cdp.Tx, r IdentifyRequest) (IdentifyResult, error) {
@@ -263,6 +264,18 @@ func IdentifyTx(ctx context.Context, tx cdp.Tx, r IdentifyRequest) (IdentifyResu
 	}
 	changed := false
 	for _, ident := range sorted {
+		if old := single(p.Identifiers, ident.Kind); old != "" && old != ident.Value {
+			// A new id or email replaces the profile's; one the profile
+			// already owns is an alias (a merged-away profile's) and
+			// leaves its own in place.
+			owner, err := tx.ProfileIDByIdentifier(ctx, ident)
+			if err == nil && owner == p.ID {
+				continue
+			}
+			if err != nil && cdp.ErrorCode(err) != cdp.ENOTFOUND {
+				return res, err
+			}
+		}
 		owner, err := tx.ClaimIdentifier(ctx, ident, p.ID)
 		if err != nil {
 			return res, err
@@ -349,7 +362,8 @@ func UpdateProfileTx(ctx context.Context, tx cdp.Tx, id string, at time.Time, ch
 // identifiers and traits and gains those it lacks, plus the secondary's
 // anonymous ids, devices, segments, sessions, events and counters. The
 // secondary id (and any id merged into it before) resolves to the primary
-// afterwards. Merging a profile into itself is a no-op.
+// afterwards, and so do the secondary's identifiers: those of a kind the
+// primary has as aliases. Merging a profile into itself is a no-op.
 func (s *Service) Merge(ctx context.Context, primaryID, secondaryID string) (*cdp.Profile, error) {
 	var merged *cdp.Profile
 	err := s.update(ctx, func(tx cdp.Tx) error {
@@ -382,15 +396,10 @@ func MergeTx(ctx context.Context, tx cdp.Tx, primaryID, secondaryID string, at t
 	if err != nil {
 		return nil, err
 	}
-	// Single-valued identifiers the primary already has stay with it;
-	// the secondary's conflicting ones are dropped, not moved.
-	for _, ident := range secondary.Identifiers.List() {
-		if ident.Kind != cdp.IdentifierAnonymousID && single(primary.Identifiers, ident.Kind) != "" {
-			if err := tx.ReleaseIdentifier(ctx, ident); err != nil {
-				return nil, err
-			}
-		}
-	}
+	// Every identifier of the secondary moves to the primary and keeps
+	// resolving to it, so that an event sent later with the old id or
+	// email joins the survivor. Single-valued ones the primary already has
+	// stay its own (combine keeps them); the secondary's become aliases.
 	if err := tx.MergeProfile(ctx, sid, pid); err != nil {
 		return nil, err
 	}

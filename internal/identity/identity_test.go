@@ -257,9 +257,17 @@ func TestMergeAndErase(t *testing.T) {
 			t.Fatalf("%s resolves to %v, %v; want %s", lookup, p, err, a.ProfileID)
 		}
 	}
-	// b's id conflicted with a's and was dropped rather than moved.
-	if _, err := store.FindProfileByIdentifier(ctx, ident("id", "b")); cdp.ErrorCode(err) != cdp.ENOTFOUND {
-		t.Fatalf("id:b still resolves (err %v)", err)
+	// b's id conflicted with a's: it is kept as an alias of a, so that an
+	// event sent later as b joins a, while a's own id stays a.
+	if p, err := store.FindProfileByIdentifier(ctx, ident("id", "b")); err != nil || p.ID != a.ProfileID || p.Identifiers.ID != "a" {
+		t.Fatalf("id:b resolves to %+v, %v; want %s with its own id a", p, err, a.ProfileID)
+	}
+	later, err := svc.Identify(ctx, identity.IdentifyRequest{Identifiers: []cdp.Identifier{ident("id", "b")}, Traits: map[string]any{"seen": true}})
+	if err != nil || later.ProfileID != a.ProfileID || later.Created {
+		t.Fatalf("identify as b: %+v, %v", later, err)
+	}
+	if p, _ := store.FindProfileByID(ctx, a.ProfileID); p.Identifiers.ID != "a" || p.Traits["seen"] != true {
+		t.Fatalf("identify by the alias changed the survivor's id or missed it: %+v", p)
 	}
 	if p, err := store.FindProfileByID(ctx, b.ProfileID); err != nil || p.ID != a.ProfileID {
 		t.Fatalf("merged id resolves to %v, %v", p, err)

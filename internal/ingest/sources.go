@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -122,6 +123,7 @@ func cmpString(a, b string) int {
 
 // Create validates and stores a new source.
 func (s *Sources) Create(ctx context.Context, src *cdp.Source) error {
+	generateCredentials(src)
 	if err := s.validate(src); err != nil {
 		return err
 	}
@@ -234,6 +236,30 @@ func (s *Sources) EnsureDefaults(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// generateCredentials fills in the credentials a new source of its kind
+// issues to its clients and that were not given, as the default sources
+// get theirs: a Track API site id and key, a Data Pipelines write key, a
+// Standard Webhooks secret. A key another system issues (Customer.io's
+// webhook signing key, an HMAC secret) must be given.
+func generateCredentials(src *cdp.Source) {
+	switch src.Kind {
+	case cdp.SourceCustomerIOTrack:
+		if src.SiteID == "" && src.APIKey == "" {
+			src.SiteID, src.APIKey = randomHex(10), randomHex(20)
+		}
+	case cdp.SourceCustomerIOPipelines:
+		if src.WriteKey == "" {
+			src.WriteKey = randomHex(16)
+		}
+	case cdp.SourceWebhook:
+		if v := src.Verify; v != nil && v.Scheme == cdp.VerifyStandardWebhooks && v.Secret == "" {
+			b := make([]byte, 24)
+			_, _ = rand.Read(b)
+			v.Secret = "whsec_" + base64.StdEncoding.EncodeToString(b)
+		}
+	}
 }
 
 // randomHex returns n random bytes in hex, the shape of Customer.io keys.

@@ -84,36 +84,15 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 		if err := json.Unmarshal(e.Properties, &props); err != nil || props.PreviousID == "" {
 			return fmt.Errorf("alias: no previous id")
 		}
-		user, err := st.owner(ctx, e.Identifiers)
-		if err != nil {
-			return err
-		}
-		// The previous id may have been a user id or an anonymous id.
-		prev, prevIdent := "", cdp.Identifier{Kind: cdp.IdentifierAnonymousID, Value: props.PreviousID}
-		for _, ident := range []cdp.Identifier{{Kind: cdp.IdentifierID, Value: props.PreviousID}, prevIdent} {
-			if prev, err = st.owner(ctx, []cdp.Identifier{ident}); err != nil {
-				return err
-			}
-			if prev != "" {
-				prevIdent = ident
-				break
-			}
-		}
-		if user != "" && prev != "" && user != prev {
-			if _, err := identity.MergeTx(ctx, st.tx, user, prev, e.ReceivedAt); err != nil {
-				return err
-			}
-			e.ProfileID = user
-			st.repoint(prev, user)
-			return nil
-		}
-		idents := append(e.Identifiers, prevIdent)
-		res, err := identity.IdentifyTx(ctx, st.tx, identity.IdentifyRequest{Identifiers: idents, Create: true, At: e.ReceivedAt})
+		res, err := identity.AliasTx(ctx, st.tx, e.Identifiers, props.PreviousID, e.ReceivedAt)
 		if err != nil {
 			return err
 		}
 		e.ProfileID = res.ProfileID
-		return st.attachAnonymous(ctx, res.ProfileID, idents, e.ReceivedAt)
+		if res.Merged != "" {
+			st.repoint(res.Merged, res.ProfileID)
+		}
+		return st.attachAnonymous(ctx, res.ProfileID, res.Anonymous, e.ReceivedAt)
 	case cdp.OpSegmentAdd, cdp.OpSegmentRemove:
 		var props struct {
 			SegmentID string `json:"segment_id"`
@@ -279,8 +258,8 @@ func applyProfileOp(p *cdp.Profile, e *cdp.Event) bool {
 		p.Suppressed = want
 		return changed
 	}
-	var d cdp.Device
-	if err := json.Unmarshal(e.Properties, &d); err != nil || d.ID == "" {
+	d, ok := cdp.DeviceOf(e.Properties)
+	if !ok {
 		return false
 	}
 	i := slices.IndexFunc(p.Devices, func(x cdp.Device) bool { return x.ID == d.ID })

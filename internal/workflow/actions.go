@@ -139,14 +139,16 @@ func webhookSend(d *Destination, in map[string]any, key string, now time.Time) (
 	if err != nil {
 		return Call{}, fmt.Errorf("body: %w", err)
 	}
-	h := http.Header{"Content-Type": {"application/json"}}
+	// Signed or not, the request carries the step's key, so that a
+	// receiver can drop a retried delivery.
+	h := http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {key}}
+	h.Set(webhook.HeaderID, key)
+	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
 	if d.SigningSecret != "" {
 		sig, err := webhook.SignStandard(d.SigningSecret, key, now.Unix(), body)
 		if err != nil {
 			return Call{}, err
 		}
-		h.Set(webhook.HeaderID, key)
-		h.Set(webhook.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
 		h.Set(webhook.HeaderSignature, sig)
 	}
 	return Call{Request: httpclient.Request{Method: http.MethodPost, URL: d.URL, Header: h, Body: body},

@@ -75,6 +75,16 @@ func TestBuildCalls(t *testing.T) {
 		last.Header.Get("Webhook-Id") != "run1:step1" || string(lastBody) != `{"type":"email_delivered"}` {
 		t.Errorf("webhook.send: %v %v %s", err, last.Header, lastBody)
 	}
+	if ua := last.Header.Get("User-Agent"); !strings.HasPrefix(ua, "Switchyard/") {
+		t.Errorf("outbound User-Agent %q", ua)
+	}
+	// Without a signing secret the request still names the step, for the
+	// receiver's deduplication.
+	unsigned := &Destination{ID: "plain", Kind: "webhook", URL: srv.URL + "/hooks", AllowPrivateNetwork: true}
+	run("webhook.send", unsigned, map[string]any{"body": map[string]any{"type": "x"}})
+	if last.Header.Get("Idempotency-Key") != "run1:step1" || last.Header.Get("Webhook-Id") != "run1:step1" || last.Header.Get("Webhook-Signature") != "" {
+		t.Errorf("unsigned webhook.send headers: %v", last.Header)
+	}
 
 	out, a := run("http.call", api, map[string]any{"url": "/thing", "method": "put", "body": map[string]any{"x": 1.0},
 		"headers": map[string]any{"X-Token": "t0ken-value"}, "expected_statuses": []any{201.0}})

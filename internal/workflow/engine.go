@@ -390,7 +390,14 @@ func (st *runState) pause(ctx context.Context, d time.Duration) error {
 func (st *runState) fail(ctx context.Context, id, msg string) error {
 	rec := st.step(id)
 	rec.Status, rec.Error = cdp.RunFailed, msg
-	return st.end(ctx, cdp.RunFailed, id+": "+msg)
+	ended := st.ended
+	err := st.end(ctx, cdp.RunFailed, id+": "+msg)
+	if !ended && st.ended && st.e.Log != nil {
+		// The one line an operator watching the logs needs: nothing else
+		// retries this run unless someone does.
+		st.e.Log.Warn("run failed: in the dead letter until retried", "workflow", st.run.WorkflowID, "run", st.run.ID, "step", id, "reason", msg)
+	}
+	return err
 }
 
 func (st *runState) end(ctx context.Context, status, msg string) error {

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -178,6 +179,8 @@ func TestEngineRetriesThenSucceeds(t *testing.T) {
 // 400: no retry, the run fails at that step.
 func TestEnginePermanentFailure(t *testing.T) {
 	f := newEngineFixture(t, flow)
+	var logs bytes.Buffer
+	f.engine.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	f.fails = []int{400}
 	if d := f.advance(t); d != 0 {
 		t.Fatalf("delay %v", d)
@@ -186,6 +189,12 @@ func TestEnginePermanentFailure(t *testing.T) {
 	if r.Status != cdp.RunFailed || r.Steps[1].Status != cdp.RunFailed || len(f.bodies) != 1 ||
 		r.Error != "notify: the destination answered 400: 'from' address domain has not been verified" {
 		t.Fatalf("run %+v", r)
+	}
+	// One WARN line says so, with what an operator needs to find it.
+	line := logs.String()
+	if strings.Count(line, "level=WARN") != 1 || !strings.Contains(line, "dead letter") || !strings.Contains(line, "workflow="+r.WorkflowID) ||
+		!strings.Contains(line, "run="+r.ID) || !strings.Contains(line, "step=notify") || !strings.Contains(line, "answered 400") {
+		t.Errorf("log: %q", line)
 	}
 }
 

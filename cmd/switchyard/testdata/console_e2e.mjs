@@ -140,6 +140,18 @@ try {
   await page.locator("#dry-run-result", { hasText: "Outcome: would" }).waitFor();
   await page.screenshot({ path: path.join(shots, "workflow-dry-run-desktop.png"), fullPage: true });
 
+  // 6. A new source from the per-kind form gets generated credentials.
+  await page.goto(base + "/console/sources/new");
+  await page.fill("#source-new input[name=id]", "cio-form");
+  await page.selectOption("#source-new select[name=kind]", "customerio_track");
+  if (!(await page.locator("#source-new [data-kind=customerio_track]").isVisible())) fail("the kind's fields are not shown");
+  if (await page.locator("#source-new [data-kind=webhook]").first().isVisible()) fail("another kind's fields are shown");
+  await page.click("#source-new button[type=submit]");
+  await page.waitForURL(/\/console\/sources\/cio-form$/);
+  const made = (await api("GET", "/admin/v1/sources/cio-form")).json;
+  if (!/^[0-9a-f]{20}$/.test(made.site_id) || !/^[0-9a-f]{40}$/.test(made.api_key)) fail("credentials not generated: " + JSON.stringify(made));
+  await page.screenshot({ path: path.join(shots, "source-created-desktop.png"), fullPage: true });
+
   // Keyboard: the first link of the menu is reachable with Tab.
   await page.goto(base + "/console/");
   await page.keyboard.press("Tab");
@@ -147,7 +159,7 @@ try {
   if (!focused || !/Switchyard/.test(focused)) fail("Tab did not reach the menu: " + focused);
 
   if (errors.length) fail("console errors:\n" + errors.join("\n"));
-  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error");
+  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form");
 } finally {
   await browser.close();
 }

@@ -8,6 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -23,11 +27,16 @@ type API struct {
 	in      *ingest.Service
 	sources *ingest.Sources
 	maxBody int64
+
+	// Data Pipelines input dropped with a 200 is logged at most every 10 s,
+	// with the count since the last line.
+	dropLog rate.Sometimes
+	drops   atomic.Int64
 }
 
 // New returns the Track API.
 func New(log *slog.Logger, in *ingest.Service, sources *ingest.Sources, maxBody int64) *API {
-	return &API{log: log, in: in, sources: sources, maxBody: maxBody}
+	return &API{log: log, in: in, sources: sources, maxBody: maxBody, dropLog: rate.Sometimes{Interval: 10 * time.Second}}
 }
 
 // success writes the 200 {} every successful Track call returns (any

@@ -3,7 +3,6 @@ package customerio
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -90,7 +89,7 @@ func oneIdentifier(raw json.RawMessage) (cdp.Identifier, bool) {
 		return cdp.Identifier{}, false
 	}
 	for kind, value := range m {
-		ident, err := cdp.NewIdentifier(kind, strings.TrimPrefix(value, "cio_"))
+		ident, err := cdp.NewIdentifier(kind, value)
 		if err != nil || kind == cdp.IdentifierAnonymousID {
 			return cdp.Identifier{}, false
 		}
@@ -152,7 +151,7 @@ func (a *API) Segment(op string) func(w http.ResponseWriter, r *http.Request, sr
 		e := baseEvent(r, op, "")
 		e.Op = op
 		for _, id := range ids {
-			ident, err := cdp.NewIdentifier(kind, strings.TrimPrefix(id, "cio_"))
+			ident, err := cdp.NewIdentifier(kind, id)
 			if err != nil {
 				fail(w, http.StatusBadRequest, "ids must not contain blank values")
 				return

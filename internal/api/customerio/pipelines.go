@@ -68,7 +68,7 @@ func (a *API) Pipelines(typ string) http.Handler {
 			// Too large or unreadable: the write key is unknown, so only
 			// strict callers learn about it (Customer.io answers 200).
 			a.in.Rejected("", 1)
-			a.dropped(w, strict, err.Error())
+			a.dropped(w, strict, "", err.Error())
 			return
 		}
 		raws, ctx, bodyKey, err := splitMessages(typ, body)
@@ -85,7 +85,7 @@ func (a *API) Pipelines(typ string) http.Handler {
 		}
 		if err != nil {
 			a.in.Rejected(src.ID, 1)
-			a.dropped(w, strict, err.Error())
+			a.dropped(w, strict, src.ID, err.Error())
 			return
 		}
 		var events []*cdp.Event
@@ -112,6 +112,7 @@ func (a *API) Pipelines(typ string) http.Handler {
 				httpx400(w, problems)
 				return
 			}
+			a.noteDropped(src.ID, problems[0], len(problems))
 		}
 		if len(events) == 0 {
 			success(w)
@@ -123,12 +124,24 @@ func (a *API) Pipelines(typ string) http.Handler {
 
 // dropped answers input that cannot be accepted: 200 (dropped) by
 // default, 400 in strict mode.
-func (a *API) dropped(w http.ResponseWriter, strict bool, msg string) {
+func (a *API) dropped(w http.ResponseWriter, strict bool, sourceID, msg string) {
 	if strict {
 		httpx400(w, []string{msg})
 		return
 	}
+	a.noteDropped(sourceID, msg, 1)
 	success(w)
+}
+
+// noteDropped logs messages dropped behind a 200, so that a client whose
+// every call is silently dropped shows up somewhere: one line at most
+// every 10 s, with the latest reason and how many were dropped since.
+func (a *API) noteDropped(sourceID, reason string, n int) {
+	a.drops.Add(int64(n))
+	a.dropLog.Do(func() {
+		a.log.Warn("data pipelines input dropped with a 200, as Customer.io does (X-Strict-Mode: 1 makes it a 400)",
+			"source", sourceID, "reason", reason, "dropped", a.drops.Swap(0))
+	})
 }
 
 func httpx400(w http.ResponseWriter, problems []string) {
@@ -376,12 +389,19 @@ func semanticEvent(e *cdp.Event, m message) string {
 		}
 		d := cdp.Device{ID: token}
 		d.Platform, _ = dev["type"].(string)
-		d.Attributes = e.Properties
 		e.Op = cdp.OpDeviceDelete
 		if e.Type == "Device Created or Updated" {
 			e.Op = cdp.OpDeviceAdd
 		}
-		e.Properties, _ = json.Marshal(d)
+		// The client's properties stay as sent (they become the device's
+		// attributes); the device the operation applies to is added.
+		var props map[string]json.RawMessage
+		_ = json.Unmarshal(e.Properties, &props) // an object: checked above
+		if props == nil {
+			props = map[string]json.RawMessage{}
+		}
+		props[cdp.DeviceProperty], _ = json.Marshal(d)
+		e.Properties, _ = json.Marshal(props)
 	default:
 		return ""
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -143,7 +142,7 @@ func personIdent(raw json.RawMessage, field string) (cdp.Identifier, *v2Error) {
 		if kind == "phone" {
 			return cdp.Identifier{}, invalid(field, "phone identifiers are not supported")
 		}
-		ident, err := cdp.NewIdentifier(kind, strings.TrimPrefix(value, "cio_"))
+		ident, err := cdp.NewIdentifier(kind, value)
 		if err != nil || kind == cdp.IdentifierAnonymousID {
 			return cdp.Identifier{}, invalid(field, field+" must hold exactly one of id, email, cio_id")
 		}

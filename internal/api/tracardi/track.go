@@ -232,10 +232,10 @@ func HandleTrack(log *slog.Logger, in *ingest.Service, maxBody int64) http.Handl
 			httpx.WriteJSON(w, http.StatusOK, nil)
 			return
 		}
-		if !p.options.on("saveEvents", true) {
-			for _, e := range p.events {
-				e.Ephemeral = true
-			}
+		save, ua := p.options.on("saveEvents", true), r.Header.Get("User-Agent")
+		for _, e := range p.events {
+			e.Ephemeral = e.Ephemeral || !save
+			e.UserAgent = ua // the tracker's browser, as every API records it
 		}
 		res, err := in.Track(r.Context(), ingest.TrackRequest{Source: src, SessionID: p.sessionID, ProfileID: p.profileID,
 			ProfileLess: profileLess, SaveSession: p.options.on("saveSession", true),
@@ -294,7 +294,7 @@ func HandleCollect(log *slog.Logger, in *ingest.Service, maxBody int64) http.Han
 		sessionID := strings.TrimSpace(r.PathValue("session"))
 		req := ingest.TrackRequest{Source: src, SessionID: sessionID, SaveSession: sessionID != "",
 			NoSession: sessionID == "", ProfileLess: sessionID == "",
-			Events: []*cdp.Event{{Type: typ, Properties: props}}}
+			Events: []*cdp.Event{{Type: typ, Properties: props, UserAgent: r.Header.Get("User-Agent")}}}
 		res, err := in.Track(r.Context(), req)
 		if err != nil {
 			fail(w, r, log, err)
