@@ -308,19 +308,7 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Fatalf("post: %d %v", code, err)
 		}
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, p.stderr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit 30s after SIGTERM")
-	}
+	p.stop(t, syscall.SIGTERM, 30*time.Second)
 	if !strings.Contains(p.stderr.String(), "shutting down") {
 		t.Fatalf("stderr lacks the shutdown log:\n%s", p.stderr)
 	}
@@ -348,7 +336,18 @@ func TestShutdownWithLiveTail(t *testing.T) {
 		}
 	}
 	signalled := time.Now()
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+	p.stop(t, os.Interrupt, 10*time.Second)
+	if took := time.Since(signalled); took > 3*time.Second || strings.Contains(p.stderr.String(), "listener shutdown") {
+		t.Fatalf("shutdown took %v with a tail open; stderr:\n%s", took, p.stderr)
+	}
+	p = start(t, dir)
+	waitStored(t, p.url, 20)
+}
+
+// stop sends sig and waits up to within for a clean exit.
+func (p *proc) stop(t *testing.T, sig os.Signal, within time.Duration) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -356,16 +355,11 @@ func TestShutdownWithLiveTail(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("exit after SIGINT: %v; stderr:\n%s", err, p.stderr)
+			t.Fatalf("exit after %v: %v; stderr:\n%s", sig, err, p.stderr)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no exit 10s after SIGINT with a tail open")
+	case <-time.After(within):
+		t.Fatalf("no exit %v after %v", within, sig)
 	}
-	if took := time.Since(signalled); took > 3*time.Second || strings.Contains(p.stderr.String(), "listener shutdown") {
-		t.Fatalf("shutdown took %v with a tail open; stderr:\n%s", took, p.stderr)
-	}
-	p = start(t, dir)
-	waitStored(t, p.url, 20)
 }
 
 // waitStored waits until the server at base has stored n purchase events.

@@ -17,6 +17,8 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/periodic"
 )
 
 const (
@@ -53,22 +55,15 @@ func (g *Governor) Run(ctx context.Context) {
 	g.samples = []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"},
 		{Name: "/cpu/classes/idle:cpu-seconds"}}
 	g.read()
-	t := time.NewTicker(g.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			gc, total := g.gc, g.total
-			g.read()
-			if next := g.next(g.gc-gc, g.total-total); next != g.limit {
-				g.Log.Info("memory limit", "bytes", next, "gc_cpu_share", round((g.gc-gc)/(g.total-total)))
-				g.limit = next
-				debug.SetMemoryLimit(next)
-			}
+	periodic.Run(ctx, g.Interval, func(context.Context) {
+		gc, total := g.gc, g.total
+		g.read()
+		if next := g.next(g.gc-gc, g.total-total); next != g.limit {
+			g.Log.Info("memory limit", "bytes", next, "gc_cpu_share", round((g.gc-gc)/(g.total-total)))
+			g.limit = next
+			debug.SetMemoryLimit(next)
 		}
-	}
+	})
 }
 
 func (g *Governor) read() {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
-	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // Times no JSON can carry (milliseconds or microseconds where seconds are
@@ -18,11 +17,7 @@ import (
 // is acknowledged and then fails to store. The answer is the same on both
 // stores.
 func TestClientDataNeverServerError(t *testing.T) {
-	t.Run("SQLite", func(t *testing.T) { checkBadClientData(t, func(*config.Config) {}) })
-	t.Run("PostgreSQL", func(t *testing.T) {
-		url := testenv.Postgres(t)
-		checkBadClientData(t, func(c *config.Config) { c.PostgresURL = url })
-	})
+	onBothStores(t, checkBadClientData)
 }
 
 func checkBadClientData(t *testing.T, engine func(*config.Config)) {

@@ -7,18 +7,13 @@ import (
 	customerio "github.com/customerio/go-customerio/v3"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
-	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // After a merge or an alias the old identifiers keep resolving to the
 // survivor, so a later event sent with one joins it instead of starting
 // a new profile; the survivor keeps its own id and email. Both stores.
 func TestMergedIdentifiersKeepResolving(t *testing.T) {
-	t.Run("SQLite", func(t *testing.T) { checkMergedIdentifiers(t, func(*config.Config) {}) })
-	t.Run("PostgreSQL", func(t *testing.T) {
-		url := testenv.Postgres(t)
-		checkMergedIdentifiers(t, func(c *config.Config) { c.PostgresURL = url })
-	})
+	onBothStores(t, checkMergedIdentifiers)
 }
 
 func checkMergedIdentifiers(t *testing.T, engine func(*config.Config)) {

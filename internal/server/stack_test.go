@@ -18,6 +18,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // stack is a whole Switchyard in-process, wired exactly as `serve` wires
@@ -171,4 +172,14 @@ func jsonBody(v any) string {
 
 func basic(user, pass string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+}
+
+// onBothStores runs check on the embedded SQLite store and, when
+// SWITCHYARD_TEST_POSTGRES_URL is set, on PostgreSQL.
+func onBothStores(t *testing.T, check func(t *testing.T, engine func(*config.Config))) {
+	t.Run("SQLite", func(t *testing.T) { check(t, func(*config.Config) {}) })
+	t.Run("PostgreSQL", func(t *testing.T) {
+		url := testenv.Postgres(t)
+		check(t, func(c *config.Config) { c.PostgresURL = url })
+	})
 }
