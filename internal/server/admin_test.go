@@ -138,6 +138,27 @@ func TestAdminSources(t *testing.T) {
 		t.Fatalf("created %s", r.body)
 	}
 	wantStatus(t, s.track(t, `{"source":{"id":"shop"},"events":[{"type":"x"}]}`), 200)
+	// Credentials the source issues are generated when left out; one
+	// another system issues (Customer.io's signing key) is required.
+	for body, keys := range map[string][]string{
+		`{"id":"t1","kind":"customerio_track"}`:                                                         {"site_id", "api_key"},
+		`{"id":"p1","kind":"customerio_pipelines"}`:                                                     {"write_key"},
+		`{"id":"w1","kind":"webhook","verify":{"scheme":"standard_webhooks"},"event_type":"body.type"}`: {"verify"},
+	} {
+		r := s.do(t, "POST", "/admin/v1/sources", "application/json", body)
+		wantStatus(t, r, 201)
+		src := r.json(t)
+		for _, k := range keys {
+			if v, _ := src[k].(string); len(v) < 16 && k != "verify" {
+				t.Errorf("%s: %s not generated: %s", body, k, r.body)
+			}
+		}
+		if v, ok := src["verify"].(map[string]any); ok && !strings.HasPrefix(v["secret"].(string), "whsec_") {
+			t.Errorf("%s: no whsec_ secret: %s", body, r.body)
+		}
+		wantStatus(t, s.do(t, "DELETE", "/admin/v1/sources/"+src["id"].(string), "", ""), 204)
+	}
+	wantStatus(t, s.do(t, "POST", "/admin/v1/sources", "application/json", `{"id":"r1","kind":"customerio_webhook"}`), 400)
 	wantStatus(t, s.do(t, "POST", "/admin/v1/sources", "application/json", `{"id":"shop","kind":"track"}`), 409)
 	wantStatus(t, s.do(t, "POST", "/admin/v1/sources", "application/json", `{"id":"web","kind":"track"}`), 409)
 	r = s.do(t, "POST", "/admin/v1/sources", "application/json", `{"id":"-bad id","kind":"fax"}`)

@@ -170,8 +170,23 @@ steps:
 	wantStatus(t, s.do(t, "POST", "/admin/v1/workflows", "application/yaml", wf), 201)
 	code, _, body = s.page(t, "GET", "/console/workflows", nil)
 	wantPage(t, code, body, 200, `href="/console/workflows/big"`, "event.properties.total &gt; 100.0")
+	// Newer events the trigger does not select (another type, a total
+	// under 100) do not take the dry run's preselection.
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"profile":{"id":"p-1"},"events":[{"type":"purchase","properties":{"total":5}},{"type":"view"}]}`), 200)
+	s.events(t, "type=view", 1)
 	code, _, body = s.page(t, "GET", "/console/workflows/big", nil)
-	wantPage(t, code, body, 200, `id="workflow-editor"`, "action: webhook.send", "Save as the next version", ev["id"].(string))
+	wantPage(t, code, body, 200, `id="workflow-editor"`, "action: webhook.send", "Save as the next version",
+		`<option value="`+ev["id"].(string)+`" selected>`)
+	if strings.Count(body, " selected>") != 1 {
+		t.Errorf("%d events preselected", strings.Count(body, " selected>"))
+	}
+	// Ids in lists show their random tail, the full id on hover.
+	code, _, body = s.page(t, "GET", "/console/events?type=purchase", nil)
+	wantPage(t, code, body, 200, `<code title="`+pid+`">…`+pid[len(pid)-12:]+`</code>`)
+	// A configured source has no creation time to show.
+	if r := s.do(t, "GET", "/admin/v1/sources/web", "", ""); strings.Contains(string(r.body), "created_at") {
+		t.Errorf("configured source: %s", r.body)
+	}
 	code, _, body = s.page(t, "GET", "/console/workflows/new", nil)
 	wantPage(t, code, body, 200, "Create")
 }
