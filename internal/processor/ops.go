@@ -2,9 +2,6 @@ package processor
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -35,134 +32,20 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 		clear(st.owners)
 		st.known, st.learned = nil, nil
 	}
-	switch e.Op {
-	case cdp.OpDelete:
-		pid, err := st.owner(ctx, e.Identifiers)
-		if err != nil || pid == "" {
-			return err
-		}
-		if err := identity.EraseTx(ctx, st.tx, pid); err != nil {
-			return err
-		}
-		st.repoint(pid, "")
-		return nil
-	case cdp.OpDeviceAdd, cdp.OpDeviceDelete, cdp.OpSuppress, cdp.OpUnsuppress:
-		pid, err := st.owner(ctx, e.Identifiers)
-		if err == nil && pid == "" && e.Op == cdp.OpDeviceAdd {
-			var res identity.IdentifyResult
-			res, err = identity.IdentifyTx(ctx, st.tx, identity.IdentifyRequest{Identifiers: e.Identifiers, Create: true, At: e.ReceivedAt})
-			pid = res.ProfileID
-		}
-		if err != nil || pid == "" {
-			return err
-		}
-		e.ProfileID = pid
-		return identity.UpdateProfileTx(ctx, st.tx, pid, e.ReceivedAt, func(p *cdp.Profile) bool { return applyProfileOp(p, e) })
-	case cdp.OpMerge:
-		var props struct{ Secondary cdp.Identifier }
-		if err := json.Unmarshal(e.Properties, &props); err != nil {
-			return fmt.Errorf("merge: %w", err)
-		}
-		primary, err := st.owner(ctx, e.Identifiers)
-		if err != nil || primary == "" {
-			return err
-		}
-		secondary, err := st.owner(ctx, []cdp.Identifier{props.Secondary})
-		if err != nil || secondary == "" || secondary == primary {
-			return err
-		}
-		if _, err := identity.MergeTx(ctx, st.tx, primary, secondary, e.ReceivedAt); err != nil {
-			return err
-		}
-		e.ProfileID = primary
-		st.repoint(secondary, primary)
-		return nil
-	case cdp.OpAlias:
-		var props struct {
-			PreviousID string `json:"previous_id"`
-		}
-		if err := json.Unmarshal(e.Properties, &props); err != nil || props.PreviousID == "" {
-			return fmt.Errorf("alias: no previous id")
-		}
-		res, err := identity.AliasTx(ctx, st.tx, e.Identifiers, props.PreviousID, e.ReceivedAt)
-		if err != nil {
-			return err
-		}
-		e.ProfileID = res.ProfileID
-		if res.Merged != "" {
-			st.repoint(res.Merged, res.ProfileID)
-		}
-		return st.attachAnonymous(ctx, res.ProfileID, res.Anonymous, e.ReceivedAt)
-	case cdp.OpSegmentAdd, cdp.OpSegmentRemove:
-		var props struct {
-			SegmentID string `json:"segment_id"`
-		}
-		if err := json.Unmarshal(e.Properties, &props); err != nil {
-			return fmt.Errorf("segment: %w", err)
-		}
-		for _, ident := range e.Identifiers {
-			pid, err := st.owner(ctx, []cdp.Identifier{ident})
-			if err != nil {
-				return err
-			}
-			if pid == "" {
-				continue // Customer.io ignores people it does not know
-			}
-			err = identity.UpdateProfileTx(ctx, st.tx, pid, e.ReceivedAt, func(p *cdp.Profile) bool {
-				i := slices.Index(p.Segments, props.SegmentID)
-				switch {
-				case e.Op == cdp.OpSegmentAdd && i < 0:
-					p.Segments = append(p.Segments, props.SegmentID)
-				case e.Op == cdp.OpSegmentRemove && i >= 0:
-					p.Segments = slices.Delete(p.Segments, i, i+1)
-				default:
-					return false
-				}
-				return true
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	case cdp.OpIdentify, cdp.OpIdentifyExisting:
-		var traits map[string]any
-		if len(e.Traits) > 0 {
-			if err := json.Unmarshal(e.Traits, &traits); err != nil {
-				return fmt.Errorf("identify traits: %w", err)
-			}
-		}
-		res, err := identity.IdentifyTx(ctx, st.tx, identity.IdentifyRequest{Identifiers: e.Identifiers,
-			Create: e.Op == cdp.OpIdentify, Traits: traits, At: e.ReceivedAt})
-		if cdp.ErrorCode(err) == cdp.ENOTFOUND { // _update of an unknown person: recorded, nothing else
-			return nil
-		} else if err != nil {
-			return err
-		}
-		e.ProfileID = res.ProfileID
-		return st.attachAnonymous(ctx, res.ProfileID, e.Identifiers, e.ReceivedAt)
-	}
-	// A track-like event: a named person is created if new; an anonymous
-	// id joins the profile it was identified with, if any.
-	var named []cdp.Identifier
-	for _, ident := range e.Identifiers {
-		if ident.Kind != cdp.IdentifierAnonymousID {
-			named = append(named, ident)
-		}
-	}
-	if len(named) > 0 {
-		// A known person is the common case: one cached lookup.
-		if pid, err := st.owner(ctx, named); err != nil || pid != "" {
-			e.ProfileID = pid
-			return err
-		}
-		res, err := identity.IdentifyTx(ctx, st.tx, identity.IdentifyRequest{Identifiers: named, Create: true, At: e.ReceivedAt})
-		e.ProfileID = res.ProfileID
+	out, err := identity.Apply(ctx, st.tx, st, e)
+	if err != nil {
 		return err
 	}
-	pid, err := st.owner(ctx, e.Identifiers)
-	e.ProfileID = pid
-	return err
+	if out.ProfileID != "" {
+		e.ProfileID = out.ProfileID
+	}
+	switch {
+	case out.Erased != "":
+		st.repoint(out.Erased, "")
+	case out.Merged != "":
+		st.repoint(out.Merged, out.ProfileID)
+	}
+	return st.attachAnonymous(ctx, e.ProfileID, out.Anonymous, e.ReceivedAt)
 }
 
 // attachAnonymous gives profile pid the recent anonymous events of every
@@ -181,9 +64,9 @@ func (st *state) attachAnonymous(ctx context.Context, pid string, idents []cdp.I
 	return nil
 }
 
-// owner returns the profile owning the strongest of idents, or "". Owners
+// Owner returns the profile owning the strongest of idents, or "". Owners
 // found are remembered for the transaction (repoint forgets them).
-func (st *state) owner(ctx context.Context, idents []cdp.Identifier) (string, error) {
+func (st *state) Owner(ctx context.Context, idents []cdp.Identifier) (string, error) {
 	for _, ident := range identity.ByPriority(idents) {
 		if pid, ok := st.owners[ident]; ok {
 			return pid, nil
@@ -246,32 +129,4 @@ func (st *state) repoint(from, to string) {
 		}
 	}
 	st.erased = true
-}
-
-// applyProfileOp applies a device or suppression operation to p and
-// reports whether it changed anything.
-func applyProfileOp(p *cdp.Profile, e *cdp.Event) bool {
-	switch e.Op {
-	case cdp.OpSuppress, cdp.OpUnsuppress:
-		want := e.Op == cdp.OpSuppress
-		changed := p.Suppressed != want
-		p.Suppressed = want
-		return changed
-	}
-	d, ok := cdp.DeviceOf(e.Properties)
-	if !ok {
-		return false
-	}
-	i := slices.IndexFunc(p.Devices, func(x cdp.Device) bool { return x.ID == d.ID })
-	switch {
-	case e.Op == cdp.OpDeviceDelete && i >= 0:
-		p.Devices = slices.Delete(p.Devices, i, i+1)
-	case e.Op == cdp.OpDeviceAdd && i >= 0:
-		p.Devices[i] = d
-	case e.Op == cdp.OpDeviceAdd:
-		p.Devices = append(p.Devices, d)
-	default:
-		return false
-	}
-	return true
 }
