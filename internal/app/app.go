@@ -39,7 +39,7 @@ type App struct {
 	Config   *config.Config
 	Logger   *slog.Logger
 	Store    cdp.Store
-	Log      cdp.EventLog
+	Events      cdp.EventLog
 	Sources  *ingest.Sources
 	Identity *identity.Service
 	Ingest   *ingest.Service
@@ -103,7 +103,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	if err != nil {
 		return nil, err
 	}
-	a.Log = evlog
+	a.Events = evlog
 	a.closers = append([]func() error{evlog.Close}, a.closers...)
 	// The run queue: a second stream on the same server (closed first).
 	runs, err := evlog.Sibling(ctx, p+"RUNS", p+"sy.runs")
@@ -339,7 +339,7 @@ func (a *App) purgeRawRequests(ctx context.Context, retention time.Duration) {
 }
 
 func (a *App) deps() server.Deps {
-	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, Log: a.Log, Ingest: a.Ingest,
+	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, Log: a.Events, Ingest: a.Ingest,
 		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics, Version: a.Version,
 		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }, Sessions: a.Sessions}
 }

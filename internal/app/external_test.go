@@ -167,7 +167,10 @@ func TestRateLimitAcrossNodes(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if n, i := testenv.BusiestSecond(at); n > 20 {
+	// A token bucket of burst 1 per node lets a one-second window hold the
+	// rate plus one token per node (a token saved while a request was
+	// late is spent at once): 20 + 2.
+	if n, i := testenv.BusiestSecond(at); n > 22 {
 		var offs []string
 		for _, u := range at {
 			offs = append(offs, u.Sub(at[0]).Round(time.Millisecond).String())
