@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/bench"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 // runSeq numbers the runs of this process, so that a run's webhook
@@ -37,7 +37,7 @@ func webhookLoad(l *bench.Load, f *benchFlags, t *target) {
 	}
 	l.Headers = func(i int, body []byte) []string {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		return []string{webhook.HeaderCIOTimestamp + ": " + ts, webhook.HeaderCIOSignature + ": " + webhook.SignCustomerIO(key, ts, body)}
+		return []string{hooks.HeaderCIOTimestamp + ": " + ts, hooks.HeaderCIOSignature + ": " + hooks.SignCustomerIO(key, ts, body)}
 	}
 }
 

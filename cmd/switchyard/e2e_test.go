@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 // binary is the switchyard binary built once for the end-to-end tests.
@@ -188,16 +188,16 @@ func killNine(t *testing.T, midBurst bool) {
 	}
 	trackAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(creds[1]+":"+creds[2]))
 	pipelinesAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(wk[1]+":"))
-	hooks := []*cdp.Source{{ID: "cio-reports", Kind: cdp.SourceCustomerIOWebhook, SigningKey: "crash-key"},
+	sources := []*cdp.Source{{ID: "cio-reports", Kind: cdp.SourceCustomerIOWebhook, SigningKey: "crash-key"},
 		{ID: "std-hooks", Kind: cdp.SourceWebhook, Verify: &cdp.WebhookVerify{Scheme: cdp.VerifyStandardWebhooks, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}}
-	for _, src := range hooks {
+	for _, src := range sources {
 		body, _ := json.Marshal(map[string]any{"id": src.ID, "kind": src.Kind, "signing_key": src.SigningKey, "verify": src.Verify})
 		if code, err := post(p.url+"/admin/v1/sources", string(body)); err != nil || code != 201 {
 			t.Fatalf("create source %s: %d %v", src.ID, code, err)
 		}
 	}
 	sendHook := func(src *cdp.Source, id, body string) (int, error) {
-		h, err := webhook.Sign(src, []byte(body), time.Now(), id)
+		h, err := hooks.Sign(src, []byte(body), time.Now(), id)
 		if err != nil {
 			return 0, err
 		}
@@ -228,9 +228,9 @@ func killNine(t *testing.T, midBurst bool) {
 				case 2:
 					code, err = postAuth(p.url+"/v1/track", pipelinesAuth, fmt.Sprintf(`{"userId":"u%d","event":"purchase","messageId":"%s","properties":{"key":"%s"}}`, c, id, id))
 				case 3:
-					code, err = sendHook(hooks[0], "", fmt.Sprintf(`{"event_id":"%s","object_type":"email","metric":"opened","timestamp":1700000000,"data":{"identifiers":{"id":"u%d"},"key":"%s"}}`, id, c, id))
+					code, err = sendHook(sources[0], "", fmt.Sprintf(`{"event_id":"%s","object_type":"email","metric":"opened","timestamp":1700000000,"data":{"identifiers":{"id":"u%d"},"key":"%s"}}`, id, c, id))
 				default:
-					code, err = sendHook(hooks[1], id, fmt.Sprintf(`{"type":"purchase","key":"%s"}`, id))
+					code, err = sendHook(sources[1], id, fmt.Sprintf(`{"type":"purchase","key":"%s"}`, id))
 				}
 				if err != nil {
 					return // the server is gone

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 const sendUsage = "usage: switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token TOKEN] [--content-type TYPE] [--id WEBHOOK_ID]"
@@ -62,7 +62,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	if *id == "" {
 		*id = "msg_" + strings.ReplaceAll(cdp.NewID(), "-", "")
 	}
-	headers, err := webhook.Sign(src, body, time.Now(), *id)
+	headers, err := hooks.Sign(src, body, time.Now(), *id)
 	if err != nil {
 		return err
 	}

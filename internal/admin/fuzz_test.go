@@ -29,7 +29,7 @@ func FuzzDecodeWorkflow(f *testing.F) {
 			}
 			return
 		}
-		c, problems := workflow.Compile(wf, workflow.Context{Destinations: map[string]string{"hook": "webhook"}})
+		c, problems := workflow.Compile(wf, workflow.References{Destinations: map[string]string{"hook": "webhook"}})
 		if (c == nil) == (problems == nil) {
 			t.Fatalf("%q: compiled %v with problems %v", body, c != nil, problems)
 		}

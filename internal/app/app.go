@@ -39,14 +39,14 @@ type App struct {
 	Config   *config.Config
 	Logger   *slog.Logger
 	Store    cdp.Store
-	Events      cdp.EventLog
+	Events   cdp.EventLog
 	Sources  *ingest.Sources
 	Identity *identity.Service
 	Ingest   *ingest.Service
 	Hub      *tail.Hub
 	Registry *prometheus.Registry
 	Metrics  *metrics.Metrics
-	Runs     cdp.EventLog // the run queue
+	Runs     cdp.RunQueue
 	// Sessions are the console's sign-ins, in a key-value bucket beside
 	// the event log, so that every node knows them.
 	Sessions  *natsbus.KV

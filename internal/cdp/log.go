@@ -27,6 +27,13 @@ type EventLog interface {
 	Ping(ctx context.Context) error
 }
 
+// RunQueue is the work queue of workflow runs: a log of run ids on a
+// stream of its own, consumed by the runners' group, with the event log's
+// operations (a run's message is acked once its advance is recorded).
+type RunQueue interface {
+	EventLog
+}
+
 // Delivery is one message handed to a consumer.
 type Delivery interface {
 	Data() []byte

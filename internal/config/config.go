@@ -17,7 +17,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/action/customerio"
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -229,7 +229,7 @@ func (d Destination) problems() map[string]string {
 		if d.Kind == "http" && d.AllowPrivateNetwork && d.URL == "" {
 			p["url"] = "is required with allow_private_network: the steps' paths go under it, so the destination opens that host only"
 		}
-		if d.SigningSecret != "" && !webhook.ValidStandardSecret(d.SigningSecret) {
+		if d.SigningSecret != "" && !hooks.ValidStandardSecret(d.SigningSecret) {
 			p["signing_secret"] = "must be whsec_ followed by the base64 of the key"
 		}
 	default:
@@ -374,7 +374,7 @@ func (c *Config) problems() []string {
 		for field, msg := range src.Validate() {
 			add(path+"."+field, "%s", msg)
 		}
-		for field, msg := range webhook.Check(src) {
+		for field, msg := range hooks.Check(src) {
 			add(path+"."+field, "%s", msg)
 		}
 		if j, dup := seen[s.ID]; dup {
@@ -396,7 +396,7 @@ func (c *Config) problems() []string {
 	ids := map[string]bool{}
 	for i, w := range c.Workflows {
 		path := fmt.Sprintf("workflows[%d]", i)
-		_, problems := workflow.Compile(&w, workflow.Context{Destinations: kinds})
+		_, problems := workflow.Compile(&w, workflow.References{Destinations: kinds})
 		for _, p := range problems {
 			add(path+"."+p[:strings.Index(p, ": ")], "%s", p[strings.Index(p, ": ")+2:])
 		}
@@ -409,7 +409,7 @@ func (c *Config) problems() []string {
 		for j, d := range s.ForwardTo {
 			w := workflow.Forward(s.ID, d)
 			path := fmt.Sprintf("sources[%d].forward_to[%d]", i, j)
-			if _, problems := workflow.Compile(&w, workflow.Context{Destinations: kinds}); problems != nil {
+			if _, problems := workflow.Compile(&w, workflow.References{Destinations: kinds}); problems != nil {
 				// The implied workflow has one step naming d: its problems are d's.
 				add(path, "%s", problems[0][strings.Index(problems[0], ": ")+2:])
 			}

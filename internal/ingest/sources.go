@@ -15,7 +15,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/periodic"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 // Default sources, created when a server starts with no sources at all so
@@ -197,7 +197,7 @@ func (s *Sources) mutable(id string) (*cdp.Source, error) {
 func (s *Sources) validate(src *cdp.Source) error {
 	problems := src.Validate()
 	if len(problems) == 0 {
-		problems = webhook.Check(src)
+		problems = hooks.Check(src)
 	}
 	if len(problems) == 0 && s.Check != nil {
 		problems = s.Check(src)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 // The ingest fuzz targets drive every compatible API's parsers through the
@@ -148,13 +148,13 @@ func FuzzWebhooks(f *testing.F) {
 	h := fuzzHandler(f)
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		sig := webhook.SignCustomerIO(cioSigningKey, ts, body)
-		if rec := serveFuzz(t, h, "POST", "/webhooks/reports", contentType, body, webhook.HeaderCIOTimestamp, ts, webhook.HeaderCIOSignature, sig); rec.Code != 200 && rec.Code != 413 {
+		sig := hooks.SignCustomerIO(cioSigningKey, ts, body)
+		if rec := serveFuzz(t, h, "POST", "/webhooks/reports", contentType, body, hooks.HeaderCIOTimestamp, ts, hooks.HeaderCIOSignature, sig); rec.Code != 200 && rec.Code != 413 {
 			t.Fatalf("a verified report answered %d %s", rec.Code, rec.Body)
 		}
 		bad := []byte(sig)
 		bad[len(bad)/2] ^= 1
-		if rec := serveFuzz(t, h, "POST", "/webhooks/reports", contentType, body, webhook.HeaderCIOTimestamp, ts, webhook.HeaderCIOSignature, string(bad)); rec.Code != 401 && rec.Code != 413 {
+		if rec := serveFuzz(t, h, "POST", "/webhooks/reports", contentType, body, hooks.HeaderCIOTimestamp, ts, hooks.HeaderCIOSignature, string(bad)); rec.Code != 401 && rec.Code != 413 {
 			t.Fatalf("a tampered signature answered %d", rec.Code)
 		}
 		if rec := serveFuzz(t, h, "POST", "/webhooks/open", contentType, body); rec.Code != 200 && rec.Code != 413 {

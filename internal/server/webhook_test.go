@@ -16,7 +16,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 const (
@@ -47,9 +47,9 @@ func (s *stack) postCIO(t *testing.T, source, ts, body string, headers ...string
 	if ts == "" {
 		ts = strconv.FormatInt(time.Now().Unix(), 10)
 	}
-	sig := webhook.SignCustomerIO(cioSigningKey, ts, []byte(body))
+	sig := hooks.SignCustomerIO(cioSigningKey, ts, []byte(body))
 	return s.do(t, "POST", "/webhooks/"+source, "application/json", body,
-		append([]string{webhook.HeaderCIOTimestamp, ts, webhook.HeaderCIOSignature, sig}, headers...)...)
+		append([]string{hooks.HeaderCIOTimestamp, ts, hooks.HeaderCIOSignature, sig}, headers...)...)
 }
 
 // TestCustomerIOReportingExamples sends every example body of Customer.io's
@@ -88,7 +88,7 @@ func TestCustomerIOReportingExamples(t *testing.T) {
 			}
 		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := s.postCIO(t, source, "", string(raw), webhook.HeaderCIODelivery, "delivery-header-1")
+			r := s.postCIO(t, source, "", string(raw), hooks.HeaderCIODelivery, "delivery-header-1")
 			wantStatus(t, r, 200)
 			id := r.json(t)["id"].(string)
 			var e map[string]any
@@ -154,7 +154,7 @@ func TestCustomerIOReportingSignatures(t *testing.T) {
 	s := webhookStack(t)
 	vector3 := "{ \"event_id\":\"01E4C8BES5XT87ZWRJFTB35YJ3\", \"object_type\":\"email\", \"metric\":\"clicked\", \"timestamp\":1585254348, \"data\":{\"action_id\":36,\"broadcast_id\":9,\"customer_id\":\"0200102\",\"identifiers\":{\"id\":\"0200102\"},\"delivery_id\":\"RPILAgABcRhIBqSp7kiPekGBIeVh\",\"href\":\"http://google.com\",\"link_id\":1,\"recipient\":\"test@example.com\",\"subject\":\"hello \u00e9\"} }\n"
 	send := func(source, ts, sig, body string) reply {
-		return s.do(t, "POST", "/webhooks/"+source, "application/json", body, webhook.HeaderCIOTimestamp, ts, webhook.HeaderCIOSignature, sig)
+		return s.do(t, "POST", "/webhooks/"+source, "application/json", body, hooks.HeaderCIOTimestamp, ts, hooks.HeaderCIOSignature, sig)
 	}
 	r := send("cio", "1585254348", "bda0964a2c61b58246294958ab4ee52b66be8d9b1bdf74b9dedd145f283c4c88", vector3)
 	wantStatus(t, r, 200)
@@ -247,11 +247,11 @@ func TestGenericWebhooks(t *testing.T) {
 	s := webhookStack(t)
 	sign := func(id, body string) []string {
 		ts := time.Now().Unix()
-		sig, err := webhook.SignStandard(swSecret, id, ts, []byte(body))
+		sig, err := hooks.SignStandard(swSecret, id, ts, []byte(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return []string{webhook.HeaderID, id, webhook.HeaderTimestamp, strconv.FormatInt(ts, 10), webhook.HeaderSignature, sig}
+		return []string{hooks.HeaderID, id, hooks.HeaderTimestamp, strconv.FormatInt(ts, 10), hooks.HeaderSignature, sig}
 	}
 	body := `{"type":"invoice.paid","timestamp":"2026-11-23T10:00:00Z","data":{"amount":10}}`
 	for range 3 { // a retry carries the same webhook-id: one event

@@ -12,7 +12,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -262,7 +262,7 @@ func TestForwardTo(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if err := webhook.VerifyStandard(swSecret, webhook.DefaultTolerance, got[0].Header, bodies[0], time.Now()); err != nil {
+	if err := hooks.VerifyStandard(swSecret, hooks.DefaultTolerance, got[0].Header, bodies[0], time.Now()); err != nil {
 		t.Fatalf("forwarded signature: %v", err)
 	}
 	var e map[string]any

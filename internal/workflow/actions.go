@@ -14,7 +14,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/action/customerio"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 // Destination is a configured destination (docs/workflows.md): where an action
@@ -142,14 +142,14 @@ func webhookSend(d *Destination, in map[string]any, key string, now time.Time) (
 	// Signed or not, the request carries the step's key, so that a
 	// receiver can drop a retried delivery.
 	h := http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {key}}
-	h.Set(webhook.HeaderID, key)
-	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	h.Set(hooks.HeaderID, key)
+	h.Set(hooks.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
 	if d.SigningSecret != "" {
-		sig, err := webhook.SignStandard(d.SigningSecret, key, now.Unix(), body)
+		sig, err := hooks.SignStandard(d.SigningSecret, key, now.Unix(), body)
 		if err != nil {
 			return Call{}, err
 		}
-		h.Set(webhook.HeaderSignature, sig)
+		h.Set(hooks.HeaderSignature, sig)
 	}
 	return Call{Request: httpclient.Request{Method: http.MethodPost, URL: d.URL, Header: h, Body: body},
 		Output: func(status int, _ []byte) (any, error) { return map[string]any{"status": status}, nil }}, nil

@@ -12,7 +12,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/action/customerio"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -71,7 +71,7 @@ func TestBuildCalls(t *testing.T) {
 	}
 
 	run("webhook.send", hook, map[string]any{"body": map[string]any{"type": "email_delivered"}})
-	if err := webhook.VerifyStandard(secret, webhook.DefaultTolerance, last.Header, lastBody, time.Now()); err != nil ||
+	if err := hooks.VerifyStandard(secret, hooks.DefaultTolerance, last.Header, lastBody, time.Now()); err != nil ||
 		last.Header.Get("Webhook-Id") != "run1:step1" || string(lastBody) != `{"type":"email_delivered"}` {
 		t.Errorf("webhook.send: %v %v %s", err, last.Header, lastBody)
 	}

@@ -82,8 +82,9 @@ type RetryPolicy struct {
 	Base, Max   time.Duration
 }
 
-// Context is what Compile checks references against.
-type Context struct {
+// References are the sources and destinations a workflow may name; Compile
+// checks its references against them (a nil map checks nothing).
+type References struct {
 	Sources      map[string]bool   // source ids
 	Destinations map[string]string // destination id → kind
 }
@@ -96,11 +97,11 @@ var (
 	workflowIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 )
 
-// Compile checks w against ctx and compiles every expression. Problems
+// Compile checks w against refs and compiles every expression. Problems
 // come back as "path: message", the path relative to the workflow
 // (trigger.if, steps[1].with.name …), all of them at once.
-func Compile(w *Workflow, ctx Context) (*Compiled, []string) {
-	c := &compiler{ctx: ctx, ids: map[string]string{}}
+func Compile(w *Workflow, refs References) (*Compiled, []string) {
+	c := &compiler{refs: refs, ids: map[string]string{}}
 	out := &Compiled{Workflow: w, Vars: map[string]Input{}}
 	if !workflowIDPattern.MatchString(w.ID) {
 		c.add("id", "must be 1-128 letters, digits, '_' or '-', starting with a letter or digit")
@@ -145,13 +146,13 @@ func Compile(w *Workflow, ctx Context) (*Compiled, []string) {
 
 type compiler struct {
 	programs []*expr.Program // every program compiled, for Uses
-	ctx      Context
+	refs     References
 	ids      map[string]string // step id → its path
 	problems []string
 }
 
 func (c *compiler) source(path, id string) {
-	if id != "" && c.ctx.Sources != nil && !c.ctx.Sources[id] {
+	if id != "" && c.refs.Sources != nil && !c.refs.Sources[id] {
 		c.add(path, "no source %q", id)
 	}
 }
@@ -259,11 +260,11 @@ func (c *compiler) action(path string, s *Step, cs *CompiledStep) {
 		return
 	}
 	if spec.DestinationKind != "" || s.Destination != "" {
-		kind, found := c.ctx.Destinations[s.Destination]
+		kind, found := c.refs.Destinations[s.Destination]
 		switch {
 		case s.Destination == "":
 			c.add(path+".destination", "is required: a destination of kind %s", spec.DestinationKind)
-		case c.ctx.Destinations != nil && !found:
+		case c.refs.Destinations != nil && !found:
 			c.add(path+".destination", "no destination %q", s.Destination)
 		case found && spec.DestinationKind != "" && kind != spec.DestinationKind:
 			c.add(path+".destination", "%q is of kind %s; %s needs kind %s", s.Destination, kind, s.Action, spec.DestinationKind)

@@ -41,7 +41,7 @@ const maxDryItems = 5
 // called), so an expression reading steps.<id>.output fails there, and
 // says so.
 func (r *Registry) DryRun(ctx context.Context, store cdp.Store, w *Workflow, eventID string, now time.Time) (*DryRun, error) {
-	wf, problems := Compile(w, Context{Destinations: r.kinds})
+	wf, problems := Compile(w, References{Destinations: r.kinds})
 	if problems != nil {
 		return nil, cdp.Errorf(cdp.EINVALID, "%s", strings.Join(problems, "; "))
 	}

@@ -62,7 +62,7 @@ func newEngineFixture(t *testing.T, doc string, mutate ...func(*cdp.Event)) *eng
 	}
 	t.Cleanup(func() { store.Close() })
 	f.store = store
-	wf, problems := Compile(parse(t, doc), Context{Destinations: map[string]string{"cio": "customerio"}})
+	wf, problems := Compile(parse(t, doc), References{Destinations: map[string]string{"cio": "customerio"}})
 	if problems != nil {
 		t.Fatal(problems)
 	}

@@ -66,7 +66,7 @@ func NewRegistry(store cdp.WorkflowStore, configured []Workflow, dests []*Destin
 		r.dests[d.ID], r.kinds[d.ID] = d, d.Kind
 	}
 	for i := range configured {
-		c, problems := Compile(&configured[i], Context{Destinations: r.kinds})
+		c, problems := Compile(&configured[i], References{Destinations: r.kinds})
 		if problems != nil {
 			return nil, fmt.Errorf("workflow %s: %s", configured[i].ID, strings.Join(problems, "; "))
 		}
@@ -90,7 +90,7 @@ func (r *Registry) CheckSource(src *cdp.Source) map[string]string {
 	problems := map[string]string{}
 	for i, d := range src.ForwardTo {
 		w := Forward(src.ID, d)
-		if _, p := Compile(&w, Context{Destinations: r.kinds}); p != nil {
+		if _, p := Compile(&w, References{Destinations: r.kinds}); p != nil {
 			problems[fmt.Sprintf("forward_to[%d]", i)] = strings.Join(p, "; ")
 		}
 	}
@@ -186,7 +186,7 @@ func (r *Registry) compiled(key string, compile func() (*Compiled, error)) (*Com
 }
 
 func (r *Registry) compile(w *Workflow, version int, origin string, at time.Time) (*Compiled, error) {
-	c, problems := Compile(w, Context{Destinations: r.kinds})
+	c, problems := Compile(w, References{Destinations: r.kinds})
 	if problems != nil {
 		return nil, cdp.Errorf(cdp.EINVALID, "%s", strings.Join(problems, "; "))
 	}

@@ -16,7 +16,7 @@ import (
 // other); a run that must wait goes back to the queue with that delay.
 type Runner struct {
 	Engine *Engine
-	Queue  cdp.EventLog
+	Queue  cdp.RunQueue
 	Log    *slog.Logger
 	// MaxActive caps the runs advanced at once (0 = DefaultMaxActive);
 	// the queue is not read further while that many are busy.
@@ -43,7 +43,7 @@ const Group = "runner"
 
 // Enqueue queues runs for the runner, all at once (each waits for the
 // queue's acknowledgement; they should not wait in turn).
-func Enqueue(ctx context.Context, q cdp.EventLog, runs []*cdp.Run) error {
+func Enqueue(ctx context.Context, q cdp.RunQueue, runs []*cdp.Run) error {
 	errs := make(chan error, len(runs))
 	for _, r := range runs {
 		go func() {
@@ -137,7 +137,7 @@ func (rn *Runner) keepAlive(ctx context.Context, d cdp.Delivery, id string) (sto
 // between the commit that created a run and its enqueueing would
 // otherwise leave it waiting forever. A run queued twice is advanced once
 // at a time and its steps are never repeated.
-func Sweep(ctx context.Context, store cdp.RunReader, q cdp.EventLog, age time.Duration, now time.Time) (int, error) {
+func Sweep(ctx context.Context, store cdp.RunReader, q cdp.RunQueue, age time.Duration, now time.Time) (int, error) {
 	n, cursor := 0, ""
 	for {
 		runs, next, err := store.FindRuns(ctx, cdp.RunFilter{Status: cdp.RunPending, Until: now.Add(-age), Limit: 1000, Cursor: cursor})

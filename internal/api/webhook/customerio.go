@@ -12,7 +12,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 // report is the envelope of a Customer.io reporting webhook (§6.3).
@@ -168,8 +168,8 @@ func reportContext(h http.Header) json.RawMessage {
 			SentAt     int64  `json:"sent_at,omitempty"`
 		} `json:"webhook"`
 	}
-	meta.Webhook.DeliveryID = h.Get(webhook.HeaderCIODelivery)
-	meta.Webhook.SentAt, _ = strconv.ParseInt(h.Get(webhook.HeaderCIOTimestamp), 10, 64)
+	meta.Webhook.DeliveryID = h.Get(hooks.HeaderCIODelivery)
+	meta.Webhook.SentAt, _ = strconv.ParseInt(h.Get(hooks.HeaderCIOTimestamp), 10, 64)
 	ctx, _ := json.Marshal(meta)
 	return ctx
 }

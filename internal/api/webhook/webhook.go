@@ -18,7 +18,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
-	"github.com/switchyardhq/switchyard/internal/webhook"
+	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
 // API receives webhooks for the webhook sources.
@@ -30,12 +30,12 @@ type API struct {
 	now     func() time.Time
 
 	mu        sync.Mutex
-	receivers map[string]*webhook.Receiver // by source id; rebuilt when the source changes
+	receivers map[string]*hooks.Receiver // by source id; rebuilt when the source changes
 }
 
 // New returns the webhook API.
 func New(log *slog.Logger, in *ingest.Service, m *metrics.Metrics, maxBody int64) *API {
-	return &API{log: log, in: in, metrics: m, maxBody: maxBody, now: time.Now, receivers: map[string]*webhook.Receiver{}}
+	return &API{log: log, in: in, metrics: m, maxBody: maxBody, now: time.Now, receivers: map[string]*hooks.Receiver{}}
 }
 
 // Response is the body of a 200: the id the event is stored under (unless
@@ -116,13 +116,13 @@ func (a *API) source(id string) (*cdp.Source, error) {
 }
 
 // receiver returns src compiled, compiling it again when it has changed.
-func (a *API) receiver(src *cdp.Source) (*webhook.Receiver, error) {
+func (a *API) receiver(src *cdp.Source) (*hooks.Receiver, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if r, ok := a.receivers[src.ID]; ok && r.Source == src {
 		return r, nil
 	}
-	r, problems := webhook.Compile(src)
+	r, problems := hooks.Compile(src)
 	if problems != nil {
 		// Sources are checked when they are loaded, so this is a bug.
 		return nil, cdp.Errorf(cdp.EINTERNAL, "source %s cannot be compiled: %v", src.ID, problems)
@@ -133,8 +133,8 @@ func (a *API) receiver(src *cdp.Source) (*webhook.Receiver, error) {
 
 // genericEvent builds the event of a generic webhook: the decoded body as
 // properties, typed and keyed by the source's expressions.
-func (a *API) genericEvent(r *http.Request, recv *webhook.Receiver, body []byte, now time.Time) *cdp.Event {
-	in := webhook.Decode(r.Header, r.URL.Query(), body)
+func (a *API) genericEvent(r *http.Request, recv *hooks.Receiver, body []byte, now time.Time) *cdp.Event {
+	in := hooks.Decode(r.Header, r.URL.Query(), body)
 	typ, dedup, problem := recv.Describe(r.Context(), in)
 	if problem != "" {
 		a.metrics.WebhookErrors.WithLabelValues(recv.Source.ID, metrics.WebhookExpression).Inc()

@@ -1,8 +1,8 @@
-// Package webhook verifies and signs webhooks in the schemes Switchyard
+// Package hooks verifies and signs webhooks in the schemes Switchyard
 // receives and sends (Customer.io's v0, Standard Webhooks, plain
 // HMAC-SHA256), and compiles a webhook source's expressions. It knows
 // nothing of HTTP serving: the receiving API and `switchyard send` share it.
-package webhook
+package hooks
 
 import (
 	"crypto/hmac"
