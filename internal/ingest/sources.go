@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/periodic"
 )
 
 // Default sources, created when a server starts with no sources at all so

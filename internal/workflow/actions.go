@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/action/customerio"
-	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/httpclient"
 )
 
 // Destination is a configured destination (docs/workflows.md): where an action

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/action/customerio"
-	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/httpclient"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
