@@ -27,6 +27,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/retry"
 	"github.com/switchyardhq/switchyard/internal/server"
 	"github.com/switchyardhq/switchyard/internal/store/postgres"
 	"github.com/switchyardhq/switchyard/internal/store/sqlite"
@@ -383,11 +384,11 @@ func (a *App) Close() error {
 // often started together (containers, a rebooted host), and waiting a
 // little is kinder than a crash loop. Anything but unreachability fails at
 // once.
-var startWait = periodic.Backoff{First: 500 * time.Millisecond, Max: 5 * time.Second, Within: time.Minute}
+var startWait = retry.Backoff{First: 500 * time.Millisecond, Max: 5 * time.Second, Within: time.Minute}
 
 // waitFor opens what with open, waiting as startWait says.
 func waitFor(ctx context.Context, log *slog.Logger, what string, open func() error) error {
-	return periodic.WhileUnavailable(ctx, startWait, open, func(err error, pause time.Duration) {
+	return retry.WhileUnavailable(ctx, startWait, open, func(err error, pause time.Duration) {
 		log.Warn("waiting for "+what, "err", err, "retry_in", pause)
 	})
 }

@@ -1,5 +1,4 @@
-// Package periodic runs background chores on a fixed interval, and retries
-// work through an outage of the store or the event log.
+// Package periodic runs background chores on a fixed interval.
 package periodic
 
 import (

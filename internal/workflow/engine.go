@@ -14,8 +14,8 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/metrics"
-	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/redact"
+	"github.com/switchyardhq/switchyard/internal/retry"
 )
 
 // Engine advances runs: it executes a run's steps in order, records each
@@ -438,11 +438,11 @@ func (e *Engine) finish(ctx context.Context, run *cdp.Run, status, msg string) e
 // seconds, lasting DefaultLeaseTTL), so no other node can have taken the
 // run meanwhile; if one did, the run's version has moved and the write is
 // refused.
-var recordWait = periodic.Backoff{First: 100 * time.Millisecond, Max: 2 * time.Second, Within: DefaultLeaseTTL / 2}
+var recordWait = retry.Backoff{First: 100 * time.Millisecond, Max: 2 * time.Second, Within: DefaultLeaseTTL / 2}
 
 // record writes run, waiting out a store outage as recordWait says.
 func (e *Engine) record(ctx context.Context, run *cdp.Run) error {
-	return periodic.WhileUnavailable(ctx, recordWait, func() error {
+	return retry.WhileUnavailable(ctx, recordWait, func() error {
 		return e.Store.Update(ctx, func(tx cdp.Tx) error { return tx.UpdateRun(ctx, run) })
 	}, nil)
 }

@@ -1,4 +1,7 @@
-package periodic
+// Package retry retries work through an outage of the store or the event
+// log: a call that fails with cdp.EUNAVAILABLE is tried again, with a
+// pause that doubles, for a bounded time.
+package retry
 
 import (
 	"context"
