@@ -277,7 +277,7 @@ func load(f *benchFlags, t *target) (bench.Load, int, error) {
 var uniq atomic.Int64
 
 // pipelinesBatch is a /v1/batch body of n track calls with unique message
-// ids, shaped like analytics-go's (§4.4).
+// ids, shaped like analytics-go's.
 func pipelinesBatch(i, n, users int) []byte {
 	b := append(make([]byte, 0, n*260), `{"batch":[`...)
 	for j := range n {

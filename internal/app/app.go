@@ -132,11 +132,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	if cfg.NATSURL != "" {
 		// A node that erases or merges profiles tells the others to drop
 		// the sessions they remember.
-		forget, err := evlog.Signal(p+"sy.identity.forget", a.Identity.Forgotten)
+		forget, err := evlog.Signal(p+"sy.identity.forget", a.Identity.ProfilesChangedElsewhere)
 		if err != nil {
 			return nil, fmt.Errorf("identity signal: %w", err)
 		}
-		a.Identity.Shared(forget.Send)
+		a.Identity.ShareWith(forget.Send)
 		a.closers = append([]func() error{func() error { forget.Close(); return nil }}, a.closers...)
 	}
 	pressure := ingest.NewBackpressure(evlog, processor.Group, ingest.BackpressureOptions{
@@ -188,11 +188,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		}
 		engine.Client.Share, a.members = members.Share, members
 		a.closers = append([]func() error{func() error { members.Close(); return nil }}, a.closers...)
-	} else {
-		engine.EnableFresh()
 	}
 	proc.OnRuns = func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
-		engine.Created(created, events)
+		engine.Committed(created, events)
 		if err := workflow.Enqueue(ctx, runs, created); err != nil {
 			log.Error("enqueue workflow runs", "err", err)
 		}

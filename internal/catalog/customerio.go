@@ -21,7 +21,7 @@ var reportMetrics = map[string][]string{
 }
 
 // reportData is the schema of a report's data: the fields every message
-// report has, plus the metric's own (§6.3, §6.4).
+// report has, plus the metric's own.
 func reportData(object, metric string) Schema {
 	props := map[string]Schema{
 		"customer_id": {Type: "string", Description: "Deprecated; blank if the person was deleted."},

@@ -26,8 +26,8 @@ type Service struct {
 	// sessions caches session id → profile id for sessions that exist, so
 	// that the many events of one visit do not each cost a store round trip.
 	sessions *cache.Cache[string, string]
-	announce func() // tells the other nodes to Forget too; nil alone
-	// epoch counts Forget and Forgotten calls, so that a cache of who owns
+	announce func() // tells the other nodes of ProfilesChanged; nil alone
+	// epoch counts ProfilesChanged calls (here or elsewhere), so that a cache of who owns
 	// an identifier elsewhere (the processor's) knows when to drop itself.
 	epoch atomic.Uint64
 }
@@ -374,11 +374,11 @@ func (s *Service) Merge(ctx context.Context, primaryID, secondaryID string) (*cd
 	if err != nil {
 		return nil, fmt.Errorf("merge profiles: %w", err)
 	}
-	s.Forget() // sessions of the secondary now belong to the primary
+	s.ProfilesChanged() // sessions of the secondary now belong to the primary
 	return merged, nil
 }
 
-// MergeTx is Merge inside tx; call Forget after the transaction commits.
+// MergeTx is Merge inside tx; call ProfilesChanged after the transaction commits.
 func MergeTx(ctx context.Context, tx cdp.Tx, primaryID, secondaryID string, at time.Time) (*cdp.Profile, error) {
 	pid, err := tx.ResolveProfileID(ctx, primaryID)
 	if err != nil {
@@ -466,11 +466,11 @@ func (s *Service) Erase(ctx context.Context, profileID string) error {
 	if err != nil {
 		return fmt.Errorf("erase profile: %w", err)
 	}
-	s.Forget()
+	s.ProfilesChanged()
 	return nil
 }
 
-// EraseTx is Erase inside tx; call Forget after the transaction commits.
+// EraseTx is Erase inside tx; call ProfilesChanged after the transaction commits.
 func EraseTx(ctx context.Context, tx cdp.Tx, profileID string) error {
 	pid, err := tx.ResolveProfileID(ctx, profileID)
 	if err != nil {
@@ -479,21 +479,21 @@ func EraseTx(ctx context.Context, tx cdp.Tx, profileID string) error {
 	return tx.DeleteProfile(ctx, pid)
 }
 
-// Shared tells the service that other nodes merge and erase profiles in
-// the same store. Every Forget is announced to them with announce, and
-// their announcements must call Forgotten. The announcement is best effort
+// ShareWith tells the service that other nodes merge and erase profiles in
+// the same store. Every ProfilesChanged is announced to them with
+// announce, and their announcements must call ProfilesChangedElsewhere. The announcement is best effort
 // (it can arrive a moment after the change, or be lost while a node is cut
 // off), so a remembered session is also kept only a minute instead of 5:
 // a stale entry can only hand a request a merged-away profile id, which
 // the processor resolves to the survivor, for that long at most.
-func (s *Service) Shared(announce func()) {
+func (s *Service) ShareWith(announce func()) {
 	s.sessions = cache.New[string, string](100_000, time.Minute)
 	s.announce = announce
 }
 
-// Forget drops what the service remembers about sessions; call it after a
-// transaction of the caller's erased or merged profiles.
-func (s *Service) Forget() {
+// ProfilesChanged drops what the service remembers about sessions; call
+// it after a transaction of the caller's erased or merged profiles.
+func (s *Service) ProfilesChanged() {
 	s.sessions.Clear()
 	s.epoch.Add(1)
 	if s.announce != nil {
@@ -501,14 +501,14 @@ func (s *Service) Forget() {
 	}
 }
 
-// Forgotten drops what the service remembers about sessions because
-// another node erased or merged profiles.
-func (s *Service) Forgotten() {
+// ProfilesChangedElsewhere drops what the service remembers about
+// sessions because another node erased or merged profiles.
+func (s *Service) ProfilesChangedElsewhere() {
 	s.sessions.Clear()
 	s.epoch.Add(1)
 }
 
-// Epoch changes whenever profiles were erased or merged (Forget, or
-// Forgotten for another node's): whoever remembers which profile owns an
+// Epoch changes whenever profiles were erased or merged (here, or on
+// another node): whoever remembers which profile owns an
 // identifier must forget it then.
 func (s *Service) Epoch() uint64 { return s.epoch.Load() }

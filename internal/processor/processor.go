@@ -200,7 +200,7 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 		p.OnRuns(ctx, st.runs, st.stored)
 	}
 	if st.erased {
-		p.identity.Forget()
+		p.identity.ProfilesChanged()
 	}
 	p.metrics.Processed.WithLabelValues("stored").Add(float64(len(st.stored)))
 	p.metrics.Processed.WithLabelValues("duplicate").Add(float64(st.duplicates))

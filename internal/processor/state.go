@@ -199,7 +199,7 @@ func (st *state) countEvents(pid string, n int64, at time.Time) {
 }
 
 // count adds a newly stored event to its profile's counters: every event
-// counts, and a visit-started event starts a visit (Tracardi §5.3).
+// counts, and a visit-started event starts a visit.
 func (st *state) count(e *cdp.Event) {
 	st.countEvents(e.ProfileID, 1, e.ReceivedAt)
 	if e.Type == cdp.EventVisitStarted {

@@ -40,8 +40,11 @@ type Engine struct {
 	// for their first advance: it spares reading back what the processor
 	// had in hand (two of a one-step run's three reads). An entry is
 	// taken once; it lives freshTTL, well under the sweeper's 30 s, so a
-	// run queued again by the sweeper is always read from the store.
-	fresh *cache.Cache[string, freshRun]
+	// run queued again by the sweeper is always read from the store. It
+	// is kept only on a single node (Node empty): with several, another
+	// node may advance a run first.
+	fresh     *cache.Cache[string, freshRun]
+	freshOnce sync.Once
 	// Node, when set, names this process among several advancing runs
 	// from one queue and store: a run is then advanced only under a lease
 	// in the store (LeaseTTL long, renewed by the runner's heartbeat), so

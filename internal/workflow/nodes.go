@@ -52,11 +52,12 @@ type freshRun struct {
 
 const freshTTL = 10 * time.Second
 
-// Created tells the engine about runs just committed with their events
+// Committed tells the engine about runs just committed with their events
 // (the processor's OnRuns), so that their first advance need not read
 // them back.
-func (e *Engine) Created(runs []*cdp.Run, events []*cdp.Event) {
-	if e.fresh == nil {
+func (e *Engine) Committed(runs []*cdp.Run, events []*cdp.Event) {
+	fresh := e.freshRuns()
+	if fresh == nil {
 		return
 	}
 	byID := make(map[string]*cdp.Event, len(events))
@@ -65,23 +66,31 @@ func (e *Engine) Created(runs []*cdp.Run, events []*cdp.Event) {
 	}
 	for _, r := range runs {
 		if ev, ok := byID[r.EventID]; ok && r.Version == 1 {
-			e.fresh.Put(r.ID, freshRun{run: *r, event: ev.Stored()})
+			fresh.Put(r.ID, freshRun{run: *r, event: ev.Stored()})
 		}
 	}
 }
 
-// EnableFresh turns on the fresh-run cache (see Created).
-func (e *Engine) EnableFresh() { e.fresh = cache.New[string, freshRun](100_000, freshTTL) }
+// freshRuns returns the cache of runs just committed here, made on first
+// use; nil on several nodes.
+func (e *Engine) freshRuns() *cache.Cache[string, freshRun] {
+	if e.Node != "" {
+		return nil
+	}
+	e.freshOnce.Do(func() { e.fresh = cache.New[string, freshRun](100_000, freshTTL) })
+	return e.fresh
+}
 
 // take returns run id and its event from the fresh cache, once.
 func (e *Engine) take(id string) (*cdp.Run, *cdp.Event) {
-	if e.fresh == nil {
+	fresh := e.freshRuns()
+	if fresh == nil {
 		return nil, nil
 	}
-	f, ok := e.fresh.Get(id)
+	f, ok := fresh.Get(id)
 	if !ok {
 		return nil, nil
 	}
-	e.fresh.Delete(id)
+	fresh.Delete(id)
 	return &f.run, f.event
 }

@@ -124,8 +124,12 @@ steps: [ { id: send, action: customerio.track_event, destination: cio, with: { i
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	f.gate = func(*http.Request) { once.Do(func() { close(entered) }); <-release }
-	a, b := *f.engine, *f.engine
-	a.Node, b.Node = "node-a", "node-b"
+	node := func(name string) *Engine {
+		e := f.engine
+		return &Engine{Store: e.Store, Client: e.Client, Workflow: e.Workflow, Destination: e.Destination, Now: e.Now, Log: e.Log,
+			DefaultRetry: e.DefaultRetry, Metrics: e.Metrics, Node: name, LeaseTTL: e.LeaseTTL}
+	}
+	a, b := node("node-a"), node("node-b")
 	done := make(chan error, 1)
 	go func() { _, err := a.Advance(t.Context(), "run1"); done <- err }()
 	select {

@@ -92,7 +92,7 @@ func (d Destination) trackRequest(method, path string, body any) (httpclient.Req
 }
 
 // personPath is /api/v1/customers/{identifier} with the identifier
-// escaped as Customer.io's clients escape it (§1.4).
+// escaped as Customer.io's clients escape it.
 func personPath(identifier string) (string, error) {
 	identifier = strings.TrimSpace(identifier)
 	if identifier == "" {
@@ -168,7 +168,7 @@ func DeletePerson(d Destination, identifier string) (httpclient.Request, error) 
 	return r, err
 }
 
-// Email is a Send Transactional Email request (§5.1): the template (or
+// Email is a Send Transactional Email request: the template (or
 // subject, body and from), the recipient, and the person it is for.
 type Email struct {
 	TransactionalMessageID any               // template id (number or string) or trigger name

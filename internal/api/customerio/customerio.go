@@ -79,7 +79,7 @@ func (a *API) Auth(h handler) http.Handler {
 }
 
 // basicAuth decodes Basic credentials in the standard base64 alphabet or,
-// failing that, the URL-safe one that go-customerio sends (§1.2).
+// failing that, the URL-safe one that go-customerio sends.
 func basicAuth(r *http.Request) (user, pass string, ok bool) {
 	enc, found := strings.CutPrefix(r.Header.Get("Authorization"), "Basic ")
 	if !found {

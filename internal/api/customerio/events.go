@@ -53,7 +53,7 @@ func (a *API) decodeEvent(w http.ResponseWriter, r *http.Request) (*cdp.Event, i
 	return e, 0, ""
 }
 
-// trackEvent validates an event with the documented messages (§2.6) and
+// trackEvent validates an event with the documented messages and
 // builds it. The event's type is its name; page and screen events are
 // typed "page" and "screen" with the name (the URL or screen) in
 // properties.name. v1 calls the payload data, v2 attributes.

@@ -23,7 +23,7 @@ func (a *API) personOp(w http.ResponseWriter, r *http.Request, src *cdp.Source, 
 	a.publish(w, r, src, e)
 }
 
-// AddDevice serves PUT /api/v1/customers/{identifier}/devices (§2.4).
+// AddDevice serves PUT /api/v1/customers/{identifier}/devices.
 // last_used may be a number or, as go-customerio sends it, a string.
 func (a *API) AddDevice(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
 	obj, status, msg := a.readObject(w, r)
@@ -99,7 +99,7 @@ func oneIdentifier(raw json.RawMessage) (cdp.Identifier, bool) {
 }
 
 // Merge serves POST /api/v1/merge_customers: the secondary person is merged
-// into the primary; nothing happens unless both exist (§2.4).
+// into the primary; nothing happens unless both exist.
 func (a *API) Merge(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
 	obj, status, msg := a.readObject(w, r)
 	if status != 0 {
@@ -122,7 +122,7 @@ func (a *API) Merge(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
 	a.publish(w, r, src, e)
 }
 
-// maxSegmentIDs bounds the ids of one segment call (§2.4).
+// maxSegmentIDs bounds the ids of one segment call.
 const maxSegmentIDs = 1000
 
 // Segment serves POST /api/v1/segments/{segment_id}/add_customers and

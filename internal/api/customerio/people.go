@@ -19,7 +19,7 @@ const (
 	maxEventDataBytes  = 100000
 )
 
-// personIdentifier types a path identifier by its shape (§2.1): a cio_
+// personIdentifier types a path identifier by its shape: a cio_
 // prefix is a cio_id, an '@' an email, anything else an id.
 func personIdentifier(raw string) (cdp.Identifier, string) {
 	raw = strings.TrimSpace(raw)
@@ -59,7 +59,7 @@ func baseEvent(r *http.Request, typ, userID string) *cdp.Event {
 		Properties: json.RawMessage(`{}`), Context: json.RawMessage(`{}`)}
 }
 
-// Identify serves PUT /api/v1/customers/{identifier} (§2.2): create or
+// Identify serves PUT /api/v1/customers/{identifier}: create or
 // update a person, their attributes becoming profile traits.
 func (a *API) Identify(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
 	path, msg := personIdentifier(r.PathValue("identifier"))
@@ -131,7 +131,7 @@ func identifyEvent(r *http.Request, ident cdp.Identifier, userID string, attrs m
 		_ = json.Unmarshal(raw, &v)
 		switch {
 		case k == "unsubscribed":
-			v = isTrue(v) // any case of true, 1 or "1" (§2.2)
+			v = isTrue(v) // any case of true, 1 or "1"
 		case strings.HasPrefix(k, "cio_subscription_preferences."):
 			setPath(traits, strings.Split(k, "."), v) // dot notation → nested
 			continue
@@ -189,7 +189,7 @@ func setPath(m map[string]any, path []string, v any) {
 }
 
 // checkAttributes enforces the identify limits with their documented
-// messages (§2.5, §2.6).
+// messages.
 func checkAttributes(attrs map[string]json.RawMessage) string {
 	if len(attrs) > maxAttributes {
 		return "cannot identify more than 300 attributes in one request"

@@ -23,7 +23,7 @@ const (
 	maxPipelineBatchSize = 500 << 10
 )
 
-// message is one Data Pipelines call, camelCase on the wire (§4.2).
+// message is one Data Pipelines call, camelCase on the wire.
 type message struct {
 	Type              string          `json:"type"`
 	UserID            string          `json:"userId"`
@@ -274,7 +274,7 @@ func userAgent(ctx json.RawMessage) string {
 	return ua
 }
 
-// pipelineEvent validates one message and maps it to an event (§4.5):
+// pipelineEvent validates one message and maps it to an event:
 // camelCase in, the canonical event out.
 func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchCtx map[string]any) (*cdp.Event, string) {
 	if len(raw) > maxMessageBytes {

@@ -10,7 +10,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 
-// Size limits of v2 (§2.5).
+// Size limits of v2.
 const (
 	maxEntityBytes = 32 << 10
 	maxBatchBytes  = 500 << 10
@@ -32,7 +32,7 @@ func failV2(w http.ResponseWriter, status int, errs ...v2Error) {
 	httpx.WriteJSON(w, status, map[string]any{"errors": errs})
 }
 
-// entity is one v2 operation (§3).
+// entity is one v2 operation.
 type entity struct {
 	Type          string          `json:"type"`
 	Action        string          `json:"action"`

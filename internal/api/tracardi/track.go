@@ -202,7 +202,7 @@ func queryBool(r *http.Request, name string) (bool, *problem) {
 	return false, &problem{Type: "bool_parsing", Loc: []any{"query", name}, Msg: "Input should be a valid boolean, unable to interpret input", Input: in}
 }
 
-// HandleTrack serves POST /track: the tracker payload of §2, resolved to a
+// HandleTrack serves POST /track: the Tracardi tracker payload (docs/api.md), resolved to a
 // session and profile, appended to the event log before the reply.
 func HandleTrack(log *slog.Logger, in *ingest.Service, maxBody int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -15,7 +15,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/hooks"
 )
 
-// report is the envelope of a Customer.io reporting webhook (§6.3).
+// report is the envelope of a Customer.io reporting webhook.
 type report struct {
 	EventID    string          `json:"event_id"`
 	ObjectType string          `json:"object_type"`

@@ -9,7 +9,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
-// Delivery report kinds: metrics across channels (§2.4), and the legacy
+// Delivery report kinds: metrics across channels, and the legacy
 // push events.
 var (
 	metrics    = []string{"bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed"}
