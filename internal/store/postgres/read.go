@@ -107,17 +107,11 @@ func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.Min
 		return nil, fmt.Errorf("events per minute: %w", err)
 	}
 	defer rows.Close()
-	out := []cdp.MinuteCount{}
-	for rows.Next() {
-		var c cdp.MinuteCount
-		var minute int64
-		if err := rows.Scan(&minute, &c.SourceID, &c.Events); err != nil {
-			return nil, fmt.Errorf("events per minute: %w", err)
-		}
-		c.Minute = time.Unix(minute*60, 0).UTC()
-		out = append(out, c)
+	out, err := query.MinuteCounts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("events per minute: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // FindProfileByID implements cdp.ProfileReader.

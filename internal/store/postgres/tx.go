@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/store/body"
 )
 
 // tx implements cdp.Tx inside a transaction.
@@ -52,22 +53,11 @@ func (t *tx) AttachAnonymousEvents(ctx context.Context, anonymousID, profileID s
 const profileColumns = `p.version, p.body, p.events, p.visits, p.last_visit_at, p.current_visit_at, p.updated_at`
 
 func scanProfile(row pgx.Row, id string) (*cdp.Profile, error) {
-	var body []byte
-	var updated int64
-	var last, current *int64
-	p := &cdp.Profile{}
-	if err := row.Scan(&p.Version, &body, &p.Stats.Events, &p.Stats.Visits, &last, &current, &updated); err != nil {
+	var r body.ProfileRow
+	if err := row.Scan(r.Dest()...); err != nil {
 		return nil, notFound(err, "profile %s not found", id)
 	}
-	stats, version := p.Stats, p.Version
-	if err := json.Unmarshal(body, p); err != nil {
-		return nil, fmt.Errorf("decode profile %s: %w", id, err)
-	}
-	p.Stats, p.Version = stats, version
-	p.Stats.LastVisitAt, p.Stats.CurrentVisitAt = fromNanos(last), fromNanos(current)
-	p.UpdatedAt = time.Unix(0, updated).UTC()
-	p.Normalize()
-	return p, nil
+	return r.Profile(id)
 }
 
 func (t *tx) Profile(ctx context.Context, id string) (*cdp.Profile, error) {

@@ -7,6 +7,7 @@ package query
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
@@ -121,3 +122,45 @@ func Runs(f cdp.RunFilter) (*Where, error) {
 
 // RunCursor is the cursor of the page after one whose extra row has seq.
 func RunCursor(seq int64) string { return strconv.FormatInt(seq+1, 36) }
+
+// Rows is what both drivers' result sets (*sql.Rows, pgx.Rows) share.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// Page reads a listing's page: the query asked for limit+1 rows, newest
+// first, and scan returns each row's item and sequence number. If the
+// extra row came, cursor (made from its sequence number) continues the
+// listing there.
+func Page[T any](rows Rows, limit int, scan func(Rows) (T, int64, error), cursor func(seq int64) string) ([]T, string, error) {
+	items := []T{}
+	for rows.Next() {
+		item, seq, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		if len(items) == limit {
+			return items, cursor(seq), nil
+		}
+		items = append(items, item)
+	}
+	return items, "", rows.Err()
+}
+
+// MinuteCounts reads the rows of `SELECT minute, source_id, events FROM
+// event_minutes …`, minutes since the epoch.
+func MinuteCounts(rows Rows) ([]cdp.MinuteCount, error) {
+	out := []cdp.MinuteCount{}
+	for rows.Next() {
+		var c cdp.MinuteCount
+		var minute int64
+		if err := rows.Scan(&minute, &c.SourceID, &c.Events); err != nil {
+			return nil, err
+		}
+		c.Minute = time.Unix(minute*60, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/store/query"
 )
 
 // CountEvents implements cdp.Tx.
@@ -35,15 +36,9 @@ func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.Min
 		return nil, fmt.Errorf("events per minute: %w", err)
 	}
 	defer rows.Close()
-	out := []cdp.MinuteCount{}
-	for rows.Next() {
-		var c cdp.MinuteCount
-		var minute int64
-		if err := rows.Scan(&minute, &c.SourceID, &c.Events); err != nil {
-			return nil, fmt.Errorf("events per minute: %w", err)
-		}
-		c.Minute = time.Unix(minute*60, 0).UTC()
-		out = append(out, c)
+	out, err := query.MinuteCounts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("events per minute: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

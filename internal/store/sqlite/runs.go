@@ -104,19 +104,11 @@ func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, stri
 		return nil, "", fmt.Errorf("find runs: %w", err)
 	}
 	defer rows.Close()
-	runs, cursor := []*cdp.Run{}, ""
-	for rows.Next() {
-		r, seq, err := scanRun(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("find runs: %w", err)
-		}
-		if len(runs) == limit {
-			cursor = query.RunCursor(seq)
-			break
-		}
-		runs = append(runs, r)
+	runs, cursor, err := query.Page(rows, limit, func(r query.Rows) (*cdp.Run, int64, error) { return scanRun(r) }, query.RunCursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("find runs: %w", err)
 	}
-	return runs, cursor, rows.Err()
+	return runs, cursor, nil
 }
 
 // CountRuns implements cdp.RunReader.

@@ -97,25 +97,14 @@ func (t *tx) Profile(ctx context.Context, id string) (*cdp.Profile, error) {
 
 // scanProfile decodes a profile row; the counter columns win over the body.
 func scanProfile(row *sql.Row, id string) (*cdp.Profile, error) {
-	var body []byte
-	var updated int64
-	var last, current sql.NullInt64
-	p := &cdp.Profile{}
-	err := row.Scan(&p.Version, &body, &p.Stats.Events, &p.Stats.Visits, &last, &current, &updated)
+	var r storebody.ProfileRow
+	err := row.Scan(r.Dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "profile %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("load profile: %w", err)
 	}
-	stats, version := p.Stats, p.Version
-	if err := json.Unmarshal(body, p); err != nil {
-		return nil, fmt.Errorf("decode profile %s: %w", id, err)
-	}
-	p.Stats, p.Version = stats, version
-	p.Stats.LastVisitAt, p.Stats.CurrentVisitAt = fromNanos(last), fromNanos(current)
-	p.UpdatedAt = time.Unix(0, updated).UTC()
-	p.Normalize()
-	return p, nil
+	return r.Profile(id)
 }
 
 func fromNanos(n sql.NullInt64) *time.Time {
