@@ -136,10 +136,9 @@ func TestRateLimitAcrossNodes(t *testing.T) {
 		Steps: []workflow.Step{{ID: "send", Action: "customerio.track_event", Destination: "cio",
 			With: map[string]any{"identifier": "'u1'", "name": "'bought'"}}}}}
 	nodes := openNodes(t, cfg, 2)
-	time.Sleep(300 * time.Millisecond) // the nodes hear each other
-	if nodes[0].members.Count() != 2 {
-		t.Fatalf("node 0 counts %d nodes", nodes[0].members.Count())
-	}
+	testenv.Eventually(t, "the nodes to hear each other", 10*time.Second, func() bool {
+		return nodes[0].members.Count() == 2 && nodes[1].members.Count() == 2
+	})
 	events := make([]string, 60)
 	for i := range events {
 		events[i] = fmt.Sprintf(`{"type":"purchase","properties":{"n":%d}}`, i)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,7 +57,9 @@ func testOutage(t *testing.T, engine string) {
 	// the events sent before the outage are mid-attempt when it starts.
 	var mu sync.Mutex
 	delivered := map[string]int{} // webhook-id → requests
+	var arrived atomic.Int64 // requests the stand-in has begun to answer
 	standIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
 		time.Sleep(500 * time.Millisecond)
 		mu.Lock()
 		delivered[r.Header.Get("Webhook-Id")]++
@@ -109,10 +112,10 @@ func testOutage(t *testing.T, engine string) {
 			t.Fatalf("before the outage: status %d", code)
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // the processor stores them and their runs start
+	testenv.Eventually(t, "a run mid-attempt", 10*time.Second, func() bool { return arrived.Load() > 0 })
 	proxy.Cut()
 	cutAt := time.Now()
-	time.Sleep(200 * time.Millisecond) // the node notices
+	testenv.Eventually(t, "/readyz to see "+engine+" gone", 10*time.Second, func() bool { return ready() == 503 })
 	codes := map[int]int{}
 	for i := range 20 {
 		start := time.Now()

@@ -17,6 +17,7 @@ type Cache[K comparable, V any] struct {
 	half     int
 	ttl      time.Duration
 	cur, old map[K]entry[V]
+	now      func() time.Time // the clock; tests move it
 }
 
 type entry[V any] struct {
@@ -28,7 +29,7 @@ type entry[V any] struct {
 // expiry).
 func New[K comparable, V any](size int, ttl time.Duration) *Cache[K, V] {
 	half := max(size/2, 1)
-	return &Cache[K, V]{half: half, ttl: ttl, cur: make(map[K]entry[V]), old: make(map[K]entry[V])}
+	return &Cache[K, V]{half: half, ttl: ttl, cur: make(map[K]entry[V]), old: make(map[K]entry[V]), now: time.Now}
 }
 
 // Get returns the live value of key.
@@ -41,7 +42,7 @@ func (c *Cache[K, V]) Get(key K) (V, bool) {
 			c.putLocked(key, e)
 		}
 	}
-	if !ok || (c.ttl > 0 && time.Now().After(e.expires)) {
+	if !ok || (c.ttl > 0 && c.now().After(e.expires)) {
 		var zero V
 		return zero, false
 	}
@@ -57,7 +58,7 @@ func (c *Cache[K, V]) Put(key K, value V) {
 		// Each entry lives between 3/4 of ttl and ttl, so that entries put
 		// together (a burst of new visitors) do not all expire, and cost
 		// their misses, in the same moment.
-		e.expires = time.Now().Add(c.ttl - rand.N(c.ttl/4+1))
+		e.expires = c.now().Add(c.ttl - rand.N(c.ttl/4+1))
 	}
 	c.putLocked(key, e)
 }

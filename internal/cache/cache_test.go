@@ -29,10 +29,14 @@ func TestCache(t *testing.T) {
 	if _, ok := c.Get("f"); ok {
 		t.Fatal("entry survived Clear")
 	}
-	exp := New[string, int](10, time.Millisecond)
+	exp := New[string, int](10, time.Minute)
+	clock := time.Now()
+	exp.now = func() time.Time { return clock }
 	exp.Put("x", 1)
-	time.Sleep(3 * time.Millisecond)
-	if _, ok := exp.Get("x"); ok {
+	if clock = clock.Add(44 * time.Second); !has(exp, "x") {
+		t.Fatal("an entry expired before three quarters of its ttl")
+	}
+	if clock = clock.Add(16*time.Second + time.Nanosecond); has(exp, "x") {
 		t.Fatal("expired entry found")
 	}
 }
@@ -61,4 +65,9 @@ func TestExpiriesSpread(t *testing.T) {
 	if last.Sub(first) < 10*time.Second {
 		t.Fatalf("1000 expiries within %v of each other", last.Sub(first))
 	}
+}
+
+func has(c *Cache[string, int], key string) bool {
+	_, ok := c.Get(key)
+	return ok
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -245,10 +246,11 @@ func TestCustomerIORateLimitAndRegion(t *testing.T) {
 	}
 	r := s.do(t, "GET", "/api/v1/accounts/region", "", "", "Authorization", "Basic "+basic(cioSite, cioKey))
 	if r.status == 429 {
-		if r.header.Get("Retry-After") == "" {
-			t.Fatal("429 without Retry-After")
+		wait, err := strconv.Atoi(r.header.Get("Retry-After"))
+		if err != nil || wait < 1 {
+			t.Fatalf("429 with Retry-After %q", r.header.Get("Retry-After"))
 		}
-		time.Sleep(time.Second)
+		time.Sleep(time.Duration(wait) * time.Second) // as the header asks
 		r = s.do(t, "GET", "/api/v1/accounts/region", "", "", "Authorization", "Basic "+basic(cioSite, cioKey))
 	}
 	wantStatus(t, r, 200)

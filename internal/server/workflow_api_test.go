@@ -130,8 +130,7 @@ func TestWorkflowsAPI(t *testing.T) {
 		t.Fatalf("versions %s", r.body)
 	}
 	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"purchase"}]}`), 200)
-	s.settle(t)
-	time.Sleep(200 * time.Millisecond)
+	s.settle(t) // runs are created in the transaction that stores their event
 	if runs, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "notify"}); len(runs) != 2 {
 		t.Fatalf("a deleted workflow started a run: %d runs", len(runs))
 	}

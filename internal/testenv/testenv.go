@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
@@ -81,4 +82,17 @@ func NATS(t testing.TB) (natsURL, prefix string) {
 		}
 	})
 	return natsURL, prefix
+}
+
+// Eventually waits until cond holds, checking every 10 ms, and fails the
+// test naming what it waited for if it does not within the time given:
+// the way to wait for something to happen, where a fixed sleep would
+// guess how long it takes.
+func Eventually(t testing.TB, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+	}
 }

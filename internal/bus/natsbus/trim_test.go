@@ -30,8 +30,7 @@ func TestTrimKeepsOnlyUnacknowledged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	if n := stored(); n != 10 {
+	if n := stored(); n != 10 { // Append returns once the stream holds the message
 		t.Fatalf("before any consumer: %d messages stored, want all 10 kept", n)
 	}
 	// Ack the first 6 deliveries only.
