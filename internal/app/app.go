@@ -16,17 +16,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/switchyardhq/switchyard/internal/admin"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
-	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
-	"github.com/switchyardhq/switchyard/internal/periodic"
-	"github.com/switchyardhq/switchyard/internal/processor"
 	"github.com/switchyardhq/switchyard/internal/retry"
 	"github.com/switchyardhq/switchyard/internal/server"
 	"github.com/switchyardhq/switchyard/internal/store/postgres"
@@ -55,210 +50,13 @@ type App struct {
 	// Version is reported in the AsyncAPI and OpenAPI documents.
 	Version string
 
+	deploy   deployment
 	failed   chan error                             // the processor stopped on its own
 	maintain func(context.Context, time.Time) error // the store's hourly upkeep: event retention, partitions
 	members  *natsbus.Members                       // the nodes sharing the queues, with an external NATS
 	stopWork context.CancelFunc
 	work     sync.WaitGroup
 	closers  []func() error // in the order Close runs them
-}
-
-// Open builds and starts everything cfg describes: it locks and opens the
-// data dir, loads the sources (creating the default source if there are
-// none), and starts the processor.
-func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
-	a := &App{Config: cfg, Logger: log, Hub: &tail.Hub{}, failed: make(chan error, 1)}
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	unlock, err := lockDataDir(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	a.closers = append(a.closers, func() error { unlock(); return nil })
-
-	a.Registry = prometheus.NewRegistry()
-	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Metrics = metrics.New(a.Registry)
-
-	fsync := cfg.Durability == config.DurabilityFsync
-	if err := a.openStore(ctx, cfg, fsync); err != nil {
-		return nil, err
-	}
-	store := a.Store
-
-	// A 5 ms linger lets the processor commit larger batches under load.
-	p := cfg.NATSPrefix
-	var evlog *natsbus.Log
-	err = waitFor(ctx, log, "NATS", func() (err error) {
-		evlog, err = natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: fsync,
-			Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: log.With("component", "eventlog"),
-			Credentials: cfg.NATSCredentials, NKeySeed: cfg.NATSNKey, CAFile: cfg.NATSTLS.CAFile, CertFile: cfg.NATSTLS.CertFile, KeyFile: cfg.NATSTLS.KeyFile})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	a.Events = evlog
-	a.closers = append([]func() error{evlog.Close}, a.closers...)
-	// The run queue: a second stream on the same server (closed first).
-	runs, err := evlog.Sibling(ctx, p+"RUNS", p+"sy.runs")
-	if err != nil {
-		return nil, err
-	}
-	a.Runs = runs
-	a.closers = append([]func() error{runs.Close}, a.closers...)
-	if a.Sessions, err = evlog.KeyValue(ctx, p+"CONSOLE_SESSIONS", admin.SessionLifetime); err != nil {
-		return nil, err
-	}
-
-	var configured []*cdp.Source
-	for _, s := range cfg.Sources {
-		configured = append(configured, s.Source(cdp.OriginConfig))
-	}
-	a.Sources = ingest.NewSources(store, configured)
-	if err := a.Sources.Load(ctx); err != nil {
-		return nil, err
-	}
-	if err := a.Sources.EnsureDefaults(ctx); err != nil {
-		return nil, err
-	}
-	a.Identity = identity.New(store)
-	if cfg.NATSURL != "" {
-		// A node that erases or merges profiles tells the others to drop
-		// the sessions they remember.
-		forget, err := evlog.Signal(p+"sy.identity.forget", a.Identity.ProfilesChangedElsewhere)
-		if err != nil {
-			return nil, fmt.Errorf("identity signal: %w", err)
-		}
-		a.Identity.ShareWith(forget.Send)
-		a.closers = append([]func() error{func() error { forget.Close(); return nil }}, a.closers...)
-	}
-	pressure := ingest.NewBackpressure(evlog, processor.Group, ingest.BackpressureOptions{
-		MaxDelay: cfg.Backpressure.MaxDelayDuration(), MaxBytes: uint64(cfg.Backpressure.MaxBytes)},
-		a.Metrics, log.With("component", "backpressure"))
-	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics, pressure)
-	a.closers = append([]func() error{func() error { a.Ingest.Close(); return nil }}, a.closers...)
-
-	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopWork = stop
-	a.work.Go(func() { pressure.Run(workCtx) })
-	var dests []*workflow.Destination
-	for _, d := range cfg.Destinations {
-		dests = append(dests, d.Destination())
-	}
-	if a.Workflows, err = workflow.NewRegistry(store, cfg.Workflows, dests, a.Sources.List, log.With("component", "workflows")); err != nil {
-		return nil, err
-	}
-	if err := a.Workflows.Load(ctx); err != nil {
-		return nil, err
-	}
-	a.Sources.Check, a.Sources.OnChange = a.Workflows.CheckSource, a.Workflows.Rebuild
-	// With an external NATS, stored events reach the tails of every node
-	// through a relay; embedded, the process's hub is the only one.
-	var tailOut processor.Tail = a.Hub
-	if cfg.NATSURL != "" {
-		relay, err := evlog.Relay(p+"sy.tail", a.Hub.Publish, a.Hub.Active)
-		if err != nil {
-			return nil, fmt.Errorf("tail relay: %w", err)
-		}
-		a.Hub.OnSubscribe, tailOut = relay.Want, relay
-		a.closers = append([]func() error{func() error { relay.Close(); return nil }}, a.closers...)
-	}
-	proc := processor.New(evlog, store, a.Identity, tailOut, a.Metrics, log.With("component", "processor"))
-	if cfg.NATSURL != "" {
-		proc.Shared()
-	}
-	proc.Triggers = a.Workflows
-	engine := &workflow.Engine{Store: store, Client: httpclient.New(), Workflow: a.Workflows.Workflow,
-		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics}
-	if cfg.NATSURL != "" {
-		// Other nodes may share the run queue: runs are advanced under
-		// leases, none is taken from the local cache of new runs, and each
-		// node sends its share of every destination's rate limit.
-		engine.Node = nodeName()
-		members, err := evlog.Members(p+"sy.nodes", engine.Node, 0)
-		if err != nil {
-			return nil, fmt.Errorf("node membership: %w", err)
-		}
-		engine.Client.Share, a.members = members.Share, members
-		a.closers = append([]func() error{func() error { members.Close(); return nil }}, a.closers...)
-	}
-	proc.OnRuns = func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
-		engine.Committed(created, events)
-		if err := workflow.Enqueue(ctx, runs, created); err != nil {
-			log.Error("enqueue workflow runs", "err", err)
-		}
-	}
-	runner := &workflow.Runner{Queue: runs, Log: log.With("component", "runner"), Engine: engine}
-	a.work.Go(func() {
-		// At start every pending run is queued (the data dir is ours alone),
-		// then every 30 s those pending for over 30 s.
-		if _, err := workflow.Sweep(workCtx, store, runs, 0, time.Now()); err != nil && workCtx.Err() == nil {
-			log.Warn("sweep pending runs", "err", err)
-		}
-		periodic.Run(workCtx, 30*time.Second, func(ctx context.Context) {
-			if n, err := workflow.Sweep(ctx, store, runs, 30*time.Second, time.Now()); err != nil && ctx.Err() == nil {
-				log.Warn("sweep pending runs", "err", err)
-			} else if n > 0 {
-				log.Info("queued pending runs again", "runs", n)
-			}
-		})
-	})
-	a.work.Go(func() {
-		periodic.Run(workCtx, 2*time.Second, func(ctx context.Context) {
-			if b, err := runs.Backlog(ctx, workflow.Group); err == nil {
-				a.Metrics.RunQueue.Set(float64(b.Messages))
-			}
-			a.runGauges(ctx)
-			nodes := 1
-			if a.members != nil {
-				nodes = a.members.Count()
-			}
-			a.Metrics.Nodes.Set(float64(nodes))
-		})
-	})
-	a.work.Go(func() {
-		if err := runner.Run(workCtx); err != nil {
-			a.fail(fmt.Errorf("runner stopped: %w", err))
-		}
-	})
-	a.work.Go(func() {
-		if err := proc.Run(workCtx); err != nil {
-			a.fail(fmt.Errorf("processor stopped: %w", err))
-		}
-	})
-	a.work.Go(func() { a.Sources.Run(workCtx, 10*time.Second, log) })
-	a.work.Go(func() { a.Workflows.Run(workCtx, 10*time.Second) })
-	if cfg.RawCapture.Enabled {
-		a.work.Go(func() {
-			periodic.Run(workCtx, time.Minute, func(ctx context.Context) { a.purgeRawRequests(ctx, cfg.RawCapture.RetentionDuration()) })
-		})
-	}
-	a.work.Go(func() {
-		maintain := func(ctx context.Context) {
-			if err := a.maintain(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				log.Warn("maintain the store", "err", err)
-			}
-		}
-		maintain(workCtx)
-		periodic.Run(workCtx, time.Hour, maintain)
-	})
-	a.work.Go(func() {
-		periodic.Run(workCtx, time.Hour, func(ctx context.Context) {
-			// The console shows the last hour; a week of counts is kept.
-			err := a.Store.Update(ctx, func(tx cdp.Tx) error { return tx.DeleteEventCountsBefore(ctx, time.Now().Add(-7*24*time.Hour)) })
-			if err != nil && ctx.Err() == nil {
-				log.Warn("purge event counts", "err", err)
-			}
-		})
-	})
-	return a, nil
 }
 
 // nodeName names this process among the nodes sharing a run queue.
@@ -296,45 +94,6 @@ func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) err
 	a.Store, a.maintain = store, store.Maintain
 	a.closers = append([]func() error{store.Close}, a.closers...)
 	return nil
-}
-
-// runGauges sets the run gauges: runs by status (failed ones are the
-// dead letter) and the age of the oldest run not started yet.
-func (a *App) runGauges(ctx context.Context) {
-	counts, err := a.Store.CountRuns(ctx, cdp.RunPending, cdp.RunRunning, cdp.RunWaiting, cdp.RunFailed)
-	if err != nil {
-		return
-	}
-	for status, c := range counts {
-		a.Metrics.RunsByStatus.WithLabelValues(status).Set(float64(c.Runs))
-	}
-	age := 0.0
-	if c := counts[cdp.RunPending]; c.Runs > 0 {
-		age = max(time.Since(c.Oldest).Seconds(), 0)
-	}
-	a.Metrics.OldestPending.Set(age)
-}
-
-// purgeRawRequests deletes the raw requests older than retention, a few
-// thousand per transaction so that ingest's writes are never held up long.
-func (a *App) purgeRawRequests(ctx context.Context, retention time.Duration) {
-	before := time.Now().Add(-retention)
-	for ctx.Err() == nil {
-		var n int64
-		err := a.Store.Update(ctx, func(tx cdp.Tx) (err error) {
-			n, err = tx.DeleteRawRequestsBefore(ctx, before, 2000)
-			return err
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				a.Logger.Warn("purge raw requests", "err", err)
-			}
-			return
-		}
-		if n < 2000 {
-			return
-		}
-	}
 }
 
 func (a *App) deps() server.Deps {

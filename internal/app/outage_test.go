@@ -57,7 +57,7 @@ func testOutage(t *testing.T, engine string) {
 	// the events sent before the outage are mid-attempt when it starts.
 	var mu sync.Mutex
 	delivered := map[string]int{} // webhook-id → requests
-	var arrived atomic.Int64 // requests the stand-in has begun to answer
+	var arrived atomic.Int64      // requests the stand-in has begun to answer
 	standIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived.Add(1)
 		time.Sleep(500 * time.Millisecond)

@@ -1,0 +1,216 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/httpclient"
+	"github.com/switchyardhq/switchyard/internal/identity"
+	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/tail"
+	"github.com/switchyardhq/switchyard/internal/workflow"
+)
+
+// deployment is decided once, from the configuration: embedded engines
+// (one process owns the data dir) or an external NATS shared by several
+// nodes, each named, which must tell each other about what they cache.
+type deployment struct {
+	shared bool   // other nodes may share the event log, queues and store
+	node   string // this node's name among them ("" alone)
+	prefix string // of the stream names and subjects on a shared NATS
+}
+
+func newDeployment(cfg *config.Config) deployment {
+	d := deployment{shared: cfg.NATSURL != "", prefix: cfg.NATSPrefix}
+	if d.shared {
+		d.node = nodeName()
+	}
+	return d
+}
+
+// Open builds and starts everything cfg describes, in dependency order:
+// the data dir lock and metrics, the store, the event log and queues,
+// the services (sources, identity, ingest, workflows), then the
+// background work (processor, runners, chores). On an error everything
+// opened so far is closed.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Logger: log, Hub: &tail.Hub{}, failed: make(chan error, 1), deploy: newDeployment(cfg)}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error { unlock(); return nil })
+	a.Registry = prometheus.NewRegistry()
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Metrics = metrics.New(a.Registry)
+
+	if err := a.openStore(ctx, cfg, cfg.Durability == config.DurabilityFsync); err != nil {
+		return nil, err
+	}
+	evlog, err := a.openLogs(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopWork = stop
+	if err := a.openServices(ctx, workCtx, cfg, evlog); err != nil {
+		return nil, err
+	}
+	if err := a.startPipeline(workCtx, evlog); err != nil {
+		return nil, err
+	}
+	a.startChores(workCtx)
+	return a, nil
+}
+
+// closeFirst registers c to run before everything registered so far:
+// what was opened last is closed first.
+func (a *App) closeFirst(c func() error) { a.closers = append([]func() error{c}, a.closers...) }
+
+// openLogs opens the event log, the run queue beside it and the console's
+// session bucket.
+func (a *App) openLogs(ctx context.Context, cfg *config.Config) (*natsbus.Log, error) {
+	p := a.deploy.prefix
+	var evlog *natsbus.Log
+	err := waitFor(ctx, a.Logger, "NATS", func() (err error) {
+		// A 5 ms linger lets the processor commit larger batches under load.
+		evlog, err = natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: cfg.Durability == config.DurabilityFsync,
+			Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: a.Logger.With("component", "eventlog"),
+			Credentials: cfg.NATSCredentials, NKeySeed: cfg.NATSNKey, CAFile: cfg.NATSTLS.CAFile, CertFile: cfg.NATSTLS.CertFile, KeyFile: cfg.NATSTLS.KeyFile})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Events = evlog
+	a.closeFirst(evlog.Close)
+	runs, err := evlog.Sibling(ctx, p+"RUNS", p+"sy.runs")
+	if err != nil {
+		return nil, err
+	}
+	a.Runs = runs
+	a.closeFirst(runs.Close)
+	if a.Sessions, err = evlog.KeyValue(ctx, p+"CONSOLE_SESSIONS", admin.SessionLifetime); err != nil {
+		return nil, err
+	}
+	return evlog, nil
+}
+
+// openServices builds the sources (making the default ones on a first
+// start), identity, ingest with its backpressure, and the workflows.
+func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evlog *natsbus.Log) error {
+	var configured []*cdp.Source
+	for _, s := range cfg.Sources {
+		configured = append(configured, s.Source(cdp.OriginConfig))
+	}
+	a.Sources = ingest.NewSources(a.Store, configured)
+	if err := a.Sources.Load(ctx); err != nil {
+		return err
+	}
+	if err := a.Sources.EnsureDefaults(ctx); err != nil {
+		return err
+	}
+	a.Identity = identity.New(a.Store)
+	if a.deploy.shared {
+		// A node that erases or merges profiles tells the others to drop
+		// the sessions they remember.
+		changed, err := evlog.Signal(a.deploy.prefix+"sy.identity.forget", a.Identity.ProfilesChangedElsewhere)
+		if err != nil {
+			return fmt.Errorf("identity signal: %w", err)
+		}
+		a.Identity.ShareWith(changed.Send)
+		a.closeFirst(func() error { changed.Close(); return nil })
+	}
+	pressure := ingest.NewBackpressure(evlog, processor.Group, ingest.BackpressureOptions{
+		MaxDelay: cfg.Backpressure.MaxDelayDuration(), MaxBytes: uint64(cfg.Backpressure.MaxBytes)},
+		a.Metrics, a.Logger.With("component", "backpressure"))
+	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics, pressure)
+	a.closeFirst(func() error { a.Ingest.Close(); return nil })
+	a.work.Go(func() { pressure.Run(workCtx) })
+
+	var dests []*workflow.Destination
+	for _, d := range cfg.Destinations {
+		dests = append(dests, d.Destination())
+	}
+	var err error
+	if a.Workflows, err = workflow.NewRegistry(a.Store, cfg.Workflows, dests, a.Sources.List, a.Logger.With("component", "workflows")); err != nil {
+		return err
+	}
+	if err := a.Workflows.Load(ctx); err != nil {
+		return err
+	}
+	a.Sources.Check, a.Sources.OnChange = a.Workflows.CheckSource, a.Workflows.Rebuild
+	return nil
+}
+
+// startPipeline starts the processor (event log → store, tail, runs) and
+// the runners (run queue → actions).
+func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
+	log := a.Logger
+	// On several nodes stored events reach the tails of every node through
+	// a relay; embedded, the process's hub is the only one.
+	var tailOut processor.Tail = a.Hub
+	if a.deploy.shared {
+		relay, err := evlog.Relay(a.deploy.prefix+"sy.tail", a.Hub.Publish, a.Hub.Active)
+		if err != nil {
+			return fmt.Errorf("tail relay: %w", err)
+		}
+		a.Hub.OnSubscribe, tailOut = relay.Want, relay
+		a.closeFirst(func() error { relay.Close(); return nil })
+	}
+	proc := processor.New(evlog, a.Store, a.Identity, tailOut, a.Metrics, log.With("component", "processor"))
+	if a.deploy.shared {
+		proc.Shared()
+	}
+	proc.Triggers = a.Workflows
+	// On several nodes runs are advanced under leases, and each node sends
+	// its share of every destination's rate limit.
+	engine := &workflow.Engine{Store: a.Store, Client: httpclient.New(), Workflow: a.Workflows.Workflow,
+		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics, Node: a.deploy.node}
+	if a.deploy.shared {
+		members, err := evlog.Members(a.deploy.prefix+"sy.nodes", a.deploy.node, 0)
+		if err != nil {
+			return fmt.Errorf("node membership: %w", err)
+		}
+		engine.Client.Share, a.members = members.Share, members
+		a.closeFirst(func() error { members.Close(); return nil })
+	}
+	proc.OnRuns = func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
+		engine.Committed(created, events)
+		if err := workflow.Enqueue(ctx, a.Runs, created); err != nil {
+			log.Error("enqueue workflow runs", "err", err)
+		}
+	}
+	runner := &workflow.Runner{Queue: a.Runs, Log: log.With("component", "runner"), Engine: engine}
+	a.work.Go(func() {
+		if err := runner.Run(ctx); err != nil {
+			a.fail(fmt.Errorf("runner stopped: %w", err))
+		}
+	})
+	a.work.Go(func() {
+		if err := proc.Run(ctx); err != nil {
+			a.fail(fmt.Errorf("processor stopped: %w", err))
+		}
+	})
+	return nil
+}
