@@ -284,10 +284,23 @@ func (c *Config) Validate() error {
 
 // problems lists what Validate reports, each prefixed with its YAML path.
 func (c *Config) problems() []string {
-	var problems []string
-	add := func(path, format string, args ...any) {
-		problems = append(problems, path+": "+fmt.Sprintf(format, args...))
-	}
+	var p problemList
+	c.checkProcess(p.add)
+	c.checkSources(p.add)
+	c.checkWorkflows(p.add)
+	return c.withUnset(p)
+}
+
+// problemList collects "path: message" problems.
+type problemList []string
+
+func (p *problemList) add(path, format string, args ...any) {
+	*p = append(*p, path+": "+fmt.Sprintf(format, args...))
+}
+
+// checkProcess checks the process's own settings: listeners, engines,
+// limits, logging, admin access.
+func (c *Config) checkProcess(add func(path, format string, args ...any)) {
 	if err := validAddr(c.Listen); err != nil {
 		add("listen", "%v", err)
 	}
@@ -367,6 +380,10 @@ func (c *Config) problems() []string {
 			add(fmt.Sprintf("admin.tokens[%d]", i), "is empty")
 		}
 	}
+}
+
+// checkSources checks each source and that their ids are unique.
+func (c *Config) checkSources(add func(path, format string, args ...any)) {
 	seen := map[string]int{}
 	for i, s := range c.Sources {
 		path := fmt.Sprintf("sources[%d]", i)
@@ -382,6 +399,11 @@ func (c *Config) problems() []string {
 		}
 		seen[s.ID] = i
 	}
+}
+
+// checkWorkflows checks the destinations, and the workflows (declared, and
+// implied by forward_to) against them.
+func (c *Config) checkWorkflows(add func(path, format string, args ...any)) {
 	kinds := map[string]string{}
 	for i, d := range c.Destinations {
 		path := fmt.Sprintf("destinations[%d]", i)
@@ -419,7 +441,6 @@ func (c *Config) problems() []string {
 			ids[w.ID] = true
 		}
 	}
-	return c.withUnset(problems)
 }
 
 // withUnset reports each value that names an environment variable that is
