@@ -178,11 +178,6 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		a.Hub.OnSubscribe, tailOut = relay.Want, relay
 		a.closeFirst(func() error { relay.Close(); return nil })
 	}
-	proc := processor.New(evlog, a.Store, a.Identity, tailOut, a.Metrics, log.With("component", "processor"))
-	if a.deploy.shared {
-		proc.Shared()
-	}
-	proc.Triggers = a.Workflows
 	// On several nodes runs are advanced under leases, and each node sends
 	// its share of every destination's rate limit.
 	engine := &workflow.Engine{Store: a.Store, Client: httpclient.New(), Workflow: a.Workflows.Workflow,
@@ -195,12 +190,14 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		engine.Client.Share, a.members = members.Share, members
 		a.closeFirst(func() error { members.Close(); return nil })
 	}
-	proc.OnRuns = func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
-		engine.Committed(created, events)
-		if err := workflow.Enqueue(ctx, a.Runs, created); err != nil {
-			log.Error("enqueue workflow runs", "err", err)
-		}
-	}
+	proc := processor.New(processor.Deps{Log: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
+		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared,
+		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
+			engine.Committed(created, events)
+			if err := workflow.Enqueue(ctx, a.Runs, created); err != nil {
+				log.Error("enqueue workflow runs", "err", err)
+			}
+		}})
 	runner := &workflow.Runner{Queue: a.Runs, Log: log.With("component", "runner"), Engine: engine}
 	a.work.Go(func() {
 		if err := runner.Run(ctx); err != nil {

@@ -34,19 +34,16 @@ type Processor struct {
 	// MaxAttempts is how often a failing message is tried before it is
 	// stored as poison (default 5).
 	MaxAttempts int
-	// Triggers, if set, names the workflow runs each stored event starts;
-	// OnRuns receives them, with the events stored, once their
-	// transaction committed.
-	Triggers Triggers
-	OnRuns   func(ctx context.Context, runs []*cdp.Run, events []*cdp.Event)
+	triggers    Triggers
+	onRuns      func(ctx context.Context, runs []*cdp.Run, events []*cdp.Event)
 	// seen remembers the last session update committed per session, to
 	// skip an identical one without a read; nil when other processes
-	// write the same sessions (see Shared).
+	// write the same sessions (Deps.Shared).
 	seen *cache.Cache[string, uint64]
 	// owners remembers which profile owns an identifier, as read from the
 	// store in committed transactions, so that the events of a known
 	// person skip the lookup; nil when other processes write the same
-	// store (see Shared). It is dropped whenever a profile is erased or
+	// store (Deps.Shared). It is dropped whenever a profile is erased or
 	// merged, here or through the identity service (ownersEpoch).
 	owners      *cache.Cache[cdp.Identifier, string]
 	ownersEpoch uint64
@@ -64,16 +61,35 @@ type Triggers interface {
 	Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) []*cdp.Run
 }
 
-// New returns a Processor.
-func New(log cdp.EventLog, store cdp.Store, ids *identity.Service, hub Tail, m *metrics.Metrics, logger *slog.Logger) *Processor {
-	return &Processor{log: log, store: store, identity: ids, hub: hub, metrics: m, logger: logger, MaxAttempts: 5,
-		seen: cache.New[string, uint64](100_000, 0), owners: cache.New[cdp.Identifier, string](100_000, 0)}
+// Deps are what a Processor works with.
+type Deps struct {
+	Log      cdp.EventLog
+	Store    cdp.Store
+	Identity *identity.Service
+	Tail     Tail
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+	// Triggers, if set, names the workflow runs each stored event starts;
+	// OnRuns receives them, with the events stored, once their
+	// transaction committed.
+	Triggers Triggers
+	OnRuns   func(ctx context.Context, runs []*cdp.Run, events []*cdp.Event)
+	// Shared says that processors on other nodes write the same store: an
+	// update identical to the last one this one committed for a session
+	// may no longer be what is stored, and an identifier's owner may have
+	// changed, so nothing is remembered across transactions.
+	Shared bool
 }
 
-// Shared tells the processor that processors on other nodes write the
-// same store: an update identical to the last one it committed for a
-// session may no longer be what is stored, so none is skipped.
-func (p *Processor) Shared() { p.seen, p.owners = nil, nil }
+// New returns a Processor.
+func New(d Deps) *Processor {
+	p := &Processor{log: d.Log, store: d.Store, identity: d.Identity, hub: d.Tail, metrics: d.Metrics, logger: d.Logger,
+		MaxAttempts: 5, triggers: d.Triggers, onRuns: d.OnRuns}
+	if !d.Shared {
+		p.seen, p.owners = cache.New[string, uint64](100_000, 0), cache.New[cdp.Identifier, string](100_000, 0)
+	}
+	return p
+}
 
 // Run processes until ctx is done. Messages received but not processed
 // when it stops are handed back to the log for redelivery.
@@ -181,7 +197,7 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 		if err := tx.CountEvents(ctx, st.minuteCounts()); err != nil {
 			return err
 		}
-		return st.trigger(ctx, p.Triggers, time.Now().UTC())
+		return st.trigger(ctx, p.triggers, time.Now().UTC())
 	})
 	if err != nil {
 		return err
@@ -196,8 +212,8 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 			}
 		}
 	}
-	if len(st.runs) > 0 && p.OnRuns != nil {
-		p.OnRuns(ctx, st.runs, st.stored)
+	if len(st.runs) > 0 && p.onRuns != nil {
+		p.onRuns(ctx, st.runs, st.stored)
 	}
 	if st.erased {
 		p.identity.ProfilesChanged()
