@@ -71,26 +71,25 @@ func nodeName() string {
 // SQLite in the data dir.
 func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) error {
 	log := a.Logger.With("component", "store")
+	observe := func(n int) { a.Metrics.StoreBatch.Observe(float64(n)) }
 	if cfg.PostgresURL != "" {
 		var store *postgres.Store
 		err := waitFor(ctx, a.Logger, "PostgreSQL", func() (err error) {
-			store, err = postgres.Open(ctx, postgres.Options{URL: cfg.PostgresURL, Retention: cfg.EventRetentionDuration(), Logger: log})
+			store, err = postgres.Open(ctx, postgres.Options{URL: cfg.PostgresURL, Retention: cfg.EventRetentionDuration(), Logger: log, OnCommit: observe})
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		store.OnCommit = func(n int) { a.Metrics.StoreBatch.Observe(float64(n)) }
 		a.Store, a.maintain = store, store.Maintain
 		a.closers = append([]func() error{store.Close}, a.closers...)
 		return nil
 	}
 	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "switchyard.db"), Fsync: fsync,
-		Retention: cfg.EventRetentionDuration(), Logger: log})
+		Retention: cfg.EventRetentionDuration(), Logger: log, OnCommit: observe})
 	if err != nil {
 		return err
 	}
-	store.OnCommit = func(n int) { a.Metrics.StoreBatch.Observe(float64(n)) }
 	a.Store, a.maintain = store, store.Maintain
 	a.closers = append([]func() error{store.Close}, a.closers...)
 	return nil

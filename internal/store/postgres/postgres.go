@@ -29,6 +29,9 @@ type Options struct {
 	// Retention drops event partitions (days) older than this (0: keep).
 	Retention time.Duration
 	Logger    *slog.Logger
+	// OnCommit, if set, is called after each committed Update with 1 (the
+	// SQLite store groups Updates; here each is its own transaction).
+	OnCommit func(n int)
 }
 
 // DefaultMaxConns is the pool size unless the URL sets pool_max_conns.
@@ -41,9 +44,6 @@ const DefaultMaxConns = 32
 type Store struct {
 	opts Options
 	pool pool
-	// OnCommit, if set, is called after each committed Update with 1 (the
-	// SQLite store groups Updates; here each is its own transaction).
-	OnCommit func(n int)
 }
 
 var _ cdp.Store = (*Store)(nil)
@@ -197,8 +197,8 @@ func (s *Store) Update(ctx context.Context, fn func(cdp.Tx) error) error {
 		}
 		break
 	}
-	if err == nil && s.OnCommit != nil {
-		s.OnCommit(1)
+	if err == nil && s.opts.OnCommit != nil {
+		s.opts.OnCommit(1)
 	}
 	return unavailable(err)
 }

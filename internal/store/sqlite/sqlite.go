@@ -140,6 +140,9 @@ type Options struct {
 	// Maintain does it.
 	Retention time.Duration
 	Logger    *slog.Logger
+	// OnCommit, if set, is called by the writer with the number of Updates
+	// that shared each commit (for the store-batch-size metric).
+	OnCommit func(n int)
 }
 
 // Store is a cdp.Store on SQLite.
@@ -156,10 +159,6 @@ type Store struct {
 	closed   bool
 	inflight sync.WaitGroup
 	done     chan struct{}
-
-	// OnCommit, if set, is called by the writer with the number of Updates
-	// that shared each commit (for the store-batch-size metric).
-	OnCommit func(n int)
 }
 
 var _ cdp.Store = (*Store)(nil)
@@ -315,8 +314,8 @@ func (s *Store) commit(batch []*writeReq) {
 			}
 		}
 	}
-	if s.OnCommit != nil {
-		s.OnCommit(len(batch))
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(len(batch))
 	}
 	reply()
 }
