@@ -180,16 +180,17 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	}
 	// On several nodes runs are advanced under leases, and each node sends
 	// its share of every destination's rate limit.
-	engine := &workflow.Engine{Store: a.Store, Client: httpclient.New(), Workflow: a.Workflows.Workflow,
-		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics, Node: a.deploy.node}
+	var share func() float64
 	if a.deploy.shared {
 		members, err := evlog.Members(a.deploy.prefix+"sy.nodes", a.deploy.node, 0)
 		if err != nil {
 			return fmt.Errorf("node membership: %w", err)
 		}
-		engine.Client.Share, a.members = members.Share, members
+		share, a.members = members.Share, members
 		a.closeFirst(func() error { members.Close(); return nil })
 	}
+	engine := &workflow.Engine{Store: a.Store, Client: httpclient.New(share), Workflow: a.Workflows.Workflow,
+		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics, Node: a.deploy.node}
 	proc := processor.New(processor.Deps{Log: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
 		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared,
 		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {

@@ -74,17 +74,18 @@ type Attempt struct {
 
 // Client sends attempts; it is safe for concurrent use.
 type Client struct {
-	// Share, if set, is the fraction of every destination's rate limit
-	// this process may use (1/N with N nodes sending to it): a rate_limit
-	// is the destination's, not each node's. Set it before use.
-	Share func() float64
+	share func() float64
 	mu    sync.Mutex
 	dests map[string]*destination
 	now   func() time.Time
 }
 
-// New returns a Client.
-func New() *Client { return &Client{dests: map[string]*destination{}, now: time.Now} }
+// New returns a Client. share, if not nil, is the fraction of every
+// destination's rate limit this process may use (1/N with N nodes sending
+// to it): a rate_limit is the destination's, not each node's.
+func New(share func() float64) *Client {
+	return &Client{share: share, dests: map[string]*destination{}, now: time.Now}
+}
 
 // destination is a Destination's pacing state and HTTP transport.
 type destination struct {
@@ -149,8 +150,8 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 	defer func() { <-st.slots }()
 	if st.limiter != nil {
 		share := 1.0
-		if c.Share != nil {
-			share = c.Share()
+		if c.share != nil {
+			share = c.share()
 		}
 		st.pace(c.now(), share)
 		if err := st.admit(ctx); err != nil {

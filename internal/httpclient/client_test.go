@@ -94,7 +94,7 @@ func TestPrivateNetworkRefused(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer srv.Close()
-	c := New()
+	c := New(nil)
 	req := Request{Method: "POST", URL: srv.URL + "/x", Body: []byte(`{}`)}
 	a, err := c.Do(context.Background(), Destination{ID: "d"}, 1, req)
 	if err != nil || a.Class != Permanent || !strings.Contains(a.Error, "private or loopback") || hits.Load() != 0 {
@@ -119,7 +119,7 @@ func TestCaptureRedactsAndTruncates(t *testing.T) {
 	}))
 	defer srv.Close()
 	d := Destination{ID: "cio", AllowPrivateNetwork: true, Secrets: []string{"sk-live-123"}}
-	a, err := New().Do(context.Background(), d, 2, Request{Method: "POST", URL: srv.URL + "/v1?key=sk-live-123",
+	a, err := New(nil).Do(context.Background(), d, 2, Request{Method: "POST", URL: srv.URL + "/v1?key=sk-live-123",
 		Header: http.Header{"Authorization": {"Bearer sk-live-123"}, "X-Key": {"sk-live-123"}, "Content-Type": {"application/json"}},
 		Body:   []byte(`{"token":"sk-live-123","n":1}`)})
 	if err != nil {
@@ -145,7 +145,7 @@ func TestRedirectsAndTimeouts(t *testing.T) {
 		http.Redirect(w, r, "/elsewhere", http.StatusFound)
 	}))
 	defer srv.Close()
-	c := New()
+	c := New(nil)
 	a, _ := c.Do(context.Background(), Destination{ID: "r", AllowPrivateNetwork: true}, 1, Request{Method: "GET", URL: srv.URL + "/go"})
 	if a.Class != Permanent || a.Response.Status != 302 {
 		t.Fatalf("redirect: %+v", a)
@@ -168,7 +168,7 @@ func TestRateLimit(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	c := New()
+	c := New(nil)
 	d := Destination{ID: "limited", RateLimit: 20, AllowPrivateNetwork: true}
 	var wg sync.WaitGroup
 	for range 50 {

@@ -38,7 +38,7 @@ func TestBuildCalls(t *testing.T) {
 		CustomerIO: customerio.Destination{SiteID: "s", APIKey: "k", AppAPIKey: "a", TrackURL: srv.URL, AppURL: srv.URL}}
 	hook := &Destination{ID: "app", Kind: "webhook", URL: srv.URL + "/hooks", SigningSecret: secret, AllowPrivateNetwork: true}
 	api := &Destination{ID: "api", Kind: "http", URL: srv.URL + "/api", AllowPrivateNetwork: true}
-	client := httpclient.New()
+	client := httpclient.New(nil)
 	now := time.Now()
 	run := func(action string, d *Destination, in map[string]any) (any, *httpclient.Attempt) {
 		t.Helper()

@@ -68,7 +68,7 @@ func newEngineFixture(t *testing.T, doc string, mutate ...func(*cdp.Event)) *eng
 	}
 	dest := &Destination{ID: "cio", Kind: "customerio", AllowPrivateNetwork: true,
 		CustomerIO: customerio.Destination{SiteID: "s", APIKey: "k", TrackURL: srv.URL}}
-	f.engine = &Engine{Store: store, Client: httpclient.New(), Log: slog.New(slog.DiscardHandler),
+	f.engine = &Engine{Store: store, Client: httpclient.New(nil), Log: slog.New(slog.DiscardHandler),
 		Workflow: func(_ context.Context, id string, _ int) (*Compiled, error) {
 			if id != wf.ID {
 				return nil, cdp.Errorf(cdp.ENOTFOUND, "no workflow %s", id)

@@ -75,7 +75,7 @@ func TestRequestsMatchTheOfficialClient(t *testing.T) {
 	ctx := context.Background()
 	d := Destination{SiteID: "site_1", APIKey: "key_1", AppAPIKey: "app_key_1", TrackURL: srv.URL, AppURL: srv.URL + "/"}
 	dest := httpclient.Destination{ID: "cio", AllowPrivateNetwork: true, Secrets: d.Secrets()}
-	client := httpclient.New()
+	client := httpclient.New(nil)
 	send := func(req httpclient.Request, err error) *httpclient.Attempt {
 		t.Helper()
 		if err != nil {
