@@ -130,15 +130,18 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 	if err := a.Sources.EnsureDefaults(ctx); err != nil {
 		return err
 	}
-	a.Identity = identity.New(a.Store)
-	if a.deploy.shared {
+	if !a.deploy.shared {
+		a.Identity = identity.New(a.Store, nil)
+	} else {
 		// A node that erases or merges profiles tells the others to drop
-		// the sessions they remember.
-		changed, err := evlog.Signal(a.deploy.prefix+"sy.identity.forget", a.Identity.ProfilesChangedElsewhere)
-		if err != nil {
+		// the sessions they remember. The signal calls back into the
+		// service it announces for: it is opened once the service exists.
+		var changed *natsbus.Signal
+		a.Identity = identity.New(a.Store, func() { changed.Send() })
+		var err error
+		if changed, err = evlog.Signal(a.deploy.prefix+"sy.identity.forget", a.Identity.ProfilesChangedElsewhere); err != nil {
 			return fmt.Errorf("identity signal: %w", err)
 		}
-		a.Identity.ShareWith(changed.Send)
 		a.closeFirst(func() error { changed.Close(); return nil })
 	}
 	pressure := ingest.NewBackpressure(evlog, processor.Group, ingest.BackpressureOptions{

@@ -33,8 +33,21 @@ type Service struct {
 }
 
 // New returns a Service on store.
-func New(store cdp.Store) *Service {
-	return &Service{store: store, now: time.Now, sessions: cache.New[string, string](100_000, 5*time.Minute)}
+//
+// announce, when other nodes merge and erase profiles in the same store,
+// tells them of every ProfilesChanged; their announcements must call
+// ProfilesChangedElsewhere here. nil: this process is the store's only
+// writer. The announcement is best effort (it can arrive a moment after
+// the change, or be lost while a node is cut off), so with announce a
+// remembered session is kept only a minute instead of 5: a stale entry can
+// only hand a request a merged-away profile id, which the processor
+// resolves to the survivor, for that long at most.
+func New(store cdp.Store, announce func()) *Service {
+	ttl := 5 * time.Minute
+	if announce != nil {
+		ttl = time.Minute
+	}
+	return &Service{store: store, now: time.Now, sessions: cache.New[string, string](100_000, ttl), announce: announce}
 }
 
 // update runs fn in a store transaction, retrying when it lost a race.
@@ -477,18 +490,6 @@ func EraseTx(ctx context.Context, tx cdp.Tx, profileID string) error {
 		return err
 	}
 	return tx.DeleteProfile(ctx, pid)
-}
-
-// ShareWith tells the service that other nodes merge and erase profiles in
-// the same store. Every ProfilesChanged is announced to them with
-// announce, and their announcements must call ProfilesChangedElsewhere. The announcement is best effort
-// (it can arrive a moment after the change, or be lost while a node is cut
-// off), so a remembered session is also kept only a minute instead of 5:
-// a stale entry can only hand a request a merged-away profile id, which
-// the processor resolves to the survivor, for that long at most.
-func (s *Service) ShareWith(announce func()) {
-	s.sessions = cache.New[string, string](100_000, time.Minute)
-	s.announce = announce
 }
 
 // ProfilesChanged drops what the service remembers about sessions; call

@@ -19,7 +19,7 @@ func open(t *testing.T) (*identity.Service, cdp.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return identity.New(s), s
+	return identity.New(s, nil), s
 }
 
 func ident(kind, value string) cdp.Identifier {
