@@ -135,39 +135,9 @@ func (w *dryWalk) walk(ctx context.Context, steps []*CompiledStep, suffix string
 
 // step evaluates one step into st; it returns how the run would end there.
 func (w *dryWalk) step(ctx context.Context, cs *CompiledStep, st *DryStep) string {
-	explain := func(err error) string {
-		msg := err.Error()
-		if strings.Contains(msg, "steps") || strings.Contains(msg, "output") {
-			msg += " (an earlier action's output: a dry run calls nothing, so it has none)"
-		}
-		return msg
-	}
 	switch {
 	case cs.Action != "":
-		in := map[string]any{}
-		for name, input := range cs.With {
-			v, err := w.evalInput(ctx, input)
-			if err != nil {
-				st.Error = fmt.Sprintf("with.%s: %s", name, explain(err))
-				return ""
-			}
-			in[name] = v
-		}
-		if _, ok := in["body"]; !ok && cs.Action == "webhook.send" {
-			in["body"] = w.vars["event"]
-		}
-		st.Input = redact.Fields(in)
-		dest, ok := w.r.Destination(cs.Destination)
-		if !ok {
-			dest = &Destination{ID: "http"}
-		}
-		call, err := BuildCall(cs.Action, dest, in, "dry-run:"+st.ID, w.now)
-		if err != nil {
-			st.Error = err.Error()
-			return ""
-		}
-		req := httpclient.CaptureRequest(call.Request, dest.Client().Secrets)
-		st.Request = &req
+		w.action(ctx, cs, st)
 	case cs.Filter != nil:
 		ok, err := cs.Filter.EvalBool(ctx, w.vars)
 		if err != nil {
@@ -205,31 +175,74 @@ func (w *dryWalk) step(ctx context.Context, cs *CompiledStep, st *DryStep) strin
 		}
 		st.Value = v
 	case cs.ProfileUpdate != nil:
-		changes := map[string]any{}
-		for k, p := range cs.Set {
-			v, err := p.Eval(ctx, w.vars)
-			if err != nil {
-				st.Error = fmt.Sprintf("profile.update.set.%s: %s", k, explain(err))
-				return ""
-			}
-			changes["set."+k] = v
-		}
-		for k, p := range cs.Increment {
-			v, err := p.Eval(ctx, w.vars)
-			if err != nil {
-				st.Error = fmt.Sprintf("profile.update.increment.%s: %s", k, explain(err))
-				return ""
-			}
-			changes["increment."+k] = v
-		}
-		for _, k := range cs.ProfileUpdate.Unset {
-			changes["unset."+k] = true
-		}
-		st.Value = changes
+		w.profileUpdate(ctx, cs, st)
 	case cs.Stop:
 		return "would succeed at " + st.ID + " (stop)"
 	}
 	return ""
+}
+
+// explain is an expression's error, and why it may fail only in a dry run.
+func explain(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "steps") || strings.Contains(msg, "output") {
+		msg += " (an earlier action's output: a dry run calls nothing, so it has none)"
+	}
+	return msg
+}
+
+// action maps an action step's inputs and builds the request it would
+// send, credentials masked.
+func (w *dryWalk) action(ctx context.Context, cs *CompiledStep, st *DryStep) {
+	in := map[string]any{}
+	for name, input := range cs.With {
+		v, err := w.evalInput(ctx, input)
+		if err != nil {
+			st.Error = fmt.Sprintf("with.%s: %s", name, explain(err))
+			return
+		}
+		in[name] = v
+	}
+	if _, ok := in["body"]; !ok && cs.Action == "webhook.send" {
+		in["body"] = w.vars["event"]
+	}
+	st.Input = redact.Fields(in)
+	dest, ok := w.r.Destination(cs.Destination)
+	if !ok {
+		dest = &Destination{ID: "http"}
+	}
+	call, err := BuildCall(cs.Action, dest, in, "dry-run:"+st.ID, w.now)
+	if err != nil {
+		st.Error = err.Error()
+		return
+	}
+	req := httpclient.CaptureRequest(call.Request, dest.Client().Secrets)
+	st.Request = &req
+}
+
+// profileUpdate evaluates the changes a profile.update step would make.
+func (w *dryWalk) profileUpdate(ctx context.Context, cs *CompiledStep, st *DryStep) {
+	changes := map[string]any{}
+	for k, p := range cs.Set {
+		v, err := p.Eval(ctx, w.vars)
+		if err != nil {
+			st.Error = fmt.Sprintf("profile.update.set.%s: %s", k, explain(err))
+			return
+		}
+		changes["set."+k] = v
+	}
+	for k, p := range cs.Increment {
+		v, err := p.Eval(ctx, w.vars)
+		if err != nil {
+			st.Error = fmt.Sprintf("profile.update.increment.%s: %s", k, explain(err))
+			return
+		}
+		changes["increment."+k] = v
+	}
+	for _, k := range cs.ProfileUpdate.Unset {
+		changes["unset."+k] = true
+	}
+	st.Value = changes
 }
 
 // foreach walks the body for the first items of the list.
