@@ -54,6 +54,7 @@ type App struct {
 	failed   chan error                             // the processor stopped on its own
 	maintain func(context.Context, time.Time) error // the store's hourly upkeep: event retention, partitions
 	members  *natsbus.Members                       // the nodes sharing the queues, with an external NATS
+	relay    *natsbus.Relay                         // stored events to every node's tail, with an external NATS
 	stopWork context.CancelFunc
 	work     sync.WaitGroup
 	closers  []func() error // in the order Close runs them

@@ -94,7 +94,7 @@ func TestTailAcrossNodes(t *testing.T) {
 	defer sub.Close()
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
-	time.Sleep(200 * time.Millisecond) // node A hears that a tail is open
+	testenv.Eventually(t, "node A to hear that a tail is open", 10*time.Second, a.relay.Wanted)
 	for i := range 5 {
 		resp, err := http.Post(srv.URL+"/track", "application/json",
 			strings.NewReader(fmt.Sprintf(`{"source":{"id":"web"},"events":[{"type":"seen-on-b","properties":{"i":%d}}]}`, i)))

@@ -178,7 +178,7 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		if err != nil {
 			return fmt.Errorf("tail relay: %w", err)
 		}
-		a.Hub.OnSubscribe, tailOut = relay.Want, relay
+		a.Hub.OnSubscribe, tailOut, a.relay = relay.Want, relay, relay
 		a.closeFirst(func() error { relay.Close(); return nil })
 	}
 	// On several nodes runs are advanced under leases, and each node sends

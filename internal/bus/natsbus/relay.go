@@ -72,7 +72,7 @@ func (l *Log) Relay(subject string, deliver func([]*cdp.Event), active func() bo
 
 // Publish sends events to every node's tail, if any node has one open.
 func (r *Relay) Publish(events []*cdp.Event) {
-	if len(events) == 0 || time.Since(time.Unix(0, r.lastWanted.Load())) > interestTTL {
+	if len(events) == 0 || !r.Wanted() {
 		return
 	}
 	for len(events) > 0 {
@@ -82,6 +82,11 @@ func (r *Relay) Publish(events []*cdp.Event) {
 		}
 		events = events[n:]
 	}
+}
+
+// Wanted reports whether some node has a tail open, as last announced.
+func (r *Relay) Wanted() bool {
+	return time.Since(time.Unix(0, r.lastWanted.Load())) <= interestTTL
 }
 
 // Want marks interest at once (a tail just opened here), so that events
