@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // An external server that goes away and comes back on the same address and
@@ -74,7 +75,7 @@ func TestExternalServerOutage(t *testing.T) {
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	time.Sleep(200 * time.Millisecond) // the client reads the closed connection
+	testenv.Eventually(t, "the client to see the server gone", 10*time.Second, func() bool { return l.Ping(t.Context()) != nil })
 	start := time.Now()
 	actx, acancel := context.WithTimeout(t.Context(), 30*time.Second)
 	_, err = l.Append(actx, "web", "", []byte("while-away"))
