@@ -14,12 +14,10 @@ import (
 	"github.com/switchyardhq/switchyard/internal/version"
 )
 
-func versionString() string { return version.String() }
-
 // printVersion writes what `switchyard version` reports: the version, the
 // commit it was built from and when, and the Go release.
 func printVersion(w io.Writer) {
-	fmt.Fprintf(w, "switchyard %s\n", versionString())
+	fmt.Fprintf(w, "switchyard %s\n", version.String())
 	if rev := version.Setting("vcs.revision"); rev != "" {
 		if version.Setting("vcs.modified") == "true" {
 			rev += " (with uncommitted changes)"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/version"
 )
 
 const sendUsage = "usage: switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token TOKEN] [--content-type TYPE] [--id WEBHOOK_ID]"
@@ -72,7 +73,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	req.Header = headers
 	req.Header.Set("Content-Type", *contentType)
-	req.Header.Set("User-Agent", "switchyard-send/"+versionString())
+	req.Header.Set("User-Agent", "switchyard-send/"+version.String())
 	status, reply, err := do(req)
 	if err != nil {
 		return err

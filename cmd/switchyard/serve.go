@@ -21,6 +21,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/memlimit"
 	"github.com/switchyardhq/switchyard/internal/server"
+	"github.com/switchyardhq/switchyard/internal/version"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
@@ -64,7 +65,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	a.Version = versionString()
+	a.Version = version.String()
 	defer a.Close()
 	servers, err := listen(cfg, a)
 	if err != nil {
@@ -75,7 +76,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		go func() { errc <- s.srv.Serve(s.ln) }()
 	}
 	printBanner(stdout, cfg, servers, a.Sources)
-	log.Info("switchyard started", "version", versionString(), "listen", servers[0].ln.Addr().String(), "data_dir", cfg.DataDir,
+	log.Info("switchyard started", "version", version.String(), "listen", servers[0].ln.Addr().String(), "data_dir", cfg.DataDir,
 		"max_connections", server.MaxConnections(cfg.MaxConnections))
 
 	select {
@@ -183,7 +184,7 @@ func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *i
 	if len(cfg.Admin.Tokens) == 0 {
 		auth, curlAuth = "loopback clients only: set admin.tokens to open it", ""
 	}
-	fmt.Fprintf(w, "Switchyard %s is ready\n", versionString())
+	fmt.Fprintf(w, "Switchyard %s is ready\n", version.String())
 	fmt.Fprintf(w, "  ingest:      %s\n", main)
 	fmt.Fprintf(w, "  management:  %s/admin/v1 (%s)\n", adminURL, auth)
 	fmt.Fprintf(w, "  console:     %s/console/\n", adminURL)

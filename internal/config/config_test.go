@@ -307,6 +307,7 @@ sources:
     kind: customerio_track
     site_id: "${CIO_SITE}"
     api_key: "${CIO_KEY}"
+    name: "${APP_NAME}-${NAME}"
 `
 	env := map[string]string{"BODY_MAX": "2048", "CIO_SITE": "s1"}
 	cfg, err := Parse([]byte(doc), func(k string) string { return env[k] })
@@ -320,6 +321,10 @@ sources:
 	want := "sources[0].api_key: uses environment variable CIO_KEY, which is not set"
 	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "api_key: is required") {
 		t.Errorf("validate: %v; want %q alone for api_key", err, want)
+	}
+	// Each variable is named, even one whose name is part of another's.
+	if want := "sources[0].name: uses environment variable APP_NAME, NAME, which is not set"; !strings.Contains(err.Error(), want) {
+		t.Errorf("validate: %v; want %q", err, want)
 	}
 }
 

@@ -87,7 +87,7 @@ func expand(n *yaml.Node, path string, getenv func(string) string, unset map[str
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			name := ref[2 : len(ref)-1]
 			v := getenv(name)
-			if v == "" && !strings.Contains(unset[path], name) {
+			if v == "" && !slices.Contains(strings.Split(unset[path], ", "), name) {
 				unset[path] = strings.TrimPrefix(unset[path]+", "+name, ", ")
 			}
 			return v

@@ -27,8 +27,9 @@ type Service struct {
 	// that the many events of one visit do not each cost a store round trip.
 	sessions *cache.Cache[string, string]
 	announce func() // tells the other nodes of ProfilesChanged; nil alone
-	// epoch counts ProfilesChanged calls (here or elsewhere), so that a cache of who owns
-	// an identifier elsewhere (the processor's) knows when to drop itself.
+	// epoch counts ProfilesChanged calls (here or elsewhere), so that a
+	// cache of who owns an identifier (the processor's) knows when to drop
+	// itself.
 	epoch atomic.Uint64
 }
 
@@ -238,9 +239,10 @@ func (s *Service) Identify(ctx context.Context, r IdentifyRequest) (IdentifyResu
 // merges r.Traits. The strongest identifier that has an owner decides the
 // profile. A single-valued identifier (id, email, cio_id) new to the
 // profile replaces its old one; one it already owns as an alias (from a
-// merge) resolves to it without replacing anything. When two transactions create the same identity
-// concurrently, the loser gets ECONFLICT and must retry (its candidate
-// profile rolls back), so concurrent first sightings make one profile.
+// merge) resolves to it without replacing anything. When two transactions
+// create the same identity concurrently, the loser gets ECONFLICT and must
+// retry (its candidate profile rolls back), so concurrent first sightings
+// make one profile.
 func IdentifyTx(ctx context.Context, tx cdp.Tx, r IdentifyRequest) (IdentifyResult, error) {
 	if len(r.Identifiers) == 0 {
 		return IdentifyResult{}, cdp.Errorf(cdp.EINVALID, "no identifier given")
@@ -391,7 +393,8 @@ func (s *Service) Merge(ctx context.Context, primaryID, secondaryID string) (*cd
 	return merged, nil
 }
 
-// MergeTx is Merge inside tx; call ProfilesChanged after the transaction commits.
+// MergeTx is Merge inside tx; call ProfilesChanged after the transaction
+// commits.
 func MergeTx(ctx context.Context, tx cdp.Tx, primaryID, secondaryID string, at time.Time) (*cdp.Profile, error) {
 	pid, err := tx.ResolveProfileID(ctx, primaryID)
 	if err != nil {
@@ -483,7 +486,8 @@ func (s *Service) Erase(ctx context.Context, profileID string) error {
 	return nil
 }
 
-// EraseTx is Erase inside tx; call ProfilesChanged after the transaction commits.
+// EraseTx is Erase inside tx; call ProfilesChanged after the transaction
+// commits.
 func EraseTx(ctx context.Context, tx cdp.Tx, profileID string) error {
 	pid, err := tx.ResolveProfileID(ctx, profileID)
 	if err != nil {

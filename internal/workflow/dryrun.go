@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/expr"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 )
 
@@ -223,21 +224,18 @@ func (w *dryWalk) action(ctx context.Context, cs *CompiledStep, st *DryStep) {
 // profileUpdate evaluates the changes a profile.update step would make.
 func (w *dryWalk) profileUpdate(ctx context.Context, cs *CompiledStep, st *DryStep) {
 	changes := map[string]any{}
-	for k, p := range cs.Set {
-		v, err := p.Eval(ctx, w.vars)
-		if err != nil {
-			st.Error = fmt.Sprintf("profile.update.set.%s: %s", k, explain(err))
-			return
+	for _, part := range []struct {
+		name  string
+		progs map[string]*expr.Program
+	}{{"set", cs.Set}, {"increment", cs.Increment}} {
+		for k, p := range part.progs {
+			v, err := p.Eval(ctx, w.vars)
+			if err != nil {
+				st.Error = fmt.Sprintf("profile.update.%s.%s: %s", part.name, k, explain(err))
+				return
+			}
+			changes[part.name+"."+k] = v
 		}
-		changes["set."+k] = v
-	}
-	for k, p := range cs.Increment {
-		v, err := p.Eval(ctx, w.vars)
-		if err != nil {
-			st.Error = fmt.Sprintf("profile.update.increment.%s: %s", k, explain(err))
-			return
-		}
-		changes["increment."+k] = v
 	}
 	for _, k := range cs.ProfileUpdate.Unset {
 		changes["unset."+k] = true

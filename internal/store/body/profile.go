@@ -34,13 +34,14 @@ func (r *ProfileRow) Profile(id string) (*cdp.Profile, error) {
 	}
 	p.Version = r.Version
 	p.Stats.Events, p.Stats.Visits = r.Events, r.Visits
-	p.Stats.LastVisitAt, p.Stats.CurrentVisitAt = fromNanos(r.LastVisitAt), fromNanos(r.CurrentVisitAt)
+	p.Stats.LastVisitAt, p.Stats.CurrentVisitAt = FromNanos(r.LastVisitAt), FromNanos(r.CurrentVisitAt)
 	p.UpdatedAt = time.Unix(0, r.UpdatedAt).UTC()
 	p.Normalize()
 	return p, nil
 }
 
-func fromNanos(n *int64) *time.Time {
+// FromNanos turns a nullable Unix-nanosecond column into a time.
+func FromNanos(n *int64) *time.Time {
 	if n == nil {
 		return nil
 	}

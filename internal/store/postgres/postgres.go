@@ -231,11 +231,3 @@ func toNanos(t *time.Time) any {
 	}
 	return t.UnixNano()
 }
-
-func fromNanos(n *int64) *time.Time {
-	if n == nil {
-		return nil
-	}
-	t := time.Unix(0, *n).UTC()
-	return &t
-}

@@ -59,7 +59,7 @@ func scanRun(row pgx.Row) (*cdp.Run, int64, error) {
 	if err := storebody.DecodeRun(body, r); err != nil {
 		return nil, 0, fmt.Errorf("decode run %s: %w", r.ID, err)
 	}
-	r.NextAt = fromNanos(next)
+	r.NextAt = storebody.FromNanos(next)
 	r.CreatedAt, r.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 	return r, seq, nil
 }
