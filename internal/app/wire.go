@@ -119,11 +119,24 @@ func (a *App) openLogs(ctx context.Context, cfg *config.Config) (*natsbus.Log, e
 // openServices builds the sources (making the default ones on a first
 // start), identity, ingest with its backpressure, and the workflows.
 func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evlog *natsbus.Log) error {
+	// The workflow registry comes first: the sources tell it of every
+	// change, since their forward_to lists imply workflows.
+	var dests []*workflow.Destination
+	for _, d := range cfg.Destinations {
+		dests = append(dests, d.Destination())
+	}
+	var err error
+	if a.Workflows, err = workflow.NewRegistry(a.Store, cfg.Workflows, dests, a.Logger.With("component", "workflows")); err != nil {
+		return err
+	}
+	if err := a.Workflows.Load(ctx); err != nil {
+		return err
+	}
 	var configured []*cdp.Source
 	for _, s := range cfg.Sources {
 		configured = append(configured, s.Source(cdp.OriginConfig))
 	}
-	a.Sources = ingest.NewSources(a.Store, configured)
+	a.Sources = ingest.NewSources(a.Store, configured, a.Workflows)
 	if err := a.Sources.Load(ctx); err != nil {
 		return err
 	}
@@ -138,7 +151,6 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 		// service it announces for: it is opened once the service exists.
 		var changed *natsbus.Signal
 		a.Identity = identity.New(a.Store, func() { changed.Send() })
-		var err error
 		if changed, err = evlog.Signal(a.deploy.prefix+"sy.identity.forget", a.Identity.ProfilesChangedElsewhere); err != nil {
 			return fmt.Errorf("identity signal: %w", err)
 		}
@@ -150,19 +162,6 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics, pressure)
 	a.closeFirst(func() error { a.Ingest.Close(); return nil })
 	a.work.Go(func() { pressure.Run(workCtx) })
-
-	var dests []*workflow.Destination
-	for _, d := range cfg.Destinations {
-		dests = append(dests, d.Destination())
-	}
-	var err error
-	if a.Workflows, err = workflow.NewRegistry(a.Store, cfg.Workflows, dests, a.Sources.List, a.Logger.With("component", "workflows")); err != nil {
-		return err
-	}
-	if err := a.Workflows.Load(ctx); err != nil {
-		return err
-	}
-	a.Sources.Check, a.Sources.OnChange = a.Workflows.CheckSource, a.Workflows.Rebuild
 	return nil
 }
 
@@ -174,11 +173,11 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	// a relay; embedded, the process's hub is the only one.
 	var tailOut processor.Tail = a.Hub
 	if a.deploy.shared {
-		relay, err := evlog.Relay(a.deploy.prefix+"sy.tail", a.Hub.Publish, a.Hub.Active)
+		relay, err := evlog.Relay(a.deploy.prefix+"sy.tail", a.Hub)
 		if err != nil {
 			return fmt.Errorf("tail relay: %w", err)
 		}
-		a.Hub.OnSubscribe, tailOut, a.relay = relay.Want, relay, relay
+		tailOut, a.relay = relay, relay
 		a.closeFirst(func() error { relay.Close(); return nil })
 	}
 	// On several nodes runs are advanced under leases, and each node sends

@@ -39,17 +39,22 @@ type Sources struct {
 	mu     sync.RWMutex // guards the maps for lookups
 	config map[string]*cdp.Source
 	stored map[string]*cdp.Source
-	// Check, if set, adds problems of its own to a source's validation
-	// (the workflow registry checks forward_to); OnChange, if set, is
-	// called after the set of sources changed (the registry follows it).
-	// Both are set before the registry is used.
-	Check    func(*cdp.Source) map[string]string
-	OnChange func()
+	dependent Dependent
 }
 
-// NewSources returns a registry over store with the configured sources.
-func NewSources(store cdp.SourceStore, configured []*cdp.Source) *Sources {
-	s := &Sources{store: store, now: time.Now, config: map[string]*cdp.Source{}, stored: map[string]*cdp.Source{}}
+// Dependent is what depends on the set of sources: it adds problems of its
+// own to a source's validation and follows every change of the set. The
+// workflow registry is one, since a source's forward_to list implies
+// workflows.
+type Dependent interface {
+	CheckSource(*cdp.Source) map[string]string
+	SourcesChanged([]*cdp.Source)
+}
+
+// NewSources returns a registry over store with the configured sources;
+// dependent, if not nil, is told of the set on every Load and change.
+func NewSources(store cdp.SourceStore, configured []*cdp.Source, dependent Dependent) *Sources {
+	s := &Sources{store: store, now: time.Now, config: map[string]*cdp.Source{}, stored: map[string]*cdp.Source{}, dependent: dependent}
 	for _, src := range configured {
 		src.Origin = cdp.OriginConfig
 		s.config[src.ID] = src
@@ -77,8 +82,8 @@ func (s *Sources) Load(ctx context.Context) error {
 }
 
 func (s *Sources) changed() {
-	if s.OnChange != nil {
-		s.OnChange()
+	if s.dependent != nil {
+		s.dependent.SourcesChanged(s.List())
 	}
 }
 
@@ -199,8 +204,8 @@ func (s *Sources) validate(src *cdp.Source) error {
 	if len(problems) == 0 {
 		problems = hooks.Check(src)
 	}
-	if len(problems) == 0 && s.Check != nil {
-		problems = s.Check(src)
+	if len(problems) == 0 && s.dependent != nil {
+		problems = s.dependent.CheckSource(src)
 	}
 	if len(problems) == 0 {
 		return nil

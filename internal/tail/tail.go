@@ -26,9 +26,19 @@ type Hub struct {
 	mu     sync.RWMutex
 	subs   map[*Subscription]struct{}
 	closed bool
-	// OnSubscribe, if set, is called when a subscription opens (the
-	// cross-node relay starts sending at once). Set it before use.
-	OnSubscribe func()
+	opened chan struct{} // closed at the next Subscribe
+}
+
+// Subscribed returns a channel closed when a subscription next opens, so
+// that what serves the tails (the relay between nodes) can react at once
+// rather than at its next tick.
+func (h *Hub) Subscribed() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.opened == nil {
+		h.opened = make(chan struct{})
+	}
+	return h.opened
 }
 
 // Active reports whether anyone is subscribed.
@@ -63,10 +73,11 @@ func (h *Hub) Subscribe(f Filter, buffer int) *Subscription {
 		h.subs = map[*Subscription]struct{}{}
 	}
 	h.subs[s] = struct{}{}
-	h.mu.Unlock()
-	if h.OnSubscribe != nil {
-		h.OnSubscribe()
+	if h.opened != nil {
+		close(h.opened)
+		h.opened = nil
 	}
+	h.mu.Unlock()
 	return s
 }
 

@@ -56,3 +56,27 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 		t.Fatal("hub still has subscribers")
 	}
 }
+
+// Subscribed's channel closes at the next subscription, and only then; the
+// next call waits for the one after.
+func TestSubscribedSignalsTheNextSubscription(t *testing.T) {
+	var h Hub
+	opened := h.Subscribed()
+	select {
+	case <-opened:
+		t.Fatal("closed before anyone subscribed")
+	default:
+	}
+	s := h.Subscribe(Filter{}, 1)
+	defer s.Close()
+	select {
+	case <-opened:
+	default:
+		t.Fatal("not closed by Subscribe")
+	}
+	select {
+	case <-h.Subscribed():
+		t.Fatal("the next channel is closed already")
+	default:
+	}
+}

@@ -34,7 +34,7 @@ const (
 // on another.
 type Registry struct {
 	store   cdp.WorkflowStore
-	sources func() []*cdp.Source
+	sources []*cdp.Source // the latest set, for their forward_to lists
 	log     *slog.Logger
 	config  []*Compiled
 	dests   map[string]*Destination
@@ -57,10 +57,10 @@ type snapshot struct {
 func versionKey(id string, version int) string { return fmt.Sprintf("%s@%d", id, version) }
 
 // NewRegistry compiles the configured workflows against the
-// destinations; sources lists the sources whose forward_to lists imply
-// workflows. Call Load before use.
-func NewRegistry(store cdp.WorkflowStore, configured []Workflow, dests []*Destination, sources func() []*cdp.Source, log *slog.Logger) (*Registry, error) {
-	r := &Registry{store: store, sources: sources, log: log, dests: map[string]*Destination{}, kinds: map[string]string{},
+// destinations. Call Load before use; SourcesChanged adds the workflows
+// the sources' forward_to lists imply.
+func NewRegistry(store cdp.WorkflowStore, configured []Workflow, dests []*Destination, log *slog.Logger) (*Registry, error) {
+	r := &Registry{store: store, log: log, dests: map[string]*Destination{}, kinds: map[string]string{},
 		now: time.Now, stored: map[string]*cdp.WorkflowVersion{}}
 	for _, d := range dests {
 		r.dests[d.ID], r.kinds[d.ID] = d, d.Kind
@@ -73,7 +73,7 @@ func NewRegistry(store cdp.WorkflowStore, configured []Workflow, dests []*Destin
 		c.Version, c.Origin = 1, OriginConfig
 		r.config = append(r.config, c)
 	}
-	r.Rebuild()
+	r.rebuildLocked()
 	return r, nil
 }
 
@@ -122,10 +122,12 @@ func (r *Registry) Run(ctx context.Context, interval time.Duration) {
 	})
 }
 
-// Rebuild rebuilds the set from memory (after the sources changed).
-func (r *Registry) Rebuild() {
+// SourcesChanged rebuilds the set with the workflows the sources'
+// forward_to lists imply.
+func (r *Registry) SourcesChanged(sources []*cdp.Source) {
 	r.write.Lock()
 	defer r.write.Unlock()
+	r.sources = sources
 	r.rebuildLocked()
 }
 
@@ -144,17 +146,15 @@ func (r *Registry) rebuildLocked() {
 	for _, c := range r.config {
 		add(c)
 	}
-	if r.sources != nil {
-		for _, src := range r.sources() {
-			for _, d := range src.ForwardTo {
-				w := Forward(src.ID, d)
-				c, err := r.compiled(versionKey(w.ID, 1), func() (*Compiled, error) { return r.compile(&w, 1, OriginForward, src.UpdatedAt) })
-				if err != nil {
-					r.log.Warn("source forward_to", "source", src.ID, "err", err)
-					continue
-				}
-				add(c)
+	for _, src := range r.sources {
+		for _, d := range src.ForwardTo {
+			w := Forward(src.ID, d)
+			c, err := r.compiled(versionKey(w.ID, 1), func() (*Compiled, error) { return r.compile(&w, 1, OriginForward, src.UpdatedAt) })
+			if err != nil {
+				r.log.Warn("source forward_to", "source", src.ID, "err", err)
+				continue
 			}
+			add(c)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(r.stored)) {

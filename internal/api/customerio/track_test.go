@@ -39,7 +39,7 @@ func TestTrackHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	sources := ingest.NewSources(store, []*cdp.Source{{ID: "cio", Kind: cdp.SourceCustomerIOTrack, Enabled: true, SiteID: "site", APIKey: "key"}})
+	sources := ingest.NewSources(store, []*cdp.Source{{ID: "cio", Kind: cdp.SourceCustomerIOTrack, Enabled: true, SiteID: "site", APIKey: "key"}}, nil)
 	if err := sources.Load(t.Context()); err != nil {
 		t.Fatal(err)
 	}

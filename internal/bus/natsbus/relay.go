@@ -34,15 +34,24 @@ const (
 	relayChunk = 128
 )
 
-// Relay starts relaying on subject: deliver receives the events any node
-// publishes; active reports whether this node has a tail open now.
-func (l *Log) Relay(subject string, deliver func([]*cdp.Event), active func() bool) (*Relay, error) {
+// Tails are this node's live tails, as the relay serves them.
+type Tails interface {
+	// Publish shows events stored on any node.
+	Publish([]*cdp.Event)
+	// Active reports whether a tail is open here now.
+	Active() bool
+	// Subscribed is closed when a tail next opens here.
+	Subscribed() <-chan struct{}
+}
+
+// Relay starts relaying on subject to and from this node's tails.
+func (l *Log) Relay(subject string, tails Tails) (*Relay, error) {
 	r := &Relay{nc: l.nc, subject: subject, wanted: subject + ".wanted", stop: make(chan struct{})}
 	var err error
 	r.events, err = l.nc.Subscribe(subject, func(m *nats.Msg) {
 		var events []*cdp.Event
 		if json.Unmarshal(m.Data, &events) == nil {
-			deliver(events)
+			tails.Publish(events)
 		}
 	})
 	if err != nil {
@@ -57,11 +66,16 @@ func (l *Log) Relay(subject string, deliver func([]*cdp.Event), active func() bo
 		t := time.NewTicker(announceEvery)
 		defer t.Stop()
 		for {
-			if active() {
+			// A tail that opens here is announced at once, so that events
+			// flow before the next tick. The channel is taken before the
+			// check, so a tail opening between the two is not missed.
+			opened := tails.Subscribed()
+			if tails.Active() {
 				_ = r.nc.Publish(r.wanted, nil)
 			}
 			select {
 			case <-t.C:
+			case <-opened:
 			case <-r.stop:
 				return
 			}
@@ -88,10 +102,6 @@ func (r *Relay) Publish(events []*cdp.Event) {
 func (r *Relay) Wanted() bool {
 	return time.Since(time.Unix(0, r.lastWanted.Load())) <= interestTTL
 }
-
-// Want marks interest at once (a tail just opened here), so that events
-// flow before the next announcement.
-func (r *Relay) Want() { _ = r.nc.Publish(r.wanted, nil) }
 
 // Close stops relaying.
 func (r *Relay) Close() {
