@@ -35,10 +35,10 @@ type Sources struct {
 	now   func() time.Time
 	// write serialises reloads with changes, so that a reload that read the
 	// store before a change cannot drop it from memory afterwards.
-	write  sync.Mutex
-	mu     sync.RWMutex // guards the maps for lookups
-	config map[string]*cdp.Source
-	stored map[string]*cdp.Source
+	write     sync.Mutex
+	mu        sync.RWMutex // guards the maps for lookups
+	config    map[string]*cdp.Source
+	stored    map[string]*cdp.Source
 	dependent Dependent
 }
 
