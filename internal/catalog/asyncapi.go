@@ -61,6 +61,24 @@ func AsyncAPI(version, host string) Doc {
 	for name, s := range schemas() {
 		componentSchemas[name] = s
 	}
+	ingestChannels(channels, operations, messages)
+	channels["webhooks"], operations["receiveWebhooks"] = webhookChannel(messages)
+	channels["events"], operations["sendEvents"] = eventChannel(messages)
+	return Doc{
+		"asyncapi": "3.0.0",
+		"info": m{"title": "Switchyard", "version": version,
+			"description": "Everything Switchyard accepts (Tracardi, Customer.io Track API v1/v2, Data Pipelines, Customer.io reporting webhooks, generic signed webhooks) and every event type it stores. Generated from the code's catalogue."},
+		"defaultContentType": "application/json",
+		"servers":            m{"switchyard": m{"host": host, "protocol": "http"}},
+		"channels":           channels,
+		"operations":         operations,
+		"components":         m{"messages": messages, "schemas": componentSchemas},
+	}
+}
+
+// ingestChannels adds a channel, its receive operation and its message for
+// each ingest path that takes a body (webhooks have a channel of their own).
+func ingestChannels(channels, operations, messages m) {
 	for _, op := range Operations() {
 		if op.Tag == TagManagement || op.Tag == TagOps || op.Method == "GET" || op.Tag == TagWebhooks {
 			continue
@@ -79,8 +97,12 @@ func AsyncAPI(version, host string) Doc {
 		channels[id] = ch
 		operations["receive"+strings.ToUpper(id[:1])+id[1:]] = receive(id, op.Method, []string{msgName})
 	}
+}
 
-	// Inbound webhooks: every Customer.io report, and generic webhooks.
+// webhookChannel is the inbound webhooks' channel and receive operation,
+// with a message for every Customer.io report and one for generic
+// webhooks, added to messages.
+func webhookChannel(messages m) (channel, operation m) {
 	hookMsgs, hookRefs := m{}, []string{}
 	for _, object := range sortedKeys(reportMetrics) {
 		for _, metric := range reportMetrics[object] {
@@ -98,13 +120,16 @@ func AsyncAPI(version, host string) Doc {
 		"headers": genericHeaders, "payload": schemas()["WebhookBody"]}
 	hookMsgs["genericWebhook"] = ref{"$ref": "#/components/messages/genericWebhook"}
 	hookRefs = append(hookRefs, "genericWebhook")
-	hooks := m{"address": "/webhooks/{source}", "title": "Inbound webhooks", "messages": hookMsgs,
+	channel = m{"address": "/webhooks/{source}", "title": "Inbound webhooks", "messages": hookMsgs,
 		"description": "Customer.io reporting webhooks (sources of kind customerio_webhook) and any provider's signed webhooks (kind webhook). Only a failed signature is refused (401); everything verified is answered 200 within milliseconds and processed asynchronously."}
-	addParams(hooks, "/webhooks/{source}")
-	channels["webhooks"] = hooks
-	operations["receiveWebhooks"] = receive("webhooks", "POST", hookRefs)
+	addParams(channel, "/webhooks/{source}")
+	return channel, receive("webhooks", "POST", hookRefs)
+}
 
-	// Emitted events: the live tail, and what workflows trigger on.
+// eventChannel is the channel of emitted events (the live tail, and what
+// workflows trigger on) and its send operation, with a message per event
+// type added to messages.
+func eventChannel(messages m) (channel, operation m) {
 	evMsgs, evRefs := m{}, []string{}
 	for _, t := range EventTypes() {
 		name := "event_" + t.Name
@@ -118,25 +143,14 @@ func AsyncAPI(version, host string) Doc {
 		evMsgs[name] = ref{"$ref": "#/components/messages/" + name}
 		evRefs = append(evRefs, name)
 	}
-	channels["events"] = m{"address": "/admin/v1/tail", "title": "Stored events", "messages": evMsgs,
+	channel = m{"address": "/admin/v1/tail", "title": "Stored events", "messages": evMsgs,
 		"description": "Every stored event, as the live tail (Server-Sent Events, one data: line of JSON each) and workflows see it."}
 	var opMsgs []ref
 	for _, r := range evRefs {
 		opMsgs = append(opMsgs, ref{"$ref": "#/channels/events/messages/" + r})
 	}
-	operations["sendEvents"] = m{"action": "send", "channel": ref{"$ref": "#/channels/events"}, "messages": opMsgs,
+	return channel, m{"action": "send", "channel": ref{"$ref": "#/channels/events"}, "messages": opMsgs,
 		"summary": "Switchyard emits each stored event."}
-
-	return Doc{
-		"asyncapi": "3.0.0",
-		"info": m{"title": "Switchyard", "version": version,
-			"description": "Everything Switchyard accepts (Tracardi, Customer.io Track API v1/v2, Data Pipelines, Customer.io reporting webhooks, generic signed webhooks) and every event type it stores. Generated from the code's catalogue."},
-		"defaultContentType": "application/json",
-		"servers":            m{"switchyard": m{"host": host, "protocol": "http"}},
-		"channels":           channels,
-		"operations":         operations,
-		"components":         m{"messages": messages, "schemas": componentSchemas},
-	}
 }
 
 func contentType(op Operation) string {

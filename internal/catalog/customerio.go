@@ -20,104 +20,124 @@ var reportMetrics = map[string][]string{
 	"webhook": {"drafted", "attempted", "sent", "clicked", "failed", "undeliverable"},
 }
 
-// reportData is the schema of a report's data: the fields every message
-// report has, plus the metric's own.
+// messageFields are the fields of every message report (all but the
+// customer object's).
+var messageFields = map[string]Schema{
+	"delivery_id":              {Type: "string", Description: "The message; shared by all of its reports (sent, delivered, opened…)."},
+	"action_id":                {Type: "integer"},
+	"parent_action_id":         {Type: "integer"},
+	"campaign_id":              {Type: []string{"integer", "null"}},
+	"broadcast_id":             {Type: []string{"integer", "null"}},
+	"newsletter_id":            {Type: []string{"integer", "null"}},
+	"content_id":               {Type: "integer"},
+	"trigger_id":               {Type: "integer"},
+	"trigger_event_id":         {Type: []string{"string", "null"}},
+	"transactional_message_id": {Description: "Untyped in Customer.io's spec; an integer in practice."},
+	"journey_id":               {Type: "string"},
+}
+
+// reportFields collects the fields of a report's data and which of them
+// are required.
+type reportFields struct {
+	props    map[string]Schema
+	required []string
+}
+
+func (f *reportFields) add(name string, s Schema, required bool) {
+	f.props[name] = s
+	if required {
+		f.required = append(f.required, name)
+	}
+}
+
+func (f *reportFields) schema() Schema {
+	return Schema{Type: "object", Properties: f.props, Required: f.required}
+}
+
+// reportData is the schema of a report's data: the fields every report
+// has, those of every message report, plus the object's and the metric's
+// own.
 func reportData(object, metric string) Schema {
-	props := map[string]Schema{
+	f := &reportFields{props: map[string]Schema{
 		"customer_id": {Type: "string", Description: "Deprecated; blank if the person was deleted."},
 		"identifiers": {Type: "object", Description: "The person: id, email, and cio_id in id+email workspaces.",
 			Properties: map[string]Schema{"id": {Type: []string{"string", "null"}}, "email": {Type: []string{"string", "null"}},
 				"cio_id": {Type: "string"}}},
-	}
-	required := []string{"identifiers"}
+	}, required: []string{"identifiers"}}
 	if object == "customer" {
-		props["email_address"] = Schema{Type: []string{"string", "null"}}
-		required = append(required, "customer_id", "email_address")
+		f.required = append(f.required, "customer_id")
+		f.add("email_address", Schema{Type: []string{"string", "null"}}, true)
 		if metric == "cio_subscription_preferences_changed" {
-			props["content"] = Schema{Type: "string", Description: `The preferences as JSON text, e.g. {"topics":{"topic_1":true}}.`}
+			f.add("content", Schema{Type: "string", Description: `The preferences as JSON text, e.g. {"topics":{"topic_1":true}}.`}, false)
 		}
-		return Schema{Type: "object", Properties: props, Required: required}
+		return f.schema()
 	}
-	for name, s := range map[string]Schema{
-		"delivery_id":              {Type: "string", Description: "The message; shared by all of its reports (sent, delivered, opened…)."},
-		"action_id":                {Type: "integer"},
-		"parent_action_id":         {Type: "integer"},
-		"campaign_id":              {Type: []string{"integer", "null"}},
-		"broadcast_id":             {Type: []string{"integer", "null"}},
-		"newsletter_id":            {Type: []string{"integer", "null"}},
-		"content_id":               {Type: "integer"},
-		"trigger_id":               {Type: "integer"},
-		"trigger_event_id":         {Type: []string{"string", "null"}},
-		"transactional_message_id": {Description: "Untyped in Customer.io's spec; an integer in practice."},
-		"journey_id":               {Type: "string"},
-	} {
-		props[name] = s
+	for name, s := range messageFields {
+		f.add(name, s, name == "delivery_id")
 	}
-	required = append(required, "delivery_id")
-	add := func(name string, s Schema, req bool) {
-		props[name] = s
-		if req {
-			required = append(required, name)
+	channelFields(f, object, metric)
+	if metric == "clicked" {
+		f.add("href", Schema{Type: "string"}, true)
+		f.add("link_id", Schema{Type: "integer"}, true)
+		if object == "email" {
+			f.add("machine", Schema{Type: "boolean"}, false)
 		}
 	}
+	// A push's bounced and dropped failures are per device, in recipients.
 	failure := slices.Contains([]string{"attempted", "bounced", "dropped", "failed", "undeliverable"}, metric)
+	if failure && (object != "push" || metric == "attempted" || metric == "failed" || metric == "undeliverable") {
+		f.add("failure_message", Schema{Type: "string"}, true)
+	}
+	return f.schema()
+}
+
+// channelFields adds the fields a message report has for its channel.
+func channelFields(f *reportFields, object, metric string) {
 	switch object {
 	case "email":
-		add("recipient", Schema{Type: "string", Description: "The email address."}, metric != "drafted")
+		f.add("recipient", Schema{Type: "string", Description: "The email address."}, metric != "drafted")
 		if metric != "drafted" && metric != "attempted" && metric != "opened" {
-			add("subject", Schema{Type: "string"}, true)
+			f.add("subject", Schema{Type: "string"}, true)
 		}
 		switch metric {
 		case "sent":
-			add("content", Schema{Type: "string", Description: "With Body Content enabled."}, false)
-			add("headers", Schema{Type: "object", Description: `With Body Content enabled: {"Name":["value"]}.`}, false)
+			f.add("content", Schema{Type: "string", Description: "With Body Content enabled."}, false)
+			f.add("headers", Schema{Type: "object", Description: `With Body Content enabled: {"Name":["value"]}.`}, false)
 		case "opened":
-			for _, f := range []string{"proxied", "prefetched", "synthetic"} {
-				add(f, Schema{Type: "boolean"}, false)
+			for _, name := range []string{"proxied", "prefetched", "synthetic"} {
+				f.add(name, Schema{Type: "boolean"}, false)
 			}
 		}
 	case "push":
 		if slices.Contains([]string{"sent", "delivered", "opened", "clicked", "converted", "bounced", "dropped"}, metric) {
-			add("recipients", Schema{Type: "array", Items: &Schema{Type: "object", Required: []string{"device_id"},
+			f.add("recipients", Schema{Type: "array", Items: &Schema{Type: "object", Required: []string{"device_id"},
 				Properties: map[string]Schema{"device_id": {Type: "string"}, "device_platform": {Type: "string", Enum: []any{"ios", "android"}},
 					"failure_message": {Type: "string"}}}}, true)
 		}
 		if metric == "sent" {
-			add("content", Schema{Type: "string", Description: "The push payload as JSON text."}, false)
+			f.add("content", Schema{Type: "string", Description: "The push payload as JSON text."}, false)
 		}
 	case "sms", "whatsapp":
-		add("recipient", Schema{Type: "string", Description: "The phone number."}, metric != "drafted")
+		f.add("recipient", Schema{Type: "string", Description: "The phone number."}, metric != "drafted")
 		if metric == "sent" {
-			add("content", Schema{Type: "string"}, false)
+			f.add("content", Schema{Type: "string"}, false)
 		}
 		if metric == "replied" {
-			add("inbound_event_id", Schema{Type: "string"}, true)
-			add("to", Schema{Type: "string", Description: "The sender number the person replied to."}, true)
+			f.add("inbound_event_id", Schema{Type: "string"}, true)
+			f.add("to", Schema{Type: "string", Description: "The sender number the person replied to."}, true)
 		}
 	case "in_app", "slack", "webhook":
 		if slices.Contains([]string{"sent", "clicked", "converted"}, metric) {
-			add("recipient", Schema{Type: "string", Description: map[string]string{"in_app": "The person's id or email.",
+			f.add("recipient", Schema{Type: "string", Description: map[string]string{"in_app": "The person's id or email.",
 				"slack": "The channel, e.g. #general.", "webhook": "The URL."}[object]}, true)
 		}
 		if metric == "sent" {
-			add("content", Schema{Type: "string"}, false)
+			f.add("content", Schema{Type: "string"}, false)
 		}
 		if object == "in_app" && metric == "clicked" {
-			add("tracked_response", Schema{Type: "string", Description: "The action's name."}, false)
+			f.add("tracked_response", Schema{Type: "string", Description: "The action's name."}, false)
 		}
 	}
-	if metric == "clicked" {
-		add("href", Schema{Type: "string"}, true)
-		add("link_id", Schema{Type: "integer"}, true)
-		if object == "email" {
-			add("machine", Schema{Type: "boolean"}, false)
-		}
-	}
-	// A push's bounced and dropped failures are per device, in recipients.
-	if failure && (object != "push" || metric == "attempted" || metric == "failed" || metric == "undeliverable") {
-		add("failure_message", Schema{Type: "string"}, true)
-	}
-	return Schema{Type: "object", Properties: props, Required: required}
 }
 
 // reportPayload is the body of one report.

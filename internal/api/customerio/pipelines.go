@@ -300,22 +300,8 @@ func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchC
 	if ua := userAgent(e.Context); ua != "" {
 		e.UserAgent = ua
 	}
-	for _, ts := range []string{m.Timestamp, m.OriginalTimestamp} {
-		if ts == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil || !cdp.ValidTime(t) {
-			return nil, "timestamp must be an ISO-8601 date-time between the years 0000 and 9999"
-		}
-		e.Timestamp = t.UTC()
-		break
-	}
-	if m.OriginalTimestamp != "" {
-		if t, err := time.Parse(time.RFC3339Nano, m.OriginalTimestamp); err == nil && cdp.ValidTime(t) {
-			t = t.UTC()
-			e.OriginalTimestamp = &t
-		}
+	if msg := messageTimes(e, m); msg != "" {
+		return nil, msg
 	}
 	if m.UserID != "" {
 		e.Identifiers = append(e.Identifiers, cdp.Identifier{Kind: cdp.IdentifierID, Value: m.UserID})
@@ -331,6 +317,38 @@ func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchC
 	if !ok {
 		return nil, "traits must be an object"
 	}
+	if msg := ofType(e, typ, m, props, traits); msg != "" {
+		return nil, msg
+	}
+	return e, ""
+}
+
+// messageTimes sets the event's time from the message's timestamp, or its
+// originalTimestamp when it has none, and keeps the latter as sent.
+func messageTimes(e *cdp.Event, m message) string {
+	for _, ts := range []string{m.Timestamp, m.OriginalTimestamp} {
+		if ts == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil || !cdp.ValidTime(t) {
+			return "timestamp must be an ISO-8601 date-time between the years 0000 and 9999"
+		}
+		e.Timestamp = t.UTC()
+		break
+	}
+	if m.OriginalTimestamp != "" {
+		if t, err := time.Parse(time.RFC3339Nano, m.OriginalTimestamp); err == nil && cdp.ValidTime(t) {
+			t = t.UTC()
+			e.OriginalTimestamp = &t
+		}
+	}
+	return ""
+}
+
+// ofType fills in what the call's type makes of the message: the event's
+// type, operation and properties, or the problem that refuses it.
+func ofType(e *cdp.Event, typ string, m message, props, traits json.RawMessage) string {
 	switch typ {
 	case "identify":
 		e.Type, e.Op, e.Traits = "identify", cdp.OpIdentify, traits
@@ -340,31 +358,29 @@ func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchC
 		}
 	case "track":
 		if strings.TrimSpace(m.Event) == "" {
-			return nil, "event is required"
+			return "event is required"
 		}
 		e.Type, e.Properties = strings.TrimSpace(m.Event), props
-		if msg := semanticEvent(e, m); msg != "" {
-			return nil, msg
-		}
+		return semanticEvent(e, m)
 	case "page", "screen":
 		e.Type, e.Properties = typ, withName(props, m.Name)
 	case "group":
 		if m.GroupID == "" {
-			return nil, "groupId is required"
+			return "groupId is required"
 		}
 		e.Type = "group"
 		e.Properties, _ = json.Marshal(map[string]any{"group_id": m.GroupID, "traits": json.RawMessage(traits)})
 	case "alias":
 		if m.PreviousID == "" || m.UserID == "" {
-			return nil, "previousId and userId are required"
+			return "previousId and userId are required"
 		}
 		e.Type, e.Op = "alias", cdp.OpAlias
 		e.Identifiers = []cdp.Identifier{{Kind: cdp.IdentifierID, Value: m.UserID}}
 		e.Properties, _ = json.Marshal(map[string]string{"previous_id": m.PreviousID})
 	default:
-		return nil, "type must be one of identify, track, page, screen, group, alias"
+		return "type must be one of identify, track, page, screen, group, alias"
 	}
-	return e, ""
+	return ""
 }
 
 // semanticEvent turns Customer.io's semantic events into operations.

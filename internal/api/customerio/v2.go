@@ -153,18 +153,7 @@ func personIdent(raw json.RawMessage, field string) (cdp.Identifier, *v2Error) {
 
 func personEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	if en.Action == "merge" {
-		primary, verr := personIdent(en.Primary, "primary")
-		if verr != nil {
-			return nil, verr
-		}
-		secondary, verr := personIdent(en.Secondary, "secondary")
-		if verr != nil {
-			return nil, verr
-		}
-		e := baseEvent(r, "merge", primary.Value)
-		e.Op, e.Identifiers = cdp.OpMerge, []cdp.Identifier{primary}
-		e.Properties, _ = json.Marshal(map[string]any{"secondary": secondary})
-		return e, nil
+		return mergeEntity(r, en)
 	}
 	ident, verr := personIdent(en.Identifiers, "identifiers")
 	if verr != nil {
@@ -174,18 +163,9 @@ func personEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	var msg string
 	switch en.Action {
 	case "identify", "add_relationships", "delete_relationships":
-		attrs := map[string]json.RawMessage{}
-		if len(en.Attributes) > 0 && string(en.Attributes) != "null" && json.Unmarshal(en.Attributes, &attrs) != nil {
+		attrs, ok := personAttributes(en)
+		if !ok {
 			return nil, invalid("attributes", "attributes must be an object")
-		}
-		if len(en.Relationships) > 0 && string(en.Relationships) != "null" {
-			attrs["cio_relationships"] = en.Relationships // relationships are kept as a trait
-		}
-		if en.Action == "delete_relationships" {
-			attrs = map[string]json.RawMessage{"cio_relationships": json.RawMessage("null")}
-		}
-		if ts := en.Timestamp; len(ts) > 0 {
-			attrs["_timestamp"] = ts
 		}
 		e, msg = identifyEvent(r, ident, ident.Value, attrs)
 		if e != nil && en.Action != "identify" {
@@ -201,21 +181,7 @@ func personEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 		}
 		e, msg = trackEvent(r, en.Name, typ, en.ID, en.Timestamp, en.Attributes)
 	case "add_device", "delete_device":
-		var d cdp.Device
-		if en.Action == "add_device" {
-			d, msg = parseDevice(en.Device, "token")
-		} else if d.ID = stringAttr(deviceFields(en.Device), "token"); d.ID == "" {
-			msg = "device token is required"
-		}
-		if msg == "" {
-			op, typ := cdp.OpDeviceAdd, "device_added"
-			if en.Action == "delete_device" {
-				op, typ = cdp.OpDeviceDelete, "device_deleted"
-			}
-			e = baseEvent(r, typ, ident.Value)
-			e.Op = op
-			e.Properties, _ = json.Marshal(d)
-		}
+		e, msg = deviceEntity(r, en, ident)
 	case "suppress", "unsuppress":
 		e = baseEvent(r, en.Action+"ed", ident.Value)
 		e.Op = cdp.OpSuppress
@@ -233,6 +199,65 @@ func personEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 		e.Identifiers = []cdp.Identifier{ident}
 	}
 	return e, nil
+}
+
+// mergeEntity is a merge of the secondary person into the primary one.
+func mergeEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
+	primary, verr := personIdent(en.Primary, "primary")
+	if verr != nil {
+		return nil, verr
+	}
+	secondary, verr := personIdent(en.Secondary, "secondary")
+	if verr != nil {
+		return nil, verr
+	}
+	e := baseEvent(r, "merge", primary.Value)
+	e.Op, e.Identifiers = cdp.OpMerge, []cdp.Identifier{primary}
+	e.Properties, _ = json.Marshal(map[string]any{"secondary": secondary})
+	return e, nil
+}
+
+// personAttributes are the traits an identify or relationship action sets:
+// its attributes, its relationships kept as a trait (cleared by
+// delete_relationships) and its timestamp. It reports false when the
+// attributes are not an object.
+func personAttributes(en entity) (map[string]json.RawMessage, bool) {
+	attrs := map[string]json.RawMessage{}
+	if len(en.Attributes) > 0 && string(en.Attributes) != "null" && json.Unmarshal(en.Attributes, &attrs) != nil {
+		return nil, false
+	}
+	if len(en.Relationships) > 0 && string(en.Relationships) != "null" {
+		attrs["cio_relationships"] = en.Relationships
+	}
+	if en.Action == "delete_relationships" {
+		attrs = map[string]json.RawMessage{"cio_relationships": json.RawMessage("null")}
+	}
+	if ts := en.Timestamp; len(ts) > 0 {
+		attrs["_timestamp"] = ts
+	}
+	return attrs, true
+}
+
+// deviceEntity is an add_device or delete_device action on the person.
+func deviceEntity(r *http.Request, en entity, ident cdp.Identifier) (*cdp.Event, string) {
+	var d cdp.Device
+	var msg string
+	if en.Action == "add_device" {
+		d, msg = parseDevice(en.Device, "token")
+	} else if d.ID = stringAttr(deviceFields(en.Device), "token"); d.ID == "" {
+		msg = "device token is required"
+	}
+	if msg != "" {
+		return nil, msg
+	}
+	op, typ := cdp.OpDeviceAdd, "device_added"
+	if en.Action == "delete_device" {
+		op, typ = cdp.OpDeviceDelete, "device_deleted"
+	}
+	e := baseEvent(r, typ, ident.Value)
+	e.Op = op
+	e.Properties, _ = json.Marshal(d)
+	return e, ""
 }
 
 func deviceFields(raw json.RawMessage) map[string]json.RawMessage {
