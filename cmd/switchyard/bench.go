@@ -128,65 +128,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // and checks afterwards that it stored everything it acknowledged.
 func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlags, binary, label string) (summary, error) {
 	t := &target{name: label, url: f.url}
-	var sink *actionSink
+	f.sink = nil
 	if f.payload == "actions" && !f.spawn {
 		return summary{}, errors.New("bench: --payload actions needs --spawn (the server must deliver to the bench's own sink)")
 	}
 	if f.spawn {
-		dir, err := os.MkdirTemp("", "switchyard-bench")
+		spawned, cleanup, err := spawnNodes(ctx, stderr, f, binary, label)
 		if err != nil {
 			return summary{}, err
 		}
-		defer os.RemoveAll(dir)
-		args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--durability", f.durability}
-		var pgURL string
-		if f.postgresURL != "" {
-			url, drop, err := freshDatabase(ctx, f.postgresURL)
-			if err != nil {
-				return summary{}, err
-			}
-			defer drop()
-			pgURL = url
-			args = append(args, "--postgres-url", url)
-		}
-		if f.natsURL != "" {
-			prefix := fmt.Sprintf("BENCH%d_", time.Now().UnixNano())
-			args = append(args, "--nats-url", f.natsURL, "--nats-prefix", prefix)
-			defer deleteStreams(f.natsURL, prefix)
-		}
-		if f.payload == "actions" {
-			if sink, err = startSink(max(f.fanout, 1)); err != nil {
-				return summary{}, err
-			}
-			defer sink.srv.Close()
-			cfg, err := actionsConfig(dir, sink.url, sink.fanout)
-			if err != nil {
-				return summary{}, err
-			}
-			args = append(args, "--config", cfg)
-		}
-		name := label + " (" + f.durability + ")"
-		if f.nodes > 1 {
-			name = fmt.Sprintf("%s ×%d (%s)", label, f.nodes, f.durability)
-		}
-		// One after the other: the first creates the schema, the streams
-		// and the default sources the others then find.
-		for n := range f.nodes {
-			nodeArgs := slices.Clone(args)
-			nodeArgs[slices.Index(nodeArgs, "--data-dir")+1] = filepath.Join(dir, fmt.Sprintf("node-%d", n))
-			node, err := spawnTarget(ctx, binary, name, nodeArgs, stderr)
-			if err != nil {
-				return summary{}, err
-			}
-			defer node.stop()
-			if n == 0 {
-				t = node
-			} else {
-				t.peers = append(t.peers, node)
-			}
-		}
-		t.dataDir, t.postgresURL = dir, pgURL
-		t.emptyBytes = t.diskBytes(ctx)
+		defer cleanup()
+		t = spawned
 	}
 	if t.cmd == nil {
 		t.siteID, t.apiKey, t.writeKey = f.siteID, f.apiKey, f.writeKey
@@ -196,7 +148,6 @@ func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlag
 			return summary{}, err
 		}
 	}
-	f.sink = sink
 	if err := prefill(ctx, stdout, t, f.prefill, f.sessions); err != nil {
 		return summary{}, err
 	}
@@ -206,6 +157,82 @@ func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlag
 	}
 	sum.diskPerEvent, err = verifyStored(ctx, stdout, t, sum.accepted)
 	return sum, err
+}
+
+// spawnNodes starts f.nodes servers of binary on a fresh data dir (with a
+// fresh database and stream prefix when the bench targets PostgreSQL and
+// NATS, and the bench's own sink for the actions payload, set in f.sink),
+// and returns the first as the target with the others as its peers.
+// cleanup stops them and removes what they made.
+func spawnNodes(ctx context.Context, stderr io.Writer, f *benchFlags, binary, label string) (t *target, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "switchyard-bench")
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, func() { os.RemoveAll(dir) })
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--durability", f.durability}
+	var pgURL string
+	if f.postgresURL != "" {
+		url, drop, err := freshDatabase(ctx, f.postgresURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		undo = append(undo, drop)
+		pgURL = url
+		args = append(args, "--postgres-url", url)
+	}
+	if f.natsURL != "" {
+		prefix := fmt.Sprintf("BENCH%d_", time.Now().UnixNano())
+		args = append(args, "--nats-url", f.natsURL, "--nats-prefix", prefix)
+		undo = append(undo, func() { deleteStreams(f.natsURL, prefix) })
+	}
+	if f.payload == "actions" {
+		sink, err := startSink(max(f.fanout, 1))
+		if err != nil {
+			return nil, nil, err
+		}
+		undo = append(undo, func() { sink.srv.Close() })
+		f.sink = sink
+		cfg, err := actionsConfig(dir, sink.url, sink.fanout)
+		if err != nil {
+			return nil, nil, err
+		}
+		args = append(args, "--config", cfg)
+	}
+	name := label + " (" + f.durability + ")"
+	if f.nodes > 1 {
+		name = fmt.Sprintf("%s ×%d (%s)", label, f.nodes, f.durability)
+	}
+	// One after the other: the first creates the schema, the streams and
+	// the default sources the others then find.
+	for n := range f.nodes {
+		nodeArgs := slices.Clone(args)
+		nodeArgs[slices.Index(nodeArgs, "--data-dir")+1] = filepath.Join(dir, fmt.Sprintf("node-%d", n))
+		node, err := spawnTarget(ctx, binary, name, nodeArgs, stderr)
+		if err != nil {
+			return nil, nil, err
+		}
+		undo = append(undo, node.stop)
+		if n == 0 {
+			t = node
+		} else {
+			t.peers = append(t.peers, node)
+		}
+	}
+	t.dataDir, t.postgresURL = dir, pgURL
+	t.emptyBytes = t.diskBytes(ctx)
+	return t, cleanup, nil
 }
 
 // load builds the requests of f.payload for t.

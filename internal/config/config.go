@@ -318,6 +318,31 @@ func (c *Config) checkProcess(add func(path, format string, args ...any)) {
 	if u, err := url.Parse(c.PostgresURL); c.PostgresURL != "" && (err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql")) {
 		add("postgres_url", "must be a postgres:// URL, e.g. postgres://switchyard@db:5432/switchyard")
 	}
+	c.checkNATS(add)
+	c.checkLimits(add)
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		add("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		add("log.format", "must be text or json, not %q", c.Log.Format)
+	}
+	if _, err := httpx.ParseProxies(c.TrustedProxies); err != nil {
+		add("trusted_proxies", "%v", err)
+	}
+	for i, h := range c.Admin.AllowedHosts {
+		if !validHostPattern(h) {
+			add(fmt.Sprintf("admin.allowed_hosts[%d]", i), "must be a host name such as switchyard.example.com, *.example.com or *, without scheme, port or path, not %q", h)
+		}
+	}
+	for i, tok := range c.Admin.Tokens {
+		if strings.TrimSpace(tok) == "" {
+			add(fmt.Sprintf("admin.tokens[%d]", i), "is empty")
+		}
+	}
+}
+
+// checkNATS checks the settings of an external NATS.
+func (c *Config) checkNATS(add func(path, format string, args ...any)) {
 	if u, err := url.Parse(c.NATSURL); c.NATSURL != "" && (err != nil || u.Host == "") {
 		add("nats_url", "must be a NATS URL, e.g. nats://nats-1:4222 (several: comma-separated)")
 	}
@@ -337,6 +362,11 @@ func (c *Config) checkProcess(add func(path, format string, args ...any)) {
 	if !natsPrefix.MatchString(c.NATSPrefix) {
 		add("nats_prefix", "must be letters, digits, '_' or '-', not %q", c.NATSPrefix)
 	}
+}
+
+// checkLimits checks the limits on connections, bodies, retention, memory
+// and backpressure.
+func (c *Config) checkLimits(add func(path, format string, args ...any)) {
 	if c.MaxConnections < 0 {
 		add("max_connections", "must not be negative (0 derives it from the open-file limit), not %d", c.MaxConnections)
 	}
@@ -360,25 +390,6 @@ func (c *Config) checkProcess(add func(path, format string, args ...any)) {
 	}
 	if c.Backpressure.MaxBytes < 16<<20 {
 		add("backpressure.max_bytes", "must be at least 16777216 (16 MiB), not %d", c.Backpressure.MaxBytes)
-	}
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		add("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
-	}
-	if c.Log.Format != "text" && c.Log.Format != "json" {
-		add("log.format", "must be text or json, not %q", c.Log.Format)
-	}
-	if _, err := httpx.ParseProxies(c.TrustedProxies); err != nil {
-		add("trusted_proxies", "%v", err)
-	}
-	for i, h := range c.Admin.AllowedHosts {
-		if !validHostPattern(h) {
-			add(fmt.Sprintf("admin.allowed_hosts[%d]", i), "must be a host name such as switchyard.example.com, *.example.com or *, without scheme, port or path, not %q", h)
-		}
-	}
-	for i, tok := range c.Admin.Tokens {
-		if strings.TrimSpace(tok) == "" {
-			add(fmt.Sprintf("admin.tokens[%d]", i), "is empty")
-		}
 	}
 }
 

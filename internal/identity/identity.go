@@ -252,6 +252,24 @@ func IdentifyTx(ctx context.Context, tx cdp.Tx, r IdentifyRequest) (IdentifyResu
 	if r.At.IsZero() {
 		at = time.Now().UTC()
 	}
+	p, res, err := findOrCreate(ctx, tx, sorted, r.Create, at)
+	if err != nil {
+		return res, err
+	}
+	changed, err := claimAll(ctx, tx, p, sorted, &res)
+	if err != nil {
+		return res, err
+	}
+	if traitsChanged := setTraits(p, r.Traits); !changed && !traitsChanged {
+		return res, nil
+	}
+	p.UpdatedAt = later(p.UpdatedAt, at)
+	return res, tx.UpdateProfile(ctx, p)
+}
+
+// findOrCreate returns the profile of the first identifier (by priority)
+// that has one, or a new profile if create is set.
+func findOrCreate(ctx context.Context, tx cdp.Tx, sorted []cdp.Identifier, create bool, at time.Time) (*cdp.Profile, IdentifyResult, error) {
 	var res IdentifyResult
 	for _, ident := range sorted {
 		pid, err := tx.ProfileIDByIdentifier(ctx, ident)
@@ -260,23 +278,27 @@ func IdentifyTx(ctx context.Context, tx cdp.Tx, r IdentifyRequest) (IdentifyResu
 			break
 		}
 		if cdp.ErrorCode(err) != cdp.ENOTFOUND {
-			return res, err
+			return nil, res, err
 		}
 	}
-	var p *cdp.Profile
-	var err error
-	if res.ProfileID == "" {
-		if !r.Create {
-			return res, cdp.Errorf(cdp.ENOTFOUND, "no profile has identifier %s", sorted[0])
-		}
-		p = cdp.NewProfile(cdp.NewID(), at)
-		if _, err := tx.InsertProfile(ctx, p); err != nil {
-			return res, err
-		}
-		res.ProfileID, res.Created = p.ID, true
-	} else if p, err = tx.Profile(ctx, res.ProfileID); err != nil {
-		return res, err
+	if res.ProfileID != "" {
+		p, err := tx.Profile(ctx, res.ProfileID)
+		return p, res, err
 	}
+	if !create {
+		return nil, res, cdp.Errorf(cdp.ENOTFOUND, "no profile has identifier %s", sorted[0])
+	}
+	p := cdp.NewProfile(cdp.NewID(), at)
+	if _, err := tx.InsertProfile(ctx, p); err != nil {
+		return nil, res, err
+	}
+	res.ProfileID, res.Created = p.ID, true
+	return p, res, nil
+}
+
+// claimAll claims each identifier for p, recording in res those another
+// profile owns, and reports whether p's identifiers changed.
+func claimAll(ctx context.Context, tx cdp.Tx, p *cdp.Profile, sorted []cdp.Identifier, res *IdentifyResult) (bool, error) {
 	changed := false
 	for _, ident := range sorted {
 		if old := single(p.Identifiers, ident.Kind); old != "" && old != ident.Value {
@@ -288,30 +310,37 @@ func IdentifyTx(ctx context.Context, tx cdp.Tx, r IdentifyRequest) (IdentifyResu
 				continue
 			}
 			if err != nil && cdp.ErrorCode(err) != cdp.ENOTFOUND {
-				return res, err
+				return changed, err
 			}
 		}
 		owner, err := tx.ClaimIdentifier(ctx, ident, p.ID)
 		if err != nil {
-			return res, err
+			return changed, err
 		}
 		if owner != p.ID {
 			if res.Created && ident == sorted[0] {
-				return res, cdp.Errorf(cdp.ECONFLICT, "identifier %s claimed concurrently", ident)
+				return changed, cdp.Errorf(cdp.ECONFLICT, "identifier %s claimed concurrently", ident)
 			}
 			res.Conflicts = append(res.Conflicts, ident)
 			continue
 		}
 		if old := single(p.Identifiers, ident.Kind); old != "" && old != ident.Value {
 			if err := tx.ReleaseIdentifier(ctx, cdp.Identifier{Kind: ident.Kind, Value: old}); err != nil {
-				return res, err
+				return changed, err
 			}
 		}
 		if p.Identifiers.Add(ident) {
 			changed = true
 		}
 	}
-	for k, v := range r.Traits {
+	return changed, nil
+}
+
+// setTraits sets traits on p (a nil value removes the trait) and reports
+// whether anything changed.
+func setTraits(p *cdp.Profile, traits map[string]any) bool {
+	changed := false
+	for k, v := range traits {
 		if v == nil {
 			if _, ok := p.Traits[k]; ok {
 				delete(p.Traits, k)
@@ -322,11 +351,7 @@ func IdentifyTx(ctx context.Context, tx cdp.Tx, r IdentifyRequest) (IdentifyResu
 			changed = true
 		}
 	}
-	if !changed {
-		return res, nil
-	}
-	p.UpdatedAt = later(p.UpdatedAt, at)
-	return res, tx.UpdateProfile(ctx, p)
+	return changed
 }
 
 func later(a, b time.Time) time.Time {

@@ -299,21 +299,9 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	if dest == nil {
 		dest = &Destination{ID: "http"}
 	}
-	in := map[string]any{}
-	if len(rec.Input) > 0 { // inputs are evaluated once: every attempt sends the same request
-		_ = json.Unmarshal(rec.Input, &in)
-	} else {
-		for name, input := range cs.With {
-			v, err := st.eval(ctx, input)
-			if err != nil {
-				return st.fail(ctx, id, fmt.Sprintf("with.%s: %v", name, err))
-			}
-			in[name] = v
-		}
-		if _, ok := in["body"]; !ok && cs.Action == "webhook.send" {
-			in["body"] = st.vars["event"]
-		}
-		rec.Input, _ = json.Marshal(in)
+	in, problem := st.inputs(ctx, cs, rec)
+	if problem != "" {
+		return st.fail(ctx, id, problem)
 	}
 	key := st.run.ID + ":" + id
 	call, err := BuildCall(cs.Action, dest, in, key, st.e.Now())
@@ -338,17 +326,7 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 		a.Error += ": " + redact.Values(call.Explain(a.Body), dest.Client().Secrets...)
 	}
 	rec.Attempts = append(rec.Attempts, a.Attempt)
-	if m := st.e.Metrics; m != nil {
-		m.Attempts.WithLabelValues(dest.ID, a.Outcome).Inc()
-		if !st.acted && n == 1 {
-			if rx, ok := st.vars["event"].(map[string]any)["received_at"].(string); ok {
-				if t, err := time.Parse(time.RFC3339Nano, rx); err == nil {
-					m.ActionLatency.Observe(a.StartedAt.Sub(t).Seconds())
-				}
-			}
-		}
-	}
-	st.acted = true
+	st.observe(dest, a, n)
 	switch a.Class {
 	case httpclient.Succeeded:
 		out, err := call.Output(a.Response.Status, a.Body)
@@ -358,19 +336,68 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 		st.done(id, out)
 		return nil
 	case httpclient.Retryable:
-		policy := st.e.DefaultRetry
-		if p := cs.Policy; p != nil {
-			policy = httpclient.Policy{MaxAttempts: p.MaxAttempts, Base: p.Base, Max: p.Max}
-		} else if dest.Retry != nil {
-			policy = httpclient.Policy{MaxAttempts: dest.Retry.MaxAttempts, Base: dest.Retry.Base, Max: dest.Retry.Max}
-		}
-		if d, ok := policy.Delay(round, a.RetryAfter); ok {
+		if d, ok := st.e.retryPolicy(cs, dest).Delay(round, a.RetryAfter); ok {
 			rec.Status, rec.Error = cdp.RunWaiting, a.Error
 			return st.pause(ctx, d)
 		}
 		return st.fail(ctx, id, fmt.Sprintf("gave up after %d attempts: %s", round, a.Error))
 	}
 	return st.fail(ctx, id, a.Error)
+}
+
+// inputs evaluates the step's inputs, once: a later attempt reads them
+// from the record, so that every attempt sends the same request. It
+// returns the problem that fails the step, if any.
+func (st *runState) inputs(ctx context.Context, cs *CompiledStep, rec *cdp.StepRun) (map[string]any, string) {
+	in := map[string]any{}
+	if len(rec.Input) > 0 {
+		_ = json.Unmarshal(rec.Input, &in)
+		return in, ""
+	}
+	for name, input := range cs.With {
+		v, err := st.eval(ctx, input)
+		if err != nil {
+			return nil, fmt.Sprintf("with.%s: %v", name, err)
+		}
+		in[name] = v
+	}
+	if _, ok := in["body"]; !ok && cs.Action == "webhook.send" {
+		in["body"] = st.vars["event"]
+	}
+	rec.Input, _ = json.Marshal(in)
+	return in, ""
+}
+
+// observe counts attempt n at dest, and the time from the event's
+// arrival to the run's first request.
+func (st *runState) observe(dest *Destination, a *httpclient.Attempt, n int) {
+	first := !st.acted && n == 1
+	st.acted = true
+	m := st.e.Metrics
+	if m == nil {
+		return
+	}
+	m.Attempts.WithLabelValues(dest.ID, a.Outcome).Inc()
+	if !first {
+		return
+	}
+	if rx, ok := st.vars["event"].(map[string]any)["received_at"].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, rx); err == nil {
+			m.ActionLatency.Observe(a.StartedAt.Sub(t).Seconds())
+		}
+	}
+}
+
+// retryPolicy is the step's own policy, else its destination's, else the
+// engine's default.
+func (e *Engine) retryPolicy(cs *CompiledStep, dest *Destination) httpclient.Policy {
+	if p := cs.Policy; p != nil {
+		return httpclient.Policy{MaxAttempts: p.MaxAttempts, Base: p.Base, Max: p.Max}
+	}
+	if p := dest.Retry; p != nil {
+		return httpclient.Policy{MaxAttempts: p.MaxAttempts, Base: p.Base, Max: p.Max}
+	}
+	return e.DefaultRetry
 }
 
 // pause records the run as waiting for d.
