@@ -102,16 +102,17 @@ func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest,
 
 // EventsPerMinute implements cdp.EventReader.
 func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.MinuteCount, error) {
-	rows, err := s.pool.Query(ctx, `SELECT minute, source_id, events FROM event_minutes WHERE minute >= $1 ORDER BY minute, source_id`, since.Unix()/60)
+	return query.All(ctx, s.rows, "events per minute", query.MinuteCount,
+		`SELECT minute, source_id, events FROM event_minutes WHERE minute >= $1 ORDER BY minute, source_id`, since.Unix()/60)
+}
+
+// rows runs a read for the helpers of package query.
+func (s *Store) rows(ctx context.Context, sql string, args ...any) (query.Rows, func(), error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("events per minute: %w", err)
+		return nil, nil, err
 	}
-	defer rows.Close()
-	out, err := query.MinuteCounts(rows)
-	if err != nil {
-		return nil, fmt.Errorf("events per minute: %w", err)
-	}
-	return out, nil
+	return rows, rows.Close, nil
 }
 
 // FindProfileByID implements cdp.ProfileReader.
@@ -217,20 +218,7 @@ func scanWorkflow(row pgx.Row) (*cdp.WorkflowVersion, error) {
 }
 
 func (s *Store) findWorkflows(ctx context.Context, what, q string, args ...any) ([]*cdp.WorkflowVersion, error) {
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("find %s: %w", what, err)
-	}
-	defer rows.Close()
-	out := []*cdp.WorkflowVersion{}
-	for rows.Next() {
-		w, err := scanWorkflow(rows)
-		if err != nil {
-			return nil, fmt.Errorf("find %s: %w", what, err)
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return query.All(ctx, s.rows, "find "+what, func(r query.Rows) (*cdp.WorkflowVersion, error) { return scanWorkflow(r) }, q, args...)
 }
 
 // FindWorkflows implements cdp.WorkflowStore.

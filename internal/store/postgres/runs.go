@@ -83,22 +83,7 @@ func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
 
 // FindRuns implements cdp.RunReader.
 func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error) {
-	w, err := query.Runs(f)
-	if err != nil {
-		return nil, "", err
-	}
-	limit := query.Limit(f.Limit)
-	where, n := w.SQL(query.Dollar)
-	rows, err := s.pool.Query(ctx, "SELECT "+runColumns+" FROM runs"+where+" ORDER BY seq DESC LIMIT "+query.Dollar(n), w.Args(limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("find runs: %w", err)
-	}
-	defer rows.Close()
-	runs, cursor, err := query.Page(rows, limit, func(r query.Rows) (*cdp.Run, int64, error) { return scanRun(r) }, query.RunCursor)
-	if err != nil {
-		return nil, "", fmt.Errorf("find runs: %w", err)
-	}
-	return runs, cursor, nil
+	return query.FindRuns(ctx, s.rows, query.Dollar, runColumns, f, func(r query.Rows) (*cdp.Run, int64, error) { return scanRun(r) })
 }
 
 // CountRuns implements cdp.RunReader.

@@ -5,6 +5,8 @@
 package query
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -130,6 +132,52 @@ type Rows interface {
 	Err() error
 }
 
+// Query runs a read in one store's driver: it returns the rows and what
+// releases them.
+type Query func(ctx context.Context, sql string, args ...any) (Rows, func(), error)
+
+// All reads every row of a read with scan; what names the read in errors.
+func All[T any](ctx context.Context, q Query, what string, scan func(Rows) (T, error), sql string, args ...any) ([]T, error) {
+	rows, release, err := q(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer release()
+	out := []T{}
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, item)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// FindRuns reads a page of runs, newest first, selecting columns and
+// reading each row with scan; mark writes the store's placeholders.
+func FindRuns(ctx context.Context, q Query, mark func(int) string, columns string, f cdp.RunFilter, scan func(Rows) (*cdp.Run, int64, error)) ([]*cdp.Run, string, error) {
+	w, err := Runs(f)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := Limit(f.Limit)
+	where, n := w.SQL(mark)
+	rows, release, err := q(ctx, "SELECT "+columns+" FROM runs"+where+" ORDER BY seq DESC LIMIT "+mark(n), w.Args(limit+1)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("find runs: %w", err)
+	}
+	defer release()
+	runs, cursor, err := Page(rows, limit, scan, RunCursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("find runs: %w", err)
+	}
+	return runs, cursor, nil
+}
+
 // Page reads a listing's page: the query asked for limit+1 rows, newest
 // first, and scan returns each row's item and sequence number. If the
 // extra row came, cursor (made from its sequence number) continues the
@@ -149,18 +197,14 @@ func Page[T any](rows Rows, limit int, scan func(Rows) (T, int64, error), cursor
 	return items, "", rows.Err()
 }
 
-// MinuteCounts reads the rows of `SELECT minute, source_id, events FROM
+// MinuteCount reads a row of `SELECT minute, source_id, events FROM
 // event_minutes …`, minutes since the epoch.
-func MinuteCounts(rows Rows) ([]cdp.MinuteCount, error) {
-	out := []cdp.MinuteCount{}
-	for rows.Next() {
-		var c cdp.MinuteCount
-		var minute int64
-		if err := rows.Scan(&minute, &c.SourceID, &c.Events); err != nil {
-			return nil, err
-		}
-		c.Minute = time.Unix(minute*60, 0).UTC()
-		out = append(out, c)
+func MinuteCount(row Rows) (cdp.MinuteCount, error) {
+	var c cdp.MinuteCount
+	var minute int64
+	if err := row.Scan(&minute, &c.SourceID, &c.Events); err != nil {
+		return c, err
 	}
-	return out, rows.Err()
+	c.Minute = time.Unix(minute*60, 0).UTC()
+	return c, nil
 }

@@ -31,14 +31,6 @@ func (t *tx) DeleteEventCountsBefore(ctx context.Context, before time.Time) erro
 
 // EventsPerMinute implements cdp.EventReader.
 func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.MinuteCount, error) {
-	rows, err := s.read(ctx, `SELECT minute, source_id, events FROM event_minutes WHERE minute >= ? ORDER BY minute, source_id`, since.Unix()/60)
-	if err != nil {
-		return nil, fmt.Errorf("events per minute: %w", err)
-	}
-	defer rows.Close()
-	out, err := query.MinuteCounts(rows)
-	if err != nil {
-		return nil, fmt.Errorf("events per minute: %w", err)
-	}
-	return out, nil
+	return query.All(ctx, s.rows, "events per minute", query.MinuteCount,
+		`SELECT minute, source_id, events FROM event_minutes WHERE minute >= ? ORDER BY minute, source_id`, since.Unix()/60)
 }

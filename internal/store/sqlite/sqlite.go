@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/store/query"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -366,6 +367,15 @@ func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows,
 		return nil, err
 	}
 	return st.QueryContext(ctx, args...)
+}
+
+// rows runs a read for the helpers of package query.
+func (s *Store) rows(ctx context.Context, q string, args ...any) (query.Rows, func(), error) {
+	rows, err := s.read(ctx, q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rows, func() { _ = rows.Close() }, nil
 }
 
 // Ping implements cdp.Store.

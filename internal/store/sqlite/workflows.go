@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/store/query"
 )
 
 const workflowColumns = `id, version, deleted, created_at, definition`
@@ -23,23 +24,7 @@ func scanWorkflow(row interface{ Scan(...any) error }) (*cdp.WorkflowVersion, er
 }
 
 func (s *Store) findWorkflows(ctx context.Context, what, q string, args ...any) ([]*cdp.WorkflowVersion, error) {
-	rows, err := s.read(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("find %s: %w", what, err)
-	}
-	defer rows.Close()
-	out := []*cdp.WorkflowVersion{}
-	for rows.Next() {
-		w, err := scanWorkflow(rows)
-		if err != nil {
-			return nil, fmt.Errorf("find %s: %w", what, err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find %s: %w", what, err)
-	}
-	return out, nil
+	return query.All(ctx, s.rows, "find "+what, func(r query.Rows) (*cdp.WorkflowVersion, error) { return scanWorkflow(r) }, q, args...)
 }
 
 // FindWorkflows implements cdp.WorkflowStore.
