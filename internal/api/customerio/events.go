@@ -10,14 +10,12 @@ import (
 
 // Track serves POST /api/v1/customers/{identifier}/events.
 func (a *API) Track(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	path, msg := personIdentifier(r.PathValue("identifier"))
-	if msg != "" {
-		fail(w, http.StatusBadRequest, msg)
+	path, ok := pathPerson(w, r)
+	if !ok {
 		return
 	}
-	e, status, msg := a.decodeEvent(w, r)
-	if status != 0 {
-		fail(w, status, msg)
+	e, ok := a.decodeEvent(w, r)
+	if !ok {
 		return
 	}
 	e.UserID = r.PathValue("identifier")
@@ -28,9 +26,8 @@ func (a *API) Track(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
 // TrackAnonymous serves POST /api/v1/events: an event of no known person,
 // kept with its anonymous_id until an identify names that id.
 func (a *API) TrackAnonymous(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	e, status, msg := a.decodeEvent(w, r)
-	if status != 0 {
-		fail(w, status, msg)
+	e, ok := a.decodeEvent(w, r)
+	if !ok {
 		return
 	}
 	if e.AnonymousID != "" {
@@ -39,18 +36,20 @@ func (a *API) TrackAnonymous(w http.ResponseWriter, r *http.Request, src *cdp.So
 	a.publish(w, r, src, e)
 }
 
-// decodeEvent reads and validates a v1 event body.
-func (a *API) decodeEvent(w http.ResponseWriter, r *http.Request) (*cdp.Event, int, string) {
-	obj, status, msg := a.readObject(w, r)
-	if status != 0 {
-		return nil, status, msg
+// decodeEvent reads and validates a v1 event body; on a problem it
+// answers it and reports false.
+func (a *API) decodeEvent(w http.ResponseWriter, r *http.Request) (*cdp.Event, bool) {
+	obj, ok := a.readObject(w, r)
+	if !ok {
+		return nil, false
 	}
 	e, msg := trackEvent(r, obj["name"], stringAttr(obj, "type"), stringAttr(obj, "id"), obj["timestamp"], obj["data"])
 	if msg != "" {
-		return nil, http.StatusBadRequest, msg
+		fail(w, http.StatusBadRequest, msg)
+		return nil, false
 	}
 	e.AnonymousID = stringAttr(obj, "anonymous_id")
-	return e, 0, ""
+	return e, true
 }
 
 // trackEvent validates an event with the documented messages and

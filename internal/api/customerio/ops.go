@@ -10,9 +10,8 @@ import (
 
 // personOp publishes an operation on the person in the path.
 func (a *API) personOp(w http.ResponseWriter, r *http.Request, src *cdp.Source, typ, op string, props any) {
-	path, msg := personIdentifier(r.PathValue("identifier"))
-	if msg != "" {
-		fail(w, http.StatusBadRequest, msg)
+	path, ok := pathPerson(w, r)
+	if !ok {
 		return
 	}
 	e := baseEvent(r, typ, r.PathValue("identifier"))
@@ -26,9 +25,8 @@ func (a *API) personOp(w http.ResponseWriter, r *http.Request, src *cdp.Source, 
 // AddDevice serves PUT /api/v1/customers/{identifier}/devices.
 // last_used may be a number or, as go-customerio sends it, a string.
 func (a *API) AddDevice(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	obj, status, msg := a.readObject(w, r)
-	if status != 0 {
-		fail(w, status, msg)
+	obj, ok := a.readObject(w, r)
+	if !ok {
 		return
 	}
 	d, msg := parseDevice(obj["device"], "id")
@@ -101,9 +99,8 @@ func oneIdentifier(raw json.RawMessage) (cdp.Identifier, bool) {
 // Merge serves POST /api/v1/merge_customers: the secondary person is merged
 // into the primary; nothing happens unless both exist.
 func (a *API) Merge(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	obj, status, msg := a.readObject(w, r)
-	if status != 0 {
-		fail(w, status, msg)
+	obj, ok := a.readObject(w, r)
+	if !ok {
 		return
 	}
 	primary, ok := oneIdentifier(obj["primary"])
@@ -138,9 +135,8 @@ func (a *API) Segment(op string) func(w http.ResponseWriter, r *http.Request, sr
 			fail(w, http.StatusBadRequest, "id_type must be one of id, email, cio_id")
 			return
 		}
-		obj, status, msg := a.readObject(w, r)
-		if status != 0 {
-			fail(w, status, msg)
+		obj, ok := a.readObject(w, r)
+		if !ok {
 			return
 		}
 		var ids []string

@@ -36,21 +36,35 @@ func personIdentifier(raw string) (cdp.Identifier, string) {
 	return cdp.Identifier{Kind: cdp.IdentifierID, Value: raw}, ""
 }
 
+// pathPerson reads the person named by the {identifier} path segment;
+// on a bad one it answers 400 and reports false.
+func pathPerson(w http.ResponseWriter, r *http.Request) (cdp.Identifier, bool) {
+	ident, msg := personIdentifier(r.PathValue("identifier"))
+	if msg != "" {
+		fail(w, http.StatusBadRequest, msg)
+		return ident, false
+	}
+	return ident, true
+}
+
 // readObject reads the body as a JSON object; an empty or null body is {}.
-func (a *API) readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, int, string) {
+// On a problem it answers it and reports false.
+func (a *API) readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, bool) {
 	body, err := httpx.ReadBody(w, r, a.maxBody)
 	if err != nil {
-		return nil, httpx.Status(cdp.ErrorCode(err)), cdp.ErrorMessage(err)
+		fail(w, httpx.Status(cdp.ErrorCode(err)), cdp.ErrorMessage(err))
+		return nil, false
 	}
 	trimmed := strings.TrimSpace(string(body))
 	if trimmed == "" || trimmed == "null" { // go-customerio sends null for nil attributes
-		return map[string]json.RawMessage{}, 0, ""
+		return map[string]json.RawMessage{}, true
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, http.StatusBadRequest, "request body must be a JSON object"
+		fail(w, http.StatusBadRequest, "request body must be a JSON object")
+		return nil, false
 	}
-	return obj, 0, ""
+	return obj, true
 }
 
 // baseEvent is what every Track API event shares.
@@ -62,14 +76,12 @@ func baseEvent(r *http.Request, typ, userID string) *cdp.Event {
 // Identify serves PUT /api/v1/customers/{identifier}: create or
 // update a person, their attributes becoming profile traits.
 func (a *API) Identify(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	path, msg := personIdentifier(r.PathValue("identifier"))
-	if msg != "" {
-		fail(w, http.StatusBadRequest, msg)
+	path, ok := pathPerson(w, r)
+	if !ok {
 		return
 	}
-	attrs, status, msg := a.readObject(w, r)
-	if status != 0 {
-		fail(w, status, msg)
+	attrs, ok := a.readObject(w, r)
+	if !ok {
 		return
 	}
 	e, msg := identifyEvent(r, path, r.PathValue("identifier"), attrs)
@@ -221,9 +233,8 @@ func stringAttr(attrs map[string]json.RawMessage, key string) string {
 // Delete serves DELETE /api/v1/customers/{identifier}: the person, their
 // identifiers and their events are erased. The delete itself is not kept.
 func (a *API) Delete(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	path, msg := personIdentifier(r.PathValue("identifier"))
-	if msg != "" {
-		fail(w, http.StatusBadRequest, msg)
+	path, ok := pathPerson(w, r)
+	if !ok {
 		return
 	}
 	if _, err := httpx.ReadBody(w, r, a.maxBody); err != nil { // DELETE may carry {} (node, python)

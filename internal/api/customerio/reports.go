@@ -31,9 +31,8 @@ func (a *API) PushEvents(w http.ResponseWriter, r *http.Request, src *cdp.Source
 // deliveryReport validates a report whose kind is body[field], one of
 // allowed, and stores it as an event typed prefix+kind.
 func (a *API) deliveryReport(w http.ResponseWriter, r *http.Request, src *cdp.Source, field string, allowed []string, prefix string) {
-	obj, status, msg := a.readObject(w, r)
-	if status != 0 {
-		fail(w, status, msg)
+	obj, ok := a.readObject(w, r)
+	if !ok {
 		return
 	}
 	kind := stringAttr(obj, field)
@@ -79,9 +78,8 @@ func (a *API) Unsubscribe() http.Handler {
 			fail(w, http.StatusNotFound, "no Customer.io Track source is configured")
 			return
 		}
-		obj, status, msg := a.readObject(w, r)
-		if status != 0 {
-			fail(w, status, msg)
+		obj, ok := a.readObject(w, r)
+		if !ok {
 			return
 		}
 		if v, ok := obj["unsubscribe"]; ok && string(v) != "true" && string(v) != "false" {
@@ -98,9 +96,8 @@ func (a *API) Unsubscribe() http.Handler {
 // become their traits, and are recorded as a form_submitted event. It
 // answers 204, as Customer.io documents.
 func (a *API) SubmitForm(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	obj, status, msg := a.readObject(w, r)
-	if status != 0 {
-		fail(w, status, msg)
+	obj, ok := a.readObject(w, r)
+	if !ok {
 		return
 	}
 	if data, ok := obj["data"]; ok && len(obj) == 1 {
