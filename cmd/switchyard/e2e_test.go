@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // binary is the switchyard binary built once for the end-to-end tests.
@@ -260,18 +261,7 @@ func killNine(t *testing.T, midBurst bool) {
 	p = start(t, dir)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		counts := storedKeys(t, p.url)
-		missing := 0
-		for id := range acked {
-			if counts[id] == 0 {
-				missing++
-			}
-		}
-		for id, n := range counts {
-			if n != 1 {
-				t.Fatalf("event %s stored %d times", id, n)
-			}
-		}
+		missing := testenv.Missing(t, acked, storedKeys(t, p.url))
 		if missing == 0 {
 			t.Logf("%d acknowledged events, all stored once after the restart", len(acked))
 			break

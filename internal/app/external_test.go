@@ -118,15 +118,7 @@ func TestTailAcrossNodes(t *testing.T) {
 // a destination limited to 20 requests/s never show it more than 20 in a
 // second between them.
 func TestRateLimitAcrossNodes(t *testing.T) {
-	var mu sync.Mutex
-	var at []time.Time
-	standIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		at = append(at, time.Now())
-		mu.Unlock()
-		w.Write([]byte(`{}`))
-	}))
-	defer standIn.Close()
+	standIn := testenv.NewArrivals(t)
 	cfg := config.Default()
 	externalConfig(t, cfg)
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
@@ -153,19 +145,8 @@ func TestRateLimitAcrossNodes(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		mu.Lock()
-		n := len(at)
-		mu.Unlock()
-		if n >= 60 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the stand-in received %d of 60", n)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
+	testenv.Eventually(t, "the stand-in to receive all 60", 20*time.Second, func() bool { return len(standIn.Times()) >= 60 })
+	at := standIn.Times()
 	// A token bucket of burst 1 per node lets a one-second window hold the
 	// rate plus one token per node (a token saved while a request was
 	// late is spent at once): 20 + 2.

@@ -160,14 +160,7 @@ func TestRedirectsAndTimeouts(t *testing.T) {
 // A destination limited to 20 requests/s never receives more, however
 // many callers push at once; after a 429 its rate is halved.
 func TestRateLimit(t *testing.T) {
-	var mu sync.Mutex
-	var at []time.Time
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		at = append(at, time.Now())
-		mu.Unlock()
-	}))
-	defer srv.Close()
+	srv := testenv.NewArrivals(t)
 	c := New(nil)
 	d := Destination{ID: "limited", RateLimit: 20, AllowPrivateNetwork: true}
 	var wg sync.WaitGroup
@@ -179,7 +172,7 @@ func TestRateLimit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n, i := testenv.BusiestSecond(at); n > 20 {
+	if n, i := testenv.BusiestSecond(srv.Times()); n > 20 {
 		t.Fatalf("%d requests within one second of request %d", n, i)
 	}
 	st := c.destination(d)

@@ -1,7 +1,11 @@
 package testenv
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
+	"testing"
 	"time"
 )
 
@@ -28,4 +32,33 @@ func BusiestSecond(at []time.Time) (most, first int) {
 		}
 	}
 	return most, first
+}
+
+// Arrivals is a loopback stand-in for a destination that answers every
+// request with {} and records when each arrived.
+type Arrivals struct {
+	URL string
+	mu  sync.Mutex
+	at  []time.Time
+}
+
+// NewArrivals starts a stand-in, closed when t ends.
+func NewArrivals(t testing.TB) *Arrivals {
+	a := &Arrivals{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.at = append(a.at, time.Now())
+		a.mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	a.URL = srv.URL
+	return a
+}
+
+// Times returns a copy of the arrival times so far.
+func (a *Arrivals) Times() []time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.at)
 }
