@@ -142,10 +142,7 @@ func (s *Sources) Create(ctx context.Context, src *cdp.Source) error {
 	if err := s.store.CreateSource(ctx, src); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.stored[src.ID] = src
-	s.mu.Unlock()
-	s.changed()
+	s.keep(src.ID, src)
 	return nil
 }
 
@@ -164,10 +161,7 @@ func (s *Sources) Update(ctx context.Context, src *cdp.Source) error {
 	if err := s.store.UpdateSource(ctx, src); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.stored[src.ID] = src
-	s.mu.Unlock()
-	s.changed()
+	s.keep(src.ID, src)
 	return nil
 }
 
@@ -181,11 +175,21 @@ func (s *Sources) Delete(ctx context.Context, id string) error {
 	if err := s.store.DeleteSource(ctx, id); err != nil {
 		return err
 	}
+	s.keep(id, nil)
+	return nil
+}
+
+// keep records src as the stored source id (nil: deleted) and tells the
+// dependent.
+func (s *Sources) keep(id string, src *cdp.Source) {
 	s.mu.Lock()
-	delete(s.stored, id)
+	if src == nil {
+		delete(s.stored, id)
+	} else {
+		s.stored[id] = src
+	}
 	s.mu.Unlock()
 	s.changed()
-	return nil
 }
 
 func (s *Sources) mutable(id string) (*cdp.Source, error) {

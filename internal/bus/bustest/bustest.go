@@ -151,9 +151,7 @@ func testDedup(t *testing.T, open Opener) {
 func testNak(t *testing.T, open Opener) {
 	log, closeLog := open(t, "main")
 	defer closeLog()
-	if _, err := log.Append(t.Context(), "web", "", []byte("x")); err != nil {
-		t.Fatal(err)
-	}
+	appendN(t, log, 1, "x")
 	var attempts []int
 	got := collect(t, log, "g", 1, func(d cdp.Delivery) bool {
 		attempts = append(attempts, d.Attempt())
@@ -165,22 +163,20 @@ func testNak(t *testing.T, open Opener) {
 		}
 		return true
 	})
-	if fmt.Sprint(got) != "[x]" || fmt.Sprint(attempts) != "[1 2]" {
-		t.Fatalf("got %v after attempts %v, want [x] after [1 2]", got, attempts)
+	if fmt.Sprint(got) != "[x-000]" || fmt.Sprint(attempts) != "[1 2]" {
+		t.Fatalf("got %v after attempts %v, want [x-000] after [1 2]", got, attempts)
 	}
 }
 
 func testUnacked(t *testing.T, open Opener) {
 	log, closeLog := open(t, "main")
 	defer closeLog()
-	if _, err := log.Append(t.Context(), "web", "", []byte("x")); err != nil {
-		t.Fatal(err)
-	}
+	appendN(t, log, 1, "x")
 	// The first consumer takes the message and "crashes" without acking.
 	ctx, cancel := context.WithCancel(t.Context())
 	_ = log.Consume(ctx, "g", func(context.Context, []cdp.Delivery) { cancel() })
 	got := collect(t, log, "g", 1, nil)
-	if fmt.Sprint(got) != "[x]" {
+	if fmt.Sprint(got) != "[x-000]" {
 		t.Fatalf("got %v, want the unacked message again", got)
 	}
 }
