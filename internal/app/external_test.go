@@ -200,24 +200,22 @@ func TestEraseForgottenAcrossNodes(t *testing.T) {
 	if again := track(); again != first {
 		t.Fatalf("the session's second request got profile %s, the first %s", again, first)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if events, _, _ := nodes[1].Store.FindEvents(t.Context(), cdp.EventFilter{ProfileID: first, Type: "view"}); len(events) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the two views were not stored")
-		}
-	}
+	testenv.Eventually(t, "the two views to be stored", 10*time.Second, func() bool {
+		events, _, _ := nodes[1].Store.FindEvents(t.Context(), cdp.EventFilter{ProfileID: first, Type: "view"})
+		return len(events) == 2
+	})
+	epoch := nodes[0].Identity.Epoch()
 	req, _ := http.NewRequest(http.MethodDelete, b.URL+"/admin/v1/profiles/"+first, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("erase on node B: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	// The notice travels over NATS: give it a moment, not the minute a
-	// remembered session lasts. (A request that beats the notice gets the
-	// erased id, and its events bring the profile back under that id.)
-	time.Sleep(time.Second)
+	// The notice travels over NATS: wait until A has heard it, not the
+	// minute a remembered session lasts. (A request that beats the notice
+	// gets the erased id, and its events bring the profile back under that
+	// id.)
+	testenv.Eventually(t, "node A to hear of the erase", 10*time.Second, func() bool { return nodes[0].Identity.Epoch() != epoch })
 	if got := track(); got == first {
 		t.Fatalf("node A still hands out the erased profile %s", first)
 	}
