@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
@@ -47,6 +50,11 @@ type App struct {
 	// the event log, so that every node knows them.
 	Sessions  *natsbus.KV
 	Workflows *workflow.Registry
+	// Breakers are the destinations' circuit breakers, in a key-value
+	// bucket every node watches.
+	Breakers *breaker.Breakers
+	// Destinations serve the destination endpoints and the console page.
+	Destinations *admin.Destinations
 	// Version is reported in the AsyncAPI and OpenAPI documents.
 	Version string
 
@@ -99,7 +107,8 @@ func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) err
 func (a *App) deps() server.Deps {
 	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, Log: a.Events, Ingest: a.Ingest,
 		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics, Version: a.Version,
-		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }, Sessions: a.Sessions}
+		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }, Sessions: a.Sessions,
+		Destinations: a.Destinations}
 }
 
 // Handler is the main listener's handler.

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
@@ -191,8 +192,20 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		share, a.members = members.Share, members
 		a.closeFirst(func() error { members.Close(); return nil })
 	}
+	// Every node watches the destinations' breakers in one bucket.
+	kv, err := evlog.KeyValue(ctx, a.deploy.prefix+"BREAKERS", 0)
+	if err != nil {
+		return err
+	}
+	if a.Breakers, err = breaker.New(ctx, kv, time.Now, log.With("component", "breakers")); err != nil {
+		return err
+	}
 	engine := &workflow.Engine{Store: a.Store, Client: httpclient.New(share), Workflow: a.Workflows.Workflow,
-		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics, Node: a.deploy.node}
+		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics, Node: a.deploy.node,
+		Breakers: a.Breakers, Queue: a.Runs}
+	a.Destinations = &admin.Destinations{List: a.Workflows.Destinations, Registry: workflow.Actions, Breakers: a.Breakers,
+		Waiting: a.Store.CountWaitingOn,
+		Resume: func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}
 	proc := processor.New(processor.Deps{Log: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
 		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared,
 		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {

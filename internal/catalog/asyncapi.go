@@ -58,10 +58,11 @@ var (
 func AsyncAPI(version, host string) Doc {
 	channels, operations, messages := m{}, m{}, m{}
 	componentSchemas := m{}
-	for name, s := range schemas() {
+	for name, s := range withActions(schemas()) {
 		componentSchemas[name] = s
 	}
 	ingestChannels(channels, operations, messages)
+	actionChannels(channels, operations, messages)
 	channels["webhooks"], operations["receiveWebhooks"] = webhookChannel(messages)
 	channels["events"], operations["sendEvents"] = eventChannel(messages)
 	return Doc{

@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/switchyardhq/switchyard/internal/action/builtin"
 )
 
 // roundTrip encodes a document as the server does and decodes it as a
@@ -132,6 +135,18 @@ func TestAsyncAPIValidates(t *testing.T) {
 	}
 	if len(ReportTypes()) != 69 {
 		t.Errorf("%d report types, want the 69 of Customer.io's documentation", len(ReportTypes()))
+	}
+	// Every registered action kind is an operation with its inputs.
+	ops := root["operations"].(map[string]any)
+	schemas := root["components"].(map[string]any)["schemas"].(map[string]any)
+	for _, kind := range builtin.Registry.ActionKinds() {
+		id := "action_" + strings.ReplaceAll(kind, ".", "_")
+		if ops["send_"+id] == nil || schemas["ActionInputs."+kind] == nil {
+			t.Errorf("action %s is missing from the AsyncAPI document", kind)
+		}
+	}
+	if req := schemas["ActionInputs.slack.post"].(map[string]any)["required"]; fmt.Sprint(req) != "[text]" {
+		t.Errorf("slack.post's required inputs: %v", req)
 	}
 }
 

@@ -29,7 +29,7 @@ func OpenAPI(version, baseURL string) Doc {
 		"tags":    tags,
 		"paths":   paths,
 		"components": m{
-			"schemas": schemas(),
+			"schemas": withActions(schemas()),
 			"securitySchemes": m{
 				SecTrackBasic:     m{"type": "http", "scheme": "basic", "description": "site_id:api_key of a customerio_track source."},
 				SecPipelinesBasic: m{"type": "http", "scheme": "basic", "description": "The write key of a customerio_pipelines source as the user, no password."},

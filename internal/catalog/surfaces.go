@@ -104,6 +104,10 @@ func Operations() []Operation {
 		Operation{Method: "GET", Path: "/admin/v1/runs/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One run: each step's inputs, attempts (requests and responses, credentials masked) and output.", Reply: "Run"},
 		Operation{Method: "POST", Path: "/admin/v1/runs/{id}/retry", Tag: TagManagement, Security: SecAdminBearer, Summary: "Resume a failed run from its failed step, with a new round of attempts.", Reply: "Run", Status: 202},
 		Operation{Method: "POST", Path: "/admin/v1/runs/retry", Tag: TagManagement, Security: SecAdminBearer, Summary: "Bulk retry of failed runs (workflow, since, until): reports how many match; retries them with confirm=true.", Reply: "AnyObject"},
+		Operation{Method: "GET", Path: "/admin/v1/destinations", Tag: TagManagement, Security: SecAdminBearer, Summary: "Every destination: its settings (secrets masked), circuit breaker state, health on the answering node and the runs waiting on it.", Reply: "DestinationList"},
+		Operation{Method: "GET", Path: "/admin/v1/destinations/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One destination, as in the list.", Reply: "Destination"},
+		Operation{Method: "POST", Path: "/admin/v1/destinations/{id}/pause", Tag: TagManagement, Security: SecAdminBearer, Summary: "Hold every attempt to the destination, on every node, until resumed: runs wait without spending attempts.", Reply: "Destination"},
+		Operation{Method: "POST", Path: "/admin/v1/destinations/{id}/resume", Tag: TagManagement, Security: SecAdminBearer, Summary: "Close the destination's breaker (paused or open) and release the runs waiting on it, at its rate limit.", Reply: "Destination"},
 		Operation{Method: "GET", Path: "/admin/v1/tail", Tag: TagManagement, Security: SecAdminBearer, Summary: "Live events as Server-Sent Events (source, type, filter: a CEL expression over event).", Stream: true},
 
 		Operation{Method: "GET", Path: "/healthz", Tag: TagOps, Summary: "The process is up.", Reply: "AnyObject"},
@@ -180,7 +184,7 @@ func schemas() map[string]Schema {
 		"Workflow": obj([]string{"id", "trigger", "steps"}, map[string]Schema{"id": str, "name": str, "enabled": {Type: "boolean"},
 			"trigger": obj(nil, map[string]Schema{"source": str, "sources": {Type: "array", Items: &str}, "types": {Type: "array", Items: &str},
 				"if": with(str, "A CEL condition over event, profile, session, now.")}),
-			"steps": {Type: "array", Items: &anyObj}, "vars": anyObj,
+			"steps": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Step"}}, "vars": anyObj,
 			"version": with(Schema{Type: "integer"}, "Set by the server."), "origin": {Type: "string", Enum: []any{"config", "forward_to", "api"}},
 			"updated_at": {Type: "string", Format: "date-time"}}),
 		"WorkflowList": obj([]string{"workflows"}, map[string]Schema{"workflows": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Workflow"}}}),
@@ -189,6 +193,15 @@ func schemas() map[string]Schema {
 				"deleted": {Type: "boolean"}, "created_at": {Type: "string", Format: "date-time"}}}}}),
 		"SourceList": obj([]string{"sources"}, map[string]Schema{"sources": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Source"}}}),
 		"Error":      obj([]string{"error"}, map[string]Schema{"error": obj([]string{"code", "message"}, map[string]Schema{"code": str, "message": str})}),
+		"Step":       step(),
+		"Destination": obj([]string{"id", "kind", "state"}, map[string]Schema{"id": str, "kind": str,
+			"settings": with(anyObj, "The kind's settings; secret ones are [redacted]."), "actions": {Type: "array", Items: &str},
+			"rate_limit": {Type: "number"}, "circuit_breaker": anyObj,
+			"state": {Type: "string", Enum: []any{"closed", "open", "half_open", "paused"}},
+			"since": {Type: "string", Format: "date-time"}, "reason": str, "last_error": str,
+			"next_probe_at": {Type: "string", Format: "date-time"}, "runs_waiting": {Type: "integer"},
+			"health": with(anyObj, "Attempts, success ratio and latency p50/p99 over the last 5 minutes and hour, on the answering node.")}),
+		"DestinationList": obj([]string{"destinations"}, map[string]Schema{"destinations": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Destination"}}}),
 	}
 }
 

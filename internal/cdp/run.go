@@ -29,7 +29,10 @@ type Run struct {
 	Steps           []StepRun `json:"steps"`
 	Error           string    `json:"error,omitempty"`
 	// NextAt is when a waiting run resumes.
-	NextAt    *time.Time `json:"next_at,omitempty"`
+	NextAt *time.Time `json:"next_at,omitempty"`
+	// WaitingOn names the destination whose circuit breaker holds the run
+	// (open or paused): it resumes when the destination closes.
+	WaitingOn string    `json:"waiting_on,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	// Version counts updates; UpdateRun refuses a stale one.
@@ -78,6 +81,7 @@ type RunFilter struct {
 	WorkflowID string
 	EventID    string // the runs one event started
 	Status     string
+	WaitingOn  string // the runs a destination's breaker holds
 	Since      time.Time
 	Until      time.Time
 	Limit      int

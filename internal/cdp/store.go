@@ -64,6 +64,9 @@ type RunReader interface {
 	// CountRuns counts the runs in each of statuses, and gives the
 	// creation time of the oldest one in each (zero when none).
 	CountRuns(ctx context.Context, statuses ...string) (map[string]RunCount, error)
+	// CountWaitingOn counts the waiting runs each destination's breaker
+	// holds, by destination.
+	CountWaitingOn(ctx context.Context) (map[string]int, error)
 }
 
 // ProfileReader finds profiles and sessions.

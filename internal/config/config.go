@@ -14,10 +14,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/action/customerio"
+	"github.com/switchyardhq/switchyard/internal/action"
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -179,7 +180,7 @@ type Destination struct {
 	Region    string `yaml:"region"`
 	TrackURL  string `yaml:"track_url"`
 	AppURL    string `yaml:"app_url"`
-	// webhook and http: the URL (http: the base of relative urls)
+	// webhook, http and slack: the URL (http: the base of relative urls)
 	URL           string `yaml:"url"`
 	SigningSecret string `yaml:"signing_secret"`
 	// every kind
@@ -188,22 +189,68 @@ type Destination struct {
 	AllowPrivateNetwork bool            `yaml:"allow_private_network"`
 	Timeout             string          `yaml:"timeout"` // a Go duration; default 30s
 	Retry               *workflow.Retry `yaml:"retry"`
+	CircuitBreaker      *CircuitBreaker `yaml:"circuit_breaker"`
 }
 
-// DestinationKinds are the kinds of destination.
-var DestinationKinds = []string{"customerio", "webhook", "http"}
+// CircuitBreaker is a destination's breaker: it opens after Failures
+// consecutive retryable failures, probes after Cooldown, and doubles the
+// cooldown after each failed probe up to MaxCooldown.
+type CircuitBreaker struct {
+	Failures    int    `yaml:"failures"`     // default 10
+	Cooldown    string `yaml:"cooldown"`     // default 30s
+	MaxCooldown string `yaml:"max_cooldown"` // default 10m
+}
 
 // Destination converts the file form; Validate has checked it.
 func (d Destination) Destination() *workflow.Destination {
-	out := &workflow.Destination{ID: d.ID, Kind: d.Kind, URL: d.URL, SigningSecret: d.SigningSecret, RateLimit: d.RateLimit,
-		Concurrency: d.Concurrency, AllowPrivateNetwork: d.AllowPrivateNetwork,
-		CustomerIO: customerio.Destination{SiteID: d.SiteID, APIKey: d.APIKey, AppAPIKey: d.AppAPIKey, Region: d.Region,
-			TrackURL: d.TrackURL, AppURL: d.AppURL}}
+	settings := map[string]string{}
+	for name, v := range map[string]string{"site_id": d.SiteID, "api_key": d.APIKey, "app_api_key": d.AppAPIKey,
+		"region": d.Region, "track_url": d.TrackURL, "app_url": d.AppURL, "url": d.URL, "signing_secret": d.SigningSecret} {
+		if v != "" {
+			settings[name] = v
+		}
+	}
+	out := &workflow.Destination{ID: d.ID, Kind: d.Kind, Settings: settings, RateLimit: d.RateLimit,
+		Concurrency: d.Concurrency, AllowPrivateNetwork: d.AllowPrivateNetwork}
 	out.Timeout, _ = time.ParseDuration(d.Timeout)
 	if d.Retry != nil {
-		out.Retry, _ = workflow.ParseRetry(d.Retry)
+		if p, _ := workflow.ParseRetry(d.Retry); p != nil {
+			out.Retry = &httpclient.Policy{MaxAttempts: p.MaxAttempts, Base: p.Base, Max: p.Max}
+		}
 	}
+	out.Breaker, _ = d.CircuitBreaker.parse()
 	return out
+}
+
+// parse returns the breaker with defaults for what is unset, and the
+// problems keyed by field.
+func (b *CircuitBreaker) parse() (action.Breaker, map[string]string) {
+	out, p := action.DefaultBreaker, map[string]string{}
+	if b == nil {
+		return out, p
+	}
+	if b.Failures < 0 || b.Failures > 1000 {
+		p["failures"] = fmt.Sprintf("must be 1-1000 (0 = 10), not %d", b.Failures)
+	} else if b.Failures > 0 {
+		out.Failures = b.Failures
+	}
+	for field, f := range map[string]struct {
+		raw string
+		to  *time.Duration
+	}{"cooldown": {b.Cooldown, &out.Cooldown}, "max_cooldown": {b.MaxCooldown, &out.MaxCooldown}} {
+		if f.raw == "" {
+			continue
+		}
+		if d, err := time.ParseDuration(f.raw); err != nil || d < time.Second {
+			p[field] = fmt.Sprintf("must be a duration of at least 1s such as 30s, not %q", f.raw)
+		} else {
+			*f.to = d
+		}
+	}
+	if out.MaxCooldown < out.Cooldown {
+		p["max_cooldown"] = fmt.Sprintf("must not be shorter than cooldown (%v)", out.Cooldown)
+	}
+	return out, p
 }
 
 func (d Destination) problems() map[string]string {
@@ -211,30 +258,7 @@ func (d Destination) problems() map[string]string {
 	if !cdp.ValidSourceID(d.ID) {
 		p["id"] = "must be 1-128 letters, digits, '_' or '-', starting with a letter or digit"
 	}
-	switch d.Kind {
-	case "customerio":
-		maps.Copy(p, d.Destination().CustomerIO.Validate())
-		if d.APIKey == "" && d.AppAPIKey == "" {
-			p["api_key"] = "a customerio destination needs site_id and api_key (Track API) or app_api_key (transactional email)"
-		}
-		if (d.SiteID == "") != (d.APIKey == "") {
-			p["site_id"] = "site_id and api_key go together"
-		}
-	case "webhook", "http":
-		if u, err := url.Parse(d.URL); d.URL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-			p["url"] = fmt.Sprintf("must be an http(s) URL, not %q", d.URL)
-		} else if d.URL == "" && d.Kind == "webhook" {
-			p["url"] = "is required for kind webhook"
-		}
-		if d.Kind == "http" && d.AllowPrivateNetwork && d.URL == "" {
-			p["url"] = "is required with allow_private_network: the steps' paths go under it, so the destination opens that host only"
-		}
-		if d.SigningSecret != "" && !hooks.ValidStandardSecret(d.SigningSecret) {
-			p["signing_secret"] = "must be whsec_ followed by the base64 of the key"
-		}
-	default:
-		p["kind"] = fmt.Sprintf("must be one of %s, not %q", strings.Join(DestinationKinds, ", "), d.Kind)
-	}
+	maps.Copy(p, workflow.Actions.Check(d.Destination()))
 	if d.RateLimit < 0 {
 		p["rate_limit"] = "must not be negative"
 	}
@@ -252,6 +276,10 @@ func (d Destination) problems() map[string]string {
 				p["retry."+k] = v
 			}
 		}
+	}
+	_, problems := d.CircuitBreaker.parse()
+	for k, v := range problems {
+		p["circuit_breaker."+k] = v
 	}
 	return p
 }

@@ -142,7 +142,7 @@ workflows:
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if d := cfg.Destinations[0].Destination(); d.CustomerIO.Region != "eu" || d.RateLimit != 100 {
+	if d := cfg.Destinations[0].Destination(); d.Get("region") != "eu" || d.RateLimit != 100 {
 		t.Errorf("destination %+v", d)
 	}
 	bad := `

@@ -42,6 +42,8 @@ type Deps struct {
 	Enqueue admin.Enqueue
 	// Sessions keeps the console's sign-ins, shared by every node.
 	Sessions admin.Sessions
+	// Destinations are the destinations with their breakers and health.
+	Destinations *admin.Destinations
 }
 
 // access is who may use the management API, the console and, with tokens,

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/action/customerio"
 	"github.com/switchyardhq/switchyard/internal/hooks"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 )
@@ -35,18 +34,18 @@ func TestBuildCalls(t *testing.T) {
 	}))
 	defer srv.Close()
 	cio := &Destination{ID: "cio", Kind: "customerio", AllowPrivateNetwork: true,
-		CustomerIO: customerio.Destination{SiteID: "s", APIKey: "k", AppAPIKey: "a", TrackURL: srv.URL, AppURL: srv.URL}}
-	hook := &Destination{ID: "app", Kind: "webhook", URL: srv.URL + "/hooks", SigningSecret: secret, AllowPrivateNetwork: true}
-	api := &Destination{ID: "api", Kind: "http", URL: srv.URL + "/api", AllowPrivateNetwork: true}
+		Settings: map[string]string{"site_id": "s", "api_key": "k", "app_api_key": "a", "track_url": srv.URL, "app_url": srv.URL}}
+	hook := &Destination{ID: "app", Kind: "webhook", Settings: map[string]string{"url": srv.URL + "/hooks", "signing_secret": secret}, AllowPrivateNetwork: true}
+	api := &Destination{ID: "api", Kind: "http", Settings: map[string]string{"url": srv.URL + "/api"}, AllowPrivateNetwork: true}
 	client := httpclient.New(nil)
 	now := time.Now()
 	run := func(action string, d *Destination, in map[string]any) (any, *httpclient.Attempt) {
 		t.Helper()
-		call, err := BuildCall(action, d, in, "run1:step1", now)
+		call, _, err := BuildCall(action, d, in, "run1:step1", now)
 		if err != nil {
 			t.Fatalf("%s: %v", action, err)
 		}
-		a, err := client.Do(context.Background(), d.Client(), 1, call.Request)
+		a, err := client.Do(context.Background(), Actions.Client(d), 1, call.Request)
 		if err != nil || a.Class != httpclient.Succeeded {
 			t.Fatalf("%s: %+v %v", action, a, err)
 		}
@@ -80,7 +79,7 @@ func TestBuildCalls(t *testing.T) {
 	}
 	// Without a signing secret the request still names the step, for the
 	// receiver's deduplication.
-	unsigned := &Destination{ID: "plain", Kind: "webhook", URL: srv.URL + "/hooks", AllowPrivateNetwork: true}
+	unsigned := &Destination{ID: "plain", Kind: "webhook", Settings: map[string]string{"url": srv.URL + "/hooks"}, AllowPrivateNetwork: true}
 	run("webhook.send", unsigned, map[string]any{"body": map[string]any{"type": "x"}})
 	if last.Header.Get("Idempotency-Key") != "run1:step1" || last.Header.Get("Webhook-Id") != "run1:step1" || last.Header.Get("Webhook-Signature") != "" {
 		t.Errorf("unsigned webhook.send headers: %v", last.Header)
@@ -95,15 +94,15 @@ func TestBuildCalls(t *testing.T) {
 	if a.Request.Headers["X-Token"][0] != "[redacted]" {
 		t.Errorf("a token header reached the run log: %v", a.Request.Headers)
 	}
-	call, _ := BuildCall("http.call", api, map[string]any{"url": "thing", "expected_statuses": []any{200.0}}, "k", now)
-	a, _ = client.Do(context.Background(), api.Client(), 1, call.Request)
+	call, _, _ := BuildCall("http.call", api, map[string]any{"url": "thing", "expected_statuses": []any{200.0}}, "k", now)
+	a, _ = client.Do(context.Background(), Actions.Client(api), 1, call.Request)
 	if _, err := call.Output(a.Response.Status, a.Body); err == nil || !strings.Contains(err.Error(), "not one of the expected") {
 		t.Errorf("unexpected status accepted: %v", err)
 	}
 }
 
 func TestBuildCallInputErrors(t *testing.T) {
-	cio := &Destination{ID: "cio", Kind: "customerio", CustomerIO: customerio.Destination{SiteID: "s", APIKey: "k", AppAPIKey: "a"}}
+	cio := &Destination{ID: "cio", Kind: "customerio", Settings: map[string]string{"site_id": "s", "api_key": "k", "app_api_key": "a"}}
 	for name, tc := range map[string]struct {
 		action string
 		in     map[string]any
@@ -117,7 +116,7 @@ func TestBuildCallInputErrors(t *testing.T) {
 		"unknown action":      {"fax.send", nil},
 		"empty identifier":    {"customerio.identify", map[string]any{"identifier": nil}},
 	} {
-		if _, err := BuildCall(tc.action, cio, tc.in, "k", time.Now()); err == nil {
+		if _, _, err := BuildCall(tc.action, cio, tc.in, "k", time.Now()); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -127,20 +126,20 @@ func TestBuildCallInputErrors(t *testing.T) {
 // not the workflow, decides which host is reached (and whether a private
 // one may be).
 func TestHTTPCallStaysUnderBase(t *testing.T) {
-	d := &Destination{ID: "api", Kind: "http", URL: "https://api.example.com/v1/?tenant=7"}
+	d := &Destination{ID: "api", Kind: "http", Settings: map[string]string{"url": "https://api.example.com/v1/?tenant=7"}}
 	for ref, want := range map[string]string{
 		"/users?x=1": "https://api.example.com/v1/users?tenant=7&x=1",
 		"users/42":   "https://api.example.com/v1/users/42?tenant=7",
 		"":           "https://api.example.com/v1/?tenant=7",
 	} {
-		call, err := BuildCall("http.call", d, map[string]any{"url": ref}, "k", time.Now())
+		call, _, err := BuildCall("http.call", d, map[string]any{"url": ref}, "k", time.Now())
 		if err != nil || call.Request.URL != want {
 			t.Errorf("%q: %v %q, want %q", ref, err, call.Request.URL, want)
 		}
 	}
 	for _, ref := range []string{"http://169.254.169.254/latest/meta-data", "https://evil.example/x", "//evil.example/x",
 		"../admin", "/v2/../../etc", "https://user@api.example.com/v1/x"} {
-		if call, err := BuildCall("http.call", d, map[string]any{"url": ref}, "k", time.Now()); err == nil {
+		if call, _, err := BuildCall("http.call", d, map[string]any{"url": ref}, "k", time.Now()); err == nil {
 			t.Errorf("%q was allowed: %s", ref, call.Request.URL)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/action"
 	"github.com/switchyardhq/switchyard/internal/expr"
 )
 
@@ -20,27 +21,6 @@ var Env = expr.MustEnv(
 	expr.Var{Name: "session", Type: expr.Object}, expr.Var{Name: "steps", Type: expr.Object},
 	expr.Var{Name: "vars", Type: expr.Object}, expr.Var{Name: "item", Type: expr.Dyn},
 	expr.Var{Name: "now", Type: expr.Timestamp})
-
-// ActionSpec says what an action needs.
-type ActionSpec struct {
-	// DestinationKind is the kind of destination it calls ("" = none
-	// needed).
-	DestinationKind string
-	// Required and Optional are its inputs (With keys).
-	Required, Optional []string
-}
-
-// Actions is the registry of actions a step may name.
-var Actions = map[string]ActionSpec{
-	"customerio.track_event":   {DestinationKind: "customerio", Required: []string{"name"}, Optional: []string{"identifier", "anonymous_id", "data", "timestamp"}},
-	"customerio.identify":      {DestinationKind: "customerio", Required: []string{"identifier"}, Optional: []string{"attributes"}},
-	"customerio.delete_person": {DestinationKind: "customerio", Required: []string{"identifier"}},
-	"customerio.send_email": {DestinationKind: "customerio", Required: []string{"identifiers"},
-		Optional: []string{"transactional_message_id", "to", "message_data", "from", "subject", "body", "body_plain", "reply_to", "bcc",
-			"preheader", "headers", "send_at", "language", "send_to_unsubscribed", "tracked", "queue_draft"}},
-	"webhook.send": {DestinationKind: "webhook", Optional: []string{"body", "type"}},
-	"http.call":    {Required: []string{"url"}, Optional: []string{"method", "headers", "body", "expected_statuses"}},
-}
 
 // Input is a step input: a compiled expression, or a literal.
 type Input struct {
@@ -254,31 +234,42 @@ func (c *compiler) step(path string, s *Step) *CompiledStep {
 }
 
 func (c *compiler) action(path string, s *Step, cs *CompiledStep) {
-	spec, ok := Actions[s.Action]
+	spec, ok := Actions.Action(s.Action)
 	if !ok {
-		c.add(path+".action", "unknown action %q (actions: %s)", s.Action, strings.Join(sortedKeys(Actions), ", "))
+		c.add(path+".action", "unknown action %q (actions: %s)", s.Action, strings.Join(Actions.ActionKinds(), ", "))
 		return
 	}
-	if spec.DestinationKind != "" || s.Destination != "" {
+	if spec.Destination != "" || s.Destination != "" {
 		kind, found := c.refs.Destinations[s.Destination]
 		switch {
 		case s.Destination == "":
-			c.add(path+".destination", "is required: a destination of kind %s", spec.DestinationKind)
+			c.add(path+".destination", "is required: a destination of kind %s", spec.Destination)
 		case c.refs.Destinations != nil && !found:
 			c.add(path+".destination", "no destination %q", s.Destination)
-		case found && spec.DestinationKind != "" && kind != spec.DestinationKind:
-			c.add(path+".destination", "%q is of kind %s; %s needs kind %s", s.Destination, kind, s.Action, spec.DestinationKind)
+		case found && kind != spec.Destination && (spec.Destination != "" || kind != "http"):
+			want := spec.Destination
+			if want == "" {
+				want = "http (or none)"
+			}
+			c.add(path+".destination", "%q is of kind %s; %s needs kind %s", s.Destination, kind, s.Action, want)
 		}
 	}
-	for _, k := range spec.Required {
-		if _, ok := s.With[k]; !ok {
-			c.add(path+".with."+k, "is required by %s", s.Action)
+	var names []string
+	for _, in := range spec.Inputs {
+		names = append(names, in.Name)
+		if _, ok := s.With[in.Name]; in.Required && !ok {
+			c.add(path+".with."+in.Name, "is required by %s", s.Action)
 		}
 	}
 	cs.With = map[string]Input{}
 	for _, k := range sortedKeys(s.With) {
-		if !slices.Contains(spec.Required, k) && !slices.Contains(spec.Optional, k) {
-			c.add(path+".with."+k, "is not an input of %s (inputs: %s)", s.Action, strings.Join(append(slices.Clone(spec.Required), spec.Optional...), ", "))
+		in, ok := spec.Input(k)
+		if !ok {
+			c.add(path+".with."+k, "is not an input of %s (inputs: %s)", s.Action, strings.Join(names, ", "))
+			continue
+		}
+		if problem := literalType(in.Type, s.With[k]); problem != "" {
+			c.add(path+".with."+k, "%s", problem)
 			continue
 		}
 		cs.With[k] = c.input(path+".with."+k, s.With[k])
@@ -290,6 +281,33 @@ func (c *compiler) action(path string, s *Step, cs *CompiledStep) {
 			c.add(path+".retry."+k, "%s", problems[k])
 		}
 	}
+}
+
+// literalType is the problem of an input written as a literal (not an
+// expression) of the wrong type, or "".
+func literalType(want string, v any) string {
+	var ok bool
+	switch v.(type) {
+	case string:
+		return "" // an expression, typed when it is evaluated
+	case map[string]any:
+		ok = want == action.Object || want == action.Any
+	case []any:
+		ok = want == action.List || want == action.Any
+	default:
+		ok = want != action.Object && want != action.List
+	}
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf("must be %s %s, not %v", article(want), want, v)
+}
+
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 // ParseRetry parses a retry policy; problems are keyed by field.

@@ -204,20 +204,20 @@ func (w *dryWalk) action(ctx context.Context, cs *CompiledStep, st *DryStep) {
 		}
 		in[name] = v
 	}
-	if _, ok := in["body"]; !ok && cs.Action == "webhook.send" {
+	if spec, _ := Actions.Action(cs.Action); spec != nil && spec.EventBody && !has(in, "body") {
 		in["body"] = w.vars["event"]
 	}
 	st.Input = redact.Fields(in)
 	dest, ok := w.r.Destination(cs.Destination)
 	if !ok {
-		dest = &Destination{ID: "http"}
+		dest = noDestination
 	}
-	call, err := BuildCall(cs.Action, dest, in, "dry-run:"+st.ID, w.now)
+	call, _, err := BuildCall(cs.Action, dest, in, "dry-run:"+st.ID, w.now)
 	if err != nil {
 		st.Error = err.Error()
 		return
 	}
-	req := httpclient.CaptureRequest(call.Request, dest.Client().Secrets)
+	req := httpclient.CaptureRequest(call.Request, Actions.Secrets(dest))
 	st.Request = &req
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
@@ -52,6 +53,20 @@ type Engine struct {
 	// the runs (the embedded deployment) and no lease is written.
 	Node     string
 	LeaseTTL time.Duration
+	// Breakers, if set, hold attempts to destinations that keep failing
+	// or are paused, and Queue is where the runs they held go when their
+	// destination closes.
+	Breakers Breakers
+	Queue    cdp.RunQueue
+}
+
+// Breakers decide whether an attempt may go to a destination now and
+// learn from each outcome (package breaker).
+type Breakers interface {
+	Allow(ctx context.Context, d *Destination) breaker.Decision
+	// Record reports whether the attempt closed the breaker (a probe).
+	Record(ctx context.Context, d *Destination, a *httpclient.Attempt, probe bool) (closed bool)
+	Status(id string) breaker.Status
 }
 
 // errStop ends a walk: the run reached a final status or must wait.
@@ -123,7 +138,7 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 		return 0, nil
 	}
 	if run.NextAt != nil {
-		if d := run.NextAt.Sub(e.Now()); d > 0 {
+		if d := run.NextAt.Sub(e.Now()); d > 0 && !e.released(run) {
 			return d, nil // woken early (a redelivery): keep waiting
 		}
 	}
@@ -297,16 +312,21 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 		return st.fail(ctx, id, fmt.Sprintf("destination %s no longer exists", cs.Destination))
 	}
 	if dest == nil {
-		dest = &Destination{ID: "http"}
+		dest = noDestination
 	}
 	in, problem := st.inputs(ctx, cs, rec)
 	if problem != "" {
 		return st.fail(ctx, id, problem)
 	}
 	key := st.run.ID + ":" + id
-	call, err := BuildCall(cs.Action, dest, in, key, st.e.Now())
+	call, spec, err := BuildCall(cs.Action, dest, in, key, st.e.Now())
 	if err != nil {
 		return st.fail(ctx, id, err.Error())
+	}
+	client := Actions.Client(dest)
+	probe, err := st.breaker(ctx, dest, rec)
+	if err != nil {
+		return err
 	}
 	// What earlier steps did must be recorded before this step acts, so
 	// that a crash now cannot make them run again.
@@ -317,16 +337,19 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	n := len(rec.Attempts) + 1  // numbers the attempt in the log
 	round := n - rec.RoundStart // counts it against the retry budget
 	var a *httpclient.Attempt
-	st.unlocked(func() { a, err = st.e.Client.Do(ctx, dest.Client(), n, call.Request) })
+	st.unlocked(func() { a, err = st.e.Client.Do(ctx, client, n, call.Request) })
 	if err != nil {
 		return err // ctx ended: nothing was decided
 	}
 	rec = st.step(id) // a parallel item may have added steps meanwhile
-	if a.Class != httpclient.Succeeded && a.Response != nil && call.Explain != nil && len(a.Body) > 0 {
-		a.Error += ": " + redact.Values(call.Explain(a.Body), dest.Client().Secrets...)
+	if a.Class != httpclient.Succeeded && a.Response != nil && spec.Explain != nil && len(a.Body) > 0 {
+		a.Error += ": " + redact.Values(spec.Explain(a.Body), client.Secrets...)
 	}
 	rec.Attempts = append(rec.Attempts, a.Attempt)
 	st.observe(dest, a, n)
+	if st.e.Breakers != nil && dest != noDestination && st.e.Breakers.Record(ctx, dest, a, probe) {
+		go st.e.ResumeWaiting(ctx, dest) // stops with the runner; the runs not reached wake at their own time
+	}
 	switch a.Class {
 	case httpclient.Succeeded:
 		out, err := call.Output(a.Response.Status, a.Body)
@@ -345,6 +368,66 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	return st.fail(ctx, id, a.Error)
 }
 
+// breaker asks the destination's breaker whether the attempt may go out;
+// if not, the run waits on the destination (errStop) without spending an
+// attempt. It reports whether the attempt is the breaker's probe.
+func (st *runState) breaker(ctx context.Context, dest *Destination, rec *cdp.StepRun) (probe bool, err error) {
+	if st.e.Breakers == nil || dest == noDestination {
+		return false, nil
+	}
+	d := st.e.Breakers.Allow(ctx, dest)
+	if d.Wait > 0 {
+		rec.Status, rec.Error = cdp.RunWaiting, d.Reason
+		st.run.WaitingOn = dest.ID
+		return false, st.pause(ctx, d.Wait)
+	}
+	st.run.WaitingOn = ""
+	return d.Probe, nil
+}
+
+// released reports whether a run held by a breaker may go on before its
+// wake-up time: its destination closed meanwhile.
+func (e *Engine) released(run *cdp.Run) bool {
+	return run.WaitingOn != "" && e.Breakers != nil && e.Breakers.Status(run.WaitingOn).State == breaker.Closed
+}
+
+// ResumeWaiting queues the runs waiting on dest, once its breaker closed
+// (a probe succeeded, an operator resumed it): at the destination's rate
+// limit, a second's worth at a time, so that they do not all hold runner
+// slots waiting for the limiter. It stops with ctx, and the runs it did
+// not reach wake at their own time. It returns how many it queued.
+func (e *Engine) ResumeWaiting(ctx context.Context, dest *Destination) int {
+	if e.Queue == nil {
+		return 0
+	}
+	per, every := 1000, time.Duration(0)
+	if dest.RateLimit > 0 {
+		per, every = max(1, int(dest.RateLimit)), time.Second
+	}
+	n, cursor := 0, ""
+	for {
+		runs, next, err := e.Store.FindRuns(ctx, cdp.RunFilter{Status: cdp.RunWaiting, WaitingOn: dest.ID, Limit: per, Cursor: cursor})
+		if err == nil {
+			err = Enqueue(ctx, e.Queue, runs)
+		}
+		if err != nil {
+			if e.Log != nil && ctx.Err() == nil {
+				e.Log.Warn("resume runs waiting on a destination", "destination", dest.ID, "err", err)
+			}
+			return n
+		}
+		n += len(runs)
+		if cursor = next; cursor == "" {
+			return n
+		}
+		select {
+		case <-time.After(every):
+		case <-ctx.Done():
+			return n
+		}
+	}
+}
+
 // inputs evaluates the step's inputs, once: a later attempt reads them
 // from the record, so that every attempt sends the same request. It
 // returns the problem that fails the step, if any.
@@ -361,7 +444,7 @@ func (st *runState) inputs(ctx context.Context, cs *CompiledStep, rec *cdp.StepR
 		}
 		in[name] = v
 	}
-	if _, ok := in["body"]; !ok && cs.Action == "webhook.send" {
+	if spec, _ := Actions.Action(cs.Action); spec != nil && spec.EventBody && !has(in, "body") {
 		in["body"] = st.vars["event"]
 	}
 	rec.Input, _ = json.Marshal(in)
@@ -395,7 +478,7 @@ func (e *Engine) retryPolicy(cs *CompiledStep, dest *Destination) httpclient.Pol
 		return httpclient.Policy{MaxAttempts: p.MaxAttempts, Base: p.Base, Max: p.Max}
 	}
 	if p := dest.Retry; p != nil {
-		return httpclient.Policy{MaxAttempts: p.MaxAttempts, Base: p.Base, Max: p.Max}
+		return *p
 	}
 	return e.DefaultRetry
 }

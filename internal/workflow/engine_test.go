@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/action/customerio"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
@@ -67,7 +66,7 @@ func newEngineFixture(t *testing.T, doc string, mutate ...func(*cdp.Event)) *eng
 		t.Fatal(problems)
 	}
 	dest := &Destination{ID: "cio", Kind: "customerio", AllowPrivateNetwork: true,
-		CustomerIO: customerio.Destination{SiteID: "s", APIKey: "k", TrackURL: srv.URL}}
+		Settings: map[string]string{"site_id": "s", "api_key": "k", "track_url": srv.URL}}
 	f.engine = &Engine{Store: store, Client: httpclient.New(nil), Log: slog.New(slog.DiscardHandler),
 		Workflow: func(_ context.Context, id string, _ int) (*Compiled, error) {
 			if id != wf.ID {

@@ -230,6 +230,11 @@ func (r *Registry) Workflow(ctx context.Context, id string, version int) (*Compi
 }
 
 // Destination returns the destination with id.
+// Destinations returns the configured destinations, by id.
+func (r *Registry) Destinations() []*Destination {
+	return slices.SortedFunc(maps.Values(r.dests), func(a, b *Destination) int { return strings.Compare(a.ID, b.ID) })
+}
+
 func (r *Registry) Destination(id string) (*Destination, bool) {
 	d, ok := r.dests[id]
 	return d, ok

@@ -53,3 +53,50 @@ func TestKeyValue(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Swap is a compare-and-set: of two writers holding one revision, one
+// wins and the other is told of the conflict; a watcher sees the current
+// values first, then every change.
+func TestKeyValueSwapAndWatch(t *testing.T) {
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := t.Context()
+	kv, err := l.KeyValue(ctx, "KV_SWAP", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := kv.Swap(ctx, "a", []byte("1"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Swap(ctx, "a", []byte("x"), 0); cdp.ErrorCode(err) != cdp.ECONFLICT {
+		t.Fatalf("create over an existing key: %v", err)
+	}
+	seen := make(chan string, 10)
+	if err := kv.Watch(ctx, func(key string, value []byte, _ uint64) { seen <- key + "=" + string(value) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; got != "a=1" {
+		t.Fatalf("initial value %q", got)
+	}
+	if _, err := kv.Swap(ctx, "a", []byte("2"), rev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Swap(ctx, "a", []byte("3"), rev); cdp.ErrorCode(err) != cdp.ECONFLICT {
+		t.Fatalf("a stale revision: %v", err)
+	}
+	select {
+	case got := <-seen:
+		if got != "a=2" {
+			t.Fatalf("change %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher saw no change")
+	}
+	if v, _, err := kv.Entry(ctx, "a"); err != nil || string(v) != "2" {
+		t.Fatalf("entry %q %v", v, err)
+	}
+}

@@ -17,9 +17,9 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encode run: %w", err)
 	}
-	tag, err := t.tx.Exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body)
-		VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-		r.ID, r.WorkflowID, r.EventID, r.Status, toNanos(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body)
+	tag, err := t.tx.Exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on)
+		VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		r.ID, r.WorkflowID, r.EventID, r.Status, toNanos(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn))
 	if err != nil {
 		return false, fmt.Errorf("insert run: %w", err)
 	}
@@ -34,8 +34,8 @@ func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
 	if err != nil {
 		return fmt.Errorf("encode run: %w", err)
 	}
-	tag, err := t.tx.Exec(ctx, `UPDATE runs SET status = $1, version = version + 1, next_at = $2, updated_at = $3, body = $4
-		WHERE id = $5 AND version = $6`, r.Status, toNanos(r.NextAt), r.UpdatedAt.UnixNano(), body, r.ID, r.Version)
+	tag, err := t.tx.Exec(ctx, `UPDATE runs SET status = $1, version = version + 1, next_at = $2, updated_at = $3, body = $4, waiting_on = $5
+		WHERE id = $6 AND version = $7`, r.Status, toNanos(r.NextAt), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn), r.ID, r.Version)
 	if err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
@@ -46,15 +46,19 @@ func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
 	return nil
 }
 
-const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body`
+const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on`
 
 func scanRun(row pgx.Row) (*cdp.Run, int64, error) {
 	r := &cdp.Run{}
 	var seq, created, updated int64
 	var next *int64
+	var waiting *string
 	var body []byte
-	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body); err != nil {
+	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body, &waiting); err != nil {
 		return nil, 0, err
+	}
+	if waiting != nil {
+		r.WaitingOn = *waiting
 	}
 	if err := storebody.DecodeRun(body, r); err != nil {
 		return nil, 0, fmt.Errorf("decode run %s: %w", r.ID, err)
@@ -84,6 +88,11 @@ func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
 // FindRuns implements cdp.RunReader.
 func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error) {
 	return query.FindRuns(ctx, s.rows, query.Dollar, runColumns, f, func(r query.Rows) (*cdp.Run, int64, error) { return scanRun(r) })
+}
+
+// CountWaitingOn implements cdp.RunReader.
+func (s *Store) CountWaitingOn(ctx context.Context) (map[string]int, error) {
+	return query.WaitingCounts(ctx, s.rows)
 }
 
 // CountRuns implements cdp.RunReader.

@@ -118,4 +118,8 @@ var migrations = []string{
 		events    bigint NOT NULL,
 		PRIMARY KEY (minute, source_id)
 	);`,
+	// 2: the destination whose circuit breaker holds a waiting run (issue
+	// 17), to release those runs when it closes.
+	`ALTER TABLE runs ADD COLUMN waiting_on text;
+	CREATE INDEX runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`,
 }

@@ -100,7 +100,7 @@ func Text(id string) any { return id }
 func Runs(f cdp.RunFilter) (*Where, error) {
 	w := &Where{}
 	for _, c := range []struct{ col, val string }{
-		{"workflow_id", f.WorkflowID}, {"status", f.Status}, {"event_id", f.EventID},
+		{"workflow_id", f.WorkflowID}, {"status", f.Status}, {"event_id", f.EventID}, {"waiting_on", f.WaitingOn},
 	} {
 		if c.val != "" {
 			w.Add(c.col+" = ?", c.val)
@@ -176,6 +176,38 @@ func FindRuns(ctx context.Context, q Query, mark func(int) string, columns strin
 		return nil, "", fmt.Errorf("find runs: %w", err)
 	}
 	return runs, cursor, nil
+}
+
+// NullText is s as a column value: NULL when empty.
+func NullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// CountWaitingOn is the statement that counts the waiting runs held by
+// each destination's breaker.
+const CountWaitingOn = `SELECT waiting_on, COUNT(*) FROM runs WHERE status = 'waiting' AND waiting_on IS NOT NULL GROUP BY waiting_on`
+
+// WaitingCounts reads the rows of CountWaitingOn.
+func WaitingCounts(ctx context.Context, q Query) (map[string]int, error) {
+	type count struct {
+		dest string
+		n    int
+	}
+	rows, err := All(ctx, q, "count waiting runs", func(r Rows) (count, error) {
+		var c count
+		return c, r.Scan(&c.dest, &c.n)
+	}, CountWaitingOn)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(rows))
+	for _, c := range rows {
+		out[c.dest] = c.n
+	}
+	return out, nil
 }
 
 // Page reads a listing's page: the query asked for limit+1 rows, newest

@@ -24,9 +24,9 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encode run: %w", err)
 	}
-	res, err := t.exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body)
-		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		r.ID, r.WorkflowID, r.EventID, r.Status, nanosOrNil(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body)
+	res, err := t.exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on)
+		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.ID, r.WorkflowID, r.EventID, r.Status, nanosOrNil(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn))
 	if err != nil {
 		return false, fmt.Errorf("insert run: %w", err)
 	}
@@ -42,8 +42,8 @@ func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
 	if err != nil {
 		return fmt.Errorf("encode run: %w", err)
 	}
-	res, err := t.exec(ctx, `UPDATE runs SET status = ?, version = version + 1, next_at = ?, updated_at = ?, body = ?
-		WHERE id = ? AND version = ?`, r.Status, nanosOrNil(r.NextAt), r.UpdatedAt.UnixNano(), body, r.ID, r.Version)
+	res, err := t.exec(ctx, `UPDATE runs SET status = ?, version = version + 1, next_at = ?, updated_at = ?, body = ?, waiting_on = ?
+		WHERE id = ? AND version = ?`, r.Status, nanosOrNil(r.NextAt), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn), r.ID, r.Version)
 	if err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
@@ -54,16 +54,18 @@ func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
 	return nil
 }
 
-const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body`
+const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on`
 
 func scanRun(row interface{ Scan(...any) error }) (*cdp.Run, int64, error) {
 	r := &cdp.Run{}
 	var seq, created, updated int64
 	var next sql.NullInt64
+	var waiting sql.NullString
 	var body []byte
-	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body); err != nil {
+	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body, &waiting); err != nil {
 		return nil, 0, err
 	}
+	r.WaitingOn = waiting.String
 	if err := storebody.DecodeRun(body, r); err != nil {
 		return nil, 0, fmt.Errorf("decode run %s: %w", r.ID, err)
 	}
@@ -94,6 +96,11 @@ func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
 // FindRuns implements cdp.RunReader.
 func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error) {
 	return query.FindRuns(ctx, s.rows, query.Question, runColumns, f, func(r query.Rows) (*cdp.Run, int64, error) { return scanRun(r) })
+}
+
+// CountWaitingOn implements cdp.RunReader.
+func (s *Store) CountWaitingOn(ctx context.Context) (map[string]int, error) {
+	return query.WaitingCounts(ctx, s.rows)
 }
 
 // CountRuns implements cdp.RunReader.

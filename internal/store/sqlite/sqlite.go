@@ -83,6 +83,10 @@ var migrations = []migration{
 	// packed event bodies and captured requests, the request table without
 	// a rowid.
 	{run: compact},
+	// 7: the destination whose circuit breaker holds a waiting run (issue
+	// 17), to release those runs when it closes.
+	{sql: `ALTER TABLE runs ADD COLUMN waiting_on TEXT;
+	CREATE INDEX IF NOT EXISTS runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`},
 }
 
 // migrate creates the schema and applies the migrations not applied yet,

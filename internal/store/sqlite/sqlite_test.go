@@ -120,7 +120,9 @@ func TestCompactsStoredData(t *testing.T) {
 		profileID = "01a235f8-130e-7002-8743-636f310d7958"
 		requestID = "01a235f8-1200-7000-8000-000000000001"
 	)
-	if _, err := db.Exec(`DROP TABLE raw_requests;
+	if _, err := db.Exec(`DROP INDEX runs_waiting_on;
+		ALTER TABLE runs DROP COLUMN waiting_on;
+		DROP TABLE raw_requests;
 		CREATE TABLE raw_requests (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
 			remote_addr TEXT NOT NULL, header TEXT NOT NULL, body BLOB, body_size INTEGER NOT NULL, truncated INTEGER NOT NULL);
 		INSERT INTO raw_requests VALUES (?1, 5, 'POST', '/v1/track', '127.0.0.1:1', 'Content-Type: application/json', '{"userId":"u1"}', 15, 0);

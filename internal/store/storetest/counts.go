@@ -82,3 +82,42 @@ func testRunLeases(t *testing.T, s cdp.Store) {
 		return nil
 	})
 }
+
+// A waiting run names the destination whose breaker holds it: runs are
+// found and counted by it, and a run that moves on no longer counts.
+func testRunsWaitingOn(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	next := t0.Add(time.Minute)
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for i, dest := range []string{"cio", "cio", "hook", ""} {
+			r := &cdp.Run{ID: fmt.Sprintf("r%d", i), WorkflowID: "w", EventID: fmt.Sprintf("e%d", i), Status: cdp.RunWaiting,
+				NextAt: &next, WaitingOn: dest, CreatedAt: t0, UpdatedAt: t0}
+			if _, err := tx.InsertRun(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	counts, err := s.CountWaitingOn(ctx)
+	if err != nil || len(counts) != 2 || counts["cio"] != 2 || counts["hook"] != 1 {
+		t.Fatalf("counts %v %v", counts, err)
+	}
+	runs, _, err := s.FindRuns(ctx, cdp.RunFilter{Status: cdp.RunWaiting, WaitingOn: "cio"})
+	if err != nil || len(runs) != 2 || runs[0].WaitingOn != "cio" {
+		t.Fatalf("runs waiting on cio: %v %v", runs, err)
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		r, err := tx.Run(ctx, "r0")
+		if err != nil {
+			return err
+		}
+		r.Status, r.NextAt, r.WaitingOn = cdp.RunRunning, nil, ""
+		return tx.UpdateRun(ctx, r)
+	})
+	if counts, err := s.CountWaitingOn(ctx); err != nil || counts["cio"] != 1 {
+		t.Fatalf("after r0 moved on: %v %v", counts, err)
+	}
+	if r, err := s.FindRunByID(ctx, "r3"); err != nil || r.WaitingOn != "" {
+		t.Fatalf("a run waiting on nothing: %+v %v", r, err)
+	}
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventReadsBackAsStored", testEventReadsBack},
 		{"EventsPerMinute", testEventsPerMinute},
 		{"RunLeases", testRunLeases},
+		{"RunsWaitingOn", testRunsWaitingOn},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}

@@ -1,0 +1,260 @@
+// Package action describes what a workflow step can call. Each family of
+// actions (Customer.io, signed webhooks, any HTTP API, Slack) lives in a
+// package below this one and describes itself: the kind of destination it
+// sends to, with that kind's settings and which of them are secrets, and
+// each action kind's inputs, description and request builder. Config
+// validation, the dry run, the runner, the API documents, the docs' action
+// table and the console all read these descriptions, so that adding an
+// action is one package and one line in package builtin.
+package action
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/httpclient"
+	"github.com/switchyardhq/switchyard/internal/redact"
+)
+
+// Types of an input, as the docs and the console name them.
+const (
+	String = "string"
+	Object = "object"
+	List   = "list"
+	// Time is Unix seconds or an RFC 3339 timestamp.
+	Time = "time"
+	// Any is whatever the expression gives (a request body).
+	Any = "any"
+)
+
+// Input is one input of an action (a key of a step's `with`).
+type Input struct {
+	Name        string
+	Type        string
+	Required    bool
+	Description string
+}
+
+// Setting is one setting of a destination kind (a key of a destination in
+// the configuration besides those every kind has).
+type Setting struct {
+	Name     string
+	Required bool
+	// Secret settings are masked wherever a request, an answer or an
+	// error is recorded or shown.
+	Secret      bool
+	Description string
+}
+
+// Call is an action ready to send: the request and how to read a success.
+type Call struct {
+	Request httpclient.Request
+	// Output turns a successful attempt's response into the step output.
+	Output func(status int, body []byte) (any, error)
+}
+
+// Spec describes one action kind.
+type Spec struct {
+	// Kind is what a step's `action` names, <family>.<verb>.
+	Kind string
+	// Destination is the kind of destination it sends to; "" means it may
+	// run without one (http.call with a full URL).
+	Destination string
+	Inputs      []Input
+	// Description is one paragraph for the docs and the console.
+	Description string
+	// EventBody: without a `body` input the triggering event is sent.
+	EventBody bool
+	// Build makes the request from the evaluated inputs. key is the step's
+	// idempotency key (the same on every attempt); now signs requests.
+	Build func(d *Destination, in map[string]any, key string, now time.Time) (Call, error)
+	// Explain, if set, reads the destination's reason from a failed
+	// attempt's answer, for the run log.
+	Explain func(body []byte) string
+}
+
+// Input returns the input named name.
+func (s *Spec) Input(name string) (Input, bool) {
+	i := slices.IndexFunc(s.Inputs, func(in Input) bool { return in.Name == name })
+	if i < 0 {
+		return Input{}, false
+	}
+	return s.Inputs[i], true
+}
+
+// DestinationKind describes a kind of destination.
+type DestinationKind struct {
+	Kind        string
+	Description string
+	Settings    []Setting
+	// Check, if set, adds problems beyond required and unknown settings,
+	// keyed by setting.
+	Check func(d *Destination) map[string]string
+	// Secrets, if set, derives secrets beyond the secret settings (an
+	// Authorization header's encoded value).
+	Secrets func(d *Destination) []string
+}
+
+// Family is what an action package registers: its destination kind and
+// its action kinds.
+type Family struct {
+	Destination *DestinationKind
+	Actions     []*Spec
+}
+
+// Destination is a configured destination: where actions send, with the
+// settings of its kind and the pacing every kind has.
+type Destination struct {
+	ID, Kind string
+	// Settings holds the kind's settings by name (site_id, url …).
+	Settings            map[string]string
+	RateLimit           float64
+	Concurrency         int
+	AllowPrivateNetwork bool
+	Timeout             time.Duration
+	Retry               *httpclient.Policy // nil: the step's or the default
+	Breaker             Breaker
+}
+
+// Breaker is a destination's circuit breaker configuration.
+type Breaker struct {
+	// Failures is how many consecutive retryable failures open it.
+	Failures int
+	// Cooldown is how long it stays open before a probe; each failed
+	// probe doubles it, up to MaxCooldown.
+	Cooldown, MaxCooldown time.Duration
+}
+
+// DefaultBreaker is the breaker of a destination that sets none.
+var DefaultBreaker = Breaker{Failures: 10, Cooldown: 30 * time.Second, MaxCooldown: 10 * time.Minute}
+
+// Get returns the setting name, or "" (also of no destination).
+func (d *Destination) Get(name string) string {
+	if d == nil {
+		return ""
+	}
+	return d.Settings[name]
+}
+
+// Registry holds every destination kind and action kind.
+type Registry struct {
+	dests   map[string]*DestinationKind
+	actions map[string]*Spec
+}
+
+// NewRegistry registers families. Two kinds of one name are a programming
+// error: it panics.
+func NewRegistry(families ...Family) *Registry {
+	r := &Registry{dests: map[string]*DestinationKind{}, actions: map[string]*Spec{}}
+	for _, f := range families {
+		if d := f.Destination; d != nil {
+			if _, dup := r.dests[d.Kind]; dup {
+				panic("action: destination kind " + d.Kind + " registered twice")
+			}
+			r.dests[d.Kind] = d
+		}
+		for _, s := range f.Actions {
+			if _, dup := r.actions[s.Kind]; dup {
+				panic("action: action kind " + s.Kind + " registered twice")
+			}
+			r.actions[s.Kind] = s
+		}
+	}
+	return r
+}
+
+// Action returns the action kind named kind.
+func (r *Registry) Action(kind string) (*Spec, bool) {
+	s, ok := r.actions[kind]
+	return s, ok
+}
+
+// Actions returns every action kind, sorted by kind.
+func (r *Registry) Actions() []*Spec {
+	return slices.SortedFunc(maps.Values(r.actions), func(a, b *Spec) int { return strings.Compare(a.Kind, b.Kind) })
+}
+
+// ActionKinds returns the names of every action kind, sorted.
+func (r *Registry) ActionKinds() []string { return slices.Sorted(maps.Keys(r.actions)) }
+
+// DestinationKind returns the destination kind named kind.
+func (r *Registry) DestinationKind(kind string) (*DestinationKind, bool) {
+	d, ok := r.dests[kind]
+	return d, ok
+}
+
+// DestinationKinds returns every destination kind, sorted by kind.
+func (r *Registry) DestinationKinds() []*DestinationKind {
+	return slices.SortedFunc(maps.Values(r.dests), func(a, b *DestinationKind) int { return strings.Compare(a.Kind, b.Kind) })
+}
+
+// Check returns the problems of a destination's kind and settings, keyed
+// by setting ("kind" for an unknown kind).
+func (r *Registry) Check(d *Destination) map[string]string {
+	k, ok := r.dests[d.Kind]
+	if !ok {
+		kinds := slices.Sorted(maps.Keys(r.dests))
+		return map[string]string{"kind": fmt.Sprintf("must be one of %s, not %q", strings.Join(kinds, ", "), d.Kind)}
+	}
+	p := map[string]string{}
+	var names []string
+	for _, s := range k.Settings {
+		names = append(names, s.Name)
+		if s.Required && d.Settings[s.Name] == "" {
+			p[s.Name] = "is required for kind " + d.Kind
+		}
+	}
+	for name, v := range d.Settings {
+		if v != "" && !slices.Contains(names, name) {
+			p[name] = fmt.Sprintf("is not a setting of kind %s (its settings: %s)", d.Kind, strings.Join(names, ", "))
+		}
+	}
+	if k.Check != nil {
+		maps.Copy(p, k.Check(d))
+	}
+	return p
+}
+
+// Client is the httpclient.Destination of d: its pacing and the secrets
+// to mask in what its attempts record.
+func (r *Registry) Client(d *Destination) httpclient.Destination {
+	return httpclient.Destination{ID: d.ID, RateLimit: d.RateLimit, Concurrency: d.Concurrency,
+		AllowPrivateNetwork: d.AllowPrivateNetwork, Timeout: d.Timeout, Secrets: r.Secrets(d)}
+}
+
+// Secrets returns the values of d to mask: its secret settings, the
+// credentials of any URL setting, and what its kind derives.
+func (r *Registry) Secrets(d *Destination) []string {
+	var out []string
+	k, ok := r.dests[d.Kind]
+	if !ok {
+		return nil
+	}
+	for _, s := range k.Settings {
+		v := d.Settings[s.Name]
+		if v == "" {
+			continue
+		}
+		if s.Secret {
+			out = append(out, v)
+		}
+		out = append(out, redact.URLSecrets(v)...)
+	}
+	if k.Secrets != nil {
+		out = append(out, k.Secrets(d)...)
+	}
+	return out
+}
+
+// CheckURL returns the problem of a setting that must be an http(s) URL,
+// or "". It does not quote the value, which may be a secret.
+func CheckURL(v string) string {
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "must be an http(s) URL such as https://example.com/hooks"
+	}
+	return ""
+}

@@ -1,0 +1,19 @@
+// Package builtin registers every action family Switchyard ships. Adding
+// an action family is a package under internal/action and a line here.
+package builtin
+
+import (
+	"github.com/switchyardhq/switchyard/internal/action"
+	"github.com/switchyardhq/switchyard/internal/action/customerio"
+	"github.com/switchyardhq/switchyard/internal/action/httpcall"
+	"github.com/switchyardhq/switchyard/internal/action/slack"
+	"github.com/switchyardhq/switchyard/internal/action/webhook"
+)
+
+// Registry holds the built-in destination kinds and actions.
+var Registry = action.NewRegistry(
+	customerio.Family,
+	webhook.Family,
+	httpcall.Family,
+	slack.Family,
+)
