@@ -205,7 +205,7 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		Breakers: a.Breakers, Queue: a.Runs}
 	a.Destinations = &admin.Destinations{List: a.Workflows.Destinations, Registry: workflow.Actions, Breakers: a.Breakers,
 		Waiting: a.Store.CountWaitingOn,
-		Resume: func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}
+		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}
 	proc := processor.New(processor.Deps{Log: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
 		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared,
 		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {

@@ -33,8 +33,8 @@ type Run struct {
 	// WaitingOn names the destination whose circuit breaker holds the run
 	// (open or paused): it resumes when the destination closes.
 	WaitingOn string    `json:"waiting_on,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// Version counts updates; UpdateRun refuses a stale one.
 	Version int `json:"-"`
 }
