@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/workflow"
@@ -62,6 +63,7 @@ func (a *App) gauges(ctx context.Context) {
 		a.Metrics.RunQueue.Set(float64(b.Messages))
 	}
 	a.runGauges(ctx)
+	a.destinationGauges(ctx)
 	nodes := 1
 	if a.members != nil {
 		nodes = a.members.Count()
@@ -84,6 +86,26 @@ func (a *App) runGauges(ctx context.Context) {
 		age = max(time.Since(c.Oldest).Seconds(), 0)
 	}
 	a.Metrics.OldestPending.Set(age)
+}
+
+// destinationGauges sets each destination's breaker state and the runs
+// waiting on it.
+func (a *App) destinationGauges(ctx context.Context) {
+	waiting, err := a.Store.CountWaitingOn(ctx)
+	if err != nil {
+		return
+	}
+	for _, d := range a.Workflows.Destinations() {
+		state := a.Breakers.Status(d.ID).State
+		for _, s := range []breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen, breaker.Paused} {
+			v := 0.0
+			if s == state {
+				v = 1
+			}
+			a.Metrics.DestinationState.WithLabelValues(d.ID, string(s)).Set(v)
+		}
+		a.Metrics.DestinationWaiting.WithLabelValues(d.ID).Set(float64(waiting[d.ID]))
+	}
 }
 
 // purgeRawRequests deletes the raw requests older than retention, a few

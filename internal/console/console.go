@@ -39,6 +39,8 @@ type Deps struct {
 	Sources   *ingest.Sources
 	Workflows *workflow.Registry
 	Metrics   *metrics.Metrics
+	// Destinations are the destinations with their breakers and health.
+	Destinations *admin.Destinations
 	// Access is the management API's: loopback only without tokens, else
 	// a token or a console session.
 	Access *admin.Access
@@ -58,7 +60,7 @@ type Console struct {
 var nav = []struct{ Path, Name string }{
 	{"/console/", "Overview"}, {"/console/live", "Live"}, {"/console/events", "Events"},
 	{"/console/profiles", "Profiles"}, {"/console/sources", "Sources"}, {"/console/workflows", "Workflows"},
-	{"/console/runs", "Runs"},
+	{"/console/runs", "Runs"}, {"/console/destinations", "Destinations"},
 }
 
 // New parses the templates: each page is the layout plus its own file.
@@ -153,9 +155,10 @@ var funcs = template.FuncMap{
 		}
 		return "base64: " + base64.StdEncoding.EncodeToString(b)
 	},
-	"deref": func(b *bool) bool { return b != nil && *b },
-	"query": url.QueryEscape,
-	"path":  url.PathEscape,
+	"deref":   func(b *bool) bool { return b != nil && *b },
+	"percent": func(ratio float64) string { return fmt.Sprintf("%.1f %%", 100*ratio) },
+	"query":   url.QueryEscape,
+	"path":    url.PathEscape,
 }
 
 // view is what every page template receives.

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -61,6 +62,16 @@ func (c *Console) Overview() http.Handler {
 		}
 		if o.OldestWait > time.Minute {
 			o.Attention = append(o.Attention, attention{fmt.Sprintf("the oldest run not started has waited %v: the runners are behind", o.OldestWait), "/console/runs?status=pending"})
+		}
+		if ds := c.d.Destinations; ds != nil {
+			for _, d := range ds.List() {
+				switch st := ds.Breakers.Status(d.ID); st.State {
+				case breaker.Open, breaker.HalfOpen:
+					o.Attention = append(o.Attention, attention{fmt.Sprintf("destination %s is open: %s; runs wait on it", d.ID, st.Reason), "/console/destinations"})
+				case breaker.Paused:
+					o.Attention = append(o.Attention, attention{fmt.Sprintf("destination %s is paused; runs wait on it until it is resumed", d.ID), "/console/destinations"})
+				}
+			}
 		}
 		if o.Lag > 1000 {
 			o.Attention = append(o.Attention, attention{fmt.Sprintf("%.0f received events are not stored yet", o.Lag), "/console/events"})

@@ -47,6 +47,12 @@ type Metrics struct {
 	BacklogRate     prometheus.Gauge       // messages stored per second, as measured
 	BacklogOver     prometheus.Gauge       // 1 while new requests are refused
 	Refused         *prometheus.CounterVec // requests refused for the backlog, by route
+
+	// Destinations: each one's circuit breaker state (1 on the current
+	// state), the runs its breaker holds, and how long attempts take.
+	DestinationState   *prometheus.GaugeVec
+	DestinationWaiting *prometheus.GaugeVec
+	AttemptDuration    *prometheus.HistogramVec
 }
 
 // New creates the collectors and registers them with reg.
@@ -122,9 +128,27 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Switchyard nodes sharing the event log and run queue, as this node hears them (1 on the embedded engines).",
 	})
 	m.backlog()
+	m.destinations()
+	reg.MustRegister(m.DestinationState, m.DestinationWaiting, m.AttemptDuration)
 	reg.MustRegister(m.BacklogMessages, m.BacklogBytes, m.BacklogBound, m.BacklogMaxBytes, m.BacklogRate, m.BacklogOver, m.Refused)
 	reg.MustRegister(m.Nodes, m.RunsByStatus, m.OldestPending, m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
 	return m
+}
+
+func (m *Metrics) destinations() {
+	m.DestinationState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_destination_state",
+		Help: "1 on each destination's circuit breaker state (closed, open, half_open, paused), 0 on the others.",
+	}, []string{"destination", "state"})
+	m.DestinationWaiting = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_destination_runs_waiting",
+		Help: "Runs waiting on each destination while its breaker is open or paused.",
+	}, []string{"destination"})
+	m.AttemptDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "switchyard_action_attempt_seconds",
+		Help:    "How long each action attempt took, by destination.",
+		Buckets: prometheus.ExponentialBuckets(0.002, 2, 15),
+	}, []string{"destination"})
 }
 
 func (m *Metrics) backlog() {

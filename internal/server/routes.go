@@ -130,7 +130,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 
 	// The web console: HTML pages over the same services, same access.
 	con := console.MustNew(console.Deps{Log: log, Store: store, Sources: d.Sources, Workflows: d.Workflows,
-		Metrics: d.Metrics, Access: access})
+		Metrics: d.Metrics, Access: access, Destinations: d.Destinations})
 	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.API(h)) }
 	page("GET /console/static/", con.Static())
 	page("GET /console/signin", con.SignInPage())
@@ -148,6 +148,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	page("GET /console/workflows/{id}", con.Workflow())
 	page("GET /console/runs", con.Runs())
 	page("GET /console/runs/{id}", con.Run())
+	page("GET /console/destinations", con.Destinations())
 	page("GET /console/", con.NotFound())
 	// The listener that serves the console sends a browser opening its root there.
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))

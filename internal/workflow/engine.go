@@ -461,6 +461,7 @@ func (st *runState) observe(dest *Destination, a *httpclient.Attempt, n int) {
 		return
 	}
 	m.Attempts.WithLabelValues(dest.ID, a.Outcome).Inc()
+	m.AttemptDuration.WithLabelValues(dest.ID).Observe(a.DurationMS / 1000)
 	if !first {
 		return
 	}

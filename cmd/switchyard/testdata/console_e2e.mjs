@@ -58,7 +58,8 @@ try {
   // 1. Every page loads without console errors, at desktop and phone widths.
   const pages = ["/console/", "/console/live", "/console/events", "/console/events/" + ev.id, "/console/profiles",
     "/console/profiles/" + ev.profile_id, "/console/sources", "/console/sources/web", "/console/sources/new",
-    "/console/workflows", "/console/workflows/notify", "/console/workflows/new", "/console/runs", "/console/runs/" + failed.id];
+    "/console/workflows", "/console/workflows/notify", "/console/workflows/new", "/console/runs", "/console/runs/" + failed.id,
+    "/console/destinations"];
   for (const p of pages) {
     for (const [pg, w] of [[page, "desktop"], [phone, "phone"]]) {
       const resp = await pg.goto(base + p);
@@ -152,6 +153,20 @@ try {
   if (!/^[0-9a-f]{20}$/.test(made.site_id) || !/^[0-9a-f]{40}$/.test(made.api_key)) fail("credentials not generated: " + JSON.stringify(made));
   await page.screenshot({ path: path.join(shots, "source-created-desktop.png"), fullPage: true });
 
+  // 7. A destination is paused and resumed from its page; the overview
+  // names it while it is paused.
+  await page.goto(base + "/console/destinations");
+  await Promise.all([page.waitForNavigation(), page.click("#dest-app button[data-post$='/pause']")]);
+  await page.locator("#dest-app [data-state=paused]").waitFor();
+  if ((await api("GET", "/admin/v1/destinations/app")).json.state !== "paused") fail("the API does not show the pause");
+  await page.screenshot({ path: path.join(shots, "destination-paused-desktop.png"), fullPage: true });
+  await page.goto(base + "/console/");
+  await page.locator("#attention + ul li", { hasText: "destination app is paused" }).waitFor();
+  await page.goto(base + "/console/destinations");
+  await Promise.all([page.waitForNavigation(), page.click("#dest-app button[data-post$='/resume']")]);
+  await page.locator("#dest-app [data-state=closed]").waitFor();
+  await page.locator("dt code", { hasText: "slack.post" }).waitFor(); // the action reference reads the registry
+
   // Keyboard: the first link of the menu is reachable with Tab.
   await page.goto(base + "/console/");
   await page.keyboard.press("Tab");
@@ -159,7 +174,7 @@ try {
   if (!focused || !/Switchyard/.test(focused)) fail("Tab did not reach the menu: " + focused);
 
   if (errors.length) fail("console errors:\n" + errors.join("\n"));
-  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form");
+  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form, destination pause and resume");
 } finally {
   await browser.close();
 }
