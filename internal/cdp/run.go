@@ -88,6 +88,13 @@ type RunFilter struct {
 	Cursor     string
 }
 
+// DeadLetter is a workflow's runs in the dead letter (failed, until
+// retried): how many, and the newest of them.
+type DeadLetter struct {
+	Runs   int
+	Newest string // a run id
+}
+
 // RunCount is how many runs are in a status, and since when the oldest.
 type RunCount struct {
 	Runs   int

@@ -79,10 +79,20 @@ type Source struct {
 	// ForwardTo names webhook destinations every event of the source is
 	// sent to, signed (each implies a one-step workflow).
 	ForwardTo []string `json:"forward_to,omitempty"`
+	// ExpectEvery, a duration such as 1h, is how often the source should
+	// receive something: longer without an event raises the source_silent
+	// alert.
+	ExpectEvery string `json:"expect_every,omitempty"`
 	// CreatedAt and UpdatedAt are set for sources made through the
 	// management API; a configured source has neither.
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// Expected is ExpectEvery as a duration (0: none).
+func (s *Source) Expected() time.Duration {
+	d, _ := time.ParseDuration(s.ExpectEvery)
+	return d
 }
 
 // Secrets are the source's credentials, which no captured request or
@@ -143,6 +153,9 @@ func (s *Source) Validate() map[string]string {
 	}
 	if s.RateLimit < 0 {
 		problems["rate_limit"] = "must not be negative"
+	}
+	if d, err := time.ParseDuration(s.ExpectEvery); s.ExpectEvery != "" && (err != nil || d < time.Second) {
+		problems["expect_every"] = fmt.Sprintf("must be a duration of at least 1s such as 1h, not %q", s.ExpectEvery)
 	}
 	if len(problems) == 0 {
 		return nil

@@ -18,6 +18,7 @@ type Store interface {
 	RunReader
 	SourceStore
 	WorkflowStore
+	AlertStore
 
 	// Update runs fn in one write transaction: all of fn's writes commit
 	// together or not at all. fn may run more than once if the backend
@@ -67,6 +68,8 @@ type RunReader interface {
 	// CountWaitingOn counts the waiting runs each destination's breaker
 	// holds, by destination.
 	CountWaitingOn(ctx context.Context) (map[string]int, error)
+	// DeadLetters counts the failed runs of each workflow that has any.
+	DeadLetters(ctx context.Context) (map[string]DeadLetter, error)
 }
 
 // ProfileReader finds profiles and sessions.

@@ -167,6 +167,9 @@ type Source struct {
 	// ForwardTo names webhook destinations every event of the source is
 	// sent to: sugar for a one-step webhook.send workflow per destination.
 	ForwardTo []string `yaml:"forward_to"`
+	// ExpectEvery is how often the source should receive something (a
+	// duration); longer without an event raises the source_silent alert.
+	ExpectEvery string `yaml:"expect_every"`
 }
 
 // Destination declares where actions send (docs/workflows.md).
@@ -517,5 +520,5 @@ func (s Source) Source(origin string) *cdp.Source {
 	return &cdp.Source{ID: s.ID, Kind: s.Kind, Name: s.Name, Enabled: enabled, Origin: origin,
 		SiteID: s.SiteID, APIKey: s.APIKey, WriteKey: s.WriteKey, RateLimit: s.RateLimit,
 		SigningKey: s.SigningKey, TimestampTolerance: s.TimestampTolerance,
-		Verify: s.Verify, EventType: s.EventType, DedupKey: s.DedupKey, ForwardTo: s.ForwardTo}
+		Verify: s.Verify, EventType: s.EventType, DedupKey: s.DedupKey, ForwardTo: s.ForwardTo, ExpectEvery: s.ExpectEvery}
 }

@@ -106,6 +106,27 @@ func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.Min
 		`SELECT minute, source_id, events FROM event_minutes WHERE minute >= $1 ORDER BY minute, source_id`, since.Unix()/60)
 }
 
+// exec runs a write for the helpers of package query.
+func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+
+// InsertAlert implements cdp.AlertStore.
+func (s *Store) InsertAlert(ctx context.Context, a *cdp.Alert) (bool, error) {
+	return query.InsertAlert(ctx, s.exec, query.Dollar, a)
+}
+
+// UpdateAlert implements cdp.AlertStore.
+func (s *Store) UpdateAlert(ctx context.Context, a *cdp.Alert) error {
+	return query.UpdateAlert(ctx, s.exec, query.Dollar, a)
+}
+
+// FindAlerts implements cdp.AlertStore.
+func (s *Store) FindAlerts(ctx context.Context, f cdp.AlertFilter) ([]*cdp.Alert, string, error) {
+	return query.FindAlerts(ctx, s.rows, query.Dollar, f)
+}
+
 // rows runs a read for the helpers of package query.
 func (s *Store) rows(ctx context.Context, sql string, args ...any) (query.Rows, func(), error) {
 	rows, err := s.pool.Query(ctx, sql, args...)

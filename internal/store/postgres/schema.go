@@ -122,4 +122,17 @@ var migrations = []string{
 	// 17), to release those runs when it closes.
 	`ALTER TABLE runs ADD COLUMN waiting_on text;
 	CREATE INDEX runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`,
+	// 3: alerts (issue 17), one firing alert per key.
+	`CREATE TABLE alerts (
+		seq        bigserial PRIMARY KEY,
+		id         text NOT NULL UNIQUE,
+		key        text NOT NULL,
+		state      text NOT NULL,
+		version    integer NOT NULL,
+		started_at bigint NOT NULL,
+		updated_at bigint NOT NULL,
+		body       bytea NOT NULL
+	);
+	CREATE UNIQUE INDEX alerts_firing ON alerts (key) WHERE state = 'firing';
+	CREATE INDEX alerts_state ON alerts (state, seq);`,
 }

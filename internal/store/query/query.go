@@ -33,29 +33,35 @@ func (w *Where) Args(extra ...any) []any { return append(append([]any{}, w.args.
 // placeholders with mark (1, 2, …) for dialects that number them; next
 // is the number the statement's next placeholder takes.
 func (w *Where) SQL(mark func(n int) string) (sql string, next int) {
-	next = 1
 	if len(w.conds) == 0 {
-		return "", next
+		return "", 1
 	}
 	var b strings.Builder
-	b.WriteString(" WHERE ")
-	for i, c := range w.conds {
-		if i > 0 {
-			b.WriteString(" AND ")
-		}
-		for {
-			j := strings.IndexByte(c, '?')
-			if j < 0 {
-				break
-			}
-			b.WriteString(c[:j])
-			b.WriteString(mark(next))
-			next++
-			c = c[j+1:]
-		}
-		b.WriteString(c)
-	}
+	next = number(&b, " WHERE "+strings.Join(w.conds, " AND "), mark, 1)
 	return b.String(), next
+}
+
+// render numbers the ? placeholders of sql with mark, from 1.
+func render(sql string, mark func(int) string) string {
+	var b strings.Builder
+	number(&b, sql, mark, 1)
+	return b.String()
+}
+
+// number writes sql to b with its ? placeholders numbered from n, and
+// returns the next number.
+func number(b *strings.Builder, sql string, mark func(int) string, n int) int {
+	for {
+		i := strings.IndexByte(sql, '?')
+		if i < 0 {
+			b.WriteString(sql)
+			return n
+		}
+		b.WriteString(sql[:i])
+		b.WriteString(mark(n))
+		n++
+		sql = sql[i+1:]
+	}
 }
 
 // Question marks placeholders as SQLite does (?); Dollar as PostgreSQL ($n).
@@ -206,6 +212,27 @@ func WaitingCounts(ctx context.Context, q Query) (map[string]int, error) {
 	out := make(map[string]int, len(rows))
 	for _, c := range rows {
 		out[c.dest] = c.n
+	}
+	return out, nil
+}
+
+// DeadLetters counts the failed runs of each workflow; run ids are
+// time-ordered, so the greatest is the newest.
+func DeadLetters(ctx context.Context, q Query) (map[string]cdp.DeadLetter, error) {
+	type row struct {
+		workflow string
+		dl       cdp.DeadLetter
+	}
+	rows, err := All(ctx, q, "count dead letters", func(r Rows) (row, error) {
+		var x row
+		return x, r.Scan(&x.workflow, &x.dl.Runs, &x.dl.Newest)
+	}, `SELECT workflow_id, COUNT(*), MAX(id) FROM runs WHERE status = 'failed' GROUP BY workflow_id`)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]cdp.DeadLetter, len(rows))
+	for _, x := range rows {
+		out[x.workflow] = x.dl
 	}
 	return out, nil
 }

@@ -87,6 +87,19 @@ var migrations = []migration{
 	// 17), to release those runs when it closes.
 	{sql: `ALTER TABLE runs ADD COLUMN waiting_on TEXT;
 	CREATE INDEX IF NOT EXISTS runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`},
+	// 8: alerts (issue 17), one firing alert per key.
+	{sql: `CREATE TABLE IF NOT EXISTS alerts (
+		seq        INTEGER PRIMARY KEY,
+		id         TEXT NOT NULL UNIQUE,
+		key        TEXT NOT NULL,
+		state      TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		started_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		body       BLOB NOT NULL
+	);
+	CREATE UNIQUE INDEX IF NOT EXISTS alerts_firing ON alerts (key) WHERE state = 'firing';
+	CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, seq);`},
 }
 
 // migrate creates the schema and applies the migrations not applied yet,
@@ -371,6 +384,34 @@ func (s *Store) read(ctx context.Context, query string, args ...any) (*sql.Rows,
 		return nil, err
 	}
 	return st.QueryContext(ctx, args...)
+}
+
+// exec runs a write for the helpers of package query, through the writer.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (n int64, err error) {
+	err = s.Update(ctx, func(cdp.Tx) error {
+		res, err := s.wconn.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// InsertAlert implements cdp.AlertStore.
+func (s *Store) InsertAlert(ctx context.Context, a *cdp.Alert) (bool, error) {
+	return query.InsertAlert(ctx, s.exec, query.Question, a)
+}
+
+// UpdateAlert implements cdp.AlertStore.
+func (s *Store) UpdateAlert(ctx context.Context, a *cdp.Alert) error {
+	return query.UpdateAlert(ctx, s.exec, query.Question, a)
+}
+
+// FindAlerts implements cdp.AlertStore.
+func (s *Store) FindAlerts(ctx context.Context, f cdp.AlertFilter) ([]*cdp.Alert, string, error) {
+	return query.FindAlerts(ctx, s.rows, query.Question, f)
 }
 
 // rows runs a read for the helpers of package query.

@@ -120,4 +120,18 @@ func testRunsWaitingOn(t *testing.T, s cdp.Store) {
 	if r, err := s.FindRunByID(ctx, "r3"); err != nil || r.WaitingOn != "" {
 		t.Fatalf("a run waiting on nothing: %+v %v", r, err)
 	}
+	// The dead letter by workflow: how many, and the newest.
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for i, wf := range []string{"w", "w", "v"} {
+			r := &cdp.Run{ID: fmt.Sprintf("f%d", i), WorkflowID: wf, EventID: fmt.Sprintf("fe%d", i), Status: cdp.RunFailed, CreatedAt: t0, UpdatedAt: t0}
+			if _, err := tx.InsertRun(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	dl, err := s.DeadLetters(ctx)
+	if err != nil || len(dl) != 2 || dl["w"] != (cdp.DeadLetter{Runs: 2, Newest: "f1"}) || dl["v"].Runs != 1 {
+		t.Fatalf("dead letters %v %v", dl, err)
+	}
 }

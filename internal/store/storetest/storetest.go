@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventsPerMinute", testEventsPerMinute},
 		{"RunLeases", testRunLeases},
 		{"RunsWaitingOn", testRunsWaitingOn},
+		{"Alerts", testAlerts},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
