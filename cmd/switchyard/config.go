@@ -90,8 +90,9 @@ func validateConfig(path string, getenv func(string) string, stdout io.Writer) e
 	for _, w := range cfg.Workflows {
 		steps += len(w.Steps)
 	}
-	fmt.Fprintf(stdout, "%s: ok: %s, %s, %s with %s; every CEL expression compiled, every reference resolved\n", path,
-		plural(len(cfg.Sources), "source"), plural(len(cfg.Destinations), "destination"), plural(len(cfg.Workflows), "workflow"), plural(steps, "step"))
+	fmt.Fprintf(stdout, "%s: ok: %s, %s, %s with %s, %s to %s; every CEL expression compiled, every reference resolved\n", path,
+		plural(len(cfg.Sources), "source"), plural(len(cfg.Destinations), "destination"), plural(len(cfg.Workflows), "workflow"), plural(steps, "step"),
+		plural(len(cfg.Alerts.Rules), "alert rule"), plural(len(cfg.Alerts.Channels), "channel"))
 	return nil
 }
 

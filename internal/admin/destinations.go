@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/action"
@@ -185,5 +186,32 @@ func (ds *Destinations) change(log *slog.Logger, fn func(context.Context, *actio
 			return
 		}
 		httpx.WriteJSON(w, http.StatusOK, ds.View(d, waiting[d.ID]))
+	})
+}
+
+// ListAlerts serves GET /admin/v1/alerts?state=&limit=&cursor=: alerts
+// newest first, each with the announcements made of it.
+func ListAlerts(log *slog.Logger, store cdp.AlertStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := cdp.AlertFilter{State: q.Get("state"), Cursor: q.Get("cursor")}
+		if f.State != "" && f.State != cdp.AlertFiring && f.State != cdp.AlertResolved {
+			httpx.Error(w, r, log, cdp.Errorf(cdp.EINVALID, "state must be firing or resolved, not %q", f.State))
+			return
+		}
+		if s := q.Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 1000 {
+				httpx.Error(w, r, log, cdp.Errorf(cdp.EINVALID, "limit must be an integer from 1 to 1000, not %q", s))
+				return
+			}
+			f.Limit = n
+		}
+		alerts, next, err := store.FindAlerts(r.Context(), f)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"alerts": alerts, "next_cursor": next})
 	})
 }

@@ -200,7 +200,8 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	if a.Breakers, err = breaker.New(ctx, kv, time.Now, log.With("component", "breakers")); err != nil {
 		return err
 	}
-	engine := &workflow.Engine{Store: a.Store, Client: httpclient.New(share), Workflow: a.Workflows.Workflow,
+	client := httpclient.New(share)
+	engine := &workflow.Engine{Store: a.Store, Client: client, Workflow: a.Workflows.Workflow,
 		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics, Node: a.deploy.node,
 		Breakers: a.Breakers, Queue: a.Runs}
 	a.Destinations = &admin.Destinations{List: a.Workflows.Destinations, Registry: workflow.Actions, Breakers: a.Breakers,
@@ -215,6 +216,9 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 			}
 		}})
 	runner := &workflow.Runner{Queue: a.Runs, Log: log.With("component", "runner"), Engine: engine}
+	if err := a.startAlerts(ctx, evlog, client); err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
 	a.work.Go(func() {
 		if err := runner.Run(ctx); err != nil {
 			a.fail(fmt.Errorf("runner stopped: %w", err))

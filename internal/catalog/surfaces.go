@@ -108,6 +108,7 @@ func Operations() []Operation {
 		Operation{Method: "GET", Path: "/admin/v1/destinations/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One destination, as in the list.", Reply: "Destination"},
 		Operation{Method: "POST", Path: "/admin/v1/destinations/{id}/pause", Tag: TagManagement, Security: SecAdminBearer, Summary: "Hold every attempt to the destination, on every node, until resumed: runs wait without spending attempts.", Reply: "Destination"},
 		Operation{Method: "POST", Path: "/admin/v1/destinations/{id}/resume", Tag: TagManagement, Security: SecAdminBearer, Summary: "Close the destination's breaker (paused or open) and release the runs waiting on it, at its rate limit.", Reply: "Destination"},
+		Operation{Method: "GET", Path: "/admin/v1/alerts", Tag: TagManagement, Security: SecAdminBearer, Summary: "Alerts, newest first (state: firing or resolved, limit, cursor), each with the announcements sent to its channels.", Reply: "AlertList"},
 		Operation{Method: "GET", Path: "/admin/v1/tail", Tag: TagManagement, Security: SecAdminBearer, Summary: "Live events as Server-Sent Events (source, type, filter: a CEL expression over event).", Stream: true},
 
 		Operation{Method: "GET", Path: "/healthz", Tag: TagOps, Summary: "The process is up.", Reply: "AnyObject"},
@@ -201,6 +202,12 @@ func schemas() map[string]Schema {
 			"since": {Type: "string", Format: "date-time"}, "reason": str, "last_error": str,
 			"next_probe_at": {Type: "string", Format: "date-time"}, "runs_waiting": {Type: "integer"},
 			"health": with(anyObj, "Attempts, success ratio and latency p50/p99 over the last 5 minutes and hour, on the answering node.")}),
+		"AlertList": obj([]string{"alerts"}, map[string]Schema{"alerts": {Type: "array", Items: &Schema{Type: "object",
+			Required: []string{"id", "key", "rule", "kind", "state", "summary"}, Properties: map[string]Schema{"id": str, "key": str,
+				"rule": str, "kind": str, "subject": str, "state": {Type: "string", Enum: []any{"firing", "resolved"}}, "summary": str,
+				"count": {Type: "integer"}, "link": str, "started_at": {Type: "string", Format: "date-time"},
+				"updated_at": {Type: "string", Format: "date-time"}, "resolved_at": {Type: "string", Format: "date-time"},
+				"notifications": {Type: "array", Items: &anyObj}}}}, "next_cursor": str}),
 		"DestinationList": obj([]string{"destinations"}, map[string]Schema{"destinations": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Destination"}}}),
 	}
 }

@@ -49,6 +49,7 @@ type Notification struct {
 
 // AlertFilter selects alerts.
 type AlertFilter struct {
+	ID     string
 	State  string
 	Limit  int
 	Cursor string

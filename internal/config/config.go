@@ -86,6 +86,7 @@ type Config struct {
 	Sources        []Source            `yaml:"sources"`
 	Destinations   []Destination       `yaml:"destinations"`
 	Workflows      []workflow.Workflow `yaml:"workflows"`
+	Alerts         Alerts              `yaml:"alerts"`
 	unset          map[string]string   // YAML path → environment variables it names that are not set
 }
 
@@ -319,6 +320,7 @@ func (c *Config) problems() []string {
 	c.checkProcess(p.add)
 	c.checkSources(p.add)
 	c.checkWorkflows(p.add)
+	c.checkAlerts(p.add)
 	return c.withUnset(p)
 }
 

@@ -60,7 +60,7 @@ type Console struct {
 var nav = []struct{ Path, Name string }{
 	{"/console/", "Overview"}, {"/console/live", "Live"}, {"/console/events", "Events"},
 	{"/console/profiles", "Profiles"}, {"/console/sources", "Sources"}, {"/console/workflows", "Workflows"},
-	{"/console/runs", "Runs"}, {"/console/destinations", "Destinations"},
+	{"/console/runs", "Runs"}, {"/console/destinations", "Destinations"}, {"/console/alerts", "Alerts"},
 }
 
 // New parses the templates: each page is the layout plus its own file.

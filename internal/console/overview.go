@@ -8,11 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/metrics"
 )
 
 type overview struct {
@@ -49,8 +47,8 @@ func (c *Console) Overview() http.Handler {
 			return nil, err
 		}
 		if m := c.d.Metrics; m != nil {
-			o.Lag, o.RunQueue = gaugeValue(m.ProcessorLag), gaugeValue(m.RunQueue)
-			for _, s := range counterValues(m.Attempts) {
+			o.Lag, o.RunQueue = metrics.GaugeValue(m.ProcessorLag), metrics.GaugeValue(m.RunQueue)
+			for _, s := range metrics.CounterValues(m.Attempts) {
 				o.Outcomes[s.Labels["outcome"]] += s.Value
 			}
 		}
@@ -140,39 +138,6 @@ func chart(counts []cdp.MinuteCount, now time.Time) (template.HTML, []legendItem
 	fmt.Fprintf(&b, `<text x="%d" y="12" font-size="11" fill="#5d6873" text-anchor="end">peak %d/min</text>`, w, peak)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()), legend, total
-}
-
-func gaugeValue(g prometheus.Gauge) float64 {
-	var m dto.Metric
-	if g.Write(&m) != nil || m.Gauge == nil {
-		return 0
-	}
-	return m.Gauge.GetValue()
-}
-
-// series is one labelled value of a metric vector.
-type series struct {
-	Labels map[string]string
-	Value  float64
-}
-
-// counterValues reads every series of a counter vector.
-func counterValues(v *prometheus.CounterVec) []series {
-	ch := make(chan prometheus.Metric, 64)
-	go func() { v.Collect(ch); close(ch) }()
-	var out []series
-	for pm := range ch {
-		var m dto.Metric
-		if pm.Write(&m) != nil || m.Counter == nil {
-			continue
-		}
-		labels := map[string]string{}
-		for _, l := range m.Label {
-			labels[l.GetName()] = l.GetValue()
-		}
-		out = append(out, series{labels, m.Counter.GetValue()})
-	}
-	return out
 }
 
 // plural writes n thing, or n things.

@@ -123,6 +123,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	handle("GET /admin/v1/destinations/{id}", admin.GetDestination(log, d.Destinations))
 	handle("POST /admin/v1/destinations/{id}/pause", admin.PauseDestination(log, d.Destinations))
 	handle("POST /admin/v1/destinations/{id}/resume", admin.ResumeDestination(log, d.Destinations))
+	handle("GET /admin/v1/alerts", admin.ListAlerts(log, store))
 	handle("GET /admin/v1/runs", admin.ListRuns(log, store))
 	handle("POST /admin/v1/runs/retry", admin.RetryRuns(log, store, d.Enqueue))
 	handle("GET /admin/v1/runs/{id}", admin.GetRun(log, store))
@@ -149,6 +150,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	page("GET /console/runs", con.Runs())
 	page("GET /console/runs/{id}", con.Run())
 	page("GET /console/destinations", con.Destinations())
+	page("GET /console/alerts", con.Alerts())
 	page("GET /console/", con.NotFound())
 	// The listener that serves the console sends a browser opening its root there.
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))

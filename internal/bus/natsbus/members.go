@@ -96,6 +96,22 @@ func (m *Members) Count() int {
 	return n
 }
 
+// Leader reports whether this node has the least name among the nodes
+// heard lately: the one that does what one node should do for all
+// (evaluating alert rules). While membership changes two nodes may both
+// think so for a moment; what they do must tolerate that.
+func (m *Members) Leader() bool {
+	m.Count() // forgets the nodes gone quiet
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name := range m.seen {
+		if name < m.self {
+			return false
+		}
+	}
+	return true
+}
+
 // Share is this node's part of a cluster-wide quantity: 1/Count.
 func (m *Members) Share() float64 { return 1 / float64(m.Count()) }
 

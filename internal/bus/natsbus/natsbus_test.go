@@ -120,8 +120,14 @@ func TestMembers(t *testing.T) {
 	if a.Share() != 0.5 || b.Count() != 2 {
 		t.Fatalf("share %v, b counts %d", a.Share(), b.Count())
 	}
+	if !a.Leader() || b.Leader() {
+		t.Fatalf("leaders: a %v, b %v; want a alone (the least name)", a.Leader(), b.Leader())
+	}
 	b.Close()
 	wait(1)
+	if !a.Leader() {
+		t.Fatal("a alone is not the leader")
+	}
 }
 
 // TestSlowBatchNoRedelivery: messages prefetched behind a batch that takes

@@ -56,6 +56,9 @@ func UpdateAlert(ctx context.Context, exec Exec, mark func(int) string, a *cdp.A
 // FindAlerts reads a page of alerts, newest first.
 func FindAlerts(ctx context.Context, q Query, mark func(int) string, f cdp.AlertFilter) ([]*cdp.Alert, string, error) {
 	w := &Where{}
+	if f.ID != "" {
+		w.Add("id = ?", f.ID)
+	}
 	if f.State != "" {
 		w.Add("state = ?", f.State)
 	}
