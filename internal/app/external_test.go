@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/tail"
@@ -277,4 +278,42 @@ func TestWaitFiresOnceAcrossNodes(t *testing.T) {
 			t.Errorf("%s delivered %v after its event, before the wait ended", id, at[0].Sub(sent))
 		}
 	}
+}
+
+// Two nodes share each destination's breaker: a pause made through node
+// A holds the runs node B advances, and a resume on B releases them.
+func TestBreakerAcrossNodes(t *testing.T) {
+	standIn := testenv.NewArrivals(t)
+	cfg := config.Default()
+	externalConfig(t, cfg)
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
+	cfg.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: standIn.URL, AllowPrivateNetwork: true}}
+	cfg.Workflows = []workflow.Workflow{{ID: "ship", Trigger: workflow.Trigger{Types: []string{"order"}},
+		Steps: []workflow.Step{{ID: "send", Action: "webhook.send", Destination: "app"}}}}
+	nodes := openNodes(t, cfg, 2)
+	a := httptest.NewServer(nodes[0].Handler())
+	defer a.Close()
+	b := httptest.NewServer(nodes[1].Handler())
+	defer b.Close()
+	post := func(url string) {
+		t.Helper()
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"source":{"id":"web"},"events":[{"type":"order"},{"type":"order"},{"type":"order"}]}`))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %v %v", url, resp, err)
+		}
+		resp.Body.Close()
+	}
+	post(a.URL + "/admin/v1/destinations/app/pause")
+	testenv.Eventually(t, "node B to see the pause", 5*time.Second, func() bool { return nodes[1].Breakers.Status("app").State == breaker.Paused })
+	post(b.URL + "/track")
+	post(a.URL + "/track")
+	testenv.Eventually(t, "all six runs to wait on the destination", 10*time.Second, func() bool {
+		n, _ := nodes[1].Store.CountWaitingOn(t.Context())
+		return n["app"] == 6
+	})
+	if got := len(standIn.Times()); got != 0 {
+		t.Fatalf("%d requests reached a paused destination", got)
+	}
+	post(b.URL + "/admin/v1/destinations/app/resume")
+	testenv.Eventually(t, "the six runs to be delivered", 15*time.Second, func() bool { return len(standIn.Times()) == 6 })
 }
