@@ -142,8 +142,15 @@ type Decision struct {
 	Probe bool
 }
 
-// Allow decides whether an attempt to d may go out now.
-func (b *Breakers) Allow(ctx context.Context, d *action.Destination) Decision {
+// Allow decides whether an attempt to d may go out now; when a probe is
+// due, this attempt takes it (one node's attempt, whichever asks first).
+func (b *Breakers) Allow(ctx context.Context, d *action.Destination) Decision { return b.decide(ctx, d, true) }
+
+// Peek is Allow without taking a due probe: whether an attempt would be
+// held, for a caller that asks again (with Allow) just before it sends.
+func (b *Breakers) Peek(d *action.Destination) Decision { return b.decide(context.Background(), d, false) }
+
+func (b *Breakers) decide(ctx context.Context, d *action.Destination, take bool) Decision {
 	b.mu.Lock()
 	k := b.statusLocked(d.ID)
 	b.mu.Unlock()
@@ -155,6 +162,9 @@ func (b *Breakers) Allow(ctx context.Context, d *action.Destination) Decision {
 	case Open, HalfOpen:
 		if now.Before(s.ProbeAt) {
 			return Decision{Wait: s.ProbeAt.Sub(now) + jitter(), Reason: b.heldReason(d.ID, s)}
+		}
+		if !take {
+			return Decision{}
 		}
 		// The probe is due (or its node died): one node takes it.
 		next := s

@@ -10,6 +10,7 @@ package httpclient
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -47,6 +48,11 @@ type Destination struct {
 	AllowPrivateNetwork bool
 	// Timeout bounds one attempt (0 = DefaultTimeout).
 	Timeout time.Duration
+	// Gate, if set, is asked once the attempt holds its slot and its
+	// rate-limit token, just before it is sent: an error holds it back
+	// (Do returns ErrHeld). A circuit breaker that opened while the
+	// attempt waited for the limiter stops it there.
+	Gate func() error
 	// Secrets are values (API keys …) masked wherever they appear in a
 	// captured request or response.
 	Secrets []string
@@ -133,10 +139,13 @@ func sameConfig(a, b Destination) bool {
 		a.Timeout == b.Timeout
 }
 
+// ErrHeld is Do's error for an attempt its destination's Gate held back.
+var ErrHeld = errors.New("attempt held")
+
 // Do makes attempt number n of req to d: it waits for the destination's
 // rate limit and a concurrency slot (or ctx), sends, and reports what
-// happened. The returned error is only ctx's; every failure of the
-// request itself is in the Attempt.
+// happened. The returned error is only ctx's, or ErrHeld; every failure
+// of the request itself is in the Attempt.
 func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*Attempt, error) {
 	st := c.destination(d)
 	// The slot first, then the rate: a request admitted by the limiter
@@ -156,6 +165,12 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 		st.pace(c.now(), share)
 		if err := st.admit(ctx); err != nil {
 			return nil, err
+		}
+	}
+
+	if d.Gate != nil {
+		if err := d.Gate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrHeld, err)
 		}
 	}
 

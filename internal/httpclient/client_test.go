@@ -192,3 +192,20 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("a half share of 20/s = %v, want 10", got)
 	}
 }
+
+// A gate that refuses holds the attempt back before anything is sent.
+func TestGate(t *testing.T) {
+	srv := testenv.NewArrivals(t)
+	c := New(nil)
+	d := Destination{ID: "g", AllowPrivateNetwork: true, Gate: func() error { return errors.New("open") }}
+	if a, err := c.Do(context.Background(), d, 1, Request{Method: "POST", URL: srv.URL}); !errors.Is(err, ErrHeld) || a != nil {
+		t.Fatalf("held attempt: %+v %v", a, err)
+	}
+	d.Gate = func() error { return nil }
+	if a, err := c.Do(context.Background(), d, 1, Request{Method: "POST", URL: srv.URL}); err != nil || a.Class != Succeeded {
+		t.Fatalf("open gate: %+v %v", a, err)
+	}
+	if n := len(srv.Times()); n != 1 {
+		t.Fatalf("%d requests, want 1", n)
+	}
+}

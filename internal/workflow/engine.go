@@ -64,6 +64,7 @@ type Engine struct {
 // learn from each outcome (package breaker).
 type Breakers interface {
 	Allow(ctx context.Context, d *Destination) breaker.Decision
+	Peek(d *Destination) breaker.Decision
 	// Record reports whether the attempt closed the breaker (a probe).
 	Record(ctx context.Context, d *Destination, a *httpclient.Attempt, probe bool) (closed bool)
 	Status(id string) breaker.Status
@@ -323,11 +324,12 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	if err != nil {
 		return st.fail(ctx, id, err.Error())
 	}
-	client := Actions.Client(dest)
-	probe, err := st.breaker(ctx, dest, rec)
-	if err != nil {
+	if err := st.breaker(ctx, dest, rec); err != nil {
 		return err
 	}
+	var decision breaker.Decision
+	client := Actions.Client(dest)
+	client.Gate = st.gate(ctx, dest, &decision)
 	// What earlier steps did must be recorded before this step acts, so
 	// that a crash now cannot make them run again.
 	if err := st.flush(ctx); err != nil {
@@ -338,16 +340,19 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	round := n - rec.RoundStart // counts it against the retry budget
 	var a *httpclient.Attempt
 	st.unlocked(func() { a, err = st.e.Client.Do(ctx, client, n, call.Request) })
+	rec = st.step(id) // a parallel item may have added steps meanwhile
+	if errors.Is(err, httpclient.ErrHeld) {
+		return st.hold(ctx, dest, rec, decision) // the breaker opened while the attempt waited
+	}
 	if err != nil {
 		return err // ctx ended: nothing was decided
 	}
-	rec = st.step(id) // a parallel item may have added steps meanwhile
 	if a.Class != httpclient.Succeeded && a.Response != nil && spec.Explain != nil && len(a.Body) > 0 {
 		a.Error += ": " + redact.Values(spec.Explain(a.Body), client.Secrets...)
 	}
 	rec.Attempts = append(rec.Attempts, a.Attempt)
 	st.observe(dest, a, n)
-	if st.e.Breakers != nil && dest != noDestination && st.e.Breakers.Record(ctx, dest, a, probe) {
+	if st.e.Breakers != nil && dest != noDestination && st.e.Breakers.Record(ctx, dest, a, decision.Probe) {
 		go st.e.ResumeWaiting(ctx, dest) // stops with the runner; the runs not reached wake at their own time
 	}
 	switch a.Class {
@@ -368,21 +373,41 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	return st.fail(ctx, id, a.Error)
 }
 
-// breaker asks the destination's breaker whether the attempt may go out;
-// if not, the run waits on the destination (errStop) without spending an
-// attempt. It reports whether the attempt is the breaker's probe.
-func (st *runState) breaker(ctx context.Context, dest *Destination, rec *cdp.StepRun) (probe bool, err error) {
+// breaker asks the destination's breaker whether the attempt would go
+// out; if not, the run waits on the destination (errStop) without
+// spending an attempt. The attempt asks again once it holds its rate-limit
+// token (gate), which may make it the breaker's probe.
+func (st *runState) breaker(ctx context.Context, dest *Destination, rec *cdp.StepRun) error {
 	if st.e.Breakers == nil || dest == noDestination {
-		return false, nil
+		return nil
 	}
-	d := st.e.Breakers.Allow(ctx, dest)
-	if d.Wait > 0 {
-		rec.Status, rec.Error = cdp.RunWaiting, d.Reason
-		st.run.WaitingOn = dest.ID
-		return false, st.pause(ctx, d.Wait)
+	if d := st.e.Breakers.Peek(dest); d.Wait > 0 {
+		return st.hold(ctx, dest, rec, d)
 	}
 	st.run.WaitingOn = ""
-	return d.Probe, nil
+	return nil
+}
+
+// gate is the client's last question before sending: the breaker's
+// decision, kept in *d.
+func (st *runState) gate(ctx context.Context, dest *Destination, d *breaker.Decision) func() error {
+	if st.e.Breakers == nil || dest == noDestination {
+		return nil
+	}
+	return func() error {
+		*d = st.e.Breakers.Allow(ctx, dest)
+		if d.Wait > 0 {
+			return errors.New(d.Reason)
+		}
+		return nil
+	}
+}
+
+// hold makes the run wait on dest as the breaker decided.
+func (st *runState) hold(ctx context.Context, dest *Destination, rec *cdp.StepRun, d breaker.Decision) error {
+	rec.Status, rec.Error = cdp.RunWaiting, d.Reason
+	st.run.WaitingOn = dest.ID
+	return st.pause(ctx, d.Wait)
 }
 
 // released reports whether a run held by a breaker may go on before its
