@@ -19,6 +19,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
+	"github.com/switchyardhq/switchyard/internal/periodic"
 )
 
 // Rule kinds.
@@ -129,18 +130,11 @@ func New(rules []Rule, channels []Channel, o Options) *Alerts {
 // for the announcements under way.
 func (a *Alerts) Run(ctx context.Context, interval time.Duration) {
 	defer a.sending.Wait()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.Evaluate(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn("evaluate alert rules", "err", err)
-			}
+	periodic.Run(ctx, interval, func(ctx context.Context) {
+		if err := a.Evaluate(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("evaluate alert rules", "err", err)
 		}
-	}
+	})
 }
 
 // Evaluate checks every rule once: new conditions fire (after their

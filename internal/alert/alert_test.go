@@ -20,44 +20,8 @@ import (
 	"github.com/switchyardhq/switchyard/internal/hooks"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/store/sqlite"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
-
-// slackStandIn is a loopback stand-in for a Slack incoming webhook: it
-// keeps every message and answers "ok" as Slack does.
-type slackStandIn struct {
-	url  string
-	mu   sync.Mutex
-	msgs []map[string]any
-}
-
-func newSlack(t *testing.T) *slackStandIn {
-	s := &slackStandIn{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil || m["text"] == nil {
-			w.WriteHeader(http.StatusBadRequest)
-			w.Write([]byte("invalid_payload"))
-			return
-		}
-		s.mu.Lock()
-		s.msgs = append(s.msgs, m)
-		s.mu.Unlock()
-		w.Write([]byte("ok"))
-	}))
-	t.Cleanup(srv.Close)
-	s.url = srv.URL + "/services/T0/B0/x"
-	return s
-}
-
-func (s *slackStandIn) texts() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, m := range s.msgs {
-		out = append(out, m["text"].(string))
-	}
-	return out
-}
 
 // fixture is an evaluator over a real SQLite store, with facts the test
 // sets and a clock it moves.
@@ -106,8 +70,8 @@ func (f *fixture) evaluate(t *testing.T) {
 	f.alerts.sending.Wait()
 }
 
-func slackChannel(s *slackStandIn) Channel {
-	return Channel{ID: "ops", Kind: "slack", Destination: ChannelDestination("ops", "slack", s.url, "", true)}
+func slackChannel(s *testenv.Slack) Channel {
+	return Channel{ID: "ops", Kind: "slack", Destination: ChannelDestination("ops", "slack", s.URL, "", true)}
 }
 
 // A burst of 50 dead letters of one workflow is one Slack message with
@@ -116,7 +80,7 @@ func slackChannel(s *slackStandIn) Channel {
 // Every; an emptied dead letter resolves it. The alert is recorded with
 // each announcement.
 func TestDeadLetterBurst(t *testing.T) {
-	slack := newSlack(t)
+	slack := testenv.NewSlack(t)
 	f := newFixture(t, []Rule{{ID: "dl", Kind: DeadLetter, Channels: []string{"ops"}, Wait: 30 * time.Second, Every: 10 * time.Minute}},
 		[]Channel{slackChannel(slack)})
 	for i := 1; i <= 50; i += 7 { // the burst grows over 24 s of evaluations
@@ -124,7 +88,7 @@ func TestDeadLetterBurst(t *testing.T) {
 		f.evaluate(t)
 		f.now = f.now.Add(3 * time.Second)
 	}
-	if n := len(slack.texts()); n != 0 {
+	if n := len(slack.Texts()); n != 0 {
 		t.Fatalf("%d messages before the burst settled", n)
 	}
 	f.dl["welcome"] = cdp.DeadLetter{Runs: 50, Newest: "run-50"}
@@ -132,11 +96,11 @@ func TestDeadLetterBurst(t *testing.T) {
 	f.evaluate(t)
 	f.now = f.now.Add(time.Second)
 	f.evaluate(t)
-	texts := slack.texts()
+	texts := slack.Texts()
 	if len(texts) != 1 || !strings.Contains(texts[0], "50 runs of workflow welcome in the dead letter") {
 		t.Fatalf("messages %q", texts)
 	}
-	blocks, _ := json.Marshal(slack.msgs[0]["blocks"])
+	blocks, _ := json.Marshal(slack.Messages()[0]["blocks"])
 	if !strings.Contains(string(blocks), "https://sy.example.com/console/runs/run-50|Open in the console") {
 		t.Fatalf("no link to a sample run: %s", blocks)
 	}
@@ -149,17 +113,17 @@ func TestDeadLetterBurst(t *testing.T) {
 	f.dl["welcome"] = cdp.DeadLetter{Runs: 60, Newest: "run-60"}
 	f.now = f.now.Add(time.Minute)
 	f.evaluate(t)
-	if n := len(slack.texts()); n != 1 {
+	if n := len(slack.Texts()); n != 1 {
 		t.Fatalf("announced again within 10 min: %d messages", n)
 	}
 	f.now = f.now.Add(10 * time.Minute)
 	f.evaluate(t)
-	if texts := slack.texts(); len(texts) != 2 || !strings.HasPrefix(texts[1], "Still firing: 60 runs") {
+	if texts := slack.Texts(); len(texts) != 2 || !strings.HasPrefix(texts[1], "Still firing: 60 runs") {
 		t.Fatalf("after 10 min: %q", texts)
 	}
 	delete(f.dl, "welcome")
 	f.evaluate(t)
-	if texts := slack.texts(); len(texts) != 3 || !strings.HasPrefix(texts[2], "Resolved: ") {
+	if texts := slack.Texts(); len(texts) != 3 || !strings.HasPrefix(texts[2], "Resolved: ") {
 		t.Fatalf("after the retry: %q", texts)
 	}
 	alerts, _, _ = f.store.FindAlerts(t.Context(), cdp.AlertFilter{State: cdp.AlertResolved})
@@ -171,7 +135,7 @@ func TestDeadLetterBurst(t *testing.T) {
 // A source silent for longer than its expect_every alerts once, however
 // long it stays silent, and resolves when an event arrives.
 func TestSilentSource(t *testing.T) {
-	slack := newSlack(t)
+	slack := testenv.NewSlack(t)
 	f := newFixture(t, []Rule{{ID: "quiet", Kind: SourceSilent, Channels: []string{"ops"}}}, []Channel{slackChannel(slack)})
 	f.sources = []*cdp.Source{{ID: "cio-reports", Enabled: true, ExpectEvery: "1h"}, {ID: "web", Enabled: true}}
 	f.last["cio-reports"] = f.now.Add(-30 * time.Minute)
@@ -180,13 +144,13 @@ func TestSilentSource(t *testing.T) {
 		f.now = f.now.Add(31 * time.Minute)
 		f.evaluate(t)
 	}
-	texts := slack.texts()
+	texts := slack.Texts()
 	if len(texts) != 1 || !strings.Contains(texts[0], "source cio-reports received nothing since") {
 		t.Fatalf("messages %q", texts)
 	}
 	f.last["cio-reports"] = f.now
 	f.evaluate(t)
-	if texts := slack.texts(); len(texts) != 2 || !strings.HasPrefix(texts[1], "Resolved: source cio-reports") {
+	if texts := slack.Texts(); len(texts) != 2 || !strings.HasPrefix(texts[1], "Resolved: source cio-reports") {
 		t.Fatalf("after an event: %q", texts)
 	}
 }

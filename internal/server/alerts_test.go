@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,52 +15,17 @@ import (
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
-// slackSink is a loopback stand-in for a Slack incoming webhook.
-type slackSink struct {
-	url  string
-	mu   sync.Mutex
-	msgs []string
-}
-
-func newSlackSink(t *testing.T) *slackSink {
-	s := &slackSink{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m struct {
-			Text   string `json:"text"`
-			Blocks []any  `json:"blocks"`
-		}
-		if json.NewDecoder(r.Body).Decode(&m) != nil || m.Text == "" || len(m.Blocks) == 0 {
-			w.WriteHeader(http.StatusBadRequest)
-			w.Write([]byte("invalid_payload"))
-			return
-		}
-		s.mu.Lock()
-		s.msgs = append(s.msgs, m.Text)
-		s.mu.Unlock()
-		w.Write([]byte("ok"))
-	}))
-	t.Cleanup(srv.Close)
-	s.url = srv.URL + "/services/T0/B0/secret"
-	return s
-}
-
-func (s *slackSink) texts() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.msgs...)
-}
-
-func alertsConfig(slack *slackSink, rules ...config.AlertRule) func(*config.Config) {
+func alertsConfig(slack *testenv.Slack, rules ...config.AlertRule) func(*config.Config) {
 	return func(c *config.Config) {
 		c.Alerts = config.Alerts{EvaluateEvery: "100ms", ConsoleURL: "https://sy.example.com",
-			Channels: []config.AlertChannel{{ID: "ops", Kind: "slack", URL: slack.url, AllowPrivateNetwork: true}}, Rules: rules}
+			Channels: []config.AlertChannel{{ID: "ops", Kind: "slack", URL: slack.URL, AllowPrivateNetwork: true}}, Rules: rules}
 	}
 }
 
 // A burst of 50 runs reaching the dead letter is one Slack message with
 // the count 50, and retrying them (the destination fixed) resolves it.
 func TestDeadLetterAlert(t *testing.T) {
-	slack := newSlackSink(t)
+	slack := testenv.NewSlack(t)
 	var fixed atomic.Bool
 	dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !fixed.Load() {
@@ -76,9 +40,9 @@ func TestDeadLetterAlert(t *testing.T) {
 				Steps: []workflow.Step{{ID: "send", Action: "webhook.send", Destination: "app"}}}}
 		})
 	s.sendOrders(t, 50, "dl")
-	testenv.Eventually(t, "a Slack message", 15*time.Second, func() bool { return len(slack.texts()) > 0 })
+	testenv.Eventually(t, "a Slack message", 15*time.Second, func() bool { return len(slack.Texts()) > 0 })
 	time.Sleep(500 * time.Millisecond) // five more evaluations: none may announce it again
-	texts := slack.texts()
+	texts := slack.Texts()
 	if len(texts) != 1 || !strings.Contains(texts[0], "50 runs of workflow ship in the dead letter") {
 		t.Fatalf("Slack received %q", texts)
 	}
@@ -92,8 +56,8 @@ func TestDeadLetterAlert(t *testing.T) {
 
 	fixed.Store(true)
 	wantStatus(t, s.do(t, "POST", "/admin/v1/runs/retry?workflow=ship&confirm=true", "", ""), 200)
-	testenv.Eventually(t, "the resolved message", 15*time.Second, func() bool { return len(slack.texts()) == 2 })
-	if texts := slack.texts(); !strings.HasPrefix(texts[1], "Resolved: ") {
+	testenv.Eventually(t, "the resolved message", 15*time.Second, func() bool { return len(slack.Texts()) == 2 })
+	if texts := slack.Texts(); !strings.HasPrefix(texts[1], "Resolved: ") {
 		t.Fatalf("second message %q", texts[1])
 	}
 	wantStatus(t, s.do(t, "GET", "/admin/v1/alerts?state=nope", "", ""), 400)
@@ -102,17 +66,17 @@ func TestDeadLetterAlert(t *testing.T) {
 // A source that receives nothing for longer than its expect_every alerts
 // once; an event resolves it.
 func TestSilentSourceAlert(t *testing.T) {
-	slack := newSlackSink(t)
+	slack := testenv.NewSlack(t)
 	s := newStack(t, alertsConfig(slack, config.AlertRule{Kind: "source_silent", Channels: []string{"ops"}}),
 		func(c *config.Config) { c.Sources[0].ExpectEvery = "1s" })
-	testenv.Eventually(t, "the silence alert", 10*time.Second, func() bool { return len(slack.texts()) > 0 })
+	testenv.Eventually(t, "the silence alert", 10*time.Second, func() bool { return len(slack.Texts()) > 0 })
 	time.Sleep(500 * time.Millisecond)
-	if texts := slack.texts(); len(texts) != 1 || !strings.Contains(texts[0], "source web received nothing yet (expected every 1s)") {
+	if texts := slack.Texts(); len(texts) != 1 || !strings.Contains(texts[0], "source web received nothing yet (expected every 1s)") {
 		t.Fatalf("Slack received %q", texts)
 	}
 	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"ping"}]}`), 200)
-	testenv.Eventually(t, "the resolved message", 10*time.Second, func() bool { return len(slack.texts()) == 2 })
-	if texts := slack.texts(); !strings.HasPrefix(texts[1], "Resolved: source web") {
+	testenv.Eventually(t, "the resolved message", 10*time.Second, func() bool { return len(slack.Texts()) == 2 })
+	if texts := slack.Texts(); !strings.HasPrefix(texts[1], "Resolved: source web") {
 		t.Fatalf("second message %q", texts[1])
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/store/query"
 )
 
 // Options configure the store.
@@ -42,6 +43,7 @@ const DefaultMaxConns = 32
 
 // Store is a cdp.Store on PostgreSQL.
 type Store struct {
+	query.Alerts
 	opts Options
 	pool pool
 }
@@ -66,6 +68,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	s := &Store{opts: opts, pool: pool{p}}
+	s.Alerts = query.Alerts{Exec: s.exec, Query: s.rows, Mark: query.Dollar}
 	if err := s.migrate(ctx); err != nil {
 		p.Close()
 		return nil, unavailable(err)

@@ -112,21 +112,6 @@ func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error
 	return tag.RowsAffected(), err
 }
 
-// InsertAlert implements cdp.AlertStore.
-func (s *Store) InsertAlert(ctx context.Context, a *cdp.Alert) (bool, error) {
-	return query.InsertAlert(ctx, s.exec, query.Dollar, a)
-}
-
-// UpdateAlert implements cdp.AlertStore.
-func (s *Store) UpdateAlert(ctx context.Context, a *cdp.Alert) error {
-	return query.UpdateAlert(ctx, s.exec, query.Dollar, a)
-}
-
-// FindAlerts implements cdp.AlertStore.
-func (s *Store) FindAlerts(ctx context.Context, f cdp.AlertFilter) ([]*cdp.Alert, string, error) {
-	return query.FindAlerts(ctx, s.rows, query.Dollar, f)
-}
-
 // rows runs a read for the helpers of package query.
 func (s *Store) rows(ctx context.Context, sql string, args ...any) (query.Rows, func(), error) {
 	rows, err := s.pool.Query(ctx, sql, args...)

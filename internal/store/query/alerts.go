@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
@@ -62,25 +61,33 @@ func FindAlerts(ctx context.Context, q Query, mark func(int) string, f cdp.Alert
 	if f.State != "" {
 		w.Add("state = ?", f.State)
 	}
-	if f.Cursor != "" {
-		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
-		if err != nil {
-			return nil, "", cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
-		}
-		w.Add("seq < ?", seq)
+	if err := seqCursor(w, f.Cursor); err != nil {
+		return nil, "", err
 	}
-	limit := Limit(f.Limit)
-	where, n := w.SQL(mark)
-	rows, release, err := q(ctx, "SELECT "+alertColumns+" FROM alerts"+where+" ORDER BY seq DESC LIMIT "+mark(n), w.Args(limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("find alerts: %w", err)
-	}
-	defer release()
-	alerts, cursor, err := Page(rows, limit, scanAlert, RunCursor)
-	if err != nil {
-		return nil, "", fmt.Errorf("find alerts: %w", err)
-	}
-	return alerts, cursor, nil
+	return newest(ctx, q, mark, "alerts", alertColumns, w, f.Limit, scanAlert)
+}
+
+// Alerts implements cdp.AlertStore for a store: embedded in it with the
+// store's way to write, to read and to mark placeholders.
+type Alerts struct {
+	Exec  Exec
+	Query Query
+	Mark  func(int) string
+}
+
+// InsertAlert implements cdp.AlertStore.
+func (s Alerts) InsertAlert(ctx context.Context, a *cdp.Alert) (bool, error) {
+	return InsertAlert(ctx, s.Exec, s.Mark, a)
+}
+
+// UpdateAlert implements cdp.AlertStore.
+func (s Alerts) UpdateAlert(ctx context.Context, a *cdp.Alert) error {
+	return UpdateAlert(ctx, s.Exec, s.Mark, a)
+}
+
+// FindAlerts implements cdp.AlertStore.
+func (s Alerts) FindAlerts(ctx context.Context, f cdp.AlertFilter) ([]*cdp.Alert, string, error) {
+	return FindAlerts(ctx, s.Query, s.Mark, f)
 }
 
 func scanAlert(r Rows) (*cdp.Alert, int64, error) {

@@ -118,12 +118,8 @@ func Runs(f cdp.RunFilter) (*Where, error) {
 	if !f.Until.IsZero() {
 		w.Add("created_at < ?", f.Until.UnixNano())
 	}
-	if f.Cursor != "" {
-		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
-		if err != nil {
-			return nil, cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
-		}
-		w.Add("seq < ?", seq)
+	if err := seqCursor(w, f.Cursor); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -170,18 +166,37 @@ func FindRuns(ctx context.Context, q Query, mark func(int) string, columns strin
 	if err != nil {
 		return nil, "", err
 	}
-	limit := Limit(f.Limit)
+	return newest(ctx, q, mark, "runs", columns, w, f.Limit, scan)
+}
+
+// newest reads a page of a table's rows matching w, newest (greatest seq)
+// first; the cursor continues after the page.
+func newest[T any](ctx context.Context, q Query, mark func(int) string, table, columns string, w *Where, limit int, scan func(Rows) (T, int64, error)) ([]T, string, error) {
+	limit = Limit(limit)
 	where, n := w.SQL(mark)
-	rows, release, err := q(ctx, "SELECT "+columns+" FROM runs"+where+" ORDER BY seq DESC LIMIT "+mark(n), w.Args(limit+1)...)
+	rows, release, err := q(ctx, "SELECT "+columns+" FROM "+table+where+" ORDER BY seq DESC LIMIT "+mark(n), w.Args(limit+1)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("find runs: %w", err)
+		return nil, "", fmt.Errorf("find %s: %w", table, err)
 	}
 	defer release()
-	runs, cursor, err := Page(rows, limit, scan, RunCursor)
+	items, cursor, err := Page(rows, limit, scan, RunCursor)
 	if err != nil {
-		return nil, "", fmt.Errorf("find runs: %w", err)
+		return nil, "", fmt.Errorf("find %s: %w", table, err)
 	}
-	return runs, cursor, nil
+	return items, cursor, nil
+}
+
+// seqCursor adds a listing's cursor (a seq in base 36) as a condition.
+func seqCursor(w *Where, cursor string) error {
+	if cursor == "" {
+		return nil
+	}
+	seq, err := strconv.ParseInt(cursor, 36, 64)
+	if err != nil {
+		return cdp.Errorf(cdp.EINVALID, "invalid cursor %q", cursor)
+	}
+	w.Add("seq < ?", seq)
+	return nil
 }
 
 // NullText is s as a column value: NULL when empty.

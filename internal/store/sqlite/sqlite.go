@@ -165,12 +165,13 @@ type Options struct {
 
 // Store is a cdp.Store on SQLite.
 type Store struct {
-	opts  Options
-	rdb   *sql.DB // read-only pool
-	wdb   *sql.DB // exactly one connection, owned by the writer goroutine
-	wconn *sql.Conn
-	stmts map[string]*sql.Stmt // writer-owned prepared statements
-	reads sync.Map             // query → *sql.Stmt, the readers' prepared statements
+	query.Alerts // written through the writer goroutine like everything else
+	opts         Options
+	rdb          *sql.DB // read-only pool
+	wdb          *sql.DB // exactly one connection, owned by the writer goroutine
+	wconn        *sql.Conn
+	stmts        map[string]*sql.Stmt // writer-owned prepared statements
+	reads        sync.Map             // query → *sql.Stmt, the readers' prepared statements
 
 	writes   chan *writeReq
 	mu       sync.RWMutex // guards closed against in-flight Update calls
@@ -214,6 +215,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return "file:" + opts.Path + "?" + q.Encode()
 	}
 	s := &Store{opts: opts, stmts: map[string]*sql.Stmt{}, writes: make(chan *writeReq, 1024), done: make(chan struct{})}
+	s.Alerts = query.Alerts{Exec: s.exec, Query: s.rows, Mark: query.Question}
 	var err error
 	if s.wdb, err = sql.Open("sqlite", dsn(false)); err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -397,21 +399,6 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (n int64, err e
 		return err
 	})
 	return n, err
-}
-
-// InsertAlert implements cdp.AlertStore.
-func (s *Store) InsertAlert(ctx context.Context, a *cdp.Alert) (bool, error) {
-	return query.InsertAlert(ctx, s.exec, query.Question, a)
-}
-
-// UpdateAlert implements cdp.AlertStore.
-func (s *Store) UpdateAlert(ctx context.Context, a *cdp.Alert) error {
-	return query.UpdateAlert(ctx, s.exec, query.Question, a)
-}
-
-// FindAlerts implements cdp.AlertStore.
-func (s *Store) FindAlerts(ctx context.Context, f cdp.AlertFilter) ([]*cdp.Alert, string, error) {
-	return query.FindAlerts(ctx, s.rows, query.Question, f)
 }
 
 // rows runs a read for the helpers of package query.
