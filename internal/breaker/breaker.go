@@ -144,11 +144,15 @@ type Decision struct {
 
 // Allow decides whether an attempt to d may go out now; when a probe is
 // due, this attempt takes it (one node's attempt, whichever asks first).
-func (b *Breakers) Allow(ctx context.Context, d *action.Destination) Decision { return b.decide(ctx, d, true) }
+func (b *Breakers) Allow(ctx context.Context, d *action.Destination) Decision {
+	return b.decide(ctx, d, true)
+}
 
 // Peek is Allow without taking a due probe: whether an attempt would be
 // held, for a caller that asks again (with Allow) just before it sends.
-func (b *Breakers) Peek(d *action.Destination) Decision { return b.decide(context.Background(), d, false) }
+func (b *Breakers) Peek(d *action.Destination) Decision {
+	return b.decide(context.Background(), d, false)
+}
 
 func (b *Breakers) decide(ctx context.Context, d *action.Destination, take bool) Decision {
 	b.mu.Lock()
