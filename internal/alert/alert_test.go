@@ -235,3 +235,46 @@ func TestUndeliverableChannel(t *testing.T) {
 		t.Fatalf("notification %+v (the URL is the channel's secret)", n)
 	}
 }
+
+// An email channel sends through a customerio destination's App API: the
+// subject and body Switchyard writes, or the operator's template with the
+// alert in its message_data.
+func TestEmailChannel(t *testing.T) {
+	var mu sync.Mutex
+	var got []map[string]any
+	var auth []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		got, auth = append(got, m), append(auth, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Write([]byte(`{"delivery_id":"d1","queued_at":1}`))
+	}))
+	defer srv.Close()
+	cio := &action.Destination{ID: "cio", Kind: "customerio", AllowPrivateNetwork: true,
+		Settings: map[string]string{"app_api_key": "app-key", "app_url": srv.URL}}
+	f := newFixture(t, []Rule{{ID: "lag", Kind: Backlog, Channels: []string{"mail", "tmpl"}, Above: 10}}, []Channel{
+		{ID: "mail", Kind: "email", Destination: cio, To: "ops@example.com", From: "alerts@example.com"},
+		{ID: "tmpl", Kind: "email", Destination: cio, To: "ops@example.com", TransactionalMessageID: 7.0},
+	})
+	f.backlog = 100
+	f.evaluate(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || auth[0] != "POST /v1/send/email Bearer app-key" {
+		t.Fatalf("requests %v", auth)
+	}
+	for _, m := range got {
+		if m["to"] != "ops@example.com" || m["identifiers"].(map[string]any)["email"] != "ops@example.com" {
+			t.Fatalf("recipient %v", m)
+		}
+		if m["transactional_message_id"] == nil {
+			if subj, _ := m["subject"].(string); !strings.HasPrefix(subj, "[Switchyard] Alert: 100 received events") || m["from"] != "alerts@example.com" {
+				t.Fatalf("written email %v", m)
+			}
+		} else if data := m["message_data"].(map[string]any); data["event"] != "firing" || data["alert"].(map[string]any)["kind"] != Backlog {
+			t.Fatalf("template data %v", m)
+		}
+	}
+}
