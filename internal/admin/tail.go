@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/api/httpx"
@@ -21,12 +24,24 @@ const heartbeat = 15 * time.Second
 // API renders it (event.type, event.properties.recipient, …).
 var tailEnv = expr.MustEnv(expr.Var{Name: "event", Type: expr.Object})
 
-// Tail serves GET /admin/v1/tail as Server-Sent Events: one "data:" line of
-// JSON per stored event, filtered by source, type and a CEL expression
-// (filter=, over event). The filter runs in the subscriber's goroutine, so
-// a costly one slows only its own stream; a client that cannot keep up is
-// sent an "error" event and disconnected, and ingest is never slowed.
-func Tail(log *slog.Logger, hub *tail.Hub) http.Handler {
+// Resumption: a client that reconnects with Last-Event-ID is sent the
+// stored events from a little before that event on (resumeMargin, since
+// events are stored in about, not exactly, the order of their ids), then
+// the live ones; it drops by id what it had already. Up to resumeMax
+// events are sent again; a client further behind is told of the gap.
+const (
+	resumeMargin = 5 * time.Second
+	resumeMax    = 10000
+)
+
+// Tail serves GET /admin/v1/tail as Server-Sent Events: an "id:" and a
+// "data:" line of JSON per stored event, filtered by source, type and a
+// CEL expression (filter=, over event). The filter runs in the
+// subscriber's goroutine, so a costly one slows only its own stream; a
+// client that cannot keep up is sent an "error" event and disconnected,
+// and ingest is never slowed. A Last-Event-ID header resumes the stream
+// (see resumeMargin).
+func Tail(log *slog.Logger, hub *tail.Hub, store cdp.EventReader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		var filter *expr.Program
@@ -47,6 +62,9 @@ func Tail(log *slog.Logger, hub *tail.Hub) http.Handler {
 		h.Set("X-Accel-Buffering", "no")
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprint(w, ": switchyard tail\n\n")
+		// Subscribed first, then the stored events: what is stored
+		// meanwhile comes live, and is sent once (by id).
+		sent := resume(r.Context(), w, store, r.Header.Get("Last-Event-ID"), filterOf(q), filter)
 		if err := rc.Flush(); err != nil {
 			return
 		}
@@ -66,17 +84,73 @@ func Tail(log *slog.Logger, hub *tail.Hub) http.Handler {
 					}
 					return
 				}
+				if _, dup := sent[e.ID]; dup {
+					delete(sent, e.ID)
+					continue
+				}
 				data, err := json.Marshal(e)
 				if err != nil || !matches(r.Context(), filter, data) {
 					continue
 				}
-				fmt.Fprintf(w, "data: %s\n\n", data)
+				fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, data)
 			}
 			if err := rc.Flush(); err != nil {
 				return
 			}
 		}
 	})
+}
+
+func filterOf(q url.Values) cdp.EventFilter {
+	return cdp.EventFilter{SourceID: q.Get("source"), Type: q.Get("type")}
+}
+
+// resume writes the stored events matching f from resumeMargin before
+// the event last (the client's Last-Event-ID) on, oldest first, except
+// last itself, and returns their ids.
+func resume(ctx context.Context, w io.Writer, store cdp.EventReader, last string, f cdp.EventFilter, filter *expr.Program) map[string]struct{} {
+	sent := map[string]struct{}{}
+	if last == "" || store == nil {
+		return sent
+	}
+	at, ok := cdp.IDTime(last)
+	if !ok {
+		e, err := store.FindEventByID(ctx, last)
+		if err != nil {
+			return sent
+		}
+		at = e.ReceivedAt
+	}
+	f.Since, f.Limit = at.Add(-resumeMargin), 1000
+	var events []*cdp.Event
+	for {
+		page, next, err := store.FindEvents(ctx, f)
+		if err != nil {
+			return sent
+		}
+		events = append(events, page...)
+		if next == "" {
+			break
+		}
+		if len(events) >= resumeMax {
+			fmt.Fprintf(w, "event: error\ndata: {\"error\":{\"code\":\"gap\",\"message\":\"more than %d events since Last-Event-ID: the newest are sent\"}}\n\n", resumeMax)
+			break
+		}
+		f.Cursor = next
+	}
+	slices.Reverse(events) // oldest first
+	for _, e := range events {
+		if e.ID == last {
+			continue
+		}
+		data, err := json.Marshal(e)
+		if err != nil || !matches(ctx, filter, data) {
+			continue
+		}
+		fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, data)
+		sent[e.ID] = struct{}{}
+	}
+	return sent
 }
 
 // matches applies the filter to an event's JSON; an expression that fails

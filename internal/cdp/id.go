@@ -69,3 +69,20 @@ func FormatUUID(u [16]byte) string {
 	hex.Encode(b[24:], u[10:])
 	return string(b[:])
 }
+
+// IDTime returns when an id made by NewID was made (to the millisecond);
+// false for an id of another form.
+func IDTime(id string) (time.Time, bool) {
+	if len(id) != 36 || id[8] != '-' || id[14] != '7' {
+		return time.Time{}, false
+	}
+	b, err := hex.DecodeString(id[0:8] + id[9:13])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var ms int64
+	for _, x := range b {
+		ms = ms<<8 | int64(x)
+	}
+	return time.UnixMilli(ms), true
+}

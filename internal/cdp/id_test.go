@@ -33,3 +33,16 @@ func TestMinIDAt(t *testing.T) {
 		t.Fatalf("NewID() sorts after MinIDAt(now+1s)")
 	}
 }
+
+func TestIDTime(t *testing.T) {
+	before := time.Now().Truncate(time.Millisecond)
+	at, ok := IDTime(NewID())
+	if !ok || at.Before(before) || at.After(time.Now()) {
+		t.Fatalf("IDTime = %v %v, want about %v", at, ok, before)
+	}
+	for _, id := range []string{"", "legacy-id", "0190aaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "zzzzzzzz-zzzz-7zzz-8zzz-zzzzzzzzzzzz"} {
+		if _, ok := IDTime(id); ok {
+			t.Errorf("IDTime(%q) claimed a time", id)
+		}
+	}
+}

@@ -111,7 +111,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	handle("GET /admin/v1/sources/{id}", admin.GetSource(log, d.Sources))
 	handle("PUT /admin/v1/sources/{id}", admin.UpdateSource(log, d.Sources))
 	handle("DELETE /admin/v1/sources/{id}", admin.DeleteSource(log, d.Sources))
-	handle("GET /admin/v1/tail", admin.Tail(log, d.Hub))
+	handle("GET /admin/v1/tail", admin.Tail(log, d.Hub, store))
 	handle("GET /admin/v1/workflows", admin.ListWorkflows(d.Workflows))
 	handle("POST /admin/v1/workflows", admin.CreateWorkflow(log, d.Workflows))
 	handle("GET /admin/v1/workflows/{id}", admin.GetWorkflow(log, d.Workflows))
