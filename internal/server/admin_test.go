@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -197,13 +198,16 @@ func TestAdminSources(t *testing.T) {
 	wantStatus(t, s.do(t, "GET", "/admin/v1/sources/shop", "", ""), 404)
 }
 
-// openTail opens /admin/v1/tail?query and returns its lines, past the
-// opening comment.
-func (s *stack) openTail(t *testing.T, query string) *bufio.Scanner {
+// openTail opens /admin/v1/tail?query (with headers, name then value)
+// and returns its lines, past the opening comment.
+func (s *stack) openTail(t *testing.T, query string, headers ...string) *bufio.Scanner {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/admin/v1/tail?"+query, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -217,20 +221,53 @@ func (s *stack) openTail(t *testing.T, query string) *bufio.Scanner {
 	return lines
 }
 
-// nextEvents reads n events from a tail.
+// nextEvents reads n events from a tail, each of which must come with
+// its id: line.
 func nextEvents(t *testing.T, lines *bufio.Scanner, n int) []map[string]any {
 	t.Helper()
 	var got []map[string]any
+	id := ""
 	for len(got) < n && lines.Scan() {
+		if v, ok := strings.CutPrefix(lines.Text(), "id: "); ok {
+			id = v
+		}
 		if data, ok := strings.CutPrefix(lines.Text(), "data: "); ok {
 			var e map[string]any
 			if err := json.Unmarshal([]byte(data), &e); err != nil {
 				t.Fatalf("data line %q: %v", data, err)
 			}
+			if e["id"] != id {
+				t.Fatalf("event %v came with id: %q", e["id"], id)
+			}
 			got = append(got, e)
 		}
 	}
 	return got
+}
+
+// A tail reopened with Last-Event-ID first sends the stored events after
+// that one (and a few seconds before it, which a client drops by id),
+// then the live ones, each once.
+func TestTailResumes(t *testing.T) {
+	s := newStack(t)
+	first := s.openTail(t, "type=order")
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"order","properties":{"n":1}}]}`), 200)
+	last := nextEvents(t, first, 1)[0]["id"].(string)
+	// Disconnected: two more are stored meanwhile.
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"order","properties":{"n":2}},{"type":"view"},{"type":"order","properties":{"n":3}}]}`), 200)
+	s.events(t, "type=order", 3)
+	again := s.openTail(t, "type=order", "Last-Event-ID", last)
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"order","properties":{"n":4}}]}`), 200)
+	var ns []float64
+	for _, e := range nextEvents(t, again, 3) {
+		if e["id"] == last {
+			t.Fatal("the Last-Event-ID event itself was sent again")
+		}
+		ns = append(ns, e["properties"].(map[string]any)["n"].(float64))
+	}
+	if fmt.Sprint(ns) != "[2 3 4]" {
+		t.Fatalf("resumed with %v, want [2 3 4]", ns)
+	}
 }
 
 func TestAdminTail(t *testing.T) {
