@@ -82,6 +82,9 @@ function wireLive() {
   let source = null, paused = false, held = [];
   const max = 500;
   function add(ev) {
+    // After a reconnect the server resends the last few seconds (the
+    // browser sends Last-Event-ID): what is shown already is not again.
+    if (list.querySelector('li[data-id="' + CSS.escape(ev.id) + '"]')) return;
     const li = document.createElement("li");
     const det = document.createElement("details");
     const sum = document.createElement("summary");
