@@ -142,7 +142,7 @@ workflows:
 	dry := postJSON(t, p.url+"/admin/v1/workflows/dry-run?event="+pings.Events[0].ID, auth, `{"id":"dry","trigger":{"source":"open"},"steps":[{"id":"call","action":"http.call","destination":"echo",`+
 		`"with":{"url":"'/x'","headers":"{'Authorization': 'Bearer `+wfBearer+`'}"}}]}`)
 	shown["dry run"] = dry
-	for _, args := range [][]string{{"tail", "--help"}, {"send", "webhook", "--help"}} {
+	for _, args := range [][]string{{"tail", "--help"}, {"send", "webhook", "--help"}, {"listen", "--help"}} {
 		cmd := exec.Command(binary, args...)
 		cmd.Env = append(os.Environ(), "SWITCHYARD_ADMIN_TOKEN="+envToken)
 		out, _ := cmd.CombinedOutput()

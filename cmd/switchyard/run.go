@@ -43,6 +43,8 @@ Usage:
                                         run the server (embedded engines unless URLs are given)
   switchyard tail [--url URL] [--token T] [--source ID] [--type T] [--filter CEL] [--json]
                                         follow the events a server stores, live
+  switchyard listen --source ID --forward URL [--url URL] [--token T] [--type T] [--filter CEL] [--secret whsec_…]
+                                        forward live events to a local app, signed (Standard Webhooks)
   switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token T] [--id ID]
                                         sign and send a webhook as its provider would
   switchyard bench [flags]              open-loop load generator
@@ -98,6 +100,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "tail":
 		return runTail(ctx, args[1:], getenv, stdout, stderr)
+	case "listen":
+		return runListen(ctx, args[1:], getenv, stdout, stderr)
 	case "send":
 		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
