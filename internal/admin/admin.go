@@ -130,13 +130,8 @@ func viewRaw(r *cdp.RawRequest) *rawView {
 	if r == nil {
 		return nil
 	}
-	v := &rawView{Method: r.Method, Path: r.Path, RemoteAddr: r.RemoteAddr, Headers: map[string][]string{},
+	v := &rawView{Method: r.Method, Path: r.Path, RemoteAddr: r.RemoteAddr, Headers: r.Headers(),
 		BodySize: r.BodySize, Truncated: r.Truncated, ReceivedAt: r.ReceivedAt}
-	for line := range strings.SplitSeq(r.Header, "\n") {
-		if name, value, ok := strings.Cut(line, ": "); ok {
-			v.Headers[name] = append(v.Headers[name], value)
-		}
-	}
 	if len(r.Body) > 0 {
 		s := string(r.Body)
 		if utf8.ValidString(s) {

@@ -30,6 +30,8 @@ func managementOperations() []Operation {
 		{Method: "GET", Path: "/admin/v1/destinations/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One destination, as in the list.", Reply: "Destination"},
 		{Method: "POST", Path: "/admin/v1/destinations/{id}/pause", Tag: TagManagement, Security: SecAdminBearer, Summary: "Hold every attempt to the destination, on every node, until resumed: runs wait without spending attempts.", Reply: "Destination"},
 		{Method: "POST", Path: "/admin/v1/destinations/{id}/resume", Tag: TagManagement, Security: SecAdminBearer, Summary: "Close the destination's breaker (paused or open) and release the runs waiting on it, at its rate limit.", Reply: "Destination"},
+		{Method: "POST", Path: "/admin/v1/events/{id}/replay", Tag: TagManagement, Security: SecAdminBearer, Summary: "Replay the captured request that carried the event through its ingest route with the source's current configuration (no signature check: it was checked on arrival); the new events have replay_of. A second replay stores nothing new unless ?force=true.", Reply: "ReplaySummary"},
+		{Method: "POST", Path: "/admin/v1/replays", Tag: TagManagement, Security: SecAdminBearer, Summary: "Replay the captured requests of a source's events (since, until, filter: CEL over event), a page (limit, cursor) at a time; dry_run counts the whole selection and what cannot be replayed.", Body: "ReplayRequest", Reply: "ReplaySummary"},
 		{Method: "GET", Path: "/admin/v1/alerts", Tag: TagManagement, Security: SecAdminBearer, Summary: "Alerts, newest first (state: firing or resolved, limit, cursor), each with the announcements sent to its channels.", Reply: "AlertList"},
 		{Method: "GET", Path: "/admin/v1/tail", Tag: TagManagement, Security: SecAdminBearer, Summary: "Live events as Server-Sent Events (source, type, filter: a CEL expression over event).", Stream: true},
 	}
@@ -78,6 +80,12 @@ func managementSchemas() map[string]Schema {
 				"count": {Type: "integer"}, "link": str, "started_at": {Type: "string", Format: "date-time"},
 				"updated_at": {Type: "string", Format: "date-time"}, "resolved_at": {Type: "string", Format: "date-time"},
 				"notifications": {Type: "array", Items: &anyObj}}}}, "next_cursor": str}),
+		"ReplayRequest": obj([]string{"source"}, map[string]Schema{"source": str, "since": str, "until": str,
+			"filter": with(str, "A CEL condition over the original event."), "dry_run": {Type: "boolean"}, "force": {Type: "boolean"},
+			"limit": {Type: "integer"}, "cursor": str}),
+		"ReplaySummary": obj([]string{"selected", "requests", "replayed", "events"}, map[string]Schema{"selected": {Type: "integer"},
+			"requests": {Type: "integer"}, "replayed": {Type: "integer"}, "events": {Type: "integer"},
+			"missing": {Type: "array", Items: &anyObj}, "failed": {Type: "array", Items: &anyObj}, "next_cursor": str}),
 		"DestinationList": obj([]string{"destinations"}, map[string]Schema{"destinations": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Destination"}}}),
 	}
 }

@@ -64,6 +64,9 @@ type Event struct {
 	// RequestID names the raw request that carried the event, when raw
 	// capture kept it (see RawRequest); several events may share one.
 	RequestID string `json:"request_id,omitempty"`
+	// ReplayOf names the event whose captured request was replayed to
+	// make this one (through the source's configuration of the time).
+	ReplayOf string `json:"replay_of,omitempty"`
 	// Ephemeral events travel through the event log (workflows see them) but
 	// are not stored: Tracardi's saveEvents=false and options.save=false.
 	Ephemeral bool `json:"ephemeral,omitempty"`

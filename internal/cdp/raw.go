@@ -2,6 +2,7 @@ package cdp
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -38,4 +39,16 @@ func WithRawRequest(ctx context.Context, r *RawRequest) context.Context {
 func RawRequestFrom(ctx context.Context) *RawRequest {
 	r, _ := ctx.Value(rawKey{}).(*RawRequest)
 	return r
+}
+
+// Headers parses Header back into a map (Host included, secrets as
+// captured: masked).
+func (r *RawRequest) Headers() map[string][]string {
+	h := map[string][]string{}
+	for line := range strings.SplitSeq(r.Header, "\n") {
+		if name, value, ok := strings.Cut(line, ": "); ok {
+			h[name] = append(h[name], value)
+		}
+	}
+	return h
 }

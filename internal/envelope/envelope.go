@@ -34,7 +34,7 @@ const (
 	evID, evSource, evType, evMessage, evProfile, evSession         = 1, 2, 3, 4, 5, 6
 	evTimestamp, evOriginal, evReceived, evProperties, evContext    = 7, 8, 9, 10, 11
 	evTraits, evTag, evUser, evAnonymous, evUserAgent, evIdentifier = 12, 13, 14, 15, 16, 17
-	evOp, evError, evRequest, evEphemeral                           = 18, 19, 20, 21
+	evOp, evError, evRequest, evEphemeral, evReplayOf               = 18, 19, 20, 21, 22
 
 	idKind, idValue = 1, 2
 
@@ -116,6 +116,7 @@ func encodeEvent(e *cdp.Event) []byte {
 	out = appendString(out, evOp, e.Op)
 	out = appendString(out, evError, e.Error)
 	out = appendString(out, evRequest, e.RequestID)
+	out = appendString(out, evReplayOf, e.ReplayOf)
 	return appendBool(out, evEphemeral, e.Ephemeral)
 }
 
@@ -300,6 +301,8 @@ func decodeEvent(data []byte) (*cdp.Event, error) {
 			e.Error = string(v)
 		case evRequest:
 			e.RequestID = string(v)
+		case evReplayOf:
+			e.ReplayOf = string(v)
 		case evEphemeral:
 			var n uint64
 			n, err = varint(v)

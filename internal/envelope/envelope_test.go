@@ -19,7 +19,7 @@ func fullBatch() *cdp.Batch {
 			Timestamp: at, OriginalTimestamp: &orig, ReceivedAt: at, Properties: json.RawMessage(`{"a":"é"}`), Context: json.RawMessage(`{}`),
 			Traits: json.RawMessage(`{"plan":"pro"}`), Tags: []string{"x", "y"}, UserID: "u1", AnonymousID: "a1", UserAgent: "UA/1",
 			Identifiers: []cdp.Identifier{{Kind: "id", Value: "u1"}, {Kind: "email", Value: "a@b.c"}}, Op: cdp.OpIdentify,
-			Error: "bad", RequestID: "b1", Ephemeral: true},
+			Error: "bad", RequestID: "b1", ReplayOf: "e0", Ephemeral: true},
 			{ID: "e2", Type: "view", Timestamp: at, ReceivedAt: at, Properties: json.RawMessage(``)}},
 		Session: &cdp.SessionUpdate{ID: "s1", ProfileID: "p1", Context: json.RawMessage(`{"c":1}`), Properties: json.RawMessage(`{"p":2}`)},
 		Raw: &cdp.RawRequest{Method: "POST", Path: "/track?x=1", RemoteAddr: "127.0.0.1:1", Header: "Host: a\nX: y", Body: []byte{0, 1, 0xff},

@@ -73,7 +73,9 @@ func (s *Service) Rejected(sourceID string, n int) {
 // when the batch travels alone; the store's unique (source, message id)
 // catches every other repeat.
 func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, err error) {
-	if raw := cdp.RawRequestFrom(ctx); raw != nil && b.Raw == nil {
+	if r := ReplayFrom(ctx); r != nil {
+		r.stamp(b) // its events point at the original request's capture
+	} else if raw := cdp.RawRequestFrom(ctx); raw != nil && b.Raw == nil {
 		if src, ok := s.sources.Get(b.SourceID); ok {
 			redactRaw(raw, src.Secrets())
 		}

@@ -101,6 +101,12 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	}
 	handle("GET /admin/v1/events", admin.ListEvents(log, store))
 	handle("GET /admin/v1/events/{id}", admin.GetEvent(log, store))
+	// Replays go through the ingest routes again, as their requests did.
+	ingestRoutes := http.NewServeMux()
+	addIngestRoutes(ingestRoutes, d)
+	replayer := &admin.Replayer{Store: store, Sources: d.Sources, Ingest: ingestRoutes}
+	handle("POST /admin/v1/events/{id}/replay", admin.ReplayEvent(log, replayer))
+	handle("POST /admin/v1/replays", admin.Replays(log, replayer))
 	handle("GET /admin/v1/profiles", admin.FindProfile(log, store))
 	handle("GET /admin/v1/profiles/{id}", admin.GetProfile(log, store))
 	handle("GET /admin/v1/profiles/{id}/events", admin.ProfileEvents(log, store))

@@ -151,6 +151,9 @@ func httpx400(w http.ResponseWriter, problems []string) {
 // pipelinesSource authenticates Basic writeKey: or, on the browser paths,
 // the body's writeKey.
 func (a *API) pipelinesSource(r *http.Request, bodyKey string) (*cdp.Source, bool) {
+	if src, ok := ingest.Replayed(r.Context(), cdp.SourceCustomerIOPipelines); ok {
+		return src, true
+	}
 	user, pass, ok := basicAuth(r)
 	if !ok {
 		user, pass = bodyKey, ""

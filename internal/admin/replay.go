@@ -1,0 +1,278 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/api/httpx"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/expr"
+	"github.com/switchyardhq/switchyard/internal/ingest"
+)
+
+// Replayer feeds captured requests back through their ingest routes with
+// the sources' current configuration (a fixed event_type expression, a
+// changed source), making new events marked replay_of the originals.
+type Replayer struct {
+	Store   cdp.Store
+	Sources interface {
+		Get(id string) (*cdp.Source, bool)
+	}
+	// Ingest serves the ingest routes the requests came in on.
+	Ingest http.Handler
+}
+
+// ReplayRequest selects the events whose requests to replay.
+type ReplayRequest struct {
+	Source string `json:"source"`
+	Since  string `json:"since"`
+	Until  string `json:"until"`
+	// Filter is a CEL expression over the original event.
+	Filter string `json:"filter"`
+	DryRun bool   `json:"dry_run"`
+	// Force replays requests replayed before (their events are stored
+	// again); without it a second replay stores nothing new.
+	Force bool `json:"force"`
+	// Limit and Cursor page through the selection (100 events a call).
+	Limit  int    `json:"limit"`
+	Cursor string `json:"cursor"`
+}
+
+// ReplaySummary is what a replay call selected and did.
+type ReplaySummary struct {
+	Selected int `json:"selected"` // events selected (this page, or all on a dry run)
+	Requests int `json:"requests"` // their captured requests
+	Replayed int `json:"replayed"` // requests fed back
+	Events   int `json:"events"`   // events those made (a repeat of an earlier replay is dropped when stored)
+	// Missing are selected events whose request cannot be replayed, and
+	// Failed the replays the route refused (the first 100 of each).
+	Missing    []ReplayProblem `json:"missing"`
+	Failed     []ReplayProblem `json:"failed"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+}
+
+// ReplayProblem is an event whose request was not replayed, and why.
+type ReplayProblem struct {
+	EventID string `json:"event_id"`
+	Reason  string `json:"reason"`
+}
+
+const maxProblems = 100
+
+func (s *ReplaySummary) problem(list *[]ReplayProblem, id, reason string) {
+	if len(*list) < maxProblems {
+		*list = append(*list, ReplayProblem{id, reason})
+	}
+}
+
+// Replay replays the requests of the events r selects: one page of them,
+// or, on a dry run, counts the whole selection.
+func (rp *Replayer) Replay(ctx context.Context, r ReplayRequest) (*ReplaySummary, error) {
+	src, ok := rp.Sources.Get(r.Source)
+	if !ok {
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "source %q not found", r.Source)
+	}
+	sel, err := newSelection(r)
+	if err != nil {
+		return nil, err
+	}
+	sum := &ReplaySummary{Missing: []ReplayProblem{}, Failed: []ReplayProblem{}}
+	f := cdp.EventFilter{SourceID: src.ID, Since: sel.since, Limit: min(max(r.Limit, 1), 1000), Cursor: r.Cursor}
+	if r.Limit == 0 {
+		f.Limit = 100
+	}
+	if r.DryRun {
+		f.Limit, f.Cursor = 1000, ""
+	}
+	nonce := ""
+	if r.Force {
+		nonce = cdp.NewID()
+	}
+	for {
+		page, next, err := rp.Store.FindEvents(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		events := sel.keep(ctx, page)
+		sum.Selected += len(events)
+		rp.replayAll(ctx, src, events, r.DryRun, nonce, sum)
+		if !r.DryRun || next == "" {
+			sum.NextCursor = next
+			return sum, nil
+		}
+		f.Cursor = next
+	}
+}
+
+// ReplayEvent replays the request that carried one event.
+func (rp *Replayer) ReplayEvent(ctx context.Context, id string, force bool) (*ReplaySummary, error) {
+	e, err := rp.Store.FindEventByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	src, ok := rp.Sources.Get(e.SourceID)
+	if !ok {
+		return nil, cdp.Errorf(cdp.ENOTFOUND, "source %q of the event no longer exists", e.SourceID)
+	}
+	nonce := ""
+	if force {
+		nonce = cdp.NewID()
+	}
+	sum := &ReplaySummary{Selected: 1, Missing: []ReplayProblem{}, Failed: []ReplayProblem{}}
+	rp.replayAll(ctx, src, []*cdp.Event{e}, false, nonce, sum)
+	return sum, nil
+}
+
+// replayAll replays each request of events once, oldest first.
+func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cdp.Event, dry bool, nonce string, sum *ReplaySummary) {
+	byRequest := map[string][]string{}
+	var order []string
+	for _, e := range slices.Backward(events) { // pages come newest first
+		if e.RequestID == "" {
+			sum.problem(&sum.Missing, e.ID, "its request was not captured (raw_capture was off)")
+			continue
+		}
+		if _, seen := byRequest[e.RequestID]; !seen {
+			order = append(order, e.RequestID)
+		}
+		byRequest[e.RequestID] = append(byRequest[e.RequestID], e.ID)
+	}
+	sum.Requests += len(order)
+	for _, req := range order {
+		originals := byRequest[req]
+		raw, err := rp.Store.FindRawRequest(ctx, req)
+		switch {
+		case cdp.ErrorCode(err) == cdp.ENOTFOUND:
+			sum.problem(&sum.Missing, originals[0], "its captured request is gone (raw_capture.retention passed)")
+			continue
+		case err != nil:
+			sum.problem(&sum.Failed, originals[0], err.Error())
+			continue
+		case raw.Truncated:
+			sum.problem(&sum.Missing, originals[0], "its captured request was cut at raw_capture.max_body_bytes: replaying it would guess")
+			continue
+		case dry:
+			continue
+		}
+		made, err := rp.replayOne(ctx, src, raw, req, originals, nonce)
+		if err != nil {
+			sum.problem(&sum.Failed, originals[0], err.Error())
+			continue
+		}
+		sum.Replayed++
+		sum.Events += made
+	}
+}
+
+// replayOne serves one captured request again, as a replay.
+func (rp *Replayer) replayOne(ctx context.Context, src *cdp.Source, raw *cdp.RawRequest, id string, originals []string, nonce string) (int, error) {
+	r := &ingest.Replay{Source: src, RequestID: id, Originals: originals, Force: nonce}
+	req, err := http.NewRequestWithContext(ingest.WithReplay(ctx, r), raw.Method, raw.Path, bytes.NewReader(raw.Body))
+	if err != nil {
+		return 0, fmt.Errorf("the captured request does not parse: %w", err)
+	}
+	for k, vs := range raw.Headers() {
+		if k == "Host" {
+			req.Host = vs[0]
+			continue
+		}
+		req.Header[k] = vs
+	}
+	req.RemoteAddr = raw.RemoteAddr
+	rec := httptest.NewRecorder()
+	rp.Ingest.ServeHTTP(rec, req)
+	if rec.Code >= 300 {
+		return 0, fmt.Errorf("the route answered %d: %s", rec.Code, strings.TrimSpace(rec.Body.String()))
+	}
+	return r.Made(), nil
+}
+
+// selection is a replay's time range and filter.
+type selection struct {
+	since, until time.Time
+	filter       *expr.Program
+}
+
+func newSelection(r ReplayRequest) (*selection, error) {
+	sel := &selection{}
+	for name, into := range map[string]*time.Time{"since": &sel.since, "until": &sel.until} {
+		raw := map[string]string{"since": r.Since, "until": r.Until}[name]
+		if raw == "" {
+			continue
+		}
+		t, err := ParseTime(name, raw)
+		if err != nil {
+			return nil, err
+		}
+		*into = t
+	}
+	if r.Filter != "" {
+		var err error
+		if sel.filter, err = tailEnv.Compile(r.Filter, expr.Bool); err != nil {
+			return nil, cdp.Errorf(cdp.EINVALID, "filter: %v", err)
+		}
+	}
+	return sel, nil
+}
+
+// keep returns the events of page the selection takes: received before
+// until, matching the filter, and not replays themselves (their request
+// is the original's).
+func (sel *selection) keep(ctx context.Context, page []*cdp.Event) []*cdp.Event {
+	var out []*cdp.Event
+	for _, e := range page {
+		if e.ReplayOf != "" || (!sel.until.IsZero() && !e.ReceivedAt.Before(sel.until)) {
+			continue
+		}
+		if sel.filter != nil {
+			data, err := json.Marshal(e)
+			if err != nil || !matches(ctx, sel.filter, data) {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Replays serves POST /admin/v1/replays.
+func Replays(log *slog.Logger, rp *Replayer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req ReplayRequest
+		body, err := httpx.ReadBody(w, r, maxBody)
+		if err == nil {
+			if err = json.Unmarshal(body, &req); err != nil {
+				err = cdp.Errorf(cdp.EINVALID, "the body must be {source, since, until, filter, dry_run, force, limit, cursor}: %v", err)
+			}
+		}
+		var sum *ReplaySummary
+		if err == nil {
+			sum, err = rp.Replay(r.Context(), req)
+		}
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, sum)
+	})
+}
+
+// ReplayEvent serves POST /admin/v1/events/{id}/replay[?force=true].
+func ReplayEvent(log *slog.Logger, rp *Replayer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sum, err := rp.ReplayEvent(r.Context(), r.PathValue("id"), r.URL.Query().Get("force") == "true")
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, sum)
+	})
+}
