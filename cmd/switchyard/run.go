@@ -45,6 +45,8 @@ Usage:
                                         follow the events a server stores, live
   switchyard listen --source ID --forward URL [--url URL] [--token T] [--type T] [--filter CEL] [--secret whsec_…]
                                         forward live events to a local app, signed (Standard Webhooks)
+  switchyard replay --source ID --since T [--until T] [--filter CEL] [--dry-run] [--force] [--url URL] [--token T]
+                                        re-parse captured requests with the source's current configuration
   switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token T] [--id ID]
                                         sign and send a webhook as its provider would
   switchyard bench [flags]              open-loop load generator
@@ -102,6 +104,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runTail(ctx, args[1:], getenv, stdout, stderr)
 	case "listen":
 		return runListen(ctx, args[1:], getenv, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "send":
 		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":

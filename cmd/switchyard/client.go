@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// adminClient calls a server's management API for the CLI's commands.
+type adminClient struct {
+	base, token string
+}
+
+// call sends body (JSON, if not nil) and decodes a 2xx answer into out;
+// another answer is an error carrying the server's message.
+func (a adminClient) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.base, "/")+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	status, data, err := do(req)
+	if err != nil {
+		return err
+	}
+	if status < 200 || status > 299 {
+		return &refusedError{status, string(data)}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+// progress shows how far a long command is: on a terminal one line
+// rewritten in place (done/total, percentage, rate, ETA), elsewhere a
+// line every ten seconds.
+type progress struct {
+	out      io.Writer
+	what     string
+	total    int
+	start    time.Time
+	last     time.Time
+	terminal bool
+}
+
+func newProgress(out io.Writer, what string, total int) *progress {
+	terminal := false
+	if f, ok := out.(*os.File); ok {
+		if st, err := f.Stat(); err == nil {
+			terminal = st.Mode()&os.ModeCharDevice != 0
+		}
+	}
+	return &progress{out: out, what: what, total: total, start: time.Now(), terminal: terminal}
+}
+
+// show reports done of total.
+func (p *progress) show(done int) {
+	now := time.Now()
+	if !p.terminal && now.Sub(p.last) < 10*time.Second && done < p.total {
+		return
+	}
+	p.last = now
+	line := fmt.Sprintf("%s: %d/%d", p.what, done, p.total)
+	if p.total > 0 {
+		line += fmt.Sprintf(" (%.0f%%)", 100*float64(done)/float64(p.total))
+	}
+	if secs := now.Sub(p.start).Seconds(); secs > 0 && done > 0 {
+		rate := float64(done) / secs
+		line += fmt.Sprintf(", %.0f/s", rate)
+		if left := p.total - done; left > 0 {
+			line += ", ETA " + (time.Duration(float64(left)/rate) * time.Second).Round(time.Second).String()
+		}
+	}
+	if p.terminal {
+		fmt.Fprintf(p.out, "\r\033[K%s", line)
+		if done >= p.total {
+			fmt.Fprintln(p.out)
+		}
+		return
+	}
+	fmt.Fprintln(p.out, line)
+}
