@@ -169,4 +169,7 @@ type EventFilter struct {
 	Since     time.Time
 	Limit     int
 	Cursor    string
+	// Oldest lists oldest first (in the order the store keeps them), for a
+	// walk over stored events that a cursor resumes; newest first without.
+	Oldest bool
 }

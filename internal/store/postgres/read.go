@@ -49,12 +49,16 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 		// older partitions.
 		w.Add("id >= ? AND received_at >= ?", cdp.MinIDAt(f.Since), f.Since.Add(-24*time.Hour).UnixNano())
 	}
+	order, after := " ORDER BY id DESC", "id < ?"
+	if f.Oldest {
+		order, after = " ORDER BY id", "id > ?"
+	}
 	if f.Cursor != "" {
-		w.Add("id < ?", f.Cursor)
+		w.Add(after, f.Cursor)
 	}
 	limit := query.Limit(f.Limit)
 	where, n := w.SQL(query.Dollar)
-	rows, err := s.pool.Query(ctx, "SELECT "+eventColumns+" FROM events"+where+" ORDER BY id DESC LIMIT "+query.Dollar(n), w.Args(limit+1)...)
+	rows, err := s.pool.Query(ctx, "SELECT "+eventColumns+" FROM events"+where+order+" LIMIT "+query.Dollar(n), w.Args(limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find events: %w", err)
 	}

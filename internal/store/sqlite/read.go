@@ -23,16 +23,20 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 		// everything inserted after it follows in rowid order.
 		w.Add("seq >= COALESCE((SELECT seq FROM events WHERE id >= ? ORDER BY id LIMIT 1), 9223372036854775807)", packID(cdp.MinIDAt(f.Since)))
 	}
+	order, after := " ORDER BY seq DESC", "seq < ?"
+	if f.Oldest {
+		order, after = " ORDER BY seq", "seq > ?"
+	}
 	if f.Cursor != "" {
 		seq, err := strconv.ParseInt(f.Cursor, 36, 64)
 		if err != nil {
 			return nil, "", cdp.Errorf(cdp.EINVALID, "invalid cursor %q", f.Cursor)
 		}
-		w.Add("seq < ?", seq)
+		w.Add(after, seq)
 	}
 	limit := query.Limit(f.Limit)
 	where, _ := w.SQL(query.Question)
-	rows, err := s.read(ctx, "SELECT seq, "+eventColumns+" FROM events"+where+" ORDER BY seq DESC LIMIT ?", w.Args(limit+1)...)
+	rows, err := s.read(ctx, "SELECT seq, "+eventColumns+" FROM events"+where+order+" LIMIT ?", w.Args(limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find events: %w", err)
 	}

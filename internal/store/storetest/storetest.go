@@ -276,6 +276,25 @@ func testFindEvents(t *testing.T, s cdp.Store) {
 	if len(paged) != 25 || paged[0] != all[0].ID || paged[24] != all[24].ID {
 		t.Fatalf("paging returned %d events, want the same 25 in order", len(paged))
 	}
+	// Oldest first, with a cursor, from a time on: a walk that resumes.
+	var walked []string
+	cursor = ""
+	for {
+		page, next, err := s.FindEvents(t.Context(), cdp.EventFilter{Since: t0.Add(5 * time.Second), SourceID: "web", Limit: 3, Cursor: cursor, Oldest: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			walked = append(walked, e.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(walked) != 10 || walked[0] != all[18].ID || walked[9] != all[0].ID {
+		t.Fatalf("the walk returned %d events (%v), want web's 10 from the 6th on, oldest first", len(walked), walked)
+	}
 	for _, tc := range []struct {
 		f    cdp.EventFilter
 		want int
