@@ -32,7 +32,10 @@ type Run struct {
 	NextAt *time.Time `json:"next_at,omitempty"`
 	// WaitingOn names the destination whose circuit breaker holds the run
 	// (open or paused): it resumes when the destination closes.
-	WaitingOn string    `json:"waiting_on,omitempty"`
+	WaitingOn string `json:"waiting_on,omitempty"`
+	// BackfillID names the backfill that made the run ("" for a run an
+	// arriving event started): one run per workflow, event and backfill.
+	BackfillID string `json:"backfill_id,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// Version counts updates; UpdateRun refuses a stale one.

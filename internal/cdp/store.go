@@ -19,6 +19,7 @@ type Store interface {
 	SourceStore
 	WorkflowStore
 	AlertStore
+	BackfillStore
 
 	// Update runs fn in one write transaction: all of fn's writes commit
 	// together or not at all. fn may run more than once if the backend
@@ -188,6 +189,9 @@ type Tx interface {
 	// advanced by one node at a time. It reports false for a run that
 	// does not exist.
 	LeaseRun(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
+	// UpdateBackfill records a backfill's progress with the runs it
+	// created in the same transaction; ECONFLICT if it changed since read.
+	UpdateBackfill(ctx context.Context, b *Backfill) error
 }
 
 // StatsDelta is what AddProfileStats adds to one profile's stats.

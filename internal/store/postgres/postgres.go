@@ -43,7 +43,7 @@ const DefaultMaxConns = 32
 
 // Store is a cdp.Store on PostgreSQL.
 type Store struct {
-	query.Alerts
+	query.Records
 	opts Options
 	pool pool
 }
@@ -68,7 +68,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	s := &Store{opts: opts, pool: pool{p}}
-	s.Alerts = query.Alerts{Exec: s.exec, Query: s.rows, Mark: query.Dollar}
+	s.Records = query.Records{Exec: s.exec, Query: s.rows, Mark: query.Dollar}
 	if err := s.migrate(ctx); err != nil {
 		p.Close()
 		return nil, unavailable(err)

@@ -17,9 +17,9 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encode run: %w", err)
 	}
-	tag, err := t.tx.Exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on)
-		VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		r.ID, r.WorkflowID, r.EventID, r.Status, toNanos(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn))
+	tag, err := t.tx.Exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id)
+		VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+		r.ID, r.WorkflowID, r.EventID, r.Status, toNanos(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn), r.BackfillID)
 	if err != nil {
 		return false, fmt.Errorf("insert run: %w", err)
 	}
@@ -46,7 +46,7 @@ func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
 	return nil
 }
 
-const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on`
+const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id`
 
 func scanRun(row pgx.Row) (*cdp.Run, int64, error) {
 	r := &cdp.Run{}
@@ -54,7 +54,7 @@ func scanRun(row pgx.Row) (*cdp.Run, int64, error) {
 	var next *int64
 	var waiting *string
 	var body []byte
-	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body, &waiting); err != nil {
+	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body, &waiting, &r.BackfillID); err != nil {
 		return nil, 0, err
 	}
 	if waiting != nil {
@@ -128,4 +128,14 @@ func (t *tx) LeaseRun(ctx context.Context, id, owner string, now, until time.Tim
 		return false, fmt.Errorf("lease run: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// UpdateBackfill implements cdp.Tx: the job's progress, with the runs
+// this transaction created.
+func (t *tx) UpdateBackfill(ctx context.Context, b *cdp.Backfill) error {
+	exec := func(ctx context.Context, q string, args ...any) (int64, error) {
+		tag, err := t.tx.Exec(ctx, q, args...)
+		return tag.RowsAffected(), err
+	}
+	return query.Records{Exec: exec, Mark: query.Dollar}.UpdateBackfill(ctx, b)
 }

@@ -135,4 +135,18 @@ var migrations = []string{
 	);
 	CREATE UNIQUE INDEX alerts_firing ON alerts (key) WHERE state = 'firing';
 	CREATE INDEX alerts_state ON alerts (state, seq);`,
+	// 4: backfills (issue 18); one run per workflow, event and backfill.
+	`CREATE TABLE backfills (
+		seq        bigserial PRIMARY KEY,
+		id         text NOT NULL UNIQUE,
+		key        text NOT NULL,
+		state      text NOT NULL,
+		version    integer NOT NULL,
+		started_at bigint NOT NULL,
+		updated_at bigint NOT NULL,
+		body       bytea NOT NULL
+	);
+	ALTER TABLE runs ADD COLUMN backfill_id text NOT NULL DEFAULT '';
+	ALTER TABLE runs DROP CONSTRAINT runs_workflow_id_event_id_key;
+	ALTER TABLE runs ADD CONSTRAINT runs_workflow_event_backfill UNIQUE (workflow_id, event_id, backfill_id);`,
 }

@@ -24,9 +24,9 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encode run: %w", err)
 	}
-	res, err := t.exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on)
-		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		r.ID, r.WorkflowID, r.EventID, r.Status, nanosOrNil(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn))
+	res, err := t.exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id)
+		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.ID, r.WorkflowID, r.EventID, r.Status, nanosOrNil(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn), r.BackfillID)
 	if err != nil {
 		return false, fmt.Errorf("insert run: %w", err)
 	}
@@ -54,7 +54,7 @@ func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
 	return nil
 }
 
-const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on`
+const runColumns = `seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id`
 
 func scanRun(row interface{ Scan(...any) error }) (*cdp.Run, int64, error) {
 	r := &cdp.Run{}
@@ -62,7 +62,7 @@ func scanRun(row interface{ Scan(...any) error }) (*cdp.Run, int64, error) {
 	var next sql.NullInt64
 	var waiting sql.NullString
 	var body []byte
-	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body, &waiting); err != nil {
+	if err := row.Scan(&seq, &r.ID, &r.WorkflowID, &r.EventID, &r.Status, &r.Version, &next, &created, &updated, &body, &waiting, &r.BackfillID); err != nil {
 		return nil, 0, err
 	}
 	r.WaitingOn = waiting.String
@@ -138,4 +138,17 @@ func leaseResult(res sql.Result, err error) (bool, error) {
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// UpdateBackfill implements cdp.Tx: the job's progress, with the runs
+// this transaction created.
+func (t *tx) UpdateBackfill(ctx context.Context, b *cdp.Backfill) error {
+	exec := func(ctx context.Context, q string, args ...any) (int64, error) {
+		res, err := t.exec(ctx, q, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	return query.Records{Exec: exec, Mark: query.Question}.UpdateBackfill(ctx, b)
 }

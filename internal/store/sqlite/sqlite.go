@@ -100,6 +100,44 @@ var migrations = []migration{
 	);
 	CREATE UNIQUE INDEX IF NOT EXISTS alerts_firing ON alerts (key) WHERE state = 'firing';
 	CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, seq);`},
+	// 9: backfills (issue 18); a run belongs to at most one backfill, and
+	// one run per workflow, event and backfill (the table is rebuilt:
+	// SQLite cannot change a unique constraint in place).
+	{sql: `CREATE TABLE IF NOT EXISTS backfills (
+		seq        INTEGER PRIMARY KEY,
+		id         TEXT NOT NULL UNIQUE,
+		key        TEXT NOT NULL,
+		state      TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		started_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		body       BLOB NOT NULL
+	);
+	CREATE TABLE runs_new (
+		seq         INTEGER PRIMARY KEY,
+		id          TEXT NOT NULL UNIQUE,
+		workflow_id TEXT NOT NULL,
+		event_id    TEXT NOT NULL,
+		status      TEXT NOT NULL,
+		version     INTEGER NOT NULL,
+		next_at     INTEGER,
+		created_at  INTEGER NOT NULL,
+		updated_at  INTEGER NOT NULL,
+		body        BLOB NOT NULL,
+		lease_owner TEXT,
+		lease_until INTEGER,
+		waiting_on  TEXT,
+		backfill_id TEXT NOT NULL DEFAULT '',
+		UNIQUE (workflow_id, event_id, backfill_id)
+	);
+	INSERT INTO runs_new (seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, lease_owner, lease_until, waiting_on)
+		SELECT seq, id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, lease_owner, lease_until, waiting_on FROM runs;
+	DROP TABLE runs;
+	ALTER TABLE runs_new RENAME TO runs;
+	CREATE INDEX runs_status ON runs (status, workflow_id);
+	CREATE INDEX runs_next ON runs (next_at) WHERE next_at IS NOT NULL;
+	CREATE INDEX runs_event ON runs (event_id);
+	CREATE INDEX runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`},
 }
 
 // migrate creates the schema and applies the migrations not applied yet,
@@ -165,7 +203,7 @@ type Options struct {
 
 // Store is a cdp.Store on SQLite.
 type Store struct {
-	query.Alerts // written through the writer goroutine like everything else
+	query.Records // written through the writer goroutine like everything else
 	opts         Options
 	rdb          *sql.DB // read-only pool
 	wdb          *sql.DB // exactly one connection, owned by the writer goroutine
@@ -215,7 +253,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return "file:" + opts.Path + "?" + q.Encode()
 	}
 	s := &Store{opts: opts, stmts: map[string]*sql.Stmt{}, writes: make(chan *writeReq, 1024), done: make(chan struct{})}
-	s.Alerts = query.Alerts{Exec: s.exec, Query: s.rows, Mark: query.Question}
+	s.Records = query.Records{Exec: s.exec, Query: s.rows, Mark: query.Question}
 	var err error
 	if s.wdb, err = sql.Open("sqlite", dsn(false)); err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)

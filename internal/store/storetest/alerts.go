@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -66,4 +67,61 @@ func testAlerts(t *testing.T, s cdp.Store) {
 	}
 	_, _, err = s.FindAlerts(ctx, cdp.AlertFilter{Cursor: "!"})
 	wantCode(t, err, cdp.EINVALID)
+}
+
+// A backfill's progress commits with the runs it creates; a run is unique
+// per workflow, event and backfill, so a page walked again after a crash
+// creates nothing twice, while another backfill may run the event again.
+func testBackfills(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	b := &cdp.Backfill{ID: "b1", WorkflowID: "w", WorkflowVersion: 1, Status: cdp.BackfillRunning, Since: t0, Selected: 2,
+		CreatedAt: t0, UpdatedAt: t0}
+	if err := s.InsertBackfill(ctx, b); err != nil || b.Version != 1 {
+		t.Fatalf("insert: %v %d", err, b.Version)
+	}
+	wantCode(t, s.InsertBackfill(ctx, &cdp.Backfill{ID: "b1", WorkflowID: "w", CreatedAt: t0, UpdatedAt: t0}), cdp.ECONFLICT)
+	run := func(id, backfill string) *cdp.Run {
+		return &cdp.Run{ID: id, WorkflowID: "w", EventID: "e1", Status: cdp.RunPending, BackfillID: backfill, CreatedAt: t0, UpdatedAt: t0}
+	}
+	created := 0
+	for range 2 { // the same page twice
+		update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+			cur, _, err := s.FindBackfills(ctx, cdp.BackfillFilter{ID: "b1"})
+			if err != nil {
+				return err
+			}
+			ok, err := tx.InsertRun(ctx, run(cdp.NewID(), "b1"))
+			if err != nil {
+				return err
+			}
+			if ok {
+				created++
+				cur[0].RunsCreated++
+			}
+			cur[0].Processed, cur[0].Cursor = 1, "c1"
+			return tx.UpdateBackfill(ctx, cur[0])
+		})
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		if ok, err := tx.InsertRun(ctx, run("live", "")); err != nil || !ok {
+			return fmt.Errorf("the event's own run: %v %v", ok, err)
+		}
+		if ok, err := tx.InsertRun(ctx, run("b2run", "b2")); err != nil || !ok {
+			return fmt.Errorf("another backfill's run: %v %v", ok, err)
+		}
+		return nil
+	})
+	got, _, err := s.FindBackfills(ctx, cdp.BackfillFilter{Status: cdp.BackfillRunning})
+	if err != nil || len(got) != 1 || got[0].RunsCreated != 1 || got[0].Cursor != "c1" || got[0].Version != 3 || created != 1 {
+		t.Fatalf("backfill %+v %v (created %d)", got, err, created)
+	}
+	if r, err := s.FindRunByID(ctx, "b2run"); err != nil || r.BackfillID != "b2" {
+		t.Fatalf("run %+v %v", r, err)
+	}
+	stale := *got[0]
+	got[0].Status, got[0].UpdatedAt = cdp.BackfillDone, t0.Add(time.Minute)
+	if err := s.UpdateBackfill(ctx, got[0]); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.UpdateBackfill(ctx, &stale), cdp.ECONFLICT)
 }

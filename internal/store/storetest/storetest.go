@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"RunLeases", testRunLeases},
 		{"RunsWaitingOn", testRunsWaitingOn},
 		{"Alerts", testAlerts},
+		{"Backfills", testBackfills},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
