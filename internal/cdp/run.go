@@ -35,9 +35,9 @@ type Run struct {
 	WaitingOn string `json:"waiting_on,omitempty"`
 	// BackfillID names the backfill that made the run ("" for a run an
 	// arriving event started): one run per workflow, event and backfill.
-	BackfillID string `json:"backfill_id,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	BackfillID string    `json:"backfill_id,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 	// Version counts updates; UpdateRun refuses a stale one.
 	Version int `json:"-"`
 }

@@ -204,12 +204,12 @@ type Options struct {
 // Store is a cdp.Store on SQLite.
 type Store struct {
 	query.Records // written through the writer goroutine like everything else
-	opts         Options
-	rdb          *sql.DB // read-only pool
-	wdb          *sql.DB // exactly one connection, owned by the writer goroutine
-	wconn        *sql.Conn
-	stmts        map[string]*sql.Stmt // writer-owned prepared statements
-	reads        sync.Map             // query → *sql.Stmt, the readers' prepared statements
+	opts          Options
+	rdb           *sql.DB // read-only pool
+	wdb           *sql.DB // exactly one connection, owned by the writer goroutine
+	wconn         *sql.Conn
+	stmts         map[string]*sql.Stmt // writer-owned prepared statements
+	reads         sync.Map             // query → *sql.Stmt, the readers' prepared statements
 
 	writes   chan *writeReq
 	mu       sync.RWMutex // guards closed against in-flight Update calls
