@@ -55,6 +55,8 @@ type App struct {
 	Breakers *breaker.Breakers
 	// Destinations serve the destination endpoints and the console page.
 	Destinations *admin.Destinations
+	// Backfills run workflows over stored events.
+	Backfills *workflow.Backfills
 	// Version is reported in the AsyncAPI and OpenAPI documents.
 	Version string
 
@@ -108,7 +110,7 @@ func (a *App) deps() server.Deps {
 	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, Log: a.Events, Ingest: a.Ingest,
 		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics, Version: a.Version,
 		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }, Sessions: a.Sessions,
-		Destinations: a.Destinations}
+		Destinations: a.Destinations, Backfills: a.Backfills}
 }
 
 // Handler is the main listener's handler.

@@ -216,6 +216,9 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 			}
 		}})
 	runner := &workflow.Runner{Queue: a.Runs, Log: log.With("component", "runner"), Engine: engine}
+	a.Backfills = &workflow.Backfills{Store: a.Store, Registry: a.Workflows, Queue: a.Runs, Rate: a.Config.BackfillRate,
+		Node: a.deploy.node, Log: log.With("component", "backfills")}
+	a.work.Go(func() { a.Backfills.Run(ctx) })
 	if err := a.startAlerts(ctx, evlog, client); err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}

@@ -32,6 +32,10 @@ func managementOperations() []Operation {
 		{Method: "POST", Path: "/admin/v1/destinations/{id}/resume", Tag: TagManagement, Security: SecAdminBearer, Summary: "Close the destination's breaker (paused or open) and release the runs waiting on it, at its rate limit.", Reply: "Destination"},
 		{Method: "POST", Path: "/admin/v1/events/{id}/replay", Tag: TagManagement, Security: SecAdminBearer, Summary: "Replay the captured request that carried the event through its ingest route with the source's current configuration (no signature check: it was checked on arrival); the new events have replay_of. A second replay stores nothing new unless ?force=true.", Reply: "ReplaySummary"},
 		{Method: "POST", Path: "/admin/v1/replays", Tag: TagManagement, Security: SecAdminBearer, Summary: "Replay the captured requests of a source's events (since, until, filter: CEL over event), a page (limit, cursor) at a time; dry_run counts the whole selection and what cannot be replayed.", Body: "ReplayRequest", Reply: "ReplaySummary"},
+		{Method: "POST", Path: "/admin/v1/workflows/{id}/backfills", Tag: TagManagement, Security: SecAdminBearer, Summary: "Run the workflow over stored events (since, until, filter: CEL over event, limit, include_ran): dry_run answers {selected, sample}; otherwise 201 with the job, walked in the background at backfill_rate runs/s.", Body: "BackfillRequest", Reply: "Backfill", Status: 201},
+		{Method: "GET", Path: "/admin/v1/backfills", Tag: TagManagement, Security: SecAdminBearer, Summary: "Backfill jobs, newest first (status).", Reply: "BackfillList"},
+		{Method: "GET", Path: "/admin/v1/backfills/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "A backfill job: status, selected, processed, runs_created, skipped, eta (seconds).", Reply: "Backfill"},
+		{Method: "POST", Path: "/admin/v1/backfills/{id}/cancel", Tag: TagManagement, Security: SecAdminBearer, Summary: "Stop a running backfill; the runs it made go on.", Reply: "Backfill"},
 		{Method: "GET", Path: "/admin/v1/alerts", Tag: TagManagement, Security: SecAdminBearer, Summary: "Alerts, newest first (state: firing or resolved, limit, cursor), each with the announcements sent to its channels.", Reply: "AlertList"},
 		{Method: "GET", Path: "/admin/v1/tail", Tag: TagManagement, Security: SecAdminBearer, Summary: "Live events as Server-Sent Events (source, type, filter: a CEL expression over event).", Stream: true},
 	}
@@ -86,6 +90,13 @@ func managementSchemas() map[string]Schema {
 		"ReplaySummary": obj([]string{"selected", "requests", "replayed", "events"}, map[string]Schema{"selected": {Type: "integer"},
 			"requests": {Type: "integer"}, "replayed": {Type: "integer"}, "events": {Type: "integer"},
 			"missing": {Type: "array", Items: &anyObj}, "failed": {Type: "array", Items: &anyObj}, "next_cursor": str}),
+		"BackfillRequest": obj([]string{"since"}, map[string]Schema{"since": str, "until": str, "filter": str, "limit": {Type: "integer"},
+			"dry_run": {Type: "boolean"}, "include_ran": {Type: "boolean"}}),
+		"Backfill": obj([]string{"id", "workflow_id", "status"}, map[string]Schema{"id": str, "workflow_id": str, "workflow_version": {Type: "integer"},
+			"status": {Type: "string", Enum: []any{"running", "done", "cancelled", "failed"}}, "selected": {Type: "integer"},
+			"processed": {Type: "integer"}, "runs_created": {Type: "integer"}, "skipped": {Type: "integer"}, "eta": {Type: "integer"},
+			"since": {Type: "string", Format: "date-time"}, "until": {Type: "string", Format: "date-time"}, "filter": str, "error": str}),
+		"BackfillList":    obj([]string{"backfills"}, map[string]Schema{"backfills": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Backfill"}}, "next_cursor": str}),
 		"DestinationList": obj([]string{"destinations"}, map[string]Schema{"destinations": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Destination"}}}),
 	}
 }

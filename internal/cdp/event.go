@@ -170,6 +170,8 @@ type EventFilter struct {
 	Limit     int
 	Cursor    string
 	// Oldest lists oldest first (in the order the store keeps them), for a
-	// walk over stored events that a cursor resumes; newest first without.
+	// walk over stored events that a cursor resumes: the cursor of a page
+	// that is not empty continues after it even when nothing follows yet.
+	// Newest first without.
 	Oldest bool
 }

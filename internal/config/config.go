@@ -87,7 +87,10 @@ type Config struct {
 	Destinations   []Destination       `yaml:"destinations"`
 	Workflows      []workflow.Workflow `yaml:"workflows"`
 	Alerts         Alerts              `yaml:"alerts"`
-	unset          map[string]string   // YAML path → environment variables it names that are not set
+	// BackfillRate caps the runs a backfill creates per second (default
+	// 50), so that the runners keep serving arriving events.
+	BackfillRate float64           `yaml:"backfill_rate"`
+	unset        map[string]string // YAML path → environment variables it names that are not set
 }
 
 // Log configures the process logger.
@@ -400,6 +403,9 @@ func (c *Config) checkNATS(add func(path, format string, args ...any)) {
 // checkLimits checks the limits on connections, bodies, retention, memory
 // and backpressure.
 func (c *Config) checkLimits(add func(path, format string, args ...any)) {
+	if c.BackfillRate < 0 || c.BackfillRate > 100000 {
+		add("backfill_rate", "must be 0 (50 runs/s) to 100000, not %g", c.BackfillRate)
+	}
 	if c.MaxConnections < 0 {
 		add("max_connections", "must not be negative (0 derives it from the open-file limit), not %d", c.MaxConnections)
 	}

@@ -44,6 +44,8 @@ type Deps struct {
 	Sessions admin.Sessions
 	// Destinations are the destinations with their breakers and health.
 	Destinations *admin.Destinations
+	// Backfills run workflows over stored events.
+	Backfills *workflow.Backfills
 }
 
 // access is who may use the management API, the console and, with tokens,

@@ -75,9 +75,9 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 		return nil, "", fmt.Errorf("find events: %w", err)
 	}
 	next := ""
-	if len(events) > limit {
-		events = events[:limit]
-		next = events[limit-1].ID
+	if len(events) > limit || (f.Oldest && len(events) > 0) {
+		events = events[:min(limit, len(events))]
+		next = events[len(events)-1].ID // with Oldest, a walk resumes there when more are stored
 	}
 	return events, next, nil
 }

@@ -56,8 +56,10 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 	}
 	next := ""
 	if len(events) > limit {
-		events = events[:limit]
+		events, seqs = events[:limit], seqs[:limit]
 		next = strconv.FormatInt(seqs[limit-1], 36)
+	} else if f.Oldest && len(events) > 0 {
+		next = strconv.FormatInt(seqs[len(seqs)-1], 36) // a walk resumes there when more are stored
 	}
 	return events, next, nil
 }
