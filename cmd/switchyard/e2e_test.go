@@ -418,7 +418,7 @@ sources:
 // serve's help names every flag the README does.
 func TestHelpAndVersion(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"tail", "-h"}, {"send", "--help"}, {"send", "webhook", "--help"},
-		{"bench", "--help"}, {"config", "--help"}, {"config", "validate", "--help"}, {"version", "--help"}, {"listen", "--help"}, {"replay", "--help"}} {
+		{"bench", "--help"}, {"config", "--help"}, {"config", "validate", "--help"}, {"version", "--help"}, {"listen", "--help"}, {"replay", "--help"}, {"backfill", "--help"}} {
 		out, err := exec.Command(binary, args...).Output()
 		if err != nil || len(out) == 0 {
 			t.Errorf("switchyard %s: %v, output %q", strings.Join(args, " "), err, out)

@@ -45,6 +45,8 @@ Usage:
                                         follow the events a server stores, live
   switchyard listen --source ID --forward URL [--url URL] [--token T] [--type T] [--filter CEL] [--secret whsec_…]
                                         forward live events to a local app, signed (Standard Webhooks)
+  switchyard backfill --workflow ID --since T [--until T] [--filter CEL] [--limit N] [--include-ran] [--dry-run]
+                                        run a workflow over stored events, with a progress line
   switchyard replay --source ID --since T [--until T] [--filter CEL] [--dry-run] [--force] [--url URL] [--token T]
                                         re-parse captured requests with the source's current configuration
   switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token T] [--id ID]
@@ -104,6 +106,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runTail(ctx, args[1:], getenv, stdout, stderr)
 	case "listen":
 		return runListen(ctx, args[1:], getenv, stdout, stderr)
+	case "backfill":
+		return runBackfill(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "send":
