@@ -141,6 +141,23 @@ try {
   await page.locator("#dry-run-result", { hasText: "Outcome: would" }).waitFor();
   await page.screenshot({ path: path.join(shots, "workflow-dry-run-desktop.png"), fullPage: true });
 
+  // A backfill from the workflow's page: the count first, then the job's
+  // progress to its end (the purchase already ran it: include_ran).
+  r = await api("POST", "/track", { source: { id: "web" }, profile: { id: "bob" }, events: [{ type: "purchase", properties: { total: 7 } }] });
+  if (r.status !== 200) fail("/track for the backfill: " + r.status);
+  await waitFor("the purchase stored", async () => (await api("GET", "/admin/v1/events?type=purchase")).json.events.length === 1);
+  await page.goto(base + "/console/workflows/fixed");
+  const hourAgo = new Date(Date.now() - 3600e3).toISOString().slice(0, 16);
+  await page.fill("#bf-since", hourAgo);
+  await page.check("#backfill input[name=include_ran]");
+  await page.click("#backfill button[type=submit]");
+  await page.locator("#backfill-count").waitFor();
+  const counted = await page.locator("#backfill-count").textContent();
+  if (counted !== "Events it would run on: 1.") fail("backfill count: " + counted);
+  await page.click("#backfill-start");
+  await page.locator("#backfill-text[data-status=done]", { hasText: "1 runs created" }).waitFor();
+  await page.screenshot({ path: path.join(shots, "workflow-backfill-desktop.png"), fullPage: true });
+
   // 6. A new source from the per-kind form gets generated credentials.
   await page.goto(base + "/console/sources/new");
   await page.fill("#source-new input[name=id]", "cio-form");
@@ -174,7 +191,7 @@ try {
   if (!focused || !/Switchyard/.test(focused)) fail("Tab did not reach the menu: " + focused);
 
   if (errors.length) fail("console errors:\n" + errors.join("\n"));
-  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form, destination pause and resume");
+  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form, backfill, destination pause and resume");
 } finally {
   await browser.close();
 }

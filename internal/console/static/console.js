@@ -244,11 +244,52 @@ function wireNewSource() {
   });
 }
 
+// Backfill on a workflow's page: count first (a dry run), then start the
+// job and follow its progress.
+function wireBackfill() {
+  const form = document.getElementById("backfill");
+  if (!form) return;
+  const result = document.getElementById("backfill-result"), count = document.getElementById("backfill-count");
+  const start = document.getElementById("backfill-start"), status = document.getElementById("backfill-status");
+  const bar = document.getElementById("backfill-progress"), text = document.getElementById("backfill-text");
+  const path = "/admin/v1/workflows/" + encodeURIComponent(form.dataset.workflow) + "/backfills";
+  const body = (dry) => ({ since: form.elements.since.value, until: form.elements.until.value, filter: form.elements.filter.value,
+    include_ran: form.elements.include_ran.checked, dry_run: dry });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const res = await api("POST", path, body(true));
+    result.hidden = false;
+    if (!res.ok) { show(count, errorText(res), false); start.hidden = true; return; }
+    show(count, "Events it would run on: " + res.json.selected + ".", true);
+    start.hidden = res.json.selected === 0;
+  });
+  start.addEventListener("click", async () => {
+    start.disabled = true;
+    let res = await api("POST", path, body(false));
+    if (!res.ok) { show(count, errorText(res), false); start.disabled = false; return; }
+    status.hidden = false;
+    const id = res.json.id;
+    for (;;) {
+      const j = res.json;
+      bar.max = Math.max(j.selected, 1);
+      bar.value = Math.min(j.processed, j.selected);
+      text.textContent = j.status + ": " + j.processed + "/" + j.selected + " events, " + j.runs_created + " runs created, " +
+        j.skipped + " skipped" + (j.status === "running" && j.eta ? ", about " + j.eta + " s to go" : "");
+      text.dataset.status = j.status;
+      if (j.status !== "running") return;
+      await new Promise((r) => setTimeout(r, 1000));
+      res = await api("GET", "/admin/v1/backfills/" + encodeURIComponent(id));
+      if (!res.ok) { text.textContent = errorText(res); return; }
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   wireActions(document);
   wireLive();
   wireEditor();
+  wireBackfill();
   wireSourceForm();
   wireNewSource();
 });
