@@ -33,8 +33,7 @@ func runBackfill(ctx context.Context, args []string, getenv func(string) string,
 	var limit int
 	var dry, includeRan bool
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	fs.StringVar(&c.base, "url", "http://127.0.0.1:8686", "the server's management URL")
-	fs.StringVar(&c.token, "token", "", "admin token (default $SWITCHYARD_ADMIN_TOKEN)")
+	managementFlags(fs, &c.base, &c.token)
 	fs.StringVar(&workflow, "workflow", "", "the workflow to run (required)")
 	fs.StringVar(&since, "since", "", "from the events received at this time (RFC 3339 or Unix seconds; required)")
 	fs.StringVar(&until, "until", "", "to the events received before this time (default: now)")
@@ -48,9 +47,7 @@ func runBackfill(ctx context.Context, args []string, getenv func(string) string,
 	if workflow == "" || since == "" {
 		return errors.New("backfill: --workflow and --since are required")
 	}
-	if c.token == "" {
-		c.token = getenv("SWITCHYARD_ADMIN_TOKEN")
-	}
+	resolveToken(&c.token, getenv)
 	body["since"], body["until"], body["filter"], body["limit"], body["include_ran"] = since, until, filter, limit, includeRan
 	path := "/admin/v1/workflows/" + url.PathEscape(workflow) + "/backfills"
 	body["dry_run"] = true

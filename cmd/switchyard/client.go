@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,21 @@ import (
 // adminClient calls a server's management API for the CLI's commands.
 type adminClient struct {
 	base, token string
+}
+
+// managementFlags declares --url and --token, which every command that
+// talks to a server's management API takes; resolveToken fills the token
+// from $SWITCHYARD_ADMIN_TOKEN when the flag is not given (the help names
+// the variable, never its value).
+func managementFlags(fs *flag.FlagSet, url, token *string) {
+	fs.StringVar(url, "url", "http://127.0.0.1:8686", "the server's management URL")
+	fs.StringVar(token, "token", "", "admin token (default $SWITCHYARD_ADMIN_TOKEN)")
+}
+
+func resolveToken(token *string, getenv func(string) string) {
+	if *token == "" {
+		*token = getenv("SWITCHYARD_ADMIN_TOKEN")
+	}
 }
 
 // call sends body (JSON, if not nil) and decodes a 2xx answer into out;

@@ -36,8 +36,7 @@ const deliveryAttempts = 4
 func runListen(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f listenFlags
 	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
-	fs.StringVar(&f.url, "url", "http://127.0.0.1:8686", "the server's management URL")
-	fs.StringVar(&f.token, "token", "", "admin token (default $SWITCHYARD_ADMIN_TOKEN)")
+	managementFlags(fs, &f.url, &f.token)
 	fs.StringVar(&f.source, "source", "", "the source whose events to forward (required)")
 	fs.StringVar(&f.typ, "type", "", "only events of this type")
 	fs.StringVar(&f.filter, "filter", "", "only events for which this CEL expression over event is true")
@@ -52,9 +51,7 @@ func runListen(ctx context.Context, args []string, getenv func(string) string, s
 	if !strings.HasPrefix(f.forward, "http://") && !strings.HasPrefix(f.forward, "https://") {
 		return fmt.Errorf("listen: --forward must be an http(s) URL, not %q", f.forward)
 	}
-	if f.token == "" {
-		f.token = getenv("SWITCHYARD_ADMIN_TOKEN")
-	}
+	resolveToken(&f.token, getenv)
 	if f.secret == "" {
 		key := make([]byte, 24)
 		_, _ = rand.Read(key)

@@ -18,8 +18,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	var r admin.ReplayRequest
 	var c adminClient
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.StringVar(&c.base, "url", "http://127.0.0.1:8686", "the server's management URL")
-	fs.StringVar(&c.token, "token", "", "admin token (default $SWITCHYARD_ADMIN_TOKEN)")
+	managementFlags(fs, &c.base, &c.token)
 	fs.StringVar(&r.Source, "source", "", "the source whose captured requests to replay (required)")
 	fs.StringVar(&r.Since, "since", "", "replay the events received since this time (RFC 3339 or Unix seconds; required)")
 	fs.StringVar(&r.Until, "until", "", "and before this time")
@@ -32,9 +31,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if r.Source == "" || r.Since == "" {
 		return errors.New("replay: --source and --since are required")
 	}
-	if c.token == "" {
-		c.token = getenv("SWITCHYARD_ADMIN_TOKEN")
-	}
+	resolveToken(&c.token, getenv)
 	dry := r
 	dry.DryRun = true
 	var count admin.ReplaySummary

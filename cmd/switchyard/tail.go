@@ -20,8 +20,7 @@ type tailFlags struct {
 func runTail(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var f tailFlags
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.StringVar(&f.url, "url", "http://127.0.0.1:8686", "the server's management URL")
-	fs.StringVar(&f.token, "token", "", "admin token (default $SWITCHYARD_ADMIN_TOKEN)") // not the value: help would print it
+	managementFlags(fs, &f.url, &f.token)
 	fs.StringVar(&f.source, "source", "", "only events of this source")
 	fs.StringVar(&f.typ, "type", "", "only events of this type")
 	fs.StringVar(&f.filter, "filter", "", "only events for which this CEL expression over event is true")
@@ -29,9 +28,7 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	if f.token == "" {
-		f.token = getenv("SWITCHYARD_ADMIN_TOKEN")
-	}
+	resolveToken(&f.token, getenv)
 	st := newStream("tail", f.url, f.token, f.source, f.typ, f.filter, stderr)
 	return st.follow(ctx, func(_ string, data []byte) {
 		if f.json {

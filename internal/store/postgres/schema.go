@@ -123,20 +123,20 @@ var migrations = []string{
 	`ALTER TABLE runs ADD COLUMN waiting_on text;
 	CREATE INDEX runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`,
 	// 3: alerts (issue 17), one firing alert per key.
-	`CREATE TABLE alerts (
-		seq        bigserial PRIMARY KEY,
-		id         text NOT NULL UNIQUE,
-		key        text NOT NULL,
-		state      text NOT NULL,
-		version    integer NOT NULL,
-		started_at bigint NOT NULL,
-		updated_at bigint NOT NULL,
-		body       bytea NOT NULL
-	);
+	recordsTable("alerts") + `
 	CREATE UNIQUE INDEX alerts_firing ON alerts (key) WHERE state = 'firing';
 	CREATE INDEX alerts_state ON alerts (state, seq);`,
 	// 4: backfills (issue 18); one run per workflow, event and backfill.
-	`CREATE TABLE backfills (
+	recordsTable("backfills") + `
+	ALTER TABLE runs ADD COLUMN backfill_id text NOT NULL DEFAULT '';
+	ALTER TABLE runs DROP CONSTRAINT runs_workflow_id_event_id_key;
+	ALTER TABLE runs ADD CONSTRAINT runs_workflow_event_backfill UNIQUE (workflow_id, event_id, backfill_id);`,
+}
+
+// recordsTable creates a table of records (alerts, backfills): each as
+// JSON beside the columns it is found by.
+func recordsTable(name string) string {
+	return `CREATE TABLE ` + name + ` (
 		seq        bigserial PRIMARY KEY,
 		id         text NOT NULL UNIQUE,
 		key        text NOT NULL,
@@ -145,8 +145,5 @@ var migrations = []string{
 		started_at bigint NOT NULL,
 		updated_at bigint NOT NULL,
 		body       bytea NOT NULL
-	);
-	ALTER TABLE runs ADD COLUMN backfill_id text NOT NULL DEFAULT '';
-	ALTER TABLE runs DROP CONSTRAINT runs_workflow_id_event_id_key;
-	ALTER TABLE runs ADD CONSTRAINT runs_workflow_event_backfill UNIQUE (workflow_id, event_id, backfill_id);`,
+	);`
 }

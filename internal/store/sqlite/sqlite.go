@@ -88,31 +88,13 @@ var migrations = []migration{
 	{sql: `ALTER TABLE runs ADD COLUMN waiting_on TEXT;
 	CREATE INDEX IF NOT EXISTS runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`},
 	// 8: alerts (issue 17), one firing alert per key.
-	{sql: `CREATE TABLE IF NOT EXISTS alerts (
-		seq        INTEGER PRIMARY KEY,
-		id         TEXT NOT NULL UNIQUE,
-		key        TEXT NOT NULL,
-		state      TEXT NOT NULL,
-		version    INTEGER NOT NULL,
-		started_at INTEGER NOT NULL,
-		updated_at INTEGER NOT NULL,
-		body       BLOB NOT NULL
-	);
+	{sql: recordsTable("alerts") + `
 	CREATE UNIQUE INDEX IF NOT EXISTS alerts_firing ON alerts (key) WHERE state = 'firing';
 	CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, seq);`},
 	// 9: backfills (issue 18); a run belongs to at most one backfill, and
 	// one run per workflow, event and backfill (the table is rebuilt:
 	// SQLite cannot change a unique constraint in place).
-	{sql: `CREATE TABLE IF NOT EXISTS backfills (
-		seq        INTEGER PRIMARY KEY,
-		id         TEXT NOT NULL UNIQUE,
-		key        TEXT NOT NULL,
-		state      TEXT NOT NULL,
-		version    INTEGER NOT NULL,
-		started_at INTEGER NOT NULL,
-		updated_at INTEGER NOT NULL,
-		body       BLOB NOT NULL
-	);
+	{sql: recordsTable("backfills") + `
 	CREATE TABLE runs_new (
 		seq         INTEGER PRIMARY KEY,
 		id          TEXT NOT NULL UNIQUE,
@@ -138,6 +120,21 @@ var migrations = []migration{
 	CREATE INDEX runs_next ON runs (next_at) WHERE next_at IS NOT NULL;
 	CREATE INDEX runs_event ON runs (event_id);
 	CREATE INDEX runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`},
+}
+
+// recordsTable creates a table of records (alerts, backfills): each as
+// JSON beside the columns it is found by.
+func recordsTable(name string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + name + ` (
+		seq        INTEGER PRIMARY KEY,
+		id         TEXT NOT NULL UNIQUE,
+		key        TEXT NOT NULL,
+		state      TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		started_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		body       BLOB NOT NULL
+	);`
 }
 
 // migrate creates the schema and applies the migrations not applied yet,
