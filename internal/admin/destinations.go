@@ -153,7 +153,7 @@ func GetDestination(log *slog.Logger, ds *Destinations) http.Handler {
 // to it wait, on every node, until it is resumed.
 func PauseDestination(log *slog.Logger, ds *Destinations) http.Handler {
 	return ds.change(log, func(ctx context.Context, d *action.Destination) error {
-		return ds.Breakers.Pause(ctx, d.ID, "paused by an operator")
+		return ds.Breakers.Pause(ctx, d.ID, breaker.ByOperator)
 	})
 }
 

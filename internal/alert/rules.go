@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/breaker"
@@ -68,16 +69,17 @@ func (a *Alerts) deadLetters(ctx context.Context, r *Rule) ([]condition, error) 
 }
 
 // openDestinations holds for each destination whose breaker holds its
-// attempts after failures (not one an operator paused).
+// attempts after failures, or that paused itself (a 410), but not one an
+// operator paused.
 func (a *Alerts) openDestinations(r *Rule) []condition {
 	var out []condition
 	for _, d := range a.facts.Destinations() {
 		if !r.covers(d.ID) {
 			continue
 		}
-		if s := a.facts.Breaker(d.ID); s.State == breaker.Open || s.State == breaker.HalfOpen {
+		if s := a.facts.Breaker(d.ID); s.State == breaker.Open || s.State == breaker.HalfOpen || (s.State == breaker.Paused && s.Reason != breaker.ByOperator) {
 			out = append(out, condition{rule: r, subject: d.ID, link: a.consoleURL + "/console/destinations",
-				summary: fmt.Sprintf("destination %s is open, runs wait on it: %s", d.ID, s.Reason)})
+				summary: fmt.Sprintf("destination %s is %s, runs wait on it: %s", d.ID, strings.ReplaceAll(string(s.State), "_", "-"), s.Reason)})
 		}
 	}
 	return out

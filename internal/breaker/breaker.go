@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -33,6 +34,10 @@ const (
 	HalfOpen State = "half_open" // one probe attempt is out
 	Paused   State = "paused"    // held by an operator until resumed
 )
+
+// ByOperator is the reason of a pause made through the management API;
+// any other pause was the destination's own doing (a 410).
+const ByOperator = "paused by an operator"
 
 // Status is a destination's breaker as every node sees it.
 type Status struct {
@@ -210,6 +215,12 @@ func (b *Breakers) Record(ctx context.Context, d *action.Destination, a *httpcli
 
 	s := k.status
 	switch {
+	case a.Response != nil && a.Response.Status == http.StatusGone && s.State != Paused:
+		// Standard Webhooks: 410 Gone asks the sender to stop. Runs then
+		// wait until an operator resumes the destination.
+		if err := b.Pause(ctx, d.ID, "the destination answered 410 Gone: it asks not to be sent to"); err == nil {
+			b.log.Warn("destination answered 410 Gone; paused until resumed", "destination", d.ID)
+		}
 	case probe && failed:
 		cooldown := min(max(s.Cooldown*2, cfg.Cooldown), cfg.MaxCooldown)
 		next := Status{State: Open, Since: now, Cooldown: cooldown, ProbeAt: now.Add(cooldown), LastError: a.Error,

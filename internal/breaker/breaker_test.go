@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/action"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
+	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/testenv"
 )
@@ -220,5 +222,22 @@ func TestHealth(t *testing.T) {
 	c.add(2 * time.Hour)
 	if h := b.Health("cio"); h.Last1h.Attempts != 0 {
 		t.Fatalf("an hour later: %+v", h)
+	}
+}
+
+// A 410 Gone pauses the destination (Standard Webhooks: the receiver asks
+// not to be sent to) until an operator resumes it.
+func TestGonePauses(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	b := nodes(t, c, 1)[0]
+	ctx := context.Background()
+	a := attempt(httpclient.Permanent)
+	a.Response = &cdp.Captured{Status: http.StatusGone}
+	b.Record(ctx, dest, a, false)
+	if s := b.Status("cio"); s.State != Paused || !strings.Contains(s.Reason, "410 Gone") {
+		t.Fatalf("after a 410: %+v", s)
+	}
+	if d := b.Allow(ctx, dest); d.Wait <= 0 {
+		t.Fatalf("a destination gone lets attempts out: %+v", d)
 	}
 }

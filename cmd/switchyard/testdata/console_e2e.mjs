@@ -59,7 +59,7 @@ try {
   const pages = ["/console/", "/console/live", "/console/events", "/console/events/" + ev.id, "/console/profiles",
     "/console/profiles/" + ev.profile_id, "/console/sources", "/console/sources/web", "/console/sources/new",
     "/console/workflows", "/console/workflows/notify", "/console/workflows/new", "/console/runs", "/console/runs/" + failed.id,
-    "/console/destinations"];
+    "/console/destinations", "/console/alerts"];
   for (const p of pages) {
     for (const [pg, w] of [[page, "desktop"], [phone, "phone"]]) {
       const resp = await pg.goto(base + p);
