@@ -139,8 +139,19 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	handle("GET /admin/v1/runs/{id}", admin.GetRun(log, store))
 	handle("POST /admin/v1/runs/{id}/retry", admin.RetryRun(log, store, d.Enqueue))
 
-	// The web console: HTML pages over the same services, same access.
-	con := console.MustNew(console.Deps{Log: log, Store: store, Sources: d.Sources, Workflows: d.Workflows,
+	addConsoleRoutes(mux, d, guard, access)
+
+	// Go runtime profiles, for measuring before optimising.
+	handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
+	handle("GET /debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	handle("GET /debug/pprof/trace", http.HandlerFunc(pprof.Trace))
+	handle("GET /debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
+}
+
+// addConsoleRoutes registers the web console: HTML pages over the same
+// services as the management API, with the same access.
+func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *admin.Access) {
+	con := console.MustNew(console.Deps{Log: d.Logger, Store: d.Store, Sources: d.Sources, Workflows: d.Workflows,
 		Metrics: d.Metrics, Access: access, Destinations: d.Destinations})
 	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.API(h)) }
 	page("GET /console/static/", con.Static())
@@ -164,10 +175,4 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	page("GET /console/", con.NotFound())
 	// The listener that serves the console sends a browser opening its root there.
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
-
-	// Go runtime profiles, for measuring before optimising.
-	handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
-	handle("GET /debug/pprof/profile", http.HandlerFunc(pprof.Profile))
-	handle("GET /debug/pprof/trace", http.HandlerFunc(pprof.Trace))
-	handle("GET /debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sources", testSources},
 		{"RawRequests", testRawRequests},
 		{"Runs", testRuns},
+		{"WalkEvents", testWalkEvents},
 		{"Workflows", testWorkflows},
 		{"EventReadsBackAsStored", testEventReadsBack},
 		{"EventsPerMinute", testEventsPerMinute},
@@ -277,25 +278,6 @@ func testFindEvents(t *testing.T, s cdp.Store) {
 	if len(paged) != 25 || paged[0] != all[0].ID || paged[24] != all[24].ID {
 		t.Fatalf("paging returned %d events, want the same 25 in order", len(paged))
 	}
-	// Oldest first, with a cursor, from a time on: a walk that resumes.
-	var walked []string
-	cursor = ""
-	for {
-		page, next, err := s.FindEvents(t.Context(), cdp.EventFilter{Since: t0.Add(5 * time.Second), SourceID: "web", Limit: 3, Cursor: cursor, Oldest: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range page {
-			walked = append(walked, e.ID)
-		}
-		if next == "" {
-			break
-		}
-		cursor = next
-	}
-	if len(walked) != 10 || walked[0] != all[18].ID || walked[9] != all[0].ID {
-		t.Fatalf("the walk returned %d events (%v), want web's 10 from the 6th on, oldest first", len(walked), walked)
-	}
 	for _, tc := range []struct {
 		f    cdp.EventFilter
 		want int
@@ -314,6 +296,42 @@ func testFindEvents(t *testing.T, s cdp.Store) {
 		if len(got) != tc.want {
 			t.Errorf("FindEvents(%+v) returned %d, want %d", tc.f, len(got), tc.want)
 		}
+	}
+}
+
+// A walk lists oldest first from a time on, and its cursor resumes it.
+func testWalkEvents(t *testing.T, s cdp.Store) {
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for i := range 25 {
+			e := event(fmt.Sprintf("%s%012x", cdp.MinIDAt(t0.Add(time.Duration(i) * time.Second))[:24], i), []string{"web", "app"}[i%2], "", "view", "", "")
+			if _, err := tx.InsertEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	all, _, err := s.FindEvents(t.Context(), cdp.EventFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cursor string
+	// Oldest first, with a cursor, from a time on: a walk that resumes.
+	var walked []string
+	for {
+		page, next, err := s.FindEvents(t.Context(), cdp.EventFilter{Since: t0.Add(5 * time.Second), SourceID: "web", Limit: 3, Cursor: cursor, Oldest: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			walked = append(walked, e.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(walked) != 10 || walked[0] != all[18].ID || walked[9] != all[0].ID {
+		t.Fatalf("the walk returned %d events (%v), want web's 10 from the 6th on, oldest first", len(walked), walked)
 	}
 }
 
