@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -103,8 +104,8 @@ destinations: [ { id: app, kind: webhook, url: %q, signing_secret: %q, allow_pri
 	// filter; forward_to sends them too.
 	listen := exec.Command(binary, "listen", "--url", p.url, "--source", "web", "--forward", recv+"/hooks", "--secret", listenSecret,
 		"--filter", "event.type in ['before', 'retried', 'after']")
-	var out strings.Builder
-	listen.Stdout = &out
+	out := &lockedBuffer{syncWriter{w: &bytes.Buffer{}}}
+	listen.Stdout = out
 	stderr, _ := listen.StderrPipe()
 	if err := listen.Start(); err != nil {
 		t.Fatal(err)
