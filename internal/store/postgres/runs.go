@@ -90,16 +90,6 @@ func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, stri
 	return query.FindRuns(ctx, s.rows, query.Dollar, runColumns, f, func(r query.Rows) (*cdp.Run, int64, error) { return scanRun(r) })
 }
 
-// DeadLetters implements cdp.RunReader.
-func (s *Store) DeadLetters(ctx context.Context) (map[string]cdp.DeadLetter, error) {
-	return query.DeadLetters(ctx, s.rows)
-}
-
-// CountWaitingOn implements cdp.RunReader.
-func (s *Store) CountWaitingOn(ctx context.Context) (map[string]int, error) {
-	return query.WaitingCounts(ctx, s.rows)
-}
-
 // CountRuns implements cdp.RunReader.
 func (s *Store) CountRuns(ctx context.Context, statuses ...string) (map[string]cdp.RunCount, error) {
 	out := make(map[string]cdp.RunCount, len(statuses))

@@ -87,13 +87,23 @@ func findRecords[T any](ctx context.Context, q Query, mark func(int) string, tab
 	})
 }
 
-// Records implements cdp.AlertStore and cdp.BackfillStore for a store:
-// embedded in it with the store's way to write, to read and to mark
-// placeholders.
+// Records implements cdp.AlertStore, cdp.BackfillStore and the run
+// counts the alerts and metrics read, for a store: embedded in it with the
+// store's way to write, to read and to mark placeholders.
 type Records struct {
 	Exec  Exec
 	Query Query
 	Mark  func(int) string
+}
+
+// DeadLetters implements cdp.RunReader.
+func (s Records) DeadLetters(ctx context.Context) (map[string]cdp.DeadLetter, error) {
+	return DeadLetters(ctx, s.Query)
+}
+
+// CountWaitingOn implements cdp.RunReader.
+func (s Records) CountWaitingOn(ctx context.Context) (map[string]int, error) {
+	return WaitingCounts(ctx, s.Query)
 }
 
 func alertRecord(a *cdp.Alert) record {
