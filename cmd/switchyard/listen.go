@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -100,20 +99,15 @@ func deliver(ctx context.Context, client *http.Client, f listenFlags, id string,
 // postSigned sends one attempt; the webhook-id is the event's id, so the app
 // can drop a repeated delivery.
 func postSigned(ctx context.Context, client *http.Client, f listenFlags, id string, data []byte) (int, error) {
-	ts := time.Now().Unix()
-	sig, err := hooks.SignStandard(f.secret, id, ts, data)
-	if err != nil {
-		return 0, err
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.forward, bytes.NewReader(data))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", version.UserAgent())
-	req.Header.Set(hooks.HeaderID, id)
-	req.Header.Set(hooks.HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(hooks.HeaderSignature, sig)
+	if err := hooks.SetStandard(req.Header, f.secret, id, time.Now(), data); err != nil {
+		return 0, err
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -98,22 +98,8 @@ func readInput(name string) ([]byte, error) {
 
 // fetchSource reads the source, with its secret, from the management API.
 func fetchSource(ctx context.Context, base, token, id string) (*cdp.Source, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/admin/v1/sources/"+id, nil)
-	if err != nil {
-		return nil, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	status, body, err := do(req)
-	if err != nil {
-		return nil, err
-	}
-	if status != http.StatusOK {
-		return nil, fmt.Errorf("read source %s: the server answered %d %s", id, status, body)
-	}
 	var src cdp.Source
-	if err := json.Unmarshal(body, &src); err != nil {
+	if err := (adminClient{base, token}).call(ctx, "GET", "/admin/v1/sources/"+url.PathEscape(id), nil, &src); err != nil {
 		return nil, fmt.Errorf("read source %s: %w", id, err)
 	}
 	return &src, nil

@@ -69,7 +69,8 @@ func (s *stream) follow(ctx context.Context, each func(id string, data []byte)) 
 	}
 }
 
-// refusedError is a 4xx answer: retrying cannot help.
+// refusedError is an answer that is not a 2xx from the management API (a
+// 4xx ends a stream: retrying cannot help).
 type refusedError struct {
 	status int
 	body   string
@@ -85,7 +86,7 @@ func (e *refusedError) Error() string {
 	if json.Unmarshal([]byte(e.body), &body) == nil && body.Error.Message != "" {
 		msg = body.Error.Message
 	}
-	return fmt.Sprintf("the server refused the tail (%d): %s", e.status, msg)
+	return fmt.Sprintf("the server refused (%d): %s", e.status, msg)
 }
 
 // once follows one connection until it ends; connected reports whether it

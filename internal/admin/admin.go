@@ -58,6 +58,14 @@ func ParseTime(name, s string) (time.Time, error) {
 	return time.Time{}, cdp.Errorf(cdp.EINVALID, "%s must be a time: RFC 3339, 2026-11-23T10:00 (UTC) or Unix seconds, not %q", name, s)
 }
 
+// optionalTime is ParseTime for a parameter that may be absent (zero).
+func optionalTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return ParseTime(name, s)
+}
+
 type eventList struct {
 	Events     []*cdp.Event `json:"events"`
 	NextCursor string       `json:"next_cursor"`

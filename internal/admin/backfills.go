@@ -79,14 +79,11 @@ func backfillRequest(b backfillBody) (workflow.BackfillRequest, error) {
 	if req.Since, err = ParseTime("since", b.Since); err != nil {
 		return req, err
 	}
-	if b.Until != "" {
-		until, err := ParseTime("until", b.Until)
-		if err != nil {
-			return req, err
-		}
+	until, err := optionalTime("until", b.Until)
+	if !until.IsZero() {
 		req.Until = &until
 	}
-	return req, nil
+	return req, err
 }
 
 // ListBackfills serves GET /admin/v1/backfills?status=&limit=&cursor=.

@@ -203,19 +203,14 @@ type selection struct {
 
 func newSelection(r ReplayRequest) (*selection, error) {
 	sel := &selection{}
-	for name, into := range map[string]*time.Time{"since": &sel.since, "until": &sel.until} {
-		raw := map[string]string{"since": r.Since, "until": r.Until}[name]
-		if raw == "" {
-			continue
-		}
-		t, err := ParseTime(name, raw)
-		if err != nil {
-			return nil, err
-		}
-		*into = t
+	var err error
+	if sel.since, err = optionalTime("since", r.Since); err != nil {
+		return nil, err
+	}
+	if sel.until, err = optionalTime("until", r.Until); err != nil {
+		return nil, err
 	}
 	if r.Filter != "" {
-		var err error
 		if sel.filter, err = tailEnv.Compile(r.Filter, expr.Bool); err != nil {
 			return nil, cdp.Errorf(cdp.EINVALID, "filter: %v", err)
 		}

@@ -27,16 +27,12 @@ func runFilter(r *http.Request) (cdp.RunFilter, error) {
 		}
 		f.Limit = n
 	}
-	for name, into := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if s := q.Get(name); s != "" {
-			t, err := ParseTime(name, s)
-			if err != nil {
-				return f, err
-			}
-			*into = t
-		}
+	var err error
+	if f.Since, err = optionalTime("since", q.Get("since")); err != nil {
+		return f, err
 	}
-	return f, nil
+	f.Until, err = optionalTime("until", q.Get("until"))
+	return f, err
 }
 
 type runList struct {

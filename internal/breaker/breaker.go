@@ -10,6 +10,7 @@
 package breaker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -177,7 +178,7 @@ func (b *Breakers) decide(ctx context.Context, d *action.Destination, take bool)
 		}
 		// The probe is due (or its node died): one node takes it.
 		next := s
-		next.State, next.ProbeAt = HalfOpen, now.Add(cmpOr(d.Timeout, 30*time.Second)+probeMargin)
+		next.State, next.ProbeAt = HalfOpen, now.Add(cmp.Or(d.Timeout, 30*time.Second)+probeMargin)
 		if b.swap(ctx, d.ID, next, k.rev) {
 			b.log.Info("destination probed", "destination", d.ID)
 			return Decision{Probe: true}
@@ -299,10 +300,3 @@ func (b *Breakers) swap(ctx context.Context, id string, s Status, rev uint64) bo
 
 // jitter spreads the runs that wake at one probe time.
 func jitter() time.Duration { return time.Duration(rand.Int64N(int64(time.Second))) }
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}

@@ -3,11 +3,10 @@ package cdp
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
-// IDTime reads any string without panicking; a time it claims comes back
-// as the same id prefix, and NewID's ids always have one.
+// IDTime reads any string without panicking, and a time it claims is the
+// one the id's prefix encodes (the smallest id of that time shares it).
 func FuzzIDTime(f *testing.F) {
 	f.Add(NewID())
 	f.Add("legacy-id")
@@ -20,10 +19,6 @@ func FuzzIDTime(f *testing.F) {
 		if min := MinIDAt(at); min[:13] != strings.ToLower(id[:13]) {
 			t.Fatalf("IDTime(%q) = %v, whose smallest id is %s", id, at, min)
 		}
-		if _, ok := IDTime(NewID()); !ok {
-			t.Fatal("a new id has no time")
-		}
-		_ = at.Before(time.Now())
 	})
 }
 

@@ -183,6 +183,22 @@ func (s HMAC) Verify(h http.Header, body []byte, now time.Time) error {
 	return fresh(h.Get(s.v.TimestampHeader), time.Duration(s.v.Tolerance)*time.Second, now)
 }
 
+// SetStandard sets the Standard Webhooks headers of a delivery: its id,
+// its timestamp and, when secret is set, the signature of body.
+func SetStandard(h http.Header, secret, id string, now time.Time, body []byte) error {
+	h.Set(HeaderID, id)
+	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	if secret == "" {
+		return nil
+	}
+	sig, err := SignStandard(secret, id, now.Unix(), body)
+	if err != nil {
+		return err
+	}
+	h.Set(HeaderSignature, sig)
+	return nil
+}
+
 // Sign returns the headers a provider would send with body to src at now:
 // Customer.io's signature for a customerio_webhook source, the source's
 // scheme for a webhook source (id is the Standard Webhooks webhook-id).
@@ -196,13 +212,9 @@ func Sign(src *cdp.Source, body []byte, now time.Time, id string) (http.Header, 
 	case src.Kind != cdp.SourceWebhook || src.Verify == nil:
 		return nil, cdp.Errorf(cdp.EINVALID, "source %s (kind %s) does not receive webhooks", src.ID, src.Kind)
 	case src.Verify.Scheme == cdp.VerifyStandardWebhooks:
-		sig, err := SignStandard(src.Verify.Secret, id, now.Unix(), body)
-		if err != nil {
+		if err := SetStandard(h, src.Verify.Secret, id, now, body); err != nil {
 			return nil, err
 		}
-		h.Set(HeaderID, id)
-		h.Set(HeaderTimestamp, ts)
-		h.Set(HeaderSignature, sig)
 	case src.Verify.Scheme == cdp.VerifyHMACSHA256:
 		if src.Verify.TimestampHeader != "" {
 			h.Set(src.Verify.TimestampHeader, ts)

@@ -95,24 +95,16 @@ func (sel *selection) takes(ctx context.Context, store cdp.ProfileReader, e *cdp
 	if sel.until != nil && !e.ReceivedAt.Before(*sel.until) {
 		return false, true
 	}
-	if e.Error != "" || !sel.wf.Matches(e.SourceID, e.Type) { // a poison event starts nothing
+	if e.Error != "" { // a poison event starts nothing
 		return false, false
 	}
-	event := asMap(e)
-	if sel.filter != nil {
-		if ok, err := sel.filter.EvalBool(ctx, map[string]any{"event": event}); err != nil || !ok {
-			return false, false
-		}
+	var vars map[string]any
+	ok, err := sel.wf.triggers(ctx, e, now, &vars, func(id string) (*cdp.Profile, error) { return store.FindProfileByID(ctx, id) })
+	if !ok || err != nil {
+		return false, false
 	}
-	if sel.wf.If != nil {
-		vars := map[string]any{"event": event, "profile": map[string]any{}, "session": map[string]any{},
-			"steps": map[string]any{}, "vars": map[string]any{}, "item": nil, "now": now}
-		if e.ProfileID != "" {
-			if p, err := store.FindProfileByID(ctx, e.ProfileID); err == nil {
-				vars["profile"] = asMap(p)
-			}
-		}
-		if ok, err := sel.wf.If.EvalBool(ctx, vars); err != nil || !ok {
+	if sel.filter != nil {
+		if ok, err := sel.filter.EvalBool(ctx, map[string]any{"event": asMap(e)}); err != nil || !ok {
 			return false, false
 		}
 	}
@@ -135,7 +127,7 @@ func (b *Backfills) DryRun(ctx context.Context, wfID string, req BackfillRequest
 		}
 		for _, e := range page {
 			ok, past := sel.takes(ctx, b.Store, e, b.now())
-			if past {
+			if past || (req.Limit > 0 && n == req.Limit) {
 				return n, sample, nil
 			}
 			if ok {
@@ -145,9 +137,10 @@ func (b *Backfills) DryRun(ctx context.Context, wfID string, req BackfillRequest
 				}
 			}
 		}
-		if f.Cursor = next; next == "" || (req.Limit > 0 && n >= req.Limit) {
-			return min(n, cmp.Or(req.Limit, n)), sample, nil
+		if len(page) == 0 { // a walk's cursor goes on past its last page
+			return n, sample, nil
 		}
+		f.Cursor = next
 	}
 }
 

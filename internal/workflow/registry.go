@@ -340,35 +340,45 @@ func (r *Registry) saveLocked(ctx context.Context, w *Workflow, version int, del
 func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) []*cdp.Run {
 	var runs []*cdp.Run
 	var vars map[string]any
+	profile := func(id string) (*cdp.Profile, error) { return tx.Profile(ctx, id) }
 	for _, wf := range r.cur.Load().active {
-		if !wf.Matches(e.SourceID, e.Type) {
-			continue
+		ok, err := wf.triggers(ctx, e, now, &vars, profile)
+		if err != nil {
+			r.log.Warn("workflow trigger condition failed", "workflow", wf.ID, "event", e.ID, "err", err)
 		}
-		if wf.If != nil {
-			if vars == nil {
-				vars = triggerVars(ctx, tx, e, now)
-			}
-			ok, err := wf.If.EvalBool(ctx, vars)
-			if err != nil {
-				r.log.Warn("workflow trigger condition failed", "workflow", wf.ID, "event", e.ID, "err", err)
-				continue
-			}
-			if !ok {
-				continue
-			}
+		if ok {
+			runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID,
+				Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now})
 		}
-		runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID,
-			Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now})
 	}
 	return runs
 }
 
-// triggerVars are the variables of a trigger condition.
-func triggerVars(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) map[string]any {
+// triggers reports whether wf's trigger selects e: its sources and types,
+// then its condition. vars holds the condition's variables, made once
+// (the event and its profile, read with profile) for all the workflows
+// an event is matched against.
+func (wf *Compiled) triggers(ctx context.Context, e *cdp.Event, now time.Time, vars *map[string]any,
+	profile func(id string) (*cdp.Profile, error)) (bool, error) {
+	if !wf.Matches(e.SourceID, e.Type) {
+		return false, nil
+	}
+	if wf.If == nil {
+		return true, nil
+	}
+	if *vars == nil {
+		*vars = triggerVars(e, now, profile)
+	}
+	return wf.If.EvalBool(ctx, *vars)
+}
+
+// triggerVars are the variables of a trigger condition: the event, and
+// its profile as profile reads it now.
+func triggerVars(e *cdp.Event, now time.Time, profile func(id string) (*cdp.Profile, error)) map[string]any {
 	vars := map[string]any{"event": asMap(e), "profile": map[string]any{}, "session": map[string]any{},
 		"steps": map[string]any{}, "vars": map[string]any{}, "item": nil, "now": now}
 	if e.ProfileID != "" {
-		if p, err := tx.Profile(ctx, e.ProfileID); err == nil {
+		if p, err := profile(e.ProfileID); err == nil {
 			vars["profile"] = asMap(p)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/action"
@@ -63,14 +62,8 @@ func build(d *action.Destination, in map[string]any, key string, now time.Time) 
 	// Signed or not, the request carries the step's key, so that a
 	// receiver can drop a retried delivery.
 	h := http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {key}}
-	h.Set(hooks.HeaderID, key)
-	h.Set(hooks.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	if secret := d.Get("signing_secret"); secret != "" {
-		sig, err := hooks.SignStandard(secret, key, now.Unix(), body)
-		if err != nil {
-			return action.Call{}, err
-		}
-		h.Set(hooks.HeaderSignature, sig)
+	if err := hooks.SetStandard(h, d.Get("signing_secret"), key, now, body); err != nil {
+		return action.Call{}, err
 	}
 	return action.Call{Request: httpclient.Request{Method: http.MethodPost, URL: url, Header: h, Body: body},
 		Output: func(status int, _ []byte) (any, error) { return map[string]any{"status": status}, nil }}, nil

@@ -145,11 +145,14 @@ func backfillRecord(b *cdp.Backfill) record {
 // InsertBackfill implements cdp.BackfillStore.
 func (s Records) InsertBackfill(ctx context.Context, b *cdp.Backfill) error {
 	ok, err := insertRecord(ctx, s.Exec, s.Mark, backfillRecord(b))
-	if err == nil && !ok {
+	switch {
+	case err != nil:
+		return err
+	case !ok:
 		return cdp.Errorf(cdp.ECONFLICT, "backfill %s exists", b.ID)
 	}
 	b.Version = 1
-	return err
+	return nil
 }
 
 // UpdateBackfill implements cdp.BackfillStore (and, with a transaction's
