@@ -37,11 +37,17 @@ func TestSecretsNeverShown(t *testing.T) {
 		querySecret = "QUERY-SECRET-8888"
 		authKey     = "HDRIN-SECRET-9999"
 		password    = "HDRIN-SECRET-AAAA"
+		stepQuery   = "STEPQ-SECRET-BBBB"
+		stepBodyKey = "STEPB-SECRET-CCCC"
+		stepField   = "STEPF-SECRET-DDDD"
 	)
-	// The destination echoes every request header back, as httpbin does.
+	// The destination echoes the request back, as httpbin does: its
+	// headers (with the Basic credential the client derived from the
+	// URL's userinfo), its URL and its body.
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"headers": r.Header})
+		_ = json.NewEncoder(w).Encode(map[string]any{"headers": r.Header, "url": r.URL.String(), "data": string(body)})
 	}))
 	defer echo.Close()
 	dest := strings.Replace(echo.URL, "http://", "http://svc:"+urlPassword+"@", 1) + "/api"
@@ -67,8 +73,9 @@ workflows:
         action: http.call
         destination: echo
         with:
-          url: "'/hook'"
+          url: "'/hook?api_key=`+stepQuery+`&x=1'"
           headers: "{'Authorization': 'Bearer `+wfBearer+`', 'X-Custom-Auth': '`+wfCustom+`'}"
+          body: "{'api_key': '`+stepBodyKey+`', 'secret_field': '`+stepField+`', 'n': 1}"
 `), 0o600)
 	t.Setenv("TOKEN", adminToken)
 	p := start(t, data, "--config", cfg)
@@ -140,7 +147,7 @@ workflows:
 	}
 	_ = json.Unmarshal(get(t, p.url+"/admin/v1/events?source=open", auth), &pings)
 	dry := postJSON(t, p.url+"/admin/v1/workflows/dry-run?event="+pings.Events[0].ID, auth, `{"id":"dry","trigger":{"source":"open"},"steps":[{"id":"call","action":"http.call","destination":"echo",`+
-		`"with":{"url":"'/x'","headers":"{'Authorization': 'Bearer `+wfBearer+`'}"}}]}`)
+		`"with":{"url":"'/x?api_key=`+stepQuery+`'","headers":"{'Authorization': 'Bearer `+wfBearer+`'}","body":"{'secret_field': '`+stepField+`'}"}}]}`)
 	shown["dry run"] = dry
 	for _, args := range [][]string{{"tail", "--help"}, {"send", "webhook", "--help"}, {"listen", "--help"}} {
 		cmd := exec.Command(binary, args...)
@@ -153,7 +160,8 @@ workflows:
 	_ = p.cmd.Wait()
 	shown["log"] = []byte(p.stderr.String())
 
-	all := []string{writeKey, cioKey, urlPassword, wfBearer, wfCustom, adminToken, envToken, querySecret, authKey, password}
+	all := []string{writeKey, cioKey, urlPassword, wfBearer, wfCustom, adminToken, envToken, querySecret, authKey, password,
+		stepQuery, stepBodyKey, stepField, basicAuth("svc", urlPassword)}
 	for name, body := range shown {
 		for _, s := range all {
 			if bytes.Contains(body, []byte(s)) {

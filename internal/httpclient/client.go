@@ -174,9 +174,7 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 		}
 	}
 
-	// Credentials the step put in its headers are secrets of this attempt
-	// too: a response may echo them, an error may quote them.
-	d.Secrets = append(slices.Clip(d.Secrets), redact.HeaderSecrets(req.Header)...)
+	d.Secrets = RequestSecrets(req, d.Secrets)
 	a := &Attempt{Attempt: cdp.Attempt{N: n, StartedAt: c.now().UTC(), Request: CaptureRequest(req, d.Secrets)}}
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
@@ -293,15 +291,28 @@ func (st *destination) limitLocked(now time.Time) rate.Limit {
 	return paced(r)
 }
 
+// RequestSecrets is known with the credentials the request itself
+// carries: its credential headers, query parameters and JSON body fields.
+// A response may echo them and an error may quote them, so the attempt's
+// record masks them wherever they appear.
+func RequestSecrets(req Request, known []string) []string {
+	out := append(slices.Clip(known), redact.HeaderSecrets(req.Header)...)
+	out = append(out, redact.QuerySecrets(req.URL)...)
+	return append(out, redact.JSONSecrets(req.Body)...)
+}
+
 // CaptureRequest is req as the run log keeps it (see capture); a dry run
-// shows the requests it would send the same way.
+// shows the requests it would send the same way. The record is for
+// showing: a retry rebuilds the request from the step's input.
 func CaptureRequest(req Request, secrets []string) cdp.Captured {
+	secrets = RequestSecrets(req, secrets)
 	c := capture(req.Header, req.Body, secrets)
-	c.Method, c.URL = req.Method, redact.Values(req.URL, secrets...)
+	c.Method, c.URL = req.Method, redact.Query(redact.Values(req.URL, secrets...))
 	return c
 }
 
-// capture masks credential headers and secret values and cuts the body.
+// capture masks credential headers, secret values and credential-like
+// JSON fields, and cuts the body.
 func capture(h http.Header, body []byte, secrets []string) cdp.Captured {
 	c := cdp.Captured{Headers: map[string][]string{}}
 	for k, vs := range h {
@@ -318,7 +329,7 @@ func capture(h http.Header, body []byte, secrets []string) cdp.Captured {
 			body = body[:len(body)-1]
 		}
 	}
-	c.Body = redact.Values(string(body), secrets...)
+	c.Body = redact.Body(body, secrets...)
 	return c
 }
 

@@ -2,7 +2,10 @@ package httpclient
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -12,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/redact"
 	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
@@ -134,6 +138,40 @@ func TestCaptureRedactsAndTruncates(t *testing.T) {
 	}
 	if !a.Response.Truncated || len(a.Response.Body) > maxCaptureBytes || !strings.HasPrefix(a.Response.Body, "é") || len(a.Body) != 6000 {
 		t.Fatalf("response body: truncated %v, %d bytes captured, %d read", a.Response.Truncated, len(a.Response.Body), len(a.Body))
+	}
+}
+
+// Credentials the request carries but nobody declared — a query
+// parameter, a JSON body field, the Basic credential derived from the
+// URL's userinfo — are masked in the record wherever they appear,
+// echoed in the response too; the rest of the exchange stays readable.
+func TestCaptureMasksUndeclaredCredentials(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"headers": r.Header, "url": r.URL.String(), "data": string(body)})
+	}))
+	defer srv.Close()
+	base := strings.Replace(srv.URL, "http://", "http://svc:pw-in-url-1@", 1)
+	d := Destination{ID: "echo", AllowPrivateNetwork: true, Secrets: redact.URLSecrets(base)}
+	a, err := New(nil).Do(context.Background(), d, 1, Request{Method: "POST", URL: base + "/echo?api_key=q-secret-2&x=1",
+		Header: http.Header{"Content-Type": {"application/json"}},
+		Body:   []byte(`{"api_key":"b-secret-3","secret_field":"f-secret-4","plain":"visible"}`)})
+	if err != nil || a.Class != Succeeded {
+		t.Fatalf("attempt %+v, %v", a, err)
+	}
+	record, _ := json.Marshal(a.Attempt)
+	basic := base64.StdEncoding.EncodeToString([]byte("svc:pw-in-url-1"))
+	for _, leak := range []string{"pw-in-url-1", "q-secret-2", "b-secret-3", "f-secret-4", basic} {
+		if strings.Contains(string(record), leak) {
+			t.Errorf("the record shows %s: %s", leak, record)
+		}
+	}
+	if !strings.Contains(a.Response.Body, "visible") || !strings.Contains(a.Request.URL, "x=1") {
+		t.Errorf("the record masks too much: %s", record)
+	}
+	if !strings.Contains(string(a.Body), "b-secret-3") {
+		t.Error("the body the action reads was masked")
 	}
 }
 

@@ -5,6 +5,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -81,18 +82,52 @@ func Query(uri string) string {
 	return path + "?" + strings.Join(parts, "&")
 }
 
+// QuerySecrets returns the values of a URI's credential-like query
+// parameters, as sent and unescaped, so that a response or an error that
+// echoes them is masked too.
+func QuerySecrets(uri string) []string {
+	_, query, ok := strings.Cut(uri, "?")
+	if !ok {
+		return nil
+	}
+	query, _, _ = strings.Cut(query, "#")
+	var out []string
+	for _, p := range strings.Split(query, "&") {
+		name, value, _ := strings.Cut(p, "=")
+		if n, err := url.QueryUnescape(name); err != nil || !SecretName(n) || value == "" {
+			continue
+		}
+		out = append(out, value)
+		if v, err := url.QueryUnescape(value); err == nil && v != value {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // URLSecrets returns the password (and the user, which is a token for
-// many services) of a URL's userinfo, to add to a destination's secrets.
+// many services) of a URL's userinfo, to add to a destination's secrets,
+// with the Basic credential an HTTP client derives from them: a
+// destination that echoes the request's headers shows that one.
 func URLSecrets(raw string) []string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return nil
 	}
-	out := []string{u.User.Username()}
-	if p, ok := u.User.Password(); ok {
+	user := u.User.Username()
+	out := []string{user}
+	p, ok := u.User.Password()
+	if ok {
 		out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
 	}
-	return out
+	return append(out, base64.StdEncoding.EncodeToString([]byte(user+":"+p)))
+}
+
+// Body is a captured request or response body as shown: the known
+// secrets masked by value and, in a JSON document, the credential-like
+// fields and query parameters masked by name.
+func Body(b []byte, secrets ...string) string {
+	return string(JSONFields(Bytes(b, secrets...)))
 }
 
 // HeaderSecrets returns the values of h's credential headers, so that a
@@ -112,7 +147,7 @@ func HeaderSecrets(h map[string][]string) []string {
 // evaluated input: the run record keeps it in clear because a retry sends
 // the same request, but no answer shows it.
 func JSONFields(doc json.RawMessage) json.RawMessage {
-	if len(doc) == 0 || !bytes.ContainsAny(doc, ":") {
+	if len(doc) == 0 || !bytes.ContainsAny(doc, ":?") {
 		return doc
 	}
 	var v any
@@ -130,7 +165,7 @@ func JSONFields(doc json.RawMessage) json.RawMessage {
 }
 
 // JSONSecrets returns the string values of a JSON document's
-// credential-like fields, so that where they reappear (a response that
+// credential-like fields and query parameters, so that where they reappear (a response that
 // echoes a request's headers) they can be masked by value.
 func JSONSecrets(doc json.RawMessage) []string {
 	var v any
@@ -144,6 +179,8 @@ func JSONSecrets(doc json.RawMessage) []string {
 		case string:
 			if secret {
 				out = append(out, v)
+			} else {
+				out = append(out, QuerySecrets(v)...)
 			}
 		case map[string]any:
 			for k, x := range v {
@@ -173,6 +210,9 @@ func Fields(in map[string]any) map[string]any {
 	return out
 }
 
+// maskFields masks, in place, the credential-like fields of a decoded
+// JSON document and the credential-like query parameters of its strings
+// (a URL written into a step's input).
 func maskFields(v any) bool {
 	changed := false
 	switch v := v.(type) {
@@ -184,10 +224,22 @@ func maskFields(v any) bool {
 					continue
 				}
 			}
+			if s, ok := x.(string); ok {
+				if q := Query(s); q != s {
+					v[k], changed = q, true
+				}
+				continue
+			}
 			changed = maskFields(x) || changed
 		}
 	case []any:
-		for _, x := range v {
+		for i, x := range v {
+			if s, ok := x.(string); ok {
+				if q := Query(s); q != s {
+					v[i], changed = q, true
+				}
+				continue
+			}
 			changed = maskFields(x) || changed
 		}
 	}

@@ -58,7 +58,7 @@ func TestQuery(t *testing.T) {
 // carry them in.
 func TestURLSecrets(t *testing.T) {
 	got := URLSecrets("https://user:p%40ss%2Fw@host/x")
-	for _, want := range []string{"user", "p@ss/w", "p%40ss%2Fw"} {
+	for _, want := range []string{"user", "p@ss/w", "p%40ss%2Fw", "dXNlcjpwQHNzL3c="} { // the last: Basic user:p@ss/w
 		if !slices.Contains(got, want) {
 			t.Errorf("URLSecrets lacks %q: %q", want, got)
 		}
@@ -96,5 +96,36 @@ func TestJSONFields(t *testing.T) {
 	}
 	if f := Fields(map[string]any{"password": "pw", "to": "a@b.c"}); f["password"] != Mask || f["to"] != "a@b.c" {
 		t.Errorf("Fields = %v", f)
+	}
+}
+
+// A URI's credential parameters are collected as sent and unescaped.
+func TestQuerySecrets(t *testing.T) {
+	got := QuerySecrets("/p?api_key=a%2Fb&x=1&token=&Signature=s1#frag")
+	if want := []string{"a%2Fb", "a/b", "s1"}; !slices.Equal(got, want) {
+		t.Errorf("QuerySecrets = %q, want %q", got, want)
+	}
+	if QuerySecrets("/p") != nil {
+		t.Error("secrets from a URI without a query")
+	}
+}
+
+// Strings in a JSON document that carry credential query parameters (a
+// step's url) are masked, and their values collected; Body masks known
+// values and credential fields of a JSON body.
+func TestJSONQueriesAndBody(t *testing.T) {
+	doc := json.RawMessage(`{"url":"/echo?api_key=k1&x=1","list":["https://h/p?token=t2"]}`)
+	masked := string(JSONFields(doc))
+	if strings.Contains(masked, "k1") || strings.Contains(masked, "t2") || !strings.Contains(masked, "x=1") {
+		t.Errorf("JSONFields = %s", masked)
+	}
+	if got := JSONSecrets(doc); !slices.Contains(got, "k1") || !slices.Contains(got, "t2") {
+		t.Errorf("JSONSecrets = %q", got)
+	}
+	if got := Body([]byte(`{"secret_field":"s","note":"known-value"}`), "known-value"); strings.Contains(got, `"s"`) || strings.Contains(got, "known-value") {
+		t.Errorf("Body = %s", got)
+	}
+	if got := Body([]byte("plain known-value"), "known-value"); got != "plain [redacted]" {
+		t.Errorf("Body = %s", got)
 	}
 }
