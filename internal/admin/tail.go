@@ -37,10 +37,11 @@ const (
 // Tail serves GET /admin/v1/tail as Server-Sent Events: an "id:" and a
 // "data:" line of JSON per stored event, filtered by source, type and a
 // CEL expression (filter=, over event). The filter runs in the
-// subscriber's goroutine, so a costly one slows only its own stream; a
-// client that cannot keep up is sent an "error" event and disconnected,
-// and ingest is never slowed. A Last-Event-ID header resumes the stream
-// (see resumeMargin).
+// subscriber's goroutine, within the node's filter budget shared by every
+// tail (tail.Limits), so neither a costly filter nor many tails slow
+// ingest: a tail that cannot keep up is sent an "error" event and
+// disconnected, and beyond the node's cap a new tail is refused with 503.
+// A Last-Event-ID header resumes the stream (see resumeMargin).
 func Tail(log *slog.Logger, hub *tail.Hub, store cdp.EventReader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -52,10 +53,15 @@ func Tail(log *slog.Logger, hub *tail.Hub, store cdp.EventReader) http.Handler {
 				return
 			}
 		}
+		sub, err := hub.Subscribe(tail.Filter{SourceID: q.Get("source"), Type: q.Get("type")}, 1024)
+		if err != nil {
+			w.Header().Set("Retry-After", "30")
+			httpx.Error(w, r, log, cdp.Errorf(cdp.EUNAVAILABLE, "%v (tail.max_subscribers); try again later", err))
+			return
+		}
+		defer sub.Close()
 		rc := http.NewResponseController(w)
 		_ = rc.SetWriteDeadline(time.Time{}) // a tail lives as long as the client wants
-		sub := hub.Subscribe(tail.Filter{SourceID: q.Get("source"), Type: q.Get("type")}, 1024)
-		defer sub.Close()
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-cache")
@@ -64,7 +70,7 @@ func Tail(log *slog.Logger, hub *tail.Hub, store cdp.EventReader) http.Handler {
 		fmt.Fprint(w, ": switchyard tail\n\n")
 		// Subscribed first, then the stored events: what is stored
 		// meanwhile comes live, and is sent once (by id).
-		sent := resume(r.Context(), w, store, r.Header.Get("Last-Event-ID"), filterOf(q), filter)
+		sent := resume(r.Context(), w, store, r.Header.Get("Last-Event-ID"), filterOf(q), metered(sub, filter))
 		if err := rc.Flush(); err != nil {
 			return
 		}
@@ -89,7 +95,7 @@ func Tail(log *slog.Logger, hub *tail.Hub, store cdp.EventReader) http.Handler {
 					continue
 				}
 				data, err := json.Marshal(e)
-				if err != nil || !matches(r.Context(), filter, data) {
+				if err != nil || !metered(sub, filter)(r.Context(), data) {
 					continue
 				}
 				fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, data)
@@ -105,10 +111,27 @@ func filterOf(q url.Values) cdp.EventFilter {
 	return cdp.EventFilter{SourceID: q.Get("source"), Type: q.Get("type")}
 }
 
+// match decides whether an event's JSON passes a tail's filter.
+type match func(ctx context.Context, data []byte) bool
+
+// metered is the filter evaluated within the hub's filter budget (see
+// Subscription.Eval); an evaluation that could not have its turn before
+// the client left does not match.
+func metered(sub *tail.Subscription, filter *expr.Program) match {
+	return func(ctx context.Context, data []byte) bool {
+		if filter == nil {
+			return true
+		}
+		ok := false
+		_ = sub.Eval(ctx, func() { ok = matches(ctx, filter, data) })
+		return ok
+	}
+}
+
 // resume writes the stored events matching f from resumeMargin before
 // the event last (the client's Last-Event-ID) on, oldest first, except
 // last itself, and returns their ids.
-func resume(ctx context.Context, w io.Writer, store cdp.EventReader, last string, f cdp.EventFilter, filter *expr.Program) map[string]struct{} {
+func resume(ctx context.Context, w io.Writer, store cdp.EventReader, last string, f cdp.EventFilter, filter match) map[string]struct{} {
 	sent := map[string]struct{}{}
 	if last == "" || store == nil {
 		return sent
@@ -144,7 +167,7 @@ func resume(ctx context.Context, w io.Writer, store cdp.EventReader, last string
 			continue
 		}
 		data, err := json.Marshal(e)
-		if err != nil || !matches(ctx, filter, data) {
+		if err != nil || !filter(ctx, data) {
 			continue
 		}
 		fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, data)

@@ -91,7 +91,7 @@ func TestTailAcrossNodes(t *testing.T) {
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
 	nodes := openNodes(t, cfg, 2)
 	a, b := nodes[0], nodes[1]
-	sub := b.Hub.Subscribe(tail.Filter{Type: "seen-on-b"}, 16)
+	sub, _ := b.Hub.Subscribe(tail.Filter{Type: "seen-on-b"}, 16)
 	defer sub.Close()
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()

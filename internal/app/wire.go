@@ -47,7 +47,8 @@ func newDeployment(cfg *config.Config) deployment {
 // background work (processor, runners, chores). On an error everything
 // opened so far is closed.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
-	a := &App{Config: cfg, Logger: log, Hub: &tail.Hub{}, failed: make(chan error, 1), deploy: newDeployment(cfg)}
+	hub := tail.NewHub(tail.Limits{MaxSubscribers: cfg.Tail.MaxSubscribers, FilterShare: cfg.Tail.FilterCPU})
+	a := &App{Config: cfg, Logger: log, Hub: hub, failed: make(chan error, 1), deploy: newDeployment(cfg)}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -64,6 +65,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Metrics = metrics.New(a.Registry)
+	metrics.RegisterTails(a.Registry, func() float64 { return float64(hub.Stats().Subscribers) },
+		func() float64 { return float64(hub.Stats().Dropped) }, func() float64 { return hub.Stats().FilterTime.Seconds() })
 
 	if err := a.openStore(ctx, cfg, cfg.Durability == config.DurabilityFsync); err != nil {
 		return nil, err

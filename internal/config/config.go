@@ -83,6 +83,7 @@ type Config struct {
 	TrustedProxies []string            `yaml:"trusted_proxies"`
 	RawCapture     RawCapture          `yaml:"raw_capture"`
 	Backpressure   Backpressure        `yaml:"backpressure"`
+	Tail           Tail                `yaml:"tail"`
 	Sources        []Source            `yaml:"sources"`
 	Destinations   []Destination       `yaml:"destinations"`
 	Workflows      []workflow.Workflow `yaml:"workflows"`
@@ -118,6 +119,19 @@ type RawCapture struct {
 	Enabled      bool   `yaml:"enabled"`
 	MaxBodyBytes int    `yaml:"max_body_bytes"` // longer bodies are kept truncated
 	Retention    string `yaml:"retention"`      // a Go duration, e.g. 168h
+}
+
+// Tail bounds what the live tails (the management API's /tail, the
+// console's live view, switchyard tail and listen) may cost a node, so
+// that no number of them slows ingest.
+type Tail struct {
+	// MaxSubscribers caps the tails open at once on a node (default 100);
+	// one more is refused with 503.
+	MaxSubscribers int `yaml:"max_subscribers"`
+	// FilterCPU is the share of one CPU that the CEL filters of every
+	// tail on the node may take together (default 0.25); a tail whose
+	// filter cannot keep up within it falls behind and is disconnected.
+	FilterCPU float64 `yaml:"filter_cpu"`
 }
 
 // Backpressure bounds the events accepted and not yet stored: beyond the
@@ -301,6 +315,7 @@ func Default() *Config {
 		Log:          Log{Level: "info", Format: "text"},
 		RawCapture:   RawCapture{Enabled: true, MaxBodyBytes: 64 << 10, Retention: "168h"},
 		Backpressure: Backpressure{MaxDelay: "30s", MaxBytes: 512 << 20},
+		Tail:         Tail{MaxSubscribers: 100, FilterCPU: 0.25},
 		// What the measured peak under saturation needs; see docs/benchmarks.md.
 		MemoryLimitBytes: 128 << 20,
 	}
@@ -426,6 +441,12 @@ func (c *Config) checkLimits(add func(path, format string, args ...any)) {
 	}
 	if c.MemoryLimitBytes != 0 && c.MemoryLimitBytes < 64<<20 {
 		add("memory_limit_bytes", "must be 0 (no limit) or at least 67108864 (64 MiB), not %d", c.MemoryLimitBytes)
+	}
+	if c.Tail.MaxSubscribers < 1 || c.Tail.MaxSubscribers > 100000 {
+		add("tail.max_subscribers", "must be 1 to 100000, not %d", c.Tail.MaxSubscribers)
+	}
+	if c.Tail.FilterCPU <= 0 || c.Tail.FilterCPU > 64 {
+		add("tail.filter_cpu", "must be a share of one CPU above 0 (0.25 is a quarter) and at most 64, not %g", c.Tail.FilterCPU)
 	}
 	if c.Backpressure.MaxBytes < 16<<20 {
 		add("backpressure.max_bytes", "must be at least 16777216 (16 MiB), not %d", c.Backpressure.MaxBytes)

@@ -166,3 +166,14 @@ func (m *Metrics) backlog() {
 		Help: "Ingest requests refused (503, or 429 where the API answers throttling so) because the backlog was over its bound, by route.",
 	}, []string{"route"})
 }
+
+// RegisterTails registers the live tails' collectors, read from the tail
+// hub when scraped: the tails open, those disconnected for falling behind,
+// and the seconds their filters took (bounded by tail.filter_cpu).
+func RegisterTails(reg prometheus.Registerer, open, dropped, filterSeconds func() float64) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_tail_subscribers", Help: "Live tails open on this node."}, open),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchyard_tail_dropped_total", Help: "Live tails disconnected for falling behind."}, dropped),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchyard_tail_filter_seconds_total", Help: "Time spent evaluating live tails' filters."}, filterSeconds),
+	)
+}

@@ -151,7 +151,7 @@ func TestPoisonIsStoredNotRetriedForever(t *testing.T) {
 	if _, err := e.log.Append(t.Context(), "web", "", bad); err != nil {
 		t.Fatal(err)
 	}
-	sub := e.hub.Subscribe(tail.Filter{Type: cdp.EventPoison}, 10)
+	sub, _ := e.hub.Subscribe(tail.Filter{Type: cdp.EventPoison}, 10)
 	e.run(t, func() bool {
 		events, _, err := e.store.FindEvents(t.Context(), cdp.EventFilter{Type: cdp.EventPoison})
 		return err == nil && len(events) == 2

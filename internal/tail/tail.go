@@ -1,13 +1,21 @@
 // Package tail fans stored events out to live subscribers (the management
 // API's /tail stream). A subscriber that cannot keep up is disconnected
-// rather than allowed to slow the processor down.
+// rather than allowed to slow the processor down, and the subscribers'
+// number and the CPU their filters take are bounded (Limits).
 package tail
 
 import (
+	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
+
+// ErrFull refuses a subscription beyond Limits.MaxSubscribers.
+var ErrFull = errors.New("too many live tails are open on this node")
 
 // Filter selects events; a nil Match accepts everything.
 type Filter struct {
@@ -21,12 +29,40 @@ func (f Filter) accepts(e *cdp.Event) bool {
 	return (f.SourceID == "" || f.SourceID == e.SourceID) && (f.Type == "" || f.Type == e.Type) && (f.Match == nil || f.Match(e))
 }
 
-// Hub distributes events to subscribers. The zero value is ready to use.
+// Hub distributes events to subscribers. The zero value is ready to use,
+// without limits.
 type Hub struct {
-	mu     sync.RWMutex
-	subs   map[*Subscription]struct{}
-	closed bool
-	opened chan struct{} // closed at the next Subscribe
+	mu      sync.RWMutex
+	subs    map[*Subscription]struct{}
+	closed  bool
+	opened  chan struct{} // closed at the next Subscribe
+	max     int
+	filters *budget
+	dropped atomic.Int64
+}
+
+// NewHub returns a hub that holds its subscribers to limits.
+func NewHub(limits Limits) *Hub {
+	return &Hub{max: limits.MaxSubscribers, filters: newBudget(limits.FilterShare)}
+}
+
+// Stats are a hub's counters, for the metrics.
+type Stats struct {
+	Subscribers int
+	Dropped     int64         // subscriptions closed for falling behind
+	FilterTime  time.Duration // spent evaluating filters (Subscription.Eval)
+}
+
+// Stats returns the hub's counters now.
+func (h *Hub) Stats() Stats {
+	h.mu.RLock()
+	n := len(h.subs)
+	h.mu.RUnlock()
+	s := Stats{Subscribers: n, Dropped: h.dropped.Load()}
+	if h.filters != nil {
+		s.FilterTime = time.Duration(h.filters.spent.Load())
+	}
+	return s
 }
 
 // Subscribed returns a channel closed when a subscription next opens, so
@@ -59,15 +95,20 @@ type Subscription struct {
 	dropped bool
 }
 
-// Subscribe returns a subscription buffering up to buffer events.
-func (h *Hub) Subscribe(f Filter, buffer int) *Subscription {
+// Subscribe returns a subscription buffering up to buffer events, or
+// ErrFull when the hub holds as many as its limits allow.
+func (h *Hub) Subscribe(f Filter, buffer int) (*Subscription, error) {
 	c := make(chan *cdp.Event, buffer)
 	s := &Subscription{C: c, c: c, filter: f, hub: h}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		close(c)
-		return s
+		return s, nil
+	}
+	if h.max > 0 && len(h.subs) >= h.max {
+		h.mu.Unlock()
+		return nil, ErrFull
 	}
 	if h.subs == nil {
 		h.subs = map[*Subscription]struct{}{}
@@ -78,7 +119,19 @@ func (h *Hub) Subscribe(f Filter, buffer int) *Subscription {
 		h.opened = nil
 	}
 	h.mu.Unlock()
-	return s
+	return s, nil
+}
+
+// Eval runs f, the subscriber's own filter over an event, within the
+// hub's filter budget: in turn with every other subscriber's, once the
+// budget allows. While it waits, the subscription's buffer fills and, full,
+// drops it. It fails only when ctx ends first.
+func (s *Subscription) Eval(ctx context.Context, f func()) error {
+	if s.hub.filters == nil {
+		f()
+		return nil
+	}
+	return s.hub.filters.run(ctx, f)
 }
 
 // Close ends every subscription, and those made later at once: a server
@@ -113,6 +166,13 @@ func (h *Hub) remove(s *Subscription, dropped bool) {
 	delete(h.subs, s)
 	s.dropped = dropped
 	close(s.c)
+	if dropped {
+		// What it had not read is not worth its filter's time: the
+		// reader learns at once that it fell behind.
+		h.dropped.Add(1)
+		for range s.c {
+		}
+	}
 }
 
 // Publish offers events to every subscriber without blocking.
