@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"log/slog"
 	"mime"
 	"net"
@@ -28,6 +29,12 @@ import (
 //     sends them) and, unless it carries the console's custom header,
 //     have a JSON or YAML body, which a cross-site request cannot send
 //     without a CORS preflight the management API never grants.
+//
+// Reads from another site are refused too, unless they carry a token: a
+// page cannot read the answer, but it can time it or feed it to an
+// element, and nothing legitimate asks cross-site. The one exception is a
+// console page opened by following a link (a top-level navigation), such
+// as an alert's link to a run.
 type Guard struct {
 	log   *slog.Logger
 	any   bool
@@ -52,16 +59,28 @@ func NewGuard(log *slog.Logger, allowed []string) *Guard {
 	return g
 }
 
-// API guards a management API handler.
-func (g *Guard) API(h http.Handler) http.Handler { return g.wrap(h, false) }
+// What a guarded handler serves, which decides what is admitted.
+type guarded int
+
+const (
+	apiRoute  guarded = iota // the management API, /metrics
+	pageRoute                // a console page: may be opened from a link
+	formRoute                // the console's sign-in and sign-out forms
+)
+
+// API guards a management API handler (and /metrics).
+func (g *Guard) API(h http.Handler) http.Handler { return g.wrap(h, apiRoute) }
+
+// Page guards a console page, which a link from elsewhere may open.
+func (g *Guard) Page(h http.Handler) http.Handler { return g.wrap(h, pageRoute) }
 
 // Form guards a handler that takes an HTML form (the console's sign-in
 // and sign-out): same origin required, any body type.
-func (g *Guard) Form(h http.Handler) http.Handler { return g.wrap(h, true) }
+func (g *Guard) Form(h http.Handler) http.Handler { return g.wrap(h, formRoute) }
 
-func (g *Guard) wrap(h http.Handler, form bool) http.Handler {
+func (g *Guard) wrap(h http.Handler, kind guarded) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := g.check(r, form); err != nil {
+		if err := g.check(r, kind); err != nil {
 			httpx.Error(w, r, g.log, err)
 			return
 		}
@@ -69,12 +88,20 @@ func (g *Guard) wrap(h http.Handler, form bool) http.Handler {
 	})
 }
 
-func (g *Guard) check(r *http.Request, form bool) error {
+func (g *Guard) check(r *http.Request, kind guarded) error {
 	if !g.allowedHost(r.Host) {
 		return cdp.Errorf(cdp.EFORBIDDEN, "the management API and console do not answer to host %q: add it to admin.allowed_hosts", hostOnly(r.Host))
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		if kind == pageRoute && r.Header.Get("Sec-Fetch-Mode") == "navigate" {
+			return nil // a link followed to a console page
+		}
+		if r.Header.Get("Authorization") == "" {
+			if from := crossSite(r); from != "" {
+				return cdp.Errorf(cdp.EFORBIDDEN, "%s cannot read anything here without a token", from)
+			}
+		}
 		return nil
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
@@ -86,7 +113,7 @@ func (g *Guard) check(r *http.Request, form bool) error {
 			return cdp.Errorf(cdp.EFORBIDDEN, "a request from origin %q cannot change anything here", origin)
 		}
 	}
-	if form || r.Header.Get(CSRFHeader) != "" {
+	if kind == formRoute || r.Header.Get(CSRFHeader) != "" {
 		return nil
 	}
 	ct := r.Header.Get("Content-Type")
@@ -97,6 +124,20 @@ func (g *Guard) check(r *http.Request, form bool) error {
 		return cdp.Errorf(cdp.EINVALID, "send the body as Content-Type: application/json (or application/yaml), not %q", ct)
 	}
 	return nil
+}
+
+// crossSite describes where a browser says a request comes from when
+// that is another site or another origin, or returns "".
+func crossSite(r *http.Request) string {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return "a " + site + " request"
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if u, err := url.Parse(origin); err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+			return fmt.Sprintf("a request from origin %q", origin)
+		}
+	}
+	return ""
 }
 
 // isDocumentType reports whether a body of media type mt is one the

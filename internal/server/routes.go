@@ -82,12 +82,13 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d))
 	// With tokens, metrics need one too (Prometheus sends it as a bearer
-	// token); without, they stay open as the health checks are.
+	// token); without, they stay open as the health checks are, to the
+	// Hosts and sites the management API answers to.
 	metrics := handleMetrics(d)
 	if len(d.Config.Admin.Tokens) > 0 {
 		metrics = d.access().Wrap(d.Logger, metrics)
 	}
-	mux.Handle("GET /metrics", metrics)
+	mux.Handle("GET /metrics", admin.NewGuard(d.Logger, d.Config.Admin.AllowedHosts).API(metrics))
 	mux.Handle("GET /asyncapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.AsyncAPI(d.Version, host) }))
 	mux.Handle("GET /openapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.OpenAPI(d.Version, base) }))
 }
@@ -153,7 +154,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *admin.Access) {
 	con := console.MustNew(console.Deps{Log: d.Logger, Store: d.Store, Sources: d.Sources, Workflows: d.Workflows,
 		Metrics: d.Metrics, Access: access, Destinations: d.Destinations})
-	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.API(h)) }
+	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.Page(h)) }
 	page("GET /console/static/", con.Static())
 	page("GET /console/signin", con.SignInPage())
 	mux.Handle("POST /console/signin", guard.Form(con.SignIn()))

@@ -57,6 +57,39 @@ func TestBrowserAttacksOnManagementAPI(t *testing.T) {
 	wantStatus(t, s.do(t, "POST", "/admin/v1/sources", "application/json", source, "Origin", s.url, "Sec-Fetch-Site", "same-origin"), 201)
 	// Ingest routes are for every origin and host, as before.
 	wantStatus(t, s.doHost(t, "GET", "/healthz", "attacker.example"), 200)
+
+	// /metrics answers the Hosts the management API answers to.
+	r = s.doHost(t, "GET", "/metrics", "attacker.example:8686")
+	wantStatus(t, r, 403)
+	wantStatus(t, s.doHost(t, "GET", "/metrics", "localhost:8686"), 200)
+
+	// Reads from another site or origin are refused, console pages opened
+	// from a link excepted.
+	for _, h := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"}, // localhost:3000 is the same site as localhost:8686
+		{"Origin", "https://attacker.example"},
+		{"Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "no-cors"},
+	} {
+		for _, path := range []string{"/admin/v1/sources", "/admin/v1/events", "/admin/v1/tail", "/metrics", "/console/sources"} {
+			if r := s.do(t, "GET", path, "", "", h...); r.status != 403 {
+				t.Errorf("cross-site GET %s with %v: %d", path, h, r.status)
+			}
+		}
+	}
+	if r := s.do(t, "GET", "/console/sources", "", "", "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"); r.status != 200 {
+		t.Errorf("a link to a console page: %d", r.status)
+	}
+	wantStatus(t, s.do(t, "GET", "/admin/v1/sources", "", "", "Sec-Fetch-Site", "same-origin", "Origin", s.url), 200)
+}
+
+// With tokens, a read that carries one is served whatever the browser
+// says of its origin: only a page that holds the token can send it.
+func TestCrossSiteReadWithToken(t *testing.T) {
+	s := newStack(t, func(c *config.Config) { c.Admin.Tokens = []string{"s3cret"} })
+	wantStatus(t, s.do(t, "GET", "/admin/v1/sources", "", "", "Sec-Fetch-Site", "cross-site"), 403)
+	wantStatus(t, s.do(t, "GET", "/admin/v1/sources", "", "", "Sec-Fetch-Site", "cross-site", "Authorization", "Bearer s3cret"), 200)
+	wantStatus(t, s.do(t, "GET", "/metrics", "", "", "Authorization", "Bearer s3cret"), 200)
 }
 
 func TestAllowedHosts(t *testing.T) {
