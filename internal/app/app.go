@@ -22,6 +22,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/disk"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
@@ -61,6 +62,7 @@ type App struct {
 	Version string
 
 	deploy   deployment
+	disk     *disk.Guard                            // the data directory's free space, with the embedded event log
 	failed   chan error                             // the processor stopped on its own
 	maintain func(context.Context, time.Time) error // the store's hourly upkeep: event retention, partitions
 	members  *natsbus.Members                       // the nodes sharing the queues, with an external NATS

@@ -15,6 +15,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/disk"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
@@ -95,11 +96,16 @@ func (a *App) closeFirst(c func() error) { a.closers = append([]func() error{c},
 // session bucket.
 func (a *App) openLogs(ctx context.Context, cfg *config.Config) (*natsbus.Log, error) {
 	p := a.deploy.prefix
+	if !a.deploy.shared {
+		// The embedded event log writes to the data directory: keep it
+		// from filling up.
+		a.disk = disk.New(cfg.DataDir, uint64(cfg.MinFreeBytes), a.Logger.With("component", "disk"))
+	}
 	var evlog *natsbus.Log
 	err := waitFor(ctx, a.Logger, "NATS", func() (err error) {
 		// A 5 ms linger lets the processor commit larger batches under load.
 		evlog, err = natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: cfg.Durability == config.DurabilityFsync,
-			Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: a.Logger.With("component", "eventlog"),
+			Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: a.Logger.With("component", "eventlog"), TrimPaused: a.disk.Short,
 			Credentials: cfg.NATSCredentials, NKeySeed: cfg.NATSNKey, CAFile: cfg.NATSTLS.CAFile, CertFile: cfg.NATSTLS.CertFile, KeyFile: cfg.NATSTLS.KeyFile})
 		return err
 	})
@@ -163,7 +169,12 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 	pressure := ingest.NewBackpressure(evlog, processor.Group, ingest.BackpressureOptions{
 		MaxDelay: cfg.Backpressure.MaxDelayDuration(), MaxBytes: uint64(cfg.Backpressure.MaxBytes)},
 		a.Metrics, a.Logger.With("component", "backpressure"))
-	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics, pressure)
+	refusals := ingest.Refusals{Backlog: pressure, Disk: a.disk}
+	if a.disk != nil {
+		// Once space is back, reload the event log if its writes failed.
+		a.work.Go(func() { a.disk.Run(workCtx, evlog.Repair) })
+	}
+	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics, refusals)
 	a.closeFirst(func() error { a.Ingest.Close(); return nil })
 	a.work.Go(func() { pressure.Run(workCtx) })
 	return nil

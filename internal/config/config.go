@@ -80,14 +80,19 @@ type Config struct {
 	Admin          Admin  `yaml:"admin"`
 	// TrustedProxies are the addresses (IPs or CIDR prefixes) of reverse
 	// proxies whose X-Forwarded-For/-Host/-Proto headers are believed.
-	TrustedProxies []string            `yaml:"trusted_proxies"`
-	RawCapture     RawCapture          `yaml:"raw_capture"`
-	Backpressure   Backpressure        `yaml:"backpressure"`
-	Tail           Tail                `yaml:"tail"`
-	Sources        []Source            `yaml:"sources"`
-	Destinations   []Destination       `yaml:"destinations"`
-	Workflows      []workflow.Workflow `yaml:"workflows"`
-	Alerts         Alerts              `yaml:"alerts"`
+	TrustedProxies []string     `yaml:"trusted_proxies"`
+	RawCapture     RawCapture   `yaml:"raw_capture"`
+	Backpressure   Backpressure `yaml:"backpressure"`
+	Tail           Tail         `yaml:"tail"`
+	// MinFreeBytes is the free space kept on the data directory's
+	// filesystem with the embedded event log: under it, new events are
+	// refused and the node is not ready (0: a tenth of the filesystem, at
+	// most 1 GiB).
+	MinFreeBytes int64               `yaml:"min_free_bytes"`
+	Sources      []Source            `yaml:"sources"`
+	Destinations []Destination       `yaml:"destinations"`
+	Workflows    []workflow.Workflow `yaml:"workflows"`
+	Alerts       Alerts              `yaml:"alerts"`
 	// BackfillRate caps the runs a backfill creates per second (default
 	// 50), so that the runners keep serving arriving events.
 	BackfillRate float64           `yaml:"backfill_rate"`
@@ -441,6 +446,9 @@ func (c *Config) checkLimits(add func(path, format string, args ...any)) {
 	}
 	if c.MemoryLimitBytes != 0 && c.MemoryLimitBytes < 64<<20 {
 		add("memory_limit_bytes", "must be 0 (no limit) or at least 67108864 (64 MiB), not %d", c.MemoryLimitBytes)
+	}
+	if c.MinFreeBytes < 0 {
+		add("min_free_bytes", "must be 0 (a tenth of the filesystem, at most 1 GiB) or more, not %d", c.MinFreeBytes)
 	}
 	if c.Tail.MaxSubscribers < 1 || c.Tail.MaxSubscribers > 100000 {
 		add("tail.max_subscribers", "must be 1 to 100000, not %d", c.Tail.MaxSubscribers)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/disk"
 	"github.com/switchyardhq/switchyard/internal/envelope"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
@@ -26,24 +27,42 @@ type Service struct {
 	sources  *Sources
 	metrics  *metrics.Metrics
 	limits   limiters
-	pressure *Backpressure // nil: never refuse for the backlog
+	refusals Refusals
 	now      func() time.Time
 }
 
-// New returns a Service; Close it to stop its committers. pressure, if
-// not nil, is what Overloaded consults.
-func New(log cdp.EventLog, id *identity.Service, sources *Sources, m *metrics.Metrics, pressure *Backpressure) *Service {
-	return &Service{commit: newCommitter(log), identity: id, sources: sources, metrics: m, pressure: pressure, now: time.Now}
+// Refusals are what makes the edge refuse new requests, before reading
+// them, with Retry-After.
+type Refusals struct {
+	Backlog *Backpressure // the event log's backlog; nil: never
+	Disk    *disk.Guard   // the data directory's free space; nil: never
+}
+
+// diskRetryAfter is the Retry-After of a request refused for a full disk:
+// space comes back when an operator frees it, not by itself.
+const diskRetryAfter = "30"
+
+// New returns a Service; Close it to stop its committers. Overloaded
+// consults refusals.
+func New(log cdp.EventLog, id *identity.Service, sources *Sources, m *metrics.Metrics, refusals Refusals) *Service {
+	return &Service{commit: newCommitter(log), identity: id, sources: sources, metrics: m, refusals: refusals, now: time.Now}
 }
 
 // Backlog is the last reading of the event log's backlog.
-func (s *Service) Backlog() BacklogStatus { return s.pressure.Status() }
+func (s *Service) Backlog() BacklogStatus { return s.refusals.Backlog.Status() }
 
-// Overloaded reports whether the event log's backlog is over its bound,
-// so that an API refuses the request (before reading its body) with the
-// Retry-After returned; route names the route for the refusals metric.
+// Disk is the last reading of the data directory's free space.
+func (s *Service) Disk() disk.Status { return s.refusals.Disk.Status() }
+
+// Overloaded reports whether the event log's backlog is over its bound
+// or the disk nearly full, so that an API refuses the request (before
+// reading its body) with the Retry-After returned; route names the route
+// for the refusals metric.
 func (s *Service) Overloaded(route string) (retryAfter string, over bool) {
-	retryAfter, over = s.pressure.Overloaded()
+	retryAfter, over = s.refusals.Backlog.Overloaded()
+	if !over && s.refusals.Disk.Low() {
+		retryAfter, over = diskRetryAfter, true
+	}
 	if over {
 		s.metrics.Refused.WithLabelValues(route).Inc()
 	}

@@ -24,7 +24,7 @@ func TestAbandonedRequestCounted(t *testing.T) {
 	}
 	defer log.Close()
 	m := metrics.New(prometheus.NewRegistry())
-	s := New(log, nil, nil, m, nil)
+	s := New(log, nil, nil, m, Refusals{})
 	defer s.Close()
 	for i := range 20 {
 		ctx, cancel := context.WithCancel(t.Context())

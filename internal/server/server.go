@@ -136,7 +136,8 @@ func handleHealthz() http.Handler {
 	})
 }
 
-// handleReadyz reports ready when the store and the event log answer.
+// handleReadyz reports ready when the store and the event log answer and
+// the data directory's disk has room.
 func handleReadyz(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -163,6 +164,12 @@ func handleReadyz(d Deps) http.Handler {
 			if state == "ready" {
 				state = "overloaded"
 			}
+		}
+		// A full disk is this node's own: not ready while it lasts, so a
+		// balancer sends clients elsewhere.
+		checks["disk"] = "ok"
+		if st := d.Ingest.Disk(); st.Low {
+			checks["disk"], status, state = st.String(), http.StatusServiceUnavailable, "unavailable"
 		}
 		httpx.WriteJSON(w, status, map[string]any{"status": state, "checks": checks, "backlog": backlog})
 	})

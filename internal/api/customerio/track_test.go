@@ -43,7 +43,7 @@ func TestTrackHandlers(t *testing.T) {
 	if err := sources.Load(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	in := ingest.New(log, identity.New(store, nil), sources, symetrics.New(prometheus.NewRegistry()), nil)
+	in := ingest.New(log, identity.New(store, nil), sources, symetrics.New(prometheus.NewRegistry()), ingest.Refusals{})
 	defer in.Close()
 	api := New(quiet, in, sources, 1<<20)
 	mux := http.NewServeMux()

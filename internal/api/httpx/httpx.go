@@ -181,5 +181,6 @@ func Shed(overloaded func(route string) (retryAfter string, over bool), route st
 	})
 }
 
-// Overloaded is the message of a request refused for the backlog.
-const Overloaded = "Switchyard has accepted more events than it can store in time; retry after the number of seconds in Retry-After"
+// Overloaded is the message of a request refused for the backlog or for
+// a full disk.
+const Overloaded = "Switchyard cannot take more events now (more are waiting than it can store in time, or its disk is nearly full); retry after the number of seconds in Retry-After"

@@ -12,7 +12,9 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -62,6 +64,9 @@ type Options struct {
 	Replicas int
 	// TrimInterval is how often acknowledged messages are purged (default 1s).
 	TrimInterval time.Duration
+	// TrimPaused, if set, holds the purge while it reports true (the disk
+	// is nearly full): a purge compacts the stream's files, which writes.
+	TrimPaused func() bool
 	// Linger is how long a consumer waits, after the first message of a
 	// batch, for more to arrive (default 0: hand over what is there). A few
 	// milliseconds make batches larger and store commits rarer under load,
@@ -105,11 +110,15 @@ type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 
-	sibling  bool // shares the server and connection of another Log
-	hooks    *hooks
-	stopTrim context.CancelFunc
-	trimDone chan struct{}
-	trimmed  uint64 // last purged-up-to sequence; only trimLoop uses it
+	sibling bool // shares the server and connection of another Log
+	hooks   *hooks
+	// writeFailed is set when the embedded server failed to write (the
+	// disk was full): from then on it refuses every write to that stream
+	// until JetStream is loaded again (Repair). Shared with siblings.
+	writeFailed *atomic.Bool
+	stopTrim    context.CancelFunc
+	trimDone    chan struct{}
+	trimmed     uint64 // last purged-up-to sequence; only trimLoop uses it
 }
 
 var _ cdp.EventLog = (*Log)(nil)
@@ -166,11 +175,11 @@ const maxPayload = 8 << 20
 // updates the stream.
 func Open(ctx context.Context, opts Options) (*Log, error) {
 	opts.setDefaults()
-	l := &Log{opts: opts, hooks: &hooks{}}
+	l := &Log{opts: opts, hooks: &hooks{}, writeFailed: &atomic.Bool{}}
 	var copts []nats.Option
 	url := opts.URL
 	if url == "" {
-		ns, err := startEmbedded(opts)
+		ns, err := startEmbedded(opts, l.writeFailed)
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +245,7 @@ func unavailable(err error) error {
 func (l *Log) Sibling(ctx context.Context, stream, subject string) (*Log, error) {
 	opts := l.opts
 	opts.Stream, opts.Subject = stream, subject
-	s := &Log{opts: opts, ns: l.ns, nc: l.nc, js: l.js, sibling: true, hooks: l.hooks}
+	s := &Log{opts: opts, ns: l.ns, nc: l.nc, js: l.js, sibling: true, hooks: l.hooks, writeFailed: l.writeFailed}
 	if err := s.setupStream(ctx); err != nil {
 		return nil, err
 	}
@@ -342,6 +351,13 @@ func (l *Log) trimLoop(ctx context.Context) {
 // range purge instead of a delete per ack. A stream without consumers is
 // never trimmed, so nothing is lost before the processor first attaches.
 func (l *Log) trim(ctx context.Context) error {
+	// After a failed write the stream holds data it could not flush, and
+	// nats-server's purge, which flushes under the store's lock, would
+	// deadlock the stream when that flush fails again: no purge until
+	// Repair has reloaded it. Nor while the disk is nearly full.
+	if l.writeFailed.Load() || (l.opts.TrimPaused != nil && l.opts.TrimPaused()) {
+		return nil
+	}
 	lister := l.stream.ListConsumers(ctx)
 	floor, groups := uint64(math.MaxUint64), 0
 	for info := range lister.Info() {
@@ -361,7 +377,7 @@ func (l *Log) trim(ctx context.Context) error {
 	return nil
 }
 
-func startEmbedded(opts Options) (*server.Server, error) {
+func startEmbedded(opts Options, writeFailed *atomic.Bool) (*server.Server, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("embedded nats: no data dir")
 	}
@@ -371,15 +387,19 @@ func startEmbedded(opts Options) (*server.Server, error) {
 		JetStream:          true,
 		StoreDir:           filepath.Join(opts.DataDir, "jetstream"),
 		JetStreamMaxMemory: 64 << 20, // only file storage is used
-		MaxPayload:         maxPayload,
-		SyncAlways:         opts.SyncAlways,
-		NoSigs:             true,
+		// Not the server's default, a share of the free space at start,
+		// which would hold after space was freed: the data directory's
+		// free space is guarded by the caller (TrimPaused, disk.Guard).
+		JetStreamMaxStore: 1 << 50,
+		MaxPayload:        maxPayload,
+		SyncAlways:        opts.SyncAlways,
+		NoSigs:            true,
 	}
 	ns, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	ns.SetLoggerV2(&serverLogger{opts.Logger.With("component", "nats")}, false, false, false)
+	ns.SetLoggerV2(&serverLogger{opts.Logger.With("component", "nats"), writeFailed}, false, false, false)
 	go ns.Start()
 	if !ns.ReadyForConnections(60 * time.Second) {
 		ns.Shutdown()
@@ -468,12 +488,56 @@ func (l *Log) shutdownServer() {
 	}
 }
 
-// serverLogger adapts slog to nats-server's logger interface.
-type serverLogger struct{ l *slog.Logger }
+// Repair loads the embedded server's JetStream again if a write failed
+// since it was last loaded (the disk was full): the server refuses every
+// later write to a stream whose write failed, and publishes to it time out,
+// until then. What it acknowledged had been written, and is loaded again;
+// consumers carry on from their acknowledged positions. Call it once
+// space has been freed. With an external server it does nothing: that
+// server's operator owns its disks.
+func (l *Log) Repair(ctx context.Context) error {
+	if l.ns == nil || !l.writeFailed.Load() {
+		return nil
+	}
+	cfg := l.ns.JetStreamConfig()
+	if cfg == nil {
+		return errors.New("repair event log: JetStream is not running")
+	}
+	l.opts.Logger.Warn("reloading the event log after a failed write")
+	if err := l.ns.ShutdownJetStream(); err != nil {
+		return fmt.Errorf("repair event log: stop JetStream: %w", err)
+	}
+	// The running configuration names the store's own directory; enabling
+	// takes its parent, as the server's options do.
+	cfg.StoreDir = filepath.Dir(cfg.StoreDir)
+	if err := l.ns.EnableJetStream(cfg); err != nil {
+		return fmt.Errorf("repair event log: start JetStream: %w", err)
+	}
+	if _, err := l.stream.Info(ctx); err != nil {
+		return fmt.Errorf("repair event log: %w", err)
+	}
+	l.writeFailed.Store(false)
+	l.opts.Logger.Info("event log reloaded")
+	return nil
+}
+
+// serverLogger adapts slog to nats-server's logger interface. It also
+// notes a failed write, which the server reports only in its log.
+type serverLogger struct {
+	l           *slog.Logger
+	writeFailed *atomic.Bool
+}
 
 func (s *serverLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s *serverLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
 func (s *serverLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s *serverLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s *serverLogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
-func (s *serverLogger) Tracef(format string, v ...any)  {}
+func (s *serverLogger) Errorf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	// The server's own test for a full disk (isOutOfSpaceErr) is this text.
+	if strings.Contains(msg, "no space left") || strings.Contains(msg, "write error") {
+		s.writeFailed.Store(true)
+	}
+	s.l.Error(msg)
+}
+func (s *serverLogger) Debugf(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Tracef(format string, v ...any) {}

@@ -60,9 +60,10 @@ func lostConnection(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		// Class 08: connection exception; 57P01-03: the server is shutting
-		// down or starting; 53300: too many connections.
+		// down or starting; 53300: too many connections; 53100: its disk
+		// is full (a write succeeds once space is freed).
 		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" ||
-			pe.Code == "57P03" || pe.Code == "53300"
+			pe.Code == "57P03" || pe.Code == "53300" || pe.Code == "53100"
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error

@@ -20,6 +20,7 @@ func TestUnavailable(t *testing.T) {
 		io.ErrUnexpectedEOF:            true,
 		&pgconn.PgError{Code: "08006"}: true,
 		&pgconn.PgError{Code: "57P01"}: true,
+		&pgconn.PgError{Code: "53100"}: true, // disk full
 		&pgconn.PgError{Code: "23505"}: false,
 		errors.New("syntax error"):     false,
 	} {

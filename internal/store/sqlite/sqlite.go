@@ -18,7 +18,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/store/query"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 //go:embed schema.sql
@@ -294,7 +294,29 @@ func (s *Store) Update(ctx context.Context, fn func(cdp.Tx) error) error {
 	}
 	// The writer always answers, even if ctx ends meanwhile: the caller must
 	// not believe a write failed when it committed.
-	return <-req.err
+	return diskFull(<-req.err)
+}
+
+// SQLite's result codes for a full disk and a failed write (the low byte
+// of an extended code).
+const (
+	sqliteIOErr = 10
+	sqliteFull  = 13
+)
+
+// diskFull marks a write that failed for lack of space (or a write error)
+// as EUNAVAILABLE: it is no fault of what was written, and succeeds once
+// space is freed, so the processor retries it for as long as that takes
+// instead of storing the events as poison, and an ingest route answers 503.
+func diskFull(err error) error {
+	var se *sqlite.Error
+	if err == nil || !errors.As(err, &se) || cdp.ErrorCode(err) == cdp.EUNAVAILABLE {
+		return err
+	}
+	if c := se.Code() & 0xff; c != sqliteFull && c != sqliteIOErr {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cdp.Errorf(cdp.EUNAVAILABLE, "the store cannot write: the disk is full"), err)
 }
 
 // writer owns the write connection: it takes the first queued Update,
