@@ -41,6 +41,9 @@ type ReplayRequest struct {
 	// Force replays requests replayed before (their events are stored
 	// again); without it a second replay stores nothing new.
 	Force bool `json:"force"`
+	// RerunWorkflows runs again, for the new events, the workflows that
+	// ran for the originals; without it they do not run twice.
+	RerunWorkflows bool `json:"rerun_workflows"`
 	// Limit and Cursor page through the selection (100 events a call).
 	Limit  int    `json:"limit"`
 	Cursor string `json:"cursor"`
@@ -92,9 +95,9 @@ func (rp *Replayer) Replay(ctx context.Context, r ReplayRequest) (*ReplaySummary
 	if r.DryRun {
 		f.Limit, f.Cursor = 1000, ""
 	}
-	nonce := ""
+	how := replayHow{rerun: r.RerunWorkflows}
 	if r.Force {
-		nonce = cdp.NewID()
+		how.nonce = cdp.NewID()
 	}
 	for {
 		page, next, err := rp.Store.FindEvents(ctx, f)
@@ -103,7 +106,7 @@ func (rp *Replayer) Replay(ctx context.Context, r ReplayRequest) (*ReplaySummary
 		}
 		events := sel.keep(ctx, page)
 		sum.Selected += len(events)
-		rp.replayAll(ctx, src, events, r.DryRun, nonce, sum)
+		rp.replayAll(ctx, src, events, r.DryRun, how, sum)
 		if !r.DryRun || next == "" {
 			sum.NextCursor = next
 			return sum, nil
@@ -112,8 +115,15 @@ func (rp *Replayer) Replay(ctx context.Context, r ReplayRequest) (*ReplaySummary
 	}
 }
 
+// replayHow is what a replay asks beyond its selection: a fresh round of
+// dedup keys (nonce, when forced) and whether workflows run again.
+type replayHow struct {
+	nonce string
+	rerun bool
+}
+
 // ReplayEvent replays the request that carried one event.
-func (rp *Replayer) ReplayEvent(ctx context.Context, id string, force bool) (*ReplaySummary, error) {
+func (rp *Replayer) ReplayEvent(ctx context.Context, id string, force, rerun bool) (*ReplaySummary, error) {
 	e, err := rp.Store.FindEventByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -122,18 +132,19 @@ func (rp *Replayer) ReplayEvent(ctx context.Context, id string, force bool) (*Re
 	if !ok {
 		return nil, cdp.Errorf(cdp.ENOTFOUND, "source %q of the event no longer exists", e.SourceID)
 	}
-	nonce := ""
+	how := replayHow{rerun: rerun}
 	if force {
-		nonce = cdp.NewID()
+		how.nonce = cdp.NewID()
 	}
 	sum := &ReplaySummary{Selected: 1, Missing: []ReplayProblem{}, Failed: []ReplayProblem{}}
-	rp.replayAll(ctx, src, []*cdp.Event{e}, false, nonce, sum)
+	rp.replayAll(ctx, src, []*cdp.Event{e}, false, how, sum)
 	return sum, nil
 }
 
 // replayAll replays each request of events once, oldest first.
-func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cdp.Event, dry bool, nonce string, sum *ReplaySummary) {
+func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cdp.Event, dry bool, how replayHow, sum *ReplaySummary) {
 	byRequest := map[string][]string{}
+	first := map[string]*cdp.Event{} // each request's first original: whose profile and session it was
 	var order []string
 	for _, e := range slices.Backward(events) { // pages come newest first
 		if e.RequestID == "" {
@@ -142,6 +153,7 @@ func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cd
 		}
 		if _, seen := byRequest[e.RequestID]; !seen {
 			order = append(order, e.RequestID)
+			first[e.RequestID] = e
 		}
 		byRequest[e.RequestID] = append(byRequest[e.RequestID], e.ID)
 	}
@@ -162,7 +174,9 @@ func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cd
 		case dry:
 			continue
 		}
-		made, err := rp.replayOne(ctx, src, raw, req, originals, nonce)
+		r := &ingest.Replay{Source: src, RequestID: req, Originals: originals, Force: how.nonce, Rerun: how.rerun,
+			ProfileID: first[req].ProfileID, SessionID: first[req].SessionID}
+		made, err := rp.replayOne(ctx, raw, r)
 		if err != nil {
 			sum.problem(&sum.Failed, originals[0], err.Error())
 			continue
@@ -172,9 +186,8 @@ func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cd
 	}
 }
 
-// replayOne serves one captured request again, as a replay.
-func (rp *Replayer) replayOne(ctx context.Context, src *cdp.Source, raw *cdp.RawRequest, id string, originals []string, nonce string) (int, error) {
-	r := &ingest.Replay{Source: src, RequestID: id, Originals: originals, Force: nonce}
+// replayOne serves one captured request again, as replay r.
+func (rp *Replayer) replayOne(ctx context.Context, raw *cdp.RawRequest, r *ingest.Replay) (int, error) {
 	req, err := http.NewRequestWithContext(ingest.WithReplay(ctx, r), raw.Method, raw.Path, bytes.NewReader(raw.Body))
 	if err != nil {
 		return 0, fmt.Errorf("the captured request does not parse: %w", err)
@@ -245,7 +258,7 @@ func Replays(log *slog.Logger, rp *Replayer) http.Handler {
 		body, err := httpx.ReadBody(w, r, maxBody)
 		if err == nil {
 			if err = json.Unmarshal(body, &req); err != nil {
-				err = cdp.Errorf(cdp.EINVALID, "the body must be {source, since, until, filter, dry_run, force, limit, cursor}: %v", err)
+				err = cdp.Errorf(cdp.EINVALID, "the body must be {source, since, until, filter, dry_run, force, rerun_workflows, limit, cursor}: %v", err)
 			}
 		}
 		var sum *ReplaySummary
@@ -260,10 +273,11 @@ func Replays(log *slog.Logger, rp *Replayer) http.Handler {
 	})
 }
 
-// ReplayEvent serves POST /admin/v1/events/{id}/replay[?force=true].
+// ReplayEvent serves POST /admin/v1/events/{id}/replay[?force=true][&rerun_workflows=true].
 func ReplayEvent(log *slog.Logger, rp *Replayer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sum, err := rp.ReplayEvent(r.Context(), r.PathValue("id"), r.URL.Query().Get("force") == "true")
+		q := r.URL.Query()
+		sum, err := rp.ReplayEvent(r.Context(), r.PathValue("id"), q.Get("force") == "true", q.Get("rerun_workflows") == "true")
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return

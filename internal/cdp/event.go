@@ -67,6 +67,10 @@ type Event struct {
 	// ReplayOf names the event whose captured request was replayed to
 	// make this one (through the source's configuration of the time).
 	ReplayOf string `json:"replay_of,omitempty"`
+	// Rerun marks a replay that asked to run again the workflows that ran
+	// for the original event; without it they do not run twice. It only
+	// travels to the processor: it is not stored.
+	Rerun bool `json:"-"`
 	// Ephemeral events travel through the event log (workflows see them) but
 	// are not stored: Tracardi's saveEvents=false and options.save=false.
 	Ephemeral bool `json:"ephemeral,omitempty"`

@@ -35,6 +35,7 @@ const (
 	evTimestamp, evOriginal, evReceived, evProperties, evContext    = 7, 8, 9, 10, 11
 	evTraits, evTag, evUser, evAnonymous, evUserAgent, evIdentifier = 12, 13, 14, 15, 16, 17
 	evOp, evError, evRequest, evEphemeral, evReplayOf               = 18, 19, 20, 21, 22
+	evRerun                                                         = 23
 
 	idKind, idValue = 1, 2
 
@@ -117,6 +118,7 @@ func encodeEvent(e *cdp.Event) []byte {
 	out = appendString(out, evError, e.Error)
 	out = appendString(out, evRequest, e.RequestID)
 	out = appendString(out, evReplayOf, e.ReplayOf)
+	out = appendBool(out, evRerun, e.Rerun)
 	return appendBool(out, evEphemeral, e.Ephemeral)
 }
 
@@ -307,6 +309,10 @@ func decodeEvent(data []byte) (*cdp.Event, error) {
 			var n uint64
 			n, err = varint(v)
 			e.Ephemeral = n != 0
+		case evRerun:
+			var n uint64
+			n, err = varint(v)
+			e.Rerun = n != 0
 		}
 		return err
 	})

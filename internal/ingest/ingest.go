@@ -224,7 +224,11 @@ func (s *Service) Track(ctx context.Context, r TrackRequest) (TrackResult, error
 	validUTF8(&r.Context)
 	validUTF8(&r.Properties)
 	var sess identity.SessionResult
-	if !r.NoSession {
+	if rp := ReplayFrom(ctx); rp != nil && (rp.ProfileID != "" || rp.SessionID != "") {
+		// A replay belongs to the original's profile and session: it
+		// creates neither again.
+		sess = identity.SessionResult{ProfileID: rp.ProfileID, SessionID: rp.SessionID}
+	} else if !r.NoSession {
 		var err error
 		sess, err = s.identity.ResolveSession(ctx, identity.SessionRequest{SourceID: r.Source.ID, SessionID: r.SessionID,
 			ProfileID: r.ProfileID, ProfileLess: r.ProfileLess, Save: r.SaveSession})

@@ -15,12 +15,17 @@ import (
 // the capture masks them — and the events it makes are stamped as
 // replays of the originals, with dedup keys of the original request, so
 // that replaying it twice stores its events once (unless Force names a
-// fresh round).
+// fresh round). Its events belong to the original's profile and session
+// (ProfileID, SessionID), and do not run again the workflows the original
+// ran unless Rerun asks for it.
 type Replay struct {
 	Source    *cdp.Source
 	RequestID string
 	Originals []string
 	Force     string
+	Rerun     bool
+	ProfileID string
+	SessionID string
 	next      atomic.Int64 // events made so far, across the request's appends
 }
 
@@ -50,7 +55,7 @@ func (r *Replay) stamp(b *cdp.Batch) {
 		if len(r.Originals) > 0 {
 			e.ReplayOf = r.Originals[min(i, len(r.Originals)-1)]
 		}
-		e.RequestID = r.RequestID
+		e.RequestID, e.Rerun = r.RequestID, r.Rerun
 		e.MessageID = fmt.Sprintf("replay:%s:%d", r.RequestID, i)
 		if r.Force != "" {
 			e.MessageID += ":" + r.Force

@@ -9,6 +9,8 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/testenv"
+	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
 const replaySecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -98,4 +100,40 @@ func TestReplayAfterFixingEventType(t *testing.T) {
 	wantStatus(t, s.do(t, "POST", "/admin/v1/replays", "application/json", `{"source":"pay","filter":"event."}`), 400)
 	wantStatus(t, s.do(t, "POST", "/admin/v1/replays", "application/json", `{"source":"nope"}`), 404)
 	wantStatus(t, s.do(t, "POST", "/admin/v1/replays", "application/json", `not json`), 400)
+}
+
+// A replay never runs again a workflow that ran for the event it replays
+// (a second email, a second delivery), unless it asks to; and the
+// replay of an anonymous tracker request belongs to the original's
+// profile and session instead of making new ones.
+func TestReplayDoesNotRunWorkflowsTwice(t *testing.T) {
+	dest := testenv.NewArrivals(t)
+	s := newStack(t, func(c *config.Config) {
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: dest.URL, AllowPrivateNetwork: true}}
+		c.Workflows = []workflow.Workflow{{ID: "notify", Trigger: workflow.Trigger{Source: "web", Types: []string{"buy"}},
+			Steps: []workflow.Step{{ID: "send", Action: "webhook.send", Destination: "app"}}}}
+	})
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"buy","properties":{"sku":"A"}}]}`), 200)
+	orig := s.events(t, "source=web&type=buy", 1)[0]
+	testenv.Eventually(t, "the first delivery", 10*time.Second, func() bool { return len(dest.Times()) == 1 })
+
+	r := s.do(t, "POST", "/admin/v1/events/"+orig["id"].(string)+"/replay", "", "")
+	wantStatus(t, r, 200)
+	buys := s.events(t, "source=web&type=buy", 2)
+	replayed := buys[0]
+	if replayed["replay_of"] != orig["id"] || replayed["profile_id"] != orig["profile_id"] || replayed["session_id"] != orig["session_id"] {
+		t.Fatalf("the replay %v does not belong to the original's profile and session %v", replayed, orig)
+	}
+	s.events(t, "source=web&type=profile-created", 1) // no second profile
+	s.events(t, "source=web&type=session-opened", 1)
+	s.settle(t)
+	runs := s.do(t, "GET", "/admin/v1/runs?workflow=notify", "", "").json(t)["runs"].([]any)
+	if len(runs) != 1 {
+		t.Fatalf("%d runs after the replay, want the original's alone", len(runs))
+	}
+
+	// Asked to, a replay runs the workflow again.
+	wantStatus(t, s.do(t, "POST", "/admin/v1/events/"+orig["id"].(string)+"/replay?force=true&rerun_workflows=true", "", ""), 200)
+	s.events(t, "source=web&type=buy", 3)
+	testenv.Eventually(t, "the second delivery", 10*time.Second, func() bool { return len(dest.Times()) == 2 })
 }

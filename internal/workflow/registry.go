@@ -33,7 +33,7 @@ const (
 // the stored set is reloaded periodically so every node sees changes made
 // on another.
 type Registry struct {
-	store   cdp.WorkflowStore
+	store   Store
 	sources []*cdp.Source // the latest set, for their forward_to lists
 	log     *slog.Logger
 	config  []*Compiled
@@ -45,6 +45,14 @@ type Registry struct {
 	stored map[string]*cdp.WorkflowVersion // latest stored version by id, deleted ones too
 	cur    atomic.Pointer[snapshot]
 	cache  sync.Map // versionKey → *Compiled: stored versions, compiled once
+}
+
+// Store is where the registry keeps the workflows created through the
+// API, and reads runs from (whether a replayed event's original ran a
+// workflow).
+type Store interface {
+	cdp.WorkflowStore
+	FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error)
 }
 
 // snapshot is the current set of workflows.
@@ -59,7 +67,7 @@ func versionKey(id string, version int) string { return fmt.Sprintf("%s@%d", id,
 // NewRegistry compiles the configured workflows against the
 // destinations. Call Load before use; SourcesChanged adds the workflows
 // the sources' forward_to lists imply.
-func NewRegistry(store cdp.WorkflowStore, configured []Workflow, dests []*Destination, log *slog.Logger) (*Registry, error) {
+func NewRegistry(store Store, configured []Workflow, dests []*Destination, log *slog.Logger) (*Registry, error) {
 	r := &Registry{store: store, log: log, dests: map[string]*Destination{}, kinds: map[string]string{},
 		now: time.Now, stored: map[string]*cdp.WorkflowVersion{}}
 	for _, d := range dests {
@@ -346,12 +354,27 @@ func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.T
 		if err != nil {
 			r.log.Warn("workflow trigger condition failed", "workflow", wf.ID, "event", e.ID, "err", err)
 		}
+		if ok && e.ReplayOf != "" && !e.Rerun {
+			ok = !r.ran(ctx, wf.ID, e.ReplayOf)
+		}
 		if ok {
 			runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID,
 				Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now})
 		}
 	}
 	return runs
+}
+
+// ran reports whether workflow id ran for event: a replay of that event
+// does not run it again unless asked to. A store that cannot say counts
+// as yes: a message sent twice cannot be taken back.
+func (r *Registry) ran(ctx context.Context, id, event string) bool {
+	runs, _, err := r.store.FindRuns(ctx, cdp.RunFilter{WorkflowID: id, EventID: event, Limit: 1})
+	if err != nil {
+		r.log.Warn("replay: cannot tell whether the workflow ran for the original event; not running it", "workflow", id, "event", event, "err", err)
+		return true
+	}
+	return len(runs) > 0
 }
 
 // triggers reports whether wf's trigger selects e: its sources and types,
