@@ -82,9 +82,19 @@ func TestBackfill(t *testing.T) {
 		t.Fatalf("run %+v", runs[0])
 	}
 
+	// Without include_ran, the dry run counts what a job would run: not
+	// the 5 that ran.
+	r = s.do(t, "POST", "/admin/v1/workflows/late/backfills", "application/json", `{"since":"`+since+`","dry_run":true}`)
+	wantStatus(t, r, 200)
+	if json.Unmarshal(r.body, &dry); dry.Selected != 5 {
+		t.Fatalf("dry run after 5 ran: %s", r.body)
+	}
 	again := s.startBackfill(t, "late", `{"since":"`+since+`"}`)
+	if again.Selected != 5 {
+		t.Fatalf("second job selected %d, want the 5 that did not run", again.Selected)
+	}
 	testenv.Eventually(t, "the second backfill", 10*time.Second, func() bool { return s.backfill(t, again.ID).Status == "done" })
-	if j := s.backfill(t, again.ID); j.RunsCreated != 5 || j.Skipped != 5 {
+	if j := s.backfill(t, again.ID); j.RunsCreated != 5 || j.Skipped != 5 || j.Processed != 5 {
 		t.Fatalf("second backfill %+v (the 5 that ran are skipped)", j)
 	}
 	all := s.startBackfill(t, "late", `{"since":"`+since+`","include_ran":true,"limit":3}`)

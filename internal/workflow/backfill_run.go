@@ -101,15 +101,15 @@ func (b *Backfills) page(ctx context.Context, job *cdp.Backfill, sel *selection,
 			if !ok {
 				continue
 			}
-			p.Processed++
 			if !p.IncludeRan {
-				if ran, _, err := b.Store.FindRuns(ctx, cdp.RunFilter{WorkflowID: p.WorkflowID, EventID: e.ID, Limit: 1}); err != nil {
+				if ran, err := b.ran(ctx, p.WorkflowID, e.ID); err != nil {
 					return err
-				} else if len(ran) > 0 {
+				} else if ran {
 					p.Skipped++
 					continue
 				}
 			}
+			p.Processed++ // of the selected: those that had not run
 			r := &cdp.Run{ID: cdp.NewID(), WorkflowID: p.WorkflowID, WorkflowVersion: p.WorkflowVersion, EventID: e.ID,
 				Status: cdp.RunPending, BackfillID: p.ID, CreatedAt: now, UpdatedAt: now}
 			created, err := tx.InsertRun(ctx, r)
