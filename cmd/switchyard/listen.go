@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,6 +22,22 @@ import (
 
 type listenFlags struct {
 	url, token, source, typ, filter, forward, secret string
+	allowRemote                                      bool
+}
+
+// loopbackURL reports whether raw points at this machine: localhost, a
+// *.localhost name or a loopback address.
+func loopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // deliveryAttempts is how often listen tries to deliver an event to the
@@ -39,8 +57,9 @@ func runListen(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&f.source, "source", "", "the source whose events to forward (required)")
 	fs.StringVar(&f.typ, "type", "", "only events of this type")
 	fs.StringVar(&f.filter, "filter", "", "only events for which this CEL expression over event is true")
-	fs.StringVar(&f.forward, "forward", "", "the local URL each event is POSTed to (required)")
+	fs.StringVar(&f.forward, "forward", "", "the local URL each event is POSTed to (required; this machine only unless --allow-remote)")
 	fs.StringVar(&f.secret, "secret", "", "the whsec_… secret to sign with (default: a new one, printed)")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "forward to a host that is not this machine (by default only loopback: the events may hold personal data)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -50,7 +69,12 @@ func runListen(ctx context.Context, args []string, getenv func(string) string, s
 	if !strings.HasPrefix(f.forward, "http://") && !strings.HasPrefix(f.forward, "https://") {
 		return fmt.Errorf("listen: --forward must be an http(s) URL, not %q", f.forward)
 	}
+	if !f.allowRemote && !loopbackURL(f.forward) {
+		return fmt.Errorf("listen: --forward %s is not on this machine: listen is for a local app (localhost, 127.0.0.1, [::1]); pass --allow-remote to send the events elsewhere", f.forward)
+	}
 	resolveToken(&f.token, getenv)
+	ctx, stop := untilInterrupted(ctx)
+	defer stop()
 	if f.secret == "" {
 		key := make([]byte, 24)
 		_, _ = rand.Read(key)

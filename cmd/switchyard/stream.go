@@ -9,7 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -172,4 +175,12 @@ func (r *recent) add(id string) bool {
 	r.ring[r.next], r.ids[id] = id, struct{}{}
 	r.next = (r.next + 1) % len(r.ring)
 	return true
+}
+
+// untilInterrupted is ctx ended by SIGINT or SIGTERM. Asking for SIGINT
+// also takes it back when the shell started the process with it ignored
+// (a background job of a script), where Go would otherwise keep ignoring
+// it and Ctrl-C or kill -INT would do nothing.
+func untilInterrupted(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }

@@ -29,6 +29,8 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	resolveToken(&f.token, getenv)
+	ctx, stop := untilInterrupted(ctx)
+	defer stop()
 	st := newStream("tail", f.url, f.token, f.source, f.typ, f.filter, stderr)
 	return st.follow(ctx, func(_ string, data []byte) {
 		if f.json {

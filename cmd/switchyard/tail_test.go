@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,5 +116,60 @@ func TestEventLine(t *testing.T) {
 	}
 	if line := eventLine([]byte(`not json`)); line != "not json" {
 		t.Errorf("unparsable line = %q", line)
+	}
+}
+
+// tail and listen started from a script, as background jobs, begin with
+// SIGINT ignored; they take it back, and SIGINT or SIGTERM ends them
+// cleanly within a second.
+func TestTailAndListenStopOnSignals(t *testing.T) {
+	a := openApp(t)
+	addr, _ := serveApp(t, a, "")
+	for _, c := range []struct {
+		sig  syscall.Signal
+		args string
+	}{
+		{syscall.SIGINT, "tail --url http://" + addr},
+		{syscall.SIGTERM, "tail --url http://" + addr},
+		{syscall.SIGINT, "listen --url http://" + addr + " --source web --forward http://127.0.0.1:1/hooks"},
+	} {
+		// trap '' INT ignores SIGINT, and exec keeps it ignored, as a
+		// shell does for a background job.
+		cmd := exec.Command("sh", "-c", "trap '' INT; exec "+binary+" "+c.args)
+		stderr := &lockedBuffer{syncWriter{w: &bytes.Buffer{}}}
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the connected line", func() bool { return strings.Contains(stderr.String(), "connected to") })
+		_ = cmd.Process.Signal(c.sig)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s after %v: %v\n%s", c.args, c.sig, err, stderr.String())
+			}
+		case <-time.After(time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("%s still running a second after %v", c.args, c.sig)
+		}
+	}
+}
+
+// listen forwards only to this machine unless told otherwise.
+func TestListenRefusesRemoteTargets(t *testing.T) {
+	for target, ok := range map[string]bool{
+		"http://localhost:3000/h": true, "http://127.0.0.1:3000/h": true, "http://[::1]:3000/h": true, "http://app.localhost/h": true,
+		"http://example.com/h": false, "http://10.0.0.5/h": false, "https://hooks.example.org/h": false,
+	} {
+		if got := loopbackURL(target); got != ok {
+			t.Errorf("loopbackURL(%s) = %v", target, got)
+		}
+	}
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"listen", "--source", "web", "--forward", "http://example.com/hooks"}, os.Getenv, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "--allow-remote") {
+		t.Fatalf("listen to a remote target: %v", err)
 	}
 }
