@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,5 +127,41 @@ func TestBannerEngines(t *testing.T) {
 	}
 	if strings.Contains(got, "pass") {
 		t.Errorf("credentials in the banner: %q", got)
+	}
+}
+
+// A step with a misspelled action still has its other fields checked, and
+// serve reports exactly the problems config validate reports (one code
+// path), each literal written where an expression belongs with its fix.
+func TestServeAndValidateReportAlike(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(cfg, []byte(`
+destinations:
+  - {id: d, kind: http, url: "https://example.com", timeout: soon}
+workflows:
+  - id: w
+    trigger: {source: nosrc}
+    steps:
+      - id: s
+        action: webhook.sned
+        destination: nosuchdest
+        with: { body: "bareword", url: /v1/things }
+`), 0o600)
+	validate, err := exec.Command(binary, "config", "validate", cfg).CombinedOutput()
+	if err == nil {
+		t.Fatalf("validate accepted it: %s", validate)
+	}
+	serve, err := exec.Command(binary, "serve", "--config", cfg, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0").CombinedOutput()
+	if err == nil {
+		t.Fatalf("serve started: %s", serve)
+	}
+	if string(serve) != string(validate) {
+		t.Fatalf("serve reported\n%s\nvalidate reported\n%s", serve, validate)
+	}
+	for _, want := range []string{`unknown action "webhook.sned"`, `no destination "nosuchdest"`, `did you mean "'bareword'"`,
+		`did you mean "'/v1/things'"`, "destinations[0].timeout"} {
+		if !strings.Contains(string(validate), want) {
+			t.Errorf("validate does not report %s:\n%s", want, validate)
+		}
 	}
 }

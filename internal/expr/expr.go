@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"cel.dev/cel-go/cel"
@@ -107,7 +108,7 @@ func (e *Env) Compile(src string, out Output) (*Program, error) {
 	}
 	ast, iss := e.env.Compile(src)
 	if iss.Err() != nil {
-		return nil, errors.New(strings.TrimSpace(iss.Err().Error()))
+		return nil, errors.New(strings.TrimSpace(iss.Err().Error()) + literalHint(src, iss.Err().Error()))
 	}
 	got := ast.OutputType()
 	want := map[Output]*cel.Type{Bool: cel.BoolType, String: cel.StringType}[out]
@@ -129,6 +130,24 @@ func (e *Env) Compile(src string, out Output) (*Program, error) {
 		}
 	}
 	return &Program{src: src, prg: prg, uses: uses, loops: loops(ast)}, nil
+}
+
+var bareWord = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// literalHint suggests quoting src when it looks like a literal written
+// where an expression is expected: a path or URL (url: /v1/things), or a
+// lone word CEL does not know (method: POST). Expressions that merely
+// have a mistake get no hint.
+func literalHint(src, msg string) string {
+	s := strings.TrimSpace(src)
+	if strings.ContainsAny(s, `'"`+"`") {
+		return ""
+	}
+	word := bareWord.MatchString(s) && strings.Contains(msg, "undeclared reference")
+	if !strings.HasPrefix(s, "/") && !strings.Contains(s, "://") && !word {
+		return ""
+	}
+	return fmt.Sprintf(" (a literal is written quoted inside the expression: did you mean %q?)", "'"+s+"'")
 }
 
 // Uses reports whether the expression reads variable name, so that a

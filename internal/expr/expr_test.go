@@ -93,3 +93,29 @@ func TestUses(t *testing.T) {
 		t.Fatalf("uses %v", p.uses)
 	}
 }
+
+// A literal written where an expression is expected gets a hint that
+// names the fix; an expression with a mistake does not.
+func TestLiteralHint(t *testing.T) {
+	env := MustEnv(Var{Name: "event", Type: Object})
+	for src, hint := range map[string]string{
+		"/v1/things":             `did you mean "'/v1/things'"`,
+		"https://example.com/x":  `did you mean "'https://example.com/x'"`,
+		"POST":                   `did you mean "'POST'"`,
+		"event.type ==":          "",
+		"evnt.type == 'x'":       "",
+		"'unterminated":          "",
+		"size(event.properties)": "",
+	} {
+		_, err := env.Compile(src, Any)
+		if err == nil {
+			if hint != "" {
+				t.Errorf("%q compiled", src)
+			}
+			continue
+		}
+		if got := err.Error(); (hint == "") != !strings.Contains(got, "a literal is written quoted") || (hint != "" && !strings.Contains(got, hint)) {
+			t.Errorf("%q: %s; want hint %q", src, got, hint)
+		}
+	}
+}

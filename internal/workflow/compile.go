@@ -159,17 +159,11 @@ func (c *compiler) input(path string, v any) Input {
 	}
 	p, err := Env.Compile(s, expr.Any)
 	if err != nil {
-		hint := ""
-		if bareWord.MatchString(s) {
-			hint = fmt.Sprintf(" (inputs are CEL: write the text %s as '%s')", s, s)
-		}
-		c.add(path, "%v%s", err, hint)
+		c.add(path, "%v", err)
 	}
 	c.programs = append(c.programs, p)
 	return Input{Program: p}
 }
-
-var bareWord = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 func (c *compiler) steps(path string, steps []Step) []*CompiledStep {
 	var out []*CompiledStep
@@ -236,7 +230,15 @@ func (c *compiler) step(path string, s *Step) *CompiledStep {
 func (c *compiler) action(path string, s *Step, cs *CompiledStep) {
 	spec, ok := Actions.Action(s.Action)
 	if !ok {
+		// The rest of the step is still checked, so that fixing the
+		// action's name does not reveal a second round of problems.
 		c.add(path+".action", "unknown action %q (actions: %s)", s.Action, strings.Join(Actions.ActionKinds(), ", "))
+		if _, found := c.refs.Destinations[s.Destination]; s.Destination != "" && c.refs.Destinations != nil && !found {
+			c.add(path+".destination", "no destination %q", s.Destination)
+		}
+		for _, k := range sortedKeys(s.With) {
+			c.input(path+".with."+k, s.With[k])
+		}
 		return
 	}
 	if spec.Destination != "" || s.Destination != "" {

@@ -117,7 +117,7 @@ steps:
 		"steps[4].action: unknown action \"teleport\"",
 		"steps[5].branch.then: needs at least one step",
 		"steps[6].with.method: ERROR",
-		"(inputs are CEL: write the text POST as 'POST')",
+		"did you mean \"'POST'\"",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("missing %q in:\n%s", want, all)
