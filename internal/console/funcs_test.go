@@ -1,6 +1,9 @@
 package console
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // Time-ordered ids made in the same minute share their first characters:
 // lists show the random tail, which tells them apart.
@@ -16,5 +19,17 @@ func TestShortID(t *testing.T) {
 	short := funcs["short"].(func(int, string) string)
 	if got := short(5, "héllo world"); got != "héll…" {
 		t.Errorf("short = %q", got)
+	}
+}
+
+// A workflow is shown as people write it: a CEL string literal in double
+// quotes, not in YAML's doubled single quotes.
+func TestAsWritten(t *testing.T) {
+	got, err := asWritten(map[string]any{"method": "'POST'", "url": "event.properties.url", "multi": "a\nb'c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, `method: "'POST'"`) || strings.Contains(got, "'''") || !strings.Contains(got, "url: event.properties.url") {
+		t.Fatalf("asWritten:\n%s", got)
 	}
 }

@@ -29,6 +29,36 @@ type workflowPage struct {
 	Versions []*cdp.WorkflowVersion
 	Events   []*cdp.Event // recent events to try a dry run on
 	Pick     string       // the first of them the trigger selects
+	// BackfillSince is the Backfill form's default: 24 hours ago.
+	BackfillSince string
+}
+
+// asWritten renders a workflow as YAML the way people write it: an
+// expression holding a CEL string literal ('POST') is double-quoted,
+// "'POST'", rather than in YAML's single quotes, '''POST''', which no one
+// writes and few can read.
+func asWritten(w any) (string, error) {
+	var doc yaml.Node
+	if err := doc.Encode(w); err != nil {
+		return "", err
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && strings.Contains(n.Value, "'") && !strings.Contains(n.Value, "\n") {
+			n.Style = yaml.DoubleQuotedStyle
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
 // newWorkflow is the editor's starting text for a new workflow.
@@ -71,13 +101,10 @@ func (c *Console) Workflow() http.Handler {
 				p.Events = append([]*cdp.Event{pick}, p.Events...)
 			}
 		}
-		var b strings.Builder
-		enc := yaml.NewEncoder(&b)
-		enc.SetIndent(2)
-		if err := enc.Encode(wf.Workflow); err != nil {
+		p.BackfillSince = time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02T15:04")
+		if p.YAML, err = asWritten(wf.Workflow); err != nil {
 			return nil, err
 		}
-		p.YAML = b.String()
 		if p.Editable {
 			if p.Versions, err = c.d.Workflows.Versions(r.Context(), id); err != nil {
 				return nil, err

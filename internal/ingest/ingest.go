@@ -248,16 +248,25 @@ func (s *Service) Track(ctx context.Context, r TrackRequest) (TrackResult, error
 	for _, e := range r.Events {
 		types = append(types, e.Type)
 	}
-	system := func(typ string, ago time.Duration, props json.RawMessage) {
-		b.Events = append(b.Events, &cdp.Event{Type: typ, Timestamp: now.Add(-ago), Properties: props})
+	// The events a first visit implies carry the time of the event that
+	// caused them, so that they sort with it rather than seconds before.
+	at := now
+	for _, e := range r.Events {
+		if !e.Timestamp.IsZero() {
+			at = e.Timestamp
+			break
+		}
+	}
+	system := func(typ string, props json.RawMessage) {
+		b.Events = append(b.Events, &cdp.Event{Type: typ, Timestamp: at, Properties: props})
 	}
 	if sess.NewProfile {
-		system(cdp.EventProfileCreated, 3*time.Second, nil)
+		system(cdp.EventProfileCreated, nil)
 	}
 	if sess.NewSession && r.SaveSession {
 		trigger, _ := json.Marshal(map[string][]string{"trigger-event-types": types})
-		system(cdp.EventVisitStarted, time.Second, trigger)
-		system(cdp.EventSessionOpened, 2*time.Second, nil)
+		system(cdp.EventVisitStarted, trigger)
+		system(cdp.EventSessionOpened, nil)
 	}
 	res := TrackResult{BatchID: b.ID, SessionID: sess.SessionID, ProfileID: sess.ProfileID}
 	for _, e := range b.Events {

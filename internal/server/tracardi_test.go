@@ -346,3 +346,22 @@ func TestTrackPutIsValidatedNoOp(t *testing.T) {
 		t.Fatalf("PUT /track stored a session: %d", r.status)
 	}
 }
+
+// The events a first visit implies (profile-created, session-opened,
+// visit-started) carry the time of the event that caused them.
+func TestFirstVisitEventsTakeTheTriggersTime(t *testing.T) {
+	s := newStack(t)
+	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"page-view"}]}`), 200)
+	events := s.events(t, "source=web", 4)
+	var view string
+	for _, e := range events {
+		if e["type"] == "page-view" {
+			view = e["timestamp"].(string)
+		}
+	}
+	for _, e := range events {
+		if e["timestamp"] != view {
+			t.Errorf("%s at %v, the page view at %s", e["type"], e["timestamp"], view)
+		}
+	}
+}

@@ -81,6 +81,15 @@ function wireLive() {
   const pause = document.getElementById("live-pause");
   let source = null, paused = false, held = [];
   const max = 500;
+  // who names an event's person: the user id or email it carries, else
+  // the part of its profile id that differs between profiles (time-ordered
+  // ids made close together share their first characters).
+  function who(ev) {
+    const email = (ev.identifiers || []).find((i) => i.kind === "email");
+    if (ev.user_id) return "  user " + ev.user_id;
+    if (email) return "  " + email.value;
+    return ev.profile_id ? "  profile …" + ev.profile_id.slice(-12) : "";
+  }
   function add(ev) {
     // After a reconnect the server resends the last few seconds (the
     // browser sends Last-Event-ID): what is shown already is not again.
@@ -90,7 +99,7 @@ function wireLive() {
     const sum = document.createElement("summary");
     const when = new Date(ev.received_at || ev.timestamp);
     sum.textContent = when.toLocaleTimeString() + "  " + ev.source_id + "  " + ev.type +
-      (ev.profile_id ? "  profile " + ev.profile_id.slice(0, 8) : "") + "  " + JSON.stringify(ev.properties || {}).slice(0, 100);
+      who(ev) + "  " + JSON.stringify(ev.properties || {}).slice(0, 100);
     det.appendChild(sum);
     det.addEventListener("toggle", async () => {
       if (!det.open || det.dataset.loaded) return;
