@@ -12,7 +12,11 @@ import (
 type profileSearch struct {
 	Kind, Value, Problem, Erased string
 	Kinds                        []string
+	Recent                       []*cdp.Profile // to start from: those of the newest events
 }
+
+// recentProfiles is how many profiles the lookup page lists.
+const recentProfiles = 20
 
 var lookupKinds = []string{"profile", cdp.IdentifierID, cdp.IdentifierEmail, cdp.IdentifierAnonymousID, cdp.IdentifierCioID}
 
@@ -31,7 +35,11 @@ func (c *Console) Profiles() http.Handler {
 			case s.Kind == "profile":
 				p, err = c.d.Store.FindProfileByID(r.Context(), s.Value)
 			default:
-				p, err = c.d.Store.FindProfileByIdentifier(r.Context(), cdp.Identifier{Kind: s.Kind, Value: s.Value})
+				// Normalised as the API does: an email in any case.
+				var ident cdp.Identifier
+				if ident, err = cdp.NewIdentifier(s.Kind, s.Value); err == nil {
+					p, err = c.d.Store.FindProfileByIdentifier(r.Context(), ident)
+				}
 			}
 			if err == nil {
 				http.Redirect(w, r, "/console/profiles/"+url.PathEscape(p.ID), http.StatusSeeOther)
@@ -43,8 +51,41 @@ func (c *Console) Profiles() http.Handler {
 			}
 			s.Problem = cdp.ErrorMessage(err)
 		}
+		var err error
+		if s.Recent, err = c.recentProfiles(r); err != nil {
+			c.fail(w, r, err)
+			return
+		}
 		c.render(w, r, http.StatusOK, "profiles", "Profiles", s)
 	}))
+}
+
+// recentProfiles are the profiles of the newest events, newest first.
+func (c *Console) recentProfiles(r *http.Request) ([]*cdp.Profile, error) {
+	events, _, err := c.d.Store.FindEvents(r.Context(), cdp.EventFilter{Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	var out []*cdp.Profile
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.ProfileID == "" || seen[e.ProfileID] || len(out) == recentProfiles {
+			continue
+		}
+		seen[e.ProfileID] = true
+		p, err := c.d.Store.FindProfileByID(r.Context(), e.ProfileID)
+		if cdp.ErrorCode(err) == cdp.ENOTFOUND {
+			continue // erased
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !seen[p.ID] || p.ID == e.ProfileID { // a merged-away id shows its survivor once
+			seen[p.ID] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 type profilePage struct {

@@ -122,7 +122,8 @@ func TestConsoleSignIn(t *testing.T) {
 // send for a stored event without sending it.
 func TestConsoleProfilesSourcesWorkflows(t *testing.T) {
 	s := newStack(t, func(c *config.Config) {
-		c.Sources = append(c.Sources, config.Source{ID: "cio", Kind: "customerio_track", SiteID: "site-1", APIKey: "key-1"})
+		c.Sources = append(c.Sources, config.Source{ID: "cio", Kind: "customerio_track", SiteID: "site-1", APIKey: "key-1"},
+			config.Source{ID: "cdp", Kind: "customerio_pipelines", WriteKey: "wk-1"})
 		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: "https://example.com/in", SigningSecret: swSecret}}
 	})
 	wantStatus(t, s.track(t, `{"source":{"id":"web"},"profile":{"id":"p-1"},"events":[{"type":"purchase","properties":{"total":120}}]}`), 200)
@@ -133,7 +134,15 @@ func TestConsoleProfilesSourcesWorkflows(t *testing.T) {
 		t.Fatalf("lookup: %d %v", code, h)
 	}
 	code, _, body := s.page(t, "GET", "/console/profiles?kind=email&value=nobody@example.com", nil)
-	wantPage(t, code, body, 200, "not found")
+	wantPage(t, code, body, 200, "not found", "Recent profiles", `href="/console/profiles/`+pid+`"`)
+	// An email is found in any case, as the page says.
+	wantStatus(t, s.do(t, "POST", "/v1/identify", "application/json", `{"userId":"u-mail","traits":{"email":"Ann@Example.com"}}`,
+		"Authorization", "Basic "+basic("wk-1", "")), 200)
+	mailed := s.events(t, "type=identify", 1)[0]["profile_id"].(string)
+	code, h, _ = s.page(t, "GET", "/console/profiles?kind=email&value=ANN%40example.COM", nil)
+	if code != http.StatusSeeOther || h.Get("Location") != "/console/profiles/"+mailed {
+		t.Fatalf("lookup by email in another case: %d %v", code, h)
+	}
 	code, _, body = s.page(t, "GET", "/console/profiles/"+pid, nil)
 	wantPage(t, code, body, 200, "purchase", `data-delete="/admin/v1/profiles/`+pid+`"`, "Type the profile id")
 
