@@ -157,13 +157,17 @@ type Profile struct {
 	ID          string         `json:"id"`
 	Identifiers Identifiers    `json:"identifiers"`
 	Traits      map[string]any `json:"traits"`
-	MergedIDs   []string       `json:"merged_ids"`
-	Devices     []Device       `json:"devices"`
-	Segments    []string       `json:"segments"`
-	Suppressed  bool           `json:"suppressed"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
-	Stats       ProfileStats   `json:"stats"`
+	// TraitsAt is, for each trait, the time of the event that set it (the
+	// event's own timestamp): an older event, arriving late from a
+	// client's offline queue or replayed, does not overwrite it.
+	TraitsAt   map[string]time.Time `json:"traits_at,omitempty"`
+	MergedIDs  []string             `json:"merged_ids"`
+	Devices    []Device             `json:"devices"`
+	Segments   []string             `json:"segments"`
+	Suppressed bool                 `json:"suppressed"`
+	CreatedAt  time.Time            `json:"created_at"`
+	UpdatedAt  time.Time            `json:"updated_at"`
+	Stats      ProfileStats         `json:"stats"`
 	// Version increases on every stored change; updates carry the version
 	// they read so that concurrent writers cannot overwrite each other.
 	Version int64 `json:"-"`

@@ -209,6 +209,9 @@ type IdentifyRequest struct {
 	Traits map[string]any
 	// At is when the change happened (the profile's UpdatedAt).
 	At time.Time
+	// TraitsAt is the time of the event that carries the traits (its own
+	// timestamp): traits set by a newer event are kept (zero: now).
+	TraitsAt time.Time
 }
 
 // IdentifyResult is the outcome of Identify.
@@ -260,7 +263,11 @@ func IdentifyTx(ctx context.Context, tx cdp.Tx, r IdentifyRequest) (IdentifyResu
 	if err != nil {
 		return res, err
 	}
-	if traitsChanged := setTraits(p, r.Traits); !changed && !traitsChanged {
+	traitsAt := r.TraitsAt
+	if traitsAt.IsZero() {
+		traitsAt = at
+	}
+	if traitsChanged := setTraits(p, r.Traits, traitsAt.UTC()); !changed && !traitsChanged {
 		return res, nil
 	}
 	p.UpdatedAt = later(p.UpdatedAt, at)
@@ -336,11 +343,19 @@ func claimAll(ctx context.Context, tx cdp.Tx, p *cdp.Profile, sorted []cdp.Ident
 	return changed, nil
 }
 
-// setTraits sets traits on p (a nil value removes the trait) and reports
-// whether anything changed.
-func setTraits(p *cdp.Profile, traits map[string]any) bool {
+// setTraits sets traits on p (a nil value removes the trait), as of an
+// event at the time at, and reports whether anything changed. Changes
+// apply in event-time order: a trait a newer event set is left alone, so
+// a late or replayed older event only adds the traits the profile lacks.
+func setTraits(p *cdp.Profile, traits map[string]any, at time.Time) bool {
 	changed := false
 	for k, v := range traits {
+		if set, ok := p.TraitsAt[k]; ok && set.After(at) {
+			continue // a newer event set (or removed) it
+		}
+		if p.TraitsAt == nil {
+			p.TraitsAt = map[string]time.Time{}
+		}
 		if v == nil {
 			if _, ok := p.Traits[k]; ok {
 				delete(p.Traits, k)
@@ -349,6 +364,9 @@ func setTraits(p *cdp.Profile, traits map[string]any) bool {
 		} else if old, ok := p.Traits[k]; !ok || !reflect.DeepEqual(old, v) {
 			p.Traits[k] = v
 			changed = true
+		}
+		if p.TraitsAt[k].Before(at) {
+			p.TraitsAt[k], changed = at, true
 		}
 	}
 	return changed
@@ -459,6 +477,12 @@ func combine(a, b *cdp.Profile, now time.Time) {
 	}
 	for k, v := range b.Traits {
 		if _, ok := a.Traits[k]; !ok {
+			if set, ok := b.TraitsAt[k]; ok {
+				if a.TraitsAt == nil {
+					a.TraitsAt = map[string]time.Time{}
+				}
+				a.TraitsAt[k] = set
+			}
 			a.Traits[k] = v
 		}
 	}

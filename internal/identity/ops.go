@@ -101,7 +101,7 @@ func identify(ctx context.Context, tx cdp.Tx, e *cdp.Event) (Outcome, error) {
 		}
 	}
 	res, err := IdentifyTx(ctx, tx, IdentifyRequest{Identifiers: e.Identifiers,
-		Create: e.Op == cdp.OpIdentify, Traits: traits, At: e.ReceivedAt})
+		Create: e.Op == cdp.OpIdentify, Traits: traits, At: e.ReceivedAt, TraitsAt: e.Timestamp})
 	if cdp.ErrorCode(err) == cdp.ENOTFOUND { // an update of an unknown person: recorded, nothing else
 		return Outcome{}, nil
 	} else if err != nil {

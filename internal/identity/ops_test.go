@@ -81,6 +81,20 @@ func checkApply(t *testing.T, store cdp.Store) {
 	if p := profile(u1.ProfileID); p.Identifiers.Email != "u1@x.io" || p.Traits["plan"] != "pro" {
 		t.Fatalf("after identify: %+v", p)
 	}
+	// Trait changes apply in event-time order: an identify an hour older
+	// than the last (a mobile SDK's offline queue, a replay) adds the
+	// traits the profile lacks and overwrites none a newer one set.
+	newer, older, latest := at.Add(time.Hour), at.Add(time.Minute), at.Add(2*time.Hour)
+	apply(&cdp.Event{Op: cdp.OpIdentify, Timestamp: newer, Identifiers: []cdp.Identifier{ident("id", "u1")}, Traits: props(map[string]any{"plan": "new"})})
+	apply(&cdp.Event{Op: cdp.OpIdentify, Timestamp: older, Identifiers: []cdp.Identifier{ident("id", "u1")},
+		Traits: props(map[string]any{"plan": "old", "city": "Oslo"})})
+	if p := profile(u1.ProfileID); p.Traits["plan"] != "new" || p.Traits["city"] != "Oslo" {
+		t.Fatalf("an older identify overwrote a newer trait or added none: %v", p.Traits)
+	}
+	apply(&cdp.Event{Op: cdp.OpIdentify, Timestamp: latest, Identifiers: []cdp.Identifier{ident("id", "u1")}, Traits: props(map[string]any{"plan": "pro"})})
+	if p := profile(u1.ProfileID); p.Traits["plan"] != "pro" || !p.TraitsAt["plan"].Equal(latest) {
+		t.Fatalf("a newer identify did not set the trait: %v %v", p.Traits, p.TraitsAt)
+	}
 	if out := apply(&cdp.Event{Op: cdp.OpIdentifyExisting, Identifiers: []cdp.Identifier{ident("id", "nobody")}}); out.ProfileID != "" {
 		t.Fatalf("an update made a profile: %+v", out)
 	}
