@@ -165,3 +165,34 @@ workflows:
 		}
 	}
 }
+
+// The banner lists every enabled source with the URL or setting to paste
+// (webhook sources too), and with a separate admin listener says where
+// tail, listen and send must point.
+func TestBannerListsEverySource(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte(`
+admin: {listen: "127.0.0.1:0"}
+sources:
+  - {id: web, kind: track}
+  - {id: cio, kind: customerio_track, site_id: s1, api_key: k1}
+  - {id: cdp, kind: customerio_pipelines, write_key: w1}
+  - {id: cio-reports, kind: customerio_webhook, signing_key: sk}
+  - {id: stripe, kind: webhook, verify: {scheme: none}}
+`), 0o600)
+	p := start(t, filepath.Join(dir, "data"), "--config", cfg)
+	for _, want := range []string{
+		`source "web" (kind track): Tracardi trackers use ` + p.url + "/track",
+		`customerio-node 5 or later {url: "` + p.url + `/api/v1"}`,
+		`customerio.WithURL("` + p.url + `")`,
+		`customerio-node 5 or later {url: "` + p.url + `/v1"}`,
+		`source "cio-reports" (kind customerio_webhook): paste ` + p.url + "/webhooks/cio-reports",
+		`source "stripe" (kind webhook): the provider posts to ` + p.url + "/webhooks/stripe",
+		"switchyard tail and listen need --url http://127.0.0.1:",
+	} {
+		if !strings.Contains(p.banner, want) {
+			t.Errorf("banner lacks %s:\n%s", want, p.banner)
+		}
+	}
+}

@@ -190,34 +190,51 @@ func printBanner(w io.Writer, cfg *config.Config, servers []listener, sources *i
 	fmt.Fprintf(w, "  console:     %s/console/\n", adminURL)
 	fmt.Fprintf(w, "  metrics:     %s/metrics\n", main)
 	fmt.Fprintf(w, "  data:        %s (%s, durability %s)\n", cfg.DataDir, engines(cfg), cfg.Durability)
-	shown := map[string]bool{}
+	if adminURL != main {
+		fmt.Fprintf(w, "  the management API has a listener of its own: switchyard tail and listen need --url %s, send --admin-url %s\n", adminURL, adminURL)
+	}
+	shown := map[string]bool{} // the curl lines, once per kind
 	for _, src := range sources.List() {
-		if !src.Enabled || shown[src.Kind] {
+		if !src.Enabled {
 			continue
 		}
+		first := !shown[src.Kind]
+		shown[src.Kind] = true
 		switch src.Kind {
 		case cdp.SourceTrack:
-			fmt.Fprintf(w, "  source %q (kind %s); send a first event:\n", src.ID, src.Kind)
+			fmt.Fprintf(w, "  source %q (kind %s): Tracardi trackers use %s/track", src.ID, src.Kind, main)
+			if !first {
+				fmt.Fprintln(w)
+				break
+			}
+			fmt.Fprintf(w, "; send a first event:\n")
 			fmt.Fprintf(w, "    curl -s %s/track -H 'content-type: application/json' -d '{\"source\":{\"id\":\"%s\"},\"events\":[{\"type\":\"page-view\",\"properties\":{\"title\":\"Hello\"}}]}'\n", main, src.ID)
 			fmt.Fprintf(w, "    curl -s%s '%s/admin/v1/events?source=%s'\n", curlAuth, adminURL, src.ID)
 		case cdp.SourceCustomerIOTrack:
-			if !generated(src) {
-				fmt.Fprintf(w, "  source %q (kind %s): Customer.io clients use base URL %s with its site_id and api_key\n", src.ID, src.Kind, main)
-				break
+			creds := "its site_id and api_key"
+			if generated(src) {
+				creds = fmt.Sprintf("site_id %s, api_key %s", src.SiteID, src.APIKey)
 			}
-			fmt.Fprintf(w, "  source %q (kind %s): Customer.io clients use base URL %s, site_id %s, api_key %s\n", src.ID, src.Kind, main, src.SiteID, src.APIKey)
-			fmt.Fprintf(w, "    curl -s -u %s:%s -X PUT %s/api/v1/customers/42 -H 'content-type: application/json' -d '{\"email\":\"ann@example.com\"}'\n", src.SiteID, src.APIKey, main)
+			fmt.Fprintf(w, "  source %q (kind %s): Customer.io Track API clients: go-customerio customerio.WithURL(%q), customerio-node 5 or later {url: %q}; %s\n",
+				src.ID, src.Kind, main, main+"/api/v1", creds)
+			if first && generated(src) {
+				fmt.Fprintf(w, "    curl -s -u %s:%s -X PUT %s/api/v1/customers/42 -H 'content-type: application/json' -d '{\"email\":\"ann@example.com\"}'\n", src.SiteID, src.APIKey, main)
+			}
 		case cdp.SourceCustomerIOPipelines:
-			if !generated(src) {
-				fmt.Fprintf(w, "  source %q (kind %s): Data Pipelines clients use endpoint %s with its write key\n", src.ID, src.Kind, main)
-				break
+			creds := "its write key"
+			if generated(src) {
+				creds = "write key " + src.WriteKey
 			}
-			fmt.Fprintf(w, "  source %q (kind %s): Data Pipelines clients use endpoint %s, write key %s\n", src.ID, src.Kind, main, src.WriteKey)
-			fmt.Fprintf(w, "    curl -s -u %s: %s/v1/track -H 'content-type: application/json' -d '{\"userId\":\"42\",\"event\":\"Course Started\"}'\n", src.WriteKey, main)
-		default:
-			continue
+			fmt.Fprintf(w, "  source %q (kind %s): Data Pipelines clients: analytics-node, analytics-go and cdp-analytics host/endpoint %q, customerio-node 5 or later {url: %q}; %s\n",
+				src.ID, src.Kind, main, main+"/v1", creds)
+			if first && generated(src) {
+				fmt.Fprintf(w, "    curl -s -u %s: %s/v1/track -H 'content-type: application/json' -d '{\"userId\":\"42\",\"event\":\"Course Started\"}'\n", src.WriteKey, main)
+			}
+		case cdp.SourceCustomerIOWebhook:
+			fmt.Fprintf(w, "  source %q (kind %s): paste %s/webhooks/%s into Customer.io's reporting webhook\n", src.ID, src.Kind, main, src.ID)
+		case cdp.SourceWebhook:
+			fmt.Fprintf(w, "  source %q (kind %s): the provider posts to %s/webhooks/%s\n", src.ID, src.Kind, main, src.ID)
 		}
-		shown[src.Kind] = true
 	}
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
 }
