@@ -169,6 +169,9 @@ func (a *Alerts) Evaluate(ctx context.Context) error {
 			a.repeat(ctx, f, c, now)
 			continue
 		}
+		if c.hold {
+			continue
+		}
 		if a.due(key, c.rule.Wait, now) {
 			a.fire(ctx, c, now)
 		}

@@ -197,6 +197,16 @@ func TestDestinationFailuresBacklogToWebhook(t *testing.T) {
 	if kinds[DestinationOpen] != "alert.firing" || kinds[WebhookFailures] != "alert.firing" || kinds[Backlog] != "alert.firing" {
 		t.Fatalf("fired %v", kinds)
 	}
+	// An operator pausing the failing destination does not resolve its
+	// alert.
+	f.states["cio"] = breaker.Status{State: breaker.Paused, Reason: breaker.ByOperator}
+	f.now = f.now.Add(10 * time.Second)
+	f.evaluate(t)
+	mu.Lock()
+	if len(got) != 3 {
+		t.Fatalf("pausing announced %v", got[3:])
+	}
+	mu.Unlock()
 	f.states["cio"] = breaker.Status{State: breaker.Closed}
 	f.backlog = 0
 	f.now = f.now.Add(2 * time.Minute) // the failures stopped a minute ago

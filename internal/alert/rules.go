@@ -17,6 +17,10 @@ type condition struct {
 	summary string
 	count   int
 	link    string
+	// hold keeps an alert that fires already from resolving, without
+	// firing one: a destination an operator paused while it was failing
+	// is not thereby healed.
+	hold bool
 }
 
 // conditions evaluates every rule, keyed by rule and subject.
@@ -69,17 +73,20 @@ func (a *Alerts) deadLetters(ctx context.Context, r *Rule) ([]condition, error) 
 }
 
 // openDestinations holds for each destination whose breaker holds its
-// attempts after failures, or that paused itself (a 410), but not one an
-// operator paused.
+// attempts after failures, or that paused itself (a 410). One an operator
+// paused fires nothing, but does not resolve an alert already firing: its
+// failures are paused, not over.
 func (a *Alerts) openDestinations(r *Rule) []condition {
 	var out []condition
 	for _, d := range a.facts.Destinations() {
 		if !r.covers(d.ID) {
 			continue
 		}
-		if s := a.facts.Breaker(d.ID); s.State == breaker.Open || s.State == breaker.HalfOpen || (s.State == breaker.Paused && s.Reason != breaker.ByOperator) {
+		s := a.facts.Breaker(d.ID)
+		if s.State == breaker.Open || s.State == breaker.HalfOpen || s.State == breaker.Paused {
 			out = append(out, condition{rule: r, subject: d.ID, link: a.consoleURL + "/console/destinations",
-				summary: fmt.Sprintf("destination %s is %s, runs wait on it: %s", d.ID, strings.ReplaceAll(string(s.State), "_", "-"), s.Reason)})
+				summary: fmt.Sprintf("destination %s is %s, runs wait on it: %s", d.ID, strings.ReplaceAll(string(s.State), "_", "-"), s.Reason),
+				hold:    s.State == breaker.Paused && s.Reason == breaker.ByOperator})
 		}
 	}
 	return out
