@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // A full disk under the embedded engines: once the data directory's
@@ -21,11 +23,7 @@ import (
 // failed, is reloaded), and every event it acknowledged, before, during
 // and after, is stored. Mounting needs root: the test skips without it.
 func TestDiskFullRecovers(t *testing.T) {
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=64m"); err != nil {
-		t.Skipf("mounting a 64 MB tmpfs needs root (run as root, as .ci/run does): %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	mnt := testenv.Tmpfs(t, "64m")
 	cfg := filepath.Join(t.TempDir(), "switchyard.yaml")
 	os.WriteFile(cfg, []byte("sources:\n  - {id: p, kind: customerio_pipelines, write_key: wk1}\n"), 0o600)
 	p := start(t, filepath.Join(mnt, "data"), "--config", cfg)

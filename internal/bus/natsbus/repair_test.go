@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // When the disk fills up, the embedded server fails the write it could
@@ -19,11 +20,7 @@ import (
 // message acknowledged before is still there. Mounting the small
 // filesystem needs root: the test skips without it.
 func TestRepairAfterDiskFull(t *testing.T) {
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=24m"); err != nil {
-		t.Skipf("mounting a 24 MB tmpfs needs root (run as root, as .ci/run does): %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	mnt := testenv.Tmpfs(t, "24m")
 	filler := filepath.Join(mnt, "filler")
 	if err := os.WriteFile(filler, make([]byte, 8<<20), 0o600); err != nil {
 		t.Fatal(err)
