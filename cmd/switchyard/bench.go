@@ -36,6 +36,8 @@ type benchFlags struct {
 	rate                          float64
 	duration, warmup              time.Duration
 	connections, sessions         int
+	tails                         int
+	tailFilter                    string
 	baseline, spawn, step, tail   bool
 	sink                          *actionSink
 	signingKey                    string
@@ -58,6 +60,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.payload, "payload", "track", "track (Tracardi /track), cio-event (Track API /api/v1/customers/{id}/events), pipelines-track (Data Pipelines /v1/track, one event), pipelines-batch (Data Pipelines /v1/batch), cio-webhook (signed Customer.io reporting webhooks) or actions (page views a workflow delivers to a local sink; needs --spawn)")
 	fs.StringVar(&f.signingKey, "signing-key", "", "signing key of the --source customerio_webhook source (created with --spawn)")
 	fs.BoolVar(&f.tail, "tail", false, "cio-webhook: also measure how long after its ack each event shows on the live tail")
+	fs.IntVar(&f.tails, "tails", 0, "keep this many live tails open on the server during each run (what they cost ingest)")
+	fs.StringVar(&f.tailFilter, "tail-filter", "", "with --tails: the CEL filter each of them applies")
 	fs.IntVar(&f.batch, "batch", 100, "events per request for pipelines-batch")
 	fs.IntVar(&f.fanout, "fanout", 1, "actions: workflows each page view starts (each delivers it once)")
 	fs.StringVar(&f.siteID, "site-id", "", "Track API site id (read from the banner with --spawn)")
@@ -346,12 +350,20 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summar
 			}
 			l.OnReply = probe.onReply
 		}
+		stopTails := func() int { return 0 }
+		opened := 0
+		if f.tails > 0 && t.name != "noop" {
+			opened, stopTails = openTails(ctx, t, f.tails, f.tailFilter)
+		}
 		var acks *sync.Map
 		if f.payload == "actions" && f.sink != nil && t.name != "noop" {
 			acks = &sync.Map{}
 			actionsLoad(&l, t, acks)
 		}
 		res, err := bench.Run(ctx, l)
+		if dropped := stopTails(); opened > 0 {
+			fmt.Fprintf(w, "# %s: %d of %d live tails opened; the server disconnected %d of them during the run\n", t.name, opened, f.tails, dropped)
+		}
 		if err != nil {
 			return sum, err
 		}

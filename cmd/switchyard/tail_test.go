@@ -173,3 +173,13 @@ func TestListenRefusesRemoteTargets(t *testing.T) {
 		t.Fatalf("listen to a remote target: %v", err)
 	}
 }
+
+// bench --tails opens as many tails as the server takes (the default cap
+// is 100) and closes them when the run ends; none was dropped meanwhile.
+func TestBenchOpensTails(t *testing.T) {
+	addr, _ := serveApp(t, openApp(t), "")
+	opened, stop := openTails(t.Context(), &target{url: "http://" + addr}, 102, "event.type != ''")
+	if dropped := stop(); opened != 100 || dropped != 0 {
+		t.Fatalf("opened %d of 102 (want the cap, 100), %d dropped", opened, dropped)
+	}
+}

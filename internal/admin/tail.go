@@ -70,7 +70,8 @@ func Tail(log *slog.Logger, hub *tail.Hub, store cdp.EventReader) http.Handler {
 		fmt.Fprint(w, ": switchyard tail\n\n")
 		// Subscribed first, then the stored events: what is stored
 		// meanwhile comes live, and is sent once (by id).
-		sent := resume(r.Context(), w, store, r.Header.Get("Last-Event-ID"), filterOf(q), metered(sub, filter))
+		match := metered(sub, filter)
+		sent := resume(r.Context(), w, store, r.Header.Get("Last-Event-ID"), filterOf(q), match)
 		if err := rc.Flush(); err != nil {
 			return
 		}
@@ -95,7 +96,7 @@ func Tail(log *slog.Logger, hub *tail.Hub, store cdp.EventReader) http.Handler {
 					continue
 				}
 				data, err := json.Marshal(e)
-				if err != nil || !metered(sub, filter)(r.Context(), data) {
+				if err != nil || !match(r.Context(), data) {
 					continue
 				}
 				fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, data)

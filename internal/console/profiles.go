@@ -69,7 +69,10 @@ func (c *Console) recentProfiles(r *http.Request) ([]*cdp.Profile, error) {
 	var out []*cdp.Profile
 	seen := map[string]bool{}
 	for _, e := range events {
-		if e.ProfileID == "" || seen[e.ProfileID] || len(out) == recentProfiles {
+		if len(out) == recentProfiles {
+			break
+		}
+		if e.ProfileID == "" || seen[e.ProfileID] {
 			continue
 		}
 		seen[e.ProfileID] = true
@@ -80,10 +83,13 @@ func (c *Console) recentProfiles(r *http.Request) ([]*cdp.Profile, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !seen[p.ID] || p.ID == e.ProfileID { // a merged-away id shows its survivor once
+		if p.ID != e.ProfileID { // merged away: its survivor, once
+			if seen[p.ID] {
+				continue
+			}
 			seen[p.ID] = true
-			out = append(out, p)
 		}
+		out = append(out, p)
 	}
 	return out, nil
 }

@@ -35,8 +35,8 @@ type workflowPage struct {
 
 // asWritten renders a workflow as YAML the way people write it: an
 // expression holding a CEL string literal ('POST') is double-quoted,
-// "'POST'", rather than in YAML's single quotes, ”'POST”', which no one
-// writes and few can read.
+// "'POST'", rather than single-quoted with every inner quote doubled,
+// which no one writes and few can read.
 func asWritten(w any) (string, error) {
 	var doc yaml.Node
 	if err := doc.Encode(w); err != nil {

@@ -8,6 +8,7 @@
 package disk
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -82,15 +83,16 @@ func (g *Guard) Short() bool {
 	if g.Low() {
 		return true
 	}
-	sp, ok := g.statfs(g.dir)
-	if !ok {
-		return false
+	sp, reserve, ok := g.read()
+	return ok && sp.Free < reserve
+}
+
+// read takes a reading of the filesystem and the reserve that applies.
+func (g *Guard) read() (sp Space, reserve uint64, ok bool) {
+	if sp, ok = g.statfs(g.dir); !ok {
+		return Space{}, 0, false
 	}
-	reserve := g.reserve
-	if reserve == 0 {
-		reserve = sp.Reserve()
-	}
-	return sp.Free < reserve
+	return sp, cmp.Or(g.reserve, sp.Reserve()), true
 }
 
 // Run reads the free space every second until ctx is done. Each time
@@ -125,13 +127,9 @@ func (g *Guard) tick(ctx context.Context, pending *bool, recover func(context.Co
 // to half again the reserve before events are taken, so that the edge
 // does not flap at the boundary.
 func (g *Guard) check() (Status, bool) {
-	sp, ok := g.statfs(g.dir)
+	sp, reserve, ok := g.read()
 	if !ok {
 		return Status{}, false
-	}
-	reserve := g.reserve
-	if reserve == 0 {
-		reserve = sp.Reserve()
 	}
 	was := g.state.Load().Low
 	low := sp.Free < reserve || (was && sp.Free < reserve+reserve/2)

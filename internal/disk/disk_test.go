@@ -65,7 +65,10 @@ func TestReserve(t *testing.T) {
 // The real filesystem is read.
 func TestStatfs(t *testing.T) {
 	sp, ok := statfs(t.TempDir())
-	if ok && (sp.Total == 0 || sp.Free > sp.Total) {
+	if !ok {
+		t.Skip("no statfs on this system: the guard never reports low space")
+	}
+	if sp.Total == 0 || sp.Free > sp.Total {
 		t.Fatalf("statfs: %+v", sp)
 	}
 }

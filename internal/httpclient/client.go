@@ -175,7 +175,7 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 	}
 
 	d.Secrets = RequestSecrets(req, d.Secrets)
-	a := &Attempt{Attempt: cdp.Attempt{N: n, StartedAt: c.now().UTC(), Request: CaptureRequest(req, d.Secrets)}}
+	a := &Attempt{Attempt: cdp.Attempt{N: n, StartedAt: c.now().UTC(), Request: captureRequest(req, d.Secrets)}}
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
 		a.setOutcome(Permanent)
@@ -301,11 +301,16 @@ func RequestSecrets(req Request, known []string) []string {
 	return append(out, redact.JSONSecrets(req.Body)...)
 }
 
-// CaptureRequest is req as the run log keeps it (see capture); a dry run
-// shows the requests it would send the same way. The record is for
-// showing: a retry rebuilds the request from the step's input.
-func CaptureRequest(req Request, secrets []string) cdp.Captured {
-	secrets = RequestSecrets(req, secrets)
+// CaptureRequest is req as the run log keeps it, known and the request's
+// own credentials masked (see capture); a dry run shows the requests it
+// would send the same way. The record is for showing: a retry rebuilds
+// the request from the step's input.
+func CaptureRequest(req Request, known []string) cdp.Captured {
+	return captureRequest(req, RequestSecrets(req, known))
+}
+
+// captureRequest is CaptureRequest with the secrets already gathered.
+func captureRequest(req Request, secrets []string) cdp.Captured {
 	c := capture(req.Header, req.Body, secrets)
 	c.Method, c.URL = req.Method, redact.Query(redact.Values(req.URL, secrets...))
 	return c

@@ -154,7 +154,8 @@ func JSONFields(doc json.RawMessage) json.RawMessage {
 	if json.Unmarshal(doc, &v) != nil {
 		return doc
 	}
-	if !maskFields(v) {
+	v, changed := maskFields(v)
+	if !changed {
 		return doc
 	}
 	out, err := json.Marshal(v)
@@ -165,8 +166,9 @@ func JSONFields(doc json.RawMessage) json.RawMessage {
 }
 
 // JSONSecrets returns the string values of a JSON document's
-// credential-like fields and query parameters, so that where they reappear (a response that
-// echoes a request's headers) they can be masked by value.
+// credential-like fields and query parameters, so that where they
+// reappear (a response that echoes a request's headers) they can be
+// masked by value.
 func JSONSecrets(doc json.RawMessage) []string {
 	var v any
 	if len(doc) == 0 || json.Unmarshal(doc, &v) != nil {
@@ -212,36 +214,28 @@ func Fields(in map[string]any) map[string]any {
 
 // maskFields masks, in place, the credential-like fields of a decoded
 // JSON document and the credential-like query parameters of its strings
-// (a URL written into a step's input).
-func maskFields(v any) bool {
+// (a URL written into a step's input). It returns v, or the masked string
+// that replaces it, and whether anything changed.
+func maskFields(v any) (any, bool) {
 	changed := false
 	switch v := v.(type) {
+	case string:
+		q := Query(v)
+		return q, q != v
 	case map[string]any:
 		for k, x := range v {
-			if SecretName(k) {
-				if _, isObject := x.(map[string]any); !isObject {
-					v[k], changed = Mask, true
-					continue
-				}
+			if _, isObject := x.(map[string]any); SecretName(k) && !isObject {
+				v[k], changed = Mask, true
+			} else if m, ok := maskFields(x); ok {
+				v[k], changed = m, true
 			}
-			if s, ok := x.(string); ok {
-				if q := Query(s); q != s {
-					v[k], changed = q, true
-				}
-				continue
-			}
-			changed = maskFields(x) || changed
 		}
 	case []any:
 		for i, x := range v {
-			if s, ok := x.(string); ok {
-				if q := Query(s); q != s {
-					v[i], changed = q, true
-				}
-				continue
+			if m, ok := maskFields(x); ok {
+				v[i], changed = m, true
 			}
-			changed = maskFields(x) || changed
 		}
 	}
-	return changed
+	return v, changed
 }

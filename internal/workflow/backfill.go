@@ -111,14 +111,6 @@ func (sel *selection) takes(ctx context.Context, store cdp.ProfileReader, e *cdp
 	return true, false
 }
 
-// ran reports whether workflow wfID already has a run for event id (live,
-// or from an earlier backfill): a backfill skips such events unless asked
-// to include them.
-func (b *Backfills) ran(ctx context.Context, wfID, id string) (bool, error) {
-	runs, _, err := b.Store.FindRuns(ctx, cdp.RunFilter{WorkflowID: wfID, EventID: id, Limit: 1})
-	return len(runs) > 0, err
-}
-
 // DryRun counts the events a backfill would run, with the first five: the
 // ones it selects, less those that already ran the workflow unless
 // req.IncludeRan, up to req.Limit; the job then runs exactly these
@@ -142,7 +134,7 @@ func (b *Backfills) DryRun(ctx context.Context, wfID string, req BackfillRequest
 				return n, sample, nil
 			}
 			if ok && !req.IncludeRan {
-				ran, err := b.ran(ctx, sel.wf.ID, e.ID)
+				ran, err := hasRun(ctx, b.Store, sel.wf.ID, e.ID)
 				if err != nil {
 					return 0, nil, err
 				}

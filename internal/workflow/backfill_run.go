@@ -102,7 +102,7 @@ func (b *Backfills) page(ctx context.Context, job *cdp.Backfill, sel *selection,
 				continue
 			}
 			if !p.IncludeRan {
-				if ran, err := b.ran(ctx, p.WorkflowID, e.ID); err != nil {
+				if ran, err := hasRun(ctx, b.Store, p.WorkflowID, e.ID); err != nil {
 					return err
 				} else if ran {
 					p.Skipped++

@@ -52,7 +52,18 @@ type Registry struct {
 // workflow).
 type Store interface {
 	cdp.WorkflowStore
+	runFinder
+}
+
+type runFinder interface {
 	FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error)
+}
+
+// hasRun reports whether workflow wfID has a run for event id: live, from
+// a backfill, or from a replay that asked for one.
+func hasRun(ctx context.Context, runs runFinder, wfID, id string) (bool, error) {
+	found, _, err := runs.FindRuns(ctx, cdp.RunFilter{WorkflowID: wfID, EventID: id, Limit: 1})
+	return len(found) > 0, err
 }
 
 // snapshot is the current set of workflows.
@@ -355,7 +366,7 @@ func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.T
 			r.log.Warn("workflow trigger condition failed", "workflow", wf.ID, "event", e.ID, "err", err)
 		}
 		if ok && e.ReplayOf != "" && !e.Rerun {
-			ok = !r.ran(ctx, wf.ID, e.ReplayOf)
+			ok = !r.ranOriginal(ctx, wf.ID, e.ReplayOf)
 		}
 		if ok {
 			runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID,
@@ -365,16 +376,16 @@ func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.T
 	return runs
 }
 
-// ran reports whether workflow id ran for event: a replay of that event
-// does not run it again unless asked to. A store that cannot say counts
-// as yes: a message sent twice cannot be taken back.
-func (r *Registry) ran(ctx context.Context, id, event string) bool {
-	runs, _, err := r.store.FindRuns(ctx, cdp.RunFilter{WorkflowID: id, EventID: event, Limit: 1})
+// ranOriginal reports whether workflow id ran for event, which a replay
+// replays: it does not run again unless asked to. A store that cannot say
+// counts as yes: a message sent twice cannot be taken back.
+func (r *Registry) ranOriginal(ctx context.Context, id, event string) bool {
+	ran, err := hasRun(ctx, r.store, id, event)
 	if err != nil {
 		r.log.Warn("replay: cannot tell whether the workflow ran for the original event; not running it", "workflow", id, "event", event, "err", err)
 		return true
 	}
-	return len(runs) > 0
+	return ran
 }
 
 // triggers reports whether wf's trigger selects e: its sources and types,
