@@ -67,6 +67,22 @@ type Attempt struct {
 	Response   *Captured `json:"response,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	Outcome    string    `json:"outcome"` // succeeded, retryable or permanent
+	// Probe marks the attempt a destination's open circuit breaker let
+	// through to learn whether it recovered: it does not count against
+	// the run's retries.
+	Probe bool `json:"probe,omitempty"`
+}
+
+// Spent counts the attempts of a round that count against its retry
+// budget: all but the breaker's probes.
+func Spent(round []Attempt) int {
+	n := 0
+	for _, a := range round {
+		if !a.Probe {
+			n++
+		}
+	}
+	return n
 }
 
 // Captured is a request or response in the run log.

@@ -160,3 +160,50 @@ func TestPauseAndResumeDestination(t *testing.T) {
 		wantStatus(t, s.do(t, method, path, "", ""), 404)
 	}
 }
+
+// The probe an open breaker lets through costs its run none of its
+// retries: three runs with a budget of 2 attempts spend one each opening
+// the breaker (their retries wait a second, the breaker opens at once);
+// while the destination stays down they carry on waiting through failed
+// probes instead of landing in the dead letter, each probe is marked in
+// the run log, and all are delivered once it recovers.
+func TestFailedProbesSpendNoRetries(t *testing.T) {
+	f := newFlaky(t)
+	f.down.Store(true)
+	s := newStack(t, func(c *config.Config) {
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: f.url, AllowPrivateNetwork: true,
+			Retry:          &workflow.Retry{MaxAttempts: 2, Base: "1s", Max: "1s"},
+			CircuitBreaker: &config.CircuitBreaker{Failures: 3, Cooldown: "1s", MaxCooldown: "1s"}}}
+		c.Workflows = []workflow.Workflow{{ID: "ship", Trigger: workflow.Trigger{Source: "web", Types: []string{"order"}},
+			Steps: []workflow.Step{{ID: "send", Action: "webhook.send", Destination: "app"}}}}
+	})
+	s.sendOrders(t, 3, "p")
+	probes := func() int {
+		runs, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "ship"})
+		n := 0
+		for _, r := range runs {
+			for _, st := range r.Steps {
+				for _, a := range st.Attempts {
+					if a.Probe {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+	testenv.Eventually(t, "three failed probes", 15*time.Second, func() bool { return probes() >= 3 })
+	if failed, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{Status: cdp.RunFailed}); len(failed) != 0 {
+		t.Fatalf("%d runs in the dead letter after failed probes: %+v", len(failed), failed[0].Steps)
+	}
+	f.down.Store(false)
+	testenv.Eventually(t, "every run to succeed", 15*time.Second, func() bool {
+		runs, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{Status: cdp.RunSucceeded})
+		return len(runs) == 3
+	})
+	for id, n := range f.deliveries() {
+		if n != 1 {
+			t.Fatalf("%s delivered %d times", id, n)
+		}
+	}
+}

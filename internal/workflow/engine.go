@@ -336,8 +336,7 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 		return err
 	}
 	rec = st.step(id)
-	n := len(rec.Attempts) + 1  // numbers the attempt in the log
-	round := n - rec.RoundStart // counts it against the retry budget
+	n := len(rec.Attempts) + 1 // numbers the attempt in the log
 	var a *httpclient.Attempt
 	st.unlocked(func() { a, err = st.e.Client.Do(ctx, client, n, call.Request) })
 	rec = st.step(id) // a parallel item may have added steps meanwhile
@@ -350,7 +349,9 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	if a.Class != httpclient.Succeeded && a.Response != nil && spec.Explain != nil && len(a.Body) > 0 {
 		a.Error += ": " + redact.Values(spec.Explain(a.Body), client.Secrets...)
 	}
+	a.Probe = decision.Probe
 	rec.Attempts = append(rec.Attempts, a.Attempt)
+	round := cdp.Spent(rec.Attempts[rec.RoundStart:]) // against the retry budget
 	st.observe(dest, a, n)
 	if st.e.Breakers != nil && dest != noDestination && st.e.Breakers.Record(ctx, dest, a, decision.Probe) {
 		go st.e.ResumeWaiting(ctx, dest) // stops with the runner; the runs not reached wake at their own time
@@ -364,7 +365,14 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 		st.done(id, out)
 		return nil
 	case httpclient.Retryable:
-		if d, ok := st.e.retryPolicy(cs, dest).Delay(round, a.RetryAfter); ok {
+		if a.Probe {
+			// The breaker opened again: the run waits on the destination
+			// with the others it holds, its retries untouched.
+			if d := st.e.Breakers.Peek(dest); d.Wait > 0 {
+				return st.hold(ctx, dest, rec, d)
+			}
+		}
+		if d, ok := st.e.retryPolicy(cs, dest).Delay(max(round, 1), a.RetryAfter); ok {
 			rec.Status, rec.Error = cdp.RunWaiting, a.Error
 			return st.pause(ctx, d)
 		}
