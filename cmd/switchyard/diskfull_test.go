@@ -19,9 +19,11 @@ import (
 // A full disk under the embedded engines: once the data directory's
 // filesystem (a 64 MB tmpfs here) is filled by someone else, the node
 // says it is not ready and refuses new events at once; once the space is
-// freed it takes events again by itself (the event log, whose writes
-// failed, is reloaded), and every event it acknowledged, before, during
-// and after, is stored. Mounting needs root: the test skips without it.
+// freed it takes events again by itself, and every event it acknowledged,
+// before, during and after, is stored (and none as poison, although the
+// store's writes failed for space meanwhile). Reloading an event log whose
+// own writes failed is natsbus's TestRepairAfterDiskFull. Mounting needs
+// root: the test skips without it.
 func TestDiskFullRecovers(t *testing.T) {
 	mnt := testenv.Tmpfs(t, "64m")
 	cfg := filepath.Join(t.TempDir(), "switchyard.yaml")
