@@ -20,8 +20,8 @@ import (
 // filesystem (a 64 MB tmpfs here) is filled by someone else, the node
 // says it is not ready and refuses new events at once; once the space is
 // freed it takes events again by itself, and every event it acknowledged,
-// before, during and after, is stored (and none as poison, although the
-// store's writes failed for space meanwhile). Reloading an event log whose
+// before, during and after, is stored, none as poison. Reloading an
+// event log whose
 // own writes failed is natsbus's TestRepairAfterDiskFull. Mounting needs
 // root: the test skips without it.
 func TestDiskFullRecovers(t *testing.T) {
