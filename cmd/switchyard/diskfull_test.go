@@ -21,9 +21,8 @@ import (
 // says it is not ready and refuses new events at once; once the space is
 // freed it takes events again by itself, and every event it acknowledged,
 // before, during and after, is stored, none as poison. Reloading an
-// event log whose
-// own writes failed is natsbus's TestRepairAfterDiskFull. Mounting needs
-// root: the test skips without it.
+// event log whose own writes failed is natsbus's TestRepairAfterDiskFull.
+// Mounting needs root: the test skips without it.
 func TestDiskFullRecovers(t *testing.T) {
 	mnt := testenv.Tmpfs(t, "64m")
 	cfg := filepath.Join(t.TempDir(), "switchyard.yaml")
