@@ -159,6 +159,9 @@ type Tx interface {
 
 	// ProfileIDByIdentifier returns the live profile owning ident.
 	ProfileIDByIdentifier(ctx context.Context, ident Identifier) (string, error)
+	// ProfileIDsByIdentifiers is ProfileIDByIdentifier for many identifiers
+	// in one read: the owner of each identifier that has one.
+	ProfileIDsByIdentifiers(ctx context.Context, idents []Identifier) (map[Identifier]string, error)
 	// ClaimIdentifier gives ident to profileID unless another profile owns
 	// it; it returns the owner either way.
 	ClaimIdentifier(ctx context.Context, ident Identifier, profileID string) (string, error)

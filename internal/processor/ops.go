@@ -36,6 +36,11 @@ func (st *state) resolve(ctx context.Context, e *cdp.Event) error {
 	if err != nil {
 		return err
 	}
+	for _, ident := range e.Identifiers {
+		if pid, ok := st.owners[ident]; ok && pid == "" {
+			delete(st.owners, ident) // Apply may have claimed it
+		}
+	}
 	if out.ProfileID != "" {
 		e.ProfileID = out.ProfileID
 	}
@@ -69,6 +74,9 @@ func (st *state) attachAnonymous(ctx context.Context, pid string, idents []cdp.I
 func (st *state) Owner(ctx context.Context, idents []cdp.Identifier) (string, error) {
 	for _, ident := range identity.ByPriority(idents) {
 		if pid, ok := st.owners[ident]; ok {
+			if pid == "" {
+				continue // read unowned in this transaction (prefetchOwners)
+			}
 			return pid, nil
 		}
 		if st.known != nil {

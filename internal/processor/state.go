@@ -182,6 +182,50 @@ func (st *state) prefetch(ctx context.Context, batches []*cdp.Batch) error {
 	for id, pid := range live {
 		st.resolved[id] = pid
 	}
+	return st.prefetchOwners(ctx, batches)
+}
+
+// prefetchOwners reads, one query for all, the owners of the identifiers
+// that name the people of plain events (the Customer.io APIs' track
+// calls), which Owner would otherwise look up one round trip at a time.
+// An identifier found unowned is remembered as such ("") until an event
+// claims it (resolve) or an operation moves identifiers.
+func (st *state) prefetchOwners(ctx context.Context, batches []*cdp.Batch) error {
+	var idents []cdp.Identifier
+	seen := map[cdp.Identifier]bool{}
+	for _, b := range batches {
+		for _, e := range b.Events {
+			if e.ProfileID != "" || e.Op != "" {
+				continue
+			}
+			for _, ident := range e.Identifiers {
+				if seen[ident] {
+					continue
+				}
+				seen[ident] = true
+				if st.known != nil {
+					if _, ok := st.known.Get(ident); ok {
+						continue
+					}
+				}
+				idents = append(idents, ident)
+			}
+		}
+	}
+	if len(idents) == 0 {
+		return nil
+	}
+	owners, err := st.tx.ProfileIDsByIdentifiers(ctx, idents)
+	if err != nil {
+		return err
+	}
+	for _, ident := range idents {
+		pid := owners[ident]
+		st.owners[ident] = pid
+		if pid != "" && st.learned != nil {
+			st.learned[ident] = pid
+		}
+	}
 	return nil
 }
 

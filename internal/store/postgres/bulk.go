@@ -178,3 +178,29 @@ func (t *tx) ResolveProfileIDs(ctx context.Context, ids []string) (map[string]st
 	}
 	return out, rows.Err()
 }
+
+func (t *tx) ProfileIDsByIdentifiers(ctx context.Context, idents []cdp.Identifier) (map[cdp.Identifier]string, error) {
+	out := make(map[cdp.Identifier]string, len(idents))
+	if len(idents) == 0 {
+		return out, nil
+	}
+	kinds, values := make([]string, len(idents)), make([]string, len(idents))
+	for i, ident := range idents {
+		kinds[i], values[i] = ident.Kind, ident.Value
+	}
+	rows, err := t.tx.Query(ctx, `SELECT i.kind, i.value, i.profile_id FROM identifiers i
+		JOIN unnest($1::text[], $2::text[]) AS u(kind, value) ON i.kind = u.kind AND i.value = u.value`, kinds, values)
+	if err != nil {
+		return nil, fmt.Errorf("find identifiers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ident cdp.Identifier
+		var pid string
+		if err := rows.Scan(&ident.Kind, &ident.Value, &pid); err != nil {
+			return nil, fmt.Errorf("find identifiers: %w", err)
+		}
+		out[ident] = pid
+	}
+	return out, rows.Err()
+}

@@ -107,7 +107,7 @@ func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest,
 // EventsPerMinute implements cdp.EventReader.
 func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.MinuteCount, error) {
 	return query.All(ctx, s.rows, "events per minute", query.MinuteCount,
-		`SELECT minute, source_id, events FROM event_minutes WHERE minute >= $1 ORDER BY minute, source_id`, since.Unix()/60)
+		`SELECT minute, source_id, SUM(events)::bigint FROM event_minutes WHERE minute >= $1 GROUP BY minute, source_id ORDER BY minute, source_id`, since.Unix()/60)
 }
 
 // exec runs a write for the helpers of package query.

@@ -131,6 +131,12 @@ var migrations = []string{
 	ALTER TABLE runs ADD COLUMN backfill_id text NOT NULL DEFAULT '';
 	ALTER TABLE runs DROP CONSTRAINT runs_workflow_id_event_id_key;
 	ALTER TABLE runs ADD CONSTRAINT runs_workflow_event_backfill UNIQUE (workflow_id, event_id, backfill_id);`,
+	// 5: per-minute counts per writing connection (issue 26): one row that
+	// every transaction of every node incremented made their commits wait
+	// for each other. Readers sum the writers' rows.
+	`ALTER TABLE event_minutes ADD COLUMN writer integer NOT NULL DEFAULT 0;
+	ALTER TABLE event_minutes DROP CONSTRAINT event_minutes_pkey;
+	ALTER TABLE event_minutes ADD PRIMARY KEY (minute, source_id, writer);`,
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

@@ -307,12 +307,22 @@ func (t *tx) DeleteRawRequestsBefore(ctx context.Context, before time.Time, limi
 }
 
 func (t *tx) CountEvents(ctx context.Context, counts []cdp.MinuteCount) error {
-	for _, c := range counts {
-		if _, err := t.tx.Exec(ctx, `INSERT INTO event_minutes (minute, source_id, events) VALUES ($1, $2, $3)
-			ON CONFLICT (minute, source_id) DO UPDATE SET events = event_minutes.events + excluded.events`,
-			c.Minute.Unix()/60, c.SourceID, c.Events); err != nil {
-			return fmt.Errorf("count events: %w", err)
-		}
+	if len(counts) == 0 {
+		return nil
+	}
+	minutes, sources, events := make([]int64, len(counts)), make([]string, len(counts)), make([]int64, len(counts))
+	for i, c := range counts {
+		minutes[i], sources[i], events[i] = c.Minute.Unix()/60, c.SourceID, int64(c.Events)
+	}
+	// Each connection adds to its own row (its backend's pid): no two
+	// transactions running at once share one, so none waits for another's
+	// commit here.
+	if _, err := t.tx.Exec(ctx, `INSERT INTO event_minutes (minute, source_id, writer, events)
+		SELECT minute, source_id, pg_backend_pid(), SUM(events) FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS c(minute, source_id, events)
+		GROUP BY minute, source_id
+		ON CONFLICT (minute, source_id, writer) DO UPDATE SET events = event_minutes.events + excluded.events`,
+		minutes, sources, events); err != nil {
+		return fmt.Errorf("count events: %w", err)
 	}
 	return nil
 }

@@ -51,9 +51,13 @@ func (t *tx) ResolveProfileIDs(ctx context.Context, ids []string) (map[string]st
 	return found(ids, func(id string) (string, error) { return t.ResolveProfileID(ctx, id) })
 }
 
+func (t *tx) ProfileIDsByIdentifiers(ctx context.Context, idents []cdp.Identifier) (map[cdp.Identifier]string, error) {
+	return found(idents, func(ident cdp.Identifier) (string, error) { return t.ProfileIDByIdentifier(ctx, ident) })
+}
+
 // found calls get for each id and keeps what it found, by id.
-func found[V any](ids []string, get func(id string) (V, error)) (map[string]V, error) {
-	out := make(map[string]V, len(ids))
+func found[K comparable, V any](ids []K, get func(id K) (V, error)) (map[K]V, error) {
+	out := make(map[K]V, len(ids))
 	for _, id := range ids {
 		v, err := get(id)
 		if cdp.ErrorCode(err) == cdp.ENOTFOUND {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
@@ -404,6 +406,18 @@ func testIdentifierClaims(t *testing.T, s cdp.Store) {
 		}
 		if owner, err := tx.ClaimIdentifier(ctx, email, "p2"); err != nil || owner != "p1" {
 			t.Fatalf("second claim = %q, %v; want p1 to keep it", owner, err)
+		}
+		userID := cdp.Identifier{Kind: cdp.IdentifierID, Value: "a@b.c"} // same value, other kind
+		if _, err := tx.ClaimIdentifier(ctx, userID, "p2"); err != nil {
+			return err
+		}
+		unknown := cdp.Identifier{Kind: cdp.IdentifierEmail, Value: "x@y.z"}
+		owners, err := tx.ProfileIDsByIdentifiers(ctx, []cdp.Identifier{email, unknown, userID, email})
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(map[cdp.Identifier]string{email: "p1", userID: "p2"}, owners); diff != "" {
+			t.Errorf("ProfileIDsByIdentifiers (-want +got):\n%s", diff)
 		}
 		return nil
 	})
