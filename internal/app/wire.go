@@ -222,7 +222,7 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		Waiting: a.Store.CountWaitingOn,
 		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}
 	proc := processor.New(processor.Deps{Log: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
-		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared,
+		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared, Parallel: a.storeParallel(),
 		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
 			engine.Committed(created, events)
 			if err := workflow.Enqueue(ctx, a.Runs, created); err != nil {
@@ -247,4 +247,18 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		}
 	})
 	return nil
+}
+
+// processorParts is how many transactions a node's processor runs at once
+// on PostgreSQL (see processor.Deps.Parallel).
+const processorParts = 4
+
+// storeParallel is how many processor transactions store at once: several
+// on PostgreSQL, whose transactions run side by side; one on SQLite, whose
+// one writer takes them in turn anyway.
+func (a *App) storeParallel() int {
+	if a.Config.PostgresURL != "" {
+		return processorParts
+	}
+	return 1
 }

@@ -138,6 +138,9 @@ type Tx interface {
 	ResolveProfileIDs(ctx context.Context, ids []string) (map[string]string, error)
 	// InsertProfile stores p unless its id exists; it reports whether it did.
 	InsertProfile(ctx context.Context, p *Profile) (bool, error)
+	// InsertProfiles is InsertProfile for many profiles in one write; a
+	// profile whose id exists is left as it was.
+	InsertProfiles(ctx context.Context, ps []*Profile) error
 	// UpdateProfile replaces p if its stored version is still p.Version and
 	// increments p.Version; ECONFLICT if another write came first.
 	UpdateProfile(ctx context.Context, p *Profile) error
@@ -165,6 +168,9 @@ type Tx interface {
 	// ClaimIdentifier gives ident to profileID unless another profile owns
 	// it; it returns the owner either way.
 	ClaimIdentifier(ctx context.Context, ident Identifier, profileID string) (string, error)
+	// ClaimIdentifiers is ClaimIdentifier for many identifiers (each
+	// given to its profile in claims) in one write: the owner of each.
+	ClaimIdentifiers(ctx context.Context, claims map[Identifier]string) (map[Identifier]string, error)
 	// ReleaseIdentifier removes ident from whichever profile owns it.
 	ReleaseIdentifier(ctx context.Context, ident Identifier) error
 

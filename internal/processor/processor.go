@@ -47,6 +47,9 @@ type Processor struct {
 	// merged, here or through the identity service (ownersEpoch).
 	owners      *cache.Cache[cdp.Identifier, string]
 	ownersEpoch uint64
+	// parallel is how many transactions store a delivery batch at once
+	// (processParts); 1 stores it in one.
+	parallel int
 }
 
 // Tail receives the events each transaction stored, for the live tail:
@@ -78,15 +81,22 @@ type Deps struct {
 	// update identical to the last one this one committed for a session
 	// may no longer be what is stored, and an identifier's owner may have
 	// changed, so nothing is remembered across transactions.
-	Shared bool
+	Shared bool	// Parallel is how many transactions may store one delivery batch at
+	// once, for a store whose transactions run side by side (PostgreSQL);
+	// it needs Shared, as the memory of earlier transactions assumes they
+	// committed in order. 0 or 1: one.
+	Parallel int
 }
 
 // New returns a Processor.
 func New(d Deps) *Processor {
 	p := &Processor{log: d.Log, store: d.Store, identity: d.Identity, hub: d.Tail, metrics: d.Metrics, logger: d.Logger,
 		MaxAttempts: 5, triggers: d.Triggers, onRuns: d.OnRuns}
+	p.parallel = 1
 	if !d.Shared {
 		p.seen, p.owners = cache.New[string, uint64](100_000, 0), cache.New[cdp.Identifier, string](100_000, 0)
+	} else if d.Parallel > 1 {
+		p.parallel = d.Parallel
 	}
 	return p
 }
@@ -113,9 +123,9 @@ type message struct {
 	env cdp.Envelope
 }
 
-// handle processes one delivery batch in a single store transaction; if
-// that fails it retries message by message so one bad message cannot hold
-// back the others.
+// handle processes one delivery batch in a single store transaction (or
+// one per part, processParts); if that fails it retries message by
+// message so one bad message cannot hold back the others.
 func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 	p.metrics.ProcessorBatch.Observe(float64(len(deliveries)))
 	msgs := make([]message, 0, len(deliveries))
@@ -130,7 +140,13 @@ func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 	if len(msgs) == 0 {
 		return
 	}
-	if err := p.process(ctx, msgs...); err == nil {
+	var err error
+	if p.parallel > 1 {
+		msgs, err = p.processParts(ctx, msgs)
+	} else if err = p.process(ctx, msgs...); err == nil {
+		msgs = nil
+	}
+	if len(msgs) == 0 {
 		return
 	} else if cdp.ErrorCode(err) == cdp.EUNAVAILABLE {
 		// Storing them one by one would fail the same way.

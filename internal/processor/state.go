@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/identity"
 )
 
 // state is what one transaction has loaded and changed. Profile counters
@@ -220,13 +221,75 @@ func (st *state) prefetchOwners(ctx context.Context, batches []*cdp.Batch) error
 		return err
 	}
 	for _, ident := range idents {
-		pid := owners[ident]
-		st.owners[ident] = pid
-		if pid != "" && st.learned != nil {
-			st.learned[ident] = pid
+		st.own(ident, owners[ident])
+	}
+	return st.createNewcomers(ctx, batches)
+}
+
+// own records pid as ident's owner for the transaction ("": none).
+func (st *state) own(ident cdp.Identifier, pid string) {
+	st.owners[ident] = pid
+	if pid != "" && st.learned != nil {
+		st.learned[ident] = pid
+	}
+}
+
+// createNewcomers makes, a few writes for all, the profiles of the people
+// that plain events name only by identifiers found unowned, which resolve
+// would otherwise make one by one, a few round trips each. A person whose
+// making lost a race (identity.CreateAll) is left to resolve.
+func (st *state) createNewcomers(ctx context.Context, batches []*cdp.Batch) error {
+	var newcomers []identity.Newcomer
+	taken := map[cdp.Identifier]bool{}
+	for _, b := range batches {
+		for _, e := range b.Events {
+			if e.ProfileID != "" || e.Op != "" {
+				continue
+			}
+			if named := st.unowned(e.Identifiers, taken); len(named) > 0 {
+				newcomers = append(newcomers, identity.Newcomer{Identifiers: named, At: e.ReceivedAt})
+			}
+		}
+	}
+	if len(newcomers) == 0 {
+		return nil
+	}
+	ids, err := identity.CreateAll(ctx, st.tx, newcomers)
+	if err != nil {
+		return err
+	}
+	for i, n := range newcomers {
+		for _, ident := range n.Identifiers {
+			if ids[i] != "" {
+				st.own(ident, ids[i])
+			} else {
+				delete(st.owners, ident) // look it up again
+			}
 		}
 	}
 	return nil
+}
+
+// unowned returns the identifiers other than anonymous ids among idents if
+// each was read unowned and none is taken (by an earlier newcomer), one
+// of each kind, and marks them taken; otherwise none.
+func (st *state) unowned(idents []cdp.Identifier, taken map[cdp.Identifier]bool) []cdp.Identifier {
+	var named []cdp.Identifier
+	kinds := map[string]bool{}
+	for _, ident := range idents {
+		if ident.Kind == cdp.IdentifierAnonymousID {
+			continue
+		}
+		if pid, read := st.owners[ident]; !read || pid != "" || taken[ident] || kinds[ident.Kind] {
+			return nil
+		}
+		kinds[ident.Kind] = true
+		named = append(named, ident)
+	}
+	for _, ident := range named {
+		taken[ident] = true
+	}
+	return named
 }
 
 func (st *state) countEvents(pid string, n int64, at time.Time) {

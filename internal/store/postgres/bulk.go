@@ -1,8 +1,15 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
@@ -203,4 +210,73 @@ func (t *tx) ProfileIDsByIdentifiers(ctx context.Context, idents []cdp.Identifie
 		out[ident] = pid
 	}
 	return out, rows.Err()
+}
+
+func (t *tx) InsertProfiles(ctx context.Context, ps []*cdp.Profile) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	var ids []string
+	var bodies [][]byte
+	var events, visits, updated []int64
+	var last, current []*int64
+	for _, p := range ps {
+		body, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("encode profile: %w", err)
+		}
+		ids, bodies, updated = append(ids, p.ID), append(bodies, body), append(updated, p.UpdatedAt.UnixNano())
+		events, visits = append(events, p.Stats.Events), append(visits, p.Stats.Visits)
+		last, current = append(last, nanos(p.Stats.LastVisitAt)), append(current, nanos(p.Stats.CurrentVisitAt))
+	}
+	rows, err := t.tx.Query(ctx, `INSERT INTO profiles (id, version, body, events, visits, last_visit_at, current_visit_at, updated_at)
+		SELECT id, 1, body, events, visits, last_visit_at, current_visit_at, updated_at
+		FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+		AS p(id, body, events, visits, last_visit_at, current_visit_at, updated_at)
+		ON CONFLICT DO NOTHING RETURNING id`, ids, bodies, events, visits, last, current, updated)
+	if err != nil {
+		return fmt.Errorf("insert profiles: %w", err)
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("insert profiles: %w", err)
+	}
+	byID := make(map[string]*cdp.Profile, len(ps))
+	for _, p := range ps {
+		byID[p.ID] = p
+	}
+	for _, id := range inserted {
+		byID[id].Version = 1
+	}
+	return nil
+}
+
+// nanos is t in Unix nanoseconds, or NULL.
+func nanos(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
+func (t *tx) ClaimIdentifiers(ctx context.Context, claims map[cdp.Identifier]string) (map[cdp.Identifier]string, error) {
+	if len(claims) == 0 {
+		return map[cdp.Identifier]string{}, nil
+	}
+	// In key order, as on every node, so that two transactions claiming
+	// some of the same identifiers wait for each other instead of
+	// deadlocking.
+	idents := slices.SortedFunc(maps.Keys(claims), func(a, b cdp.Identifier) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
+	})
+	kinds, values, owners := make([]string, len(idents)), make([]string, len(idents)), make([]string, len(idents))
+	for i, ident := range idents {
+		kinds[i], values[i], owners[i] = ident.Kind, ident.Value, claims[ident]
+	}
+	if _, err := t.tx.Exec(ctx, `INSERT INTO identifiers (kind, value, profile_id)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`, kinds, values, owners); err != nil {
+		return nil, fmt.Errorf("claim identifiers: %w", err)
+	}
+	return t.ProfileIDsByIdentifiers(ctx, idents)
 }

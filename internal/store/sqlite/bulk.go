@@ -55,6 +55,27 @@ func (t *tx) ProfileIDsByIdentifiers(ctx context.Context, idents []cdp.Identifie
 	return found(idents, func(ident cdp.Identifier) (string, error) { return t.ProfileIDByIdentifier(ctx, ident) })
 }
 
+func (t *tx) InsertProfiles(ctx context.Context, ps []*cdp.Profile) error {
+	for _, p := range ps {
+		if _, err := t.InsertProfile(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) ClaimIdentifiers(ctx context.Context, claims map[cdp.Identifier]string) (map[cdp.Identifier]string, error) {
+	out := make(map[cdp.Identifier]string, len(claims))
+	for ident, pid := range claims {
+		owner, err := t.ClaimIdentifier(ctx, ident, pid)
+		if err != nil {
+			return nil, err
+		}
+		out[ident] = owner
+	}
+	return out, nil
+}
+
 // found calls get for each id and keeps what it found, by id.
 func found[K comparable, V any](ids []K, get func(id K) (V, error)) (map[K]V, error) {
 	out := make(map[K]V, len(ids))

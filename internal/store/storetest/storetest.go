@@ -419,6 +419,30 @@ func testIdentifierClaims(t *testing.T, s cdp.Store) {
 		if diff := cmp.Diff(map[cdp.Identifier]string{email: "p1", userID: "p2"}, owners); diff != "" {
 			t.Errorf("ProfileIDsByIdentifiers (-want +got):\n%s", diff)
 		}
+		// Many at once: the new ones go to whom they are given, the owned
+		// ones stay.
+		p3, p4 := cdp.NewProfile("p3", t0), cdp.NewProfile("p4", t0)
+		p3.Identifiers.Add(unknown)
+		if err := tx.InsertProfiles(ctx, []*cdp.Profile{p3, p4, cdp.NewProfile("p1", t0.Add(time.Hour))}); err != nil {
+			return err
+		}
+		if p3.Version != 1 {
+			t.Errorf("InsertProfiles left version %d on a new profile", p3.Version)
+		}
+		if got, err := tx.Profile(ctx, "p3"); err != nil || got.Identifiers.Email != unknown.Value {
+			t.Errorf("InsertProfiles stored %+v, %v", got, err)
+		}
+		if got, err := tx.Profile(ctx, "p1"); err != nil || !got.UpdatedAt.Equal(t0) {
+			t.Errorf("InsertProfiles replaced an existing profile: %+v, %v", got, err)
+		}
+		phone := cdp.Identifier{Kind: cdp.IdentifierID, Value: "p4-id"}
+		owners, err = tx.ClaimIdentifiers(ctx, map[cdp.Identifier]string{unknown: "p3", email: "p4", phone: "p4"})
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(map[cdp.Identifier]string{unknown: "p3", email: "p1", phone: "p4"}, owners); diff != "" {
+			t.Errorf("ClaimIdentifiers (-want +got):\n%s", diff)
+		}
 		return nil
 	})
 	p, err := s.FindProfileByIdentifier(ctx, email)
