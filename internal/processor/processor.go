@@ -81,7 +81,8 @@ type Deps struct {
 	// update identical to the last one this one committed for a session
 	// may no longer be what is stored, and an identifier's owner may have
 	// changed, so nothing is remembered across transactions.
-	Shared bool // Parallel is how many transactions may store one delivery batch at
+	Shared bool
+	// Parallel is how many transactions may store one delivery batch at
 	// once, for a store whose transactions run side by side (PostgreSQL);
 	// it needs Shared, as the memory of earlier transactions assumes they
 	// committed in order. 0 or 1: one.
