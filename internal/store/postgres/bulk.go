@@ -121,19 +121,22 @@ func (t *tx) InsertRawRequests(ctx context.Context, reqs map[string]*cdp.RawRequ
 	if len(reqs) == 0 {
 		return nil
 	}
-	var ids, methods, paths, addrs, headers []string
+	var ids, methods, paths, addrs []string
 	var received, sizes []int64
-	var bodies [][]byte
+	var data [][]byte
 	var truncated []bool
 	for id, r := range reqs {
-		ids, methods, paths, addrs, headers = append(ids, id), append(methods, r.Method), append(paths, r.Path),
-			append(addrs, r.RemoteAddr), append(headers, r.Header)
+		packed := r.Packed
+		if packed == nil {
+			packed = storebody.EncodeRaw(r)
+		}
+		ids, methods, paths, addrs = append(ids, id), append(methods, r.Method), append(paths, r.Path), append(addrs, r.RemoteAddr)
 		received, sizes = append(received, r.ReceivedAt.UnixNano()), append(sizes, r.BodySize)
-		bodies, truncated = append(bodies, r.Body), append(truncated, r.Truncated)
+		data, truncated = append(data, packed), append(truncated, r.Truncated)
 	}
-	if _, err := t.tx.Exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, header, body, body_size, truncated)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::bool[])
-		ON CONFLICT DO NOTHING`, ids, received, methods, paths, addrs, headers, bodies, sizes, truncated); err != nil {
+	if _, err := t.tx.Exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, data, body_size, truncated)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::bool[])
+		ON CONFLICT DO NOTHING`, ids, received, methods, paths, addrs, data, sizes, truncated); err != nil {
 		return fmt.Errorf("insert raw requests: %w", err)
 	}
 	return nil

@@ -99,3 +99,38 @@ func TestPartitionsAndRetention(t *testing.T) {
 		t.Fatalf("%d events and %d message ids outlived the retention", count("events"), count("event_messages"))
 	}
 }
+
+// A request captured before requests were stored packed still reads back
+// whole, beside one stored packed.
+func TestRawRequestsStoredBeforePacking(t *testing.T) {
+	url := testURL(t)
+	s := open(t, url, 0)
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, header, body, body_size, truncated)
+		VALUES ('old', 5, 'POST', '/v1/track', '127.0.0.1:1', 'Content-Type: application/json', '{"userId":"u1"}', 15, false)`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	fresh := &cdp.RawRequest{Method: "POST", Path: "/track", Header: "X-A: b", Body: []byte(`{"a":1}`), BodySize: 7, ReceivedAt: now}
+	if err := s.Update(t.Context(), func(tx cdp.Tx) error {
+		return tx.InsertRawRequests(t.Context(), map[string]*cdp.RawRequest{"new": fresh})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.FindRawRequest(t.Context(), "old")
+	if err != nil || old.Header != "Content-Type: application/json" || string(old.Body) != `{"userId":"u1"}` || old.Path != "/v1/track" {
+		t.Fatalf("old request = %+v, %v", old, err)
+	}
+	got, err := s.FindRawRequest(t.Context(), "new")
+	if err != nil || got.Header != fresh.Header || string(got.Body) != string(fresh.Body) || !got.ReceivedAt.Equal(now) {
+		t.Fatalf("new request = %+v, %v", got, err)
+	}
+	var header *string
+	if err := conn.QueryRow(t.Context(), `SELECT header FROM raw_requests WHERE id = 'new'`).Scan(&header); err != nil || header != nil {
+		t.Fatalf("a new request's header is kept unpacked too: %v, %v", header, err)
+	}
+}

@@ -95,12 +95,21 @@ func (s *Store) FindEventByID(ctx context.Context, id string) (*cdp.Event, error
 func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest, error) {
 	r := &cdp.RawRequest{}
 	var received int64
-	err := s.pool.QueryRow(ctx, `SELECT received_at, method, path, remote_addr, header, body, body_size, truncated
-		FROM raw_requests WHERE id = $1`, id).Scan(&received, &r.Method, &r.Path, &r.RemoteAddr, &r.Header, &r.Body, &r.BodySize, &r.Truncated)
+	var header *string
+	var data []byte
+	err := s.pool.QueryRow(ctx, `SELECT received_at, method, path, remote_addr, header, body, data, body_size, truncated
+		FROM raw_requests WHERE id = $1`, id).Scan(&received, &r.Method, &r.Path, &r.RemoteAddr, &header, &r.Body, &data, &r.BodySize, &r.Truncated)
 	if err != nil {
 		return nil, notFound(err, "raw request %s not found", id)
 	}
 	r.ReceivedAt = time.Unix(0, received).UTC()
+	if data != nil {
+		if err := storebody.DecodeRaw(data, r); err != nil {
+			return nil, fmt.Errorf("decode raw request %s: %w", id, err)
+		}
+	} else if header != nil {
+		r.Header = *header
+	}
 	return r, nil
 }
 

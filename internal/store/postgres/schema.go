@@ -137,6 +137,16 @@ var migrations = []string{
 	`ALTER TABLE event_minutes ADD COLUMN writer integer NOT NULL DEFAULT 0;
 	ALTER TABLE event_minutes DROP CONSTRAINT event_minutes_pkey;
 	ALTER TABLE event_minutes ADD PRIMARY KEY (minute, source_id, writer);`,
+	// 6: leaner writes per event (issue 26). A captured request keeps its
+	// header and body packed in data, as the edge packed them (older rows
+	// keep theirs in header and body), and is trimmed in id order (ids are
+	// time-ordered), which needs no second index. Profiles and sessions,
+	// rewritten by every batch that counts or changes them, leave room on
+	// their pages so that an update stays on its page and touches no index.
+	`ALTER TABLE raw_requests ADD COLUMN data bytea, ALTER COLUMN header DROP NOT NULL;
+	DROP INDEX raw_requests_received;
+	ALTER TABLE profiles SET (fillfactor = 70);
+	ALTER TABLE sessions SET (fillfactor = 80);`,
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

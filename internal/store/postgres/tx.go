@@ -298,8 +298,9 @@ func (t *tx) UpdateSession(ctx context.Context, s *cdp.Session) error {
 }
 
 func (t *tx) DeleteRawRequestsBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
-	tag, err := t.tx.Exec(ctx, `DELETE FROM raw_requests WHERE id IN (SELECT id FROM raw_requests WHERE received_at < $1
-		ORDER BY received_at LIMIT $2)`, before.UnixNano(), limit)
+	// The oldest by id (time-ordered), as the primary key lists them.
+	tag, err := t.tx.Exec(ctx, `DELETE FROM raw_requests WHERE id IN (SELECT id FROM raw_requests ORDER BY id LIMIT $2)
+		AND received_at < $1`, before.UnixNano(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete raw requests: %w", err)
 	}
