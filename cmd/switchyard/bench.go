@@ -39,6 +39,7 @@ type benchFlags struct {
 	tails                         int
 	tailFilter                    string
 	baseline, spawn, step, tail   bool
+	closed                        bool
 	sink                          *actionSink
 	signingKey                    string
 	stepFactor, maxErrors         float64
@@ -75,6 +76,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "measured time per run or step")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "unmeasured time before each run or step")
 	fs.IntVar(&f.connections, "connections", 256, "keep-alive connections")
+	fs.BoolVar(&f.closed, "closed", false, "closed loop, as wrk: every connection sends its next request once its last is answered (--rate is ignored); measures the throughput at that concurrency")
 	fs.IntVar(&f.sessions, "sessions", 10000, "distinct session ids the payloads cycle through")
 	fs.BoolVar(&f.baseline, "baseline", false, "first measure a no-op net/http server (a child process) at the same load")
 	fs.BoolVar(&f.spawn, "spawn", false, "start `switchyard serve` on a fresh data dir and measure it, with its RSS and CPU")
@@ -89,6 +91,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
+	if f.closed && f.step {
+		return errors.New("bench: --step raises the offered rate; a --closed run has none (raise --connections instead)")
+	}
 	if f.compare != "" && !f.spawn {
 		return errors.New("bench: --compare needs --spawn (both binaries are started on fresh data)")
 	}
@@ -97,10 +102,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stdout, "# switchyard bench: open-loop, %d connections, %v warm-up + %v measured per run, payload %s\n",
-		f.connections, f.warmup, f.duration, f.payload)
-	fmt.Fprintln(stdout, "| target | offered req/s | achieved req/s | events/s | p50 | p90 | p99 | p99.9 | max | non-2xx | errors | CPU µs/req | peak RSS | disk/event | not stored |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	loop := "open-loop"
+	if f.closed {
+		loop = "closed-loop"
+	}
+	fmt.Fprintf(stdout, "# switchyard bench: %s, %d connections, %v warm-up + %v measured per run, payload %s\n",
+		loop, f.connections, f.warmup, f.duration, f.payload)
+	fmt.Fprintln(stdout, "| target | offered req/s | achieved req/s | events/s | stored/s | p50 | p90 | p99 | p99.9 | max | non-2xx | errors | CPU µs/req | peak RSS | disk/event | not stored | drain |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	if f.baseline {
 		self, err := os.Executable()
 		if err != nil {
@@ -341,7 +350,8 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summar
 	rate := f.rate
 	for {
 		cpu0, disk0, acc0 := t.cpu(), t.diskBytes(ctx), t.acceptedEvents(ctx)
-		l.Rate, l.Duration, l.Warmup, l.Connections = rate, f.duration, f.warmup, f.connections
+		l.Rate, l.Duration, l.Warmup, l.Connections, l.Closed = rate, f.duration, f.warmup, f.connections, f.closed
+		storedRate := probeStored(ctx, t, f.warmup, f.duration)
 		run := runSeq.Add(1)
 		var probe *tailProbe
 		if f.tail && f.payload == "cio-webhook" && t.name != "noop" {
@@ -372,9 +382,17 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summar
 		row := summary{name: t.name, rate: rate, achieved: res.Throughput() * float64(events), p99: res.Latency.Quantile(0.99), rssMB: t.rssMB()}
 		cpu := ""
 		if d := t.cpu() - cpu0; d > 0 {
-			total := int(rate * (f.warmup + f.duration).Seconds())
-			row.cpuPerReq = float64(d.Microseconds()) / float64(total)
+			total := rate * (f.warmup + f.duration).Seconds()
+			if f.closed {
+				total = res.Throughput() * (f.warmup + f.duration).Seconds()
+			}
+			row.cpuPerReq = float64(d.Microseconds()) / total
 			cpu = fmt.Sprintf("%.0f", row.cpuPerReq)
+		}
+		stored := "—"
+		if r, ok := <-storedRate; ok {
+			row.stored = r
+			stored = fmt.Sprintf("%.0f", r)
 		}
 		disk := "—"
 		if n := t.acceptedEvents(ctx) - acc0; n > 0 && t.dataDir != "" {
@@ -388,12 +406,26 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summar
 			}
 			// More than a second of traffic not stored: the processor is
 			// not keeping up, whatever the ingest latency says.
-			unstored, behind = fmt.Sprintf("%.0f", n), n > rate*float64(events)
+			unstored, behind = fmt.Sprintf("%.0f", n), n > res.Throughput()*float64(events)
+		}
+		drain := "—"
+		if t.cmd != nil && t.name != "noop" {
+			// Each step starts with nothing waiting, and says how long what
+			// it left took to store.
+			d, err := t.drain(ctx)
+			if err != nil {
+				return sum, err
+			}
+			row.drain, drain = d, fmt.Sprintf("%.1f s", d.Seconds())
+		}
+		offered := fmt.Sprintf("%.0f", rate)
+		if f.closed {
+			offered = "closed"
 		}
 		h := &res.Latency
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s |\n", t.name, rate, res.Throughput(),
-			res.Throughput()*float64(events), ms(h.Quantile(0.5)), ms(h.Quantile(0.9)), ms(h.Quantile(0.99)), ms(h.Quantile(0.999)),
-			ms(h.Max()), res.Non2xx, res.Errors, cpu, t.rss(), disk, unstored)
+		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s | %s | %s | %s |\n", t.name, offered, res.Throughput(),
+			res.Throughput()*float64(events), stored, ms(h.Quantile(0.5)), ms(h.Quantile(0.9)), ms(h.Quantile(0.99)), ms(h.Quantile(0.999)),
+			ms(h.Max()), res.Non2xx, res.Errors, cpu, t.rss(), disk, unstored, drain)
 		if res.FirstCode != 0 || res.FirstErr != nil {
 			fmt.Fprintf(w, "  first failure: status %d, error %v\n", res.FirstCode, res.FirstErr)
 		}
@@ -491,6 +523,64 @@ func (t *target) counts(ctx context.Context) (eventCounts, error) {
 		c.duplicates += m[`switchyard_processed_events_total{outcome="duplicate"}`]
 	}
 	return c, nil
+}
+
+// probeStored measures the events stored per second during the measured
+// part of a run that starts now (after warmup, for duration), from the
+// spawned servers' counters; the channel closes without a value when t
+// is not a spawned switchyard.
+func probeStored(ctx context.Context, t *target, warmup, duration time.Duration) <-chan float64 {
+	out := make(chan float64, 1)
+	if t.cmd == nil || t.name == "noop" {
+		close(out)
+		return out
+	}
+	go func() {
+		defer close(out)
+		stored := func() (float64, bool) {
+			c, err := t.counts(ctx)
+			return c.stored, err == nil
+		}
+		select {
+		case <-time.After(warmup):
+		case <-ctx.Done():
+			return
+		}
+		s0, ok0 := stored()
+		start := time.Now()
+		select {
+		case <-time.After(duration):
+		case <-ctx.Done():
+			return
+		}
+		if s1, ok1 := stored(); ok0 && ok1 {
+			out <- (s1 - s0) / time.Since(start).Seconds()
+		}
+	}()
+	return out
+}
+
+// drain waits until every event t accepted is stored (at most 10
+// minutes) and returns how long that took.
+func (t *target) drain(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	for {
+		c, err := t.counts(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if c.stored+c.duplicates >= c.accepted {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > 10*time.Minute {
+			return 0, fmt.Errorf("drain: %.0f events accepted but only %.0f stored after 10 minutes", c.accepted, c.stored)
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 }
 
 // unstored is how many accepted events are not stored yet: at the end of

@@ -22,6 +22,8 @@ type summary struct {
 	name         string
 	rate         float64 // offered requests/s
 	achieved     float64 // events/s
+	stored       float64 // events stored per second during the measured part
+	drain        time.Duration
 	p99          time.Duration
 	cpuPerReq    float64 // µs of the target's CPU per offered request
 	rssMB        int
@@ -85,6 +87,8 @@ func median(ss []summary) summary {
 	return summary{
 		rate:         pick(func(s summary) float64 { return s.rate }),
 		achieved:     pick(func(s summary) float64 { return s.achieved }),
+		stored:       pick(func(s summary) float64 { return s.stored }),
+		drain:        time.Duration(pick(func(s summary) float64 { return float64(s.drain) })),
 		p99:          time.Duration(pick(func(s summary) float64 { return float64(s.p99) })),
 		cpuPerReq:    pick(func(s summary) float64 { return s.cpuPerReq }),
 		rssMB:        int(pick(func(s summary) float64 { return float64(s.rssMB) })),
@@ -108,6 +112,8 @@ func printRatios(w io.Writer, f *benchFlags, old, cur summary) {
 	fmt.Fprintln(w, "|---|---|---|---|")
 	fmt.Fprintf(w, "| %s | %.0f | %.0f | %s |\n", rate, old.rate, cur.rate, ratio(cur.rate, old.rate))
 	fmt.Fprintf(w, "| events/s | %.0f | %.0f | %s |\n", old.achieved, cur.achieved, ratio(cur.achieved, old.achieved))
+	fmt.Fprintf(w, "| stored/s during the run | %.0f | %.0f | %s |\n", old.stored, cur.stored, ratio(cur.stored, old.stored))
+	fmt.Fprintf(w, "| drain after the run | %.1f s | %.1f s | %s |\n", old.drain.Seconds(), cur.drain.Seconds(), ratio(float64(cur.drain), float64(old.drain)))
 	fmt.Fprintf(w, "| p99 | %s | %s | %s |\n", ms(old.p99), ms(cur.p99), ratio(float64(cur.p99), float64(old.p99)))
 	fmt.Fprintf(w, "| CPU µs/req | %.0f | %.0f | %s |\n", old.cpuPerReq, cur.cpuPerReq, ratio(cur.cpuPerReq, old.cpuPerReq))
 	fmt.Fprintf(w, "| peak RSS | %d MB | %d MB | %s |\n", old.rssMB, cur.rssMB, ratio(float64(cur.rssMB), float64(old.rssMB)))

@@ -116,3 +116,42 @@ func TestRunSpreadsOverServers(t *testing.T) {
 		}
 	}
 }
+
+// A closed loop keeps exactly Connections requests in flight, each sent
+// once, and measures only those sent after the warm-up.
+func TestRunClosedLoop(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	inFlight, most := 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[string(b)]++
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	res, err := Run(t.Context(), Load{URL: srv.URL, Closed: true, Warmup: 100 * time.Millisecond, Duration: 200 * time.Millisecond,
+		Connections: 4, ContentType: "text/plain", Body: func(i int) []byte { return []byte(fmt.Sprint(i)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 4 || most < 2 {
+		t.Errorf("at most %d requests in flight; want up to the 4 connections", most)
+	}
+	if res.OK == 0 || res.OK >= len(seen) || res.Sent != res.OK {
+		t.Errorf("measured %d sent, %d ok of %d requests; want the ones after the warm-up, all ok", res.Sent, res.OK, len(seen))
+	}
+	for body, n := range seen {
+		if n != 1 {
+			t.Fatalf("request %s sent %d times", body, n)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,12 @@ type Load struct {
 	Headers func(i int, body []byte) []string
 	// OnReply, if set, is called with each measured 2xx reply's time.
 	OnReply func(i int, at time.Time)
+	// Closed makes the run closed-loop, as wrk is: every connection sends
+	// its next request as soon as the last one is answered, for Warmup +
+	// Duration, and Rate is ignored. Latency is then from each send, so a
+	// stalled server slows the load instead of showing in the tail; what a
+	// closed loop measures is the throughput at that concurrency.
+	Closed bool
 }
 
 // Result is what a run measured.
@@ -97,7 +104,7 @@ func (p *pool) close() {
 // at fixed intervals from the start; a request that waits for a free
 // connection counts that wait as latency.
 func Run(ctx context.Context, l Load) (*Result, error) {
-	if l.Rate <= 0 || l.Connections <= 0 {
+	if (l.Rate <= 0 && !l.Closed) || l.Connections <= 0 {
 		return nil, fmt.Errorf("bench: rate and connections must be positive")
 	}
 	var pools []*pool
@@ -115,7 +122,7 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 	out := &Result{}
 	var last time.Time
 	var wg sync.WaitGroup
-	send := func(i int, scheduled time.Time) {
+	send := func(i int, scheduled time.Time, measured bool) {
 		conns := pools[i%len(pools)]
 		c := conns.get()
 		path := ""
@@ -130,7 +137,7 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 		code, err := c.post(path, extra, body)
 		conns.put(c)
 		done := time.Now()
-		if i < warm {
+		if !measured {
 			return
 		}
 		if l.OnReply != nil && err == nil && code >= 200 && code < 300 {
@@ -156,6 +163,9 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 			}
 		}
 	}
+	if l.Closed {
+		return runClosed(ctx, l, send, out)
+	}
 	interval := time.Duration(float64(time.Second) / l.Rate)
 	start := time.Now()
 	measureFrom := start.Add(time.Duration(warm) * interval)
@@ -164,12 +174,36 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 		for ; i < min(due, total); i++ {
 			sched := start.Add(time.Duration(i) * interval)
 			n := i // i is shared by the dispatch loop; each request needs its own
-			wg.Go(func() { send(n, sched) })
+			wg.Go(func() { send(n, sched, n >= warm) })
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
 	wg.Wait()
 	out.Elapsed = last.Sub(measureFrom)
+	return out, ctx.Err()
+}
+
+// runClosed keeps every connection busy until Warmup + Duration passed:
+// each sends its next request when its last is answered. Requests sent
+// after the warm-up are measured, from their send.
+func runClosed(ctx context.Context, l Load, send func(i int, at time.Time, measured bool), out *Result) (*Result, error) {
+	start := time.Now()
+	measureFrom, end := start.Add(l.Warmup), start.Add(l.Warmup+l.Duration)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range l.Connections {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				at := time.Now()
+				if !at.Before(end) {
+					return
+				}
+				send(int(next.Add(1)-1), at, !at.Before(measureFrom))
+			}
+		})
+	}
+	wg.Wait()
+	out.Elapsed = min(time.Since(measureFrom), time.Since(start))
 	return out, ctx.Err()
 }
 
