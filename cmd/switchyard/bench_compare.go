@@ -110,7 +110,9 @@ func printRatios(w io.Writer, f *benchFlags, old, cur summary) {
 	fmt.Fprintf(w, "\n# new vs old (median of %d round(s) each)\n", max(f.rounds, 1))
 	fmt.Fprintln(w, "| figure | old | new | new ÷ old |")
 	fmt.Fprintln(w, "|---|---|---|---|")
-	fmt.Fprintf(w, "| %s | %.0f | %.0f | %s |\n", rate, old.rate, cur.rate, ratio(cur.rate, old.rate))
+	if !f.closed {
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %s |\n", rate, old.rate, cur.rate, ratio(cur.rate, old.rate))
+	}
 	fmt.Fprintf(w, "| events/s | %.0f | %.0f | %s |\n", old.achieved, cur.achieved, ratio(cur.achieved, old.achieved))
 	fmt.Fprintf(w, "| stored/s during the run | %.0f | %.0f | %s |\n", old.stored, cur.stored, ratio(cur.stored, old.stored))
 	fmt.Fprintf(w, "| drain after the run | %.1f s | %.1f s | %s |\n", old.drain.Seconds(), cur.drain.Seconds(), ratio(float64(cur.drain), float64(old.drain)))
