@@ -62,6 +62,23 @@ func (p *Processor) processParts(ctx context.Context, msgs []message) (failed []
 	return failed, err
 }
 
+// hasOperation reports whether msgs hold an identity operation (identify,
+// alias, merge, delete…). Such a delivery batch is stored in one
+// transaction, in order: an operation can tie together people that the
+// parts would have kept apart (an alias of an anonymous id to a user id).
+func hasOperation(msgs []message) bool {
+	for _, m := range msgs {
+		for _, b := range m.env {
+			for _, e := range b.Events {
+				if e.Op != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 var partitionSeed = maphash.MakeSeed()
 
 // partitionKey hashes what names a request's person, so that requests of

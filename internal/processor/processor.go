@@ -142,7 +142,7 @@ func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 		return
 	}
 	var err error
-	if p.parallel > 1 {
+	if p.parallel > 1 && !hasOperation(msgs) {
 		msgs, err = p.processParts(ctx, msgs)
 	} else if err = p.process(ctx, msgs...); err == nil {
 		msgs = nil

@@ -241,9 +241,15 @@ func (st *state) own(ident cdp.Identifier, pid string) {
 func (st *state) createNewcomers(ctx context.Context, batches []*cdp.Batch) error {
 	var newcomers []identity.Newcomer
 	taken := map[cdp.Identifier]bool{}
+	// Only up to the first operation: making a person ahead of an alias,
+	// merge or identify that comes first would change what it does.
+batches:
 	for _, b := range batches {
 		for _, e := range b.Events {
-			if e.ProfileID != "" || e.Op != "" {
+			if e.Op != "" {
+				break batches
+			}
+			if e.ProfileID != "" {
 				continue
 			}
 			if named := st.unowned(e.Identifiers, taken); len(named) > 0 {
