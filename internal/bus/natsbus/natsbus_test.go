@@ -108,23 +108,26 @@ func TestMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wait := func(want int) {
+	// Each node hears the other on its own schedule: wait for the one asked
+	// about rather than assuming both heard at once.
+	wait := func(m interface{ Count() int }, name string, want int) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); a.Count() != want; time.Sleep(5 * time.Millisecond) {
+		for deadline := time.Now().Add(5 * time.Second); m.Count() != want; time.Sleep(5 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("node a counts %d nodes, want %d", a.Count(), want)
+				t.Fatalf("node %s counts %d nodes, want %d", name, m.Count(), want)
 			}
 		}
 	}
-	wait(2)
-	if a.Share() != 0.5 || b.Count() != 2 {
-		t.Fatalf("share %v, b counts %d", a.Share(), b.Count())
+	wait(a, "a", 2)
+	wait(b, "b", 2)
+	if a.Share() != 0.5 || b.Share() != 0.5 {
+		t.Fatalf("shares: a %v, b %v", a.Share(), b.Share())
 	}
 	if !a.Leader() || b.Leader() {
 		t.Fatalf("leaders: a %v, b %v; want a alone (the least name)", a.Leader(), b.Leader())
 	}
 	b.Close()
-	wait(1)
+	wait(a, "a", 1)
 	if !a.Leader() {
 		t.Fatal("a alone is not the leader")
 	}
