@@ -103,9 +103,8 @@ func (a *App) openLogs(ctx context.Context, cfg *config.Config) (*natsbus.Log, e
 	}
 	var evlog *natsbus.Log
 	err := waitFor(ctx, a.Logger, "NATS", func() (err error) {
-		// A 5 ms linger lets the processor commit larger batches under load.
 		evlog, err = natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: cfg.Durability == config.DurabilityFsync,
-			Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: 5 * time.Millisecond, Logger: a.Logger.With("component", "eventlog"), TrimPaused: a.disk.Short,
+			Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: a.storeLinger(), Logger: a.Logger.With("component", "eventlog"), TrimPaused: a.disk.Short,
 			Credentials: cfg.NATSCredentials, NKeySeed: cfg.NATSNKey, CAFile: cfg.NATSTLS.CAFile, CertFile: cfg.NATSTLS.CertFile, KeyFile: cfg.NATSTLS.KeyFile})
 		return err
 	})
@@ -249,16 +248,34 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	return nil
 }
 
-// processorParts is how many transactions a node's processor runs at once
-// on PostgreSQL (see processor.Deps.Parallel).
-const processorParts = 4
+// How a node's processor batches its writes. A PostgreSQL transaction
+// costs the server a fixed share of CPU and a commit flush whatever its
+// size, so the processor waits longer for a delivery batch to fill and
+// stores it in two transactions at once (one committing while the next
+// is written); four smaller ones, or a 5 ms wait, cost PostgreSQL a
+// quarter more CPU per event and stored a sixth less (docs/benchmarks.md).
+// SQLite's transactions are cheap and its one writer takes them in turn,
+// so a short wait and one at a time serve it best.
+const (
+	postgresParts  = 2
+	postgresLinger = 30 * time.Millisecond
+	sqliteLinger   = 5 * time.Millisecond
+)
 
-// storeParallel is how many processor transactions store at once: several
-// on PostgreSQL, whose transactions run side by side; one on SQLite, whose
-// one writer takes them in turn anyway.
+// storeParallel is how many processor transactions store at once (see
+// processor.Deps.Parallel).
 func (a *App) storeParallel() int {
 	if a.Config.PostgresURL != "" {
-		return processorParts
+		return postgresParts
 	}
 	return 1
+}
+
+// storeLinger is how long the processor waits after the first message of
+// a delivery batch for more to join it.
+func (a *App) storeLinger() time.Duration {
+	if a.Config.PostgresURL != "" {
+		return postgresLinger
+	}
+	return sqliteLinger
 }

@@ -45,7 +45,20 @@ func TestPack(t *testing.T) {
 	if out, err := Unpack([]byte(`{"p":{}}`)); err != nil || string(out) != `{"p":{}}` {
 		t.Errorf("legacy JSON: %q, %v", out, err)
 	}
-	for _, bad := range [][]byte{{0x7f, 1, 2}, {formatZstd, 1, 2, 3}} {
+	// A request is packed with S2, a batch with zstd; small data packed
+	// with zstd before S2 was used for it still reads.
+	if p := Pack(track); p[0] != formatS2 {
+		t.Errorf("a request packed with format %#x, want S2", p[0])
+	}
+	if p := Pack(bytes.Repeat(track, 100)); p[0] != formatZstd {
+		t.Errorf("a batch packed with format %#x, want zstd", p[0])
+	}
+	enc, _ := codec()
+	if out, err := Unpack(enc.EncodeAll(track, []byte{formatZstd})); err != nil || !bytes.Equal(out, track) {
+		t.Errorf("zstd-packed request: %q, %v", out, err)
+	}
+	for _, bad := range [][]byte{{0x7f, 1, 2}, {formatZstd, 1, 2, 3}, {formatS2, 1, 2, 3},
+		{formatS2, 0xff, 0xff, 0xff, 0xff, 0x0f}} { // claims 4 GiB
 		if _, err := Unpack(bad); err == nil {
 			t.Errorf("Unpack(%x) succeeded, want an error", bad)
 		}
@@ -72,6 +85,7 @@ func FuzzUnpack(f *testing.F) {
 	f.Add([]byte(`{"p":{}}`))
 	f.Add(Pack([]byte(`{"type":"track"}`)))
 	f.Add(EncodeRaw(&cdp.RawRequest{Header: "Host: x", Body: []byte("body")}))
+	f.Add(Pack(bytes.Repeat([]byte(`{"type":"track"}`), 100)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if out, err := Unpack(Pack(data)); err != nil || !bytes.Equal(out, data) {
 			t.Fatalf("Unpack(Pack(%x)) = %x, %v", data, out, err)
