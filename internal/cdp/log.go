@@ -59,4 +59,11 @@ type Backlog struct {
 	// Acked counts the messages the group has acked since the log began
 	// (its ack floor); its growth over time is the group's throughput.
 	Acked uint64
+	// AckedHere and AckedHereBytes count the messages (and their bytes)
+	// this process acked for the group since it started: a sample of the
+	// group's messages, whose mean size turns the group's throughput in
+	// messages into bytes. Messages differ in size (a group-committed
+	// envelope holds one request when idle and hundreds under load), so
+	// only bytes say how long a backlog takes to drain.
+	AckedHere, AckedHereBytes uint64
 }

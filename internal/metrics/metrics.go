@@ -42,9 +42,10 @@ type Metrics struct {
 	// the edge refuse new requests (backpressure).
 	BacklogMessages prometheus.Gauge
 	BacklogBytes    prometheus.Gauge
-	BacklogBound    prometheus.Gauge // messages: the measured rate times the allowed delay
+	BacklogBound    prometheus.Gauge // bytes: the measured rate times the allowed delay
 	BacklogMaxBytes prometheus.Gauge
 	BacklogRate     prometheus.Gauge       // messages stored per second, as measured
+	BacklogByteRate prometheus.Gauge       // bytes stored per second, as measured
 	BacklogOver     prometheus.Gauge       // 1 while new requests are refused
 	Refused         *prometheus.CounterVec // requests refused for the backlog, by route
 
@@ -130,7 +131,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.backlog()
 	m.destinations()
 	reg.MustRegister(m.DestinationState, m.DestinationWaiting, m.AttemptDuration)
-	reg.MustRegister(m.BacklogMessages, m.BacklogBytes, m.BacklogBound, m.BacklogMaxBytes, m.BacklogRate, m.BacklogOver, m.Refused)
+	reg.MustRegister(m.BacklogMessages, m.BacklogBytes, m.BacklogBound, m.BacklogMaxBytes, m.BacklogRate, m.BacklogByteRate, m.BacklogOver, m.Refused)
 	reg.MustRegister(m.Nodes, m.RunsByStatus, m.OldestPending, m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
 	return m
 }
@@ -157,9 +158,10 @@ func (m *Metrics) backlog() {
 	}
 	m.BacklogMessages = gauge("switchyard_backlog_messages", "Event-log messages accepted and not yet stored by the processor.")
 	m.BacklogBytes = gauge("switchyard_backlog_bytes", "Bytes the event log holds for the processor.")
-	m.BacklogBound = gauge("switchyard_backlog_bound_messages", "Backlog in messages beyond which new requests are refused: the measured store rate times backpressure.max_delay.")
+	m.BacklogBound = gauge("switchyard_backlog_bound_bytes", "Backlog in bytes beyond which new requests are refused: the measured store rate times backpressure.max_delay.")
 	m.BacklogMaxBytes = gauge("switchyard_backlog_max_bytes", "Backlog in bytes beyond which new requests are refused (backpressure.max_bytes).")
 	m.BacklogRate = gauge("switchyard_backlog_drain_messages_per_second", "Event-log messages the processor stored per second while it had a backlog (smoothed).")
+	m.BacklogByteRate = gauge("switchyard_backlog_drain_bytes_per_second", "Event-log bytes the processor stored per second while it had a backlog (smoothed).")
 	m.BacklogOver = gauge("switchyard_backlog_over_bound", "1 while the backlog is over its bound and ingest requests are refused, else 0.")
 	m.Refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "switchyard_backpressure_refusals_total",

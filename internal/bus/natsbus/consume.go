@@ -32,7 +32,7 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 	// delivered twice.
 	in := make(chan delivery, inHand)
 	done := make(chan struct{})
-	hold := newHeld(2 * l.opts.MaxBatchBytes)
+	hold := newHeld(2*l.opts.MaxBatchBytes, l.tally(group))
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		d := hold.add(m)
 		select {
@@ -132,10 +132,11 @@ type held struct {
 	bytes  int
 	limit  int
 	closed bool
+	acked  *ackTally // counts what Ack acked
 }
 
-func newHeld(limit int) *held {
-	h := &held{m: map[jetstream.Msg]time.Time{}, limit: limit}
+func newHeld(limit int, acked *ackTally) *held {
+	h := &held{m: map[jetstream.Msg]time.Time{}, limit: limit, acked: acked}
 	h.cond = sync.NewCond(&h.mu)
 	return h
 }
@@ -206,6 +207,8 @@ func (d delivery) Attempt() int {
 
 func (d delivery) Ack() error {
 	d.h.done(d.m)
+	d.h.acked.messages.Add(1)
+	d.h.acked.bytes.Add(uint64(len(d.m.Data())))
 	return d.m.Ack()
 }
 

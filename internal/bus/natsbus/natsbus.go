@@ -119,6 +119,15 @@ type Log struct {
 	stopTrim    context.CancelFunc
 	trimDone    chan struct{}
 	trimmed     uint64 // last purged-up-to sequence; only trimLoop uses it
+	acks        sync.Map // group → *ackTally: what this process acked
+}
+
+// ackTally counts what a process acked for a group (cdp.Backlog.AckedHere).
+type ackTally struct{ messages, bytes atomic.Uint64 }
+
+func (l *Log) tally(group string) *ackTally {
+	t, _ := l.acks.LoadOrStore(group, new(ackTally))
+	return t.(*ackTally)
 }
 
 var _ cdp.EventLog = (*Log)(nil)
@@ -448,8 +457,9 @@ func (l *Log) Backlog(ctx context.Context, group string) (cdp.Backlog, error) {
 	if err != nil {
 		return cdp.Backlog{}, fmt.Errorf("stream %s info: %w", l.opts.Stream, err)
 	}
+	t := l.tally(group)
 	return cdp.Backlog{Messages: info.NumPending + uint64(info.NumAckPending), Bytes: sinfo.State.Bytes,
-		Acked: info.AckFloor.Stream}, nil
+		Acked: info.AckFloor.Stream, AckedHere: t.messages.Load(), AckedHereBytes: t.bytes.Load()}, nil
 }
 
 // Ping implements cdp.EventLog.
