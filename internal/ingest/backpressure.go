@@ -39,9 +39,9 @@ type Backpressure struct {
 	prev     cdp.Backlog
 	prevAt   time.Time
 	window   time.Time // since when work waited and the group acked nothing
-	rate     float64 // messages stored per second, smoothed
-	byteRate float64 // bytes stored per second, smoothed
-	size     float64 // mean bytes of a message this process last acked
+	messages pace      // messages the group stored
+	bytes    pace      // and their bytes
+	size     float64   // mean bytes of a message this process last acked
 }
 
 // BackpressureOptions bound the backlog.
@@ -147,20 +147,21 @@ func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
 			window = now.Sub(b.prevAt)
 		}
 		b.window = now
-		inst := float64(bl.Acked-b.prev.Acked) / window.Seconds()
 		size := b.size
 		if size == 0 {
 			// Nothing acked here yet (other nodes store): the mean
 			// message of the backlog stands in.
 			size = float64(b.prev.Bytes) / float64(b.prev.Messages)
 		}
-		b.rate = smooth(b.rate, inst)
-		b.byteRate = smooth(b.byteRate, inst*size)
+		acked := float64(bl.Acked - b.prev.Acked)
+		b.messages.add(acked, window)
+		b.bytes.add(acked*size, window)
 	}
 	b.prev, b.prevAt = bl, now
+	byteRate := b.bytes.rate()
 	bound := uint64(math.MaxUint64) // no rate measured yet: MaxBytes alone decides
-	if b.byteRate > 0 {
-		bound = uint64(b.byteRate * b.opts.MaxDelay.Seconds())
+	if byteRate > 0 {
+		bound = uint64(byteRate * b.opts.MaxDelay.Seconds())
 	}
 	// Hysteresis: once over, stay over until 10 % under, so that the edge
 	// does not flap with every reading.
@@ -175,17 +176,17 @@ func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
 	retry := ""
 	if over {
 		wait := time.Second
-		if b.byteRate > 0 && bl.Bytes > bound {
-			wait = time.Duration(float64(bl.Bytes-bound) / b.byteRate * float64(time.Second))
+		if byteRate > 0 && bl.Bytes > bound {
+			wait = time.Duration(float64(bl.Bytes-bound) / byteRate * float64(time.Second))
 		}
 		retry = strconv.Itoa(int(min(max(wait, time.Second), 60*time.Second).Seconds()))
 	}
 	if over != wasOver {
 		b.logger.Warn("event log backlog", "over_bound", over, "messages", bl.Messages, "bytes", bl.Bytes,
-			"bound_bytes", bound, "stored_bytes_per_second", math.Round(b.byteRate))
+			"bound_bytes", bound, "stored_bytes_per_second", math.Round(byteRate))
 	}
 	st := BacklogStatus{Over: over, Messages: bl.Messages, Bytes: bl.Bytes, MaxBytes: b.opts.MaxBytes,
-		StoredPerSec: math.Round(b.rate), StoredBytesPerSec: math.Round(b.byteRate)}
+		StoredPerSec: math.Round(b.messages.rate()), StoredBytesPerSec: math.Round(byteRate)}
 	if bound != math.MaxUint64 {
 		st.BoundBytes = bound
 		b.metrics.BacklogBound.Set(float64(bound))
@@ -193,8 +194,8 @@ func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
 	b.state.Store(&pressure{retryAfter: retry, status: st})
 	b.metrics.BacklogMessages.Set(float64(bl.Messages))
 	b.metrics.BacklogBytes.Set(float64(bl.Bytes))
-	b.metrics.BacklogRate.Set(b.rate)
-	b.metrics.BacklogByteRate.Set(b.byteRate)
+	b.metrics.BacklogRate.Set(b.messages.rate())
+	b.metrics.BacklogByteRate.Set(byteRate)
 	if over {
 		b.metrics.BacklogOver.Set(1)
 	} else {
@@ -206,11 +207,23 @@ func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
 // (one batch); a longer one is a stall.
 const maxPace = 10 * time.Second
 
-// smooth moves a rate a tenth of the way to a new reading (a reading every
-// 250 ms: a change shows within a few seconds, one odd reading barely).
-func smooth(rate, inst float64) float64 {
-	if rate == 0 {
-		return inst
+// pace is a rate over the recent past: amounts and the time they took,
+// each fading with age (half-life about paceMemory × 0.7), divided. A ratio
+// of sums, not an average of per-reading rates: a batch acked within a
+// short reading would otherwise count for more than one over a long one.
+type pace struct{ amount, seconds float64 }
+
+const paceMemory = 5 * time.Second
+
+func (p *pace) add(amount float64, took time.Duration) {
+	fade := math.Exp(-took.Seconds() / paceMemory.Seconds())
+	p.amount = p.amount*fade + amount
+	p.seconds = p.seconds*fade + took.Seconds()
+}
+
+func (p pace) rate() float64 {
+	if p.seconds == 0 {
+		return 0
 	}
-	return rate + 0.1*(inst-rate)
+	return p.amount / p.seconds
 }
