@@ -14,8 +14,16 @@ import (
 // single request with a dedup id is appended with that id, so the event
 // log's duplicate window drops a retry that arrives on its own; repeats
 // that share an envelope with other requests are dropped by the store.
+//
+// One append in flight: with two, each envelope held half as many
+// requests, and the event log's per-message work (its write, the
+// processor's delivery and ack) cost more than the overlap saved:
+// measured with one, 4–6 % more requests a second at 256 connections
+// (embedded and PostgreSQL), 28 % more at 32 connections embedded (CPU
+// per request 114 → 86 µs), 15 % more with durability fsync, and lower
+// p99 in each.
 const (
-	committers       = 2       // appends in flight at once
+	committers       = 1       // appends in flight at once
 	maxEnvelopeBytes = 1 << 20 // stop adding batches beyond this size
 	maxEnvelopeCount = 512     // … or this many
 )
