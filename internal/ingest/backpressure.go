@@ -126,37 +126,7 @@ func (b *Backpressure) Run(ctx context.Context) {
 
 // observe updates the measured rate and the decision from one reading.
 func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
-	if bl.AckedHere > b.prev.AckedHere && bl.AckedHereBytes >= b.prev.AckedHereBytes {
-		// What this process acked is a sample of what the group acked:
-		// its mean size turns the group's messages into bytes.
-		b.size = float64(bl.AckedHereBytes-b.prev.AckedHereBytes) / float64(bl.AckedHere-b.prev.AckedHere)
-	}
-	switch {
-	case b.prevAt.IsZero() || b.prev.Messages == 0:
-		b.window = now // nothing waited: no pace to measure yet
-	case bl.Acked > b.prev.Acked:
-		// Progress while there was work waiting: what the store can do (or
-		// at least what it did), over the readings since the last progress:
-		// the processor acks a batch at once, and readings between two
-		// batches are part of its pace (counting only those with acks
-		// overstated it by half). A longer pause is an outage, not a pace:
-		// then the last reading alone counts, and until progress the last
-		// rate stands, so a store outage keeps the bound it had.
-		window := now.Sub(b.window)
-		if window > maxPace {
-			window = now.Sub(b.prevAt)
-		}
-		b.window = now
-		size := b.size
-		if size == 0 {
-			// Nothing acked here yet (other nodes store): the mean
-			// message of the backlog stands in.
-			size = float64(b.prev.Bytes) / float64(b.prev.Messages)
-		}
-		acked := float64(bl.Acked - b.prev.Acked)
-		b.messages.add(acked, window)
-		b.bytes.add(acked*size, window)
-	}
+	b.measure(bl, now)
 	b.prev, b.prevAt = bl, now
 	byteRate := b.bytes.rate()
 	bound := uint64(math.MaxUint64) // no rate measured yet: MaxBytes alone decides
@@ -200,6 +170,42 @@ func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
 		b.metrics.BacklogOver.Set(1)
 	} else {
 		b.metrics.BacklogOver.Set(0)
+	}
+}
+
+// measure adds what the group stored since the last reading to the
+// store's pace.
+func (b *Backpressure) measure(bl cdp.Backlog, now time.Time) {
+	if bl.AckedHere > b.prev.AckedHere && bl.AckedHereBytes >= b.prev.AckedHereBytes {
+		// What this process acked is a sample of what the group acked:
+		// its mean size turns the group's messages into bytes.
+		b.size = float64(bl.AckedHereBytes-b.prev.AckedHereBytes) / float64(bl.AckedHere-b.prev.AckedHere)
+	}
+	switch {
+	case b.prevAt.IsZero() || b.prev.Messages == 0:
+		b.window = now // nothing waited: no pace to measure yet
+	case bl.Acked > b.prev.Acked:
+		// Progress while there was work waiting: what the store can do (or
+		// at least what it did), over the readings since the last progress:
+		// the processor acks a batch at once, and readings between two
+		// batches are part of its pace (counting only those with acks
+		// overstated it by half). A longer pause is an outage, not a pace:
+		// then the last reading alone counts, and until progress the last
+		// rate stands, so a store outage keeps the bound it had.
+		window := now.Sub(b.window)
+		if window > maxPace {
+			window = now.Sub(b.prevAt)
+		}
+		b.window = now
+		size := b.size
+		if size == 0 {
+			// Nothing acked here yet (other nodes store): the mean
+			// message of the backlog stands in.
+			size = float64(b.prev.Bytes) / float64(b.prev.Messages)
+		}
+		acked := float64(bl.Acked - b.prev.Acked)
+		b.messages.add(acked, window)
+		b.bytes.add(acked*size, window)
 	}
 }
 
