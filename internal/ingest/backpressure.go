@@ -153,7 +153,7 @@ func (b *Backpressure) observe(bl cdp.Backlog, now time.Time) {
 	}
 	if over != wasOver {
 		b.logger.Warn("event log backlog", "over_bound", over, "messages", bl.Messages, "bytes", bl.Bytes,
-			"bound_bytes", bound, "stored_bytes_per_second", math.Round(byteRate))
+			"bound_bytes", bound, "stored_bytes_per_second", int64(byteRate))
 	}
 	st := BacklogStatus{Over: over, Messages: bl.Messages, Bytes: bl.Bytes, MaxBytes: b.opts.MaxBytes,
 		StoredPerSec: math.Round(b.messages.rate()), StoredBytesPerSec: math.Round(byteRate)}
