@@ -118,7 +118,7 @@ type Log struct {
 	writeFailed *atomic.Bool
 	stopTrim    context.CancelFunc
 	trimDone    chan struct{}
-	trimmed     uint64 // last purged-up-to sequence; only trimLoop uses it
+	trimmed     uint64   // last purged-up-to sequence; only trimLoop uses it
 	acks        sync.Map // group → *ackTally: what this process acked
 }
 
