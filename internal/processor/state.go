@@ -183,7 +183,10 @@ func (st *state) prefetch(ctx context.Context, batches []*cdp.Batch) error {
 	for id, pid := range live {
 		st.resolved[id] = pid
 	}
-	return st.prefetchOwners(ctx, batches)
+	if err := st.prefetchOwners(ctx, batches); err != nil {
+		return err
+	}
+	return st.createNewcomers(ctx, batches)
 }
 
 // prefetchOwners reads, one query for all, the owners of the identifiers
@@ -223,7 +226,7 @@ func (st *state) prefetchOwners(ctx context.Context, batches []*cdp.Batch) error
 	for _, ident := range idents {
 		st.own(ident, owners[ident])
 	}
-	return st.createNewcomers(ctx, batches)
+	return nil
 }
 
 // own records pid as ident's owner for the transaction ("": none).

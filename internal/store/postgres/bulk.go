@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -231,7 +230,7 @@ func (t *tx) InsertProfiles(ctx context.Context, ps []*cdp.Profile) error {
 		}
 		ids, bodies, updated = append(ids, p.ID), append(bodies, body), append(updated, p.UpdatedAt.UnixNano())
 		events, visits = append(events, p.Stats.Events), append(visits, p.Stats.Visits)
-		last, current = append(last, nanos(p.Stats.LastVisitAt)), append(current, nanos(p.Stats.CurrentVisitAt))
+		last, current = append(last, toNanos(p.Stats.LastVisitAt)), append(current, toNanos(p.Stats.CurrentVisitAt))
 	}
 	rows, err := t.tx.Query(ctx, `INSERT INTO profiles (id, version, body, events, visits, last_visit_at, current_visit_at, updated_at)
 		SELECT id, 1, body, events, visits, last_visit_at, current_visit_at, updated_at
@@ -253,15 +252,6 @@ func (t *tx) InsertProfiles(ctx context.Context, ps []*cdp.Profile) error {
 		byID[id].Version = 1
 	}
 	return nil
-}
-
-// nanos is t in Unix nanoseconds, or NULL.
-func nanos(t *time.Time) *int64 {
-	if t == nil {
-		return nil
-	}
-	n := t.UnixNano()
-	return &n
 }
 
 func (t *tx) ClaimIdentifiers(ctx context.Context, claims map[cdp.Identifier]string) (map[cdp.Identifier]string, error) {

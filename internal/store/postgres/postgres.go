@@ -228,9 +228,11 @@ func notFound(err error, format string, args ...any) error {
 	return err
 }
 
-func toNanos(t *time.Time) any {
+// toNanos is t in Unix nanoseconds, or NULL.
+func toNanos(t *time.Time) *int64 {
 	if t == nil {
 		return nil
 	}
-	return t.UnixNano()
+	n := t.UnixNano()
+	return &n
 }
