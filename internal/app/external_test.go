@@ -159,8 +159,11 @@ func TestRateLimitAcrossNodes(t *testing.T) {
 		t.Fatalf("%d requests within one second of request %d, from two nodes: %v; shares %v %v", n, i, offs,
 			nodes[0].share(), nodes[1].share())
 	}
+	// 58 tokens after the two saved ones take 2.9 s at 20/s; the first
+	// request's arrival can lag its send by scheduling (CI once measured
+	// 2.86 s), while a limit not shared would take half the time.
 	span := at[59].Sub(at[0])
-	if span < 2900*time.Millisecond {
+	if span < 2800*time.Millisecond {
 		t.Fatalf("60 requests in %v", span)
 	}
 	n, _ := testenv.BusiestSecond(at)
