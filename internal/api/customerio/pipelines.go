@@ -166,6 +166,7 @@ func (a *API) pipelinesSource(r *http.Request, bodyKey string) (*cdp.Source, boo
 // gzip; limit bounds the inflated size too (no zip bombs).
 func readMaybeGzip(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	size := r.ContentLength
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
@@ -173,8 +174,9 @@ func readMaybeGzip(w http.ResponseWriter, r *http.Request, limit int64) ([]byte,
 		}
 		defer zr.Close()
 		rd = io.LimitReader(zr, limit+1)
+		size = -1
 	}
-	body, err := io.ReadAll(rd)
+	body, err := httpx.ReadAll(rd, size)
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge) || int64(len(body)) > limit:
@@ -187,19 +189,19 @@ func readMaybeGzip(w http.ResponseWriter, r *http.Request, limit int64) ([]byte,
 
 // splitMessages returns the messages of a request, the batch context and
 // the write key found in the body.
-func splitMessages(typ string, body []byte) ([]json.RawMessage, map[string]any, string, error) {
+func splitMessages(typ string, body []byte) ([]json.RawMessage, batchContext, string, error) {
 	if typ != "batch" {
 		var m struct {
 			WriteKey string `json:"writeKey"`
 		}
 		if json.Unmarshal(body, &m) != nil || len(body) == 0 || body[0] != '{' {
-			return nil, nil, "", errors.New("request body must be a JSON object")
+			return nil, batchContext{}, "", errors.New("request body must be a JSON object")
 		}
-		return []json.RawMessage{body}, nil, m.WriteKey, nil
+		return []json.RawMessage{body}, batchContext{}, m.WriteKey, nil
 	}
 	var b batchBody
 	if err := json.Unmarshal(body, &b); err != nil {
-		return nil, nil, "", errors.New(`request body must be {"batch":[…]}`)
+		return nil, batchContext{}, "", errors.New(`request body must be {"batch":[…]}`)
 	}
 	var ctx map[string]any
 	_ = json.Unmarshal(b.Context, &ctx)
@@ -210,17 +212,32 @@ func splitMessages(typ string, body []byte) ([]json.RawMessage, map[string]any, 
 		}
 		ctx["integrations"] = integrations
 	}
-	return b.Batch, ctx, b.WriteKey, nil
+	bc := batchContext{fields: ctx}
+	if len(ctx) > 0 {
+		bc.encoded, _ = json.Marshal(ctx)
+	}
+	return b.Batch, bc, b.WriteKey, nil
+}
+
+// batchContext is the context a batch gives each of its calls, decoded to
+// merge with a call's own, and encoded once for the calls without one.
+type batchContext struct {
+	fields  map[string]any
+	encoded json.RawMessage
 }
 
 // callContext is the event's context: the call's own, over the batch's,
 // with the integrations (per-destination switches) of both, the call's
 // overriding the batch's key by key. A single call's context, the common
 // case, is kept as the client sent it, without a decode and re-encode.
-func callContext(m message, batchCtx map[string]any) (json.RawMessage, string) {
+func callContext(m message, batch batchContext) (json.RawMessage, string) {
 	own := bytes.TrimSpace(m.Context)
 	if len(own) > 0 && own[0] != '{' && string(own) != "null" {
 		return nil, "context must be an object"
+	}
+	batchCtx := batch.fields
+	if len(batchCtx) > 0 && isEmptyJSON(own) && isEmptyJSON(m.Integrations) {
+		return batch.encoded, ""
 	}
 	if len(batchCtx) == 0 && isEmptyJSON(m.Integrations) {
 		if len(own) == 0 || string(own) == "null" {
@@ -279,7 +296,7 @@ func userAgent(ctx json.RawMessage) string {
 
 // pipelineEvent validates one message and maps it to an event:
 // camelCase in, the canonical event out.
-func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchCtx map[string]any) (*cdp.Event, string) {
+func pipelineEvent(r *http.Request, endpoint string, raw json.RawMessage, batchCtx batchContext) (*cdp.Event, string) {
 	if len(raw) > maxMessageBytes {
 		return nil, "message exceeds 32KB"
 	}

@@ -22,7 +22,7 @@ func Capture(limit int, h http.Handler) http.Handler {
 		raw := &cdp.RawRequest{Method: r.Method, Path: redact.Query(r.URL.RequestURI()), RemoteAddr: r.RemoteAddr,
 			Header: headerLines(r.Header, r.Host), ReceivedAt: time.Now().UTC()}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &teeBody{ReadCloser: r.Body, raw: raw, limit: limit}
+			r.Body = &teeBody{ReadCloser: r.Body, raw: raw, limit: limit, size: r.ContentLength}
 		}
 		h.ServeHTTP(w, r.WithContext(cdp.WithRawRequest(r.Context(), raw)))
 	})
@@ -66,12 +66,16 @@ type teeBody struct {
 	io.ReadCloser
 	raw   *cdp.RawRequest
 	limit int
+	size  int64 // Content-Length, or -1: the copy's first allocation
 }
 
 func (t *teeBody) Read(p []byte) (int, error) {
 	n, err := t.ReadCloser.Read(p)
 	t.raw.BodySize += int64(n)
 	if keep := min(n, t.limit-len(t.raw.Body)); keep > 0 {
+		if t.raw.Body == nil && t.size > 0 {
+			t.raw.Body = make([]byte, 0, min(Presize(t.size), t.limit))
+		}
 		t.raw.Body = append(t.raw.Body, p[:keep]...)
 	}
 	t.raw.Truncated = t.raw.BodySize > int64(len(t.raw.Body))
