@@ -54,14 +54,15 @@ func startSink(fanout int) (*actionSink, error) {
 
 // actionsConfig writes the spawned server's configuration: fanout
 // webhook destinations at the sink and as many workflows, each of which
-// forwards every page view to its own.
+// forwards every page view to its own (through a condition that holds, so
+// that evaluating one is part of what is measured).
 func actionsConfig(dir, sinkURL string, fanout int) (string, error) {
 	path := filepath.Join(dir, "bench-actions.yaml")
 	var dests, flows strings.Builder
 	for i := range fanout {
 		fmt.Fprintf(&dests, "  - { id: sink%d, kind: webhook, url: %q, allow_private_network: true, signing_secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\" }\n",
 			i, fmt.Sprintf("%s/in/%d", sinkURL, i))
-		fmt.Fprintf(&flows, "  - { id: deliver%d, trigger: { types: [page-view] }, steps: [ { id: send, action: webhook.send, destination: sink%d } ] }\n", i, i)
+		fmt.Fprintf(&flows, "  - { id: deliver%d, trigger: { types: [page-view], if: \"event.type == 'page-view'\" }, steps: [ { id: send, action: webhook.send, destination: sink%d } ] }\n", i, i)
 	}
 	cfg := "log: { level: warn }\ndestinations:\n" + dests.String() + "workflows:\n" + flows.String()
 	return path, os.WriteFile(path, []byte(cfg), 0o600)

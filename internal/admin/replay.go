@@ -240,11 +240,8 @@ func (sel *selection) keep(ctx context.Context, page []*cdp.Event) []*cdp.Event 
 		if e.ReplayOf != "" || (!sel.until.IsZero() && !e.ReceivedAt.Before(sel.until)) {
 			continue
 		}
-		if sel.filter != nil {
-			data, err := json.Marshal(e)
-			if err != nil || !matches(ctx, sel.filter, data) {
-				continue
-			}
+		if sel.filter != nil && !matches(ctx, sel.filter, e) {
+			continue
 		}
 		out = append(out, e)
 	}

@@ -95,8 +95,11 @@ func Tail(log *slog.Logger, hub *tail.Hub, store cdp.EventReader) http.Handler {
 					delete(sent, e.ID)
 					continue
 				}
+				if !match(r.Context(), e) {
+					continue
+				}
 				data, err := json.Marshal(e)
-				if err != nil || !match(r.Context(), data) {
+				if err != nil {
 					continue
 				}
 				fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, data)
@@ -112,19 +115,19 @@ func filterOf(q url.Values) cdp.EventFilter {
 	return cdp.EventFilter{SourceID: q.Get("source"), Type: q.Get("type")}
 }
 
-// match decides whether an event's JSON passes a tail's filter.
-type match func(ctx context.Context, data []byte) bool
+// match decides whether an event passes a tail's filter.
+type match func(ctx context.Context, e *cdp.Event) bool
 
 // metered is the filter evaluated within the hub's filter budget (see
 // Subscription.Eval); an evaluation that could not have its turn before
 // the client left does not match.
 func metered(sub *tail.Subscription, filter *expr.Program) match {
-	return func(ctx context.Context, data []byte) bool {
+	return func(ctx context.Context, e *cdp.Event) bool {
 		if filter == nil {
 			return true
 		}
 		ok := false
-		_ = sub.Eval(ctx, func() { ok = matches(ctx, filter, data) })
+		_ = sub.Eval(ctx, func() { ok = matches(ctx, filter, e) })
 		return ok
 	}
 }
@@ -167,8 +170,11 @@ func resume(ctx context.Context, w io.Writer, store cdp.EventReader, last string
 		if e.ID == last {
 			continue
 		}
+		if !filter(ctx, e) {
+			continue
+		}
 		data, err := json.Marshal(e)
-		if err != nil || !filter(ctx, data) {
+		if err != nil {
 			continue
 		}
 		fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, data)
@@ -177,16 +183,12 @@ func resume(ctx context.Context, w io.Writer, store cdp.EventReader, last string
 	return sent
 }
 
-// matches applies the filter to an event's JSON; an expression that fails
-// on an event (a missing field, say) does not match it.
-func matches(ctx context.Context, filter *expr.Program, data []byte) bool {
+// matches applies the filter to an event's view; an expression that
+// fails on an event (a missing field, say) does not match it.
+func matches(ctx context.Context, filter *expr.Program, e *cdp.Event) bool {
 	if filter == nil {
 		return true
 	}
-	var event map[string]any
-	if json.Unmarshal(data, &event) != nil {
-		return false
-	}
-	ok, err := filter.EvalBool(ctx, map[string]any{"event": event})
+	ok, err := filter.EvalBool(ctx, map[string]any{"event": e.View()})
 	return err == nil && ok
 }

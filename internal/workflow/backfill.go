@@ -104,7 +104,11 @@ func (sel *selection) takes(ctx context.Context, store cdp.ProfileReader, e *cdp
 		return false, false
 	}
 	if sel.filter != nil {
-		if ok, err := sel.filter.EvalBool(ctx, map[string]any{"event": asMap(e)}); err != nil || !ok {
+		view, _ := vars["event"].(map[string]any) // made when the trigger has a condition
+		if view == nil {
+			view = e.View()
+		}
+		if ok, err := sel.filter.EvalBool(ctx, map[string]any{"event": view}); err != nil || !ok {
 			return false, false
 		}
 	}

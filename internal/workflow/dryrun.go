@@ -50,18 +50,7 @@ func (r *Registry) DryRun(ctx context.Context, store cdp.Store, w *Workflow, eve
 	if err != nil {
 		return nil, err
 	}
-	vars := map[string]any{"event": asMap(e), "profile": map[string]any{}, "session": map[string]any{},
-		"steps": map[string]any{}, "vars": map[string]any{}, "item": nil, "now": now}
-	if e.ProfileID != "" {
-		if p, err := store.FindProfileByID(ctx, e.ProfileID); err == nil {
-			vars["profile"] = asMap(p)
-		}
-	}
-	if e.SessionID != "" {
-		if s, err := store.FindSessionByID(ctx, e.SessionID); err == nil {
-			vars["session"] = asMap(s)
-		}
-	}
+	vars := exprVars(e, e.View(), now, storePeople(ctx, store, true, true))
 	d := &DryRun{Steps: []DryStep{}}
 	d.Matches = wf.Matches(e.SourceID, e.Type)
 	d.Trigger = fmt.Sprintf("source %s and type %s: ", e.SourceID, e.Type)

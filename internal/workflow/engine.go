@@ -75,16 +75,18 @@ var errStop = errors.New("stop")
 
 // runState is one Advance of one run.
 type runState struct {
-	e      *Engine
-	run    *cdp.Run
-	wf     *Compiled
-	vars   map[string]any // event, profile, session, steps, vars, now
-	outs   map[string]any // steps.<id>.output
-	delay  time.Duration  // when the walk stopped to wait
-	byStep map[string]int // step run index by id
-	acted  bool           // an action was attempted in this Advance
-	dirty  bool           // steps finished since the last write
-	ended  bool           // the run reached a final status
+	e    *Engine
+	run  *cdp.Run
+	wf   *Compiled
+	vars map[string]any // event, profile, session, steps, vars, now
+	// receivedAt is the event's, for the action latency metric.
+	receivedAt time.Time
+	outs       map[string]any // steps.<id>.output
+	delay      time.Duration  // when the walk stopped to wait
+	byStep     map[string]int // step run index by id
+	acted      bool           // an action was attempted in this Advance
+	dirty      bool           // steps finished since the last write
+	ended      bool           // the run reached a final status
 	// mu is held by whoever advances the run; only a parallel foreach
 	// has more than one goroutine, and they release it only while an
 	// action's request is on the network (see unlocked).
@@ -127,7 +129,7 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 			return leaseBusyWait, nil // another node is advancing it
 		}
 	}
-	run, event := e.take(id)
+	run, event, view := e.take(id)
 	var err error
 	if run == nil {
 		if run, err = e.Store.FindRunByID(ctx, id); err != nil {
@@ -159,7 +161,7 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 			st.outs[s.ID] = map[string]any{"output": v}
 		}
 	}
-	if err := st.load(ctx, event); err != nil {
+	if err := st.load(ctx, event, view); err != nil {
 		return 0, err
 	}
 	run.Status, run.NextAt = cdp.RunRunning, nil
@@ -175,12 +177,11 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 	return 0, e.finish(ctx, run, cdp.RunSucceeded, "")
 }
 
-// load builds the expression variables: the event as the management API
-// shows it (e, or read from the store), its profile and session when they
-// exist and an expression reads them, and the run's vars.
-func (st *runState) load(ctx context.Context, e *cdp.Event) error {
-	st.vars = map[string]any{"event": map[string]any{}, "profile": map[string]any{}, "session": map[string]any{},
-		"steps": st.outs, "vars": map[string]any{}, "item": nil, "now": st.e.Now()}
+// load builds the expression variables: the event's view (view, made
+// when the run was, else made from e or the event read from the store),
+// its profile and session when they exist and an expression reads them,
+// and the run's vars.
+func (st *runState) load(ctx context.Context, e *cdp.Event, view map[string]any) error {
 	if e == nil {
 		var err error
 		e, err = st.e.Store.FindEventByID(ctx, st.run.EventID)
@@ -189,18 +190,13 @@ func (st *runState) load(ctx context.Context, e *cdp.Event) error {
 		}
 	}
 	if e != nil {
-		st.vars["event"] = asMap(e)
-		if e.ProfileID != "" && st.wf.usesProfile {
-			if p, err := st.e.Store.FindProfileByID(ctx, e.ProfileID); err == nil {
-				st.vars["profile"] = asMap(p)
-			}
-		}
-		if e.SessionID != "" && st.wf.usesSession {
-			if s, err := st.e.Store.FindSessionByID(ctx, e.SessionID); err == nil {
-				st.vars["session"] = asMap(s)
-			}
+		st.receivedAt = e.ReceivedAt
+		if view == nil {
+			view = e.View()
 		}
 	}
+	st.vars = exprVars(e, view, st.e.Now(), storePeople(ctx, st.e.Store, st.wf.usesProfile, st.wf.usesSession))
+	st.vars["steps"] = st.outs
 	vars := map[string]any{}
 	for name, in := range st.wf.Vars {
 		v, err := st.eval(ctx, in)
@@ -212,14 +208,6 @@ func (st *runState) load(ctx context.Context, e *cdp.Event) error {
 	}
 	st.vars["vars"] = vars
 	return nil
-}
-
-// asMap renders v as its JSON object, the shape expressions see.
-func asMap(v any) map[string]any {
-	data, _ := json.Marshal(v)
-	m := map[string]any{}
-	_ = json.Unmarshal(data, &m)
-	return m
 }
 
 func (st *runState) eval(ctx context.Context, in Input) (any, error) {
@@ -498,10 +486,8 @@ func (st *runState) observe(dest *Destination, a *httpclient.Attempt, n int) {
 	if !first {
 		return
 	}
-	if rx, ok := st.vars["event"].(map[string]any)["received_at"].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, rx); err == nil {
-			m.ActionLatency.Observe(a.StartedAt.Sub(t).Seconds())
-		}
+	if !st.receivedAt.IsZero() {
+		m.ActionLatency.Observe(a.StartedAt.Sub(st.receivedAt).Seconds())
 	}
 }
 

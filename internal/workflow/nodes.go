@@ -48,6 +48,7 @@ func (e *Engine) Renew(ctx context.Context, id string) {
 type freshRun struct {
 	run   cdp.Run
 	event *cdp.Event
+	view  map[string]any // the event's, shared by the runs it started
 }
 
 const freshTTL = 10 * time.Second
@@ -64,10 +65,19 @@ func (e *Engine) Committed(runs []*cdp.Run, events []*cdp.Event) {
 	for _, ev := range events {
 		byID[ev.ID] = ev
 	}
+	seen := make(map[string]freshRun)
 	for _, r := range runs {
-		if ev, ok := byID[r.EventID]; ok && r.Version == 1 {
-			fresh.Put(r.ID, freshRun{run: *r, event: ev.Stored()})
+		ev, ok := byID[r.EventID]
+		if !ok || r.Version != 1 {
+			continue
 		}
+		f, ok := seen[ev.ID]
+		if !ok {
+			f = freshRun{event: ev.Stored(), view: ev.View()}
+			seen[ev.ID] = f
+		}
+		f.run = *r
+		fresh.Put(r.ID, f)
 	}
 }
 
@@ -81,16 +91,17 @@ func (e *Engine) freshRuns() *cache.Cache[string, freshRun] {
 	return e.fresh
 }
 
-// take returns run id and its event from the fresh cache, once.
-func (e *Engine) take(id string) (*cdp.Run, *cdp.Event) {
+// take returns run id, its event and the event's view from the fresh
+// cache, once.
+func (e *Engine) take(id string) (*cdp.Run, *cdp.Event, map[string]any) {
 	fresh := e.freshRuns()
 	if fresh == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	f, ok := fresh.Get(id)
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
 	fresh.Delete(id)
-	return &f.run, f.event
+	return &f.run, f.event, f.view
 }

@@ -401,20 +401,7 @@ func (wf *Compiled) triggers(ctx context.Context, e *cdp.Event, now time.Time, v
 		return true, nil
 	}
 	if *vars == nil {
-		*vars = triggerVars(e, now, profile)
+		*vars = exprVars(e, e.View(), now, people{profile: profile})
 	}
 	return wf.If.EvalBool(ctx, *vars)
-}
-
-// triggerVars are the variables of a trigger condition: the event, and
-// its profile as profile reads it now.
-func triggerVars(e *cdp.Event, now time.Time, profile func(id string) (*cdp.Profile, error)) map[string]any {
-	vars := map[string]any{"event": asMap(e), "profile": map[string]any{}, "session": map[string]any{},
-		"steps": map[string]any{}, "vars": map[string]any{}, "item": nil, "now": now}
-	if e.ProfileID != "" {
-		if p, err := profile(e.ProfileID); err == nil {
-			vars["profile"] = asMap(p)
-		}
-	}
-	return vars
 }
