@@ -67,24 +67,3 @@ func TestPurgeRawRequests(t *testing.T) {
 		t.Fatalf("the event went with its raw request: %v", err)
 	}
 }
-
-// On PostgreSQL a node alone stores with two transactions at once, a node
-// in a cluster with one (the others fill its waits); SQLite with one.
-func TestStoreParallel(t *testing.T) {
-	share := 1.0
-	pg := &App{Config: &config.Config{PostgresURL: "postgres://x"}}
-	parts := pg.storeParallel(func() float64 { return share })
-	if got := parts(); got != postgresParts {
-		t.Errorf("alone: %d transactions, want %d", got, postgresParts)
-	}
-	share = 0.5
-	if got := parts(); got != 1 {
-		t.Errorf("one of two nodes: %d transactions, want 1", got)
-	}
-	if got := pg.storeParallel(nil)(); got != postgresParts {
-		t.Errorf("no membership: %d transactions, want %d", got, postgresParts)
-	}
-	if (&App{Config: &config.Config{}}).storeParallel(nil) != nil {
-		t.Error("SQLite got parallel transactions")
-	}
-}

@@ -221,7 +221,7 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		Waiting: a.Store.CountWaitingOn,
 		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}
 	proc := processor.New(processor.Deps{Log: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
-		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared, Parallel: a.storeParallel(share),
+		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared, Parallel: a.storeParallel(),
 		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
 			engine.Committed(created, events)
 			if err := workflow.Enqueue(ctx, a.Runs, created); err != nil {
@@ -262,22 +262,13 @@ const (
 	sqliteLinger   = 5 * time.Millisecond
 )
 
-// storeParallel says how many processor transactions store at once (see
-// processor.Deps.Parallel): on PostgreSQL, postgresParts for a node alone,
-// so that the store works on one while the node waits on the other; one
-// per node in a cluster, where the other nodes fill that wait (measured on
-// two nodes sharing a machine with PostgreSQL: 4-5 % more stored than two
-// each). share is this node's share of the cluster (nil: alone).
-func (a *App) storeParallel(share func() float64) func() int {
-	if a.Config.PostgresURL == "" {
-		return nil
-	}
-	return func() int {
-		if share != nil && share() < 1 {
-			return 1
-		}
+// storeParallel is how many processor transactions store at once (see
+// processor.Deps.Parallel).
+func (a *App) storeParallel() int {
+	if a.Config.PostgresURL != "" {
 		return postgresParts
 	}
+	return 1
 }
 
 // storeLinger is how long the processor waits after the first message of

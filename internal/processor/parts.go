@@ -18,32 +18,24 @@ import (
 // store's cores idled while the processor waited, and the processor while
 // the store worked.
 
-// parts is how many transactions the next delivery batch may use.
-func (p *Processor) parts() int {
-	if p.parallel == nil {
-		return 1
-	}
-	return p.parallel()
-}
-
-// processParts stores msgs in up to n transactions, one per part
+// processParts stores msgs in up to p.parallel transactions, one per part
 // of the people they name, and acks each message whose every part
 // committed. The messages of a part that failed go through handle's
 // one-by-one path; what their other parts stored is found stored again
 // and skipped.
-func (p *Processor) processParts(ctx context.Context, msgs []message, n int) (failed []message, err error) {
-	parts := make([][]*cdp.Batch, n)
+func (p *Processor) processParts(ctx context.Context, msgs []message) (failed []message, err error) {
+	parts := make([][]*cdp.Batch, p.parallel)
 	in := make([][]int, len(msgs)) // the parts each message has batches in
 	for i, m := range msgs {
 		for _, b := range m.env {
-			k := int(partitionKey(b) % uint64(n))
+			k := int(partitionKey(b) % uint64(p.parallel))
 			parts[k] = append(parts[k], b)
 			if n := len(in[i]); n == 0 || in[i][n-1] != k {
 				in[i] = append(in[i], k)
 			}
 		}
 	}
-	errs := make([]error, n)
+	errs := make([]error, p.parallel)
 	var wg sync.WaitGroup
 	for k, batches := range parts {
 		if len(batches) > 0 {

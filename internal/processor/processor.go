@@ -47,9 +47,9 @@ type Processor struct {
 	// merged, here or through the identity service (ownersEpoch).
 	owners      *cache.Cache[cdp.Identifier, string]
 	ownersEpoch uint64
-	// parallel says how many transactions store a delivery batch at once
-	// (processParts); nil stores it in one.
-	parallel func() int
+	// parallel is how many transactions store a delivery batch at once
+	// (processParts); 1 stores it in one.
+	parallel int
 }
 
 // Tail receives the events each transaction stored, for the live tail:
@@ -85,18 +85,18 @@ type Deps struct {
 	// Parallel is how many transactions may store one delivery batch at
 	// once, for a store whose transactions run side by side (PostgreSQL);
 	// it needs Shared, as the memory of earlier transactions assumes they
-	// committed in order. It is asked for each batch (the answer may
-	// follow the cluster's size); nil, 0 or 1: one.
-	Parallel func() int
+	// committed in order. 0 or 1: one.
+	Parallel int
 }
 
 // New returns a Processor.
 func New(d Deps) *Processor {
 	p := &Processor{log: d.Log, store: d.Store, identity: d.Identity, hub: d.Tail, metrics: d.Metrics, logger: d.Logger,
 		MaxAttempts: 5, triggers: d.Triggers, onRuns: d.OnRuns}
+	p.parallel = 1
 	if !d.Shared {
 		p.seen, p.owners = cache.New[string, uint64](100_000, 0), cache.New[cdp.Identifier, string](100_000, 0)
-	} else {
+	} else if d.Parallel > 1 {
 		p.parallel = d.Parallel
 	}
 	return p
@@ -142,8 +142,8 @@ func (p *Processor) handle(ctx context.Context, deliveries []cdp.Delivery) {
 		return
 	}
 	var err error
-	if n := p.parts(); n > 1 && !hasOperation(msgs) {
-		msgs, err = p.processParts(ctx, msgs, n)
+	if p.parallel > 1 && !hasOperation(msgs) {
+		msgs, err = p.processParts(ctx, msgs)
 	} else if err = p.process(ctx, msgs...); err == nil {
 		msgs = nil
 	}
