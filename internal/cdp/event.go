@@ -146,6 +146,11 @@ type Batch struct {
 	// Raw is the request that carried the batch, when captured; it is
 	// stored under the batch's id.
 	Raw *RawRequest `json:"raw,omitempty"`
+	// TraceParent is the W3C traceparent of the span that appended the
+	// batch, when tracing is on: the processor's work on it joins the
+	// request's trace (one log message holds many requests' batches, so
+	// it travels with each batch rather than in the message's headers).
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Envelope is what one event-log message holds: the batches of one or

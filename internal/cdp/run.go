@@ -38,6 +38,10 @@ type Run struct {
 	BackfillID string    `json:"backfill_id,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// TraceParent is the W3C traceparent the run's spans descend from (the
+	// storing of its event, in the trace of the request that carried it),
+	// when tracing recorded it; its second field is the trace id.
+	TraceParent string `json:"traceparent,omitempty"`
 	// Version counts updates; UpdateRun refuses a stale one.
 	Version int `json:"-"`
 }

@@ -84,6 +84,7 @@ type Config struct {
 	RawCapture     RawCapture   `yaml:"raw_capture"`
 	Backpressure   Backpressure `yaml:"backpressure"`
 	Tail           Tail         `yaml:"tail"`
+	Tracing        Tracing      `yaml:"tracing"`
 	// MinFreeBytes is the free space kept on the data directory's
 	// filesystem with the embedded event log: under it, new events are
 	// refused and the node is not ready (0: a tenth of the filesystem, at
@@ -124,6 +125,25 @@ type RawCapture struct {
 	Enabled      bool   `yaml:"enabled"`
 	MaxBodyBytes int    `yaml:"max_body_bytes"` // longer bodies are kept truncated
 	Retention    string `yaml:"retention"`      // a Go duration, e.g. 168h
+}
+
+// Tracing sends OpenTelemetry traces over OTLP/HTTP: a trace per ingest
+// request, followed through the event log to the store, the workflow runs
+// it starts, their steps and every outbound attempt. The exporter also
+// reads the standard OTEL_EXPORTER_OTLP_* variables (headers, timeout,
+// TLS); OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the node.
+type Tracing struct {
+	// Enabled turns tracing on (off by default: no span is made).
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector's OTLP/HTTP base URL, e.g.
+	// http://collector:4318 (traces go to /v1/traces under it). Empty:
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT,
+	// else http://localhost:4318.
+	Endpoint string `yaml:"endpoint"`
+	// SamplingRatio is the share of new traces recorded, 0 to 1 (default
+	// 1). A request that arrives with a traceparent follows its caller's
+	// decision.
+	SamplingRatio float64 `yaml:"sampling_ratio"`
 }
 
 // Tail bounds what the live tails (the management API's /tail, the
@@ -321,6 +341,7 @@ func Default() *Config {
 		RawCapture:   RawCapture{Enabled: true, MaxBodyBytes: 64 << 10, Retention: "168h"},
 		Backpressure: Backpressure{MaxDelay: "30s", MaxBytes: 512 << 20},
 		Tail:         Tail{MaxSubscribers: 100, FilterCPU: 0.25},
+		Tracing:      Tracing{SamplingRatio: 1},
 		// What the measured peak under saturation needs; see docs/benchmarks.md.
 		MemoryLimitBytes: 128 << 20,
 	}
@@ -452,6 +473,14 @@ func (c *Config) checkLimits(add func(path, format string, args ...any)) {
 	}
 	if c.Tail.MaxSubscribers < 1 || c.Tail.MaxSubscribers > 100000 {
 		add("tail.max_subscribers", "must be 1 to 100000, not %d", c.Tail.MaxSubscribers)
+	}
+	if r := c.Tracing.SamplingRatio; !(r >= 0 && r <= 1) {
+		add("tracing.sampling_ratio", "must be a share from 0 to 1, not %g", r)
+	}
+	if e := c.Tracing.Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("tracing.endpoint", "must be an http(s) URL such as http://collector:4318, not %q", e)
+		}
 	}
 	if c.Tail.FilterCPU <= 0 || c.Tail.FilterCPU > 64 {
 		add("tail.filter_cpu", "must be a share of one CPU above 0 (0.25 is a quarter) and at most 64, not %g", c.Tail.FilterCPU)

@@ -30,6 +30,7 @@ const (
 	envBatch = 1
 
 	batchID, batchSource, batchReceived, batchEvent, batchSession, batchRaw = 1, 2, 3, 4, 5, 6
+	batchTrace                                                              = 7
 
 	evID, evSource, evType, evMessage, evProfile, evSession         = 1, 2, 3, 4, 5, 6
 	evTimestamp, evOriginal, evReceived, evProperties, evContext    = 7, 8, 9, 10, 11
@@ -59,6 +60,7 @@ func Encode(b *cdp.Batch) []byte {
 	out = appendString(out, batchID, b.ID)
 	out = appendString(out, batchSource, b.SourceID)
 	out = appendTime(out, batchReceived, b.ReceivedAt)
+	out = appendString(out, batchTrace, b.TraceParent)
 	var ev []byte // one event at a time, reused: its length comes first
 	for _, e := range b.Events {
 		ev = appendEvent(ev[:0], e)
@@ -231,6 +233,8 @@ func decodeBatch(data []byte) (*cdp.Batch, error) {
 			})
 		case batchRaw:
 			b.Raw, err = decodeRaw(v)
+		case batchTrace:
+			b.TraceParent = string(v)
 		}
 		return err
 	})

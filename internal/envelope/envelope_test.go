@@ -21,7 +21,8 @@ func fullBatch() *cdp.Batch {
 			Identifiers: []cdp.Identifier{{Kind: "id", Value: "u1"}, {Kind: "email", Value: "a@b.c"}}, Op: cdp.OpIdentify,
 			Error: "bad", RequestID: "b1", ReplayOf: "e0", Ephemeral: true},
 			{ID: "e2", Type: "view", Timestamp: at, ReceivedAt: at, Properties: json.RawMessage(``)}},
-		Session: &cdp.SessionUpdate{ID: "s1", ProfileID: "p1", Context: json.RawMessage(`{"c":1}`), Properties: json.RawMessage(`{"p":2}`)},
+		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		Session:     &cdp.SessionUpdate{ID: "s1", ProfileID: "p1", Context: json.RawMessage(`{"c":1}`), Properties: json.RawMessage(`{"p":2}`)},
 		Raw: &cdp.RawRequest{Method: "POST", Path: "/track?x=1", RemoteAddr: "127.0.0.1:1", Header: "Host: a\nX: y", Body: []byte{0, 1, 0xff},
 			BodySize: 3, Truncated: true, ReceivedAt: at},
 	}

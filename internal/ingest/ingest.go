@@ -12,12 +12,16 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/disk"
 	"github.com/switchyardhq/switchyard/internal/envelope"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/redact"
+	"github.com/switchyardhq/switchyard/internal/telemetry"
 )
 
 // Service appends accepted events to the event log.
@@ -103,6 +107,16 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 			e.RequestID = b.ID
 		}
 	}
+	// The request's span (the HTTP server's) names the source and the
+	// events; the append is its child, and the parent of what the
+	// processor does with the batch.
+	attrs := []attribute.KeyValue{attribute.String("switchyard.source", b.SourceID), attribute.Int("switchyard.events", len(b.Events))}
+	trace.SpanFromContext(ctx).SetAttributes(attrs...)
+	ctx, span := telemetry.Tracer().Start(ctx, "eventlog append", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	defer span.End()
+	if span.IsRecording() {
+		b.TraceParent = telemetry.Parent(ctx)
+	}
 	data := envelope.Encode(b)
 	n := float64(len(b.Events))
 	start := time.Now()
@@ -123,8 +137,10 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 	}
 	duplicate, err = s.commit.append(ctx, b.SourceID, dedupID(b), data, count)
 	if err != nil {
+		telemetry.Fail(span, err)
 		return false, cdp.Errorf(cdp.EUNAVAILABLE, "the event log did not accept the events: %v", err)
 	}
+	span.SetAttributes(attribute.Bool("switchyard.duplicate", duplicate))
 	return duplicate, nil
 }
 

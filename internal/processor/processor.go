@@ -195,8 +195,10 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 			p.ownersEpoch = e
 		}
 	}
+	spans := startStoreSpans(ctx, batches)
 	err := p.store.Update(ctx, func(tx cdp.Tx) error {
 		st = newState(tx, p.seen, p.owners)
+		st.spans = spans
 		if err := st.prefetch(ctx, batches); err != nil {
 			return err
 		}
@@ -216,6 +218,7 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 		}
 		return st.trigger(ctx, p.triggers, time.Now().UTC())
 	})
+	spans.end(err)
 	if err != nil {
 		return err
 	}

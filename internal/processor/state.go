@@ -40,6 +40,7 @@ type state struct {
 	ephemeral  int
 	erased     bool       // a profile was erased or merged: cached sessions may be stale
 	runs       []*cdp.Run // workflow runs the stored events started
+	spans      *storeSpans
 }
 
 // trigger creates, in the transaction, the workflow runs the stored events
@@ -51,6 +52,7 @@ func (st *state) trigger(ctx context.Context, t Triggers, now time.Time) error {
 	}
 	for _, e := range st.stored {
 		for _, r := range t.Runs(ctx, st.tx, e, now) {
+			r.TraceParent = st.spans.of(e)
 			inserted, err := st.tx.InsertRun(ctx, r)
 			if err != nil {
 				return err

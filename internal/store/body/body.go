@@ -56,11 +56,12 @@ type Run struct {
 	WorkflowVersion int           `json:"wv"`
 	Steps           []cdp.StepRun `json:"s"`
 	Error           string        `json:"e,omitempty"`
+	TraceParent     string        `json:"t,omitempty"`
 }
 
 // EncodeRun returns r's body.
 func EncodeRun(r *cdp.Run) ([]byte, error) {
-	return json.Marshal(Run{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error})
+	return json.Marshal(Run{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error, TraceParent: r.TraceParent})
 }
 
 // DecodeRun fills r's fields from its stored body.
@@ -69,6 +70,6 @@ func DecodeRun(data []byte, r *cdp.Run) error {
 	if err := json.Unmarshal(data, &b); err != nil {
 		return err
 	}
-	r.WorkflowVersion, r.Steps, r.Error = b.WorkflowVersion, b.Steps, b.Error
+	r.WorkflowVersion, r.Steps, r.Error, r.TraceParent = b.WorkflowVersion, b.Steps, b.Error, b.TraceParent
 	return nil
 }

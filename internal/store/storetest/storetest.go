@@ -737,7 +737,8 @@ func testRuns(t *testing.T, s cdp.Store) {
 	ctx := t.Context()
 	run := func(id, workflow, event string, at time.Time) *cdp.Run {
 		return &cdp.Run{ID: id, WorkflowID: workflow, WorkflowVersion: 1, EventID: event, Status: cdp.RunPending,
-			Steps: []cdp.StepRun{{ID: "notify", Status: cdp.RunPending}}, CreatedAt: at, UpdatedAt: at}
+			Steps: []cdp.StepRun{{ID: "notify", Status: cdp.RunPending}}, CreatedAt: at, UpdatedAt: at,
+			TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
 	}
 	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
 		for i, r := range []*cdp.Run{run("r1", "welcome", "e1", t0), run("r2", "welcome", "e2", t0.Add(time.Minute)),
@@ -770,7 +771,8 @@ func testRuns(t *testing.T, s cdp.Store) {
 	wantCode(t, err, cdp.ECONFLICT)
 	got, err := s.FindRunByID(ctx, "r1")
 	if err != nil || got.Status != cdp.RunWaiting || got.NextAt == nil || !got.NextAt.Equal(t0.Add(time.Hour)) ||
-		len(got.Steps) != 1 || got.Steps[0].Attempts[0].Response.Status != 500 || got.Version != 2 || got.WorkflowVersion != 1 {
+		len(got.Steps) != 1 || got.Steps[0].Attempts[0].Response.Status != 500 || got.Version != 2 || got.WorkflowVersion != 1 ||
+		got.TraceParent != stale.TraceParent || got.TraceParent == "" {
 		t.Fatalf("run after update: %+v, %v", got, err)
 	}
 	_, err = s.FindRunByID(ctx, "nope")
