@@ -21,6 +21,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/memlimit"
 	"github.com/switchyardhq/switchyard/internal/server"
+	"github.com/switchyardhq/switchyard/internal/telemetry"
 	"github.com/switchyardhq/switchyard/internal/version"
 )
 
@@ -34,10 +35,11 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(telemetry.LogHandler(h))
 }
 
 // serve runs the server until ctx is done or SIGINT/SIGTERM arrives, then
@@ -60,6 +62,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		g := &memlimit.Governor{Base: cfg.MemoryLimitBytes, Interval: time.Second, Log: log.With("component", "memlimit")}
 		go g.Run(ctx)
 	}
+
+	// Tracing stops last (deferred first), so the spans of the shutdown
+	// are sent too.
+	stopTracing, err := telemetry.Setup(ctx, telemetry.Settings{Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
+		SamplingRatio: cfg.Tracing.SamplingRatio, Version: version.String()})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(ctx); err != nil {
+			log.Warn("tracing: the last spans were not sent", "err", err)
+		}
+	}()
 
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {

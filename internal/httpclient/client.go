@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	"golang.org/x/time/rate"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -183,6 +185,8 @@ func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*At
 		return a, nil
 	}
 	maps.Copy(hreq.Header, req.Header)
+	// The attempt's span, when tracing is on: the receiver's trace joins ours.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(hreq.Header))
 	if hreq.Header.Get("User-Agent") == "" {
 		hreq.Header.Set("User-Agent", version.UserAgent()) // receivers' logs name the sender
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/catalog"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/console"
+	"github.com/switchyardhq/switchyard/internal/telemetry"
 )
 
 // addIngestRoutes registers the compatible ingest APIs: everything
@@ -21,9 +22,15 @@ import (
 func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	maxBody := d.Config.MaxBodyBytes
 	// Every ingest request is captured (raw_capture) for the events it appends.
-	handle := mux.Handle
+	// Each is traced (when tracing is on), outermost, so that the span
+	// covers the whole request.
+	route := mux.Handle
+	if telemetry.Enabled() {
+		route = func(pattern string, h http.Handler) { mux.Handle(pattern, telemetry.Server(pattern, h)) }
+	}
+	handle := route
 	if rc := d.Config.RawCapture; rc.Enabled {
-		handle = func(pattern string, h http.Handler) { mux.Handle(pattern, httpx.Capture(rc.MaxBodyBytes, h)) }
+		handle = func(pattern string, h http.Handler) { route(pattern, httpx.Capture(rc.MaxBodyBytes, h)) }
 	}
 	shed := func(refuse func(http.ResponseWriter, *http.Request)) func(string, http.Handler) {
 		return func(pattern string, h http.Handler) {

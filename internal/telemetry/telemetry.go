@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -24,17 +26,24 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/switchyardhq/switchyard/internal/config"
 )
 
 // Tracer is the tracer of every Switchyard span.
 func Tracer() trace.Tracer { return otel.Tracer("github.com/switchyardhq/switchyard") }
 
+// Settings say whether and where traces go (the configuration's tracing
+// block; docs/configuration.md).
+type Settings struct {
+	Enabled       bool
+	Endpoint      string  // OTLP/HTTP base URL; empty: the OTEL_* variables
+	SamplingRatio float64 // of new traces, 0 to 1
+	Version       string  // service.version
+}
+
 // Setup installs a tracer provider exporting to cfg's collector over
 // OTLP/HTTP, and the W3C trace-context propagator. It returns the
 // function that flushes and stops it (a no-op when tracing is off).
-func Setup(ctx context.Context, cfg config.Tracing, version string) (shutdown func(context.Context) error, err error) {
+func Setup(ctx context.Context, cfg Settings) (shutdown func(context.Context) error, err error) {
 	if !cfg.Enabled {
 		return func(context.Context) error { return nil }, nil
 	}
@@ -49,7 +58,7 @@ func Setup(ctx context.Context, cfg config.Tracing, version string) (shutdown fu
 	// Our name and version first; OTEL_SERVICE_NAME and
 	// OTEL_RESOURCE_ATTRIBUTES, when set, win.
 	res, err := resource.Merge(resource.NewSchemaless(attribute.String("service.name", "switchyard"),
-		attribute.String("service.version", version)), resource.Environment())
+		attribute.String("service.version", cfg.Version)), resource.Environment())
 	if err != nil {
 		return nil, fmt.Errorf("tracing resource: %w", err)
 	}
@@ -124,3 +133,11 @@ func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h logHandler) WithGroup(name string) slog.Handler { return logHandler{h.Handler.WithGroup(name)} }
+
+// Server wraps an ingest route's handler in a server span named for its
+// pattern ("POST /v1/track"), continuing the caller's trace when the
+// request carries a traceparent (a sampled caller's trace is recorded
+// whatever the sampling ratio, as W3C parent-based sampling has it).
+func Server(pattern string, h http.Handler) http.Handler {
+	return otelhttp.NewHandler(h, pattern, otelhttp.WithSpanNameFormatter(func(op string, _ *http.Request) string { return op }))
+}

@@ -116,7 +116,7 @@ func (st *runState) flush(ctx context.Context) error {
 
 // Advance runs run id as far as it can go now. It returns how long to
 // wait before advancing it again (0 when the run has ended).
-func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) {
+func (e *Engine) Advance(ctx context.Context, id string) (wait time.Duration, err error) {
 	if e.Node != "" {
 		held, err := e.lease(ctx, id, e.Now().Add(cmp.Or(e.LeaseTTL, DefaultLeaseTTL)))
 		if err != nil {
@@ -130,7 +130,6 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 		}
 	}
 	run, event, view := e.take(id)
-	var err error
 	if run == nil {
 		if run, err = e.Store.FindRunByID(ctx, id); err != nil {
 			return 0, err
@@ -152,6 +151,8 @@ func (e *Engine) Advance(ctx context.Context, id string) (time.Duration, error) 
 	if err != nil {
 		return 0, err
 	}
+	ctx, span := startRunSpan(ctx, run)
+	defer func() { endRunSpan(span, run, err) }()
 	st := &runState{e: e, run: run, wf: wf, outs: map[string]any{}, byStep: map[string]int{}}
 	for i, s := range run.Steps {
 		st.byStep[s.ID] = i
@@ -244,7 +245,7 @@ func (st *runState) walk(ctx context.Context, steps []*CompiledStep, suffix stri
 		case cdp.RunFailed, cdp.RunSkipped:
 			return errStop
 		}
-		if err := st.exec(ctx, cs, id); err != nil {
+		if err := st.execTraced(ctx, cs, id); err != nil {
 			return err
 		}
 	}
@@ -326,7 +327,9 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	rec = st.step(id)
 	n := len(rec.Attempts) + 1 // numbers the attempt in the log
 	var a *httpclient.Attempt
-	st.unlocked(func() { a, err = st.e.Client.Do(ctx, client, n, call.Request) })
+	actx, span := startAttemptSpan(ctx, dest, call.Request, n)
+	st.unlocked(func() { a, err = st.e.Client.Do(actx, client, n, call.Request) })
+	st.endAttemptSpan(span, dest, a, err, decision.Probe)
 	rec = st.step(id) // a parallel item may have added steps meanwhile
 	if errors.Is(err, httpclient.ErrHeld) {
 		return st.hold(ctx, dest, rec, decision) // the breaker opened while the attempt waited
