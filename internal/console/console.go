@@ -26,6 +26,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/telemetry"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -94,6 +95,9 @@ func MustNew(d Deps) *Console {
 }
 
 var funcs = template.FuncMap{
+	// traceID is a traceparent's trace id, to look the trace up in a
+	// tracing backend.
+	"traceID": telemetry.TraceID,
 	// when renders a time for the viewer's zone: UTC text that the page's
 	// script rewrites in local time.
 	"when": func(t any) template.HTML {

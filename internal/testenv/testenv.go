@@ -96,3 +96,15 @@ func Eventually(t testing.TB, what string, within time.Duration, cond func() boo
 		}
 	}
 }
+
+// Jaeger returns the OTLP/HTTP base URL and the query API base URL of a
+// running Jaeger (SWITCHYARD_TEST_OTLP_URL, SWITCHYARD_TEST_JAEGER_URL;
+// .ci/run builds Jaeger from its Go module and starts it), or skips.
+func Jaeger(t testing.TB) (otlpURL, queryURL string) {
+	t.Helper()
+	otlpURL, queryURL = os.Getenv("SWITCHYARD_TEST_OTLP_URL"), os.Getenv("SWITCHYARD_TEST_JAEGER_URL")
+	if otlpURL == "" || queryURL == "" {
+		t.Skip("set SWITCHYARD_TEST_OTLP_URL=http://127.0.0.1:4318 and SWITCHYARD_TEST_JAEGER_URL=http://127.0.0.1:16686 (a running Jaeger; see .ci/run) to run against a trace collector")
+	}
+	return otlpURL, queryURL
+}
