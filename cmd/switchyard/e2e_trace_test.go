@@ -119,7 +119,7 @@ workflows:
 		}
 	}
 	checks := map[string]map[string]any{
-		"POST /track":     {"switchyard.source": "web", "switchyard.events": float64(1)},
+		"POST /track":     {"switchyard.source": "web", "http.response.status_code": float64(200)},
 		"run note":        {"switchyard.workflow": "note", "switchyard.run_status": "succeeded"},
 		"step tell":       {"switchyard.step_status": "succeeded"},
 		"POST app":        {"switchyard.destination": "app", "http.response.status_code": float64(200), "switchyard.attempt": float64(1), "switchyard.breaker": "closed"},
@@ -135,6 +135,10 @@ workflows:
 	}
 	if page := get(t, p.url+"/console/runs/"+runs.Runs[0].ID, ""); !strings.Contains(string(page), `<code id="run-trace">`+traceID+`</code>`) {
 		t.Errorf("the console's run page does not show trace %s", traceID)
+	}
+	// The purchase and the events the tracker's first visit adds.
+	if n, ok := spans["POST /track"].tag("switchyard.events").(float64); !ok || n < 1 {
+		t.Errorf("POST /track: switchyard.events = %v", spans["POST /track"].tag("switchyard.events"))
 	}
 	for name, tags := range checks {
 		for k, v := range tags {
