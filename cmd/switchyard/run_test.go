@@ -196,3 +196,32 @@ sources:
 		}
 	}
 }
+
+// Tracing follows the configuration or the standard OTEL_* variables.
+func TestTracingOn(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, c := range []struct {
+		cfg  bool
+		env  []string
+		want bool
+	}{
+		{false, nil, false},
+		{true, nil, true},
+		{false, []string{"OTEL_TRACES_EXPORTER", "otlp"}, true},
+		{false, []string{"OTEL_TRACES_EXPORTER", "none"}, false},
+		{true, []string{"OTEL_SDK_DISABLED", "true"}, false},
+	} {
+		if got := tracingOn(config.Tracing{Enabled: c.cfg}, env(c.env...)); got != c.want {
+			t.Errorf("enabled %v, env %v: %v, want %v", c.cfg, c.env, got, c.want)
+		}
+	}
+}

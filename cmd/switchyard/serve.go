@@ -42,6 +42,15 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	return slog.New(telemetry.LogHandler(h))
 }
 
+// tracingOn reports whether to trace: the tracing block says so, or the
+// standard OTEL_TRACES_EXPORTER=otlp does; OTEL_SDK_DISABLED=true wins.
+func tracingOn(cfg config.Tracing, getenv func(string) string) bool {
+	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
+		return false
+	}
+	return cfg.Enabled || getenv("OTEL_TRACES_EXPORTER") == "otlp"
+}
+
 // serve runs the server until ctx is done or SIGINT/SIGTERM arrives, then
 // shuts down in dependency order: listeners (draining requests, which
 // wait for their event-log acks), processor, event log, store.
@@ -65,7 +74,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	// Tracing stops last (deferred first), so the spans of the shutdown
 	// are sent too.
-	stopTracing, err := telemetry.Setup(ctx, telemetry.Settings{Enabled: cfg.Tracing.Enabled, Endpoint: cfg.Tracing.Endpoint,
+	stopTracing, err := telemetry.Setup(ctx, telemetry.Settings{Enabled: tracingOn(cfg.Tracing, getenv), Endpoint: cfg.Tracing.Endpoint,
 		SamplingRatio: cfg.Tracing.SamplingRatio, Version: version.String()})
 	if err != nil {
 		return err
