@@ -53,6 +53,7 @@ Usage:
                                         sign and send a webhook as its provider would
   switchyard bench [flags]              open-loop load generator
   switchyard config validate FILE       check a configuration file
+  switchyard health [--url URL]         exit 0 if the node at URL is ready (GET /readyz)
   switchyard version                    version, revision and build time
 
 Every command takes --help.
@@ -114,6 +115,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "health":
+		return runHealth(ctx, args[1:], stdout, stderr)
 	case "config":
 		if wantsHelp(args[1:]) {
 			fmt.Fprintln(stdout, configUsage)

@@ -101,6 +101,14 @@ func TestServeInProcess(t *testing.T) {
 		t.Fatalf("readyz: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// The container's health check says so too, and fails where nothing listens.
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"health", "--url", url}, os.Getenv, &out, &bytes.Buffer{}); err != nil || out.String() != "ready\n" {
+		t.Errorf("health: %q %v", out.String(), err)
+	}
+	if err := run(t.Context(), []string{"health", "--url", "http://127.0.0.1:1"}, os.Getenv, &out, &bytes.Buffer{}); err == nil {
+		t.Error("health succeeded with nothing listening")
+	}
 	cancel()
 	select {
 	case err := <-done:
