@@ -100,7 +100,9 @@ func (c *checker) run() {
 	c.expect(dig(c.env(ctr, "SWITCHYARD_POSTGRES_URL"), "valueFrom", "secretKeyRef", "name"), "switchyard-postgres", "PostgreSQL URL's Secret")
 	c.expect(dig(c.env(ctr, "SWITCHYARD_NATS_URL"), "valueFrom", "secretKeyRef", "name"), "switchyard-nats", "NATS URL's Secret")
 	c.expect(dig(c.one(objs, "PodDisruptionBudget"), "spec", "minAvailable"), float64(1), "disruption budget")
-	c.expect(dig(c.one(objs, "ServiceMonitor"), "spec", "endpoints", 0, "path"), "/metrics", "service monitor")
+	sm := c.one(objs, "ServiceMonitor")
+	c.expect(dig(sm, "spec", "endpoints", 0, "path"), "/metrics", "service monitor")
+	c.expect(dig(sm, "spec", "endpoints", 0, "authorization", "credentials", "name"), "switchyard-admin", "service monitor's bearer token")
 	c.validateConfig(objs)
 
 	// Several nodes cannot share embedded engines.
