@@ -26,6 +26,7 @@ func parseServeFlags(args []string, stdout, stderr io.Writer) (*serveFlags, erro
 		"nats-url":     "external NATS JetStream instead of the embedded one",
 		"nats-prefix":  "prefix of the stream names and subjects on a shared NATS",
 		"durability":   "process (default) or fsync",
+		"log-format":   "text (default) or json; JSON lines logged inside a trace carry trace_id and span_id",
 	}
 	vals := map[string]*string{}
 	for name, help := range names {
@@ -70,6 +71,8 @@ func loadConfig(f *serveFlags, getenv func(string) string) (*config.Config, erro
 			cfg.NATSPrefix = v
 		case "durability":
 			cfg.Durability = v
+		case "log-format":
+			cfg.Log.Format = v
 		}
 	}
 	if err := cfg.Validate(); err != nil {

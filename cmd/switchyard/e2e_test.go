@@ -50,6 +50,14 @@ type proc struct {
 	url    string
 	banner string
 	stderr *strings.Builder
+	errw   *syncWriter // writes stderr
+}
+
+// logs is what the process wrote to stderr so far (safe while it runs).
+func (p *proc) logs() string {
+	p.errw.mu.Lock()
+	defer p.errw.mu.Unlock()
+	return p.stderr.String()
 }
 
 var urlLine = regexp.MustCompile(`ingest:\s+(http://\S+)`)
@@ -63,7 +71,8 @@ func start(t *testing.T, dataDir string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{cmd: cmd, stderr: &strings.Builder{}}
-	cmd.Stderr = &syncWriter{w: p.stderr}
+	p.errw = &syncWriter{w: p.stderr}
+	cmd.Stderr = p.errw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

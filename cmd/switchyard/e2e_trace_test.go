@@ -24,10 +24,31 @@ type jaegerSpan struct {
 		RefType string `json:"refType"`
 		SpanID  string `json:"spanID"`
 	} `json:"references"`
-	Tags []struct {
-		Key   string `json:"key"`
-		Value any    `json:"value"`
-	} `json:"tags"`
+	Tags []jaegerTag `json:"tags"`
+	Logs []struct {
+		Fields []jaegerTag `json:"fields"`
+	} `json:"logs"`
+}
+
+type jaegerTag struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+}
+
+// logged reports whether the span has an event whose fields hold want.
+func (s jaegerSpan) logged(want map[string]any) bool {
+	for _, l := range s.Logs {
+		n := 0
+		for _, f := range l.Fields {
+			if v, ok := want[f.Key]; ok && v == f.Value {
+				n++
+			}
+		}
+		if n == len(want) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s jaegerSpan) parent() string {
@@ -58,6 +79,10 @@ func TestTraceToCollector(t *testing.T) {
 	received := make(chan string, 10)
 	standIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/refuse" {
+			w.WriteHeader(http.StatusBadRequest) // a permanent failure: the run fails and says so in the log
+			return
+		}
 		received <- r.Header.Get("Traceparent")
 	}))
 	defer standIn.Close()
@@ -70,14 +95,18 @@ sources:
   - { id: web, kind: track }
 destinations:
   - { id: app, kind: webhook, url: %q, allow_private_network: true }
+  - { id: refuser, kind: webhook, url: %q, allow_private_network: true }
 workflows:
   - id: note
     trigger: { types: [purchase], if: "event.properties.total > 10.0" }
     steps: [ { id: tell, action: webhook.send, destination: app } ]
-`, otlpURL, standIn.URL+"/in"), 0o600); err != nil {
+  - id: doomed
+    trigger: { types: [purchase] }
+    steps: [ { id: try, action: webhook.send, destination: refuser } ]
+`, otlpURL, standIn.URL+"/in", standIn.URL+"/refuse"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, filepath.Join(dir, "data"), "--config", cfg)
+	p := start(t, filepath.Join(dir, "data"), "--config", cfg, "--log-format", "json")
 
 	// The caller samples its trace; the node's own ratio (0) would not.
 	traceID := strings.ReplaceAll(cdp.NewID(), "-", "")
@@ -125,6 +154,18 @@ workflows:
 		"POST app":        {"switchyard.destination": "app", "http.response.status_code": float64(200), "switchyard.attempt": float64(1), "switchyard.breaker": "closed"},
 		"eventlog append": {"switchyard.source": "web"},
 	}
+	// The failed run's log line (JSON) names the trace and the span.
+	testenv.Eventually(t, "the failed run is logged in its trace", 10*time.Second, func() bool {
+		for _, line := range strings.Split(p.logs(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && strings.HasPrefix(fmt.Sprint(rec["msg"]), "run failed") &&
+				rec["trace_id"] == traceID && rec["span_id"] != nil && rec["workflow"] == "doomed" {
+				return true
+			}
+		}
+		return false
+	})
+
 	// The run names its trace, in the management API and the console.
 	var runs struct {
 		Runs []cdp.Run `json:"runs"`
@@ -135,6 +176,12 @@ workflows:
 	}
 	if page := get(t, p.url+"/console/runs/"+runs.Runs[0].ID, ""); !strings.Contains(string(page), `<code id="run-trace">`+traceID+`</code>`) {
 		t.Errorf("the console's run page does not show trace %s", traceID)
+	}
+	// The trigger is on the store span: the runs the event started.
+	for _, wf := range []string{"note", "doomed"} {
+		if !spans["store"].logged(map[string]any{"event": "workflow run started", "switchyard.workflow": wf}) {
+			t.Errorf("the store span does not record that the event started %s: %+v", wf, spans["store"].Logs)
+		}
 	}
 	// The purchase and the events the tracker's first visit adds.
 	if n, ok := spans["POST /track"].tag("switchyard.events").(float64); !ok || n < 1 {

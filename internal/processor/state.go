@@ -59,6 +59,7 @@ func (st *state) trigger(ctx context.Context, t Triggers, now time.Time) error {
 			}
 			if inserted {
 				st.runs = append(st.runs, r)
+				st.spans.started(e, r)
 			}
 		}
 	}

@@ -531,7 +531,7 @@ func (st *runState) fail(ctx context.Context, id, msg string) error {
 	if !ended && st.ended && st.e.Log != nil {
 		// The one line an operator watching the logs needs: nothing else
 		// retries this run unless someone does.
-		st.e.Log.Warn("run failed: in the dead letter until retried", "workflow", st.run.WorkflowID, "run", st.run.ID, "step", id, "reason", msg)
+		st.e.Log.WarnContext(ctx, "run failed: in the dead letter until retried", "workflow", st.run.WorkflowID, "run", st.run.ID, "step", id, "reason", msg)
 	}
 	return err
 }
