@@ -102,7 +102,7 @@ destinations: [ { id: app, kind: webhook, url: %q, signing_secret: %q, allow_pri
 
 	// The tracker's own events (profile-created, …) are left out by the
 	// filter; forward_to sends them too.
-	listen := exec.Command(binary, "listen", "--url", p.url, "--source", "web", "--forward", recv+"/hooks", "--secret", listenSecret,
+	listen := exec.Command(bin(t), "listen", "--url", p.url, "--source", "web", "--forward", recv+"/hooks", "--secret", listenSecret,
 		"--filter", "event.type in ['before', 'retried', 'after']")
 	out := &lockedBuffer{syncWriter{w: &bytes.Buffer{}}}
 	listen.Stdout = out

@@ -150,7 +150,7 @@ workflows:
 		`"with":{"url":"'/x?api_key=`+stepQuery+`'","headers":"{'Authorization': 'Bearer `+wfBearer+`'}","body":"{'secret_field': '`+stepField+`'}"}}]}`)
 	shown["dry run"] = dry
 	for _, args := range [][]string{{"tail", "--help"}, {"send", "webhook", "--help"}, {"listen", "--help"}} {
-		cmd := exec.Command(binary, args...)
+		cmd := exec.Command(bin(t), args...)
 		cmd.Env = append(os.Environ(), "SWITCHYARD_ADMIN_TOKEN="+envToken)
 		out, _ := cmd.CombinedOutput()
 		shown[strings.Join(args, " ")] = out

@@ -22,23 +22,45 @@ import (
 	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
-// binary is the switchyard binary built once for the end-to-end tests.
-var binary string
+// The switchyard binary the process-level tests run, built on first use
+// (stamped with its git revision where the checkout allows, as a user's
+// go build is, so that `version` can be checked).
+var (
+	binaryDir  string
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+)
+
+// bin returns the binary; process-level tests are skipped under -short
+// (the quick loop), and .ci/run runs them.
+func bin(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a process-level test: skipped under -short")
+	}
+	binaryOnce.Do(func() {
+		path := filepath.Join(binaryDir, "switchyard")
+		if err := exec.Command("go", "build", "-buildvcs=true", "-o", path, ".").Run(); err != nil {
+			if out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput(); err != nil {
+				binaryErr = fmt.Errorf("build switchyard: %v\n%s", err, out)
+				return
+			}
+		}
+		binaryPath = path
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
+	}
+	return binaryPath
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "switchyard-e2e")
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "switchyard")
-	// Stamped with its git revision where the checkout allows (as a user's
-	// go build is), so that `version` can be checked; as it is otherwise.
-	if err := exec.Command("go", "build", "-buildvcs=true", "-o", binary, ".").Run(); err != nil {
-		if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build switchyard: %v\n%s", err, out)
-			os.Exit(1)
-		}
-	}
+	binaryDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -65,7 +87,7 @@ var urlLine = regexp.MustCompile(`ingest:\s+(http://\S+)`)
 // start runs `switchyard serve` on dataDir and waits for its banner.
 func start(t *testing.T, dataDir string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin(t), append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +320,7 @@ func killNine(t *testing.T, midBurst bool) {
 func TestGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir)
-	out, err := exec.Command(binary, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0").CombinedOutput()
+	out, err := exec.Command(bin(t), "serve", "--data-dir", dir, "--listen", "127.0.0.1:0").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "in use by another switchyard process") {
 		t.Fatalf("second process on the same data dir: err %v, output %s", err, out)
 	}
@@ -409,7 +431,7 @@ sources:
 	body := filepath.Join(dir, "report.json")
 	os.WriteFile(body, []byte(`{"event_id":"E-admin","object_type":"email","metric":"opened","timestamp":1700000000,"data":{"identifiers":{"id":"7"}}}`), 0o600)
 	send := func(args ...string) (string, error) {
-		out, err := exec.Command(binary, append([]string{"send", "webhook", "--source", "reports", "--file", body, "--url", p.url}, args...)...).CombinedOutput()
+		out, err := exec.Command(bin(t), append([]string{"send", "webhook", "--source", "reports", "--file", body, "--url", p.url}, args...)...).CombinedOutput()
 		return string(out), err
 	}
 	if out, err := send("--token", "tok-e2e"); err == nil || !strings.Contains(out, "404") {
@@ -428,32 +450,32 @@ sources:
 func TestHelpAndVersion(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"tail", "-h"}, {"send", "--help"}, {"send", "webhook", "--help"},
 		{"bench", "--help"}, {"config", "--help"}, {"config", "validate", "--help"}, {"version", "--help"}, {"listen", "--help"}, {"replay", "--help"}, {"backfill", "--help"}} {
-		out, err := exec.Command(binary, args...).Output()
+		out, err := exec.Command(bin(t), args...).Output()
 		if err != nil || len(out) == 0 {
 			t.Errorf("switchyard %s: %v, output %q", strings.Join(args, " "), err, out)
 		}
 	}
-	out, _ := exec.Command(binary, "serve", "--help").Output()
+	out, _ := exec.Command(bin(t), "serve", "--help").Output()
 	for _, flag := range []string{"-config", "-listen", "-data-dir", "-admin-listen", "-durability", "-postgres-url", "-nats-url", "-nats-prefix"} {
 		if !strings.Contains(string(out), "  "+flag+" ") {
 			t.Errorf("serve --help lacks %s:\n%s", flag, out)
 		}
 	}
-	out, _ = exec.Command(binary, "send", "webhook", "--help").Output()
+	out, _ = exec.Command(bin(t), "send", "webhook", "--help").Output()
 	for _, flag := range []string{"-url", "-admin-url", "-token", "-source", "-file", "-id"} {
 		if !strings.Contains(string(out), "  "+flag+" ") {
 			t.Errorf("send webhook --help lacks %s:\n%s", flag, out)
 		}
 	}
-	if out, err := exec.Command(binary, "serve", "--no-such-flag").CombinedOutput(); err == nil || !strings.Contains(string(out), "not defined") {
+	if out, err := exec.Command(bin(t), "serve", "--no-such-flag").CombinedOutput(); err == nil || !strings.Contains(string(out), "not defined") {
 		t.Errorf("a bad flag: %v %s", err, out)
 	}
-	out, err := exec.Command(binary, "version").Output()
+	out, err := exec.Command(bin(t), "version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "switchyard ") || strings.HasPrefix(string(out), "switchyard dev\n") ||
 		!strings.Contains(string(out), "  built ") || !strings.Contains(string(out), "  go ") {
 		t.Fatalf("version: %v\n%s", err, out)
 	}
-	info, err := exec.Command("go", "version", "-m", binary).Output()
+	info, err := exec.Command("go", "version", "-m", bin(t)).Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,11 +155,11 @@ workflows:
         destination: nosuchdest
         with: { body: "bareword", url: /v1/things }
 `), 0o600)
-	validate, err := exec.Command(binary, "config", "validate", cfg).CombinedOutput()
+	validate, err := exec.Command(bin(t), "config", "validate", cfg).CombinedOutput()
 	if err == nil {
 		t.Fatalf("validate accepted it: %s", validate)
 	}
-	serve, err := exec.Command(binary, "serve", "--config", cfg, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0").CombinedOutput()
+	serve, err := exec.Command(bin(t), "serve", "--config", cfg, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0").CombinedOutput()
 	if err == nil {
 		t.Fatalf("serve started: %s", serve)
 	}

@@ -135,7 +135,7 @@ func TestTailAndListenStopOnSignals(t *testing.T) {
 	} {
 		// trap '' INT ignores SIGINT, and exec keeps it ignored, as a
 		// shell does for a background job.
-		cmd := exec.Command("sh", "-c", "trap '' INT; exec "+binary+" "+c.args)
+		cmd := exec.Command("sh", "-c", "trap '' INT; exec "+bin(t)+" "+c.args)
 		stderr := &lockedBuffer{syncWriter{w: &bytes.Buffer{}}}
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {

@@ -216,7 +216,7 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	client := httpclient.New(share)
 	engine := &workflow.Engine{Store: a.Store, Client: client, Workflow: a.Workflows.Workflow,
 		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics, Node: a.deploy.node,
-		Breakers: a.Breakers, Queue: a.Runs}
+		Breakers: a.Breakers, Queue: a.Runs, Go: a.work.Go}
 	a.Destinations = &admin.Destinations{List: a.Workflows.Destinations, Registry: workflow.Actions, Breakers: a.Breakers,
 		Waiting: a.Store.CountWaitingOn,
 		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}

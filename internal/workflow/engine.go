@@ -58,6 +58,19 @@ type Engine struct {
 	// destination closes.
 	Breakers Breakers
 	Queue    cdp.RunQueue
+	// Go runs background work the engine starts (waking the runs a
+	// destination held once its breaker closes) under its owner's wait
+	// group, so that closing the node waits for it; nil: a bare goroutine.
+	Go func(f func())
+}
+
+// background runs f under e.Go.
+func (e *Engine) background(f func()) {
+	if e.Go != nil {
+		e.Go(f)
+		return
+	}
+	go f()
 }
 
 // Breakers decide whether an attempt may go to a destination now and
@@ -345,7 +358,8 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	round := cdp.Spent(rec.Attempts[rec.RoundStart:]) // against the retry budget
 	st.observe(dest, a, n)
 	if st.e.Breakers != nil && dest != noDestination && st.e.Breakers.Record(ctx, dest, a, decision.Probe) {
-		go st.e.ResumeWaiting(ctx, dest) // stops with the runner; the runs not reached wake at their own time
+		// Stops with the runner; the runs not reached wake at their own time.
+		st.e.background(func() { st.e.ResumeWaiting(ctx, dest) })
 	}
 	switch a.Class {
 	case httpclient.Succeeded:
