@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 )
 
 // CookieName is the console's sign-in cookie. Its value is a random

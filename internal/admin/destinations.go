@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/action"
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/redact"
 )
 

@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 )
 
 // Guard keeps web pages in a browser out of the management API and the

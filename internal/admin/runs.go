@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/redact"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/action"
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/hooks"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 

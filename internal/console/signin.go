@@ -9,10 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/admin"
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
-	"github.com/switchyardhq/switchyard/internal/cdp"
 	"golang.org/x/time/rate"
+
+	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 )
 
 // SignInPage serves GET /console/signin.

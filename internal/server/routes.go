@@ -6,12 +6,12 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/admin"
 	"github.com/switchyardhq/switchyard/internal/api/customerio"
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/api/tracardi"
 	"github.com/switchyardhq/switchyard/internal/api/webhook"
 	"github.com/switchyardhq/switchyard/internal/catalog"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/console"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/telemetry"
 )
 

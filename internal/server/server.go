@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"github.com/switchyardhq/switchyard/internal/admin"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -13,10 +12,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
+
+	"github.com/switchyardhq/switchyard/internal/admin"
 	"github.com/switchyardhq/switchyard/internal/catalog"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"

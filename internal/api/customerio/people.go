@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 )
 
 // Limits of the Track API, as Customer.io documents them.

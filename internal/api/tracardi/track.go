@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 )
 
 // report is the envelope of a Customer.io reporting webhook.

@@ -14,9 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/api/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 )
