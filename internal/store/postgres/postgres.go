@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	"github.com/switchyardhq/switchyard/internal/store/query"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 // Options configure the store.
@@ -43,7 +43,7 @@ const DefaultMaxConns = 32
 
 // Store is a cdp.Store on PostgreSQL.
 type Store struct {
-	query.Records
+	relational.Records
 	opts Options
 	pool pool
 }
@@ -68,7 +68,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	s := &Store{opts: opts, pool: pool{p}}
-	s.Records = query.Records{Exec: s.exec, Query: s.rows, Mark: query.Dollar}
+	s.Records = relational.Records{Exec: s.exec, Query: s.rows, Mark: relational.Dollar}
 	if err := s.migrate(ctx); err != nil {
 		p.Close()
 		return nil, unavailable(err)

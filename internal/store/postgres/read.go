@@ -10,7 +10,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
-	"github.com/switchyardhq/switchyard/internal/store/query"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 // eventColumns is what every event read selects, in scanEvent's order.
@@ -41,8 +41,8 @@ func scanEvent(row pgx.Row) (*cdp.Event, error) {
 // FindEvents implements cdp.EventReader: newest first by id (UUIDv7s sort
 // by time), the cursor being the last id of the page.
 func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event, string, error) {
-	w := &query.Where{}
-	query.Events(w, f, query.Text)
+	w := &relational.Where{}
+	relational.Events(w, f, relational.Text)
 	if !f.Since.IsZero() {
 		// The same bound on the partition key (a day early: an id is made a
 		// moment before the receipt time is taken) lets PostgreSQL skip
@@ -56,9 +56,9 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 	if f.Cursor != "" {
 		w.Add(after, f.Cursor)
 	}
-	limit := query.Limit(f.Limit)
-	where, n := w.SQL(query.Dollar)
-	rows, err := s.pool.Query(ctx, "SELECT "+eventColumns+" FROM events"+where+order+" LIMIT "+query.Dollar(n), w.Args(limit+1)...)
+	limit := relational.Limit(f.Limit)
+	where, n := w.SQL(relational.Dollar)
+	rows, err := s.pool.Query(ctx, "SELECT "+eventColumns+" FROM events"+where+order+" LIMIT "+relational.Dollar(n), w.Args(limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find events: %w", err)
 	}
@@ -115,7 +115,7 @@ func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest,
 
 // EventsPerMinute implements cdp.EventReader.
 func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.MinuteCount, error) {
-	return query.All(ctx, s.rows, "events per minute", query.MinuteCount,
+	return relational.All(ctx, s.rows, "events per minute", relational.MinuteCount,
 		`SELECT minute, source_id, SUM(events)::bigint FROM event_minutes WHERE minute >= $1 GROUP BY minute, source_id ORDER BY minute, source_id`, since.Unix()/60)
 }
 
@@ -126,7 +126,7 @@ func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error
 }
 
 // rows runs a read for the helpers of package query.
-func (s *Store) rows(ctx context.Context, sql string, args ...any) (query.Rows, func(), error) {
+func (s *Store) rows(ctx context.Context, sql string, args ...any) (relational.Rows, func(), error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, err
@@ -237,7 +237,7 @@ func scanWorkflow(row pgx.Row) (*cdp.WorkflowVersion, error) {
 }
 
 func (s *Store) findWorkflows(ctx context.Context, what, q string, args ...any) ([]*cdp.WorkflowVersion, error) {
-	return query.All(ctx, s.rows, "find "+what, func(r query.Rows) (*cdp.WorkflowVersion, error) { return scanWorkflow(r) }, q, args...)
+	return relational.All(ctx, s.rows, "find "+what, func(r relational.Rows) (*cdp.WorkflowVersion, error) { return scanWorkflow(r) }, q, args...)
 }
 
 // FindWorkflows implements cdp.WorkflowStore.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
-	"github.com/switchyardhq/switchyard/internal/store/query"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
@@ -19,7 +19,7 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 	}
 	tag, err := t.tx.Exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id)
 		VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-		r.ID, r.WorkflowID, r.EventID, r.Status, toNanos(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn), r.BackfillID)
+		r.ID, r.WorkflowID, r.EventID, r.Status, toNanos(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, relational.NullText(r.WaitingOn), r.BackfillID)
 	if err != nil {
 		return false, fmt.Errorf("insert run: %w", err)
 	}
@@ -35,7 +35,7 @@ func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
 		return fmt.Errorf("encode run: %w", err)
 	}
 	tag, err := t.tx.Exec(ctx, `UPDATE runs SET status = $1, version = version + 1, next_at = $2, updated_at = $3, body = $4, waiting_on = $5
-		WHERE id = $6 AND version = $7`, r.Status, toNanos(r.NextAt), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn), r.ID, r.Version)
+		WHERE id = $6 AND version = $7`, r.Status, toNanos(r.NextAt), r.UpdatedAt.UnixNano(), body, relational.NullText(r.WaitingOn), r.ID, r.Version)
 	if err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
@@ -87,7 +87,7 @@ func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
 
 // FindRuns implements cdp.RunReader.
 func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error) {
-	return query.FindRuns(ctx, s.rows, query.Dollar, runColumns, f, func(r query.Rows) (*cdp.Run, int64, error) { return scanRun(r) })
+	return relational.FindRuns(ctx, s.rows, relational.Dollar, runColumns, f, func(r relational.Rows) (*cdp.Run, int64, error) { return scanRun(r) })
 }
 
 // CountRuns implements cdp.RunReader.
@@ -127,5 +127,5 @@ func (t *tx) UpdateBackfill(ctx context.Context, b *cdp.Backfill) error {
 		tag, err := t.tx.Exec(ctx, q, args...)
 		return tag.RowsAffected(), err
 	}
-	return query.Records{Exec: exec, Mark: query.Dollar}.UpdateBackfill(ctx, b)
+	return relational.Records{Exec: exec, Mark: relational.Dollar}.UpdateBackfill(ctx, b)
 }

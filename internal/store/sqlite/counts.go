@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	"github.com/switchyardhq/switchyard/internal/store/query"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 // CountEvents implements cdp.Tx.
@@ -31,6 +31,6 @@ func (t *tx) DeleteEventCountsBefore(ctx context.Context, before time.Time) erro
 
 // EventsPerMinute implements cdp.EventReader.
 func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.MinuteCount, error) {
-	return query.All(ctx, s.rows, "events per minute", query.MinuteCount,
+	return relational.All(ctx, s.rows, "events per minute", relational.MinuteCount,
 		`SELECT minute, source_id, events FROM event_minutes WHERE minute >= ? ORDER BY minute, source_id`, since.Unix()/60)
 }

@@ -11,13 +11,13 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
-	"github.com/switchyardhq/switchyard/internal/store/query"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 // FindEvents implements cdp.EventReader.
 func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event, string, error) {
-	w := &query.Where{}
-	query.Events(w, f, packID)
+	w := &relational.Where{}
+	relational.Events(w, f, packID)
 	if !f.Since.IsZero() {
 		// The first event at or after Since, found through the id index;
 		// everything inserted after it follows in rowid order.
@@ -34,8 +34,8 @@ func (s *Store) FindEvents(ctx context.Context, f cdp.EventFilter) ([]*cdp.Event
 		}
 		w.Add(after, seq)
 	}
-	limit := query.Limit(f.Limit)
-	where, _ := w.SQL(query.Question)
+	limit := relational.Limit(f.Limit)
+	where, _ := w.SQL(relational.Question)
 	rows, err := s.read(ctx, "SELECT seq, "+eventColumns+" FROM events"+where+order+" LIMIT ?", w.Args(limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find events: %w", err)

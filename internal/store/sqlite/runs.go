@@ -9,7 +9,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
-	"github.com/switchyardhq/switchyard/internal/store/query"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 func nanosOrNil(t *time.Time) any {
@@ -26,7 +26,7 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 	}
 	res, err := t.exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id)
 		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		r.ID, r.WorkflowID, r.EventID, r.Status, nanosOrNil(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn), r.BackfillID)
+		r.ID, r.WorkflowID, r.EventID, r.Status, nanosOrNil(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, relational.NullText(r.WaitingOn), r.BackfillID)
 	if err != nil {
 		return false, fmt.Errorf("insert run: %w", err)
 	}
@@ -43,7 +43,7 @@ func (t *tx) UpdateRun(ctx context.Context, r *cdp.Run) error {
 		return fmt.Errorf("encode run: %w", err)
 	}
 	res, err := t.exec(ctx, `UPDATE runs SET status = ?, version = version + 1, next_at = ?, updated_at = ?, body = ?, waiting_on = ?
-		WHERE id = ? AND version = ?`, r.Status, nanosOrNil(r.NextAt), r.UpdatedAt.UnixNano(), body, query.NullText(r.WaitingOn), r.ID, r.Version)
+		WHERE id = ? AND version = ?`, r.Status, nanosOrNil(r.NextAt), r.UpdatedAt.UnixNano(), body, relational.NullText(r.WaitingOn), r.ID, r.Version)
 	if err != nil {
 		return fmt.Errorf("update run: %w", err)
 	}
@@ -95,7 +95,7 @@ func (s *Store) FindRunByID(ctx context.Context, id string) (*cdp.Run, error) {
 
 // FindRuns implements cdp.RunReader.
 func (s *Store) FindRuns(ctx context.Context, f cdp.RunFilter) ([]*cdp.Run, string, error) {
-	return query.FindRuns(ctx, s.rows, query.Question, runColumns, f, func(r query.Rows) (*cdp.Run, int64, error) { return scanRun(r) })
+	return relational.FindRuns(ctx, s.rows, relational.Question, runColumns, f, func(r relational.Rows) (*cdp.Run, int64, error) { return scanRun(r) })
 }
 
 // CountRuns implements cdp.RunReader.
@@ -140,5 +140,5 @@ func (t *tx) UpdateBackfill(ctx context.Context, b *cdp.Backfill) error {
 		}
 		return res.RowsAffected()
 	}
-	return query.Records{Exec: exec, Mark: query.Question}.UpdateBackfill(ctx, b)
+	return relational.Records{Exec: exec, Mark: relational.Question}.UpdateBackfill(ctx, b)
 }

@@ -16,9 +16,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/cdp"
-	"github.com/switchyardhq/switchyard/internal/store/query"
 	"modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 //go:embed schema.sql
@@ -200,13 +201,13 @@ type Options struct {
 
 // Store is a cdp.Store on SQLite.
 type Store struct {
-	query.Records // written through the writer goroutine like everything else
-	opts          Options
-	rdb           *sql.DB // read-only pool
-	wdb           *sql.DB // exactly one connection, owned by the writer goroutine
-	wconn         *sql.Conn
-	stmts         map[string]*sql.Stmt // writer-owned prepared statements
-	reads         sync.Map             // query → *sql.Stmt, the readers' prepared statements
+	relational.Records // written through the writer goroutine like everything else
+	opts               Options
+	rdb                *sql.DB // read-only pool
+	wdb                *sql.DB // exactly one connection, owned by the writer goroutine
+	wconn              *sql.Conn
+	stmts              map[string]*sql.Stmt // writer-owned prepared statements
+	reads              sync.Map             // query → *sql.Stmt, the readers' prepared statements
 
 	writes   chan *writeReq
 	mu       sync.RWMutex // guards closed against in-flight Update calls
@@ -250,7 +251,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return "file:" + opts.Path + "?" + q.Encode()
 	}
 	s := &Store{opts: opts, stmts: map[string]*sql.Stmt{}, writes: make(chan *writeReq, 1024), done: make(chan struct{})}
-	s.Records = query.Records{Exec: s.exec, Query: s.rows, Mark: query.Question}
+	s.Records = relational.Records{Exec: s.exec, Query: s.rows, Mark: relational.Question}
 	var err error
 	if s.wdb, err = sql.Open("sqlite", dsn(false)); err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -459,7 +460,7 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (n int64, err e
 }
 
 // rows runs a read for the helpers of package query.
-func (s *Store) rows(ctx context.Context, q string, args ...any) (query.Rows, func(), error) {
+func (s *Store) rows(ctx context.Context, q string, args ...any) (relational.Rows, func(), error) {
 	rows, err := s.read(ctx, q, args...)
 	if err != nil {
 		return nil, nil, err

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	"github.com/switchyardhq/switchyard/internal/store/query"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 const workflowColumns = `id, version, deleted, created_at, definition`
@@ -24,7 +24,7 @@ func scanWorkflow(row interface{ Scan(...any) error }) (*cdp.WorkflowVersion, er
 }
 
 func (s *Store) findWorkflows(ctx context.Context, what, q string, args ...any) ([]*cdp.WorkflowVersion, error) {
-	return query.All(ctx, s.rows, "find "+what, func(r query.Rows) (*cdp.WorkflowVersion, error) { return scanWorkflow(r) }, q, args...)
+	return relational.All(ctx, s.rows, "find "+what, func(r relational.Rows) (*cdp.WorkflowVersion, error) { return scanWorkflow(r) }, q, args...)
 }
 
 // FindWorkflows implements cdp.WorkflowStore.

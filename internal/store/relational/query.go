@@ -1,8 +1,10 @@
-// Package query turns the list filters of the store ports into SQL
-// conditions once for both stores: each renders the ? placeholders in its
-// own dialect, so SQLite and PostgreSQL filter, page and refuse a bad
+// Package relational holds the SQL that both relational stores (SQLite
+// and PostgreSQL) share: the list filters of the store ports turned into
+// conditions, paging and cursors, and the records (alerts, backfills)
+// whose statements are the same in both. Each store renders the ?
+// placeholders in its own dialect, so both filter, page and refuse a bad
 // cursor alike.
-package query
+package relational
 
 import (
 	"context"
