@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	storebody "github.com/switchyardhq/switchyard/internal/store/body"
+	"github.com/switchyardhq/switchyard/internal/packed"
 )
 
 // version1 starts every message in this format.
@@ -83,11 +83,11 @@ func Encode(b *cdp.Batch) []byte {
 		m = appendString(m, rawRemote, r.RemoteAddr)
 		// Header and body travel packed as the store keeps them (the
 		// packing is the costly part, and this is the request's goroutine).
-		packed := r.Packed
-		if packed == nil {
-			packed = storebody.EncodeRaw(r)
+		headerBody := r.Packed
+		if headerBody == nil {
+			headerBody = packed.EncodeRaw(r)
 		}
-		m = appendRaw(m, rawPacked, packed)
+		m = appendRaw(m, rawPacked, headerBody)
 		m = appendVarint(m, rawSize, uint64(r.BodySize))
 		m = appendBool(m, rawTruncated, r.Truncated)
 		m = appendTime(m, rawReceived, r.ReceivedAt)
@@ -267,7 +267,7 @@ func decodeRaw(data []byte) (*cdp.RawRequest, error) {
 			err = r.ReceivedAt.UnmarshalBinary(v)
 		case rawPacked:
 			r.Packed = clone(v)
-			err = storebody.DecodeRaw(r.Packed, r)
+			err = packed.DecodeRaw(r.Packed, r)
 		}
 		return err
 	})

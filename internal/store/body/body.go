@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/packed"
 )
 
 // Event is the part of an event that no column holds.
@@ -33,12 +34,12 @@ func EncodeEvent(e *cdp.Event) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Pack(data), nil
+	return packed.Pack(data), nil
 }
 
 // DecodeEvent fills e's fields from its stored body.
 func DecodeEvent(data []byte, e *cdp.Event) error {
-	data, err := Unpack(data)
+	data, err := packed.Unpack(data)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/packed"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 )
 
@@ -126,13 +127,13 @@ func (t *tx) InsertRawRequests(ctx context.Context, reqs map[string]*cdp.RawRequ
 	var data [][]byte
 	var truncated []bool
 	for id, r := range reqs {
-		packed := r.Packed
-		if packed == nil {
-			packed = storebody.EncodeRaw(r)
+		headerBody := r.Packed
+		if headerBody == nil {
+			headerBody = packed.EncodeRaw(r)
 		}
 		ids, methods, paths, addrs = append(ids, id), append(methods, r.Method), append(paths, r.Path), append(addrs, r.RemoteAddr)
 		received, sizes = append(received, r.ReceivedAt.UnixNano()), append(sizes, r.BodySize)
-		data, truncated = append(data, packed), append(truncated, r.Truncated)
+		data, truncated = append(data, headerBody), append(truncated, r.Truncated)
 	}
 	if _, err := t.tx.Exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, data, body_size, truncated)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::bool[])

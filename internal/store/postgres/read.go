@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/packed"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
@@ -104,7 +105,7 @@ func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest,
 	}
 	r.ReceivedAt = time.Unix(0, received).UTC()
 	if data != nil {
-		if err := storebody.DecodeRaw(data, r); err != nil {
+		if err := packed.DecodeRaw(data, r); err != nil {
 			return nil, fmt.Errorf("decode raw request %s: %w", id, err)
 		}
 	} else if header != nil {

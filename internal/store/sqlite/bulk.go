@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	storebody "github.com/switchyardhq/switchyard/internal/store/body"
+	"github.com/switchyardhq/switchyard/internal/packed"
 )
 
 // The many-row methods of cdp.Tx are loops here: SQLite runs in the
@@ -32,7 +32,7 @@ func (t *tx) InsertRawRequests(ctx context.Context, reqs map[string]*cdp.RawRequ
 		r := reqs[id]
 		data := r.Packed
 		if data == nil {
-			data = storebody.EncodeRaw(r)
+			data = packed.EncodeRaw(r)
 		}
 		if _, err := t.exec(ctx, `INSERT INTO raw_requests (id, received_at, method, path, remote_addr, data, body_size, truncated)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,

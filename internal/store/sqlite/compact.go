@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
-	storebody "github.com/switchyardhq/switchyard/internal/store/body"
+	"github.com/switchyardhq/switchyard/internal/packed"
 )
 
 // compactSQL creates the captured-request table in its compact form: the
@@ -81,7 +81,7 @@ func compactRequests(ctx context.Context, conn *sql.Conn, after int64, limit int
 		return 0, 0, err
 	}
 	for _, r := range all {
-		data := storebody.EncodeRaw(&cdp.RawRequest{Header: r.header, Body: r.body})
+		data := packed.EncodeRaw(&cdp.RawRequest{Header: r.header, Body: r.body})
 		if _, err := conn.ExecContext(ctx, `INSERT INTO raw_requests_compact (id, received_at, method, path, remote_addr, data, body_size, truncated)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, packID(r.id), r.received, r.method, r.path, r.remote, data, r.size, r.truncated); err != nil {
 			return 0, 0, err
@@ -115,12 +115,12 @@ func compactEvents(ctx context.Context, conn *sql.Conn, after int64, limit int) 
 		return 0, 0, err
 	}
 	for _, r := range all {
-		body, err := storebody.Unpack(r.body) // bodies from before packing are JSON
+		body, err := packed.Unpack(r.body) // bodies from before packing are JSON
 		if err != nil {
 			return 0, 0, fmt.Errorf("event %s: %w", r.id, err)
 		}
 		if _, err := conn.ExecContext(ctx, `UPDATE events SET id = ?, profile_id = ?, request_id = ?, body = ? WHERE seq = ?`,
-			packID(r.id), packID(r.profile), packID(r.requestID), storebody.Pack(body), r.seq); err != nil {
+			packID(r.id), packID(r.profile), packID(r.requestID), packed.Pack(body), r.seq); err != nil {
 			return 0, 0, err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/packed"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
 	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
@@ -114,7 +115,7 @@ func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest,
 	} else if err != nil {
 		return nil, fmt.Errorf("load raw request: %w", err)
 	}
-	if err := storebody.DecodeRaw(data, r); err != nil {
+	if err := packed.DecodeRaw(data, r); err != nil {
 		return nil, fmt.Errorf("decode raw request %s: %w", id, err)
 	}
 	r.ReceivedAt = time.Unix(0, received).UTC()

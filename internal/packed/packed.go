@@ -1,4 +1,8 @@
-package body
+// Package packed is the compact form small documents are kept and
+// carried in: event bodies and captured requests in both stores, and a
+// captured request in an event-log message. It belongs to neither the
+// stores nor the log, so both use it without depending on each other.
+package packed
 
 import (
 	_ "embed"
