@@ -91,7 +91,16 @@ workflows:
 		defer mu.Unlock()
 		return len(delivered) == runs
 	})
-	time.Sleep(time.Second) // a second delivery, if any, would come now
+	testenv.Never(t, "a run delivered twice", time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range delivered {
+			if n > 1 {
+				return true
+			}
+		}
+		return false
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	for id, n := range delivered {

@@ -36,17 +36,17 @@ import (
 
 // App is a running Switchyard without its listeners.
 type App struct {
-	Config   *config.Config
-	Logger   *slog.Logger
-	Store    cdp.Store
-	Events   cdp.EventLog
-	Sources  *ingest.Sources
-	Identity *identity.Service
-	Ingest   *ingest.Service
-	Hub      *tail.Hub
-	Registry *prometheus.Registry
-	Metrics  *metrics.Metrics
-	Runs     cdp.RunQueue
+	Config     *config.Config
+	Logger     *slog.Logger
+	Store      cdp.Store
+	Events     cdp.EventLog
+	Sources    *ingest.Sources
+	Identity   *identity.Service
+	Ingest     *ingest.Service
+	Hub        *tail.Hub
+	Prometheus *prometheus.Registry
+	Metrics    *metrics.Metrics
+	Runs       cdp.RunQueue
 	// Sessions are the console's sign-ins, in a key-value bucket beside
 	// the event log, so that every node knows them.
 	Sessions  *natsbus.KV
@@ -109,8 +109,8 @@ func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) err
 }
 
 func (a *App) deps() server.Deps {
-	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, Log: a.Events, Ingest: a.Ingest,
-		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Registry: a.Registry, Metrics: a.Metrics, Version: a.Version,
+	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, EventLog: a.Events, Ingest: a.Ingest,
+		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Prometheus: a.Prometheus, Metrics: a.Metrics, Version: a.Version,
 		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }, Sessions: a.Sessions,
 		Destinations: a.Destinations, Backfills: a.Backfills}
 }

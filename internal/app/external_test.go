@@ -267,7 +267,16 @@ func TestWaitFiresOnceAcrossNodes(t *testing.T) {
 			t.Fatalf("%d of 20 runs succeeded", len(runs))
 		}
 	}
-	time.Sleep(time.Second) // a second delivery, if any, would come now
+	testenv.Never(t, "a run delivered twice", time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, at := range delivered {
+			if len(at) > 1 {
+				return true
+			}
+		}
+		return false
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(delivered) != 20 {

@@ -63,10 +63,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, er
 		return nil, err
 	}
 	a.closers = append(a.closers, func() error { unlock(); return nil })
-	a.Registry = prometheus.NewRegistry()
-	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Metrics = metrics.New(a.Registry)
-	metrics.RegisterTails(a.Registry, func() float64 { return float64(hub.Stats().Subscribers) },
+	a.Prometheus = prometheus.NewRegistry()
+	a.Prometheus.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Metrics = metrics.New(a.Prometheus)
+	metrics.RegisterTails(a.Prometheus, func() float64 { return float64(hub.Stats().Subscribers) },
 		func() float64 { return float64(hub.Stats().Dropped) }, func() float64 { return hub.Stats().FilterTime.Seconds() })
 
 	if err := a.openStore(ctx, cfg, cfg.Durability == config.DurabilityFsync); err != nil {
@@ -220,7 +220,7 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	a.Destinations = &admin.Destinations{List: a.Workflows.Destinations, Registry: workflow.Actions, Breakers: a.Breakers,
 		Waiting: a.Store.CountWaitingOn,
 		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}
-	proc := processor.New(processor.Deps{Log: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
+	proc := processor.New(processor.Deps{EventLog: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
 		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared, Parallel: a.storeParallel(),
 		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
 			engine.Committed(created, events)

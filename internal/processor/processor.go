@@ -66,7 +66,7 @@ type Triggers interface {
 
 // Deps are what a Processor works with.
 type Deps struct {
-	Log      cdp.EventLog
+	EventLog cdp.EventLog
 	Store    cdp.Store
 	Identity *identity.Service
 	Tail     Tail
@@ -91,7 +91,7 @@ type Deps struct {
 
 // New returns a Processor.
 func New(d Deps) *Processor {
-	p := &Processor{log: d.Log, store: d.Store, identity: d.Identity, hub: d.Tail, metrics: d.Metrics, logger: d.Logger,
+	p := &Processor{log: d.EventLog, store: d.Store, identity: d.Identity, hub: d.Tail, metrics: d.Metrics, logger: d.Logger,
 		MaxAttempts: 5, triggers: d.Triggers, onRuns: d.OnRuns}
 	p.parallel = 1
 	if !d.Shared {

@@ -50,7 +50,7 @@ func (e *env) run(t *testing.T, done ...func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	p := processor.New(processor.Deps{Log: e.log, Store: e.store, Identity: identity.New(e.store, nil), Tail: e.hub, Metrics: metrics.New(prometheus.NewRegistry()), Logger: quiet})
+	p := processor.New(processor.Deps{EventLog: e.log, Store: e.store, Identity: identity.New(e.store, nil), Tail: e.hub, Metrics: metrics.New(prometheus.NewRegistry()), Logger: quiet})
 	p.MaxAttempts = 2
 	wg.Go(func() { _ = p.Run(ctx) })
 	defer func() { cancel(); wg.Wait() }()
@@ -184,7 +184,7 @@ func TestKnownOwnerForgottenOnErase(t *testing.T) {
 	e := openEnv(t, t.TempDir())
 	defer e.close()
 	ids := identity.New(e.store, nil)
-	p := processor.New(processor.Deps{Log: e.log, Store: e.store, Identity: ids, Tail: e.hub, Metrics: metrics.New(prometheus.NewRegistry()), Logger: quiet})
+	p := processor.New(processor.Deps{EventLog: e.log, Store: e.store, Identity: ids, Tail: e.hub, Metrics: metrics.New(prometheus.NewRegistry()), Logger: quiet})
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = p.Run(ctx) })

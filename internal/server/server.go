@@ -27,18 +27,18 @@ import (
 
 // Deps are everything the handlers need; run builds them.
 type Deps struct {
-	Logger    *slog.Logger
-	Config    *config.Config
-	Store     cdp.Store
-	Log       cdp.EventLog
-	Ingest    *ingest.Service
-	Sources   *ingest.Sources
-	Workflows *workflow.Registry
-	Identity  *identity.Service
-	Hub       *tail.Hub
-	Registry  *prometheus.Registry
-	Metrics   *metrics.Metrics
-	Version   string
+	Logger     *slog.Logger
+	Config     *config.Config
+	Store      cdp.Store
+	EventLog   cdp.EventLog
+	Ingest     *ingest.Service
+	Sources    *ingest.Sources
+	Workflows  *workflow.Registry
+	Identity   *identity.Service
+	Hub        *tail.Hub
+	Prometheus *prometheus.Registry
+	Metrics    *metrics.Metrics
+	Version    string
 	// Enqueue hands workflow runs to the runners (retries).
 	Enqueue admin.Enqueue
 	// Sessions keeps the console's sign-ins, shared by every node.
@@ -148,7 +148,7 @@ func handleReadyz(d Deps) http.Handler {
 		if err := d.Store.Ping(ctx); err != nil {
 			checks["store"], status = err.Error(), http.StatusServiceUnavailable
 		}
-		if err := d.Log.Ping(ctx); err != nil {
+		if err := d.EventLog.Ping(ctx); err != nil {
 			checks["event_log"], status = err.Error(), http.StatusServiceUnavailable
 		}
 		state := "ready"
@@ -177,7 +177,7 @@ func handleReadyz(d Deps) http.Handler {
 }
 
 func handleMetrics(d Deps) http.Handler {
-	return promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry})
+	return promhttp.HandlerFor(d.Prometheus, promhttp.HandlerOpts{Registry: d.Prometheus})
 }
 
 // handleDoc serves a generated API document for the host the client used.

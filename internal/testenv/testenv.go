@@ -97,6 +97,21 @@ func Eventually(t testing.TB, what string, within time.Duration, cond func() boo
 	}
 }
 
+// Never watches for window that bad (what must not happen) stays false,
+// failing as soon as it is true: the negative assertion after a quiet
+// window, with the window and what it waits for said in one place.
+func Never(t testing.TB, what string, window time.Duration, bad func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(window); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if bad() {
+			t.Fatalf("%s (within %v)", what, window)
+		}
+	}
+	if bad() {
+		t.Fatalf("%s (within %v)", what, window)
+	}
+}
+
 // Jaeger returns the OTLP/HTTP base URL and the query API base URL of a
 // running Jaeger (SWITCHYARD_TEST_OTLP_URL, SWITCHYARD_TEST_JAEGER_URL;
 // .ci/run builds Jaeger from its Go module and starts it), or skips.
