@@ -2,10 +2,8 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/alert"
@@ -27,11 +25,18 @@ func (a *App) startAlerts(ctx context.Context, evlog *natsbus.Log, client *httpc
 	failures := a.Metrics.WebhookFailures
 	leader := func() bool { return true }
 	if a.deploy.shared {
-		tally, err := a.openTally(ctx, evlog, cfg.Alerts.AlertEvery())
+		every := cfg.Alerts.AlertEvery()
+		kv, err := evlog.KeyValue(ctx, a.deploy.prefix+"ALERT_TALLY", max(time.Minute, 6*every))
 		if err != nil {
 			return err
 		}
-		failures, leader = tally.sum, a.members.Leader
+		tally, err := alert.NewTally(ctx, kv, a.deploy.node, a.Metrics.WebhookFailures)
+		if err != nil {
+			return err
+		}
+		tally.Publish(ctx)
+		a.work.Go(func() { periodic.Run(ctx, every, tally.Publish) })
+		failures, leader = tally.Sum, a.members.Leader
 	}
 	consoleURL := strings.TrimSuffix(cfg.Alerts.ConsoleURL, "/")
 	if consoleURL == "" {
@@ -60,52 +65,4 @@ func (a *App) lastEvent(ctx context.Context, source string) (time.Time, error) {
 func (a *App) backlog(ctx context.Context) (int64, error) {
 	b, err := a.Events.Backlog(ctx, processor.Group)
 	return int64(b.Messages), err
-}
-
-// tally adds up the webhook verification failures of every node: each
-// node publishes its totals in a key-value bucket (entries expire with
-// their node), and the leader sums the latest of each.
-type tally struct {
-	mu    sync.Mutex
-	nodes map[string]map[string]float64
-}
-
-func (a *App) openTally(ctx context.Context, evlog *natsbus.Log, every time.Duration) (*tally, error) {
-	kv, err := evlog.KeyValue(ctx, a.deploy.prefix+"ALERT_TALLY", max(time.Minute, 6*every))
-	if err != nil {
-		return nil, err
-	}
-	t := &tally{nodes: map[string]map[string]float64{}}
-	err = kv.Watch(ctx, func(node string, value []byte, _ uint64) {
-		var totals map[string]float64
-		if value != nil && json.Unmarshal(value, &totals) != nil {
-			return
-		}
-		t.mu.Lock()
-		t.nodes[node] = totals
-		t.mu.Unlock()
-	})
-	if err != nil {
-		return nil, err
-	}
-	publish := func(ctx context.Context) {
-		if data, err := json.Marshal(a.Metrics.WebhookFailures()); err == nil {
-			_ = kv.Put(ctx, a.deploy.node, data)
-		}
-	}
-	publish(ctx)
-	a.work.Go(func() { periodic.Run(ctx, every, publish) })
-	return t, nil
-}
-
-func (t *tally) sum() map[string]float64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := map[string]float64{}
-	for _, totals := range t.nodes {
-		for src, n := range totals {
-			out[src] += n
-		}
-	}
-	return out
 }
