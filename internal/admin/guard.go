@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpx"
 )
@@ -113,7 +114,7 @@ func (g *Guard) check(r *http.Request, kind guarded) error {
 			return cdp.Errorf(cdp.EFORBIDDEN, "a request from origin %q cannot change anything here", origin)
 		}
 	}
-	if kind == formRoute || r.Header.Get(CSRFHeader) != "" {
+	if kind == formRoute || r.Header.Get(auth.CSRFHeader) != "" {
 		return nil
 	}
 	ct := r.Header.Get("Content-Type")

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -119,7 +120,7 @@ func (a *App) openLogs(ctx context.Context, cfg *config.Config) (*natsbus.Log, e
 	}
 	a.Runs = runs
 	a.closeFirst(runs.Close)
-	if a.Sessions, err = evlog.KeyValue(ctx, p+"CONSOLE_SESSIONS", admin.SessionLifetime); err != nil {
+	if a.Sessions, err = evlog.KeyValue(ctx, p+"CONSOLE_SESSIONS", auth.SessionLifetime); err != nil {
 		return nil, err
 	}
 	return evlog, nil

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/ingest"
@@ -44,7 +45,7 @@ type Deps struct {
 	Destinations *admin.Destinations
 	// Access is the management API's: loopback only without tokens, else
 	// a token or a console session.
-	Access *admin.Access
+	Access *auth.Access
 	// BaseURL is how clients reach this server, for setup snippets
 	// (derived from the request when empty).
 	BaseURL string
@@ -196,7 +197,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		http.Error(w, "no page "+name, http.StatusInternalServerError)
 		return
 	}
-	_, cookie := r.Cookie(admin.CookieName)
+	_, cookie := r.Cookie(auth.CookieName)
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, view{Title: title, Path: r.URL.Path, Nav: nav, Data: data, SignedIn: cookie == nil}); err != nil {
 		c.d.Log.Error("render console page", "page", name, "err", err)

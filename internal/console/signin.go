@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpx"
 )
@@ -45,8 +45,8 @@ func (c *Console) SignIn() http.Handler {
 		id, err := c.d.Access.SignIn(r.Context(), token)
 		switch {
 		case err == nil:
-			http.SetCookie(w, &http.Cookie{Name: admin.CookieName, Value: id, Path: "/", HttpOnly: true,
-				SameSite: http.SameSiteStrictMode, Secure: httpx.IsHTTPS(r), MaxAge: int(admin.SessionLifetime.Seconds())})
+			http.SetCookie(w, &http.Cookie{Name: auth.CookieName, Value: id, Path: "/", HttpOnly: true,
+				SameSite: http.SameSiteStrictMode, Secure: httpx.IsHTTPS(r), MaxAge: int(auth.SessionLifetime.Seconds())})
 			http.Redirect(w, r, next, http.StatusSeeOther)
 		case cdp.ErrorCode(err) != cdp.EUNAUTHORIZED:
 			c.fail(w, r, err)
@@ -68,7 +68,7 @@ func (c *Console) SignOut() http.Handler {
 			c.fail(w, r, err)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: admin.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		http.SetCookie(w, &http.Cookie{Name: auth.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Secure: httpx.IsHTTPS(r)})
 		http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 	})

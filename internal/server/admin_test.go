@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/identity"
@@ -32,7 +32,7 @@ func TestAdminAuth(t *testing.T) {
 		wantStatus(t, s.do(t, "GET", "/healthz", "", ""), 200)
 	})
 	t.Run("LoopbackOnlyWithoutTokens", func(t *testing.T) {
-		h := (&admin.Access{}).Wrap(nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+		h := (&auth.Access{}).Wrap(nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 		for addr, want := range map[string]int{"127.0.0.1:5000": 204, "[::1]:5000": 204, "10.1.2.3:5000": 403, "203.0.113.9:1": 403} {
 			req := httptest.NewRequest("GET", "/admin/v1/events", nil)
 			req.RemoteAddr = addr

@@ -8,6 +8,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/api/customerio"
 	"github.com/switchyardhq/switchyard/internal/api/tracardi"
 	"github.com/switchyardhq/switchyard/internal/api/webhook"
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/catalog"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/console"
@@ -158,7 +159,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 
 // addConsoleRoutes registers the web console: HTML pages over the same
 // services as the management API, with the same access.
-func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *admin.Access) {
+func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *auth.Access) {
 	con := console.MustNew(console.Deps{Log: d.Logger, Store: d.Store, Sources: d.Sources, Workflows: d.Workflows,
 		Metrics: d.Metrics, Access: access, Destinations: d.Destinations})
 	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.Page(h)) }

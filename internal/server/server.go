@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/catalog"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
@@ -42,7 +43,7 @@ type Deps struct {
 	// Enqueue hands workflow runs to the runners (retries).
 	Enqueue admin.Enqueue
 	// Sessions keeps the console's sign-ins, shared by every node.
-	Sessions admin.Sessions
+	Sessions auth.Sessions
 	// Destinations are the destinations with their breakers and health.
 	Destinations *admin.Destinations
 	// Backfills run workflows over stored events.
@@ -51,8 +52,8 @@ type Deps struct {
 
 // access is who may use the management API, the console and, with tokens,
 // the metrics.
-func (d Deps) access() *admin.Access {
-	return &admin.Access{Tokens: d.Config.Admin.Tokens, Sessions: d.Sessions}
+func (d Deps) access() *auth.Access {
+	return &auth.Access{Tokens: d.Config.Admin.Tokens, Sessions: d.Sessions}
 }
 
 // New returns the main listener's handler: ingest, operations and, unless

@@ -1,4 +1,8 @@
-package admin
+// Package auth decides who may use the management API and the console:
+// loopback clients until admin tokens are configured, then a bearer token
+// or a console sign-in (a session every node sees). The management API
+// and the console both ask it.
+package auth
 
 import (
 	"context"
