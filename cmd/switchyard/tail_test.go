@@ -16,6 +16,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/app"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // serveApp serves a fresh in-process Switchyard on addr ("" = any free
@@ -51,11 +52,7 @@ func openApp(t *testing.T, sources ...config.Source) *app.App {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	testenv.Eventually(t, what, 10*time.Second, cond)
 }
 
 func TestTailCommand(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // serve validates cfg, opens an App on it and serves its handler on
@@ -44,14 +45,13 @@ func TestPurgeRawRequests(t *testing.T) {
 	resp.Body.Close()
 	ctx := context.Background()
 	var e *cdp.Event
-	for deadline := time.Now().Add(10 * time.Second); e == nil; time.Sleep(10 * time.Millisecond) {
+	testenv.Eventually(t, "the event stored", 10*time.Second, func() bool {
 		events, _, _ := a.Store.FindEvents(ctx, cdp.EventFilter{Type: "kept"})
 		if len(events) == 1 {
 			e = events[0]
-		} else if time.Now().After(deadline) {
-			t.Fatal("event not stored")
 		}
-	}
+		return e != nil
+	})
 	if _, err := a.Store.FindRawRequest(ctx, e.RequestID); err != nil {
 		t.Fatalf("raw request: %v", err)
 	}

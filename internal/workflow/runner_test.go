@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // A run stuck on a slow destination holds up no other run: the runner
@@ -106,11 +107,7 @@ steps:
 		t.Fatal("the stuck run finished before its destination answered")
 	}
 	close(release)
-	for deadline := time.Now().Add(10 * time.Second); status("run1") != cdp.RunSucceeded; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the released run is %s", status("run1"))
-		}
-	}
+	testenv.Eventually(t, "the released run to succeed", 10*time.Second, func() bool { return status("run1") == cdp.RunSucceeded })
 }
 
 // Two nodes handed the same run at once: one advances it under its

@@ -12,9 +12,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/switchyardhq/switchyard/internal/bus/bustest"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -112,11 +114,7 @@ func TestMembers(t *testing.T) {
 	// about rather than assuming both heard at once.
 	wait := func(m interface{ Count() int }, name string, want int) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); m.Count() != want; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("node %s counts %d nodes, want %d", name, m.Count(), want)
-			}
-		}
+		testenv.Eventually(t, fmt.Sprintf("node %s to count %d nodes", name, want), 5*time.Second, func() bool { return m.Count() == want })
 	}
 	wait(a, "a", 2)
 	wait(b, "b", 2)

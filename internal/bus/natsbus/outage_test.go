@@ -62,11 +62,7 @@ func TestExternalServerOutage(t *testing.T) {
 	}
 	waitFor := func(n int) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); received(n) < n; time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the consumer received %d of the %d acknowledged messages", received(n), n)
-			}
-		}
+		testenv.Eventually(t, fmt.Sprintf("the consumer to receive the %d acknowledged messages", n), 30*time.Second, func() bool { return received(n) >= n })
 	}
 	for i := range 10 {
 		appendOK(i)
@@ -147,11 +143,7 @@ func TestMembersThroughOutage(t *testing.T) {
 	a := members[0]
 	countIs := func(want int, within time.Duration) {
 		t.Helper()
-		for deadline := time.Now().Add(within); a.Count() != want; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("node a counts %d nodes, want %d", a.Count(), want)
-			}
-		}
+		testenv.Eventually(t, fmt.Sprintf("node a to count %d nodes", want), within, func() bool { return a.Count() == want })
 	}
 	countIs(2, 5*time.Second)
 	ns.Shutdown()

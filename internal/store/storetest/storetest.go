@@ -51,7 +51,8 @@ func Run(t *testing.T, open Opener) {
 		{"Alerts", testAlerts},
 		{"Backfills", testBackfills},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+		// Each subtest has a store of its own (a fresh file or schema).
+		t.Run(tc.name, func(t *testing.T) { t.Parallel(); tc.fn(t, open(t)) })
 	}
 }
 
