@@ -141,7 +141,7 @@ func listen(cfg *config.Config, a *app.App) ([]listener, error) {
 		// Idle keep-alive connections close after a minute, so that idle
 		// clients do not hold connections up to the cap.
 		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-			IdleTimeout: idleTimeout, ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
+			IdleTimeout: idleTimeout, ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
 	}
 	maxConns := server.MaxConnections(cfg.MaxConnections)
 	ln, err := net.Listen("tcp", cfg.Listen)

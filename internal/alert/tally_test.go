@@ -15,7 +15,7 @@ import (
 // and every one sums the latest of all, a node's newer totals replacing
 // its older ones.
 func TestTallyAcrossNodes(t *testing.T) {
-	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

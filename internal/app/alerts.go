@@ -47,7 +47,7 @@ func (a *App) startAlerts(ctx context.Context, evlog *natsbus.Log, client *httpc
 		Facts: alert.Facts{DeadLetters: a.Store.DeadLetters, Destinations: a.Workflows.Destinations, Breaker: a.Breakers.Status,
 			Sources: a.Sources.List, LastEvent: a.lastEvent, WebhookFailures: failures, Backlog: a.backlog},
 		Store: a.Store, Registry: workflow.Actions, Client: client, Leader: leader, ConsoleURL: consoleURL, Now: time.Now,
-		Log: a.Logger.With("component", "alerts")})
+		Log: a.Log.With("component", "alerts")})
 	a.work.Go(func() { alerts.Run(ctx, cfg.Alerts.AlertEvery()) })
 	return nil
 }

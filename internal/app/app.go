@@ -37,7 +37,7 @@ import (
 // App is a running Switchyard without its listeners.
 type App struct {
 	Config     *config.Config
-	Logger     *slog.Logger
+	Log        *slog.Logger
 	Store      cdp.Store
 	Events     cdp.EventLog
 	Sources    *ingest.Sources
@@ -83,12 +83,12 @@ func nodeName() string {
 // openStore opens PostgreSQL when postgres_url is set, else the embedded
 // SQLite in the data dir.
 func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) error {
-	log := a.Logger.With("component", "store")
+	log := a.Log.With("component", "store")
 	observe := func(n int) { a.Metrics.StoreBatch.Observe(float64(n)) }
 	if cfg.PostgresURL != "" {
 		var store *postgres.Store
-		err := waitFor(ctx, a.Logger, "PostgreSQL", func() (err error) {
-			store, err = postgres.Open(ctx, postgres.Options{URL: cfg.PostgresURL, Retention: cfg.EventRetentionDuration(), Logger: log, OnCommit: observe})
+		err := waitFor(ctx, a.Log, "PostgreSQL", func() (err error) {
+			store, err = postgres.Open(ctx, postgres.Options{URL: cfg.PostgresURL, Retention: cfg.EventRetentionDuration(), Log: log, OnCommit: observe})
 			return err
 		})
 		if err != nil {
@@ -99,7 +99,7 @@ func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) err
 		return nil
 	}
 	store, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "switchyard.db"), Fsync: fsync,
-		Retention: cfg.EventRetentionDuration(), Logger: log, OnCommit: observe})
+		Retention: cfg.EventRetentionDuration(), Log: log, OnCommit: observe})
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (a *App) openStore(ctx context.Context, cfg *config.Config, fsync bool) err
 }
 
 func (a *App) deps() server.Deps {
-	return server.Deps{Logger: a.Logger, Config: a.Config, Store: a.Store, EventLog: a.Events, Ingest: a.Ingest,
+	return server.Deps{Log: a.Log, Config: a.Config, Store: a.Store, EventLog: a.Events, Ingest: a.Ingest,
 		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Prometheus: a.Prometheus, Metrics: a.Metrics, Version: a.Version,
 		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }, Sessions: a.Sessions,
 		Destinations: a.Destinations, Backfills: a.Backfills}

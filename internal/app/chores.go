@@ -14,7 +14,7 @@ import (
 // pending, the gauges, reloading sources and workflows other nodes
 // changed, and the store's retention.
 func (a *App) startChores(ctx context.Context) {
-	log := a.Logger
+	log := a.Log
 	a.work.Go(func() {
 		// At start every pending run is queued (the data dir is ours alone),
 		// then every 30 s those pending for over 30 s.
@@ -120,7 +120,7 @@ func (a *App) purgeRawRequests(ctx context.Context, retention time.Duration) {
 		})
 		if err != nil {
 			if ctx.Err() == nil {
-				a.Logger.Warn("purge raw requests", "err", err)
+				a.Log.Warn("purge raw requests", "err", err)
 			}
 			return
 		}

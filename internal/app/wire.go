@@ -50,7 +50,7 @@ func newDeployment(cfg *config.Config) deployment {
 // opened so far is closed.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *App, err error) {
 	hub := tail.NewHub(tail.Limits{MaxSubscribers: cfg.Tail.MaxSubscribers, FilterShare: cfg.Tail.FilterCPU})
-	a := &App{Config: cfg, Logger: log, Hub: hub, failed: make(chan error, 1), deploy: newDeployment(cfg)}
+	a := &App{Config: cfg, Log: log, Hub: hub, failed: make(chan error, 1), deploy: newDeployment(cfg)}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -100,12 +100,12 @@ func (a *App) openLogs(ctx context.Context, cfg *config.Config) (*natsbus.Log, e
 	if !a.deploy.shared {
 		// The embedded event log writes to the data directory: keep it
 		// from filling up.
-		a.disk = disk.New(cfg.DataDir, uint64(cfg.MinFreeBytes), a.Logger.With("component", "disk"))
+		a.disk = disk.New(cfg.DataDir, uint64(cfg.MinFreeBytes), a.Log.With("component", "disk"))
 	}
 	var evlog *natsbus.Log
-	err := waitFor(ctx, a.Logger, "NATS", func() (err error) {
+	err := waitFor(ctx, a.Log, "NATS", func() (err error) {
 		evlog, err = natsbus.Open(ctx, natsbus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: cfg.Durability == config.DurabilityFsync,
-			Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: a.storeLinger(), Logger: a.Logger.With("component", "eventlog"), TrimPaused: a.disk.Short,
+			Stream: p + "EVENTS", Subject: p + "sy.events", Replicas: cfg.NATSReplicas, Linger: a.storeLinger(), Log: a.Log.With("component", "eventlog"), TrimPaused: a.disk.Short,
 			Credentials: cfg.NATSCredentials, NKeySeed: cfg.NATSNKey, CAFile: cfg.NATSTLS.CAFile, CertFile: cfg.NATSTLS.CertFile, KeyFile: cfg.NATSTLS.KeyFile})
 		return err
 	})
@@ -136,7 +136,7 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 		dests = append(dests, d.Destination())
 	}
 	var err error
-	if a.Workflows, err = workflow.NewRegistry(a.Store, cfg.Workflows, dests, a.Logger.With("component", "workflows")); err != nil {
+	if a.Workflows, err = workflow.NewRegistry(a.Store, cfg.Workflows, dests, a.Log.With("component", "workflows")); err != nil {
 		return err
 	}
 	if err := a.Workflows.Load(ctx); err != nil {
@@ -168,7 +168,7 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 	}
 	pressure := ingest.NewBackpressure(evlog, processor.Group, ingest.BackpressureOptions{
 		MaxDelay: cfg.Backpressure.MaxDelayDuration(), MaxBytes: uint64(cfg.Backpressure.MaxBytes)},
-		a.Metrics, a.Logger.With("component", "backpressure"))
+		a.Metrics, a.Log.With("component", "backpressure"))
 	refusals := ingest.Refusals{Backlog: pressure, Disk: a.disk}
 	if a.disk != nil {
 		// Once space is back, reload the event log if its writes failed.
@@ -183,7 +183,7 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 // startPipeline starts the processor (event log → store, tail, runs) and
 // the runners (run queue → actions).
 func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
-	log := a.Logger
+	log := a.Log
 	// On several nodes stored events reach the tails of every node through
 	// a relay; embedded, the process's hub is the only one.
 	var tailOut processor.Tail = a.Hub
@@ -222,7 +222,7 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		Waiting: a.Store.CountWaitingOn,
 		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}
 	proc := processor.New(processor.Deps{EventLog: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
-		Logger: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared, Parallel: a.storeParallel(),
+		Log: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared, Parallel: a.storeParallel(),
 		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
 			engine.Committed(created, events)
 			if err := workflow.Enqueue(ctx, a.Runs, created); err != nil {

@@ -13,7 +13,7 @@ import (
 // A console session ends when its 12 hours pass, and when the token it
 // was opened with is no longer configured.
 func TestSessionLifetime(t *testing.T) {
-	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

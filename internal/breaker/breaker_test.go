@@ -33,7 +33,7 @@ func (c *clock) add(d time.Duration) {
 // nodes of a cluster see it.
 func nodes(t *testing.T, c *clock, n int) []*Breakers {
 	t.Helper()
-	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 // the caller can follow.
 func TestApply(t *testing.T) {
 	t.Run("SQLite", func(t *testing.T) {
-		s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "sy.db"), Logger: slog.New(slog.DiscardHandler)})
+		s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "sy.db"), Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func TestApply(t *testing.T) {
 		checkApply(t, s)
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
-		s, err := postgres.Open(t.Context(), postgres.Options{URL: testenv.Postgres(t), Logger: slog.New(slog.DiscardHandler)})
+		s, err := postgres.Open(t.Context(), postgres.Options{URL: testenv.Postgres(t), Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ func (l *countingLog) Append(ctx context.Context, sourceID, dedupID string, data
 
 func openLog(t *testing.T) *natsbus.Log {
 	t.Helper()
-	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // up (its context ended) are still appended with their envelope, and are
 // counted as what they became (accepted), not as failed.
 func TestAbandonedRequestCounted(t *testing.T) {
-	log, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	log, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

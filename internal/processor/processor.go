@@ -71,7 +71,7 @@ type Deps struct {
 	Identity *identity.Service
 	Tail     Tail
 	Metrics  *metrics.Metrics
-	Logger   *slog.Logger
+	Log      *slog.Logger
 	// Triggers, if set, names the workflow runs each stored event starts;
 	// OnRuns receives them, with the events stored, once their
 	// transaction committed.
@@ -91,7 +91,7 @@ type Deps struct {
 
 // New returns a Processor.
 func New(d Deps) *Processor {
-	p := &Processor{log: d.EventLog, store: d.Store, identity: d.Identity, hub: d.Tail, metrics: d.Metrics, logger: d.Logger,
+	p := &Processor{log: d.EventLog, store: d.Store, identity: d.Identity, hub: d.Tail, metrics: d.Metrics, logger: d.Log,
 		MaxAttempts: 5, triggers: d.Triggers, onRuns: d.OnRuns}
 	p.parallel = 1
 	if !d.Shared {

@@ -29,11 +29,11 @@ type env struct {
 
 func openEnv(t *testing.T, dir string) *env {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(dir, "sy.db"), Logger: quiet})
+	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(dir, "sy.db"), Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Logger: quiet})
+	log, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func (e *env) run(t *testing.T, done ...func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	p := processor.New(processor.Deps{EventLog: e.log, Store: e.store, Identity: identity.New(e.store, nil), Tail: e.hub, Metrics: metrics.New(prometheus.NewRegistry()), Logger: quiet})
+	p := processor.New(processor.Deps{EventLog: e.log, Store: e.store, Identity: identity.New(e.store, nil), Tail: e.hub, Metrics: metrics.New(prometheus.NewRegistry()), Log: quiet})
 	p.MaxAttempts = 2
 	wg.Go(func() { _ = p.Run(ctx) })
 	defer func() { cancel(); wg.Wait() }()
@@ -184,7 +184,7 @@ func TestKnownOwnerForgottenOnErase(t *testing.T) {
 	e := openEnv(t, t.TempDir())
 	defer e.close()
 	ids := identity.New(e.store, nil)
-	p := processor.New(processor.Deps{EventLog: e.log, Store: e.store, Identity: ids, Tail: e.hub, Metrics: metrics.New(prometheus.NewRegistry()), Logger: quiet})
+	p := processor.New(processor.Deps{EventLog: e.log, Store: e.store, Identity: ids, Tail: e.hub, Metrics: metrics.New(prometheus.NewRegistry()), Log: quiet})
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = p.Run(ctx) })

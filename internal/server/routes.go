@@ -41,10 +41,10 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	track, cioRoute, hook := shed(tracardi.Refuse), shed(customerio.Refuse), shed(webhook.Refuse)
 
 	// Tracardi collector (docs/api.md).
-	track("POST /track", httpx.CORS(tracardi.HandleTrack(d.Logger, d.Ingest, maxBody)))
-	handle("PUT /track", httpx.CORS(tracardi.HandleTrackPut(d.Logger, maxBody)))
+	track("POST /track", httpx.CORS(tracardi.HandleTrack(d.Log, d.Ingest, maxBody)))
+	handle("PUT /track", httpx.CORS(tracardi.HandleTrackPut(d.Log, maxBody)))
 	handle("OPTIONS /track", httpx.Preflight())
-	collect := httpx.CORS(tracardi.HandleCollect(d.Logger, d.Ingest, maxBody))
+	collect := httpx.CORS(tracardi.HandleCollect(d.Log, d.Ingest, maxBody))
 	for _, path := range []string{"/collect/{type}/{source}", "/collect/{type}/{source}/{session}"} {
 		track("GET "+path, collect)
 		track("POST "+path, collect)
@@ -52,7 +52,7 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 	}
 
 	// Customer.io Track API v1 and v2 (docs/api.md).
-	cio := customerio.New(d.Logger, d.Ingest, d.Sources, maxBody)
+	cio := customerio.New(d.Log, d.Ingest, d.Sources, maxBody)
 	handle("GET /api/v1/accounts/region", cio.Auth(cio.Region))
 	cioRoute("PUT /api/v1/customers/{identifier}", cio.Auth(cio.Identify))
 	cioRoute("DELETE /api/v1/customers/{identifier}", cio.Auth(cio.Delete))
@@ -82,7 +82,7 @@ func addIngestRoutes(mux *http.ServeMux, d Deps) {
 
 	// Inbound webhooks: Customer.io reporting webhooks and any provider's
 	// signed webhooks (docs/api.md).
-	hook("POST /webhooks/{source}", webhook.New(d.Logger, d.Ingest, d.Metrics, maxBody).Receive())
+	hook("POST /webhooks/{source}", webhook.New(d.Log, d.Ingest, d.Metrics, maxBody).Receive())
 }
 
 // addOpsRoutes registers health, readiness and metrics.
@@ -94,16 +94,16 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 	// Hosts and sites the management API answers to.
 	metrics := handleMetrics(d)
 	if len(d.Config.Admin.Tokens) > 0 {
-		metrics = d.access().Wrap(d.Logger, metrics)
+		metrics = d.access().Wrap(d.Log, metrics)
 	}
-	mux.Handle("GET /metrics", admin.NewGuard(d.Logger, d.Config.Admin.AllowedHosts).API(metrics))
+	mux.Handle("GET /metrics", admin.NewGuard(d.Log, d.Config.Admin.AllowedHosts).API(metrics))
 	mux.Handle("GET /asyncapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.AsyncAPI(d.Version, host) }))
 	mux.Handle("GET /openapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.OpenAPI(d.Version, base) }))
 }
 
 // addAdminRoutes registers the management API and the console.
 func addAdminRoutes(mux *http.ServeMux, d Deps) {
-	log, store := d.Logger, d.Store
+	log, store := d.Log, d.Store
 	guard, access := admin.NewGuard(log, d.Config.Admin.AllowedHosts), d.access()
 	handle := func(pattern string, h http.Handler) {
 		mux.Handle(pattern, guard.API(access.Wrap(log, h)))
@@ -160,7 +160,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 // addConsoleRoutes registers the web console: HTML pages over the same
 // services as the management API, with the same access.
 func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *auth.Access) {
-	con := console.MustNew(console.Deps{Log: d.Logger, Store: d.Store, Sources: d.Sources, Workflows: d.Workflows,
+	con := console.MustNew(console.Deps{Log: d.Log, Store: d.Store, Sources: d.Sources, Workflows: d.Workflows,
 		Metrics: d.Metrics, Access: access, Destinations: d.Destinations})
 	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.Page(h)) }
 	page("GET /console/static/", con.Static())

@@ -28,7 +28,7 @@ import (
 
 // Deps are everything the handlers need; run builds them.
 type Deps struct {
-	Logger     *slog.Logger
+	Log        *slog.Logger
 	Config     *config.Config
 	Store      cdp.Store
 	EventLog   cdp.EventLog
@@ -89,7 +89,7 @@ func wrap(d Deps, mux *http.ServeMux) http.Handler {
 		d.Metrics.HTTPRequests.WithLabelValues(r.Pattern, strconv.Itoa(rec.status)).Inc()
 	})
 	proxies, _ := httpx.ParseProxies(d.Config.TrustedProxies) // Validate checked them
-	return httpx.Recover(d.Logger, httpx.Forwarded(proxies, h))
+	return httpx.Recover(d.Log, httpx.Forwarded(proxies, h))
 }
 
 // notFound renders the mux's 404 or 405 as JSON, keeping its Allow header.

@@ -55,7 +55,7 @@ func newEngineFixture(t *testing.T, doc string, mutate ...func(*cdp.Event)) *eng
 		w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(srv.Close)
-	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "s.db"), Logger: slog.New(slog.DiscardHandler)})
+	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "s.db"), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ steps:
 func TestSweepQueuesPendingRuns(t *testing.T) {
 	f := newEngineFixture(t, flow)
 	q, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Stream: "RUNS", Subject: "sy.runs",
-		AckWait: time.Second, Logger: slog.New(slog.DiscardHandler)})
+		AckWait: time.Second, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ steps:
 		t.Fatal(err)
 	}
 	q, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Stream: "RUNS", Subject: "sy.runs",
-		Logger: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,12 +29,12 @@ import (
 // appended to the event log, and errors in Customer.io's dialect.
 func TestTrackHandlers(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
-	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "s.db"), Logger: quiet})
+	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "s.db"), Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	log, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: quiet})
+	log, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func TestExternalTLSAndNKey(t *testing.T) {
 	}
 	url := fmt.Sprintf("tls://127.0.0.1:%d", ns.Addr().(*net.TCPAddr).Port)
 	all := natsbus.Options{URL: url, NKeySeed: seedFile, CAFile: filepath.Join(dir, "ca.pem"),
-		CertFile: filepath.Join(dir, "client.pem"), KeyFile: filepath.Join(dir, "client-key.pem"), Logger: quietLogger()}
+		CertFile: filepath.Join(dir, "client.pem"), KeyFile: filepath.Join(dir, "client-key.pem"), Log: quietLogger()}
 	l, err := natsbus.Open(t.Context(), all)
 	if err != nil {
 		t.Fatalf("with every option: %v", err)

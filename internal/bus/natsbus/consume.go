@@ -42,7 +42,7 @@ func (l *Log) Consume(ctx context.Context, group string, h func(context.Context,
 		}
 	}, jetstream.PullMaxMessagesWithBytesLimit(l.opts.MaxBatch, l.opts.MaxBatchBytes),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			l.opts.Logger.Debug("consume", "group", group, "err", err)
+			l.opts.Log.Debug("consume", "group", group, "err", err)
 		}))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", group, err)

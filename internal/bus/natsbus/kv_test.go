@@ -12,7 +12,7 @@ import (
 // bucket opened again (another node, a restart) sees the same entries.
 func TestKeyValue(t *testing.T) {
 	dir := t.TempDir()
-	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, Logger: quietLogger()})
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, Log: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestKeyValue(t *testing.T) {
 // wins and the other is told of the conflict; a watcher sees the current
 // values first, then every change.
 func TestKeyValueSwapAndWatch(t *testing.T) {
-	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: quietLogger()})
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Log: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ type Options struct {
 	// milliseconds make batches larger and store commits rarer under load,
 	// at the cost of that much processing delay (acks are not affected).
 	Linger time.Duration
-	Logger *slog.Logger
+	Log    *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -97,8 +97,8 @@ func (o *Options) setDefaults() {
 	if o.TrimInterval == 0 {
 		o.TrimInterval = time.Second
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if o.Log == nil {
+		o.Log = slog.Default()
 	}
 }
 
@@ -204,11 +204,11 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	copts = append(copts, nats.Name("switchyard"),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				opts.Logger.Warn("event log disconnected", "err", err)
+				opts.Log.Warn("event log disconnected", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) {
-			opts.Logger.Info("event log reconnected")
+			opts.Log.Info("event log reconnected")
 			l.hooks.reconnected()
 		}))
 	nc, err := nats.Connect(url, copts...)
@@ -331,7 +331,7 @@ func (l *Log) releaseOrphans(ctx context.Context) error {
 		if _, err := l.js.CreateConsumer(ctx, l.opts.Stream, cfg); err != nil {
 			return fmt.Errorf("reset consumer %s: %w", info.Name, err)
 		}
-		l.opts.Logger.Info("redelivering messages unacknowledged before a restart", "group", info.Name, "messages", info.NumAckPending)
+		l.opts.Log.Info("redelivering messages unacknowledged before a restart", "group", info.Name, "messages", info.NumAckPending)
 	}
 	return nil
 }
@@ -351,7 +351,7 @@ func (l *Log) trimLoop(ctx context.Context) {
 	defer close(l.trimDone)
 	periodic.Run(ctx, l.opts.TrimInterval, func(ctx context.Context) {
 		if err := l.trim(ctx); err != nil && ctx.Err() == nil {
-			l.opts.Logger.Warn("trim event log", "err", err)
+			l.opts.Log.Warn("trim event log", "err", err)
 		}
 	})
 }
@@ -408,7 +408,7 @@ func startEmbedded(opts Options, writeFailed *atomic.Bool) (*server.Server, erro
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	ns.SetLoggerV2(&serverLogger{opts.Logger.With("component", "nats"), writeFailed}, false, false, false)
+	ns.SetLoggerV2(&serverLogger{opts.Log.With("component", "nats"), writeFailed}, false, false, false)
 	go ns.Start()
 	if !ns.ReadyForConnections(60 * time.Second) {
 		ns.Shutdown()
@@ -513,7 +513,7 @@ func (l *Log) Repair(ctx context.Context) error {
 	if cfg == nil {
 		return errors.New("repair event log: JetStream is not running")
 	}
-	l.opts.Logger.Warn("reloading the event log after a failed write")
+	l.opts.Log.Warn("reloading the event log after a failed write")
 	if err := l.ns.ShutdownJetStream(); err != nil {
 		return fmt.Errorf("repair event log: stop JetStream: %w", err)
 	}
@@ -527,7 +527,7 @@ func (l *Log) Repair(ctx context.Context) error {
 		return fmt.Errorf("repair event log: %w", err)
 	}
 	l.writeFailed.Store(false)
-	l.opts.Logger.Info("event log reloaded")
+	l.opts.Log.Info("event log reloaded")
 	return nil
 }
 

@@ -24,7 +24,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func TestEmbedded(t *testing.T) {
 	bustest.Run(t, func(t *testing.T, key string) (cdp.EventLog, func()) {
 		dir := filepath.Join(t.TempDir(), "..", "bus-"+key) // stable per test and key
-		l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Logger: quietLogger()})
+		l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Log: quietLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func TestEmbedded(t *testing.T) {
 func TestSibling(t *testing.T) {
 	bustest.Run(t, func(t *testing.T, key string) (cdp.EventLog, func()) {
 		dir := filepath.Join(t.TempDir(), "..", "sibling-"+key)
-		l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Logger: quietLogger()})
+		l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Log: quietLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestExternal(t *testing.T) {
 	bustest.Run(t, func(t *testing.T, key string) (cdp.EventLog, func()) {
 		name := strings.NewReplacer("/", "_", " ", "_").Replace(fmt.Sprintf("T%d_%s_%s", run, t.Name(), key))
 		l, err := natsbus.Open(t.Context(), natsbus.Options{URL: url, Stream: name, Subject: "t." + name,
-			AckWait: time.Second, Logger: quietLogger()})
+			AckWait: time.Second, Log: quietLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func deleteTestStreams(t *testing.T, url, prefix string) {
 // Nodes count each other by heartbeats; a node that stops is not counted
 // after three intervals.
 func TestMembers(t *testing.T) {
-	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Logger: quietLogger()})
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Log: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestMembers(t *testing.T) {
 // TestSlowBatchNoRedelivery: messages prefetched behind a batch that takes
 // longer than the ack wait are marked in progress, not delivered twice.
 func TestSlowBatchNoRedelivery(t *testing.T) {
-	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), AckWait: time.Second, MaxBatch: 2, Logger: quietLogger()})
+	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), AckWait: time.Second, MaxBatch: 2, Log: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestExternalServerOutage(t *testing.T) {
 	store := filepath.Join(t.TempDir(), "js")
 	ns := startServer(t, store, -1)
 	port := ns.Addr().(*net.TCPAddr).Port
-	l, err := natsbus.Open(t.Context(), natsbus.Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), AckWait: time.Second, Logger: quietLogger()})
+	l, err := natsbus.Open(t.Context(), natsbus.Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), AckWait: time.Second, Log: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestMembersThroughOutage(t *testing.T) {
 	const interval = 50 * time.Millisecond
 	var members []*natsbus.Members
 	for _, name := range []string{"a", "b"} {
-		l, err := natsbus.Open(t.Context(), natsbus.Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), Logger: quietLogger()})
+		l, err := natsbus.Open(t.Context(), natsbus.Options{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), Log: quietLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}

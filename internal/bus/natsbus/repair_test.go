@@ -25,7 +25,7 @@ func TestRepairAfterDiskFull(t *testing.T) {
 	if err := os.WriteFile(filler, make([]byte, 8<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data"), Logger: slog.New(slog.DiscardHandler)})
+	l, err := Open(t.Context(), Options{DataDir: filepath.Join(mnt, "data"), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 // consumer groups acknowledged, and nothing else.
 func TestTrimKeepsOnlyUnacknowledged(t *testing.T) {
 	l, err := Open(t.Context(), Options{DataDir: t.TempDir(), TrimInterval: 20 * time.Millisecond, AckWait: time.Minute,
-		Logger: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestTrimKeepsOnlyUnacknowledged(t *testing.T) {
 func TestRestartRedeliversAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	open := func() *Log {
-		l, err := Open(t.Context(), Options{DataDir: dir, AckWait: time.Minute, Logger: slog.New(slog.DiscardHandler)})
+		l, err := Open(t.Context(), Options{DataDir: dir, AckWait: time.Minute, Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ func TestPoolSize(t *testing.T) {
 		url  string
 		want int32
 	}{{url, DefaultMaxConns}, {url + "&pool_max_conns=5", 5}} {
-		s, err := Open(t.Context(), Options{URL: tc.url, Logger: slog.New(slog.DiscardHandler)})
+		s, err := Open(t.Context(), Options{URL: tc.url, Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,7 +29,7 @@ type Options struct {
 	URL string
 	// Retention drops event partitions (days) older than this (0: keep).
 	Retention time.Duration
-	Logger    *slog.Logger
+	Log       *slog.Logger
 	// OnCommit, if set, is called after each committed Update with 1 (the
 	// SQLite store groups Updates; here each is its own transaction).
 	OnCommit func(n int)
@@ -53,8 +53,8 @@ var _ cdp.Store = (*Store)(nil)
 // Open connects, migrates the schema and creates the coming days'
 // event partitions. A server that cannot be reached is cdp.EUNAVAILABLE.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+	if opts.Log == nil {
+		opts.Log = slog.Default()
 	}
 	cfg, err := pgxpool.ParseConfig(opts.URL)
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 		if errors.As(err, &pe) && pe.Code == "23514" {
 			// The default partition already holds events of that day (the
 			// partition was not created ahead): they stay there.
-			s.opts.Logger.Warn("event partition not created: the default partition holds its events", "partition", name)
+			s.opts.Log.Warn("event partition not created: the default partition holds its events", "partition", name)
 			continue
 		}
 		if err != nil {
@@ -174,7 +174,7 @@ func (s *Store) Maintain(ctx context.Context, now time.Time) error {
 		if _, err := conn.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{name}.Sanitize()); err != nil {
 			return fmt.Errorf("drop partition %s: %w", name, err)
 		}
-		s.opts.Logger.Info("dropped an event partition past the retention", "partition", name)
+		s.opts.Log.Info("dropped an event partition past the retention", "partition", name)
 	}
 	if _, err := conn.Exec(ctx, `DELETE FROM event_messages WHERE received_at < $1`, cutoff.UnixNano()); err != nil {
 		return fmt.Errorf("trim message ids: %w", err)

@@ -19,7 +19,7 @@ func testURL(t *testing.T) string { return testenv.Postgres(t) }
 
 func open(t *testing.T, url string, retention time.Duration) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(t.Context(), postgres.Options{URL: url, Retention: retention, Logger: slog.New(slog.DiscardHandler)})
+	s, err := postgres.Open(t.Context(), postgres.Options{URL: url, Retention: retention, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestConcurrentStarts(t *testing.T) {
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() {
-			s, err := postgres.Open(t.Context(), postgres.Options{URL: url, Logger: slog.New(slog.DiscardHandler)})
+			s, err := postgres.Open(t.Context(), postgres.Options{URL: url, Log: slog.New(slog.DiscardHandler)})
 			if err == nil {
 				s.Close()
 			}
@@ -82,7 +82,7 @@ func TestPartitionsAndRetention(t *testing.T) {
 		t.Fatalf("today's partition holds %d, the default %d", count(today), count("events_default"))
 	}
 	// Three days later with a one-day retention, today's partition goes.
-	later := postgres.Options{URL: url, Retention: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)}
+	later := postgres.Options{URL: url, Retention: 24 * time.Hour, Log: slog.New(slog.DiscardHandler)}
 	s2, err := postgres.Open(t.Context(), later)
 	if err != nil {
 		t.Fatal(err)

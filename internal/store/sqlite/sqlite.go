@@ -193,7 +193,7 @@ type Options struct {
 	// Retention deletes events received longer ago than this (0: keep);
 	// Maintain does it.
 	Retention time.Duration
-	Logger    *slog.Logger
+	Log       *slog.Logger
 	// OnCommit, if set, is called by the writer with the number of Updates
 	// that shared each commit (for the store-batch-size metric).
 	OnCommit func(n int)
@@ -229,8 +229,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.MaxBatch == 0 {
 		opts.MaxBatch = 256
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+	if opts.Log == nil {
+		opts.Log = slog.Default()
 	}
 	sync := "NORMAL"
 	if opts.Fsync {
