@@ -219,10 +219,10 @@ func (r *Registry) Check(d *Destination) map[string]string {
 	return p
 }
 
-// Client is the httpclient.Destination of d: its pacing and the secrets
+// Client is the httpclient.Target of d: its pacing and the secrets
 // to mask in what its attempts record.
-func (r *Registry) Client(d *Destination) httpclient.Destination {
-	return httpclient.Destination{ID: d.ID, RateLimit: d.RateLimit, Concurrency: d.Concurrency,
+func (r *Registry) Client(d *Destination) httpclient.Target {
+	return httpclient.Target{ID: d.ID, RateLimit: d.RateLimit, Concurrency: d.Concurrency,
 		AllowPrivateNetwork: d.AllowPrivateNetwork, Timeout: d.Timeout, Secrets: r.Secrets(d)}
 }
 

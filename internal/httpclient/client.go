@@ -38,8 +38,8 @@ const (
 	slowdownFor        = 30 * time.Second
 )
 
-// Destination is where attempts go and how they are paced.
-type Destination struct {
+// Target is where attempts go and how they are paced.
+type Target struct {
 	ID string
 	// RateLimit caps requests per second (0 = none); after a 429 it is
 	// halved for 30 s.
@@ -95,9 +95,9 @@ func New(share func() float64) *Client {
 	return &Client{share: share, dests: map[string]*destination{}, now: time.Now}
 }
 
-// destination is a Destination's pacing state and HTTP transport.
+// destination is a Target's pacing state and HTTP transport.
 type destination struct {
-	cfg       Destination
+	cfg       Target
 	limiter   *rate.Limiter // nil without a rate limit
 	slots     chan struct{}
 	http      *http.Client
@@ -107,7 +107,7 @@ type destination struct {
 	gate      chan struct{} // one waiter at a time for the limiter (admit)
 }
 
-func (c *Client) destination(d Destination) *destination {
+func (c *Client) destination(d Target) *destination {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.dests[d.ID]; ok && sameConfig(st.cfg, d) {
@@ -136,7 +136,7 @@ func (c *Client) destination(d Destination) *destination {
 	return st
 }
 
-func sameConfig(a, b Destination) bool {
+func sameConfig(a, b Target) bool {
 	return a.RateLimit == b.RateLimit && a.Concurrency == b.Concurrency && a.AllowPrivateNetwork == b.AllowPrivateNetwork &&
 		a.Timeout == b.Timeout
 }
@@ -148,7 +148,7 @@ var ErrHeld = errors.New("attempt held")
 // rate limit and a concurrency slot (or ctx), sends, and reports what
 // happened. The returned error is only ctx's, or ErrHeld; every failure
 // of the request itself is in the Attempt.
-func (c *Client) Do(ctx context.Context, d Destination, n int, req Request) (*Attempt, error) {
+func (c *Client) Do(ctx context.Context, d Target, n int, req Request) (*Attempt, error) {
 	st := c.destination(d)
 	// The slot first, then the rate: a request admitted by the limiter
 	// goes out at once, instead of queueing for a slot and leaving in a

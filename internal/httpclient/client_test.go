@@ -100,15 +100,15 @@ func TestPrivateNetworkRefused(t *testing.T) {
 	defer srv.Close()
 	c := New(nil)
 	req := Request{Method: "POST", URL: srv.URL + "/x", Body: []byte(`{}`)}
-	a, err := c.Do(context.Background(), Destination{ID: "d"}, 1, req)
+	a, err := c.Do(context.Background(), Target{ID: "d"}, 1, req)
 	if err != nil || a.Class != Permanent || !strings.Contains(a.Error, "private or loopback") || hits.Load() != 0 {
 		t.Fatalf("loopback without permission: %+v, %v, hits %d", a, err, hits.Load())
 	}
 	localhost := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) // a name resolving to loopback
-	if a, _ := c.Do(context.Background(), Destination{ID: "d"}, 1, Request{Method: "GET", URL: localhost}); a.Class != Permanent || hits.Load() != 0 {
+	if a, _ := c.Do(context.Background(), Target{ID: "d"}, 1, Request{Method: "GET", URL: localhost}); a.Class != Permanent || hits.Load() != 0 {
 		t.Fatalf("localhost without permission: %+v", a)
 	}
-	a, err = c.Do(context.Background(), Destination{ID: "d", AllowPrivateNetwork: true}, 1, req)
+	a, err = c.Do(context.Background(), Target{ID: "d", AllowPrivateNetwork: true}, 1, req)
 	if err != nil || a.Class != Succeeded || hits.Load() != 1 {
 		t.Fatalf("loopback with permission: %+v, %v", a, err)
 	}
@@ -122,7 +122,7 @@ func TestCaptureRedactsAndTruncates(t *testing.T) {
 		w.Write([]byte(strings.Repeat("é", 3000)))
 	}))
 	defer srv.Close()
-	d := Destination{ID: "cio", AllowPrivateNetwork: true, Secrets: []string{"sk-live-123"}}
+	d := Target{ID: "cio", AllowPrivateNetwork: true, Secrets: []string{"sk-live-123"}}
 	a, err := New(nil).Do(context.Background(), d, 2, Request{Method: "POST", URL: srv.URL + "/v1?key=sk-live-123",
 		Header: http.Header{"Authorization": {"Bearer sk-live-123"}, "X-Key": {"sk-live-123"}, "Content-Type": {"application/json"}},
 		Body:   []byte(`{"token":"sk-live-123","n":1}`)})
@@ -153,7 +153,7 @@ func TestCaptureMasksUndeclaredCredentials(t *testing.T) {
 	}))
 	defer srv.Close()
 	base := strings.Replace(srv.URL, "http://", "http://svc:pw-in-url-1@", 1)
-	d := Destination{ID: "echo", AllowPrivateNetwork: true, Secrets: redact.URLSecrets(base)}
+	d := Target{ID: "echo", AllowPrivateNetwork: true, Secrets: redact.URLSecrets(base)}
 	a, err := New(nil).Do(context.Background(), d, 1, Request{Method: "POST", URL: base + "/echo?api_key=q-secret-2&x=1",
 		Header: http.Header{"Content-Type": {"application/json"}},
 		Body:   []byte(`{"api_key":"b-secret-3","secret_field":"f-secret-4","plain":"visible"}`)})
@@ -184,11 +184,11 @@ func TestRedirectsAndTimeouts(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := New(nil)
-	a, _ := c.Do(context.Background(), Destination{ID: "r", AllowPrivateNetwork: true}, 1, Request{Method: "GET", URL: srv.URL + "/go"})
+	a, _ := c.Do(context.Background(), Target{ID: "r", AllowPrivateNetwork: true}, 1, Request{Method: "GET", URL: srv.URL + "/go"})
 	if a.Class != Permanent || a.Response.Status != 302 {
 		t.Fatalf("redirect: %+v", a)
 	}
-	a, _ = c.Do(context.Background(), Destination{ID: "t", AllowPrivateNetwork: true, Timeout: 50 * time.Millisecond}, 1,
+	a, _ = c.Do(context.Background(), Target{ID: "t", AllowPrivateNetwork: true, Timeout: 50 * time.Millisecond}, 1,
 		Request{Method: "GET", URL: srv.URL + "/slow"})
 	if a.Class != Retryable || !strings.Contains(a.Error, "timed out") {
 		t.Fatalf("timeout: %+v", a)
@@ -200,7 +200,7 @@ func TestRedirectsAndTimeouts(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	srv := testenv.NewArrivals(t)
 	c := New(nil)
-	d := Destination{ID: "limited", RateLimit: 20, AllowPrivateNetwork: true}
+	d := Target{ID: "limited", RateLimit: 20, AllowPrivateNetwork: true}
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
@@ -235,7 +235,7 @@ func TestRateLimit(t *testing.T) {
 func TestGate(t *testing.T) {
 	srv := testenv.NewArrivals(t)
 	c := New(nil)
-	d := Destination{ID: "g", AllowPrivateNetwork: true, Gate: func() error { return errors.New("open") }}
+	d := Target{ID: "g", AllowPrivateNetwork: true, Gate: func() error { return errors.New("open") }}
 	if a, err := c.Do(context.Background(), d, 1, Request{Method: "POST", URL: srv.URL}); !errors.Is(err, ErrHeld) || a != nil {
 		t.Fatalf("held attempt: %+v %v", a, err)
 	}

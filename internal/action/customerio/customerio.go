@@ -15,8 +15,8 @@ import (
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 )
 
-// Destination is a Customer.io workspace: its credentials and hosts.
-type Destination struct {
+// Workspace is a Customer.io workspace: its credentials and hosts.
+type Workspace struct {
 	SiteID, APIKey string // Track API (Basic)
 	AppAPIKey      string // App API (Bearer), for transactional email
 	Region         string // us (default) or eu
@@ -32,7 +32,7 @@ var hosts = map[string][2]string{
 }
 
 // Validate returns the destination's problems keyed by field, or nil.
-func (d Destination) Validate() map[string]string {
+func (d Workspace) Validate() map[string]string {
 	p := map[string]string{}
 	if _, ok := hosts[d.region()]; !ok {
 		p["region"] = fmt.Sprintf("must be us or eu, not %q", d.Region)
@@ -51,21 +51,21 @@ func (d Destination) Validate() map[string]string {
 	return p
 }
 
-func (d Destination) region() string {
+func (d Workspace) region() string {
 	if d.Region == "" {
 		return "us"
 	}
 	return strings.ToLower(d.Region)
 }
 
-func (d Destination) trackURL() string {
+func (d Workspace) trackURL() string {
 	if d.TrackURL != "" {
 		return strings.TrimSuffix(d.TrackURL, "/")
 	}
 	return hosts[d.region()][0]
 }
 
-func (d Destination) appURL() string {
+func (d Workspace) appURL() string {
 	if d.AppURL != "" {
 		return strings.TrimSuffix(d.AppURL, "/")
 	}
@@ -73,11 +73,11 @@ func (d Destination) appURL() string {
 }
 
 // Secrets are the values to mask in captured requests.
-func (d Destination) Secrets() []string {
+func (d Workspace) Secrets() []string {
 	return []string{d.APIKey, d.AppAPIKey, base64.StdEncoding.EncodeToString([]byte(d.SiteID + ":" + d.APIKey))}
 }
 
-func (d Destination) trackRequest(method, path string, body any) (httpclient.Request, error) {
+func (d Workspace) trackRequest(method, path string, body any) (httpclient.Request, error) {
 	if d.SiteID == "" || d.APIKey == "" {
 		return httpclient.Request{}, fmt.Errorf("the destination has no site_id and api_key for the Track API")
 	}
@@ -117,7 +117,7 @@ type Event struct {
 
 // TrackEvent builds POST /api/v1/customers/{identifier}/events, or
 // POST /api/v1/events for an anonymous event.
-func TrackEvent(d Destination, e Event) (httpclient.Request, error) {
+func TrackEvent(d Workspace, e Event) (httpclient.Request, error) {
 	if strings.TrimSpace(e.Name) == "" {
 		return httpclient.Request{}, fmt.Errorf("name is empty")
 	}
@@ -146,7 +146,7 @@ func TrackEvent(d Destination, e Event) (httpclient.Request, error) {
 
 // Identify builds PUT /api/v1/customers/{identifier}: the attributes are
 // upserted on the person (created if new).
-func Identify(d Destination, identifier string, attributes map[string]any) (httpclient.Request, error) {
+func Identify(d Workspace, identifier string, attributes map[string]any) (httpclient.Request, error) {
 	path, err := personPath(identifier)
 	if err != nil {
 		return httpclient.Request{}, err
@@ -158,7 +158,7 @@ func Identify(d Destination, identifier string, attributes map[string]any) (http
 }
 
 // DeletePerson builds DELETE /api/v1/customers/{identifier}.
-func DeletePerson(d Destination, identifier string) (httpclient.Request, error) {
+func DeletePerson(d Workspace, identifier string) (httpclient.Request, error) {
 	path, err := personPath(identifier)
 	if err != nil {
 		return httpclient.Request{}, err
@@ -180,7 +180,7 @@ type Email struct {
 }
 
 // SendEmail builds POST /v1/send/email on the App API.
-func SendEmail(d Destination, e Email) (httpclient.Request, error) {
+func SendEmail(d Workspace, e Email) (httpclient.Request, error) {
 	if d.AppAPIKey == "" {
 		return httpclient.Request{}, fmt.Errorf("the destination has no app_api_key for the App API")
 	}

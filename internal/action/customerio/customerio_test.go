@@ -73,8 +73,8 @@ func standIn(t *testing.T) (*httptest.Server, func() []seen) {
 func TestRequestsMatchTheOfficialClient(t *testing.T) {
 	srv, take := standIn(t)
 	ctx := context.Background()
-	d := Destination{SiteID: "site_1", APIKey: "key_1", AppAPIKey: "app_key_1", TrackURL: srv.URL, AppURL: srv.URL + "/"}
-	dest := httpclient.Destination{ID: "cio", AllowPrivateNetwork: true, Secrets: d.Secrets()}
+	d := Workspace{SiteID: "site_1", APIKey: "key_1", AppAPIKey: "app_key_1", TrackURL: srv.URL, AppURL: srv.URL + "/"}
+	dest := httpclient.Target{ID: "cio", AllowPrivateNetwork: true, Secrets: d.Secrets()}
 	client := httpclient.New(nil)
 	send := func(req httpclient.Request, err error) *httpclient.Attempt {
 		t.Helper()
@@ -150,24 +150,24 @@ func TestRequestsMatchTheOfficialClient(t *testing.T) {
 }
 
 func TestInvalidInputs(t *testing.T) {
-	d := Destination{SiteID: "s", APIKey: "k"}
+	d := Workspace{SiteID: "s", APIKey: "k"}
 	for name, err := range map[string]error{
 		"no name":        second(TrackEvent(d, Event{Identifier: "u"})),
 		"no identifier":  second(Identify(d, " ", nil)),
-		"no credentials": second(DeletePerson(Destination{}, "u")),
+		"no credentials": second(DeletePerson(Workspace{}, "u")),
 		"no app key":     second(SendEmail(d, Email{TransactionalMessageID: 1, Identifiers: map[string]string{"id": "u"}})),
-		"two identifiers": second(SendEmail(Destination{AppAPIKey: "a"}, Email{TransactionalMessageID: 1,
+		"two identifiers": second(SendEmail(Workspace{AppAPIKey: "a"}, Email{TransactionalMessageID: 1,
 			Identifiers: map[string]string{"id": "u", "email": "e"}})),
-		"no template": second(SendEmail(Destination{AppAPIKey: "a"}, Email{Identifiers: map[string]string{"id": "u"}})),
+		"no template": second(SendEmail(Workspace{AppAPIKey: "a"}, Email{Identifiers: map[string]string{"id": "u"}})),
 	} {
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if p := (Destination{Region: "mars", TrackURL: "ftp://x"}).Validate(); p["region"] == "" || p["track_url"] == "" {
+	if p := (Workspace{Region: "mars", TrackURL: "ftp://x"}).Validate(); p["region"] == "" || p["track_url"] == "" {
 		t.Errorf("Validate = %v", p)
 	}
-	if p := (Destination{Region: "EU"}).Validate(); p != nil || (Destination{Region: "eu"}).trackURL() != "https://track-eu.customer.io" {
+	if p := (Workspace{Region: "EU"}).Validate(); p != nil || (Workspace{Region: "eu"}).trackURL() != "https://track-eu.customer.io" {
 		t.Errorf("eu: %v", p)
 	}
 	if got := ErrorMessage([]byte(`{"meta":{"error":"'from' address domain has not been verified"}}`)); got != "'from' address domain has not been verified" {

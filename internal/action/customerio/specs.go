@@ -43,8 +43,8 @@ var Family = action.Family{
 }
 
 // workspace reads the Customer.io settings of a destination.
-func workspace(d *action.Destination) Destination {
-	return Destination{SiteID: d.Get("site_id"), APIKey: d.Get("api_key"), AppAPIKey: d.Get("app_api_key"),
+func workspace(d *action.Destination) Workspace {
+	return Workspace{SiteID: d.Get("site_id"), APIKey: d.Get("api_key"), AppAPIKey: d.Get("app_api_key"),
 		Region: d.Get("region"), TrackURL: d.Get("track_url"), AppURL: d.Get("app_url")}
 }
 
