@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/switchyardhq/switchyard/internal/action/builtin"
 	"github.com/switchyardhq/switchyard/internal/config"
 )
 
@@ -51,7 +52,7 @@ func loadConfig(f *serveFlags, getenv func(string) string) (*config.Config, erro
 	cfg := config.Default()
 	if f.configPath != "" {
 		var err error
-		if cfg, err = config.Load(f.configPath, getenv); err != nil {
+		if cfg, err = config.Load(f.configPath, getenv, builtin.Registry); err != nil {
 			return nil, err
 		}
 	}
@@ -75,18 +76,18 @@ func loadConfig(f *serveFlags, getenv func(string) string) (*config.Config, erro
 			cfg.Log.Format = v
 		}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(builtin.Registry); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
 func validateConfig(path string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(path, getenv)
+	cfg, err := config.Load(path, getenv, builtin.Registry)
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(builtin.Registry); err != nil {
 		return err
 	}
 	steps := 0

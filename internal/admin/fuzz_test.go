@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/switchyardhq/switchyard/internal/action/builtin"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
@@ -29,7 +30,7 @@ func FuzzDecodeWorkflow(f *testing.F) {
 			}
 			return
 		}
-		c, problems := workflow.Compile(wf, workflow.References{Destinations: map[string]string{"hook": "webhook"}})
+		c, problems := workflow.Compile(wf, workflow.References{Actions: builtin.Registry, Destinations: map[string]string{"hook": "webhook"}})
 		if (c == nil) == (problems == nil) {
 			t.Fatalf("%q: compiled %v with problems %v", body, c != nil, problems)
 		}

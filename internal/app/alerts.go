@@ -6,13 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/action/builtin"
 	"github.com/switchyardhq/switchyard/internal/alert"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/processor"
-	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
 // startAlerts starts evaluating the alert rules, if any: on the one node
@@ -46,7 +46,7 @@ func (a *App) startAlerts(ctx context.Context, evlog *natsbus.Log, client *httpc
 	alerts := alert.New(cfg.AlertRules(), cfg.AlertChannels(), alert.Options{
 		Facts: alert.Facts{DeadLetters: a.Store.DeadLetters, Destinations: a.Workflows.Destinations, Breaker: a.Breakers.Status,
 			Sources: a.Sources.List, LastEvent: a.lastEvent, WebhookFailures: failures, Backlog: a.backlog},
-		Store: a.Store, Registry: workflow.Actions, Client: client, Leader: leader, ConsoleURL: consoleURL, Now: time.Now,
+		Store: a.Store, Registry: builtin.Registry, Client: client, Leader: leader, ConsoleURL: consoleURL, Now: time.Now,
 		Log: a.Log.With("component", "alerts")})
 	a.work.Go(func() { alerts.Run(ctx, cfg.Alerts.AlertEvery()) })
 	return nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/action/builtin"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/testenv"
@@ -18,7 +19,7 @@ import (
 // loopback, until the test ends.
 func serve(t *testing.T, cfg *config.Config) (*App, *httptest.Server) {
 	t.Helper()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(builtin.Registry); err != nil {
 		t.Fatal(err)
 	}
 	a, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler))

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/switchyardhq/switchyard/internal/action/builtin"
 	"github.com/switchyardhq/switchyard/internal/admin"
 	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/breaker"
@@ -136,7 +137,7 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 		dests = append(dests, d.Destination())
 	}
 	var err error
-	if a.Workflows, err = workflow.NewRegistry(a.Store, cfg.Workflows, dests, a.Log.With("component", "workflows")); err != nil {
+	if a.Workflows, err = workflow.NewRegistry(a.Store, builtin.Registry, cfg.Workflows, dests, a.Log.With("component", "workflows")); err != nil {
 		return err
 	}
 	if err := a.Workflows.Load(ctx); err != nil {
@@ -217,8 +218,8 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	client := httpclient.New(share)
 	engine := &workflow.Engine{Store: a.Store, Client: client, Workflow: a.Workflows.Workflow,
 		Destination: a.Workflows.Destination, Now: time.Now, Log: log.With("component", "runner"), Metrics: a.Metrics, Node: a.deploy.node,
-		Breakers: a.Breakers, Queue: a.Runs, Go: a.work.Go}
-	a.Destinations = &admin.Destinations{List: a.Workflows.Destinations, Registry: workflow.Actions, Breakers: a.Breakers,
+		Breakers: a.Breakers, Queue: a.Runs, Go: a.work.Go, Actions: builtin.Registry}
+	a.Destinations = &admin.Destinations{List: a.Workflows.Destinations, Registry: builtin.Registry, Breakers: a.Breakers,
 		Waiting: a.Store.CountWaitingOn,
 		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}
 	proc := processor.New(processor.Deps{EventLog: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,

@@ -26,11 +26,11 @@ alerts:
     - { kind: webhook_failures, above: 10, per: 5m, channels: [ops] }
     - { id: lag, kind: backlog, above: 100000, channels: [mail] }
 `
-	cfg, err := Parse([]byte(good), func(string) string { return "k" })
+	cfg, err := Parse([]byte(good), func(string) string { return "k" }, actions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(actions); err != nil {
 		t.Fatal(err)
 	}
 	rules := cfg.AlertRules()
@@ -63,11 +63,11 @@ alerts:
     - { kind: destination_open, destination: gone, channels: [ops], every: later }
     - { kind: coffee, channels: [ops] }
 `
-	cfg, err = Parse([]byte(bad), func(string) string { return "" })
+	cfg, err = Parse([]byte(bad), func(string) string { return "" }, actions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = cfg.Validate()
+	err = cfg.Validate(actions)
 	for _, want := range []string{
 		"sources[0].expect_every:", "destinations[0].circuit_breaker.failures:", "destinations[0].circuit_breaker.cooldown:",
 		"alerts.evaluate_every:", "alerts.channels[0].url: must be", "alerts.channels[1].id: duplicates", "alerts.channels[1].kind: must be one of",

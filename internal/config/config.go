@@ -299,12 +299,12 @@ func (b *CircuitBreaker) parse() (action.Breaker, map[string]string) {
 	return out, p
 }
 
-func (d Destination) problems() map[string]string {
+func (d Destination) problems(actions *action.Registry) map[string]string {
 	p := map[string]string{}
 	if !cdp.ValidSourceID(d.ID) {
 		p["id"] = "must be 1-128 letters, digits, '_' or '-', starting with a letter or digit"
 	}
-	maps.Copy(p, workflow.Actions.Check(d.Destination()))
+	maps.Copy(p, actions.Check(d.Destination()))
 	if d.RateLimit < 0 {
 		p["rate_limit"] = "must not be negative"
 	}
@@ -349,8 +349,10 @@ func Default() *Config {
 
 // Validate checks the whole tree and returns every problem, each prefixed
 // with its YAML path, joined into one error; nil if there are none.
-func (c *Config) Validate() error {
-	problems := c.problems()
+// actions are the action families the build ships (the wiring's
+// registry): destinations and workflow steps are checked against them.
+func (c *Config) Validate(actions *action.Registry) error {
+	problems := c.problems(actions)
 	if len(problems) == 0 {
 		return nil
 	}
@@ -359,11 +361,11 @@ func (c *Config) Validate() error {
 }
 
 // problems lists what Validate reports, each prefixed with its YAML path.
-func (c *Config) problems() []string {
+func (c *Config) problems(actions *action.Registry) []string {
 	var p problemList
 	c.checkProcess(p.add)
 	c.checkSources(p.add)
-	c.checkWorkflows(p.add)
+	c.checkWorkflows(actions, p.add)
 	c.checkAlerts(p.add)
 	return c.withUnset(p)
 }
@@ -511,11 +513,11 @@ func (c *Config) checkSources(add func(path, format string, args ...any)) {
 
 // checkWorkflows checks the destinations, and the workflows (declared, and
 // implied by forward_to) against them.
-func (c *Config) checkWorkflows(add func(path, format string, args ...any)) {
+func (c *Config) checkWorkflows(actions *action.Registry, add func(path, format string, args ...any)) {
 	kinds := map[string]string{}
 	for i, d := range c.Destinations {
 		path := fmt.Sprintf("destinations[%d]", i)
-		for field, msg := range d.problems() {
+		for field, msg := range d.problems(actions) {
 			add(path+"."+field, "%s", msg)
 		}
 		if _, dup := kinds[d.ID]; dup {
@@ -526,7 +528,7 @@ func (c *Config) checkWorkflows(add func(path, format string, args ...any)) {
 	ids := map[string]bool{}
 	for i, w := range c.Workflows {
 		path := fmt.Sprintf("workflows[%d]", i)
-		_, problems := workflow.Compile(&w, workflow.References{Destinations: kinds})
+		_, problems := workflow.Compile(&w, workflow.References{Actions: actions, Destinations: kinds})
 		for _, p := range problems {
 			add(path+"."+p[:strings.Index(p, ": ")], "%s", p[strings.Index(p, ": ")+2:])
 		}
@@ -539,7 +541,7 @@ func (c *Config) checkWorkflows(add func(path, format string, args ...any)) {
 		for j, d := range s.ForwardTo {
 			w := workflow.Forward(s.ID, d)
 			path := fmt.Sprintf("sources[%d].forward_to[%d]", i, j)
-			if _, problems := workflow.Compile(&w, workflow.References{Destinations: kinds}); problems != nil {
+			if _, problems := workflow.Compile(&w, workflow.References{Actions: actions, Destinations: kinds}); problems != nil {
 				// The implied workflow has one step naming d: its problems are d's.
 				add(path, "%s", problems[0][strings.Index(problems[0], ": ")+2:])
 			}

@@ -24,11 +24,11 @@ sources:
     kind: track
     enabled: false
 `
-		cfg, err := Parse([]byte(doc), env(map[string]string{"TOKEN": "s3cr: et"}))
+		cfg, err := Parse([]byte(doc), env(map[string]string{"TOKEN": "s3cr: et"}), actions)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cfg.Validate(); err != nil {
+		if err := cfg.Validate(actions); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := cfg.Admin.Tokens, []string{"s3cr: et"}; !cmp.Equal(got, want) {
@@ -45,11 +45,11 @@ sources:
 		}
 	})
 	t.Run("EmptyDocumentIsDefault", func(t *testing.T) {
-		cfg, err := Parse(nil, env(nil))
+		cfg, err := Parse(nil, env(nil), actions)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cfg.Validate(); err != nil {
+		if err := cfg.Validate(actions); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := cfg.MaxBodyBytes, int64(1<<20); got != want {
@@ -57,18 +57,18 @@ sources:
 		}
 	})
 	t.Run("ErrUnknownKey", func(t *testing.T) {
-		_, err := Parse([]byte("listn: ':1'\n"), env(nil))
+		_, err := Parse([]byte("listn: ':1'\n"), env(nil), actions)
 		if err == nil || !strings.Contains(err.Error(), "listn") {
 			t.Fatalf("err=%v, want unknown field listn", err)
 		}
 	})
 	t.Run("ErrSyntax", func(t *testing.T) {
-		if _, err := Parse([]byte("listen: [\n"), env(nil)); err == nil {
+		if _, err := Parse([]byte("listen: [\n"), env(nil), actions); err == nil {
 			t.Fatal("want a parse error")
 		}
 	})
 	t.Run("EnvCannotInjectStructure", func(t *testing.T) {
-		cfg, err := Parse([]byte(`listen: "${L}"`), env(map[string]string{"L": "x\ndata_dir: /etc"}))
+		cfg, err := Parse([]byte(`listen: "${L}"`), env(map[string]string{"L": "x\ndata_dir: /etc"}), actions)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,11 +97,11 @@ sources:
   - id: web
     kind: track
 `
-	cfg, err := Parse([]byte(doc), env(nil))
+	cfg, err := Parse([]byte(doc), env(nil), actions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = cfg.Validate()
+	err = cfg.Validate(actions)
 	if err == nil {
 		t.Fatal("want errors")
 	}
@@ -135,11 +135,11 @@ workflows:
         destination: cio
         with: { identifier: "profile.identifiers.id", name: "'email_seen'", data: "event.properties" }
 `
-	cfg, err := Parse([]byte(good), func(string) string { return "k" })
+	cfg, err := Parse([]byte(good), func(string) string { return "k" }, actions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(actions); err != nil {
 		t.Fatal(err)
 	}
 	if d := cfg.Destinations[0].Destination(); d.Get("region") != "eu" || d.RateLimit != 100 {
@@ -158,11 +158,11 @@ workflows:
         destination: hook
         with: { name: "event." }
 `
-	cfg, err = Parse([]byte(bad), func(string) string { return "" })
+	cfg, err = Parse([]byte(bad), func(string) string { return "" }, actions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = cfg.Validate()
+	err = cfg.Validate(actions)
 	for _, want := range []string{
 		"destinations[0].api_key:", "destinations[0].site_id: site_id and api_key go together", "destinations[1].kind: must be one of",
 		"destinations[1].id: duplicates", "destinations[2].url:", "destinations[2].signing_secret:", "destinations[2].timeout:",
@@ -180,11 +180,11 @@ sources: [ { id: hooks, kind: track, forward_to: [app, cio, nope] } ]
 destinations:
   - { id: app, kind: webhook, url: "https://example.com/in" }
   - { id: cio, kind: customerio, site_id: s, api_key: k }
-`), func(string) string { return "" })
+`), func(string) string { return "" }, actions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = cfg.Validate()
+	err = cfg.Validate(actions)
 	for _, want := range []string{`sources[0].forward_to[1]: "cio" is of kind customerio`,
 		`sources[0].forward_to[2]: no destination "nope"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -202,11 +202,11 @@ nats_url: tls://nats-1:4222,tls://nats-2:4222
 nats_credentials: /etc/switchyard/nats.creds
 nats_tls: { ca_file: /etc/switchyard/ca.pem, cert_file: /etc/switchyard/client.pem, key_file: /etc/switchyard/client-key.pem }
 `
-	cfg, err := Parse([]byte(good), env(nil))
+	cfg, err := Parse([]byte(good), env(nil), actions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(actions); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.NATSCredentials != "/etc/switchyard/nats.creds" || cfg.NATSTLS.KeyFile != "/etc/switchyard/client-key.pem" {
@@ -217,11 +217,11 @@ nats_credentials: a.creds
 nats_nkey: a.nk
 nats_tls: { cert_file: client.pem }
 `
-	cfg, err = Parse([]byte(bad), env(nil))
+	cfg, err = Parse([]byte(bad), env(nil), actions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = cfg.Validate()
+	err = cfg.Validate(actions)
 	for _, want := range []string{"nats_url: is needed by", "nats_nkey: cannot be used with nats_credentials", "nats_tls: cert_file and key_file go together"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -231,22 +231,22 @@ nats_tls: { cert_file: client.pem }
 
 func TestEventRetention(t *testing.T) {
 	for doc, want := range map[string]time.Duration{``: 0, `event_retention: 2160h`: 90 * 24 * time.Hour} {
-		cfg, err := Parse([]byte(doc), env(nil))
+		cfg, err := Parse([]byte(doc), env(nil), actions)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cfg.Validate(); err != nil {
+		if err := cfg.Validate(actions); err != nil {
 			t.Errorf("%q: %v", doc, err)
 		}
 		if got := cfg.EventRetentionDuration(); got != want {
 			t.Errorf("%q: retention %v, want %v", doc, got, want)
 		}
 	}
-	cfg, err := Parse([]byte(`event_retention: forever`), env(nil))
+	cfg, err := Parse([]byte(`event_retention: forever`), env(nil), actions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "event_retention:") {
+	if err := cfg.Validate(actions); err == nil || !strings.Contains(err.Error(), "event_retention:") {
 		t.Errorf("forever: %v, want an event_retention error", err)
 	}
 }
@@ -273,7 +273,7 @@ workflows: 5
 admin:
   tokens: tok
 `
-	_, err := Parse([]byte(doc), func(string) string { return "" })
+	_, err := Parse([]byte(doc), func(string) string { return "" }, actions)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -310,14 +310,14 @@ sources:
     name: "${APP_NAME}-${NAME}"
 `
 	env := map[string]string{"BODY_MAX": "2048", "CIO_SITE": "s1"}
-	cfg, err := Parse([]byte(doc), func(k string) string { return env[k] })
+	cfg, err := Parse([]byte(doc), func(k string) string { return env[k] }, actions)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.MaxBodyBytes != 2048 || cfg.Sources[0].SiteID != "s1" {
 		t.Errorf("expanded values: %d %q", cfg.MaxBodyBytes, cfg.Sources[0].SiteID)
 	}
-	err = cfg.Validate()
+	err = cfg.Validate(actions)
 	want := "sources[0].api_key: uses environment variable CIO_KEY, which is not set"
 	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "api_key: is required") {
 		t.Errorf("validate: %v; want %q alone for api_key", err, want)
@@ -336,7 +336,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("sources: [{id: a, kind: webhook, verify: {scheme: none, x: [1]}}]\nmax_body_bytes: ${X}\n")
 	f.Add("- a\n- b\n")
 	f.Fuzz(func(t *testing.T, doc string) {
-		cfg, err := Parse([]byte(doc), func(string) string { return "" })
+		cfg, err := Parse([]byte(doc), func(string) string { return "" }, actions)
 		if err != nil {
 			if cfg != nil {
 				t.Fatal("a configuration with an error")
@@ -348,6 +348,6 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		_ = cfg.Validate()
+		_ = cfg.Validate(actions)
 	})
 }

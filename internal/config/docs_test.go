@@ -37,9 +37,9 @@ func TestDocExamplesValidate(t *testing.T) {
 			if err := os.WriteFile(path, m[1], 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := Load(path, getenv)
+			cfg, err := Load(path, getenv, actions)
 			if err == nil {
-				err = cfg.Validate()
+				err = cfg.Validate(actions)
 			}
 			if err != nil {
 				t.Errorf("%s, YAML example %d: %v", filepath.Base(f), i+1, err)

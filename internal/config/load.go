@@ -11,22 +11,24 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/switchyardhq/switchyard/internal/action"
 )
 
 // Load reads the YAML file at path over Default(). ${VAR} references in any
 // value are replaced with getenv(VAR) before decoding. Unknown keys and
 // values of the wrong type are reported together, each with its YAML path
 // and line. Load does not validate: call Validate.
-func Load(path string, getenv func(string) string) (*Config, error) {
+func Load(path string, getenv func(string) string, actions *action.Registry) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(data, getenv)
+	return Parse(data, getenv, actions)
 }
 
 // Parse is Load for a document already in memory.
-func Parse(data []byte, getenv func(string) string) (*Config, error) {
+func Parse(data []byte, getenv func(string) string, actions *action.Registry) (*Config, error) {
 	cfg := Default()
 	cfg.unset = map[string]string{}
 	var root yaml.Node
@@ -60,7 +62,7 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 		for _, p := range l.problems {
 			msgs = append(msgs, p.msg)
 		}
-		for _, p := range cfg.problems() {
+		for _, p := range cfg.problems(actions) {
 			path, _, _ := strings.Cut(p, ": ")
 			if !slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, path+" (") }) {
 				others = append(others, p)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/action/builtin"
 	"github.com/switchyardhq/switchyard/internal/app"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
@@ -52,7 +53,7 @@ func openApp(t testing.TB, mutate ...func(*config.Config)) *app.App {
 	for _, m := range mutate {
 		m(cfg)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(builtin.Registry); err != nil {
 		t.Fatal(err)
 	}
 	a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))

@@ -5,12 +5,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/action"
-	"github.com/switchyardhq/switchyard/internal/action/builtin"
 )
-
-// Actions are the actions steps may call and the destination kinds they
-// send to.
-var Actions = builtin.Registry
 
 // Destination is a configured destination: where an action sends, with
 // which credentials and pacing.
@@ -26,13 +21,11 @@ var noDestination = &Destination{ID: "http", Kind: "http"}
 // Idempotency-Key header of http.call, so that a retried attempt (or a
 // step resumed after a crash) cannot act twice where the receiver honours
 // it. now signs webhooks.
-func BuildCall(kind string, d *Destination, in map[string]any, key string, now time.Time) (action.Call, *action.Spec, error) {
-	spec, ok := Actions.Action(kind)
-	if !ok {
-		return action.Call{}, nil, fmt.Errorf("unknown action %q", kind)
+func BuildCall(spec *action.Spec, d *Destination, in map[string]any, key string, now time.Time) (action.Call, error) {
+	if spec == nil {
+		return action.Call{}, fmt.Errorf("not an action step")
 	}
-	call, err := spec.Build(d, in, key, now)
-	return call, spec, err
+	return spec.Build(d, in, key, now)
 }
 
 func has(in map[string]any, key string) bool {

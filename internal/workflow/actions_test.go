@@ -41,11 +41,11 @@ func TestBuildCalls(t *testing.T) {
 	now := time.Now()
 	run := func(action string, d *Destination, in map[string]any) (any, *httpclient.Attempt) {
 		t.Helper()
-		call, _, err := BuildCall(action, d, in, "run1:step1", now)
+		call, err := buildCall(action, d, in, "run1:step1", now)
 		if err != nil {
 			t.Fatalf("%s: %v", action, err)
 		}
-		a, err := client.Do(context.Background(), Actions.Client(d), 1, call.Request)
+		a, err := client.Do(context.Background(), testActions.Client(d), 1, call.Request)
 		if err != nil || a.Class != httpclient.Succeeded {
 			t.Fatalf("%s: %+v %v", action, a, err)
 		}
@@ -94,8 +94,8 @@ func TestBuildCalls(t *testing.T) {
 	if a.Request.Headers["X-Token"][0] != "[redacted]" {
 		t.Errorf("a token header reached the run log: %v", a.Request.Headers)
 	}
-	call, _, _ := BuildCall("http.call", api, map[string]any{"url": "thing", "expected_statuses": []any{200.0}}, "k", now)
-	a, _ = client.Do(context.Background(), Actions.Client(api), 1, call.Request)
+	call, _ := buildCall("http.call", api, map[string]any{"url": "thing", "expected_statuses": []any{200.0}}, "k", now)
+	a, _ = client.Do(context.Background(), testActions.Client(api), 1, call.Request)
 	if _, err := call.Output(a.Response.Status, a.Body); err == nil || !strings.Contains(err.Error(), "not one of the expected") {
 		t.Errorf("unexpected status accepted: %v", err)
 	}
@@ -116,7 +116,7 @@ func TestBuildCallInputErrors(t *testing.T) {
 		"unknown action":      {"fax.send", nil},
 		"empty identifier":    {"customerio.identify", map[string]any{"identifier": nil}},
 	} {
-		if _, _, err := BuildCall(tc.action, cio, tc.in, "k", time.Now()); err == nil {
+		if _, err := buildCall(tc.action, cio, tc.in, "k", time.Now()); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

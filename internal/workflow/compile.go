@@ -54,6 +54,8 @@ type CompiledStep struct {
 	Then, Else, Body      []*CompiledStep
 	Set, Increment        map[string]*expr.Program
 	Policy                *RetryPolicy
+	// Spec is the action's (nil for a step that calls none).
+	Spec *action.Spec
 }
 
 // RetryPolicy is a step's parsed retry override.
@@ -62,9 +64,12 @@ type RetryPolicy struct {
 	Base, Max   time.Duration
 }
 
-// References are the sources and destinations a workflow may name; Compile
-// checks its references against them (a nil map checks nothing).
+// References are what a workflow may name: Compile checks its actions
+// against Actions (the families this build ships, which the wiring
+// passes in) and its sources and destinations against the others (a nil
+// map checks nothing).
 type References struct {
+	Actions      *action.Registry
 	Sources      map[string]bool   // source ids
 	Destinations map[string]string // destination id → kind
 }
@@ -228,11 +233,11 @@ func (c *compiler) step(path string, s *Step) *CompiledStep {
 }
 
 func (c *compiler) action(path string, s *Step, cs *CompiledStep) {
-	spec, ok := Actions.Action(s.Action)
+	spec, ok := c.refs.Actions.Action(s.Action)
 	if !ok {
 		// The rest of the step is still checked, so that fixing the
 		// action's name does not reveal a second round of problems.
-		c.add(path+".action", "unknown action %q (actions: %s)", s.Action, strings.Join(Actions.ActionKinds(), ", "))
+		c.add(path+".action", "unknown action %q (actions: %s)", s.Action, strings.Join(c.refs.Actions.ActionKinds(), ", "))
 		if _, found := c.refs.Destinations[s.Destination]; s.Destination != "" && c.refs.Destinations != nil && !found {
 			c.add(path+".destination", "no destination %q", s.Destination)
 		}
@@ -241,6 +246,7 @@ func (c *compiler) action(path string, s *Step, cs *CompiledStep) {
 		}
 		return
 	}
+	cs.Spec = spec
 	if spec.Destination != "" || s.Destination != "" {
 		kind, found := c.refs.Destinations[s.Destination]
 		switch {

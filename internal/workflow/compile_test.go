@@ -8,7 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var ctx = References{Sources: map[string]bool{"cio-reports": true, "web": true},
+var ctx = References{Actions: testActions, Sources: map[string]bool{"cio-reports": true, "web": true},
 	Destinations: map[string]string{"cio": "customerio", "my-app": "webhook"}}
 
 func parse(t *testing.T, doc string) *Workflow {

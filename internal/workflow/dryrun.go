@@ -42,7 +42,7 @@ const maxDryItems = 5
 // called), so an expression reading steps.<id>.output fails there, and
 // says so.
 func (r *Registry) DryRun(ctx context.Context, store cdp.Store, w *Workflow, eventID string, now time.Time) (*DryRun, error) {
-	wf, problems := Compile(w, References{Destinations: r.kinds})
+	wf, problems := Compile(w, r.refs())
 	if problems != nil {
 		return nil, cdp.Errorf(cdp.EINVALID, "%s", strings.Join(problems, "; "))
 	}
@@ -193,7 +193,7 @@ func (w *dryWalk) action(ctx context.Context, cs *CompiledStep, st *DryStep) {
 		}
 		in[name] = v
 	}
-	if spec, _ := Actions.Action(cs.Action); spec != nil && spec.EventBody && !has(in, "body") {
+	if cs.Spec != nil && cs.Spec.EventBody && !has(in, "body") {
 		in["body"] = w.vars["event"]
 	}
 	st.Input = redact.Fields(in)
@@ -201,12 +201,12 @@ func (w *dryWalk) action(ctx context.Context, cs *CompiledStep, st *DryStep) {
 	if !ok {
 		dest = noDestination
 	}
-	call, _, err := BuildCall(cs.Action, dest, in, "dry-run:"+st.ID, w.now)
+	call, err := BuildCall(cs.Spec, dest, in, "dry-run:"+st.ID, w.now)
 	if err != nil {
 		st.Error = err.Error()
 		return
 	}
-	req := httpclient.CaptureRequest(call.Request, Actions.Secrets(dest))
+	req := httpclient.CaptureRequest(call.Request, w.r.actions.Secrets(dest))
 	st.Request = &req
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/action"
 	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/cache"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -62,6 +63,9 @@ type Engine struct {
 	// destination held once its breaker closes) under its owner's wait
 	// group, so that closing the node waits for it; nil: a bare goroutine.
 	Go func(f func())
+	// Actions are the action families steps call (the wiring's registry):
+	// they give each destination its client settings and secrets.
+	Actions *action.Registry
 }
 
 // background runs f under e.Go.
@@ -322,7 +326,8 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 		return st.fail(ctx, id, problem)
 	}
 	key := st.run.ID + ":" + id
-	call, spec, err := BuildCall(cs.Action, dest, in, key, st.e.Now())
+	spec := cs.Spec
+	call, err := BuildCall(spec, dest, in, key, st.e.Now())
 	if err != nil {
 		return st.fail(ctx, id, err.Error())
 	}
@@ -330,7 +335,7 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 		return err
 	}
 	var decision breaker.Decision
-	client := Actions.Client(dest)
+	client := st.e.Actions.Client(dest)
 	client.Gate = st.gate(ctx, dest, &decision)
 	// What earlier steps did must be recorded before this step acts, so
 	// that a crash now cannot make them run again.
@@ -482,7 +487,7 @@ func (st *runState) inputs(ctx context.Context, cs *CompiledStep, rec *cdp.StepR
 		}
 		in[name] = v
 	}
-	if spec, _ := Actions.Action(cs.Action); spec != nil && spec.EventBody && !has(in, "body") {
+	if cs.Spec != nil && cs.Spec.EventBody && !has(in, "body") {
 		in["body"] = st.vars["event"]
 	}
 	rec.Input, _ = json.Marshal(in)

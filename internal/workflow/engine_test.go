@@ -61,13 +61,13 @@ func newEngineFixture(t *testing.T, doc string, mutate ...func(*cdp.Event)) *eng
 	}
 	t.Cleanup(func() { store.Close() })
 	f.store = store
-	wf, problems := Compile(parse(t, doc), References{Destinations: map[string]string{"cio": "customerio"}})
+	wf, problems := Compile(parse(t, doc), References{Actions: testActions, Destinations: map[string]string{"cio": "customerio"}})
 	if problems != nil {
 		t.Fatal(problems)
 	}
 	dest := &Destination{ID: "cio", Kind: "customerio", AllowPrivateNetwork: true,
 		Settings: map[string]string{"site_id": "s", "api_key": "k", "track_url": srv.URL}}
-	f.engine = &Engine{Store: store, Client: httpclient.New(nil), Log: slog.New(slog.DiscardHandler),
+	f.engine = &Engine{Store: store, Actions: testActions, Client: httpclient.New(nil), Log: slog.New(slog.DiscardHandler),
 		Workflow: func(_ context.Context, id string, _ int) (*Compiled, error) {
 			if id != wf.ID {
 				return nil, cdp.Errorf(cdp.ENOTFOUND, "no workflow %s", id)

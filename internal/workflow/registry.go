@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/action"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/periodic"
 )
@@ -34,6 +35,7 @@ const (
 // on another.
 type Registry struct {
 	store   Store
+	actions *action.Registry
 	sources []*cdp.Source // the latest set, for their forward_to lists
 	log     *slog.Logger
 	config  []*Compiled
@@ -78,14 +80,14 @@ func versionKey(id string, version int) string { return fmt.Sprintf("%s@%d", id,
 // NewRegistry compiles the configured workflows against the
 // destinations. Call Load before use; SourcesChanged adds the workflows
 // the sources' forward_to lists imply.
-func NewRegistry(store Store, configured []Workflow, dests []*Destination, log *slog.Logger) (*Registry, error) {
-	r := &Registry{store: store, log: log, dests: map[string]*Destination{}, kinds: map[string]string{},
+func NewRegistry(store Store, actions *action.Registry, configured []Workflow, dests []*Destination, log *slog.Logger) (*Registry, error) {
+	r := &Registry{store: store, actions: actions, log: log, dests: map[string]*Destination{}, kinds: map[string]string{},
 		now: time.Now, stored: map[string]*cdp.WorkflowVersion{}}
 	for _, d := range dests {
 		r.dests[d.ID], r.kinds[d.ID] = d, d.Kind
 	}
 	for i := range configured {
-		c, problems := Compile(&configured[i], References{Destinations: r.kinds})
+		c, problems := Compile(&configured[i], r.refs())
 		if problems != nil {
 			return nil, fmt.Errorf("workflow %s: %s", configured[i].ID, strings.Join(problems, "; "))
 		}
@@ -94,6 +96,11 @@ func NewRegistry(store Store, configured []Workflow, dests []*Destination, log *
 	}
 	r.rebuildLocked()
 	return r, nil
+}
+
+// refs are what this registry's workflows may name.
+func (r *Registry) refs() References {
+	return References{Actions: r.actions, Destinations: r.kinds}
 }
 
 // Forward is the workflow a source's forward_to implies for one
@@ -109,7 +116,7 @@ func (r *Registry) CheckSource(src *cdp.Source) map[string]string {
 	problems := map[string]string{}
 	for i, d := range src.ForwardTo {
 		w := Forward(src.ID, d)
-		if _, p := Compile(&w, References{Destinations: r.kinds}); p != nil {
+		if _, p := Compile(&w, r.refs()); p != nil {
 			problems[fmt.Sprintf("forward_to[%d]", i)] = strings.Join(p, "; ")
 		}
 	}
@@ -205,7 +212,7 @@ func (r *Registry) compiled(key string, compile func() (*Compiled, error)) (*Com
 }
 
 func (r *Registry) compile(w *Workflow, version int, origin string, at time.Time) (*Compiled, error) {
-	c, problems := Compile(w, References{Destinations: r.kinds})
+	c, problems := Compile(w, r.refs())
 	if problems != nil {
 		return nil, cdp.Errorf(cdp.EINVALID, "%s", strings.Join(problems, "; "))
 	}

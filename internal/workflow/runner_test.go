@@ -123,7 +123,7 @@ steps: [ { id: send, action: customerio.track_event, destination: cio, with: { i
 	f.gate = func(*http.Request) { once.Do(func() { close(entered) }); <-release }
 	node := func(name string) *Engine {
 		e := f.engine
-		return &Engine{Store: e.Store, Client: e.Client, Workflow: e.Workflow, Destination: e.Destination, Now: e.Now, Log: e.Log,
+		return &Engine{Store: e.Store, Actions: e.Actions, Client: e.Client, Workflow: e.Workflow, Destination: e.Destination, Now: e.Now, Log: e.Log,
 			DefaultRetry: e.DefaultRetry, Metrics: e.Metrics, Node: name, LeaseTTL: e.LeaseTTL}
 	}
 	a, b := node("node-a"), node("node-b")
