@@ -159,7 +159,9 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 	} else {
 		// A node that erases or merges profiles tells the others to drop
 		// the sessions they remember. The signal calls back into the
-		// service it announces for: it is opened once the service exists.
+		// service it announces for (the second of the two two-way links,
+		// docs/architecture.md): it is opened once the service exists and
+		// before any request can make it announce.
 		var changed *natsbus.Signal
 		a.Identity = identity.New(a.Store, func() { changed.Send() })
 		if changed, err = evlog.Signal(a.deploy.prefix+"sy.identity.forget", a.Identity.ProfilesChangedElsewhere); err != nil {
