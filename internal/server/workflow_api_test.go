@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -169,17 +170,11 @@ func TestForwardToOnAPISource(t *testing.T) {
 		t.Fatalf("implied workflow %s", r.body)
 	}
 	wantStatus(t, s.track(t, `{"source":{"id":"shop"},"events":[{"type":"purchase"}]}`), 200)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testenv.Eventually(t, "the purchase forwarded", 10*time.Second, func() bool {
 		mu.Lock()
-		found := slices.ContainsFunc(got, func(b []byte) bool { return strings.Contains(string(b), `"type":"purchase"`) })
-		mu.Unlock()
-		if found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the purchase was not forwarded")
-		}
-	}
+		defer mu.Unlock()
+		return slices.ContainsFunc(got, func(b []byte) bool { return strings.Contains(string(b), `"type":"purchase"`) })
+	})
 	wantStatus(t, s.do(t, "DELETE", "/admin/v1/workflows/forward-shop-app", "", ""), 403)
 	wantStatus(t, s.do(t, "PUT", "/admin/v1/sources/shop", "application/json", `{"id":"shop","kind":"track"}`), 200)
 	wantStatus(t, s.do(t, "GET", "/admin/v1/workflows/forward-shop-app", "", ""), 404)

@@ -42,17 +42,14 @@ func (s *timedStandIn) serve(t *testing.T) *httptest.Server {
 
 func (s *timedStandIn) times(t *testing.T, n int) []time.Time {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	var at []time.Time
+	testenv.Eventually(t, fmt.Sprintf("the stand-in to receive %d requests", n), 20*time.Second, func() bool {
 		s.mu.Lock()
-		at := slices.Clone(s.at)
-		s.mu.Unlock()
-		if len(at) >= n {
-			return at
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the stand-in received %d requests, want %d", len(at), n)
-		}
-	}
+		defer s.mu.Unlock()
+		at = slices.Clone(s.at)
+		return len(at) >= n
+	})
+	return at
 }
 
 func limitedStack(t *testing.T, url string, rateLimit float64) *stack {

@@ -4,7 +4,7 @@ package postgres
 // applied. Append only. Times are Unix nanoseconds (bigint), as in the
 // SQLite store, so that both return times to the nanosecond.
 var migrations = []string{
-	// 1: the whole schema of issue 7.
+	// 1: the whole schema of the first release on PostgreSQL.
 	`CREATE TABLE events (
 		id           text NOT NULL,
 		source_id    text NOT NULL,
@@ -118,26 +118,26 @@ var migrations = []string{
 		events    bigint NOT NULL,
 		PRIMARY KEY (minute, source_id)
 	);`,
-	// 2: the destination whose circuit breaker holds a waiting run (issue
-	// 17), to release those runs when it closes.
+	// 2: the destination whose circuit breaker holds a waiting run, to
+	// release those runs when it closes.
 	`ALTER TABLE runs ADD COLUMN waiting_on text;
 	CREATE INDEX runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`,
-	// 3: alerts (issue 17), one firing alert per key.
+	// 3: alerts, one firing alert per key.
 	recordsTable("alerts") + `
 	CREATE UNIQUE INDEX alerts_firing ON alerts (key) WHERE state = 'firing';
 	CREATE INDEX alerts_state ON alerts (state, seq);`,
-	// 4: backfills (issue 18); one run per workflow, event and backfill.
+	// 4: backfills; one run per workflow, event and backfill.
 	recordsTable("backfills") + `
 	ALTER TABLE runs ADD COLUMN backfill_id text NOT NULL DEFAULT '';
 	ALTER TABLE runs DROP CONSTRAINT runs_workflow_id_event_id_key;
 	ALTER TABLE runs ADD CONSTRAINT runs_workflow_event_backfill UNIQUE (workflow_id, event_id, backfill_id);`,
-	// 5: per-minute counts per writing connection (issue 26): one row that
+	// 5: per-minute counts per writing connection: one row that
 	// every transaction of every node incremented made their commits wait
 	// for each other. Readers sum the writers' rows.
 	`ALTER TABLE event_minutes ADD COLUMN writer integer NOT NULL DEFAULT 0;
 	ALTER TABLE event_minutes DROP CONSTRAINT event_minutes_pkey;
 	ALTER TABLE event_minutes ADD PRIMARY KEY (minute, source_id, writer);`,
-	// 6: leaner writes per event (issue 26). A captured request keeps its
+	// 6: leaner writes per event. A captured request keeps its
 	// header and body packed in data, as the edge packed them (older rows
 	// keep theirs in header and body), and is trimmed in id order (ids are
 	// time-ordered), which needs no second index. Profiles and sessions,

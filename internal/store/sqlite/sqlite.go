@@ -29,7 +29,7 @@ var schema string
 // counts those applied. Append only. Each is SQL, or Go code for what
 // SQL cannot do (compressing stored data).
 var migrations = []migration{
-	// 1: raw request capture (issue 4).
+	// 1: raw request capture.
 	{sql: `ALTER TABLE events ADD COLUMN request_id TEXT;
 	CREATE TABLE IF NOT EXISTS raw_requests (
 		id          TEXT PRIMARY KEY,
@@ -42,7 +42,7 @@ var migrations = []migration{
 		body_size   INTEGER NOT NULL,
 		truncated   INTEGER NOT NULL
 	);`},
-	// 2: workflow runs (issue 5). One run per workflow and event makes run
+	// 2: workflow runs. One run per workflow and event makes run
 	// creation idempotent under redelivery.
 	{sql: `CREATE TABLE IF NOT EXISTS runs (
 		seq         INTEGER PRIMARY KEY,
@@ -59,7 +59,7 @@ var migrations = []migration{
 	);
 	CREATE INDEX IF NOT EXISTS runs_status ON runs (status, workflow_id);
 	CREATE INDEX IF NOT EXISTS runs_next ON runs (next_at) WHERE next_at IS NOT NULL;`},
-	// 3: workflow versions created through the management API (issue 5).
+	// 3: workflow versions created through the management API.
 	{sql: `CREATE TABLE IF NOT EXISTS workflows (
 		id          TEXT NOT NULL,
 		version     INTEGER NOT NULL,
@@ -69,7 +69,7 @@ var migrations = []migration{
 		PRIMARY KEY (id, version)
 	) WITHOUT ROWID;`},
 	// 4: events per source and minute for the console's overview, and the
-	// runs of an event for its page (issue 6).
+	// runs of an event for its page.
 	{sql: `CREATE TABLE IF NOT EXISTS event_minutes (
 		minute     INTEGER NOT NULL,
 		source_id  TEXT NOT NULL,
@@ -77,22 +77,22 @@ var migrations = []migration{
 		PRIMARY KEY (minute, source_id)
 	) WITHOUT ROWID;
 	CREATE INDEX IF NOT EXISTS runs_event ON runs (event_id);`},
-	// 5: run leases, for several nodes advancing runs (issue 7).
+	// 5: run leases, for several nodes advancing runs.
 	{sql: `ALTER TABLE runs ADD COLUMN lease_owner TEXT;
 	ALTER TABLE runs ADD COLUMN lease_until INTEGER;`},
-	// 6: compact storage (issue 14): event and request ids as 16 bytes,
+	// 6: compact storage: event and request ids as 16 bytes,
 	// packed event bodies and captured requests, the request table without
 	// a rowid.
 	{run: compact},
-	// 7: the destination whose circuit breaker holds a waiting run (issue
-	// 17), to release those runs when it closes.
+	// 7: the destination whose circuit breaker holds a waiting run, to
+	// release those runs when it closes.
 	{sql: `ALTER TABLE runs ADD COLUMN waiting_on TEXT;
 	CREATE INDEX IF NOT EXISTS runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`},
-	// 8: alerts (issue 17), one firing alert per key.
+	// 8: alerts, one firing alert per key.
 	{sql: recordsTable("alerts") + `
 	CREATE UNIQUE INDEX IF NOT EXISTS alerts_firing ON alerts (key) WHERE state = 'firing';
 	CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, seq);`},
-	// 9: backfills (issue 18); a run belongs to at most one backfill, and
+	// 9: backfills; a run belongs to at most one backfill, and
 	// one run per workflow, event and backfill (the table is rebuilt:
 	// SQLite cannot change a unique constraint in place).
 	{sql: recordsTable("backfills") + `
