@@ -13,6 +13,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -249,17 +250,11 @@ func TestForwardTo(t *testing.T) {
 			AllowPrivateNetwork: true}}
 	})
 	wantStatus(t, s.postCIO(t, "cio", "", `{"event_id":"F1","object_type":"email","metric":"opened","data":{"identifiers":{"id":"u1"}}}`), 200)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testenv.Eventually(t, "the event forwarded", 10*time.Second, func() bool {
 		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing forwarded")
-		}
-	}
+		defer mu.Unlock()
+		return len(got) == 1
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if err := hooks.VerifyStandard(swSecret, hooks.DefaultTolerance, got[0].Header, bodies[0], time.Now()); err != nil {
