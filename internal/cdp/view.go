@@ -93,7 +93,8 @@ func jsonString(s string) string {
 // jsonTime is t as encoding/json writes a time.
 func jsonTime(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
-// decodeRaw decodes a JSON value; absent or not JSON, it is null.
+// decodeRaw decodes a JSON value; absent, not JSON, or beyond plain values
+// (a number too large for a float64), it is null.
 func decodeRaw(raw json.RawMessage) any {
 	if len(raw) == 0 {
 		return nil
