@@ -53,8 +53,27 @@ func Encode(b *cdp.Batch) []byte {
 	for _, e := range b.Events {
 		size += eventSize(e) + 8
 	}
-	if b.Raw != nil {
-		size += len(b.Raw.Packed) + len(b.Raw.Path) + len(b.Raw.RemoteAddr) + 64
+	if s := b.Session; s != nil {
+		size += len(s.ID) + len(s.ProfileID) + len(s.Context) + len(s.Properties) + 16
+	}
+	// The captured request's header and body travel packed as the store
+	// keeps them (the packing is the costly part, and this is the
+	// request's goroutine).
+	var raw []byte
+	if r := b.Raw; r != nil {
+		headerBody := r.Packed
+		if headerBody == nil {
+			headerBody = packed.EncodeRaw(r)
+		}
+		raw = make([]byte, 0, len(headerBody)+len(r.Method)+len(r.Path)+len(r.RemoteAddr)+48)
+		raw = appendString(raw, rawMethod, r.Method)
+		raw = appendString(raw, rawPath, r.Path)
+		raw = appendString(raw, rawRemote, r.RemoteAddr)
+		raw = appendRaw(raw, rawPacked, headerBody)
+		raw = appendVarint(raw, rawSize, uint64(r.BodySize))
+		raw = appendBool(raw, rawTruncated, r.Truncated)
+		raw = appendTime(raw, rawReceived, r.ReceivedAt)
+		size += len(raw) + 8
 	}
 	out := make([]byte, 0, size)
 	out = appendString(out, batchID, b.ID)
@@ -76,23 +95,9 @@ func Encode(b *cdp.Batch) []byte {
 		out = protowire.AppendTag(out, batchSession, protowire.BytesType)
 		out = protowire.AppendBytes(out, m)
 	}
-	if r := b.Raw; r != nil {
-		var m []byte
-		m = appendString(m, rawMethod, r.Method)
-		m = appendString(m, rawPath, r.Path)
-		m = appendString(m, rawRemote, r.RemoteAddr)
-		// Header and body travel packed as the store keeps them (the
-		// packing is the costly part, and this is the request's goroutine).
-		headerBody := r.Packed
-		if headerBody == nil {
-			headerBody = packed.EncodeRaw(r)
-		}
-		m = appendRaw(m, rawPacked, headerBody)
-		m = appendVarint(m, rawSize, uint64(r.BodySize))
-		m = appendBool(m, rawTruncated, r.Truncated)
-		m = appendTime(m, rawReceived, r.ReceivedAt)
+	if raw != nil {
 		out = protowire.AppendTag(out, batchRaw, protowire.BytesType)
-		out = protowire.AppendBytes(out, m)
+		out = protowire.AppendBytes(out, raw)
 	}
 	return out
 }

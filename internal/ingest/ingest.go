@@ -107,16 +107,8 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 			e.RequestID = b.ID
 		}
 	}
-	// The request's span (the HTTP server's) names the source and the
-	// events; the append is its child, and the parent of what the
-	// processor does with the batch.
-	attrs := []attribute.KeyValue{attribute.String("switchyard.source", b.SourceID), attribute.Int("switchyard.events", len(b.Events))}
-	trace.SpanFromContext(ctx).SetAttributes(attrs...)
-	ctx, span := telemetry.Tracer().Start(ctx, "eventlog append", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	ctx, span := appendSpan(ctx, b)
 	defer span.End()
-	if span.IsRecording() {
-		b.TraceParent = telemetry.Parent(ctx)
-	}
 	data := envelope.Encode(b)
 	n := float64(len(b.Events))
 	start := time.Now()
@@ -302,4 +294,21 @@ func (s *Service) Track(ctx context.Context, r TrackRequest) (TrackResult, error
 		return TrackResult{}, err
 	}
 	return res, nil
+}
+
+// appendSpan starts the span of b's append when tracing is on (off, it
+// is the no-op span and costs the hot path nothing): the request's span
+// (the HTTP server's) is told the source and the events, the append is
+// its child, and b carries the append's traceparent to the processor.
+func appendSpan(ctx context.Context, b *cdp.Batch) (context.Context, trace.Span) {
+	if !telemetry.Enabled() {
+		return ctx, trace.SpanFromContext(context.Background())
+	}
+	attrs := []attribute.KeyValue{attribute.String("switchyard.source", b.SourceID), attribute.Int("switchyard.events", len(b.Events))}
+	trace.SpanFromContext(ctx).SetAttributes(attrs...)
+	ctx, span := telemetry.Tracer().Start(ctx, "eventlog append", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
+	if span.IsRecording() {
+		b.TraceParent = telemetry.Parent(ctx)
+	}
+	return ctx, span
 }

@@ -3,11 +3,17 @@ package telemetry
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -55,11 +61,37 @@ func TestSpanJoinsAndLogs(t *testing.T) {
 }
 
 // Tracing off installs nothing; on, it installs a provider that Enabled
-// sees, and shutting it down flushes without a collector's help.
+// sees, and stopping it sends what was recorded to the collector's
+// OTLP/HTTP endpoint.
 func TestSetup(t *testing.T) {
 	stop, err := Setup(t.Context(), Settings{})
 	if err != nil || Enabled() {
 		t.Fatalf("off: %v, enabled %v", err, Enabled())
 	}
 	_ = stop(t.Context())
+
+	got := make(chan string, 10)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- r.URL.Path + " " + r.Header.Get("Content-Type") + " " + strconv.Itoa(len(body))
+	}))
+	defer collector.Close()
+	stop, err = Setup(t.Context(), Settings{Enabled: true, Endpoint: collector.URL, SamplingRatio: 1, Version: "v-test"})
+	if err != nil || !Enabled() {
+		t.Fatalf("on: %v, enabled %v", err, Enabled())
+	}
+	defer otel.SetTracerProvider(noop.NewTracerProvider())
+	_, span := Tracer().Start(t.Context(), "a span")
+	span.End()
+	if err := stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case req := <-got:
+		if !strings.HasPrefix(req, "/v1/traces application/x-protobuf ") || strings.HasSuffix(req, " 0") {
+			t.Errorf("the collector received %q", req)
+		}
+	default:
+		t.Error("stopping sent nothing to the collector")
+	}
 }
