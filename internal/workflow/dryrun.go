@@ -2,14 +2,14 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"github.com/switchyardhq/switchyard/internal/redact"
 	"strings"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/expr"
-	"github.com/switchyardhq/switchyard/internal/httpclient"
+	"github.com/switchyardhq/switchyard/internal/redact"
 )
 
 // DryRun is what a workflow would do with an event, found without
@@ -30,7 +30,7 @@ type DryStep struct {
 	Kind    string         `json:"kind"`
 	Input   map[string]any `json:"input,omitempty"`
 	Request *cdp.Captured  `json:"request,omitempty"`
-	Value   any            `json:"value,omitempty"` // a filter's or branch's result, a wait's end, profile changes
+	Value   any            `json:"value,omitempty"` // a filter's or branch's result, a wait's end, profile changes, a foreach's items
 	Error   string         `json:"error,omitempty"`
 }
 
@@ -38,9 +38,11 @@ type DryStep struct {
 const maxDryItems = 5
 
 // DryRun compiles w against the destinations and walks it over the
-// stored event eventID. Earlier actions' outputs are unknown (nothing is
-// called), so an expression reading steps.<id>.output fails there, and
-// says so.
+// stored event eventID with the engine's own step code, in dry mode: the
+// run lives only in memory, actions build their request and send nothing,
+// waits do not pause and profile updates change nothing. Earlier actions'
+// outputs are unknown, so an expression reading steps.<id>.output fails
+// there, and says so.
 func (r *Registry) DryRun(ctx context.Context, store cdp.Store, w *Workflow, eventID string, now time.Time) (*DryRun, error) {
 	wf, problems := Compile(w, r.refs())
 	if problems != nil {
@@ -50,14 +52,19 @@ func (r *Registry) DryRun(ctx context.Context, store cdp.Store, w *Workflow, eve
 	if err != nil {
 		return nil, err
 	}
-	vars := exprVars(e, e.View(), now, storePeople(ctx, store, true, true))
-	d := &DryRun{Steps: []DryStep{}}
-	d.Matches = wf.Matches(e.SourceID, e.Type)
-	d.Trigger = fmt.Sprintf("source %s and type %s: ", e.SourceID, e.Type)
-	if !d.Matches {
+	engine := &Engine{Store: store, Destination: r.Destination, Now: func() time.Time { return now }, Actions: r.actions}
+	run := &cdp.Run{ID: "dry-run", WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID, Status: cdp.RunRunning}
+	log := &dryLog{requests: map[string]*cdp.Captured{}}
+	st := &runState{e: engine, run: run, wf: wf, outs: map[string]any{}, byStep: map[string]int{}, dry: log}
+	if err := st.load(ctx, e, e.View()); err != nil {
+		return nil, err
+	}
+	d := &DryRun{Matches: wf.Matches(e.SourceID, e.Type), Trigger: fmt.Sprintf("source %s and type %s: ", e.SourceID, e.Type)}
+	switch {
+	case !d.Matches:
 		d.Trigger += "not selected by the trigger's sources and types"
-	} else if wf.If != nil {
-		ok, err := wf.If.EvalBool(ctx, vars)
+	case wf.If != nil:
+		ok, err := wf.If.EvalBool(ctx, st.vars)
 		d.Matches = err == nil && ok
 		switch {
 		case err != nil:
@@ -67,26 +74,18 @@ func (r *Registry) DryRun(ctx context.Context, store cdp.Store, w *Workflow, eve
 		default:
 			d.Trigger += "selected, and the condition holds"
 		}
-	} else {
+	default:
 		d.Trigger += "selected"
 	}
-	named := map[string]any{}
-	for name, in := range wf.Vars {
-		if in.Program == nil {
-			named[name] = in.Literal
-			continue
-		}
-		v, err := in.Program.Eval(ctx, vars)
-		if err != nil {
-			v = nil
-		}
-		named[name] = v
+	st.mu.Lock()
+	err = st.walk(ctx, wf.Steps, "")
+	st.mu.Unlock()
+	if err != nil && err != errStop {
+		return nil, err
 	}
-	vars["vars"] = named
-	dr := &dryWalk{r: r, d: d, vars: vars, now: now}
-	d.Outcome = dr.walk(ctx, wf.Steps, "")
-	if d.Outcome == "" {
-		d.Outcome = "would succeed"
+	d.Steps, d.Outcome = log.steps, log.outcome()
+	if d.Steps == nil {
+		d.Steps = []DryStep{}
 	}
 	if !d.Matches {
 		d.Outcome = "would not start (" + d.Trigger + "); if it did, it " + d.Outcome
@@ -94,164 +93,89 @@ func (r *Registry) DryRun(ctx context.Context, store cdp.Store, w *Workflow, eve
 	return d, nil
 }
 
-type dryWalk struct {
-	r    *Registry
-	d    *DryRun
-	vars map[string]any
-	now  time.Time
+// dryLog is what a dry run records while the engine's step code walks
+// its run. A runState with one writes nothing and sends nothing: each
+// place where the engine would act on the world asks it instead.
+type dryLog struct {
+	steps    []DryStep
+	requests map[string]*cdp.Captured // by step id: what the action would send
+	current  string                   // the step being executed
+	// how the run ended, if a step ended it: its status, the message, and
+	// the step that ended it.
+	status, msg, at string
 }
 
-// walk returns "" to go on, or how the run would end.
-func (w *dryWalk) walk(ctx context.Context, steps []*CompiledStep, suffix string) string {
-	for _, cs := range steps {
-		id := cs.ID + suffix
-		st := DryStep{ID: id, Kind: strings.Join(cs.kinds(), "")}
-		end := w.step(ctx, cs, &st)
-		w.d.Steps = append(w.d.Steps, st)
-		if end == "" && st.Error != "" {
-			end = "would fail at " + id + ": " + st.Error
-		}
-		if end != "" {
-			return end
-		}
-		if cs.Foreach != nil {
-			if end := w.foreach(ctx, cs, st.Value); end != "" {
-				return end
-			}
-		}
+// exec executes one step as the engine would, and records a row for it.
+func (d *dryLog) exec(ctx context.Context, st *runState, cs *CompiledStep, id string) error {
+	i := len(d.steps)
+	d.steps = append(d.steps, DryStep{ID: id, Kind: strings.Join(cs.kinds(), "")})
+	d.current = id
+	err := st.exec(ctx, cs, id)
+	row, rec := &d.steps[i], st.step(id)
+	row.Request = d.requests[id]
+	if rec.Status == cdp.RunFailed {
+		row.Error = explain(cs, rec.Error)
 	}
-	return ""
-}
-
-// step evaluates one step into st; it returns how the run would end there.
-func (w *dryWalk) step(ctx context.Context, cs *CompiledStep, st *DryStep) string {
 	switch {
 	case cs.Action != "":
-		w.action(ctx, cs, st)
-	case cs.Filter != nil:
-		ok, err := cs.Filter.EvalBool(ctx, w.vars)
-		if err != nil {
-			st.Error = "filter: " + explain(err)
-			return ""
+		if len(rec.Input) > 0 {
+			in := map[string]any{}
+			_ = json.Unmarshal(rec.Input, &in)
+			row.Input = redact.Fields(in)
 		}
-		st.Value = ok
-		if !ok {
-			return "would be skipped at " + st.ID + " (its filter is false)"
-		}
-	case cs.Wait != nil:
-		v, err := cs.Wait.Eval(ctx, w.vars)
-		if err != nil {
-			st.Error = "wait: " + explain(err)
-			return ""
-		}
-		st.Value = fmt.Sprintf("would wait: %v", v)
-	case cs.Branch != nil:
-		ok, err := cs.If.EvalBool(ctx, w.vars)
-		if err != nil {
-			st.Error = "branch.if: " + explain(err)
-			return ""
-		}
-		st.Value = ok
-		steps := cs.Else
-		if ok {
-			steps = cs.Then
-		}
-		return w.walk(ctx, steps, "")
 	case cs.Foreach != nil:
-		v, err := cs.Map.Eval(ctx, w.vars)
-		if err != nil {
-			st.Error = "foreach.items: " + explain(err)
-			return ""
-		}
-		st.Value = v
-	case cs.ProfileUpdate != nil:
-		w.profileUpdate(ctx, cs, st)
-	case cs.Stop:
-		return "would succeed at " + st.ID + " (stop)"
+		_ = json.Unmarshal(rec.Input, &row.Value) // the items
+	default:
+		_ = json.Unmarshal(rec.Output, &row.Value)
 	}
-	return ""
+	return err
 }
 
-// explain is an expression's error, and why it may fail only in a dry run.
-func explain(err error) string {
-	msg := err.Error()
-	if strings.Contains(msg, "steps") || strings.Contains(msg, "output") {
+// end records how a step ended the run.
+func (d *dryLog) end(status, msg string) {
+	if d.status == "" {
+		d.status, d.msg, d.at = status, msg, d.current
+	}
+}
+
+// outcome says how the run would end.
+func (d *dryLog) outcome() string {
+	switch d.status {
+	case cdp.RunFailed:
+		return "would fail at " + d.msg
+	case cdp.RunSkipped:
+		return "would be skipped at " + d.at + " (its filter is false)"
+	case cdp.RunSucceeded:
+		return "would succeed at " + d.at + " (stop)"
+	}
+	return "would succeed"
+}
+
+// explain is a step's error, and why it may fail only in a dry run.
+func explain(cs *CompiledStep, msg string) string {
+	if readsSteps(cs) {
 		msg += " (an earlier action's output: a dry run calls nothing, so it has none)"
 	}
 	return msg
 }
 
-// action maps an action step's inputs and builds the request it would
-// send, credentials masked.
-func (w *dryWalk) action(ctx context.Context, cs *CompiledStep, st *DryStep) {
-	in := map[string]any{}
-	for name, input := range cs.With {
-		v, err := w.evalInput(ctx, input)
-		if err != nil {
-			st.Error = fmt.Sprintf("with.%s: %s", name, explain(err))
-			return
-		}
-		in[name] = v
+// readsSteps reports whether an expression of the step itself reads
+// steps.
+func readsSteps(cs *CompiledStep) bool {
+	progs := []*expr.Program{cs.Filter, cs.Wait, cs.If, cs.Map}
+	for _, in := range cs.With {
+		progs = append(progs, in.Program)
 	}
-	if cs.Spec != nil && cs.Spec.EventBody && !has(in, "body") {
-		in["body"] = w.vars["event"]
+	for _, p := range cs.Set {
+		progs = append(progs, p)
 	}
-	st.Input = redact.Fields(in)
-	dest, ok := w.r.Destination(cs.Destination)
-	if !ok {
-		dest = noDestination
+	for _, p := range cs.Increment {
+		progs = append(progs, p)
 	}
-	call, err := BuildCall(cs.Spec, dest, in, "dry-run:"+st.ID, w.now)
-	if err != nil {
-		st.Error = err.Error()
-		return
-	}
-	req := httpclient.CaptureRequest(call.Request, w.r.actions.Secrets(dest))
-	st.Request = &req
-}
-
-// profileUpdate evaluates the changes a profile.update step would make.
-func (w *dryWalk) profileUpdate(ctx context.Context, cs *CompiledStep, st *DryStep) {
-	changes := map[string]any{}
-	for _, part := range []struct {
-		name  string
-		progs map[string]*expr.Program
-	}{{"set", cs.Set}, {"increment", cs.Increment}} {
-		for k, p := range part.progs {
-			v, err := p.Eval(ctx, w.vars)
-			if err != nil {
-				st.Error = fmt.Sprintf("profile.update.%s.%s: %s", part.name, k, explain(err))
-				return
-			}
-			changes[part.name+"."+k] = v
+	for _, p := range progs {
+		if p.Uses("steps") {
+			return true
 		}
 	}
-	for _, k := range cs.ProfileUpdate.Unset {
-		changes["unset."+k] = true
-	}
-	st.Value = changes
-}
-
-// foreach walks the body for the first items of the list.
-func (w *dryWalk) foreach(ctx context.Context, cs *CompiledStep, items any) string {
-	list, _ := items.([]any)
-	outer := w.vars["item"]
-	defer func() { w.vars["item"] = outer }()
-	for i, item := range list {
-		if i == maxDryItems {
-			break
-		}
-		w.vars["item"] = item
-		if end := w.walk(ctx, cs.Body, fmt.Sprintf("[%d]", i)); end != "" {
-			return end
-		}
-	}
-	return ""
-}
-
-func (w *dryWalk) evalInput(ctx context.Context, in Input) (any, error) {
-	if in.Program == nil {
-		return in.Literal, nil
-	}
-	return in.Program.Eval(ctx, w.vars)
+	return false
 }

@@ -102,8 +102,11 @@ type runState struct {
 	delay      time.Duration  // when the walk stopped to wait
 	byStep     map[string]int // step run index by id
 	acted      bool           // an action was attempted in this Advance
-	dirty      bool           // steps finished since the last write
-	ended      bool           // the run reached a final status
+	// dry, when set, makes this a dry run (DryRun): the run lives only in
+	// memory, nothing is written or sent, and dry records what would be.
+	dry   *dryLog
+	dirty bool // steps finished since the last write
+	ended bool // the run reached a final status
 	// mu is held by whoever advances the run; only a parallel foreach
 	// has more than one goroutine, and they release it only while an
 	// action's request is on the network (see unlocked).
@@ -262,7 +265,11 @@ func (st *runState) walk(ctx context.Context, steps []*CompiledStep, suffix stri
 		case cdp.RunFailed, cdp.RunSkipped:
 			return errStop
 		}
-		if err := st.execTraced(ctx, cs, id); err != nil {
+		exec := st.execTraced
+		if st.dry != nil {
+			exec = func(ctx context.Context, cs *CompiledStep, id string) error { return st.dry.exec(ctx, st, cs, id) }
+		}
+		if err := exec(ctx, cs, id); err != nil {
 			return err
 		}
 	}
@@ -330,6 +337,11 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	call, err := BuildCall(spec, dest, in, key, st.e.Now())
 	if err != nil {
 		return st.fail(ctx, id, err.Error())
+	}
+	if st.dry != nil { // the request is what a dry run shows; its output stays unknown
+		req := httpclient.CaptureRequest(call.Request, st.e.Actions.Secrets(dest))
+		st.dry.requests[id], rec.Status = &req, cdp.RunSucceeded
+		return nil
 	}
 	if err := st.breaker(ctx, dest, rec); err != nil {
 		return err
@@ -559,6 +571,11 @@ func (st *runState) end(ctx context.Context, status, msg string) error {
 	if st.ended {
 		return errStop // a parallel item ended the run first
 	}
+	if st.dry != nil {
+		st.dry.end(status, msg)
+		st.ended = true
+		return errStop
+	}
 	if err := st.e.finish(ctx, st.run, status, msg); err != nil {
 		return err
 	}
@@ -568,6 +585,10 @@ func (st *runState) end(ctx context.Context, status, msg string) error {
 
 // save records the run as it is now.
 func (st *runState) save(ctx context.Context) error {
+	if st.dry != nil {
+		st.dirty = false
+		return nil
+	}
 	st.run.UpdatedAt = st.e.Now().UTC()
 	if err := st.e.record(ctx, st.run); err != nil {
 		return err

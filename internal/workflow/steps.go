@@ -44,12 +44,16 @@ func (st *runState) foreach(ctx context.Context, cs *CompiledStep, id string) er
 	}
 	outer := st.vars["item"]
 	defer func() { st.vars["item"] = outer }()
-	if cs.Foreach.Parallel > 1 {
+	walked := items
+	if st.dry != nil && len(walked) > maxDryItems {
+		walked = walked[:maxDryItems] // enough to show what the body does
+	}
+	if cs.Foreach.Parallel > 1 && st.dry == nil {
 		if err := st.parallel(ctx, cs, items); err != nil {
 			return err
 		}
 	} else {
-		for i, item := range items {
+		for i, item := range walked {
 			st.vars["item"] = item
 			if err := st.walk(ctx, cs.Body, fmt.Sprintf("[%d]", i)); err != nil {
 				return err
@@ -131,6 +135,10 @@ func (st *runState) profileUpdate(ctx context.Context, cs *CompiledStep, id stri
 		}
 		inc[k] = n
 	}
+	if st.dry != nil { // the changes, made to nothing
+		st.done(id, map[string]any{"profile_id": pid, "set": set, "increment": inc, "unset": cs.ProfileUpdate.Unset})
+		return nil
+	}
 	st.done(id, map[string]any{"profile_id": pid})
 	st.run.UpdatedAt = st.e.Now().UTC()
 	err := st.e.Store.Update(ctx, func(tx cdp.Tx) error {
@@ -192,7 +200,7 @@ func (st *runState) wait(ctx context.Context, cs *CompiledStep, id string) error
 			return st.fail(ctx, id, fmt.Sprintf("wait: %v is not a duration or a timestamp", v))
 		}
 	}
-	if d := until.Sub(st.e.Now()); d > 0 {
+	if d := until.Sub(st.e.Now()); d > 0 && st.dry == nil {
 		rec.Status = cdp.RunWaiting
 		rec.Output, _ = json.Marshal(map[string]any{"until": until.UTC()})
 		return st.pause(ctx, d)
