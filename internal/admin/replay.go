@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -18,16 +17,21 @@ import (
 	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 
-// Replayer feeds captured requests back through their ingest routes with
-// the sources' current configuration (a fixed event_type expression, a
-// changed source), making new events marked replay_of the originals.
+// Replayer decodes captured requests again, with their route's decoder
+// and the sources' current configuration (a fixed event_type expression,
+// a changed source), and appends the new events, marked replay_of the
+// originals. A replay is not authenticated again (the request was on
+// arrival, and its capture masks the credentials) nor held to the
+// source's rate limit, but it waits, like any request, while the event
+// log is overloaded.
 type Replayer struct {
 	Store   cdp.Store
 	Sources interface {
 		Get(id string) (*cdp.Source, bool)
 	}
-	// Ingest serves the ingest routes the requests came in on.
-	Ingest http.Handler
+	Ingest *ingest.Service
+	// Decoders are the ingest routes' decoders, by route.
+	Decoders *ingest.Routes
 }
 
 // ReplayRequest selects the events whose requests to replay.
@@ -186,11 +190,22 @@ func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cd
 	}
 }
 
-// replayOne serves one captured request again, as replay r.
+// replayOne decodes one captured request again and appends its events
+// as replay r.
 func (rp *Replayer) replayOne(ctx context.Context, raw *cdp.RawRequest, r *ingest.Replay) (int, error) {
-	req, err := http.NewRequestWithContext(ingest.WithReplay(ctx, r), raw.Method, raw.Path, bytes.NewReader(raw.Body))
+	if _, over := rp.Ingest.Overloaded("replay"); over {
+		return 0, errors.New("the event log is overloaded: replay it again later")
+	}
+	req, err := http.NewRequestWithContext(ctx, raw.Method, raw.Path, bytes.NewReader(raw.Body))
 	if err != nil {
 		return 0, fmt.Errorf("the captured request does not parse: %w", err)
+	}
+	decode, values, ok := rp.Decoders.Match(raw.Method, req.URL.EscapedPath())
+	if !ok {
+		return 0, fmt.Errorf("no ingest route takes %s %s any more", raw.Method, req.URL.Path)
+	}
+	for name, v := range values {
+		req.SetPathValue(name, v)
 	}
 	for k, vs := range raw.Headers() {
 		if k == "Host" {
@@ -200,12 +215,11 @@ func (rp *Replayer) replayOne(ctx context.Context, raw *cdp.RawRequest, r *inges
 		req.Header[k] = vs
 	}
 	req.RemoteAddr = raw.RemoteAddr
-	rec := httptest.NewRecorder()
-	rp.Ingest.ServeHTTP(rec, req)
-	if rec.Code >= 300 {
-		return 0, fmt.Errorf("the route answered %d: %s", rec.Code, strings.TrimSpace(rec.Body.String()))
+	dec, err := decode(req, raw.Body, r.Source)
+	if err != nil {
+		return 0, fmt.Errorf("the request no longer decodes: %s", cdp.ErrorMessage(err))
 	}
-	return r.Made(), nil
+	return rp.Ingest.Replay(ctx, r, dec)
 }
 
 // selection is a replay's time range and filter.

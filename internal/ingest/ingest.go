@@ -96,7 +96,12 @@ func (s *Service) Rejected(sourceID string, n int) {
 // when the batch travels alone; the store's unique (source, message id)
 // catches every other repeat.
 func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, err error) {
-	if r := ReplayFrom(ctx); r != nil {
+	return s.publish(ctx, b, nil)
+}
+
+// publish is Publish, of the events of replay r when r is set.
+func (s *Service) publish(ctx context.Context, b *cdp.Batch, r *Replay) (duplicate bool, err error) {
+	if r != nil {
 		r.stamp(b) // its events point at the original request's capture
 	} else if raw := cdp.RawRequestFrom(ctx); raw != nil && b.Raw == nil {
 		if src, ok := s.sources.Get(b.SourceID); ok {
@@ -142,6 +147,12 @@ func (s *Service) Append(ctx context.Context, src *cdp.Source, events ...*cdp.Ev
 	if err := checkEvents(events); err != nil {
 		return false, err
 	}
+	return s.Publish(ctx, s.batch(src, events))
+}
+
+// batch stamps events with ids, source and receive time (and the current
+// time when they carry none) as one batch.
+func (s *Service) batch(src *cdp.Source, events []*cdp.Event) *cdp.Batch {
 	now := s.now().UTC()
 	b := &cdp.Batch{ID: cdp.NewID(), SourceID: src.ID, ReceivedAt: now, Events: events}
 	for _, e := range events {
@@ -150,7 +161,7 @@ func (s *Service) Append(ctx context.Context, src *cdp.Source, events ...*cdp.Ev
 			e.Timestamp = now
 		}
 	}
-	return s.Publish(ctx, b)
+	return b
 }
 
 // redactRaw masks a source's own credentials wherever a client put them
@@ -212,6 +223,8 @@ type TrackRequest struct {
 	// Events carry Type, MessageID, Timestamp (zero = now), Properties,
 	// Context and flags; the service assigns ids, profile and session.
 	Events []*cdp.Event
+	// replay, when set, is the replay this request is (Service.Replay).
+	replay *Replay
 }
 
 // TrackResult is what the tracker response reports.
@@ -226,13 +239,18 @@ type TrackResult struct {
 // new profile or session implies (Tracardi's code), and
 // appends everything to the event log as one batch.
 func (s *Service) Track(ctx context.Context, r TrackRequest) (TrackResult, error) {
+	r.replay = nil
+	return s.track(ctx, r)
+}
+
+func (s *Service) track(ctx context.Context, r TrackRequest) (TrackResult, error) {
 	if err := errors.Join(CheckID("session id", r.SessionID), CheckID("profile id", r.ProfileID), checkEvents(r.Events)); err != nil {
 		return TrackResult{}, err
 	}
 	validUTF8(&r.Context)
 	validUTF8(&r.Properties)
 	var sess identity.SessionResult
-	if rp := ReplayFrom(ctx); rp != nil && (rp.ProfileID != "" || rp.SessionID != "") {
+	if rp := r.replay; rp != nil && (rp.ProfileID != "" || rp.SessionID != "") {
 		// A replay belongs to the original's profile and session: it
 		// creates neither again.
 		sess = identity.SessionResult{ProfileID: rp.ProfileID, SessionID: rp.SessionID}
@@ -290,7 +308,7 @@ func (s *Service) Track(ctx context.Context, r TrackRequest) (TrackResult, error
 		}
 		res.EventIDs = append(res.EventIDs, e.ID)
 	}
-	if _, err := s.Publish(ctx, b); err != nil {
+	if _, err := s.publish(ctx, b, r.replay); err != nil {
 		return TrackResult{}, err
 	}
 	return res, nil

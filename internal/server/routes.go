@@ -13,76 +13,112 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/console"
 	"github.com/switchyardhq/switchyard/internal/httpx"
+	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/telemetry"
 )
 
-// addIngestRoutes registers the compatible ingest APIs: everything
-// clients and SDKs send events to. Each route that appends events is
-// refused, before its body is read, while the event log's backlog is over
-// its bound (backpressure), in its API's dialect.
-func addIngestRoutes(mux *http.ServeMux, d Deps) {
-	maxBody := d.Config.MaxBodyBytes
-	// Every ingest request is captured (raw_capture) for the events it appends.
-	// Each is traced (when tracing is on), outermost, so that the span
-	// covers the whole request.
-	route := mux.Handle
-	if telemetry.Enabled() {
-		route = func(pattern string, h http.Handler) { mux.Handle(pattern, telemetry.Server(pattern, h)) }
-	}
-	handle := route
-	if rc := d.Config.RawCapture; rc.Enabled {
-		handle = func(pattern string, h http.Handler) { route(pattern, httpx.Capture(rc.MaxBodyBytes, h)) }
-	}
-	shed := func(refuse func(http.ResponseWriter, *http.Request)) func(string, http.Handler) {
-		return func(pattern string, h http.Handler) {
-			handle(pattern, httpx.Shed(d.Ingest.Overloaded, pattern, refuse, h))
-		}
-	}
-	track, cioRoute, hook := shed(tracardi.Refuse), shed(customerio.Refuse), shed(webhook.Refuse)
+// ingestRoute is one route of the compatible ingest APIs: its handler,
+// the decoder replay calls for a route that appends events, and, for
+// those, how it answers a request refused under backpressure.
+type ingestRoute struct {
+	pattern string
+	handler http.Handler
+	decode  ingest.Decoder
+	refuse  func(http.ResponseWriter, *http.Request)
+}
 
-	// Tracardi collector (docs/api.md).
-	track("POST /track", httpx.CORS(tracardi.HandleTrack(d.Log, d.Ingest, maxBody)))
-	handle("PUT /track", httpx.CORS(tracardi.HandleTrackPut(d.Log, maxBody)))
-	handle("OPTIONS /track", httpx.Preflight())
+// ingestRoutes are the compatible ingest APIs: everything clients and
+// SDKs send events to (docs/api.md). Each handler authenticates a
+// request, reads it, decodes it with its route's decoder, appends what it
+// decoded and answers in its API's dialect.
+func ingestRoutes(d Deps) []ingestRoute {
+	maxBody := d.Config.MaxBodyBytes
+	var routes []ingestRoute
+	add := func(pattern string, h http.Handler, dec ingest.Decoder, refuse func(http.ResponseWriter, *http.Request)) {
+		routes = append(routes, ingestRoute{pattern: pattern, handler: h, decode: dec, refuse: refuse})
+	}
+	preflight := func(pattern string) { add(pattern, httpx.Preflight(), nil, nil) }
+
+	// Tracardi collector.
+	add("POST /track", httpx.CORS(tracardi.HandleTrack(d.Log, d.Ingest, maxBody)), tracardi.Track, tracardi.Refuse)
+	add("PUT /track", httpx.CORS(tracardi.HandleTrackPut(d.Log, maxBody)), nil, nil)
+	preflight("OPTIONS /track")
 	collect := httpx.CORS(tracardi.HandleCollect(d.Log, d.Ingest, maxBody))
 	for _, path := range []string{"/collect/{type}/{source}", "/collect/{type}/{source}/{session}"} {
-		track("GET "+path, collect)
-		track("POST "+path, collect)
-		handle("OPTIONS "+path, httpx.Preflight())
+		add("GET "+path, collect, tracardi.Collect, tracardi.Refuse)
+		add("POST "+path, collect, tracardi.Collect, tracardi.Refuse)
+		preflight("OPTIONS " + path)
 	}
 
-	// Customer.io Track API v1 and v2 (docs/api.md).
+	// Customer.io Track API v1 and v2.
 	cio := customerio.New(d.Log, d.Ingest, d.Sources, maxBody)
-	handle("GET /api/v1/accounts/region", cio.Auth(cio.Region))
-	cioRoute("PUT /api/v1/customers/{identifier}", cio.Auth(cio.Identify))
-	cioRoute("DELETE /api/v1/customers/{identifier}", cio.Auth(cio.Delete))
-	cioRoute("POST /api/v1/customers/{identifier}/events", cio.Auth(cio.Track))
-	cioRoute("POST /api/v1/events", cio.Auth(cio.TrackAnonymous))
-	cioRoute("PUT /api/v1/customers/{identifier}/devices", cio.Auth(cio.AddDevice))
-	cioRoute("DELETE /api/v1/customers/{identifier}/devices/{device_id}", cio.Auth(cio.DeleteDevice))
-	cioRoute("POST /api/v1/customers/{identifier}/suppress", cio.Auth(cio.Suppress))
-	cioRoute("POST /api/v1/customers/{identifier}/unsuppress", cio.Auth(cio.Unsuppress))
-	cioRoute("POST /api/v1/merge_customers", cio.Auth(cio.Merge))
-	cioRoute("POST /api/v1/segments/{segment_id}/add_customers", cio.Auth(cio.Segment(cdp.OpSegmentAdd)))
-	cioRoute("POST /api/v1/segments/{segment_id}/remove_customers", cio.Auth(cio.Segment(cdp.OpSegmentRemove)))
-	cioRoute("POST /api/v1/metrics", cio.Auth(cio.Metrics))
-	cioRoute("POST /api/v1/push/events", cio.Auth(cio.PushEvents))
-	cioRoute("POST /api/v1/forms/{form_id}/submit", cio.Auth(cio.SubmitForm))
-	cioRoute("POST /unsubscribe/{delivery_id}", cio.Unsubscribe())
-	cioRoute("POST /api/v2/entity", cio.Auth(cio.Entity))
-	cioRoute("POST /api/v2/batch", cio.Auth(cio.Batch))
+	v1 := func(pattern string, dec ingest.Decoder) { add(pattern, cio.Serve(dec), dec, customerio.Refuse) }
+	add("GET /api/v1/accounts/region", cio.Auth(cio.Region), nil, nil)
+	v1("PUT /api/v1/customers/{identifier}", cio.Identify)
+	v1("DELETE /api/v1/customers/{identifier}", cio.Delete)
+	v1("POST /api/v1/customers/{identifier}/events", cio.Track)
+	v1("POST /api/v1/events", cio.TrackAnonymous)
+	v1("PUT /api/v1/customers/{identifier}/devices", cio.AddDevice)
+	v1("DELETE /api/v1/customers/{identifier}/devices/{device_id}", cio.DeleteDevice)
+	v1("POST /api/v1/customers/{identifier}/suppress", cio.Suppress)
+	v1("POST /api/v1/customers/{identifier}/unsuppress", cio.Unsuppress)
+	v1("POST /api/v1/merge_customers", cio.Merge)
+	v1("POST /api/v1/segments/{segment_id}/add_customers", cio.Segment(cdp.OpSegmentAdd))
+	v1("POST /api/v1/segments/{segment_id}/remove_customers", cio.Segment(cdp.OpSegmentRemove))
+	v1("POST /api/v1/metrics", cio.Metrics)
+	v1("POST /api/v1/push/events", cio.PushEvents)
+	add("POST /api/v1/forms/{form_id}/submit", cio.ServeForm(cio.SubmitForm), cio.SubmitForm, customerio.Refuse)
+	add("POST /unsubscribe/{delivery_id}", cio.ServeUnsubscribe(cio.Unsubscribe), cio.Unsubscribe, customerio.Refuse)
+	add("POST /api/v2/entity", cio.ServeV2(cio.Entity), cio.Entity, customerio.Refuse)
+	add("POST /api/v2/batch", cio.ServeV2(cio.Batch), cio.Batch, customerio.Refuse)
 
-	// Customer.io Data Pipelines (docs/api.md): the server
-	// paths, and the browser SDK's one-letter paths (CORS, text/plain).
+	// Customer.io Data Pipelines: the server paths, and the browser SDK's
+	// one-letter paths (CORS, text/plain).
 	for _, typ := range []string{"identify", "track", "page", "screen", "group", "alias", "batch"} {
-		cioRoute("POST /v1/"+typ, cio.Pipelines(typ))
-		cioRoute("POST /v1/"+typ[:1], httpx.CORS(cio.Pipelines(typ)))
-		handle("OPTIONS /v1/"+typ[:1], httpx.Preflight())
+		serve, dec := cio.ServePipelines(typ), cio.Pipelines(typ)
+		add("POST /v1/"+typ, serve, dec, customerio.Refuse)
+		add("POST /v1/"+typ[:1], httpx.CORS(serve), dec, customerio.Refuse)
+		preflight("OPTIONS /v1/" + typ[:1])
 	}
 
 	// Inbound webhooks: Customer.io reporting webhooks and any provider's
-	// signed webhooks (docs/api.md).
-	hook("POST /webhooks/{source}", webhook.New(d.Log, d.Ingest, d.Metrics, maxBody).Receive())
+	// signed webhooks.
+	hooks := webhook.New(d.Log, d.Ingest, d.Metrics, maxBody)
+	add("POST /webhooks/{source}", hooks.Receive(), hooks.Decode, webhook.Refuse)
+	return routes
+}
+
+// addIngestRoutes registers the ingest routes. Each route that appends
+// events is refused, before its body is read, while the event log's
+// backlog is over its bound (backpressure), in its API's dialect; its
+// requests are captured (raw_capture) for the events they append, and
+// traced (when tracing is on), outermost, so that the span covers the
+// whole request.
+func addIngestRoutes(mux *http.ServeMux, d Deps, routes []ingestRoute) {
+	for _, rt := range routes {
+		h := rt.handler
+		if rt.refuse != nil {
+			h = httpx.Shed(d.Ingest.Overloaded, rt.pattern, rt.refuse, h)
+		}
+		if rc := d.Config.RawCapture; rc.Enabled {
+			h = httpx.Capture(rc.MaxBodyBytes, h)
+		}
+		if telemetry.Enabled() {
+			h = telemetry.Server(rt.pattern, h)
+		}
+		mux.Handle(rt.pattern, h)
+	}
+}
+
+// decoders are the ingest routes' decoders, for replay.
+func decoders(routes []ingestRoute) *ingest.Routes {
+	table := &ingest.Routes{}
+	for _, rt := range routes {
+		if rt.decode != nil {
+			table.Add(rt.pattern, rt.decode)
+		}
+	}
+	return table
 }
 
 // addOpsRoutes registers health, readiness and metrics.
@@ -102,7 +138,7 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 }
 
 // addAdminRoutes registers the management API and the console.
-func addAdminRoutes(mux *http.ServeMux, d Deps) {
+func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	log, store := d.Log, d.Store
 	guard, access := admin.NewGuard(log, d.Config.Admin.AllowedHosts), d.access()
 	handle := func(pattern string, h http.Handler) {
@@ -110,10 +146,9 @@ func addAdminRoutes(mux *http.ServeMux, d Deps) {
 	}
 	handle("GET /admin/v1/events", admin.ListEvents(log, store))
 	handle("GET /admin/v1/events/{id}", admin.GetEvent(log, store))
-	// Replays go through the ingest routes again, as their requests did.
-	ingestRoutes := http.NewServeMux()
-	addIngestRoutes(ingestRoutes, d)
-	replayer := &admin.Replayer{Store: store, Sources: d.Sources, Ingest: ingestRoutes}
+	// Replays decode their captured requests again with the ingest
+	// routes' decoders.
+	replayer := &admin.Replayer{Store: store, Sources: d.Sources, Ingest: d.Ingest, Decoders: decoders(ingestRoutes)}
 	handle("POST /admin/v1/events/{id}/replay", admin.ReplayEvent(log, replayer))
 	handle("POST /admin/v1/replays", admin.Replays(log, replayer))
 	handle("GET /admin/v1/profiles", admin.FindProfile(log, store))

@@ -60,10 +60,11 @@ func (d Deps) access() *auth.Access {
 // the management API has a listener of its own, the management API.
 func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	addIngestRoutes(mux, d)
+	routes := ingestRoutes(d)
+	addIngestRoutes(mux, d, routes)
 	addOpsRoutes(mux, d)
 	if d.Config.Admin.Listen == "" {
-		addAdminRoutes(mux, d)
+		addAdminRoutes(mux, d, routes)
 	}
 	return wrap(d, mux)
 }
@@ -71,7 +72,7 @@ func New(d Deps) http.Handler {
 // NewAdmin returns the handler of the separate management listener.
 func NewAdmin(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	addAdminRoutes(mux, d)
+	addAdminRoutes(mux, d, ingestRoutes(d)) // for their decoders: replay
 	addOpsRoutes(mux, d)
 	return wrap(d, mux)
 }

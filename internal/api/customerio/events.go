@@ -6,50 +6,49 @@ import (
 	"strings"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 
-// Track serves POST /api/v1/customers/{identifier}/events.
-func (a *API) Track(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	path, ok := pathPerson(w, r)
-	if !ok {
-		return
+// Track decodes POST /api/v1/customers/{identifier}/events.
+func (a *API) Track(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	path, err := pathPerson(r)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
-	e, ok := a.decodeEvent(w, r)
-	if !ok {
-		return
+	e, err := decodeEvent(r, body)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
 	e.UserID = r.PathValue("identifier")
 	e.Identifiers = []cdp.Identifier{path}
-	a.publish(w, r, src, e)
+	return events(e), nil
 }
 
-// TrackAnonymous serves POST /api/v1/events: an event of no known person,
-// kept with its anonymous_id until an identify names that id.
-func (a *API) TrackAnonymous(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	e, ok := a.decodeEvent(w, r)
-	if !ok {
-		return
+// TrackAnonymous decodes POST /api/v1/events: an event of no known
+// person, kept with its anonymous_id until an identify names that id.
+func (a *API) TrackAnonymous(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	e, err := decodeEvent(r, body)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
 	if e.AnonymousID != "" {
 		e.Identifiers = []cdp.Identifier{{Kind: cdp.IdentifierAnonymousID, Value: e.AnonymousID}}
 	}
-	a.publish(w, r, src, e)
+	return events(e), nil
 }
 
-// decodeEvent reads and validates a v1 event body; on a problem it
-// answers it and reports false.
-func (a *API) decodeEvent(w http.ResponseWriter, r *http.Request) (*cdp.Event, bool) {
-	obj, ok := a.readObject(w, r)
-	if !ok {
-		return nil, false
+// decodeEvent reads and validates a v1 event body.
+func decodeEvent(r *http.Request, body []byte) (*cdp.Event, error) {
+	obj, err := bodyObject(body)
+	if err != nil {
+		return nil, err
 	}
 	e, msg := trackEvent(r, obj["name"], stringAttr(obj, "type"), stringAttr(obj, "id"), obj["timestamp"], obj["data"])
 	if msg != "" {
-		fail(w, http.StatusBadRequest, msg)
-		return nil, false
+		return nil, invalid(msg)
 	}
 	e.AnonymousID = stringAttr(obj, "anonymous_id")
-	return e, true
+	return e, nil
 }
 
 // trackEvent validates an event with the documented messages and

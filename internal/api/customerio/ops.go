@@ -6,35 +6,35 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpx"
+	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 
-// personOp publishes an operation on the person in the path.
-func (a *API) personOp(w http.ResponseWriter, r *http.Request, src *cdp.Source, typ, op string, props any) {
-	path, ok := pathPerson(w, r)
-	if !ok {
-		return
+// personOp is an operation on the person in the path.
+func personOp(r *http.Request, typ, op string, props any) (ingest.Decoded, error) {
+	path, err := pathPerson(r)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
 	e := baseEvent(r, typ, r.PathValue("identifier"))
 	e.Op, e.Identifiers = op, []cdp.Identifier{path}
 	if props != nil {
 		e.Properties, _ = json.Marshal(props)
 	}
-	a.publish(w, r, src, e)
+	return events(e), nil
 }
 
-// AddDevice serves PUT /api/v1/customers/{identifier}/devices.
+// AddDevice decodes PUT /api/v1/customers/{identifier}/devices.
 // last_used may be a number or, as go-customerio sends it, a string.
-func (a *API) AddDevice(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	obj, ok := a.readObject(w, r)
-	if !ok {
-		return
+func (a *API) AddDevice(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	obj, err := bodyObject(body)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
 	d, msg := parseDevice(obj["device"], "id")
 	if msg != "" {
-		fail(w, http.StatusBadRequest, msg)
-		return
+		return ingest.Decoded{}, invalid(msg)
 	}
-	a.personOp(w, r, src, "device_added", cdp.OpDeviceAdd, d)
+	return personOp(r, "device_added", cdp.OpDeviceAdd, d)
 }
 
 // parseDevice reads a device object whose token is under key (v1 "id",
@@ -63,21 +63,21 @@ func parseDevice(raw json.RawMessage, key string) (cdp.Device, string) {
 	return d, ""
 }
 
-// DeleteDevice serves DELETE /api/v1/customers/{identifier}/devices/{device_id}.
-func (a *API) DeleteDevice(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	a.personOp(w, r, src, "device_deleted", cdp.OpDeviceDelete, cdp.Device{ID: r.PathValue("device_id")})
+// DeleteDevice decodes DELETE /api/v1/customers/{identifier}/devices/{device_id}.
+func (a *API) DeleteDevice(r *http.Request, _ []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	return personOp(r, "device_deleted", cdp.OpDeviceDelete, cdp.Device{ID: r.PathValue("device_id")})
 }
 
-// Suppress serves POST /api/v1/customers/{identifier}/suppress. Unlike
+// Suppress decodes POST /api/v1/customers/{identifier}/suppress. Unlike
 // Customer.io, which deletes the person, the profile is kept and flagged
 // suppressed: Switchyard is the record others (and workflows) consult.
-func (a *API) Suppress(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	a.personOp(w, r, src, "suppressed", cdp.OpSuppress, nil)
+func (a *API) Suppress(r *http.Request, _ []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	return personOp(r, "suppressed", cdp.OpSuppress, nil)
 }
 
-// Unsuppress serves POST /api/v1/customers/{identifier}/unsuppress.
-func (a *API) Unsuppress(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	a.personOp(w, r, src, "unsuppressed", cdp.OpUnsuppress, nil)
+// Unsuppress decodes POST /api/v1/customers/{identifier}/unsuppress.
+func (a *API) Unsuppress(r *http.Request, _ []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	return personOp(r, "unsuppressed", cdp.OpUnsuppress, nil)
 }
 
 // oneIdentifier reads {"id"|"email"|"cio_id": "…"} with exactly one key.
@@ -96,65 +96,60 @@ func oneIdentifier(raw json.RawMessage) (cdp.Identifier, bool) {
 	return cdp.Identifier{}, false
 }
 
-// Merge serves POST /api/v1/merge_customers: the secondary person is merged
-// into the primary; nothing happens unless both exist.
-func (a *API) Merge(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	obj, ok := a.readObject(w, r)
-	if !ok {
-		return
+// Merge decodes POST /api/v1/merge_customers: the secondary person is
+// merged into the primary; nothing happens unless both exist.
+func (a *API) Merge(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	obj, err := bodyObject(body)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
 	primary, ok := oneIdentifier(obj["primary"])
 	if !ok {
-		fail(w, http.StatusBadRequest, "primary must name one person by id, email or cio_id")
-		return
+		return ingest.Decoded{}, invalid("primary must name one person by id, email or cio_id")
 	}
 	secondary, ok := oneIdentifier(obj["secondary"])
 	if !ok {
-		fail(w, http.StatusBadRequest, "secondary must name one person by id, email or cio_id")
-		return
+		return ingest.Decoded{}, invalid("secondary must name one person by id, email or cio_id")
 	}
 	e := baseEvent(r, "merge", primary.Value)
 	e.Op, e.Identifiers = cdp.OpMerge, []cdp.Identifier{primary}
 	e.Properties, _ = json.Marshal(map[string]any{"secondary": secondary})
-	a.publish(w, r, src, e)
+	return events(e), nil
 }
 
 // maxSegmentIDs bounds the ids of one segment call.
 const maxSegmentIDs = 1000
 
-// Segment serves POST /api/v1/segments/{segment_id}/add_customers and
+// Segment decodes POST /api/v1/segments/{segment_id}/add_customers and
 // remove_customers (?id_type=id|email|cio_id): membership is kept on the
 // profiles; people Switchyard does not know are ignored.
-func (a *API) Segment(op string) func(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	return func(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
+func (a *API) Segment(op string) ingest.Decoder {
+	return func(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
 		kind := r.URL.Query().Get("id_type")
 		if kind == "" {
 			kind = cdp.IdentifierID
 		}
 		if kind != cdp.IdentifierID && kind != cdp.IdentifierEmail && kind != cdp.IdentifierCioID {
-			fail(w, http.StatusBadRequest, "id_type must be one of id, email, cio_id")
-			return
+			return ingest.Decoded{}, invalid("id_type must be one of id, email, cio_id")
 		}
-		obj, ok := a.readObject(w, r)
-		if !ok {
-			return
+		obj, err := bodyObject(body)
+		if err != nil {
+			return ingest.Decoded{}, err
 		}
 		var ids []string
 		if json.Unmarshal(obj["ids"], &ids) != nil || len(ids) < 1 || len(ids) > maxSegmentIDs {
-			fail(w, http.StatusBadRequest, "ids must be a list of 1 to 1000 strings")
-			return
+			return ingest.Decoded{}, invalid("ids must be a list of 1 to 1000 strings")
 		}
 		e := baseEvent(r, op, "")
 		e.Op = op
 		for _, id := range ids {
 			ident, err := cdp.NewIdentifier(kind, id)
 			if err != nil {
-				fail(w, http.StatusBadRequest, "ids must not contain blank values")
-				return
+				return ingest.Decoded{}, invalid("ids must not contain blank values")
 			}
 			e.Identifiers = append(e.Identifiers, ident)
 		}
 		e.Properties, _ = json.Marshal(map[string]string{"segment_id": r.PathValue("segment_id")})
-		a.publish(w, r, src, e)
+		return events(e), nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpx"
+	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 
 // Limits of the Track API, as Customer.io documents them.
@@ -36,35 +37,26 @@ func personIdentifier(raw string) (cdp.Identifier, string) {
 	return cdp.Identifier{Kind: cdp.IdentifierID, Value: raw}, ""
 }
 
-// pathPerson reads the person named by the {identifier} path segment;
-// on a bad one it answers 400 and reports false.
-func pathPerson(w http.ResponseWriter, r *http.Request) (cdp.Identifier, bool) {
+// pathPerson reads the person named by the {identifier} path segment.
+func pathPerson(r *http.Request) (cdp.Identifier, error) {
 	ident, msg := personIdentifier(r.PathValue("identifier"))
 	if msg != "" {
-		fail(w, http.StatusBadRequest, msg)
-		return ident, false
+		return ident, invalid(msg)
 	}
-	return ident, true
+	return ident, nil
 }
 
-// readObject reads the body as a JSON object; an empty or null body is {}.
-// On a problem it answers it and reports false.
-func (a *API) readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, bool) {
-	body, err := httpx.ReadBody(w, r, a.maxBody)
-	if err != nil {
-		fail(w, httpx.Status(cdp.ErrorCode(err)), cdp.ErrorMessage(err))
-		return nil, false
-	}
+// bodyObject reads a body as a JSON object; an empty or null body is {}.
+func bodyObject(body []byte) (map[string]json.RawMessage, error) {
 	trimmed := strings.TrimSpace(string(body))
 	if trimmed == "" || trimmed == "null" { // go-customerio sends null for nil attributes
-		return map[string]json.RawMessage{}, true
+		return map[string]json.RawMessage{}, nil
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
-		fail(w, http.StatusBadRequest, "request body must be a JSON object")
-		return nil, false
+		return nil, invalid("request body must be a JSON object")
 	}
-	return obj, true
+	return obj, nil
 }
 
 // baseEvent is what every Track API event shares.
@@ -73,23 +65,22 @@ func baseEvent(r *http.Request, typ, userID string) *cdp.Event {
 		Properties: json.RawMessage(`{}`), Context: json.RawMessage(`{}`)}
 }
 
-// Identify serves PUT /api/v1/customers/{identifier}: create or
+// Identify decodes PUT /api/v1/customers/{identifier}: create or
 // update a person, their attributes becoming profile traits.
-func (a *API) Identify(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	path, ok := pathPerson(w, r)
-	if !ok {
-		return
+func (a *API) Identify(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	path, err := pathPerson(r)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
-	attrs, ok := a.readObject(w, r)
-	if !ok {
-		return
+	attrs, err := bodyObject(body)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
 	e, msg := identifyEvent(r, path, r.PathValue("identifier"), attrs)
 	if msg != "" {
-		fail(w, http.StatusBadRequest, msg)
-		return
+		return ingest.Decoded{}, invalid(msg)
 	}
-	a.publish(w, r, src, e)
+	return events(e), nil
 }
 
 // setTime dates e with the Unix seconds in raw, if it holds any.
@@ -230,20 +221,17 @@ func stringAttr(attrs map[string]json.RawMessage, key string) string {
 	return strings.TrimSpace(s)
 }
 
-// Delete serves DELETE /api/v1/customers/{identifier}: the person, their
-// identifiers and their events are erased. The delete itself is not kept.
-func (a *API) Delete(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	path, ok := pathPerson(w, r)
-	if !ok {
-		return
-	}
-	if _, err := httpx.ReadBody(w, r, a.maxBody); err != nil { // DELETE may carry {} (node, python)
-		a.failErr(w, r, err)
-		return
+// Delete decodes DELETE /api/v1/customers/{identifier}: the person, their
+// identifiers and their events are erased. The delete itself is not kept;
+// its body, if any, is ignored ({} from node and python).
+func (a *API) Delete(r *http.Request, _ []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	path, err := pathPerson(r)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
 	e := baseEvent(r, "delete", r.PathValue("identifier"))
 	e.Op, e.Identifiers, e.Ephemeral = cdp.OpDelete, []cdp.Identifier{path}, true
-	a.publish(w, r, src, e)
+	return events(e), nil
 }
 
 // Region serves GET /api/v1/accounts/region.
@@ -253,19 +241,4 @@ func (a *API) Region(w http.ResponseWriter, r *http.Request, _ *cdp.Source) {
 		scheme = "https"
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"url": scheme + "://" + r.Host, "region": "us", "environment_id": 1})
-}
-
-// publish appends events as one batch and answers 200 {}.
-func (a *API) publish(w http.ResponseWriter, r *http.Request, src *cdp.Source, events ...*cdp.Event) {
-	if err := a.append(r, src, events...); err != nil {
-		a.failErr(w, r, err)
-		return
-	}
-	success(w)
-}
-
-// append appends events to the event log as one batch.
-func (a *API) append(r *http.Request, src *cdp.Source, events ...*cdp.Event) error {
-	_, err := a.in.Append(r.Context(), src, events...)
-	return err
 }

@@ -51,28 +51,32 @@ type batchBody struct {
 	WriteKey     string            `json:"writeKey"`
 }
 
-// Pipelines serves POST /v1/{typ} (typ "batch" for /v1/batch). As
+// ServePipelines serves POST /v1/{typ} (typ "batch" for /v1/batch). As
 // Customer.io does, it answers 200 even to invalid or oversized input,
 // dropping it, unless the caller sends X-Strict-Mode: 1, which turns
 // problems into 400 {"meta":{"errors":[…]}}. The browser paths
-// (/v1/t, /v1/i, … /v1/b) carry the write key in a text/plain JSON body.
-func (a *API) Pipelines(typ string) http.Handler {
+// (/v1/t, /v1/i, … /v1/b) carry the write key in a text/plain JSON body,
+// so the request is split into its messages before it is authenticated.
+func (a *API) ServePipelines(typ string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		strict := r.Header.Get("X-Strict-Mode") == "1"
-		limit := int64(maxMessageBytes)
-		if typ == "batch" {
-			limit = maxPipelineBatchSize
+		limit := pipelinesLimit(typ, a.maxBody)
+		body, err := httpx.ReadBody(w, r, limit)
+		if cdp.ErrorCode(err) == cdp.ETOOLARGE {
+			err = cdp.Errorf(cdp.ETOOLARGE, "request exceeds %dKB", limit>>10) // as Customer.io words it
 		}
-		body, err := readMaybeGzip(w, r, min(limit, a.maxBody))
+		if err == nil {
+			body, err = inflate(r, body, limit)
+		}
 		if err != nil {
 			// Too large or unreadable: the write key is unknown, so only
 			// strict callers learn about it (Customer.io answers 200).
 			a.in.Rejected("", 1)
-			a.dropped(w, strict, "", err.Error())
+			a.dropped(w, strict, "", cdp.ErrorMessage(err))
 			return
 		}
-		raws, ctx, bodyKey, err := splitMessages(typ, body)
-		src, ok := a.pipelinesSource(r, bodyKey)
+		split, err := splitRequest(typ, body)
+		src, ok := a.pipelinesSource(r, split.writeKey)
 		if !ok {
 			a.in.Rejected("", 1)
 			fail(w, http.StatusUnauthorized, "Unauthorized request")
@@ -85,41 +89,113 @@ func (a *API) Pipelines(typ string) http.Handler {
 		}
 		if err != nil {
 			a.in.Rejected(src.ID, 1)
-			a.dropped(w, strict, src.ID, err.Error())
+			a.dropped(w, strict, src.ID, cdp.ErrorMessage(err))
 			return
 		}
-		var events []*cdp.Event
-		var problems []string
-		for i, raw := range raws {
-			e, msg := pipelineEvent(r, typ, raw, ctx)
-			if msg == "" {
-				if err := ingest.CheckEvent(e); err != nil {
-					msg = cdp.ErrorMessage(err)
-				}
-			}
-			if msg != "" {
-				if typ == "batch" {
-					msg = fmt.Sprintf("batch[%d]: %s", i, msg)
-				}
-				problems = append(problems, msg)
-				continue
-			}
-			events = append(events, e)
-		}
-		if len(problems) > 0 {
-			a.in.Rejected(src.ID, len(problems))
+		dec := decodeMessages(r, typ, split)
+		if n := len(dec.Refused); n > 0 {
+			a.in.Rejected(src.ID, n)
 			if strict {
+				problems := make([]string, n)
+				for i, err := range dec.Refused {
+					problems[i] = err.Error()
+				}
 				httpx400(w, problems)
 				return
 			}
-			a.noteDropped(src.ID, problems[0], len(problems))
+			a.noteDropped(src.ID, dec.Refused[0].Error(), n)
 		}
-		if len(events) == 0 {
-			success(w)
-			return
+		if len(dec.Events) > 0 {
+			if _, err := a.in.Append(r.Context(), src, dec.Events...); err != nil {
+				a.failErr(w, r, err)
+				return
+			}
 		}
-		a.publish(w, r, src, events...)
+		success(w)
 	})
+}
+
+// Pipelines decodes POST /v1/{typ}: its messages' events, and the
+// messages refused.
+func (a *API) Pipelines(typ string) ingest.Decoder {
+	return func(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+		body, err := inflate(r, body, pipelinesLimit(typ, a.maxBody))
+		if err != nil {
+			return ingest.Decoded{}, err
+		}
+		split, err := splitRequest(typ, body)
+		if err != nil {
+			return ingest.Decoded{}, err
+		}
+		return decodeMessages(r, typ, split), nil
+	}
+}
+
+// pipelinesLimit is the largest body a call of typ may have.
+func pipelinesLimit(typ string, maxBody int64) int64 {
+	if typ == "batch" {
+		return min(maxPipelineBatchSize, maxBody)
+	}
+	return min(maxMessageBytes, maxBody)
+}
+
+// messages are a request's calls, the context its batch gives them, and
+// the write key its body carries.
+type messages struct {
+	raws     []json.RawMessage
+	batch    batchContext
+	writeKey string
+}
+
+// inflate inflates a gzip body, to at most limit bytes (no zip bombs).
+func inflate(r *http.Request, body []byte, limit int64) ([]byte, error) {
+	if !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		return body, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, invalid("invalid gzip body")
+	}
+	defer zr.Close()
+	if body, err = httpx.ReadAll(io.LimitReader(zr, limit+1), -1); err != nil {
+		return nil, invalid("cannot read the request body")
+	}
+	if int64(len(body)) > limit {
+		return nil, cdp.Errorf(cdp.ETOOLARGE, "request exceeds %dKB", limit>>10)
+	}
+	return body, nil
+}
+
+// splitRequest splits a body into its messages.
+func splitRequest(typ string, body []byte) (messages, error) {
+	raws, ctx, key, err := splitMessages(typ, body)
+	if err != nil {
+		return messages{writeKey: key}, invalid(err.Error())
+	}
+	return messages{raws: raws, batch: ctx, writeKey: key}, nil
+}
+
+// decodeMessages decodes each call; a call that is not valid is refused,
+// named by its place in a batch.
+func decodeMessages(r *http.Request, typ string, m messages) ingest.Decoded {
+	var dec ingest.Decoded
+	for i, raw := range m.raws {
+		e, msg := pipelineEvent(r, typ, raw, m.batch)
+		if msg == "" {
+			if err := ingest.CheckEvent(e); err != nil {
+				msg = cdp.ErrorMessage(err)
+			}
+		}
+		if msg != "" {
+			if typ == "batch" {
+				msg = fmt.Sprintf("batch[%d]: %s", i, msg)
+			}
+			dec.Refused = append(dec.Refused, errors.New(msg))
+			continue
+		}
+		dec.Events = append(dec.Events, e)
+	}
+	return dec
 }
 
 // dropped answers input that cannot be accepted: 200 (dropped) by
@@ -151,40 +227,12 @@ func httpx400(w http.ResponseWriter, problems []string) {
 // pipelinesSource authenticates Basic writeKey: or, on the browser paths,
 // the body's writeKey.
 func (a *API) pipelinesSource(r *http.Request, bodyKey string) (*cdp.Source, bool) {
-	if src, ok := ingest.Replayed(r.Context(), cdp.SourceCustomerIOPipelines); ok {
-		return src, true
-	}
 	user, pass, ok := basicAuth(r)
 	if !ok {
 		user, pass = bodyKey, ""
 	}
 	src, found := a.sources.ByCredentials(cdp.SourceCustomerIOPipelines, user, pass)
 	return src, found && src.Enabled
-}
-
-// readMaybeGzip reads the body, inflating it when Content-Encoding is
-// gzip; limit bounds the inflated size too (no zip bombs).
-func readMaybeGzip(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	size := r.ContentLength
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		zr, err := gzip.NewReader(rd)
-		if err != nil {
-			return nil, errors.New("invalid gzip body")
-		}
-		defer zr.Close()
-		rd = io.LimitReader(zr, limit+1)
-		size = -1
-	}
-	body, err := httpx.ReadAll(rd, size)
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge) || int64(len(body)) > limit:
-		return nil, fmt.Errorf("request exceeds %dKB", limit>>10)
-	case err != nil:
-		return nil, errors.New("cannot read the request body")
-	}
-	return body, nil
 }
 
 // splitMessages returns the messages of a request, the batch context and

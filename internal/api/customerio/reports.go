@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/ingest"
 )
 
 // Delivery report kinds: metrics across channels, and the legacy
@@ -16,57 +17,50 @@ var (
 	pushEvents = []string{"opened", "converted", "delivered"}
 )
 
-// Metrics serves POST /api/v1/metrics: a delivery metric reported by an
-// app or SDK, stored as an event typed "delivery_<metric>".
-func (a *API) Metrics(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	a.deliveryReport(w, r, src, "metric", metrics, "delivery_")
+// Metrics decodes POST /api/v1/metrics: a delivery metric reported by
+// an app or SDK, stored as an event typed "delivery_<metric>".
+func (a *API) Metrics(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	return deliveryReport(r, body, "metric", metrics, "delivery_")
 }
 
-// PushEvents serves the legacy POST /api/v1/push/events, stored as
+// PushEvents decodes the legacy POST /api/v1/push/events, stored as
 // "push_<event>".
-func (a *API) PushEvents(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	a.deliveryReport(w, r, src, "event", pushEvents, "push_")
+func (a *API) PushEvents(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	return deliveryReport(r, body, "event", pushEvents, "push_")
 }
 
 // deliveryReport validates a report whose kind is body[field], one of
-// allowed, and stores it as an event typed prefix+kind.
-func (a *API) deliveryReport(w http.ResponseWriter, r *http.Request, src *cdp.Source, field string, allowed []string, prefix string) {
-	obj, ok := a.readObject(w, r)
-	if !ok {
-		return
+// allowed, as an event typed prefix+kind.
+func deliveryReport(r *http.Request, body []byte, field string, allowed []string, prefix string) (ingest.Decoded, error) {
+	obj, err := bodyObject(body)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
 	kind := stringAttr(obj, field)
 	switch {
 	case stringAttr(obj, "delivery_id") == "":
-		fail(w, http.StatusBadRequest, "delivery_id is required")
-		return
+		return ingest.Decoded{}, invalid("delivery_id is required")
 	case !slices.Contains(allowed, kind):
-		fail(w, http.StatusBadRequest, field+" must be one of "+strings.Join(allowed, ", "))
-		return
+		return ingest.Decoded{}, invalid(field + " must be one of " + strings.Join(allowed, ", "))
 	}
-	a.deliveryEvent(w, r, src, prefix+kind, obj)
+	return deliveryEvent(r, prefix+kind, obj)
 }
 
-// deliveryEvent stores a delivery report: its fields are the properties.
-func (a *API) deliveryEvent(w http.ResponseWriter, r *http.Request, src *cdp.Source, typ string, obj map[string]json.RawMessage) {
+// deliveryEvent is a delivery report: its fields are the properties.
+func deliveryEvent(r *http.Request, typ string, obj map[string]json.RawMessage) (ingest.Decoded, error) {
 	e := baseEvent(r, typ, "")
 	if err := setTime(e, obj["timestamp"]); err != nil {
-		fail(w, http.StatusBadRequest, cdp.ErrorMessage(err))
-		return
+		return ingest.Decoded{}, invalid(cdp.ErrorMessage(err))
 	}
 	e.Properties, _ = json.Marshal(obj)
-	a.publish(w, r, src, e)
+	return events(e), nil
 }
 
-// Unsubscribe serves POST /unsubscribe/{delivery_id}, which needs no
+// ServeUnsubscribe serves POST /unsubscribe/{delivery_id}, which needs no
 // credentials (the delivery id is the capability) but a JSON body. It is
 // recorded on the first enabled customerio_track source.
-func (a *API) Unsubscribe() http.Handler {
+func (a *API) ServeUnsubscribe(d ingest.Decoder) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/json") {
-			fail(w, http.StatusBadRequest, "Content-Type must be application/json")
-			return
-		}
 		var src *cdp.Source
 		for _, s := range a.sources.List() {
 			if s.Kind == cdp.SourceCustomerIOTrack && s.Enabled {
@@ -78,47 +72,51 @@ func (a *API) Unsubscribe() http.Handler {
 			fail(w, http.StatusNotFound, "no Customer.io Track source is configured")
 			return
 		}
-		obj, ok := a.readObject(w, r)
-		if !ok {
-			return
-		}
-		if v, ok := obj["unsubscribe"]; ok && string(v) != "true" && string(v) != "false" {
-			fail(w, http.StatusBadRequest, "unsubscribe must be a boolean")
-			return
-		}
-		obj["delivery_id"], _ = json.Marshal(r.PathValue("delivery_id"))
-		a.deliveryEvent(w, r, src, "delivery_unsubscribed", obj)
+		a.serveAs(w, r, src, d, a.failErr, func(w http.ResponseWriter, _ ingest.Decoded) { success(w) })
 	})
 }
 
-// SubmitForm serves POST /api/v1/forms/{form_id}/submit: the fields (flat,
-// or under "data") identify the person by exactly one of email or id,
-// become their traits, and are recorded as a form_submitted event. It
-// answers 204, as Customer.io documents.
-func (a *API) SubmitForm(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	obj, ok := a.readObject(w, r)
-	if !ok {
-		return
+// Unsubscribe decodes POST /unsubscribe/{delivery_id}.
+func (a *API) Unsubscribe(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	if !strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/json") {
+		return ingest.Decoded{}, invalid("Content-Type must be application/json")
+	}
+	obj, err := bodyObject(body)
+	if err != nil {
+		return ingest.Decoded{}, err
+	}
+	if v, ok := obj["unsubscribe"]; ok && string(v) != "true" && string(v) != "false" {
+		return ingest.Decoded{}, invalid("unsubscribe must be a boolean")
+	}
+	obj["delivery_id"], _ = json.Marshal(r.PathValue("delivery_id"))
+	return deliveryEvent(r, "delivery_unsubscribed", obj)
+}
+
+// SubmitForm decodes POST /api/v1/forms/{form_id}/submit: the fields
+// (flat, or under "data") identify the person by exactly one of email or
+// id, become their traits, and are recorded as a form_submitted event. It
+// is answered 204, as Customer.io documents (ServeForm).
+func (a *API) SubmitForm(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	obj, err := bodyObject(body)
+	if err != nil {
+		return ingest.Decoded{}, err
 	}
 	if data, ok := obj["data"]; ok && len(obj) == 1 {
 		obj = nil
 		if json.Unmarshal(data, &obj) != nil || obj == nil {
-			fail(w, http.StatusBadRequest, "form data must be an object")
-			return
+			return ingest.Decoded{}, invalid("form data must be an object")
 		}
 	}
 	email, id := stringAttr(obj, "email"), stringAttr(obj, "id")
 	if (email == "") == (id == "") {
-		fail(w, http.StatusBadRequest, "form data must contain exactly one of email or id")
-		return
+		return ingest.Decoded{}, invalid("form data must contain exactly one of email or id")
 	}
 	ident := cdp.Identifier{Kind: cdp.IdentifierID, Value: id}
 	if email != "" {
 		ident = cdp.Identifier{Kind: cdp.IdentifierEmail, Value: strings.ToLower(email)}
 	}
 	if msg := checkAttributes(obj); msg != "" {
-		fail(w, http.StatusBadRequest, msg)
-		return
+		return ingest.Decoded{}, invalid(msg)
 	}
 	identify := baseEvent(r, "identify", ident.Value)
 	identify.Op, identify.Identifiers = cdp.OpIdentify, []cdp.Identifier{ident}
@@ -126,9 +124,5 @@ func (a *API) SubmitForm(w http.ResponseWriter, r *http.Request, src *cdp.Source
 	submitted := baseEvent(r, "form_submitted", ident.Value)
 	submitted.Identifiers = []cdp.Identifier{ident}
 	submitted.Properties, _ = json.Marshal(map[string]any{"form_id": r.PathValue("form_id"), "fields": obj})
-	if err := a.append(r, src, identify, submitted); err != nil {
-		a.failErr(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return events(identify, submitted), nil
 }

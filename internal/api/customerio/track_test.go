@@ -47,7 +47,7 @@ func TestTrackHandlers(t *testing.T) {
 	defer in.Close()
 	api := New(quiet, in, sources, 1<<20)
 	mux := http.NewServeMux()
-	mux.Handle("POST /api/v1/customers/{identifier}/events", api.Auth(api.Track))
+	mux.Handle("POST /api/v1/customers/{identifier}/events", api.Serve(api.Track))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 

@@ -24,7 +24,7 @@ type v2Error struct {
 	Message    string `json:"message"`
 }
 
-func invalid(field, msg string) *v2Error {
+func invalidV2(field, msg string) *v2Error {
 	return &v2Error{Reason: "invalid", Field: field, Message: msg}
 }
 
@@ -47,38 +47,43 @@ type entity struct {
 	Relationships json.RawMessage `json:"cio_relationships"`
 }
 
-// Entity serves POST /api/v2/entity: one operation, 200 {} or 400.
-func (a *API) Entity(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	body, err := httpx.ReadBody(w, r, min(a.maxBody, maxEntityBytes))
-	if err != nil {
-		failV2(w, httpx.Status(cdp.ErrorCode(err)), v2Error{Reason: "too_large", Message: cdp.ErrorMessage(err)})
-		return
+// Error makes a v2 error entry an error, so that a decoder can return it.
+func (e *v2Error) Error() string { return e.Message }
+
+// tooLarge refuses a body over limit as v2 does.
+func tooLarge(body []byte, limit int) error {
+	if len(body) > limit {
+		return &v2Error{Reason: "too_large", Message: fmt.Sprintf("request body exceeds the limit of %d bytes", limit)}
+	}
+	return nil
+}
+
+// Entity decodes POST /api/v2/entity: one operation.
+func (a *API) Entity(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	if err := tooLarge(body, maxEntityBytes); err != nil {
+		return ingest.Decoded{}, err
 	}
 	e, verr := entityEvent(r, body)
 	if verr != nil {
-		failV2(w, http.StatusBadRequest, *verr)
-		return
+		return ingest.Decoded{}, verr
 	}
-	a.publish(w, r, src, e)
+	return events(e), nil
 }
 
-// Batch serves POST /api/v2/batch, {"batch":[entity…]}: valid items are
-// accepted; if some are not, 207 lists them by batch_index.
-func (a *API) Batch(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
-	body, err := httpx.ReadBody(w, r, min(a.maxBody, maxBatchBytes))
-	if err != nil {
-		failV2(w, httpx.Status(cdp.ErrorCode(err)), v2Error{Reason: "too_large", Message: cdp.ErrorMessage(err)})
-		return
+// Batch decodes POST /api/v2/batch, {"batch":[entity…]}: valid items are
+// accepted; the others are refused by batch_index (a 207 when some were
+// accepted, a 400 when none was).
+func (a *API) Batch(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	if err := tooLarge(body, maxBatchBytes); err != nil {
+		return ingest.Decoded{}, err
 	}
 	var req struct {
 		Batch []json.RawMessage `json:"batch"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil || req.Batch == nil {
-		failV2(w, http.StatusBadRequest, *invalid("batch", "body must be {\"batch\":[…]}"))
-		return
+		return ingest.Decoded{}, invalidV2("batch", "body must be {\"batch\":[…]}")
 	}
-	var events []*cdp.Event
-	var errs []v2Error
+	var dec ingest.Decoded
 	for i, raw := range req.Batch {
 		e, verr := (*cdp.Event)(nil), (*v2Error)(nil)
 		if len(raw) > maxEntityBytes {
@@ -88,38 +93,33 @@ func (a *API) Batch(w http.ResponseWriter, r *http.Request, src *cdp.Source) {
 		}
 		if verr == nil {
 			if err := ingest.CheckEvent(e); err != nil {
-				verr = invalid("", cdp.ErrorMessage(err))
+				verr = invalidV2("", cdp.ErrorMessage(err))
 			}
 		}
 		if verr != nil {
 			verr.BatchIndex = &i
-			errs = append(errs, *verr)
+			dec.Refused = append(dec.Refused, verr)
 			continue
 		}
-		events = append(events, e)
+		dec.Events = append(dec.Events, e)
 	}
-	if len(events) == 0 && len(errs) > 0 {
-		failV2(w, http.StatusBadRequest, errs...)
-		return
+	if len(dec.Events) == 0 && len(dec.Refused) > 0 {
+		return ingest.Decoded{}, batchErrors(dec.Refused)
 	}
-	if len(events) > 0 {
-		if err := a.append(r, src, events...); err != nil {
-			a.failErr(w, r, err)
-			return
-		}
-	}
-	if len(errs) > 0 {
-		failV2(w, http.StatusMultiStatus, errs...)
-		return
-	}
-	success(w)
+	return dec, nil
 }
+
+// batchErrors are the refusals of a batch none of whose items was
+// accepted: a 400 listing them all.
+type batchErrors []error
+
+func (b batchErrors) Error() string { return fmt.Sprintf("%d batch items refused", len(b)) }
 
 // entityEvent maps one v2 operation to the event v1 would produce.
 func entityEvent(r *http.Request, raw []byte) (*cdp.Event, *v2Error) {
 	var en entity
 	if err := json.Unmarshal(raw, &en); err != nil {
-		return nil, invalid("", "entity must be a JSON object")
+		return nil, invalidV2("", "entity must be a JSON object")
 	}
 	switch en.Type {
 	case "person":
@@ -129,22 +129,22 @@ func entityEvent(r *http.Request, raw []byte) (*cdp.Event, *v2Error) {
 	case "delivery":
 		return deliveryEntity(r, en)
 	}
-	return nil, invalid("type", "type must be one of person, object, delivery")
+	return nil, invalidV2("type", "type must be one of person, object, delivery")
 }
 
 // personIdent reads v2 person identifiers: exactly one of id, email, cio_id.
 func personIdent(raw json.RawMessage, field string) (cdp.Identifier, *v2Error) {
 	var m map[string]string
 	if json.Unmarshal(raw, &m) != nil || len(m) != 1 {
-		return cdp.Identifier{}, invalid(field, field+" must hold exactly one of id, email, cio_id")
+		return cdp.Identifier{}, invalidV2(field, field+" must hold exactly one of id, email, cio_id")
 	}
 	for kind, value := range m {
 		if kind == "phone" {
-			return cdp.Identifier{}, invalid(field, "phone identifiers are not supported")
+			return cdp.Identifier{}, invalidV2(field, "phone identifiers are not supported")
 		}
 		ident, err := cdp.NewIdentifier(kind, value)
 		if err != nil || kind == cdp.IdentifierAnonymousID {
-			return cdp.Identifier{}, invalid(field, field+" must hold exactly one of id, email, cio_id")
+			return cdp.Identifier{}, invalidV2(field, field+" must hold exactly one of id, email, cio_id")
 		}
 		return ident, nil
 	}
@@ -165,7 +165,7 @@ func personEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	case "identify", "add_relationships", "delete_relationships":
 		attrs, ok := personAttributes(en)
 		if !ok {
-			return nil, invalid("attributes", "attributes must be an object")
+			return nil, invalidV2("attributes", "attributes must be an object")
 		}
 		e, msg = identifyEvent(r, ident, ident.Value, attrs)
 		if e != nil && en.Action != "identify" {
@@ -189,10 +189,10 @@ func personEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 			e.Op = cdp.OpUnsuppress
 		}
 	default:
-		return nil, invalid("action", fmt.Sprintf("unknown person action %q", en.Action))
+		return nil, invalidV2("action", fmt.Sprintf("unknown person action %q", en.Action))
 	}
 	if msg != "" {
-		return nil, invalid("", msg)
+		return nil, invalidV2("", msg)
 	}
 	e.UserID = ident.Value
 	if len(e.Identifiers) == 0 {
@@ -272,16 +272,16 @@ func objectEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	switch en.Action {
 	case "identify", "identify_anonymous", "delete", "add_relationships", "delete_relationships":
 	default:
-		return nil, invalid("action", fmt.Sprintf("unknown object action %q", en.Action))
+		return nil, invalidV2("action", fmt.Sprintf("unknown object action %q", en.Action))
 	}
 	var ids map[string]any
 	if json.Unmarshal(en.Identifiers, &ids) != nil || len(ids) == 0 {
-		return nil, invalid("identifiers", "identifiers must name the object by object_type_id and object_id, or cio_object_id")
+		return nil, invalidV2("identifiers", "identifiers must name the object by object_type_id and object_id, or cio_object_id")
 	}
 	e := baseEvent(r, "object_"+en.Action, "")
 	e.Properties, _ = json.Marshal(map[string]any{"identifiers": ids, "attributes": en.Attributes, "cio_relationships": en.Relationships})
 	if err := setTime(e, en.Timestamp); err != nil {
-		return nil, invalid("timestamp", cdp.ErrorMessage(err))
+		return nil, invalidV2("timestamp", cdp.ErrorMessage(err))
 	}
 	return e, nil
 }
@@ -289,24 +289,24 @@ func objectEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 // deliveryEntity records a delivery event as delivery_<name>.
 func deliveryEntity(r *http.Request, en entity) (*cdp.Event, *v2Error) {
 	if en.Action != "event" {
-		return nil, invalid("action", "delivery supports only the event action")
+		return nil, invalidV2("action", "delivery supports only the event action")
 	}
 	var ids struct{ ID string }
 	if json.Unmarshal(en.Identifiers, &ids) != nil || ids.ID == "" {
-		return nil, invalid("identifiers", "identifiers must hold the delivery id")
+		return nil, invalidV2("identifiers", "identifiers must hold the delivery id")
 	}
 	var name string
 	_ = json.Unmarshal(en.Name, &name)
 	if name != "opened" && name != "converted" && name != "delivered" {
-		return nil, invalid("name", "name must be one of opened, converted, delivered")
+		return nil, invalidV2("name", "name must be one of opened, converted, delivered")
 	}
 	if len(en.Attributes) == 0 || en.Attributes[0] != '{' {
-		return nil, invalid("attributes", "attributes must be an object")
+		return nil, invalidV2("attributes", "attributes must be an object")
 	}
 	e := baseEvent(r, "delivery_"+name, "")
 	e.Properties, _ = json.Marshal(map[string]any{"delivery_id": ids.ID, "attributes": en.Attributes})
 	if err := setTime(e, en.Timestamp); err != nil {
-		return nil, invalid("timestamp", cdp.ErrorMessage(err))
+		return nil, invalidV2("timestamp", cdp.ErrorMessage(err))
 	}
 	return e, nil
 }

@@ -4,8 +4,11 @@
 package tracardi
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -202,49 +205,92 @@ func queryBool(r *http.Request, name string) (bool, *problem) {
 	return false, &problem{Type: "bool_parsing", Loc: []any{"query", name}, Msg: "Input should be a valid boolean, unable to interpret input", Input: in}
 }
 
+// problems are a request refused with Tracardi's 422 detail list.
+type problems []problem
+
+func (ps problems) Error() string {
+	return fmt.Sprintf("%d problems, the first: %s", len(ps), ps[0].Msg)
+}
+
+// refuse writes a decoder's refusal: the 422 detail list, or an error.
+func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var ps problems
+	if errors.As(err, &ps) {
+		detail(w, http.StatusUnprocessableEntity, []problem(ps))
+		return
+	}
+	fail(w, r, log, err)
+}
+
+// tracked is a decoded /track request: what it appends, the source it
+// names, and whether the tracker asked for the debugger's answer.
+type tracked struct {
+	req      ingest.TrackRequest
+	sourceID string
+	debugger bool
+}
+
+// decodeTrack validates a /track request like Tracardi's pydantic model.
+func decodeTrack(r *http.Request, body []byte) (*tracked, error) {
+	profileLess, bad := queryBool(r, "profile_less")
+	p, ps := decodePayload(body)
+	if bad != nil {
+		ps = append([]problem{*bad}, ps...)
+	}
+	if len(ps) > 0 {
+		return nil, problems(ps)
+	}
+	save, ua := p.options.on("saveEvents", true), r.Header.Get("User-Agent")
+	for _, e := range p.events {
+		e.Ephemeral = e.Ephemeral || !save
+		e.UserAgent = ua // the tracker's browser, as every API records it
+	}
+	return &tracked{sourceID: p.sourceID, debugger: p.options.on("debugger", false),
+		req: ingest.TrackRequest{SessionID: p.sessionID, ProfileID: p.profileID, ProfileLess: profileLess,
+			SaveSession: p.options.on("saveSession", true), Context: p.context, Properties: p.properties, Events: p.events}}, nil
+}
+
+// Track decodes POST /track: the tracker payload, as a request of the
+// source it names (which the caller authorises and sets).
+func Track(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	t, err := decodeTrack(r, body)
+	if err != nil || len(t.req.Events) == 0 {
+		return ingest.Decoded{}, err
+	}
+	return ingest.Decoded{Track: &t.req}, nil
+}
+
 // HandleTrack serves POST /track: the Tracardi tracker payload (docs/api.md), resolved to a
 // session and profile, appended to the event log before the reply.
 func HandleTrack(log *slog.Logger, in *ingest.Service, maxBody int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := httpx.ReadBody(w, r, maxBody)
+		var t *tracked
+		if err == nil {
+			t, err = decodeTrack(r, body)
+		}
 		if err != nil {
 			in.Rejected("", 1)
+			refuse(w, r, log, err)
+			return
+		}
+		src, err := source(in, t.sourceID)
+		if err != nil {
+			in.Rejected(t.sourceID, max(len(t.req.Events), 1))
 			fail(w, r, log, err)
 			return
 		}
-		profileLess, bad := queryBool(r, "profile_less")
-		p, problems := decodePayload(body)
-		if bad != nil {
-			problems = append([]problem{*bad}, problems...)
-		}
-		if len(problems) > 0 {
-			in.Rejected("", 1)
-			detail(w, http.StatusUnprocessableEntity, problems)
-			return
-		}
-		src, err := source(in, p.sourceID)
-		if err != nil {
-			in.Rejected(p.sourceID, max(len(p.events), 1))
-			fail(w, r, log, err)
-			return
-		}
-		if len(p.events) == 0 { // Tracardi processes nothing and answers null
+		if len(t.req.Events) == 0 { // Tracardi processes nothing and answers null
 			httpx.WriteJSON(w, http.StatusOK, nil)
 			return
 		}
-		save, ua := p.options.on("saveEvents", true), r.Header.Get("User-Agent")
-		for _, e := range p.events {
-			e.Ephemeral = e.Ephemeral || !save
-			e.UserAgent = ua // the tracker's browser, as every API records it
-		}
-		res, err := in.Track(r.Context(), ingest.TrackRequest{Source: src, SessionID: p.sessionID, ProfileID: p.profileID,
-			ProfileLess: profileLess, SaveSession: p.options.on("saveSession", true),
-			Context: p.context, Properties: p.properties, Events: p.events})
+		t.req.Source = src
+		res, err := in.Track(r.Context(), t.req)
 		if err != nil {
 			fail(w, r, log, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, newResponse(res, p.options.on("debugger", false)))
+		httpx.WriteJSON(w, http.StatusOK, newResponse(res, t.debugger))
 	})
 }
 
@@ -270,18 +316,18 @@ func HandleTrackPut(log *slog.Logger, maxBody int64) http.Handler {
 // resolved like /track (Tracardi's code).
 func HandleCollect(log *slog.Logger, in *ingest.Service, maxBody int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		props, err := collectProperties(w, r, maxBody)
-		if err != nil {
-			in.Rejected("", 1)
-			fail(w, r, log, err)
-			return
+		var body []byte
+		var err error
+		if r.Method != http.MethodGet {
+			body, err = httpx.ReadBody(w, r, maxBody)
 		}
-		typ, err := NormalizeType(r.PathValue("type"))
+		var dec ingest.Decoded
+		if err == nil {
+			dec, err = Collect(r, body, nil)
+		}
 		if err != nil {
 			in.Rejected("", 1)
-			raw, _ := json.Marshal(r.PathValue("type"))
-			detail(w, http.StatusUnprocessableEntity, []problem{{Type: "value_error", Loc: []any{"path", "type"},
-				Msg: "Value error, " + err.Error(), Input: raw, Ctx: map[string]string{"error": err.Error()}}})
+			refuse(w, r, log, err)
 			return
 		}
 		sourceID := strings.TrimSpace(r.PathValue("source"))
@@ -291,11 +337,8 @@ func HandleCollect(log *slog.Logger, in *ingest.Service, maxBody int64) http.Han
 			fail(w, r, log, err)
 			return
 		}
-		sessionID := strings.TrimSpace(r.PathValue("session"))
-		req := ingest.TrackRequest{Source: src, SessionID: sessionID, SaveSession: sessionID != "",
-			NoSession: sessionID == "", ProfileLess: sessionID == "",
-			Events: []*cdp.Event{{Type: typ, Properties: props, UserAgent: r.Header.Get("User-Agent")}}}
-		res, err := in.Track(r.Context(), req)
+		dec.Track.Source = src
+		res, err := in.Track(r.Context(), *dec.Track)
 		if err != nil {
 			fail(w, r, log, err)
 			return
@@ -304,28 +347,41 @@ func HandleCollect(log *slog.Logger, in *ingest.Service, maxBody int64) http.Han
 	})
 }
 
+// Collect decodes GET|POST /collect/{type}/{source}[/{session}] (the
+// source is the caller's to authorise and set).
+func Collect(r *http.Request, body []byte, _ *cdp.Source) (ingest.Decoded, error) {
+	props, err := collectProperties(r, body)
+	if err != nil {
+		return ingest.Decoded{}, err
+	}
+	typ, err := NormalizeType(r.PathValue("type"))
+	if err != nil {
+		raw, _ := json.Marshal(r.PathValue("type"))
+		return ingest.Decoded{}, problems{{Type: "value_error", Loc: []any{"path", "type"},
+			Msg: "Value error, " + err.Error(), Input: raw, Ctx: map[string]string{"error": err.Error()}}}
+	}
+	sessionID := strings.TrimSpace(r.PathValue("session"))
+	return ingest.Decoded{Track: &ingest.TrackRequest{SessionID: sessionID, SaveSession: sessionID != "",
+		NoSession: sessionID == "", ProfileLess: sessionID == "",
+		Events: []*cdp.Event{{Type: typ, Properties: props, UserAgent: r.Header.Get("User-Agent")}}}}, nil
+}
+
 // collectProperties maps a /collect request to event properties: the query
 // for GET; for POST the JSON body (invalid JSON counts as {}, as Tracardi
 // does) or the form fields.
-func collectProperties(w http.ResponseWriter, r *http.Request, maxBody int64) (json.RawMessage, error) {
+func collectProperties(r *http.Request, body []byte) (json.RawMessage, error) {
 	if r.Method == http.MethodGet {
 		return valuesJSON(r.URL.Query())
 	}
 	ct := strings.ToLower(r.Header.Get("Content-Type"))
 	switch {
 	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"), strings.HasPrefix(ct, "multipart/form-data"):
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if err := r.ParseMultipartForm(maxBody); err != nil && err != http.ErrNotMultipart {
-			if strings.Contains(err.Error(), "too large") {
-				return nil, cdp.Errorf(cdp.ETOOLARGE, "request body exceeds the limit of %d bytes", maxBody)
-			}
+		form := r.Clone(r.Context()) // parsed from the body as read, leaving r as it is
+		form.Body, form.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		if err := form.ParseMultipartForm(int64(len(body)) + 1); err != nil && err != http.ErrNotMultipart {
 			return nil, cdp.Errorf(cdp.EINVALID, "cannot parse the form: %v", err)
 		}
-		return valuesJSON(r.PostForm)
-	}
-	body, err := httpx.ReadBody(w, r, maxBody)
-	if err != nil {
-		return nil, err
+		return valuesJSON(form.PostForm)
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return json.RawMessage(`{}`), nil

@@ -66,42 +66,59 @@ func (a *API) Receive() http.Handler {
 			httpx.Error(w, r, a.log, err)
 			return
 		}
-		now := a.now()
-		_, replay := ingest.Replayed(r.Context(), src.Kind) // verified on arrival
-		if err := recv.Verify(r.Header, body, now); err != nil && !replay {
+		if err := recv.Verify(r.Header, body, a.now()); err != nil {
 			a.in.Rejected(src.ID, 1)
 			a.metrics.WebhookErrors.WithLabelValues(src.ID, metrics.WebhookUnauthorized).Inc()
 			httpx.Error(w, r, a.log, err)
 			return
 		}
-		if wait, ok := a.in.Allow(src); !ok && !replay {
+		if wait, ok := a.in.Allow(src); !ok {
 			a.in.Rejected(src.ID, 1)
 			w.Header().Set("Retry-After", wait)
 			httpx.Error(w, r, a.log, cdp.Errorf(cdp.ERATELIMIT, "source %s accepts at most %g requests per second", src.ID, src.RateLimit))
 			return
 		}
-		var e *cdp.Event
-		if src.Kind == cdp.SourceCustomerIOWebhook {
-			e = reportEvent(r.Header, body, now.UTC())
-			if e.Type == cdp.EventWebhookError {
-				a.metrics.WebhookErrors.WithLabelValues(src.ID, metrics.WebhookUnreadable).Inc()
-			}
-		} else {
-			e = a.genericEvent(r, recv, body, now.UTC())
-		}
-		if err := ingest.CheckEvent(e); err != nil {
-			// Verified, so kept: as a webhook_error the provider need not
-			// retry, rather than a 400 it would retry for days.
-			e = errorEvent(e, body, cdp.ErrorMessage(err))
-			a.metrics.WebhookErrors.WithLabelValues(src.ID, metrics.WebhookUnreadable).Inc()
-		}
-		duplicate, err := a.in.Append(r.Context(), src, e)
+		dec, err := a.Decode(r, body, src)
 		if err != nil {
 			httpx.Error(w, r, a.log, err)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, Response{ID: e.ID, Duplicate: duplicate})
+		switch e := dec.Events[0]; {
+		case e.Type == cdp.EventWebhookError:
+			a.metrics.WebhookErrors.WithLabelValues(src.ID, metrics.WebhookUnreadable).Inc()
+		case e.Error != "":
+			a.metrics.WebhookErrors.WithLabelValues(src.ID, metrics.WebhookExpression).Inc()
+		}
+		duplicate, err := a.in.Append(r.Context(), src, dec.Events...)
+		if err != nil {
+			httpx.Error(w, r, a.log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, Response{ID: dec.Events[0].ID, Duplicate: duplicate})
 	})
+}
+
+// Decode decodes a verified webhook of src into its event. A body it
+// cannot read, or whose expressions fail, is kept as a webhook_error
+// event: the provider need not retry it.
+func (a *API) Decode(r *http.Request, body []byte, src *cdp.Source) (ingest.Decoded, error) {
+	recv, err := a.receiver(src)
+	if err != nil {
+		return ingest.Decoded{}, err
+	}
+	now := a.now().UTC()
+	var e *cdp.Event
+	if src.Kind == cdp.SourceCustomerIOWebhook {
+		e = reportEvent(r.Header, body, now)
+	} else {
+		e = a.genericEvent(r, recv, body, now)
+	}
+	if err := ingest.CheckEvent(e); err != nil {
+		// Verified, so kept: as a webhook_error the provider need not
+		// retry, rather than a 400 it would retry for days.
+		e = errorEvent(e, body, cdp.ErrorMessage(err))
+	}
+	return ingest.Decoded{Events: []*cdp.Event{e}}, nil
 }
 
 // source finds an enabled webhook source.
@@ -137,9 +154,6 @@ func (a *API) receiver(src *cdp.Source) (*hooks.Receiver, error) {
 func (a *API) genericEvent(r *http.Request, recv *hooks.Receiver, body []byte, now time.Time) *cdp.Event {
 	in := hooks.Decode(r.Header, r.URL.Query(), body)
 	typ, dedup, problem := recv.Describe(r.Context(), in)
-	if problem != "" {
-		a.metrics.WebhookErrors.WithLabelValues(recv.Source.ID, metrics.WebhookExpression).Inc()
-	}
 	return &cdp.Event{Type: typ, MessageID: dedup, Timestamp: now, Properties: in.Properties,
 		Context: []byte(`{}`), UserAgent: r.Header.Get("User-Agent"), Error: problem}
 }
