@@ -80,14 +80,15 @@ func TestDiskFullRecovers(t *testing.T) {
 			send(i)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for i := 500; ready() != http.StatusServiceUnavailable; i++ {
-		if time.Now().After(deadline) {
-			t.Fatal("still ready with the disk nearly full")
+	i := 500
+	testenv.Eventually(t, "not ready with the disk nearly full", 10*time.Second, func() bool {
+		if ready() == http.StatusServiceUnavailable {
+			return true
 		}
 		send(i)
-		time.Sleep(100 * time.Millisecond)
-	}
+		i++
+		return false
+	})
 	for _, err := f.Write(block); err == nil; _, err = f.Write(block) {
 	}
 	f.Close()
@@ -105,18 +106,15 @@ func TestDiskFullRecovers(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for ready() != http.StatusOK {
-		if time.Now().After(deadline) {
-			resp, _ := client.Get(p.url + "/readyz")
-			body, _ := io.ReadAll(resp.Body)
-			p.cmd.Process.Signal(syscall.SIGQUIT)
-			time.Sleep(2 * time.Second)
-			os.WriteFile("/tmp/dump.txt", []byte(p.stderr.String()), 0o644)
-			t.Fatalf("not ready 30 s after the space was freed: %s\n%s", body, p.stderr)
+	testenv.Await(t, "ready again once the space was freed", 30*time.Second, func() (bool, string) {
+		resp, err := client.Get(p.url + "/readyz")
+		if err != nil {
+			return false, err.Error()
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %s\n%s", resp.StatusCode, body, p.stderr)
+	})
 	for i := 2000; i < 2020; i++ {
 		if c := send(i); c != 200 {
 			t.Fatalf("event %d after the space was freed: %d\n%s", i, c, p.stderr)
@@ -124,8 +122,7 @@ func TestDiskFullRecovers(t *testing.T) {
 	}
 
 	// Every acknowledged event is stored once, none as poison.
-	deadline = time.Now().Add(60 * time.Second)
-	for {
+	testenv.Await(t, "every acknowledged event stored", 60*time.Second, func() (bool, string) {
 		stored := map[string]int{}
 		countKeys(t, p.url, "x", stored)
 		missing, twice := 0, 0
@@ -141,14 +138,8 @@ func TestDiskFullRecovers(t *testing.T) {
 		if twice > 0 {
 			t.Fatalf("%d acknowledged events stored twice", twice)
 		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged events not stored\n%s", missing, len(acked), p.stderr)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return missing == 0, fmt.Sprintf("%d of %d not stored\n%s", missing, len(acked), p.stderr)
+	})
 	poison := map[string]int{}
 	if countKeys(t, p.url, "poison", poison); len(poison) != 0 {
 		t.Fatalf("poison events: %v", poison)

@@ -100,8 +100,7 @@ workflows:
 	live := nodes[0]
 	// The killed node's unacknowledged messages come back after the ack
 	// wait (15 s), its leased runs after the lease (30 s).
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	testenv.Await(t, "every acknowledged event stored once and its run succeeded", 90*time.Second, func() (bool, string) {
 		counts := map[string]int{}
 		countKeys(t, live.url, "purchase", counts)
 		missing := 0
@@ -125,16 +124,13 @@ workflows:
 				t.Fatalf("runs %v for %d stored purchases", runs, len(counts))
 			}
 			t.Logf("%d acknowledged, %d stored once, runs %v", len(acked), len(counts), runs)
-			break
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			poison := map[string]int{}
-			countKeys(t, live.url, "poison", poison)
-			t.Fatalf("after 90 s: %d acknowledged events missing (%v), runs %v, poison %v; node 0 stderr:\n%s\nnode 2 stderr:\n%s",
-				missing, sample, runs, poison, live.stderr, nodes[2].stderr)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		poison := map[string]int{}
+		countKeys(t, live.url, "poison", poison)
+		return false, fmt.Sprintf("%d acknowledged events missing (%v), runs %v, poison %v; node 0 stderr:\n%s\nnode 2 stderr:\n%s",
+			missing, sample, runs, poison, live.stderr, nodes[2].stderr)
+	})
 	mu.Lock()
 	keys := len(delivered)
 	mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // Every kind of secret a deployment holds goes through a real server —
@@ -112,14 +115,10 @@ workflows:
 			Status string `json:"status"`
 		} `json:"runs"`
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(runs.Runs) == 0 || runs.Runs[0].Status != "succeeded" {
-		if time.Now().After(deadline) {
-			t.Fatalf("no succeeded run: %+v\n%s", runs, p.stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
+	testenv.Await(t, "a succeeded run", 20*time.Second, func() (bool, string) {
 		_ = json.Unmarshal(get(t, p.url+"/admin/v1/runs", auth), &runs)
-	}
+		return len(runs.Runs) > 0 && runs.Runs[0].Status == "succeeded", fmt.Sprintf("%+v\n%s", runs, p.stderr)
+	})
 	var events struct {
 		Events []struct {
 			ID string `json:"id"`

@@ -290,18 +290,11 @@ func killNine(t *testing.T, midBurst bool) {
 	}
 
 	p = start(t, dir)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testenv.Await(t, "every acknowledged event stored once after the restart", 60*time.Second, func() (bool, string) {
 		missing := testenv.Missing(t, acked, storedKeys(t, p.url))
-		if missing == 0 {
-			t.Logf("%d acknowledged events, all stored once after the restart", len(acked))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d acknowledged events missing 60s after restart; stderr:\n%s", missing, p.stderr)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return missing == 0, fmt.Sprintf("%d missing; stderr:\n%s", missing, p.stderr)
+	})
+	t.Logf("%d acknowledged events, all stored once after the restart", len(acked))
 	// The default source was persisted, not recreated.
 	resp, err := http.Get(p.url + "/admin/v1/sources/default")
 	if err != nil {
@@ -386,13 +379,10 @@ func (p *proc) stop(t *testing.T, sig os.Signal, within time.Duration) {
 // waitStored waits until the server at base has stored n purchase events.
 func waitStored(t *testing.T, base string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(storedKeys(t, base)) != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("stored %d of %d events after restart", len(storedKeys(t, base)), n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Await(t, fmt.Sprintf("%d events stored after the restart", n), 30*time.Second, func() (bool, string) {
+		got := len(storedKeys(t, base))
+		return got == n, fmt.Sprintf("%d stored", got)
+	})
 }
 
 var adminLine = regexp.MustCompile(`management:\s+(http://\S+)/admin/v1`)

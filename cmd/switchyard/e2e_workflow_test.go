@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // TestKillNineMidRun kills the server while workflow runs are inside their
@@ -92,8 +94,9 @@ workflows:
 	}
 	// waitRuns polls until count(url's runs matching match) == runs.
 	waitRuns := func(url string, within time.Duration, match func(string) bool, also func() bool) map[string]string {
-		for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
-			st := statuses(url)
+		var st map[string]string
+		testenv.Await(t, fmt.Sprintf("%d runs in the expected state", runs), within, func() (bool, string) {
+			st = statuses(url)
 			n := 0
 			for _, s := range st {
 				if match(s) {
@@ -101,14 +104,13 @@ workflows:
 				}
 			}
 			if n == runs && also() {
-				return st
+				return true, ""
 			}
-			if time.Now().After(deadline) {
-				mu.Lock()
-				defer mu.Unlock()
-				t.Fatalf("runs %v; stand-in saw %v; stderr:\n%s", st, seen, p.stderr)
-			}
-		}
+			mu.Lock()
+			defer mu.Unlock()
+			return false, fmt.Sprintf("runs %v; stand-in saw %v; stderr:\n%s", st, seen, p.stderr)
+		})
+		return st
 	}
 	// Every run has recorded its first step and is inside the second: kill.
 	eventsInFlight := func() bool {

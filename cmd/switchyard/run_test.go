@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 func TestRunCommands(t *testing.T) {
@@ -79,16 +80,14 @@ func TestServeInProcess(t *testing.T) {
 			os.Getenv, stdout, &bytes.Buffer{})
 	}()
 	var url string
-	for deadline := time.Now().Add(30 * time.Second); url == ""; {
+	testenv.Await(t, "serve's whole banner", 30*time.Second, func() (bool, string) {
 		// The banner is written a line at a time: read it once whole.
-		if m := urlLine.FindStringSubmatch(stdout.String()); m != nil && strings.Contains(stdout.String(), "Press Ctrl-C") {
+		out := stdout.String()
+		if m := urlLine.FindStringSubmatch(out); m != nil && strings.Contains(out, "Press Ctrl-C") {
 			url = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatal("serve did not start")
-		} else {
-			time.Sleep(20 * time.Millisecond)
 		}
-	}
+		return url != "", out
+	})
 	if !strings.Contains(stdout.String(), `source "web"`) || strings.Contains(stdout.String(), `"default"`) {
 		t.Fatalf("with configured sources no default source is made; banner:\n%s", stdout)
 	}

@@ -48,16 +48,11 @@ func TestExternalEngines(t *testing.T) {
 	}
 	resp.Body.Close()
 	ctx := t.Context()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testenv.Await(t, "the event stored with its profile and its run succeeded", 15*time.Second, func() (bool, string) {
 		events, _, _ := a.Store.FindEvents(ctx, cdp.EventFilter{Type: "kept"})
 		runs, _, _ := a.Store.FindRuns(ctx, cdp.RunFilter{WorkflowID: "note", Status: cdp.RunSucceeded})
-		if len(events) == 1 && len(runs) == 1 && events[0].ProfileID != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events %d, succeeded runs %d", len(events), len(runs))
-		}
-	}
+		return len(events) == 1 && len(runs) == 1 && events[0].ProfileID != "", fmt.Sprintf("events %d, succeeded runs %d", len(events), len(runs))
+	})
 	counts, err := a.Store.EventsPerMinute(ctx, time.Now().Add(-time.Hour))
 	if err != nil || len(counts) == 0 {
 		t.Fatalf("per-minute counts %v, %v", counts, err)
@@ -258,15 +253,10 @@ func TestWaitFiresOnceAcrossNodes(t *testing.T) {
 		}
 		srv.Close()
 	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	testenv.Await(t, "the 20 runs to succeed", 60*time.Second, func() (bool, string) {
 		runs, _, _ := nodes[0].Store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "later", Status: cdp.RunSucceeded, Limit: 100})
-		if len(runs) == 20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 20 runs succeeded", len(runs))
-		}
-	}
+		return len(runs) == 20, fmt.Sprintf("%d succeeded", len(runs))
+	})
 	testenv.Never(t, "a run delivered twice", time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()

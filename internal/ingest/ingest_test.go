@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // TestAbandonedRequestCounted: the events of a request whose client gave
@@ -33,21 +35,13 @@ func TestAbandonedRequestCounted(t *testing.T) {
 		_, _ = s.Publish(ctx, &cdp.Batch{ID: cdp.NewID(), SourceID: "web", ReceivedAt: now,
 			Events: []*cdp.Event{{ID: cdp.NewID(), SourceID: "web", Type: "view", MessageID: string(rune('a' + i)), Timestamp: now, ReceivedAt: now}}})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Await(t, "20 events counted as accepted", 10*time.Second, func() (bool, string) {
 		accepted := value(m.Ingested.WithLabelValues("web", metrics.OutcomeAccepted))
-		failed := value(m.Ingested.WithLabelValues("web", metrics.OutcomeFailed))
-		if failed != 0 {
+		if failed := value(m.Ingested.WithLabelValues("web", metrics.OutcomeFailed)); failed != 0 {
 			t.Fatalf("%v events counted as failed; they were appended", failed)
 		}
-		if accepted == 20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("accepted %v events, want 20", accepted)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return accepted == 20, fmt.Sprintf("%v accepted", accepted)
+	})
 }
 
 func value(c prometheus.Counter) float64 {

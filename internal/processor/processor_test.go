@@ -3,6 +3,7 @@ package processor_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/identity"
@@ -17,6 +19,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/processor"
 	"github.com/switchyardhq/switchyard/internal/store/sqlite"
 	"github.com/switchyardhq/switchyard/internal/tail"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -54,17 +57,10 @@ func (e *env) run(t *testing.T, done ...func() bool) {
 	p.MaxAttempts = 2
 	wg.Go(func() { _ = p.Run(ctx) })
 	defer func() { cancel(); wg.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Await(t, "every message acked and done", 10*time.Second, func() (bool, string) {
 		b, err := e.log.Backlog(t.Context(), processor.Group)
-		if err == nil && b.Messages == 0 && (len(done) == 0 || done[0]()) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages still pending", b.Messages)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && b.Messages == 0 && (len(done) == 0 || done[0]()), fmt.Sprintf("%d messages pending (%v)", b.Messages, err)
+	})
 }
 
 func batch(t *testing.T) []byte {
@@ -199,16 +195,13 @@ func TestKnownOwnerForgottenOnErase(t *testing.T) {
 		if _, err := e.log.Append(t.Context(), "cdp", "", data); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if got, err := e.store.FindEventByID(t.Context(), id); err == nil {
-				return got
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("event %s not stored", id)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		var got *cdp.Event
+		testenv.Eventually(t, "event "+id+" stored", 10*time.Second, func() bool {
+			var err error
+			got, err = e.store.FindEventByID(t.Context(), id)
+			return err == nil
+		})
+		return got
 	}
 	first := send("e1")
 	if again := send("e2"); again.ProfileID != first.ProfileID {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // TestBackpressure stalls the store for real (another connection holds
@@ -68,18 +69,11 @@ func TestBackpressure(t *testing.T) {
 	}
 
 	// The backlog is read every 250 ms: wait for readiness to report it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Await(t, "readyz to report the backlog over its bound", 10*time.Second, func() (bool, string) {
 		r := s.do(t, "GET", "/readyz", "", "")
 		wantStatus(t, r, 200)
-		if r.json(t)["status"] == "overloaded" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readyz never reported the backlog over its bound: %s", r.body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return r.json(t)["status"] == "overloaded", string(r.body)
+	})
 
 	cio := "Basic " + basic("site", "key")
 	for _, c := range []struct {
@@ -113,31 +107,20 @@ func TestBackpressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	locked = false
-	deadline = time.Now().Add(60 * time.Second)
-	for {
+	testenv.Eventually(t, "the edge to accept again once the store came back", 60*time.Second, func() bool {
 		r := s.do(t, "POST", "/v1/track", "application/json", `{"userId":"x","event":"X","messageId":"after"}`, "Authorization", auth)
-		if r.status == 200 {
-			break
+		if r.status != 200 {
+			wantStatus(t, r, 429)
 		}
-		wantStatus(t, r, 429)
-		if time.Now().After(deadline) {
-			t.Fatal("still refused a minute after the store came back")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	deadline = time.Now().Add(60 * time.Second)
+		return r.status == 200
+	})
 	want := fmt.Sprintf(`switchyard_ingested_events_total{outcome="accepted",source="cdp"} %d`, accepted+1)
-	for {
-		m := s.do(t, "GET", "/metrics", "", "").body
-		stored := grepLines(string(m), `processed_events_total{outcome="stored"}`)
-		if strings.Contains(string(m), want) && stored == fmt.Sprintf(`switchyard_processed_events_total{outcome="stored"} %d`, accepted+1) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("want %d events accepted and stored, got:\n%s", accepted+1, grepLines(string(m), "ingested_events_total", "processed_events_total"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Await(t, fmt.Sprintf("%d events accepted and stored", accepted+1), 60*time.Second, func() (bool, string) {
+		m := string(s.do(t, "GET", "/metrics", "", "").body)
+		stored := grepLines(m, `processed_events_total{outcome="stored"}`)
+		return strings.Contains(m, want) && stored == fmt.Sprintf(`switchyard_processed_events_total{outcome="stored"} %d`, accepted+1),
+			grepLines(m, "ingested_events_total", "processed_events_total")
+	})
 }
 
 // grepLines returns the lines of s that contain any of words.

@@ -13,8 +13,10 @@ import (
 
 	customerio "github.com/customerio/go-customerio/v3"
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // Credentials whose base64 differs between the standard and URL-safe
@@ -32,17 +34,12 @@ func newCIOStack(t *testing.T, mutate ...func(*config.Config)) (*stack, *custome
 // profileOf waits until a profile with ident exists and returns it.
 func (s *stack) profileOf(t *testing.T, ident string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := s.do(t, "GET", "/admin/v1/profiles?identifier="+url.QueryEscape(ident), "", "")
-		if r.status == 200 {
-			return r.json(t)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no profile for %s: %d %s", ident, r.status, r.body)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var r reply
+	testenv.Await(t, "a profile for "+ident, 10*time.Second, func() (bool, string) {
+		r = s.do(t, "GET", "/admin/v1/profiles?identifier="+url.QueryEscape(ident), "", "")
+		return r.status == 200, fmt.Sprintf("%d %s", r.status, r.body)
+	})
+	return r.json(t)
 }
 
 func TestCustomerIOIdentifyOneProfile(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -128,24 +129,22 @@ func wantStatus(t *testing.T, r reply, status int) {
 // /admin/v1/events query string) and returns them.
 func (s *stack) events(t *testing.T, query string, want int) []map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var list struct {
+		Events []map[string]any `json:"events"`
+	}
+	testenv.Await(t, fmt.Sprintf("%d events for %q", want, query), 10*time.Second, func() (bool, string) {
 		r := s.do(t, "GET", "/admin/v1/events?limit=1000&"+query, "", "")
 		wantStatus(t, r, 200)
-		var list struct {
-			Events []map[string]any `json:"events"`
-		}
+		list.Events = nil // decoded afresh: into the last poll's maps, it would merge them
 		if err := json.Unmarshal(r.body, &list); err != nil {
 			t.Fatal(err)
 		}
-		if len(list.Events) >= want || time.Now().After(deadline) {
-			if len(list.Events) != want {
-				t.Fatalf("%d events for %q, want %d: %s", len(list.Events), query, want, r.body)
-			}
-			return list.Events
+		if len(list.Events) > want {
+			t.Fatalf("%d events for %q, want %d: %s", len(list.Events), query, want, r.body)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(list.Events) == want, string(r.body)
+	})
+	return list.Events
 }
 
 // settle waits until the processor has drained the event log, so that a
@@ -155,14 +154,9 @@ func (s *stack) settle(t *testing.T) {
 	marker := s.track(t, `{"source":{"id":"web"},"session":{"id":"settle-`+cdp.NewID()+`"},"events":[{"type":"settle-marker"}],"options":{"debugger":true}}`)
 	wantStatus(t, marker, 200)
 	ids := marker.json(t)["events"].([]any)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if r := s.do(t, "GET", "/admin/v1/events/"+ids[0].(string), "", ""); r.status == 200 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("processor did not catch up")
+	testenv.Eventually(t, "the processor to catch up", 10*time.Second, func() bool {
+		return s.do(t, "GET", "/admin/v1/events/"+ids[0].(string), "", "").status == 200
+	})
 }
 
 func jsonBody(v any) string {

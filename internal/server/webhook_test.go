@@ -17,6 +17,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/hooks"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 const (
@@ -137,15 +138,12 @@ func TestCustomerIOReportingExamples(t *testing.T) {
 // waitEvent waits until the event with id is stored.
 func (s *stack) waitEvent(t *testing.T, id string) reply {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := s.do(t, "GET", "/admin/v1/events/"+id, "", "")
-		if r.status == 200 || time.Now().After(deadline) {
-			wantStatus(t, r, 200)
-			return r
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var r reply
+	testenv.Await(t, "event "+id+" stored", 10*time.Second, func() (bool, string) {
+		r = s.do(t, "GET", "/admin/v1/events/"+id, "", "")
+		return r.status == 200, fmt.Sprintf("%d %s", r.status, r.body)
+	})
+	return r
 }
 
 // Vectors of Customer.io's documentation, sent over HTTP with their own

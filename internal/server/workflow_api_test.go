@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,19 +20,20 @@ import (
 // waitRuns polls until the store holds n runs matching f.
 func (s *stack) waitRuns(t *testing.T, f cdp.RunFilter, n int) []*cdp.Run {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		runs, _, err := s.store.FindRuns(t.Context(), f)
-		if err == nil && len(runs) == n {
-			return runs
+	var runs []*cdp.Run
+	testenv.Await(t, fmt.Sprintf("%d runs matching %+v", n, f), 10*time.Second, func() (bool, string) {
+		var err error
+		if runs, _, err = s.store.FindRuns(t.Context(), f); err == nil && len(runs) == n {
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			all, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{})
-			for _, r := range all {
-				t.Logf("run %s %s v%d %s %s", r.ID, r.WorkflowID, r.WorkflowVersion, r.Status, r.Error)
-			}
-			t.Fatalf("want %d runs matching %+v", n, f)
+		all, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{})
+		var saw strings.Builder
+		for _, r := range all {
+			fmt.Fprintf(&saw, "\nrun %s %s v%d %s %s", r.ID, r.WorkflowID, r.WorkflowVersion, r.Status, r.Error)
 		}
-	}
+		return false, saw.String()
+	})
+	return runs
 }
 
 const versionedWorkflow = `

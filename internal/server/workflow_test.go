@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,6 +57,13 @@ func (c *cioStandIn) serve(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// seen returns the requests' methods and paths so far.
+func (c *cioStandIn) seen() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.paths...)
+}
+
 func (c *cioStandIn) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -78,18 +86,14 @@ func TestWorkflowRunsFromAWebhook(t *testing.T) {
 	})
 	wantStatus(t, s.postCIO(t, "cio", "", `{"event_id":"E1","object_type":"email","metric":"delivered","data":{"identifiers":{"id":"u 1"},"recipient":"a@example.com","subject":"Hi"}}`), 200)
 	wantStatus(t, s.postCIO(t, "cio", "", `{"event_id":"E2","object_type":"email","metric":"delivered","data":{"identifiers":{"id":"u2"},"recipient":"b@other.com"}}`), 200)
-	deadline := time.Now().Add(10 * time.Second)
 	var run *cdp.Run
-	for run == nil || run.Status != cdp.RunSucceeded {
-		if time.Now().After(deadline) {
-			t.Fatalf("run %+v; stand-in saw %v", run, standIn.paths)
-		}
-		time.Sleep(20 * time.Millisecond)
+	testenv.Await(t, "the run to succeed", 10*time.Second, func() (bool, string) {
 		runs, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "seen"})
 		if len(runs) > 0 {
 			run = runs[0]
 		}
-	}
+		return run != nil && run.Status == cdp.RunSucceeded, fmt.Sprintf("run %+v; stand-in saw %v", run, standIn.seen())
+	})
 	if runs, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{}); len(runs) != 1 {
 		t.Fatalf("%d runs; the condition should have started one", len(runs))
 	}
@@ -135,30 +139,26 @@ func TestWorkflowRetryThroughTheAPI(t *testing.T) {
 	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"purchase"}]}`), 200)
 	waitRun := func(status string) *cdp.Run {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var run *cdp.Run
+		testenv.Await(t, "a "+status+" run", 10*time.Second, func() (bool, string) {
 			runs, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "fwd"})
 			if len(runs) == 1 && runs[0].Status == status {
-				return runs[0]
+				run = runs[0]
+				return true, ""
 			}
-		}
-		runs, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{})
-		t.Fatalf("no %s run: %+v", status, runs)
-		return nil
+			return false, fmt.Sprintf("%+v", runs)
+		})
+		return run
 	}
 	run := waitRun(cdp.RunFailed)
 	if run.Steps[0].Status != cdp.RunSucceeded || run.Steps[1].Status != cdp.RunFailed || len(run.Steps[1].Attempts) != 3 {
 		t.Fatalf("failed run %+v", run)
 	}
 	// The dead letter shows in the metrics (refreshed every 2 s).
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	testenv.Await(t, "the run gauges", 5*time.Second, func() (bool, string) {
 		m := string(s.do(t, "GET", "/metrics", "", "").body)
-		if strings.Contains(m, `switchyard_workflow_runs{status="failed"} 1`) && strings.Contains(m, "switchyard_run_oldest_pending_seconds 0") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run gauges missing:\n%s", m)
-		}
-	}
+		return strings.Contains(m, `switchyard_workflow_runs{status="failed"} 1`) && strings.Contains(m, "switchyard_run_oldest_pending_seconds 0"), m
+	})
 	r := s.do(t, "GET", "/admin/v1/runs?status=failed&workflow=fwd", "", "")
 	wantStatus(t, r, 200)
 	if runs := r.json(t)["runs"].([]any); len(runs) != 1 {
@@ -208,20 +208,18 @@ func TestWorkflowExpressionErrorsAreIsolated(t *testing.T) {
 		}
 	})
 	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"purchase","properties":{"a":1}}]}`), 200)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testenv.Await(t, "the good run to succeed and the bad input's to fail", 10*time.Second, func() (bool, string) {
 		good, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "good", Status: cdp.RunSucceeded})
 		bad, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "bad-input", Status: cdp.RunFailed})
 		if len(good) == 1 && len(bad) == 1 {
 			if !strings.Contains(bad[0].Error, "with.name") {
 				t.Errorf("failed run's error: %q", bad[0].Error)
 			}
-			break
+			return true, ""
 		}
-		if time.Now().After(deadline) {
-			all, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{})
-			t.Fatalf("runs %+v", all)
-		}
-	}
+		all, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{})
+		return false, fmt.Sprintf("runs %+v", all)
+	})
 	if runs, _, _ := s.store.FindRuns(t.Context(), cdp.RunFilter{WorkflowID: "bad-condition"}); len(runs) != 0 {
 		t.Fatalf("a failing condition started %d runs", len(runs))
 	}

@@ -97,6 +97,22 @@ func Eventually(t testing.TB, what string, within time.Duration, cond func() boo
 	}
 }
 
+// Await is Eventually for a condition with something to show: cond
+// reports whether it holds and what it saw, which the failure prints.
+func Await(t testing.TB, what string, within time.Duration, cond func() (done bool, saw string)) {
+	t.Helper()
+	var saw string
+	for deadline := time.Now().Add(within); ; time.Sleep(10 * time.Millisecond) {
+		var done bool
+		if done, saw = cond(); done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s; last saw: %s", within, what, saw)
+		}
+	}
+}
+
 // Never watches for window that bad (what must not happen) stays false,
 // failing as soon as it is true: the negative assertion after a quiet
 // window, with the window and what it waits for said in one place.

@@ -89,20 +89,15 @@ steps:
 		}
 		return r.Status
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	testenv.Await(t, "the other runs to finish while one waits on its destination", 10*time.Second, func() (bool, string) {
 		n := 0
 		for _, r := range others {
 			if status(r.ID) == cdp.RunSucceeded {
 				n++
 			}
 		}
-		if n == len(others) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d runs finished while another run waited on its destination", n, len(others))
-		}
-	}
+		return n == len(others), fmt.Sprintf("%d of %d finished", n, len(others))
+	})
 	if s := status("run1"); s == cdp.RunSucceeded {
 		t.Fatal("the stuck run finished before its destination answered")
 	}

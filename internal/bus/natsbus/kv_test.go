@@ -1,11 +1,13 @@
 package natsbus_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // A key-value entry is there until deleted or until its TTL passes, and a
@@ -41,17 +43,10 @@ func TestKeyValue(t *testing.T) {
 	if err := kv.Put(ctx, "b", []byte("2")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Await(t, "the entry to expire with its TTL", 10*time.Second, func() (bool, string) {
 		_, err := kv.Get(ctx, "b")
-		if cdp.ErrorCode(err) == cdp.ENOTFOUND {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the entry outlived its TTL: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return cdp.ErrorCode(err) == cdp.ENOTFOUND, fmt.Sprint(err)
+	})
 }
 
 // Swap is a compare-and-set: of two writers holding one revision, one

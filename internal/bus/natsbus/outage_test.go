@@ -87,13 +87,7 @@ func TestExternalServerOutage(t *testing.T) {
 	}
 
 	startServer(t, store, port)
-	deadline := time.Now().Add(30 * time.Second)
-	for l.Ping(t.Context()) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the log did not reconnect within 30 s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, "the log to reconnect", 30*time.Second, func() bool { return l.Ping(t.Context()) == nil })
 	for i := 10; i < 20; i++ {
 		appendOK(i)
 	}

@@ -55,17 +55,10 @@ func TestRepairAfterDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Await(t, "the repair", 10*time.Second, func() (bool, string) {
 		err := l.Repair(t.Context())
-		if err == nil && !l.writeFailed.Load() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("repair: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return err == nil && !l.writeFailed.Load(), fmt.Sprint(err)
+	})
 	if _, err := l.Append(t.Context(), "web", "after", []byte("x")); err != nil {
 		t.Fatalf("append after the repair: %v", err)
 	}

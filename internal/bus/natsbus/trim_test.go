@@ -2,11 +2,13 @@ package natsbus
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // TestTrimKeepsOnlyUnacknowledged checks that the log removes what its
@@ -47,13 +49,10 @@ func TestTrimKeepsOnlyUnacknowledged(t *testing.T) {
 			cancel()
 		}
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for stored() != 4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages stored after 6 of 10 were acked, want 4", stored())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Await(t, "4 messages stored after 6 of 10 were acked", 5*time.Second, func() (bool, string) {
+		n := stored()
+		return n == 4, fmt.Sprintf("%d stored", n)
+	})
 }
 
 // TestRestartRedeliversAtOnce checks that messages a crashed process had
