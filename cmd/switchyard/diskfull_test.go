@@ -87,6 +87,7 @@ func TestDiskFullRecovers(t *testing.T) {
 		}
 		send(i)
 		i++
+		time.Sleep(100 * time.Millisecond) // an event every tenth of a second, as before the disk filled
 		return false
 	})
 	for _, err := f.Write(block); err == nil; _, err = f.Write(block) {

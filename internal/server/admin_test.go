@@ -19,6 +19,7 @@ import (
 )
 
 func TestAdminAuth(t *testing.T) {
+	t.Parallel()
 	t.Run("Tokens", func(t *testing.T) {
 		s := newStack(t, func(c *config.Config) { c.Admin.Tokens = []string{"t0k"} })
 		wantStatus(t, s.do(t, "GET", "/admin/v1/events", "", ""), 401)
@@ -46,6 +47,7 @@ func TestAdminAuth(t *testing.T) {
 }
 
 func TestAdminEvents(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	for i := range 5 {
 		typ := []string{"view", "buy"}[i%2]
@@ -96,6 +98,7 @@ func TestAdminEvents(t *testing.T) {
 }
 
 func TestAdminProfilesAndErase(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	res, err := s.identity.Identify(t.Context(), identity.IdentifyRequest{Identifiers: []cdp.Identifier{{Kind: "email", Value: "ann@example.com"}, {Kind: "id", Value: "42"}}, Create: true})
 	if err != nil {
@@ -132,6 +135,7 @@ func TestAdminProfilesAndErase(t *testing.T) {
 }
 
 func TestAdminSources(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	r := s.do(t, "POST", "/admin/v1/sources", "application/json", `{"id":"shop","kind":"track","name":"Shop"}`)
 	wantStatus(t, r, 201)
@@ -271,6 +275,7 @@ func TestTailResumes(t *testing.T) {
 }
 
 func TestAdminTail(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	bySourceType := s.openTail(t, "source=web&type=purchase")
 	byFilter := s.openTail(t, "filter="+url.QueryEscape("event.type == 'purchase' && event.properties.total > 2.0"))
@@ -294,6 +299,7 @@ func TestAdminTail(t *testing.T) {
 }
 
 func TestOpsEndpoints(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	r := s.do(t, "GET", "/readyz", "", "")
 	wantStatus(t, r, 200)

@@ -46,6 +46,7 @@ func (s *stack) startBackfill(t *testing.T, workflow, body string) backfillJob {
 // run each (and says it is done), a second job skips what already ran
 // unless include_ran, and cancel stops a job.
 func TestBackfill(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) { c.BackfillRate = 1000 })
 	since := time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)
 	var events []string

@@ -17,6 +17,7 @@ import (
 // is acknowledged and then fails to store. The answer is the same on both
 // stores.
 func TestClientDataNeverServerError(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, checkBadClientData)
 }
 
@@ -115,6 +116,7 @@ func checkBadClientData(t *testing.T, engine func(*config.Config)) {
 // body_base64, any other API's JSON has them replaced with U+FFFD, and
 // the management API and the tail emit valid JSON.
 func TestStoredJSONIsUTF8(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) {
 		c.Sources = append(c.Sources, config.Source{ID: "open", Kind: cdp.SourceWebhook, Verify: &cdp.WebhookVerify{Scheme: cdp.VerifyNone}})
 	})

@@ -88,6 +88,7 @@ func namedBy(typ string, raw *cdp.RawRequest) bool {
 // TestDocumentedRoutes: every operation of the OpenAPI document is routed,
 // and every route of routes.go is documented.
 func TestDocumentedRoutes(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	documentedOps := map[string]bool{}
 	for _, op := range catalog.Operations() {
@@ -121,6 +122,7 @@ func TestDocumentedRoutes(t *testing.T) {
 
 // TestServedDocuments fetches both documents from a running server.
 func TestServedDocuments(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	for _, path := range []string{"/asyncapi.json", "/openapi.json"} {
 		r := s.do(t, "GET", path, "", "")

@@ -49,6 +49,7 @@ func wantPage(t *testing.T, status int, body string, wantStatus int, wants ...st
 // the overview's chart, in the events list, on its page with its raw
 // request, and a missing one is a 404 page.
 func TestConsolePages(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	code, _, body := s.page(t, "GET", "/console/", nil)
 	wantPage(t, code, body, 200, "No events in the last hour", `href="/console/live"`, "failed (the dead letter)")
@@ -91,6 +92,7 @@ func TestConsolePages(t *testing.T) {
 // (the token's hash) that opens the console and the management API; a
 // change through the API with the cookie also needs the console's header.
 func TestConsoleSignIn(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) { c.Admin.Tokens = []string{"s3cret"} })
 	code, h, _ := s.page(t, "GET", "/console/events?type=x", nil)
 	if code != http.StatusSeeOther || h.Get("Location") != "/console/signin?next=%2Fconsole%2Fevents%3Ftype%3Dx" {
@@ -121,6 +123,7 @@ func TestConsoleSignIn(t *testing.T) {
 // workflows show their YAML, and a dry run tells what a workflow would
 // send for a stored event without sending it.
 func TestConsoleProfilesSourcesWorkflows(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) {
 		c.Sources = append(c.Sources, config.Source{ID: "cio", Kind: "customerio_track", SiteID: "site-1", APIKey: "key-1"},
 			config.Source{ID: "cdp", Kind: "customerio_pipelines", WriteKey: "wk-1"})

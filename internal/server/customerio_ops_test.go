@@ -8,6 +8,7 @@ import (
 )
 
 func TestCustomerIODevices(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t)
 	if err := c.AddDevice("u1", "tok123", "ios", map[string]any{"last_used": 1700000002, "app_version": "1.0"}); err != nil {
 		t.Fatal(err)
@@ -47,6 +48,7 @@ func TestCustomerIODevices(t *testing.T) {
 }
 
 func TestCustomerIOSuppress(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t)
 	if err := c.Identify("u2", map[string]any{"a": 1}); err != nil {
 		t.Fatal(err)
@@ -65,6 +67,7 @@ func TestCustomerIOSuppress(t *testing.T) {
 }
 
 func TestCustomerIOMerge(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t)
 	if err := c.Identify("u1", map[string]any{"plan": "pro"}); err != nil {
 		t.Fatal(err)
@@ -107,6 +110,7 @@ func TestCustomerIOMerge(t *testing.T) {
 }
 
 func TestCustomerIOSegments(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t)
 	for _, id := range []string{"s1@example.com", "s2@example.com"} {
 		if err := c.Identify(id, nil); err != nil {
@@ -139,6 +143,7 @@ func TestCustomerIOSegments(t *testing.T) {
 }
 
 func TestCustomerIODeliveryReportsAndForms(t *testing.T) {
+	t.Parallel()
 	s, _ := newCIOStack(t)
 	auth := "Basic " + basic(cioSite, cioKey)
 	wantStatus(t, s.do(t, "POST", "/api/v1/metrics", "application/json",

@@ -43,6 +43,7 @@ func (s *stack) profileOf(t *testing.T, ident string) map[string]any {
 }
 
 func TestCustomerIOIdentifyOneProfile(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t)
 	// By email, then by id carrying the same email: one person.
 	if err := c.Identify("Ann@Example.com", map[string]any{"plan": "trial", "created_at": 1700000000}); err != nil {
@@ -76,6 +77,7 @@ func TestCustomerIOIdentifyOneProfile(t *testing.T) {
 }
 
 func TestCustomerIOEvents(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t)
 	for range 2 { // the event id deduplicates
 		err := c.Track("u1", "purchase", map[string]any{"price": 23.45},
@@ -104,6 +106,7 @@ func TestCustomerIOEvents(t *testing.T) {
 }
 
 func TestCustomerIOAnonymousEventsJoinOnIdentify(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t)
 	for _, name := range []string{"viewed", "added_to_cart"} {
 		if err := c.TrackAnonymous("anon-7", name, map[string]any{"a": 1}); err != nil {
@@ -137,6 +140,7 @@ func TestCustomerIOAnonymousEventsJoinOnIdentify(t *testing.T) {
 }
 
 func TestCustomerIODeleteErases(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t)
 	if err := c.Identify("gone@example.com", map[string]any{"a": 1}); err != nil {
 		t.Fatal(err)
@@ -176,6 +180,7 @@ func TestCustomerIOConcurrentIdentifyOneProfile(t *testing.T) {
 }
 
 func TestCustomerIOBadInput(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t, func(cfg *config.Config) { cfg.MaxBodyBytes = 200_000 })
 	t.Run("WrongCredentials", func(t *testing.T) {
 		bad := customerio.NewTrackClient(cioSite, "wrong", customerio.WithURL(s.url))
@@ -257,6 +262,7 @@ func TestCustomerIORateLimitAndRegion(t *testing.T) {
 }
 
 func TestCustomerIOSubscriptionAttributes(t *testing.T) {
+	t.Parallel()
 	s, c := newCIOStack(t)
 	for i := range 5 { // map order varies: dotted and nested forms must merge either way
 		id := fmt.Sprint("sub", i)

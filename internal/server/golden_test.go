@@ -40,6 +40,7 @@ var stable = []string{"type", "message_id", "user_id", "anonymous_id", "op", "id
 // customerio_track source) and testdata/pipelines/*.json (Data Pipelines,
 // as the customerio_pipelines source), each on a fresh server.
 func TestGoldenCustomerIO(t *testing.T) {
+	t.Parallel()
 	for _, dir := range []string{"customerio", "pipelines"} {
 		files, _ := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
 		if len(files) == 0 {

@@ -13,6 +13,7 @@ import (
 // survivor, so a later event sent with one joins it instead of starting
 // a new profile; the survivor keeps its own id and email. Both stores.
 func TestMergedIdentifiersKeepResolving(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, checkMergedIdentifiers)
 }
 
@@ -106,6 +107,7 @@ func must(t *testing.T, err error) {
 // a Data Pipelines device event keeps the client's properties beside the
 // device it registers.
 func TestUserAgentAndDeviceProperties(t *testing.T) {
+	t.Parallel()
 	s := newPipelinesStack(t)
 	r := s.do(t, "POST", "/track", "application/json", `{"source":{"id":"web"},"events":[{"type":"ua-check"}]}`, "User-Agent", "Mozilla/5.0 (X11) Tracker")
 	wantStatus(t, r, 200)

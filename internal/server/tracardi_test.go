@@ -15,6 +15,7 @@ import (
 )
 
 func TestTrackResponseAndStoredEvents(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	r := s.track(t, `{"source":{"id":" web "},"session":{"id":"sess-1"},"profile":null,
 		"context":{"browser":{"local":{"browser":{"language":"en-US"}}}},"properties":{"plan":"trial"},
@@ -80,6 +81,7 @@ func TestTrackResponseAndStoredEvents(t *testing.T) {
 }
 
 func TestTrackSessionAndProfileResolution(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	first := s.track(t, `{"source":{"id":"web"},"session":{"id":"v1"},"events":[{"type":"page-view"}]}`).json(t)
 	pid := first["profile"].(map[string]any)["id"].(string)
@@ -174,6 +176,7 @@ func TestTrackConcurrentFirstHitsMakeOneProfile(t *testing.T) {
 }
 
 func TestTrackOptions(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	wantStatus(t, s.track(t, `{"source":{"id":"web"},"session":{"id":"o1"},"events":[{"type":"ephemeral-a"}],"options":{"saveEvents":false}}`), 200)
 	wantStatus(t, s.track(t, `{"source":{"id":"web"},"session":{"id":"o1"},"events":[{"type":"ephemeral-b","options":{"save":false}},{"type":"kept"}]}`), 200)
@@ -198,6 +201,7 @@ func TestTrackOptions(t *testing.T) {
 }
 
 func TestTrackEmptyEventsIsNull(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	r := s.track(t, `{"source":{"id":"web"},"events":[]}`)
 	wantStatus(t, r, 200)
@@ -207,6 +211,7 @@ func TestTrackEmptyEventsIsNull(t *testing.T) {
 }
 
 func TestTrackDuplicateStoredOnce(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	body := `{"source":{"id":"web"},"session":{"id":"d1"},"events":[{"id":"dup-1","type":"purchase"}]}`
 	for range 3 {
@@ -226,6 +231,7 @@ func TestTrackDuplicateStoredOnce(t *testing.T) {
 }
 
 func TestTrackBadInput(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) { c.MaxBodyBytes = 4096 })
 	for _, tc := range []struct {
 		name, query, body string
@@ -270,6 +276,7 @@ func TestTrackBadInput(t *testing.T) {
 }
 
 func TestCORSPreflight(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	for _, path := range []string{"/track", "/collect/page-view/web", "/collect/page-view/web/s1"} {
 		r := s.do(t, "OPTIONS", path, "", "", "Origin", "https://shop.example", "Access-Control-Request-Method", "POST",
@@ -282,6 +289,7 @@ func TestCORSPreflight(t *testing.T) {
 }
 
 func TestCollect(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	t.Run("GetQueryIsProperties", func(t *testing.T) {
 		r := s.do(t, "GET", "/collect/Form%20Sent/web?a=1&b=2&b=3", "", "")
@@ -334,6 +342,7 @@ func TestCollect(t *testing.T) {
 }
 
 func TestTrackPutIsValidatedNoOp(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	r := s.do(t, "PUT", "/track", "application/json", `{"source":{"id":"web"},"session":{"id":"put-1"},"events":[{"type":"x"}]}`)
 	wantStatus(t, r, 200)
@@ -350,6 +359,7 @@ func TestTrackPutIsValidatedNoOp(t *testing.T) {
 // The events a first visit implies (profile-created, session-opened,
 // visit-started) carry the time of the event that caused them.
 func TestFirstVisitEventsTakeTheTriggersTime(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	wantStatus(t, s.track(t, `{"source":{"id":"web"},"events":[{"type":"page-view"}]}`), 200)
 	events := s.events(t, "source=web", 4)

@@ -56,6 +56,7 @@ func (s *stack) postCIO(t *testing.T, source, ts, body string, headers ...string
 // TestCustomerIOReportingExamples sends every example body of Customer.io's
 // reporting-webhook documentation and checks its type, properties and profile.
 func TestCustomerIOReportingExamples(t *testing.T) {
+	t.Parallel()
 	s := webhookStack(t)
 	files, _ := filepath.Glob("testdata/cio-reports/*.json")
 	if len(files) < 20 {
@@ -149,6 +150,7 @@ func (s *stack) waitEvent(t *testing.T, id string) reply {
 // Vectors of Customer.io's documentation, sent over HTTP with their own
 // (old) timestamps: accepted without a freshness window.
 func TestCustomerIOReportingSignatures(t *testing.T) {
+	t.Parallel()
 	s := webhookStack(t)
 	vector3 := "{ \"event_id\":\"01E4C8BES5XT87ZWRJFTB35YJ3\", \"object_type\":\"email\", \"metric\":\"clicked\", \"timestamp\":1585254348, \"data\":{\"action_id\":36,\"broadcast_id\":9,\"customer_id\":\"0200102\",\"identifiers\":{\"id\":\"0200102\"},\"delivery_id\":\"RPILAgABcRhIBqSp7kiPekGBIeVh\",\"href\":\"http://google.com\",\"link_id\":1,\"recipient\":\"test@example.com\",\"subject\":\"hello \u00e9\"} }\n"
 	send := func(source, ts, sig, body string) reply {
@@ -186,6 +188,7 @@ func TestCustomerIOReportingSignatures(t *testing.T) {
 }
 
 func TestCustomerIOReportingDedupAndErrors(t *testing.T) {
+	t.Parallel()
 	s := webhookStack(t)
 	body := `{"data":{"customer_id":"u1","identifiers":{"id":"u1"},"delivery_id":"D1","recipient":"a@b.c"},"event_id":"EV-DUP","object_type":"email","metric":"opened","timestamp":1700000000}`
 	// A retry is a new request (new timestamp, same body); concurrent
@@ -242,6 +245,7 @@ func TestCustomerIOReportingDedupAndErrors(t *testing.T) {
 }
 
 func TestGenericWebhooks(t *testing.T) {
+	t.Parallel()
 	s := webhookStack(t)
 	sign := func(id, body string) []string {
 		ts := time.Now().Unix()
@@ -307,6 +311,7 @@ func hmacHex(key, body string) string {
 // TestRawCapture: the request that carried an event is shown with it,
 // secrets redacted, the body exactly as sent up to the cap.
 func TestRawCapture(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, func(c *config.Config) {
 		c.RawCapture.MaxBodyBytes = 300
 		c.Sources = append(c.Sources, config.Source{ID: "cio", Kind: cdp.SourceCustomerIOWebhook, SigningKey: cioSigningKey})
@@ -355,6 +360,7 @@ func TestRawCapture(t *testing.T) {
 // TestWebhookSourcesThroughAdminAPI: webhook sources created at run time
 // are checked (expressions compiled) and serve at once.
 func TestWebhookSourcesThroughAdminAPI(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	r := s.do(t, "POST", "/admin/v1/sources", "application/json",
 		`{"id":"h","kind":"webhook","verify":{"scheme":"none"},"event_type":"body.kind +"}`)

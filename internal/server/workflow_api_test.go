@@ -52,6 +52,7 @@ steps:
 // starts no more runs; configured workflows are read-only; bad input gets
 // 400/404/409/413 naming the problem.
 func TestWorkflowsAPI(t *testing.T) {
+	t.Parallel()
 	standIn := &cioStandIn{}
 	srv := standIn.serve(t)
 	s := newStack(t, func(c *config.Config) {
@@ -147,6 +148,7 @@ func TestWorkflowsAPI(t *testing.T) {
 // A source created through the API forwards its events to a webhook
 // destination; forward_to naming another kind is refused.
 func TestForwardToOnAPISource(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var got [][]byte
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -73,6 +73,7 @@ func (c *cioStandIn) count() int {
 // A Customer.io report triggers a workflow whose action reaches the
 // stand-in: 500 twice, then 200 on attempt 3; the run records every attempt.
 func TestWorkflowRunsFromAWebhook(t *testing.T) {
+	t.Parallel()
 	standIn := &cioStandIn{fails: []int{500, 500}}
 	srv := standIn.serve(t)
 	s := newStack(t, func(c *config.Config) {
@@ -125,6 +126,7 @@ func TestWorkflowRunsFromAWebhook(t *testing.T) {
 // retry first counts, then retries; a retry after the stand-in recovers
 // succeeds without repeating the steps that succeeded.
 func TestWorkflowRetryThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	standIn := &cioStandIn{failEvents: true}
 	srv := standIn.serve(t)
 	s := newStack(t, func(c *config.Config) {
@@ -189,6 +191,7 @@ func TestWorkflowRetryThroughTheAPI(t *testing.T) {
 // A CEL error in one workflow (its condition, or a step's input) never
 // affects another triggered by the same event.
 func TestWorkflowExpressionErrorsAreIsolated(t *testing.T) {
+	t.Parallel()
 	standIn := &cioStandIn{}
 	srv := standIn.serve(t)
 	step := func(name string) []workflow.Step {
@@ -231,6 +234,7 @@ func TestWorkflowExpressionErrorsAreIsolated(t *testing.T) {
 // forward_to sends every event of a source to a webhook destination,
 // signed with Standard Webhooks, the webhook-id being the run step's key.
 func TestForwardTo(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var got []*http.Request
 	var bodies [][]byte
