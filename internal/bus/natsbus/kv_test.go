@@ -13,6 +13,7 @@ import (
 // A key-value entry is there until deleted or until its TTL passes, and a
 // bucket opened again (another node, a restart) sees the same entries.
 func TestKeyValue(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, Log: quietLogger()})
 	if err != nil {
@@ -53,6 +54,7 @@ func TestKeyValue(t *testing.T) {
 // wins and the other is told of the conflict; a watcher sees the current
 // values first, then every change.
 func TestKeyValueSwapAndWatch(t *testing.T) {
+	t.Parallel()
 	l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Log: quietLogger()})
 	if err != nil {
 		t.Fatal(err)

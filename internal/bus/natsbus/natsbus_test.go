@@ -22,6 +22,7 @@ import (
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestEmbedded(t *testing.T) {
+	t.Parallel()
 	bustest.Run(t, func(t *testing.T, key string) (cdp.EventLog, func()) {
 		dir := filepath.Join(t.TempDir(), "..", "bus-"+key) // stable per test and key
 		l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Log: quietLogger()})
@@ -35,6 +36,7 @@ func TestEmbedded(t *testing.T) {
 // TestSibling runs the contract on a second stream sharing the first's
 // embedded server and connection (the run queue beside the event log).
 func TestSibling(t *testing.T) {
+	t.Parallel()
 	bustest.Run(t, func(t *testing.T, key string) (cdp.EventLog, func()) {
 		dir := filepath.Join(t.TempDir(), "..", "sibling-"+key)
 		l, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: dir, AckWait: time.Second, Log: quietLogger()})

@@ -22,6 +22,7 @@ import (
 // the same consumer receives what was appended before and after, without
 // a restart of the process.
 func TestExternalServerOutage(t *testing.T) {
+	t.Parallel()
 	store := filepath.Join(t.TempDir(), "js")
 	ns := startServer(t, store, -1)
 	port := ns.Addr().(*net.TCPAddr).Port
@@ -114,6 +115,7 @@ func startServer(t *testing.T, dir string, port int) *server.Server {
 // take the whole of a cluster-wide rate limit), and count each other
 // again once it is back.
 func TestMembersThroughOutage(t *testing.T) {
+	t.Parallel()
 	store := filepath.Join(t.TempDir(), "js")
 	ns := startServer(t, store, -1)
 	port := ns.Addr().(*net.TCPAddr).Port

@@ -20,6 +20,7 @@ import (
 // message acknowledged before is still there. Mounting the small
 // filesystem needs root: the test skips without it.
 func TestRepairAfterDiskFull(t *testing.T) {
+	t.Parallel()
 	mnt := testenv.Tmpfs(t, "24m")
 	filler := filepath.Join(mnt, "filler")
 	if err := os.WriteFile(filler, make([]byte, 8<<20), 0o600); err != nil {

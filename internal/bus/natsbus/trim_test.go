@@ -14,6 +14,7 @@ import (
 // TestTrimKeepsOnlyUnacknowledged checks that the log removes what its
 // consumer groups acknowledged, and nothing else.
 func TestTrimKeepsOnlyUnacknowledged(t *testing.T) {
+	t.Parallel()
 	l, err := Open(t.Context(), Options{DataDir: t.TempDir(), TrimInterval: 20 * time.Millisecond, AckWait: time.Minute,
 		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -59,6 +60,7 @@ func TestTrimKeepsOnlyUnacknowledged(t *testing.T) {
 // received but not acknowledged come back right after a restart of the
 // embedded log, not after the (here one-minute) ack wait.
 func TestRestartRedeliversAtOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	open := func() *Log {
 		l, err := Open(t.Context(), Options{DataDir: dir, AckWait: time.Minute, Log: slog.New(slog.DiscardHandler)})
