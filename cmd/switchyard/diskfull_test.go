@@ -114,7 +114,7 @@ func TestDiskFullRecovers(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %s\n%s", resp.StatusCode, body, p.stderr)
+		return resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %s\n%s", resp.StatusCode, body, p.logs())
 	})
 	for i := 2000; i < 2020; i++ {
 		if c := send(i); c != 200 {
@@ -139,7 +139,7 @@ func TestDiskFullRecovers(t *testing.T) {
 		if twice > 0 {
 			t.Fatalf("%d acknowledged events stored twice", twice)
 		}
-		return missing == 0, fmt.Sprintf("%d of %d not stored\n%s", missing, len(acked), p.stderr)
+		return missing == 0, fmt.Sprintf("%d of %d not stored\n%s", missing, len(acked), p.logs())
 	})
 	poison := map[string]int{}
 	if countKeys(t, p.url, "poison", poison); len(poison) != 0 {

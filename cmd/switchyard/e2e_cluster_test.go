@@ -129,7 +129,7 @@ workflows:
 		poison := map[string]int{}
 		countKeys(t, live.url, "poison", poison)
 		return false, fmt.Sprintf("%d acknowledged events missing (%v), runs %v, poison %v; node 0 stderr:\n%s\nnode 2 stderr:\n%s",
-			missing, sample, runs, poison, live.stderr, nodes[2].stderr)
+			missing, sample, runs, poison, live.logs(), nodes[2].logs())
 	})
 	mu.Lock()
 	keys := len(delivered)

@@ -117,7 +117,7 @@ workflows:
 	}
 	testenv.Await(t, "a succeeded run", 20*time.Second, func() (bool, string) {
 		_ = json.Unmarshal(get(t, p.url+"/admin/v1/runs", auth), &runs)
-		return len(runs.Runs) > 0 && runs.Runs[0].Status == "succeeded", fmt.Sprintf("%+v\n%s", runs, p.stderr)
+		return len(runs.Runs) > 0 && runs.Runs[0].Status == "succeeded", fmt.Sprintf("%+v\n%s", runs, p.logs())
 	})
 	var events struct {
 		Events []struct {

@@ -292,7 +292,7 @@ func killNine(t *testing.T, midBurst bool) {
 	p = start(t, dir)
 	testenv.Await(t, "every acknowledged event stored once after the restart", 60*time.Second, func() (bool, string) {
 		missing := testenv.Missing(t, acked, storedKeys(t, p.url))
-		return missing == 0, fmt.Sprintf("%d missing; stderr:\n%s", missing, p.stderr)
+		return missing == 0, fmt.Sprintf("%d missing; stderr:\n%s", missing, p.logs())
 	})
 	t.Logf("%d acknowledged events, all stored once after the restart", len(acked))
 	// The default source was persisted, not recreated.

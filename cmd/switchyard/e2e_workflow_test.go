@@ -108,7 +108,7 @@ workflows:
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			return false, fmt.Sprintf("runs %v; stand-in saw %v; stderr:\n%s", st, seen, p.stderr)
+			return false, fmt.Sprintf("runs %v; stand-in saw %v; stderr:\n%s", st, seen, p.logs())
 		})
 		return st
 	}
