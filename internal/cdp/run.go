@@ -13,6 +13,7 @@ const (
 	RunSucceeded = "succeeded" // every step done
 	RunFailed    = "failed"    // a step exhausted its attempts or failed permanently: the dead letter
 	RunSkipped   = "skipped"   // a filter step ended it
+	RunExited    = "exited"    // the workflow's exit_when met a later event of the run's person
 )
 
 // Run is one execution of a workflow for one event. It is created in the

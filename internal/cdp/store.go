@@ -99,6 +99,8 @@ type SourceStore interface {
 // Tx is the set of writes available inside Store.Update. Methods that find
 // return ENOTFOUND when nothing matches.
 type Tx interface {
+	WaitStore
+
 	// InsertEvent stores e unless an event with e.ID, or with the same
 	// SourceID and non-empty MessageID, is already stored. It reports
 	// whether e was stored.

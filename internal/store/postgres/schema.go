@@ -1,5 +1,7 @@
 package postgres
 
+import "github.com/switchyardhq/switchyard/internal/store/relational"
+
 // migrations change the schema in order; schema_migrations records those
 // applied. Append only. Times are Unix nanoseconds (bigint), as in the
 // SQLite store, so that both return times to the nanosecond.
@@ -147,6 +149,8 @@ var migrations = []string{
 	DROP INDEX raw_requests_received;
 	ALTER TABLE profiles SET (fillfactor = 70);
 	ALTER TABLE sessions SET (fillfactor = 80);`,
+	// 7: waits (wait_for steps, exit rules), by profile and by deadline.
+	relational.WaitsTable("bytea", "bigint"),
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

@@ -192,6 +192,7 @@ func (t *tx) DeleteProfile(ctx context.Context, id string) error {
 		`DELETE FROM sessions WHERE profile_id = $1`,
 		`DELETE FROM identifiers WHERE profile_id = $1`,
 		`DELETE FROM profile_aliases WHERE profile_id = $1`,
+		`DELETE FROM waits WHERE profile_id = $1`,
 		`DELETE FROM profiles WHERE id = $1`,
 	} {
 		if _, err := t.tx.Exec(ctx, q, id); err != nil {
@@ -207,6 +208,7 @@ func (t *tx) MergeProfile(ctx context.Context, from, into string) error {
 		`UPDATE sessions SET profile_id = $2 WHERE profile_id = $1`,
 		`UPDATE events SET profile_id = $2 WHERE profile_id = $1`,
 		`UPDATE profile_aliases SET profile_id = $2 WHERE profile_id = $1`,
+		`UPDATE waits SET profile_id = $2 WHERE profile_id = $1`,
 		`INSERT INTO profile_aliases (alias, profile_id) VALUES ($1, $2) ON CONFLICT (alias) DO UPDATE SET profile_id = $2`,
 		`DELETE FROM profiles WHERE id = $1 AND $2::text IS NOT NULL`,
 	} {

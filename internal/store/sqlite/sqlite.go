@@ -121,6 +121,8 @@ var migrations = []migration{
 	CREATE INDEX runs_next ON runs (next_at) WHERE next_at IS NOT NULL;
 	CREATE INDEX runs_event ON runs (event_id);
 	CREATE INDEX runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`},
+	// 10: waits (wait_for steps, exit rules), by profile and by deadline.
+	{sql: relational.WaitsTable("BLOB", "INTEGER")},
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

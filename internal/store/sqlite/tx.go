@@ -204,6 +204,7 @@ func (t *tx) DeleteProfile(ctx context.Context, id string) error {
 		{`DELETE FROM sessions WHERE profile_id = ?`, []any{text}},
 		{`DELETE FROM identifiers WHERE profile_id = ?`, []any{text}},
 		{`DELETE FROM profile_aliases WHERE profile_id = ?`, []any{text}},
+		{`DELETE FROM waits WHERE profile_id = ?`, []any{text}},
 		{`DELETE FROM profiles WHERE id = ?`, []any{text}},
 	} {
 		if _, err := t.exec(ctx, st.query, st.args...); err != nil {
@@ -226,6 +227,7 @@ func (t *tx) MergeProfile(ctx context.Context, from, into string) error {
 		{`UPDATE sessions SET profile_id = ?2 WHERE profile_id = ?1`, ids},
 		{`UPDATE events SET profile_id = ?2 WHERE profile_id = ?1`, []any{packID(from), packID(into)}},
 		{`UPDATE profile_aliases SET profile_id = ?2 WHERE profile_id = ?1`, ids},
+		{`UPDATE waits SET profile_id = ?2 WHERE profile_id = ?1`, ids},
 		{`INSERT INTO profile_aliases (alias, profile_id) VALUES (?1, ?2) ON CONFLICT (alias) DO UPDATE SET profile_id = ?2`, ids},
 		{`DELETE FROM profiles WHERE id = ?`, ids[:1]},
 	} {

@@ -48,6 +48,8 @@ func Run(t *testing.T, open Opener) {
 		{"RunsWaitingOn", testRunsWaitingOn},
 		{"Alerts", testAlerts},
 		{"Backfills", testBackfills},
+		{"Waits", testWaits},
+		{"ClaimDueWaits", testClaimDueWaits},
 	} {
 		// Each subtest has a store of its own (a fresh file or schema).
 		t.Run(tc.name, func(t *testing.T) { t.Parallel(); tc.fn(t, open(t)) })

@@ -1,0 +1,127 @@
+package relational
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+// Waits keeps the waits table alike in both stores (cdp.WaitStore) inside
+// one of their transactions. Lock is what a claim adds to the select of
+// the rows it deletes: nothing in SQLite, whose one writer needs nothing,
+// "FOR UPDATE SKIP LOCKED" in PostgreSQL, so that nodes claiming at the
+// same moment take different waits instead of queueing behind each other.
+type Waits struct {
+	Exec  Exec
+	Query Query
+	Mark  func(int) string
+	Lock  string
+}
+
+// WaitsTable is the table and its indexes; blob is the store's type for
+// bytes, bigint its integer.
+func WaitsTable(blob, bigint string) string {
+	return `CREATE TABLE IF NOT EXISTS waits (
+		run_id      TEXT NOT NULL,
+		step_id     TEXT NOT NULL,
+		workflow_id TEXT NOT NULL,
+		kind        TEXT NOT NULL,
+		profile_id  TEXT NOT NULL,
+		after_at    ` + bigint + ` NOT NULL,
+		deadline    ` + bigint + `,
+		created_at  ` + bigint + ` NOT NULL,
+		scope       ` + blob + `,
+		PRIMARY KEY (run_id, step_id)
+	);
+	CREATE INDEX IF NOT EXISTS waits_profile ON waits (profile_id);
+	CREATE INDEX IF NOT EXISTS waits_deadline ON waits (deadline) WHERE deadline IS NOT NULL;`
+}
+
+const waitColumns = `run_id, step_id, workflow_id, kind, profile_id, after_at, deadline, created_at, scope`
+
+func scanWait(r Rows) (*cdp.Wait, error) {
+	w := &cdp.Wait{}
+	var after, created int64
+	var deadline *int64
+	var scope []byte
+	if err := r.Scan(&w.RunID, &w.StepID, &w.WorkflowID, &w.Kind, &w.ProfileID, &after, &deadline, &created, &scope); err != nil {
+		return nil, err
+	}
+	w.After, w.CreatedAt = time.Unix(0, after).UTC(), time.Unix(0, created).UTC()
+	if deadline != nil {
+		d := time.Unix(0, *deadline).UTC()
+		w.Deadline = &d
+	}
+	if len(scope) > 0 {
+		w.Scope = scope
+	}
+	return w, nil
+}
+
+// InsertWait implements cdp.WaitStore.
+func (s Waits) InsertWait(ctx context.Context, w *cdp.Wait) error {
+	var deadline any
+	if w.Deadline != nil {
+		deadline = w.Deadline.UnixNano()
+	}
+	var scope any
+	if len(w.Scope) > 0 {
+		scope = []byte(w.Scope)
+	}
+	_, err := s.Exec(ctx, render(`INSERT INTO waits (`+waitColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, s.Mark),
+		w.RunID, w.StepID, w.WorkflowID, w.Kind, w.ProfileID, w.After.UnixNano(), deadline, w.CreatedAt.UnixNano(), scope)
+	if err != nil {
+		return fmt.Errorf("insert wait: %w", err)
+	}
+	return nil
+}
+
+// DeleteWait implements cdp.WaitStore.
+func (s Waits) DeleteWait(ctx context.Context, runID, stepID string) (bool, error) {
+	n, err := s.Exec(ctx, render(`DELETE FROM waits WHERE run_id = ? AND step_id = ?`, s.Mark), runID, stepID)
+	if err != nil {
+		return false, fmt.Errorf("delete wait: %w", err)
+	}
+	return n == 1, nil
+}
+
+// DeleteRunWaits implements cdp.WaitStore.
+func (s Waits) DeleteRunWaits(ctx context.Context, runID string) error {
+	if _, err := s.Exec(ctx, render(`DELETE FROM waits WHERE run_id = ?`, s.Mark), runID); err != nil {
+		return fmt.Errorf("delete run waits: %w", err)
+	}
+	return nil
+}
+
+// ProfileWaits returns the waits of one profile, oldest first (SQLite
+// asks once per profile: in-process, a prepared point lookup is as cheap
+// as a list, and its text stays the same).
+func (s Waits) ProfileWaits(ctx context.Context, profileID string) ([]*cdp.Wait, error) {
+	return All(ctx, s.Query, "find waits", scanWait,
+		render(`SELECT `+waitColumns+` FROM waits WHERE profile_id = ? ORDER BY created_at`, s.Mark), profileID)
+}
+
+// AnyProfileWaits returns the waits of the profiles in one read, oldest
+// first, for a store that takes a list as one argument (PostgreSQL's
+// = ANY).
+func (s Waits) AnyProfileWaits(ctx context.Context, profileIDs []string) ([]*cdp.Wait, error) {
+	return All(ctx, s.Query, "find waits", scanWait,
+		render(`SELECT `+waitColumns+` FROM waits WHERE profile_id = ANY(?) ORDER BY created_at`, s.Mark), profileIDs)
+}
+
+// ClaimDueWaits implements cdp.WaitStore.
+func (s Waits) ClaimDueWaits(ctx context.Context, now time.Time, limit int) ([]*cdp.Wait, error) {
+	return All(ctx, s.Query, "claim due waits", scanWait, render(`DELETE FROM waits WHERE (run_id, step_id) IN (
+		SELECT run_id, step_id FROM waits WHERE deadline IS NOT NULL AND deadline <= ? ORDER BY deadline LIMIT ? `+s.Lock+`)
+		RETURNING `+waitColumns, s.Mark), now.UnixNano(), limit)
+}
+
+// MoveWaits gives profile into the waits of profile from (a merge).
+func (s Waits) MoveWaits(ctx context.Context, from, into string) error {
+	if _, err := s.Exec(ctx, render(`UPDATE waits SET profile_id = ? WHERE profile_id = ?`, s.Mark), into, from); err != nil {
+		return fmt.Errorf("move waits: %w", err)
+	}
+	return nil
+}

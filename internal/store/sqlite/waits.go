@@ -1,0 +1,63 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
+)
+
+// waits is the transaction's cdp.WaitStore, in the SQL both stores share.
+func (t *tx) waits() relational.Waits {
+	return relational.Waits{Exec: t.execN, Query: t.rows, Mark: relational.Question}
+}
+
+// execN runs a write in the transaction and returns the rows it changed.
+func (t *tx) execN(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// rows runs a read in the transaction.
+func (t *tx) rows(ctx context.Context, q string, args ...any) (relational.Rows, func(), error) {
+	ctx = context.WithoutCancel(ctx) // as exec
+	st, err := t.s.stmt(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rows, func() { _ = rows.Close() }, nil
+}
+
+func (t *tx) InsertWait(ctx context.Context, w *cdp.Wait) error { return t.waits().InsertWait(ctx, w) }
+
+func (t *tx) DeleteWait(ctx context.Context, runID, stepID string) (bool, error) {
+	return t.waits().DeleteWait(ctx, runID, stepID)
+}
+
+func (t *tx) DeleteRunWaits(ctx context.Context, runID string) error {
+	return t.waits().DeleteRunWaits(ctx, runID)
+}
+
+func (t *tx) ProfileWaits(ctx context.Context, profileIDs []string) ([]*cdp.Wait, error) {
+	var out []*cdp.Wait
+	for _, id := range profileIDs {
+		ws, err := t.waits().ProfileWaits(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ws...)
+	}
+	return out, nil
+}
+
+func (t *tx) ClaimDueWaits(ctx context.Context, now time.Time, limit int) ([]*cdp.Wait, error) {
+	return t.waits().ClaimDueWaits(ctx, now, limit)
+}

@@ -1,0 +1,179 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+)
+
+func wait(run, step, profile string, deadline *time.Time) *cdp.Wait {
+	kind := cdp.WaitEvent
+	if step == "" {
+		kind = cdp.WaitExit
+	}
+	return &cdp.Wait{RunID: run, StepID: step, WorkflowID: "wf", Kind: kind, ProfileID: profile, After: t0,
+		Deadline: deadline, Scope: json.RawMessage(`{"trigger":{"type":"cart"}}`), CreatedAt: t0}
+}
+
+func at(d time.Duration) *time.Time {
+	t := t0.Add(d)
+	return &t
+}
+
+// waitKeys are the run/step keys of ws, in order.
+func waitKeys(ws []*cdp.Wait) []string {
+	out := []string{}
+	for _, w := range ws {
+		out = append(out, w.RunID+"/"+w.StepID)
+	}
+	return out
+}
+
+// Waits are found by profile with what was stored, inserted once per run
+// and step, and deleted by exactly one claimer; a run's end deletes them
+// all; merges move them to the survivor and an erase deletes them.
+func testWaits(t *testing.T, s cdp.Store) {
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for _, w := range []*cdp.Wait{wait("r1", "wait", "p1", at(time.Hour)), wait("r1", "", "p1", nil),
+			wait("r2", "wait", "p2", at(time.Minute)), wait("r3", "wait[0]", "p3", nil)} {
+			if err := tx.InsertWait(ctx, w); err != nil {
+				return err
+			}
+		}
+		again := wait("r1", "wait", "p9", nil) // the same run and step: ignored
+		return tx.InsertWait(ctx, again)
+	})
+	var got []*cdp.Wait
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		var err error
+		got, err = tx.ProfileWaits(ctx, []string{"p1", "p2", "nobody"})
+		return err
+	})
+	slices.SortFunc(got, func(a, b *cdp.Wait) int { return cmpKey(a) - cmpKey(b) })
+	want := []*cdp.Wait{wait("r1", "", "p1", nil), wait("r1", "wait", "p1", at(time.Hour)), wait("r2", "wait", "p2", at(time.Minute))}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("ProfileWaits (-want +got):\n%s", diff)
+	}
+
+	// A claim deletes the wait once.
+	var first, second bool
+	update(t, s, func(ctx context.Context, tx cdp.Tx) (err error) {
+		first, err = tx.DeleteWait(ctx, "r2", "wait")
+		return err
+	})
+	update(t, s, func(ctx context.Context, tx cdp.Tx) (err error) {
+		second, err = tx.DeleteWait(ctx, "r2", "wait")
+		return err
+	})
+	if !first || second {
+		t.Fatalf("claims of one wait: %v then %v, want true then false", first, second)
+	}
+
+	// Merge moves p3's waits to p1; a run's end deletes its waits; an
+	// erase deletes the profile's.
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for _, id := range []string{"p1", "p3"} {
+			if err := seedProfile(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if err := tx.MergeProfile(ctx, "p3", "p1"); err != nil {
+			return err
+		}
+		got, err := tx.ProfileWaits(ctx, []string{"p1", "p3"})
+		if err != nil {
+			return err
+		}
+		if keys := waitKeys(got); len(keys) != 3 || !slices.Contains(keys, "r3/wait[0]") || got[0].ProfileID != "p1" || got[2].ProfileID != "p1" {
+			return fmt.Errorf("after the merge: %v", keys)
+		}
+		if err := tx.DeleteRunWaits(ctx, "r1"); err != nil {
+			return err
+		}
+		if got, err = tx.ProfileWaits(ctx, []string{"p1"}); err != nil || len(got) != 1 || got[0].RunID != "r3" {
+			return fmt.Errorf("after r1 ended: %v %v", waitKeys(got), err)
+		}
+		if err := tx.DeleteProfile(ctx, "p1"); err != nil {
+			return err
+		}
+		if got, err = tx.ProfileWaits(ctx, []string{"p1"}); err != nil || len(got) != 0 {
+			return fmt.Errorf("after the erase: %v %v", waitKeys(got), err)
+		}
+		return nil
+	})
+}
+
+func cmpKey(w *cdp.Wait) int {
+	return int(w.RunID[1])*100 + len(w.StepID)
+}
+
+// Due waits are claimed earliest first, up to the limit, only once their
+// deadline passed; claimers at the same time never take the same wait.
+func testClaimDueWaits(t *testing.T, s cdp.Store) {
+	const n = 60
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for i := range n {
+			if err := tx.InsertWait(ctx, wait(fmt.Sprintf("r%03d", i), "wait", "p", at(time.Duration(i)*time.Second))); err != nil {
+				return err
+			}
+		}
+		return tx.InsertWait(ctx, wait("exit", "", "p", nil)) // no deadline: never due
+	})
+	claim := func(now time.Time, limit int) []*cdp.Wait {
+		var ws []*cdp.Wait
+		update(t, s, func(ctx context.Context, tx cdp.Tx) (err error) {
+			ws, err = tx.ClaimDueWaits(ctx, now, limit)
+			return err
+		})
+		return ws
+	}
+	if got := waitKeys(claim(t0.Add(2*time.Second), 10)); !cmp.Equal(got, []string{"r000/wait", "r001/wait", "r002/wait"}) {
+		t.Fatalf("due at +2s: %v", got)
+	}
+	if got := waitKeys(claim(t0.Add(time.Hour), 2)); !cmp.Equal(got, []string{"r003/wait", "r004/wait"}) {
+		t.Fatalf("limited to 2: %v", got)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				ws := claim(t0.Add(time.Hour), 7)
+				if len(ws) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, k := range waitKeys(ws) {
+					seen[k]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != n-5 {
+		t.Fatalf("claimed %d waits, want %d", len(seen), n-5)
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Fatalf("wait %s claimed %d times", k, c)
+		}
+	}
+	var left []*cdp.Wait
+	update(t, s, func(ctx context.Context, tx cdp.Tx) (err error) {
+		left, err = tx.ProfileWaits(ctx, []string{"p"})
+		return err
+	})
+	if keys := waitKeys(left); !cmp.Equal(keys, []string{"exit/"}) {
+		t.Fatalf("left: %v", keys)
+	}
+}
