@@ -31,7 +31,10 @@ type Wait struct {
 	RunID      string `json:"run_id"`
 	StepID     string `json:"step_id"` // the step (with a foreach's index); "" for WaitExit
 	WorkflowID string `json:"workflow_id"`
-	Kind       string `json:"kind"`
+	// Version is the run's workflow version, whose step says what the
+	// wait waits for.
+	Version int    `json:"workflow_version"`
+	Kind    string `json:"kind"`
 	// ProfileID is the person whose events and changes are looked at;
 	// merges move it to the survivor, an erase deletes the wait.
 	ProfileID string `json:"profile_id"`

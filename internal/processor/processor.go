@@ -58,10 +58,17 @@ type Tail interface {
 	Publish(events []*cdp.Event)
 }
 
-// Triggers decides which workflow runs a stored event starts; it is
-// called in the transaction that stores the event.
+// Triggers decides which workflow runs a stored event starts, and which
+// waiting runs the stored events resume; it is called in the transaction
+// that stores the events.
 type Triggers interface {
 	Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) []*cdp.Run
+	// Started is told of each run inserted, to keep what it watches for
+	// (an exit rule's wait).
+	Started(ctx context.Context, tx cdp.Tx, r *cdp.Run, e *cdp.Event) error
+	// Wake resumes the runs waiting for what the stored events did and
+	// returns those to queue.
+	Wake(ctx context.Context, tx cdp.Tx, events []*cdp.Event, now time.Time) ([]*cdp.Run, error)
 }
 
 // Deps are what a Processor works with.

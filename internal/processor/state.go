@@ -58,12 +58,17 @@ func (st *state) trigger(ctx context.Context, t Triggers, now time.Time) error {
 				return err
 			}
 			if inserted {
+				if err := t.Started(ctx, st.tx, r, e); err != nil {
+					return err
+				}
 				st.runs = append(st.runs, r)
 				st.spans.started(e, r)
 			}
 		}
 	}
-	return nil
+	woken, err := t.Wake(ctx, st.tx, st.stored, now)
+	st.runs = append(st.runs, woken...)
+	return err
 }
 
 type profileCount struct {

@@ -12,12 +12,14 @@ import (
 	"github.com/switchyardhq/switchyard/internal/expr"
 )
 
-// Env declares what workflow expressions see: the triggering event, its
-// profile and session (as the management API renders them), the outputs
-// of earlier steps (steps.<id>.output), the run's vars, the current item
-// of a foreach, and now.
+// Env declares what workflow expressions see: the triggering event (as
+// event and as trigger; in a wait_for's event and match and in exit_when,
+// event is the incoming event and trigger the run's own), its profile and
+// session (as the management API renders them), the outputs of earlier
+// steps (steps.<id>.output), the run's vars, the current item of a
+// foreach, and now.
 var Env = expr.MustEnv(
-	expr.Var{Name: "event", Type: expr.Object}, expr.Var{Name: "profile", Type: expr.Object},
+	expr.Var{Name: "event", Type: expr.Object}, expr.Var{Name: "trigger", Type: expr.Object}, expr.Var{Name: "profile", Type: expr.Object},
 	expr.Var{Name: "session", Type: expr.Object}, expr.Var{Name: "steps", Type: expr.Object},
 	expr.Var{Name: "vars", Type: expr.Object}, expr.Var{Name: "item", Type: expr.Dyn},
 	expr.Var{Name: "now", Type: expr.Timestamp})
@@ -31,9 +33,11 @@ type Input struct {
 // Compiled is a workflow ready to match events and run.
 type Compiled struct {
 	*Workflow
-	If    *expr.Program
-	Vars  map[string]Input
-	Steps []*CompiledStep
+	If *expr.Program
+	// ExitWhen ends a run at a later event of its person (nil: none).
+	ExitWhen *expr.Program
+	Vars     map[string]Input
+	Steps    []*CompiledStep
 	// Version, Origin and UpdatedAt say where this definition comes
 	// from (set by the Registry).
 	Version   int
@@ -51,9 +55,11 @@ type CompiledStep struct {
 	*Step
 	With                  map[string]Input
 	Filter, Wait, If, Map *expr.Program
-	Then, Else, Body      []*CompiledStep
-	Set, Increment        map[string]*expr.Program
-	Policy                *RetryPolicy
+	// WaitFor's expressions (Timeout in Wait).
+	WaitEvent, WaitMatch, WaitUntil *expr.Program
+	Then, Else, Body                []*CompiledStep
+	Set, Increment                  map[string]*expr.Program
+	Policy                          *RetryPolicy
 	// Spec is the action's (nil for a step that calls none).
 	Spec *action.Spec
 }
@@ -108,6 +114,9 @@ func Compile(w *Workflow, refs References) (*Compiled, []string) {
 	}
 	if w.Trigger.If != "" {
 		out.If = c.program("trigger.if", w.Trigger.If, expr.Bool)
+	}
+	if w.ExitWhen != "" {
+		out.ExitWhen = c.program("exit_when", w.ExitWhen, expr.Bool)
 	}
 	for _, name := range sortedKeys(w.Vars) {
 		if !idPattern.MatchString(name) {
@@ -190,7 +199,7 @@ func (c *compiler) step(path string, s *Step) *CompiledStep {
 	}
 	kinds := s.kinds()
 	if len(kinds) != 1 {
-		c.add(path, "must be exactly one of action, filter, wait, branch, foreach, profile.update or stop (has %s)", describe(kinds))
+		c.add(path, "must be exactly one of action, filter, wait, wait_for, branch, foreach, profile.update or stop (has %s)", describe(kinds))
 		return cs
 	}
 	switch kinds[0] {
@@ -200,6 +209,8 @@ func (c *compiler) step(path string, s *Step) *CompiledStep {
 		cs.Filter = c.program(path+".filter", s.Filter, expr.Bool)
 	case "wait":
 		cs.Wait = c.program(path+".wait", s.Wait, expr.Time)
+	case "wait_for":
+		c.waitFor(path+".wait_for", s.WaitFor, cs)
 	case "branch":
 		cs.If = c.program(path+".branch.if", s.Branch.If, expr.Bool)
 		if len(s.Branch.Then) == 0 {
@@ -230,6 +241,31 @@ func (c *compiler) step(path string, s *Step) *CompiledStep {
 		}
 	}
 	return cs
+}
+
+// waitFor compiles a wait_for: an event (with an optional match) or an
+// until, and a timeout.
+func (c *compiler) waitFor(path string, w *WaitFor, cs *CompiledStep) {
+	switch {
+	case (w.Event == "") == (w.Until == ""):
+		c.add(path, "needs exactly one of event (a later event of the person) or until (a condition over the profile)")
+	case w.Match != "" && w.Event == "":
+		c.add(path+".match", "correlates an event: it needs event")
+	}
+	if w.Event != "" {
+		cs.WaitEvent = c.program(path+".event", w.Event, expr.Bool)
+	}
+	if w.Match != "" {
+		cs.WaitMatch = c.program(path+".match", w.Match, expr.Bool)
+	}
+	if w.Until != "" {
+		cs.WaitUntil = c.program(path+".until", w.Until, expr.Bool)
+	}
+	if w.Timeout == "" {
+		c.add(path+".timeout", "is required: how long to wait at most, such as duration('1h')")
+		return
+	}
+	cs.Wait = c.program(path+".timeout", w.Timeout, expr.Time)
 }
 
 func (c *compiler) action(path string, s *Step, cs *CompiledStep) {

@@ -156,7 +156,7 @@ func (e *Engine) Advance(ctx context.Context, id string) (wait time.Duration, er
 		}
 	}
 	switch run.Status {
-	case cdp.RunSucceeded, cdp.RunFailed, cdp.RunSkipped:
+	case cdp.RunSucceeded, cdp.RunFailed, cdp.RunSkipped, cdp.RunExited:
 		return 0, nil
 	}
 	if run.NextAt != nil {
@@ -262,7 +262,7 @@ func (st *runState) walk(ctx context.Context, steps []*CompiledStep, suffix stri
 			if cs.Branch == nil && cs.Foreach == nil {
 				continue
 			}
-		case cdp.RunFailed, cdp.RunSkipped:
+		case cdp.RunFailed, cdp.RunSkipped, cdp.RunExited:
 			return errStop
 		}
 		exec := st.execTraced
@@ -295,6 +295,8 @@ func (st *runState) exec(ctx context.Context, cs *CompiledStep, id string) error
 	case cs.Stop:
 		st.done(id, nil)
 		return st.end(ctx, cdp.RunSucceeded, "")
+	case cs.WaitFor != nil:
+		return st.waitFor(ctx, cs, id)
 	case cs.Wait != nil:
 		return st.wait(ctx, cs, id)
 	case cs.Branch != nil:
@@ -597,10 +599,18 @@ func (st *runState) save(ctx context.Context) error {
 	return nil
 }
 
-// finish records a run's final status.
+// finish records a run's final status; what it waited for (an exit rule)
+// goes with it.
 func (e *Engine) finish(ctx context.Context, run *cdp.Run, status, msg string) error {
 	run.Status, run.Error, run.NextAt, run.UpdatedAt = status, msg, nil, e.Now().UTC()
-	err := e.record(ctx, run)
+	err := retry.WhileUnavailable(ctx, recordWait, func() error {
+		return e.Store.Update(ctx, func(tx cdp.Tx) error {
+			if err := tx.DeleteRunWaits(ctx, run.ID); err != nil {
+				return err
+			}
+			return tx.UpdateRun(ctx, run)
+		})
+	}, nil)
 	if err == nil && e.Metrics != nil {
 		e.Metrics.Runs.WithLabelValues(run.WorkflowID, status).Inc()
 	}

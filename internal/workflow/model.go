@@ -14,6 +14,10 @@ type Workflow struct {
 	// Vars are named expressions evaluated once per run, before the
 	// first step; steps read them as vars.<name>.
 	Vars map[string]any `json:"vars,omitempty" yaml:"vars,omitempty"`
+	// ExitWhen is a CEL condition over each later event of the run's
+	// person (event; the run's own is trigger): the first that meets it
+	// ends the run at once, as exited, whatever step it is in.
+	ExitWhen string `json:"exit_when,omitempty" yaml:"exit_when,omitempty"`
 }
 
 // Trigger selects the events that start a run.
@@ -43,6 +47,9 @@ type Step struct {
 	// Wait pauses the run: a CEL duration (duration('1h')) or a
 	// timestamp to wait until.
 	Wait string `json:"wait,omitempty" yaml:"wait,omitempty"`
+	// WaitFor holds the run until its person does something, or a
+	// timeout passes.
+	WaitFor *WaitFor `json:"wait_for,omitempty" yaml:"wait_for,omitempty"`
 	// Branch runs Then or Else.
 	Branch *Branch `json:"branch,omitempty" yaml:"branch,omitempty"`
 	// Foreach runs Steps for each item of a CEL list, as item.
@@ -51,6 +58,25 @@ type Step struct {
 	ProfileUpdate *ProfileUpdate `json:"profile.update,omitempty" yaml:"profile.update,omitempty"`
 	// Stop ends the run as succeeded.
 	Stop bool `json:"stop,omitempty" yaml:"stop,omitempty"`
+}
+
+// WaitFor holds a run until a later event of its person (after a merge,
+// of the survivor) meets Event and Match, or its profile meets Until, or
+// Timeout passes. The step's output is {matched, event}: matched is false
+// on a timeout, event the event that matched (for Until, the event whose
+// change met it).
+type WaitFor struct {
+	// Event is a CEL condition over the incoming event, with the run's
+	// own event as trigger, its vars and steps.
+	Event string `json:"event,omitempty" yaml:"event,omitempty"`
+	// Match further correlates the event with the run, such as
+	// event.properties.cart_id == trigger.properties.cart_id.
+	Match string `json:"match,omitempty" yaml:"match,omitempty"`
+	// Until is a CEL condition over profile, looked at when the run
+	// starts waiting and after each event of the person.
+	Until string `json:"until,omitempty" yaml:"until,omitempty"`
+	// Timeout is a CEL duration or timestamp, as wait takes.
+	Timeout string `json:"timeout" yaml:"timeout"`
 }
 
 // Retry is a step's retry policy.
@@ -92,6 +118,9 @@ func (s *Step) kinds() []string {
 	}
 	if s.Wait != "" {
 		k = append(k, "wait")
+	}
+	if s.WaitFor != nil {
+		k = append(k, "wait_for")
 	}
 	if s.Branch != nil {
 		k = append(k, "branch")

@@ -38,6 +38,10 @@ const (
 	DefaultHeartbeat = 5 * time.Second
 )
 
+// busyRetry is when a run's message comes back while another goroutine
+// of this node advances it.
+const busyRetry = time.Second
+
 // Group is the run queue's consumer group.
 const Group = "runner"
 
@@ -88,7 +92,10 @@ func (rn *Runner) Run(ctx context.Context) error {
 func (rn *Runner) advance(ctx context.Context, d cdp.Delivery) {
 	id := string(d.Data())
 	if _, busy := rn.active.LoadOrStore(id, true); busy {
-		_ = d.Ack() // the goroutine advancing it owns it, and its message
+		// The goroutine advancing it owns it; this message comes back
+		// once it is done, in case it was queued for what happened after
+		// that goroutine last looked (a wait ended as it parked).
+		_ = d.Nak(busyRetry)
 		return
 	}
 	defer rn.active.Delete(id)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/expr"
 	"github.com/switchyardhq/switchyard/internal/identity"
 )
 
@@ -183,21 +184,9 @@ func (st *runState) wait(ctx context.Context, cs *CompiledStep, id string) error
 			Until *time.Time `json:"until"`
 		}{&until})
 	} else {
-		v, err := cs.Wait.Eval(ctx, st.vars)
-		if err != nil {
-			return st.fail(ctx, id, "wait: "+err.Error())
-		}
-		switch v := v.(type) {
-		case string: // CEL durations and timestamps come out as JSON strings
-			if d, err := time.ParseDuration(v); err == nil {
-				until = st.e.Now().Add(d)
-			} else if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				until = t
-			} else {
-				return st.fail(ctx, id, fmt.Sprintf("wait: %q is not a duration or a timestamp", v))
-			}
-		default:
-			return st.fail(ctx, id, fmt.Sprintf("wait: %v is not a duration or a timestamp", v))
+		var problem string
+		if until, problem = st.until(ctx, cs.Wait); problem != "" {
+			return st.fail(ctx, id, "wait: "+problem)
 		}
 	}
 	if d := until.Sub(st.e.Now()); d > 0 && st.dry == nil {
@@ -207,6 +196,25 @@ func (st *runState) wait(ctx context.Context, cs *CompiledStep, id string) error
 	}
 	st.done(id, map[string]any{"until": until.UTC()})
 	return nil
+}
+
+// until evaluates a wait's expression, a duration from now or a
+// timestamp, into the time it ends; or says why it cannot.
+func (st *runState) until(ctx context.Context, p *expr.Program) (time.Time, string) {
+	v, err := p.Eval(ctx, st.vars)
+	if err != nil {
+		return time.Time{}, err.Error()
+	}
+	if s, ok := v.(string); ok { // CEL durations and timestamps come out as JSON strings
+		if d, err := time.ParseDuration(s); err == nil {
+			return st.e.Now().Add(d), ""
+		}
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t, ""
+		}
+		return time.Time{}, fmt.Sprintf("%q is not a duration or a timestamp", s)
+	}
+	return time.Time{}, fmt.Sprintf("%v is not a duration or a timestamp", v)
 }
 
 func (st *runState) branch(ctx context.Context, cs *CompiledStep, id string) error {

@@ -23,7 +23,7 @@ func exprVars(e *cdp.Event, view map[string]any, now time.Time, p people) map[st
 	if view == nil {
 		view = map[string]any{}
 	}
-	vars := map[string]any{"event": view, "profile": map[string]any{}, "session": map[string]any{},
+	vars := map[string]any{"event": view, "trigger": view, "profile": map[string]any{}, "session": map[string]any{},
 		"steps": map[string]any{}, "vars": map[string]any{}, "item": nil, "now": now}
 	if e == nil {
 		return vars

@@ -27,6 +27,7 @@ func WaitsTable(blob, bigint string) string {
 		run_id      TEXT NOT NULL,
 		step_id     TEXT NOT NULL,
 		workflow_id TEXT NOT NULL,
+		version     INTEGER NOT NULL,
 		kind        TEXT NOT NULL,
 		profile_id  TEXT NOT NULL,
 		after_at    ` + bigint + ` NOT NULL,
@@ -39,14 +40,14 @@ func WaitsTable(blob, bigint string) string {
 	CREATE INDEX IF NOT EXISTS waits_deadline ON waits (deadline) WHERE deadline IS NOT NULL;`
 }
 
-const waitColumns = `run_id, step_id, workflow_id, kind, profile_id, after_at, deadline, created_at, scope`
+const waitColumns = `run_id, step_id, workflow_id, version, kind, profile_id, after_at, deadline, created_at, scope`
 
 func scanWait(r Rows) (*cdp.Wait, error) {
 	w := &cdp.Wait{}
 	var after, created int64
 	var deadline *int64
 	var scope []byte
-	if err := r.Scan(&w.RunID, &w.StepID, &w.WorkflowID, &w.Kind, &w.ProfileID, &after, &deadline, &created, &scope); err != nil {
+	if err := r.Scan(&w.RunID, &w.StepID, &w.WorkflowID, &w.Version, &w.Kind, &w.ProfileID, &after, &deadline, &created, &scope); err != nil {
 		return nil, err
 	}
 	w.After, w.CreatedAt = time.Unix(0, after).UTC(), time.Unix(0, created).UTC()
@@ -70,8 +71,8 @@ func (s Waits) InsertWait(ctx context.Context, w *cdp.Wait) error {
 	if len(w.Scope) > 0 {
 		scope = []byte(w.Scope)
 	}
-	_, err := s.Exec(ctx, render(`INSERT INTO waits (`+waitColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, s.Mark),
-		w.RunID, w.StepID, w.WorkflowID, w.Kind, w.ProfileID, w.After.UnixNano(), deadline, w.CreatedAt.UnixNano(), scope)
+	_, err := s.Exec(ctx, render(`INSERT INTO waits (`+waitColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, s.Mark),
+		w.RunID, w.StepID, w.WorkflowID, w.Version, w.Kind, w.ProfileID, w.After.UnixNano(), deadline, w.CreatedAt.UnixNano(), scope)
 	if err != nil {
 		return fmt.Errorf("insert wait: %w", err)
 	}

@@ -19,7 +19,7 @@ func wait(run, step, profile string, deadline *time.Time) *cdp.Wait {
 	if step == "" {
 		kind = cdp.WaitExit
 	}
-	return &cdp.Wait{RunID: run, StepID: step, WorkflowID: "wf", Kind: kind, ProfileID: profile, After: t0,
+	return &cdp.Wait{RunID: run, StepID: step, WorkflowID: "wf", Version: 3, Kind: kind, ProfileID: profile, After: t0,
 		Deadline: deadline, Scope: json.RawMessage(`{"trigger":{"type":"cart"}}`), CreatedAt: t0}
 }
 
