@@ -100,6 +100,7 @@ type SourceStore interface {
 // return ENOTFOUND when nothing matches.
 type Tx interface {
 	WaitStore
+	FrequencyStore
 
 	// InsertEvent stores e unless an event with e.ID, or with the same
 	// SourceID and non-empty MessageID, is already stored. It reports

@@ -50,6 +50,17 @@ type Wait struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
+// FrequencyStore is the part of a transaction that keeps how often
+// people started a workflow.
+type FrequencyStore interface {
+	// ClaimFrequency records that profile starts a run of workflow now,
+	// unless an earlier claim still holds (it had no end, or ends after
+	// now): it reports whether this claim was taken. until is when the
+	// next may start; nil for never. Two claims at once, on any nodes,
+	// never both succeed.
+	ClaimFrequency(ctx context.Context, workflowID, profileID string, until *time.Time, now time.Time) (bool, error)
+}
+
 // WaitStore is the part of a transaction that keeps waits.
 type WaitStore interface {
 	// InsertWait stores w unless its run already waits at its step.

@@ -542,7 +542,43 @@ func EraseTx(ctx context.Context, tx cdp.Tx, profileID string) error {
 	if err != nil {
 		return err
 	}
+	if err := endWaitingRuns(ctx, tx, pid); err != nil {
+		return err
+	}
 	return tx.DeleteProfile(ctx, pid)
+}
+
+// endWaitingRuns ends, as exited, the workflow runs waiting for what the
+// person does next: an erased person does nothing more, and a run that
+// went on at its timeout would act on someone who asked to be forgotten.
+// Their waits go with the profile.
+func endWaitingRuns(ctx context.Context, tx cdp.Tx, pid string) error {
+	waits, err := tx.ProfileWaits(ctx, []string{pid})
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, w := range waits {
+		if done[w.RunID] {
+			continue
+		}
+		done[w.RunID] = true
+		run, err := tx.Run(ctx, w.RunID)
+		if cdp.ErrorCode(err) == cdp.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return err
+		}
+		switch run.Status {
+		case cdp.RunSucceeded, cdp.RunFailed, cdp.RunSkipped, cdp.RunExited:
+			continue
+		}
+		run.Status, run.Error, run.NextAt = cdp.RunExited, "exited: the person was erased", nil
+		if err := tx.UpdateRun(ctx, run); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ProfilesChanged drops what the service remembers about sessions; call

@@ -62,7 +62,7 @@ type Tail interface {
 // waiting runs the stored events resume; it is called in the transaction
 // that stores the events.
 type Triggers interface {
-	Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) []*cdp.Run
+	Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) ([]*cdp.Run, error)
 	// Started is told of each run inserted, to keep what it watches for
 	// (an exit rule's wait).
 	Started(ctx context.Context, tx cdp.Tx, r *cdp.Run, e *cdp.Event) error

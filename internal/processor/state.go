@@ -51,7 +51,11 @@ func (st *state) trigger(ctx context.Context, t Triggers, now time.Time) error {
 		return nil
 	}
 	for _, e := range st.stored {
-		for _, r := range t.Runs(ctx, st.tx, e, now) {
+		runs, err := t.Runs(ctx, st.tx, e, now)
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
 			r.TraceParent = st.spans.of(e)
 			inserted, err := st.tx.InsertRun(ctx, r)
 			if err != nil {

@@ -117,6 +117,9 @@ func (b *Backfills) page(ctx context.Context, job *cdp.Backfill, sel *selection,
 				return err
 			}
 			if created {
+				if err := b.Registry.Started(ctx, tx, r, e); err != nil {
+					return err
+				}
 				p.RunsCreated++
 				runs = append(runs, r)
 			}

@@ -30,6 +30,8 @@ type Trigger struct {
 	Types []string `json:"types,omitempty" yaml:"types,omitempty"`
 	// If is a CEL condition over {event, profile, session, now}.
 	If string `json:"if,omitempty" yaml:"if,omitempty"`
+	// Frequency limits the runs one person starts (none: every event).
+	Frequency *Frequency `json:"frequency,omitempty" yaml:"frequency,omitempty"`
 }
 
 // Step is one step; exactly one of its kinds is set.

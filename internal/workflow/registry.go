@@ -363,7 +363,7 @@ func (r *Registry) saveLocked(ctx context.Context, w *Workflow, version int, del
 // called in the transaction that stores e, so the runs are created exactly
 // once with the event. A condition that fails on e starts nothing and is
 // logged; it never affects another workflow.
-func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) []*cdp.Run {
+func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.Time) ([]*cdp.Run, error) {
 	var runs []*cdp.Run
 	var vars map[string]any
 	profile := func(id string) (*cdp.Profile, error) { return tx.Profile(ctx, id) }
@@ -375,12 +375,18 @@ func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.T
 		if ok && e.ReplayOf != "" && !e.Rerun {
 			ok = !r.ranOriginal(ctx, wf.ID, e.ReplayOf)
 		}
+		if f := wf.Trigger.Frequency; ok && f != nil && e.ProfileID != "" {
+			var err error
+			if ok, err = tx.ClaimFrequency(ctx, wf.ID, e.ProfileID, f.until(now), now); err != nil {
+				return nil, err
+			}
+		}
 		if ok {
 			runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID,
 				Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now})
 		}
 	}
-	return runs
+	return runs, nil
 }
 
 // ranOriginal reports whether workflow id ran for event, which a replay

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/identity"
 )
 
 const cartFlow = `
@@ -197,5 +198,28 @@ func TestExitWhenEndsAWaitingRun(t *testing.T) {
 	f.advance(t)
 	if _, n, _ := ClaimTimeouts(t.Context(), f.store, f.clock.Add(2*time.Hour), 10); n != 0 || len(f.sentNames()) != 0 {
 		t.Fatalf("an exited run acted: %v", f.sentNames())
+	}
+}
+
+// Erasing the person ends the runs waiting for them: nothing is sent at
+// the timeout, and their waits are gone.
+func TestEraseEndsWaitingRuns(t *testing.T) {
+	f, _ := journey(t)
+	f.advance(t)
+	if err := f.store.Update(t.Context(), func(tx cdp.Tx) error { return identity.EraseTx(t.Context(), tx, "p1") }); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.run(t); r.Status != cdp.RunExited || r.Error != "exited: the person was erased" {
+		t.Fatalf("run %+v", r)
+	}
+	if ws := f.waits(t); len(ws) != 0 {
+		t.Fatalf("waits left: %+v", ws)
+	}
+	if _, n, _ := ClaimTimeouts(t.Context(), f.store, f.clock.Add(2*time.Hour), 10); n != 0 {
+		t.Fatal("a timeout of an erased person's run")
+	}
+	f.advance(t)
+	if got := f.sentNames(); len(got) != 0 {
+		t.Fatalf("sent %v", got)
 	}
 }

@@ -193,6 +193,7 @@ func (t *tx) DeleteProfile(ctx context.Context, id string) error {
 		`DELETE FROM identifiers WHERE profile_id = $1`,
 		`DELETE FROM profile_aliases WHERE profile_id = $1`,
 		`DELETE FROM waits WHERE profile_id = $1`,
+		`DELETE FROM frequencies WHERE profile_id = $1`,
 		`DELETE FROM profiles WHERE id = $1`,
 	} {
 		if _, err := t.tx.Exec(ctx, q, id); err != nil {
@@ -209,6 +210,9 @@ func (t *tx) MergeProfile(ctx context.Context, from, into string) error {
 		`UPDATE events SET profile_id = $2 WHERE profile_id = $1`,
 		`UPDATE profile_aliases SET profile_id = $2 WHERE profile_id = $1`,
 		`UPDATE waits SET profile_id = $2 WHERE profile_id = $1`,
+		// The survivor keeps its own claims; the merged-away one's others move.
+		`DELETE FROM frequencies WHERE profile_id = $1 AND workflow_id IN (SELECT workflow_id FROM frequencies WHERE profile_id = $2)`,
+		`UPDATE frequencies SET profile_id = $2 WHERE profile_id = $1`,
 		`INSERT INTO profile_aliases (alias, profile_id) VALUES ($1, $2) ON CONFLICT (alias) DO UPDATE SET profile_id = $2`,
 		`DELETE FROM profiles WHERE id = $1 AND $2::text IS NOT NULL`,
 	} {

@@ -126,3 +126,31 @@ func (s Waits) MoveWaits(ctx context.Context, from, into string) error {
 	}
 	return nil
 }
+
+// FrequenciesTable is the table of claims of cdp.FrequencyStore.
+func FrequenciesTable(bigint string) string {
+	return `CREATE TABLE IF NOT EXISTS frequencies (
+		workflow_id TEXT NOT NULL,
+		profile_id  TEXT NOT NULL,
+		until_at    ` + bigint + `,
+		PRIMARY KEY (workflow_id, profile_id)
+	);
+	CREATE INDEX IF NOT EXISTS frequencies_profile ON frequencies (profile_id);`
+}
+
+// ClaimFrequency implements cdp.FrequencyStore: the insert, or the
+// update of a claim that has ended, is the claim; the primary key makes
+// two at once conflict.
+func (s Waits) ClaimFrequency(ctx context.Context, workflowID, profileID string, until *time.Time, now time.Time) (bool, error) {
+	var end any
+	if until != nil {
+		end = until.UnixNano()
+	}
+	n, err := s.Exec(ctx, render(`INSERT INTO frequencies (workflow_id, profile_id, until_at) VALUES (?, ?, ?)
+		ON CONFLICT (workflow_id, profile_id) DO UPDATE SET until_at = excluded.until_at
+		WHERE frequencies.until_at IS NOT NULL AND frequencies.until_at <= ?`, s.Mark), workflowID, profileID, end, now.UnixNano())
+	if err != nil {
+		return false, fmt.Errorf("claim frequency: %w", err)
+	}
+	return n == 1, nil
+}

@@ -205,6 +205,7 @@ func (t *tx) DeleteProfile(ctx context.Context, id string) error {
 		{`DELETE FROM identifiers WHERE profile_id = ?`, []any{text}},
 		{`DELETE FROM profile_aliases WHERE profile_id = ?`, []any{text}},
 		{`DELETE FROM waits WHERE profile_id = ?`, []any{text}},
+		{`DELETE FROM frequencies WHERE profile_id = ?`, []any{text}},
 		{`DELETE FROM profiles WHERE id = ?`, []any{text}},
 	} {
 		if _, err := t.exec(ctx, st.query, st.args...); err != nil {
@@ -228,6 +229,9 @@ func (t *tx) MergeProfile(ctx context.Context, from, into string) error {
 		{`UPDATE events SET profile_id = ?2 WHERE profile_id = ?1`, []any{packID(from), packID(into)}},
 		{`UPDATE profile_aliases SET profile_id = ?2 WHERE profile_id = ?1`, ids},
 		{`UPDATE waits SET profile_id = ?2 WHERE profile_id = ?1`, ids},
+		// The survivor keeps its own claims; the merged-away one's others move.
+		{`DELETE FROM frequencies WHERE profile_id = ?1 AND workflow_id IN (SELECT workflow_id FROM frequencies WHERE profile_id = ?2)`, ids},
+		{`UPDATE frequencies SET profile_id = ?2 WHERE profile_id = ?1`, ids},
 		{`INSERT INTO profile_aliases (alias, profile_id) VALUES (?1, ?2) ON CONFLICT (alias) DO UPDATE SET profile_id = ?2`, ids},
 		{`DELETE FROM profiles WHERE id = ?`, ids[:1]},
 	} {

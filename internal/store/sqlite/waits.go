@@ -61,3 +61,7 @@ func (t *tx) ProfileWaits(ctx context.Context, profileIDs []string) ([]*cdp.Wait
 func (t *tx) ClaimDueWaits(ctx context.Context, now time.Time, limit int) ([]*cdp.Wait, error) {
 	return t.waits().ClaimDueWaits(ctx, now, limit)
 }
+
+func (t *tx) ClaimFrequency(ctx context.Context, workflowID, profileID string, until *time.Time, now time.Time) (bool, error) {
+	return t.waits().ClaimFrequency(ctx, workflowID, profileID, until, now)
+}

@@ -177,3 +177,63 @@ func testClaimDueWaits(t *testing.T, s cdp.Store) {
 		t.Fatalf("left: %v", keys)
 	}
 }
+
+// A frequency claim is taken once while it holds: forever without an
+// end, until its end otherwise; of claims at the same moment, one wins.
+// Merges keep the survivor's claims and move the others; an erase drops
+// them.
+func testFrequencies(t *testing.T, s cdp.Store) {
+	claim := func(wf, pid string, until *time.Time, now time.Time) bool {
+		var ok bool
+		update(t, s, func(ctx context.Context, tx cdp.Tx) (err error) {
+			ok, err = tx.ClaimFrequency(ctx, wf, pid, until, now)
+			return err
+		})
+		return ok
+	}
+	if !claim("once", "p1", nil, t0) || claim("once", "p1", nil, t0.Add(24*time.Hour)) {
+		t.Fatal("once: a second claim was taken")
+	}
+	if !claim("once", "p2", nil, t0) {
+		t.Fatal("once: another person's claim was refused")
+	}
+	if !claim("daily", "p1", at(time.Hour), t0) || claim("daily", "p1", at(2*time.Hour), t0.Add(30*time.Minute)) ||
+		!claim("daily", "p1", at(2*time.Hour), t0.Add(time.Hour)) {
+		t.Fatal("once_per: claims not taken by their end")
+	}
+	var wins sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for range 8 {
+		wins.Go(func() {
+			if claim("race", "p1", nil, t0) {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		})
+	}
+	wins.Wait()
+	if won != 1 {
+		t.Fatalf("%d of 8 claims at once won", won)
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for _, id := range []string{"p1", "p3"} {
+			if err := seedProfile(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !claim("moved", "p3", nil, t0) || !claim("once", "p3", nil, t0) {
+		t.Fatal("p3's claims")
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error { return tx.MergeProfile(ctx, "p3", "p1") })
+	if claim("moved", "p1", nil, t0) || claim("once", "p1", nil, t0) || !claim("moved", "p3", nil, t0) {
+		t.Fatal("after the merge: the survivor does not hold the moved claim, or the merged-away id still does")
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error { return tx.DeleteProfile(ctx, "p1") })
+	if !claim("once", "p1", nil, t0) {
+		t.Fatal("an erased person's claim survived")
+	}
+}
