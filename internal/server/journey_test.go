@@ -1,0 +1,130 @@
+package server_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/testenv"
+	"github.com/switchyardhq/switchyard/internal/workflow"
+)
+
+// inbox is a stand-in webhook destination that keeps each body's "says".
+type inbox struct {
+	URL  string
+	mu   sync.Mutex
+	says []string
+}
+
+func newInbox(t *testing.T) *inbox {
+	in := &inbox{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m struct{ Says string }
+		_ = json.Unmarshal(b, &m)
+		in.mu.Lock()
+		in.says = append(in.says, m.Says)
+		in.mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	in.URL = srv.URL
+	return in
+}
+
+func (in *inbox) got() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return slices.Clone(in.says)
+}
+
+// abandonedCart is the journey of docs/workflows.md: when a cart is
+// updated, wait up to a while for the same person's order of that cart;
+// thank them if it comes, remind them if not; an unsubscribe ends it.
+const abandonedCart = `
+id: abandoned_cart
+trigger: { source: web, types: [cart_updated] }
+exit_when: "event.type == 'unsubscribed'"
+steps:
+  - id: ordered
+    wait_for:
+      event: "event.type == 'order_completed'"
+      match: "event.properties.cart_id == trigger.properties.cart_id"
+      timeout: "duration('TIMEOUT')"
+  - id: follow_up
+    branch:
+      if: "steps.ordered.output.matched"
+      then: [ { id: thank, action: webhook.send, destination: app, with: { body: "{'says': 'thanks ' + steps.ordered.output.event.properties.cart_id}" } } ]
+      else: [ { id: remind, action: webhook.send, destination: app, with: { body: "{'says': 'reminder ' + trigger.properties.cart_id}" } } ]
+`
+
+func journeyStack(t *testing.T, timeout string) (*stack, *inbox) {
+	in := newInbox(t)
+	var wf workflow.Workflow
+	if err := yaml.Unmarshal([]byte(strings.Replace(abandonedCart, "TIMEOUT", timeout, 1)), &wf); err != nil {
+		t.Fatal(err)
+	}
+	s := newStack(t, func(c *config.Config) {
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: in.URL, AllowPrivateNetwork: true}}
+		c.Workflows = []workflow.Workflow{wf}
+	})
+	return s, in
+}
+
+// cart sends a tracker event of profile ("" for a new visitor) and
+// returns the profile id the server answered, as the tracker keeps it.
+func (s *stack) cart(t *testing.T, profile, typ, cart string) string {
+	t.Helper()
+	who := ""
+	if profile != "" {
+		who = `"profile":{"id":"` + profile + `"},`
+	}
+	r := s.track(t, `{"source":{"id":"web"},`+who+`"events":[{"type":"`+typ+`","properties":{"cart_id":"`+cart+`"}}]}`)
+	wantStatus(t, r, 200)
+	return r.json(t)["profile"].(map[string]any)["id"].(string)
+}
+
+// Through the real stack: a cart updated parks a run; an order of another
+// cart does not end it, the order of that cart does, once, and the
+// person is thanked; a second person who orders nothing is reminded at
+// the timeout; a third who unsubscribes while waiting hears nothing.
+func TestAbandonedCartJourney(t *testing.T) {
+	t.Parallel()
+	s, in := journeyStack(t, "3s")
+	who := map[string]string{}
+	for _, p := range []string{"p-buys", "p-idle", "p-leaves"} {
+		who[p] = s.cart(t, "", "cart_updated", "c-"+p)
+	}
+	s.events(t, "type=cart_updated", 3)
+	testenv.Eventually(t, "three runs waiting", 10*time.Second, func() bool {
+		r := s.do(t, "GET", "/admin/v1/runs?workflow=abandoned_cart&status=waiting", "", "").json(t)
+		return len(r["runs"].([]any)) == 3
+	})
+	s.cart(t, who["p-buys"], "order_completed", "another")
+	s.cart(t, who["p-leaves"], "unsubscribed", "")
+	s.cart(t, who["p-buys"], "order_completed", "c-p-buys")
+	s.cart(t, who["p-buys"], "order_completed", "c-p-buys") // once is enough
+	testenv.Eventually(t, "the thanks", 10*time.Second, func() bool { return slices.Contains(in.got(), "thanks c-p-buys") })
+	testenv.Eventually(t, "the reminder at the timeout", 15*time.Second, func() bool { return slices.Contains(in.got(), "reminder c-p-idle") })
+	s.settle(t)
+	if got := in.got(); len(got) != 2 {
+		t.Fatalf("sent %v", got)
+	}
+	runs := s.do(t, "GET", "/admin/v1/runs?workflow=abandoned_cart", "", "").json(t)["runs"].([]any)
+	status := map[string]int{}
+	for _, r := range runs {
+		status[r.(map[string]any)["status"].(string)]++
+	}
+	if status["succeeded"] != 2 || status["exited"] != 1 || len(runs) != 3 {
+		t.Fatalf("runs %v", status)
+	}
+}
