@@ -39,6 +39,10 @@ type Run struct {
 	BackfillID string    `json:"backfill_id,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// OrderKey, when set, puts the run in line behind the earlier runs of
+	// its workflow with the same key (the workflow's order_by): they run
+	// one at a time, in the order their events were stored.
+	OrderKey string `json:"order_key,omitempty"`
 	// TraceParent is the W3C traceparent the run's spans descend from (the
 	// storing of its event, in the trace of the request that carried it),
 	// when tracing recorded it; its second field is the trace id.

@@ -71,6 +71,10 @@ type RunReader interface {
 	CountWaitingOn(ctx context.Context) (map[string]int, error)
 	// DeadLetters counts the failed runs of each workflow that has any.
 	DeadLetters(ctx context.Context) (map[string]DeadLetter, error)
+	// FirstInLine returns the id of the earliest-created run of workflow
+	// with order key that has not ended (succeeded, failed, skipped or
+	// exited), or "" when none.
+	FirstInLine(ctx context.Context, workflowID, key string) (string, error)
 }
 
 // ProfileReader finds profiles and sessions.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -126,5 +127,71 @@ func TestAbandonedCartJourney(t *testing.T) {
 	}
 	if status["succeeded"] != 2 || status["exited"] != 1 || len(runs) != 3 {
 		t.Fatalf("runs %v", status)
+	}
+}
+
+// order_by: profile delivers one person's runs one at a time, in the
+// order their events were stored, while other people's runs go on beside
+// them.
+func TestOrderByProfile(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	byPerson := map[string][]float64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Who string
+			N   float64
+		}
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		byPerson[m.Who] = append(byPerson[m.Who], m.N)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	s := newStack(t, func(c *config.Config) {
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: srv.URL, AllowPrivateNetwork: true}}
+		c.Workflows = []workflow.Workflow{{ID: "ordered", OrderBy: "profile", Trigger: workflow.Trigger{Source: "web", Types: []string{"step"}},
+			Steps: []workflow.Step{{ID: "send", Action: "webhook.send", Destination: "app",
+				With: map[string]any{"body": "{'who': event.profile_id, 'n': event.properties.n}"}}}}}
+	})
+	send := func(profile string, n int) string {
+		who := ""
+		if profile != "" {
+			who = `"profile":{"id":"` + profile + `"},`
+		}
+		r := s.track(t, `{"source":{"id":"web"},`+who+`"events":[{"type":"step","properties":{"n":`+strconv.Itoa(n)+`}}]}`)
+		wantStatus(t, r, 200)
+		return r.json(t)["profile"].(map[string]any)["id"].(string)
+	}
+	one := send("", 0)
+	const n = 20
+	for i := 1; i < n; i++ {
+		send(one, i)
+		if i%4 == 0 {
+			send("", 100+i) // someone else, in a line of their own
+		}
+	}
+	testenv.Eventually(t, "every delivery", 20*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(byPerson[one]) == n && len(byPerson) == 1+(n-1)/4
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for i, got := range byPerson[one] {
+		if got != float64(i) {
+			t.Fatalf("one person's deliveries out of order: %v", byPerson[one])
+		}
+	}
+	if most < 2 {
+		t.Errorf("at most %d delivery in flight: other people's runs waited in the same line", most)
 	}
 }

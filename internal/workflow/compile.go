@@ -36,6 +36,10 @@ type Compiled struct {
 	If *expr.Program
 	// ExitWhen ends a run at a later event of its person (nil: none).
 	ExitWhen *expr.Program
+	// OrderBy is the key that puts runs in line (nil: none, or the
+	// event's person when orderByProfile).
+	OrderBy        *expr.Program
+	orderByProfile bool
 	Vars     map[string]Input
 	Steps    []*CompiledStep
 	// Version, Origin and UpdatedAt say where this definition comes
@@ -117,6 +121,13 @@ func Compile(w *Workflow, refs References) (*Compiled, []string) {
 	}
 	if w.ExitWhen != "" {
 		out.ExitWhen = c.program("exit_when", w.ExitWhen, expr.Bool)
+	}
+	switch w.OrderBy {
+	case "":
+	case "profile":
+		out.orderByProfile = true
+	default:
+		out.OrderBy = c.program("order_by", w.OrderBy, expr.Any)
 	}
 	for _, name := range sortedKeys(w.Vars) {
 		if !idPattern.MatchString(name) {

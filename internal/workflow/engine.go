@@ -164,6 +164,15 @@ func (e *Engine) Advance(ctx context.Context, id string) (wait time.Duration, er
 			return d, nil // woken early (a redelivery): keep waiting
 		}
 	}
+	if run.OrderKey != "" {
+		first, err := e.Store.FirstInLine(ctx, run.WorkflowID, run.OrderKey)
+		if err != nil {
+			return 0, err
+		}
+		if first != "" && first != run.ID {
+			return 0, nil // in line: the run ahead queues it when it ends
+		}
+	}
 	wf, err := e.Workflow(ctx, run.WorkflowID, run.WorkflowVersion)
 	if cdp.ErrorCode(err) == cdp.ENOTFOUND {
 		return 0, e.finish(ctx, run, cdp.RunFailed, fmt.Sprintf("workflow %s version %d no longer exists", run.WorkflowID, run.WorkflowVersion))
@@ -611,10 +620,25 @@ func (e *Engine) finish(ctx context.Context, run *cdp.Run, status, msg string) e
 			return tx.UpdateRun(ctx, run)
 		})
 	}, nil)
+	if err == nil && run.OrderKey != "" {
+		e.next(ctx, run)
+	}
 	if err == nil && e.Metrics != nil {
 		e.Metrics.Runs.WithLabelValues(run.WorkflowID, status).Inc()
 	}
 	return err
+}
+
+// next queues the run in line behind run, which ended. If it cannot, the
+// sweeper queues it within a minute: it is pending.
+func (e *Engine) next(ctx context.Context, run *cdp.Run) {
+	id, err := e.Store.FirstInLine(ctx, run.WorkflowID, run.OrderKey)
+	if err == nil && id != "" && e.Queue != nil {
+		err = Enqueue(ctx, e.Queue, []*cdp.Run{{ID: id, WorkflowID: run.WorkflowID}})
+	}
+	if err != nil && e.Log != nil && ctx.Err() == nil {
+		e.Log.Warn("queue the next run in line", "workflow", run.WorkflowID, "run", run.ID, "err", err)
+	}
 }
 
 // recordWait is how a run's record is retried while the store cannot be

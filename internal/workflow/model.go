@@ -18,6 +18,12 @@ type Workflow struct {
 	// person (event; the run's own is trigger): the first that meets it
 	// ends the run at once, as exited, whatever step it is in.
 	ExitWhen string `json:"exit_when,omitempty" yaml:"exit_when,omitempty"`
+	// OrderBy puts the runs of one key in line: they run one at a time,
+	// in the order their events were stored (different keys side by
+	// side). "profile" is the event's person; anything else is a CEL
+	// expression over the trigger's variables. An event with no key (no
+	// person) is not held in any line.
+	OrderBy string `json:"order_by,omitempty" yaml:"order_by,omitempty"`
 }
 
 // Trigger selects the events that start a run.

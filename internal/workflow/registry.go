@@ -383,7 +383,7 @@ func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.T
 		}
 		if ok {
 			runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID,
-				Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now})
+				Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now, OrderKey: wf.orderKey(ctx, e, vars)})
 		}
 	}
 	return runs, nil

@@ -200,3 +200,27 @@ func (r *Registry) Started(ctx context.Context, tx cdp.Tx, run *cdp.Run, e *cdp.
 	return tx.InsertWait(ctx, &cdp.Wait{RunID: run.ID, WorkflowID: run.WorkflowID, Version: run.WorkflowVersion, Kind: cdp.WaitExit,
 		ProfileID: e.ProfileID, After: e.ReceivedAt, Scope: scope, CreatedAt: run.CreatedAt})
 }
+
+// orderKey is the line a run of e joins (the workflow's order_by): the
+// event's person, or the key expression's value over the trigger's
+// variables (vars, when the trigger made them); "" for none.
+func (wf *Compiled) orderKey(ctx context.Context, e *cdp.Event, vars map[string]any) string {
+	switch {
+	case wf.orderByProfile:
+		return e.ProfileID
+	case wf.OrderBy == nil:
+		return ""
+	}
+	if vars == nil {
+		vars = exprVars(e, e.View(), time.Now(), people{})
+	}
+	v, err := wf.OrderBy.Eval(ctx, vars)
+	if err != nil || v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -58,11 +58,12 @@ type Run struct {
 	Steps           []cdp.StepRun `json:"s"`
 	Error           string        `json:"e,omitempty"`
 	TraceParent     string        `json:"t,omitempty"`
+	OrderKey        string        `json:"o,omitempty"`
 }
 
 // EncodeRun returns r's body.
 func EncodeRun(r *cdp.Run) ([]byte, error) {
-	return json.Marshal(Run{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error, TraceParent: r.TraceParent})
+	return json.Marshal(Run{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error, TraceParent: r.TraceParent, OrderKey: r.OrderKey})
 }
 
 // DecodeRun fills r's fields from its stored body.
@@ -71,6 +72,6 @@ func DecodeRun(data []byte, r *cdp.Run) error {
 	if err := json.Unmarshal(data, &b); err != nil {
 		return err
 	}
-	r.WorkflowVersion, r.Steps, r.Error, r.TraceParent = b.WorkflowVersion, b.Steps, b.Error, b.TraceParent
+	r.WorkflowVersion, r.Steps, r.Error, r.TraceParent, r.OrderKey = b.WorkflowVersion, b.Steps, b.Error, b.TraceParent, b.OrderKey
 	return nil
 }

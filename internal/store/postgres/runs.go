@@ -17,9 +17,10 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encode run: %w", err)
 	}
-	tag, err := t.tx.Exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id)
-		VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-		r.ID, r.WorkflowID, r.EventID, r.Status, toNanos(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, relational.NullText(r.WaitingOn), r.BackfillID)
+	tag, err := t.tx.Exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id, order_key)
+		VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+		r.ID, r.WorkflowID, r.EventID, r.Status, toNanos(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body,
+		relational.NullText(r.WaitingOn), r.BackfillID, relational.NullText(r.OrderKey))
 	if err != nil {
 		return false, fmt.Errorf("insert run: %w", err)
 	}
@@ -128,4 +129,9 @@ func (t *tx) UpdateBackfill(ctx context.Context, b *cdp.Backfill) error {
 		return tag.RowsAffected(), err
 	}
 	return relational.Records{Exec: exec, Mark: relational.Dollar}.UpdateBackfill(ctx, b)
+}
+
+// FirstInLine implements cdp.RunReader.
+func (s *Store) FirstInLine(ctx context.Context, workflowID, key string) (string, error) {
+	return relational.FirstInLine(ctx, s.rows, relational.Dollar, workflowID, key)
 }

@@ -154,3 +154,22 @@ func (s Waits) ClaimFrequency(ctx context.Context, workflowID, profileID string,
 	}
 	return n == 1, nil
 }
+
+// OrderKeyColumn adds runs' order key (a workflow's order_by), with the
+// index that finds the first run in line.
+const OrderKeyColumn = `
+	ALTER TABLE runs ADD COLUMN order_key TEXT;
+	CREATE INDEX IF NOT EXISTS runs_order ON runs (workflow_id, order_key, seq) WHERE order_key IS NOT NULL;`
+
+// FirstInLine implements cdp.RunReader with a read of q.
+func FirstInLine(ctx context.Context, q Query, mark func(int) string, workflowID, key string) (string, error) {
+	ids, err := All(ctx, q, "first run in line", func(r Rows) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	}, render(`SELECT id FROM runs WHERE workflow_id = ? AND order_key = ?
+		AND status NOT IN ('succeeded', 'failed', 'skipped', 'exited') ORDER BY seq LIMIT 1`, mark), workflowID, key)
+	if err != nil || len(ids) == 0 {
+		return "", err
+	}
+	return ids[0], nil
+}

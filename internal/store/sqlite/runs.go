@@ -24,9 +24,10 @@ func (t *tx) InsertRun(ctx context.Context, r *cdp.Run) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encode run: %w", err)
 	}
-	res, err := t.exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id)
-		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		r.ID, r.WorkflowID, r.EventID, r.Status, nanosOrNil(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body, relational.NullText(r.WaitingOn), r.BackfillID)
+	res, err := t.exec(ctx, `INSERT INTO runs (id, workflow_id, event_id, status, version, next_at, created_at, updated_at, body, waiting_on, backfill_id, order_key)
+		VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.ID, r.WorkflowID, r.EventID, r.Status, nanosOrNil(r.NextAt), r.CreatedAt.UnixNano(), r.UpdatedAt.UnixNano(), body,
+		relational.NullText(r.WaitingOn), r.BackfillID, relational.NullText(r.OrderKey))
 	if err != nil {
 		return false, fmt.Errorf("insert run: %w", err)
 	}
@@ -141,4 +142,9 @@ func (t *tx) UpdateBackfill(ctx context.Context, b *cdp.Backfill) error {
 		return res.RowsAffected()
 	}
 	return relational.Records{Exec: exec, Mark: relational.Question}.UpdateBackfill(ctx, b)
+}
+
+// FirstInLine implements cdp.RunReader.
+func (s *Store) FirstInLine(ctx context.Context, workflowID, key string) (string, error) {
+	return relational.FirstInLine(ctx, s.rows, relational.Question, workflowID, key)
 }

@@ -237,3 +237,47 @@ func testFrequencies(t *testing.T, s cdp.Store) {
 		t.Fatal("an erased person's claim survived")
 	}
 }
+
+// The first run in line is the earliest-created of its workflow and key
+// that has not ended; runs without a key, of another key or workflow do
+// not count.
+func testFirstInLine(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	mk := func(id, wf, key string) *cdp.Run {
+		return &cdp.Run{ID: id, WorkflowID: wf, EventID: "ev-" + id, Status: cdp.RunPending, OrderKey: key, CreatedAt: t0, UpdatedAt: t0}
+	}
+	runs := []*cdp.Run{mk("a", "wf", "p1"), mk("x", "wf", ""), mk("b", "wf", "p1"), mk("c", "wf", "p2"), mk("d", "other", "p1"), mk("e", "wf", "p1")}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for _, r := range runs {
+			if _, err := tx.InsertRun(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	first := func() string {
+		id, err := s.FirstInLine(ctx, "wf", "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	for _, step := range []struct{ end, want string }{{"", "a"}, {"a", "b"}, {"b", "e"}, {"e", ""}} {
+		if step.end != "" {
+			update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+				r, err := tx.Run(ctx, step.end)
+				if err != nil {
+					return err
+				}
+				r.Status = []string{cdp.RunSucceeded, cdp.RunExited, cdp.RunFailed}[len(step.want)%3]
+				return tx.UpdateRun(ctx, r)
+			})
+		}
+		if got := first(); got != step.want {
+			t.Fatalf("after %q ended: first in line %q, want %q", step.end, got, step.want)
+		}
+	}
+	if r, _ := s.FindRunByID(ctx, "b"); r.OrderKey != "p1" {
+		t.Fatalf("order key read back %q", r.OrderKey)
+	}
+}
