@@ -40,8 +40,8 @@ type Compiled struct {
 	// event's person when orderByProfile).
 	OrderBy        *expr.Program
 	orderByProfile bool
-	Vars     map[string]Input
-	Steps    []*CompiledStep
+	Vars           map[string]Input
+	Steps          []*CompiledStep
 	// Version, Origin and UpdatedAt say where this definition comes
 	// from (set by the Registry).
 	Version   int
