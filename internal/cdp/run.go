@@ -43,6 +43,10 @@ type Run struct {
 	// its workflow with the same key (the workflow's order_by): they run
 	// one at a time, in the order their events were stored.
 	OrderKey string `json:"order_key,omitempty"`
+	// DebounceKey, when set, makes the run wait out its trigger's
+	// debounce period (until NextAt) and start only if no later event of
+	// the key started another meanwhile.
+	DebounceKey string `json:"debounce_key,omitempty"`
 	// TraceParent is the W3C traceparent the run's spans descend from (the
 	// storing of its event, in the trace of the request that carried it),
 	// when tracing recorded it; its second field is the trace id.

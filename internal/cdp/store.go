@@ -75,6 +75,9 @@ type RunReader interface {
 	// with order key that has not ended (succeeded, failed, skipped or
 	// exited), or "" when none.
 	FirstInLine(ctx context.Context, workflowID, key string) (string, error)
+	// DebouncedRun returns the latest debounced run of workflow and key
+	// (SetDebounce), or "".
+	DebouncedRun(ctx context.Context, workflowID, key string) (string, error)
 }
 
 // ProfileReader finds profiles and sessions.

@@ -59,6 +59,10 @@ type FrequencyStore interface {
 	// next may start; nil for never. Two claims at once, on any nodes,
 	// never both succeed.
 	ClaimFrequency(ctx context.Context, workflowID, profileID string, until *time.Time, now time.Time) (bool, error)
+	// SetDebounce makes run the latest of workflow's debounced runs of
+	// key: the one that starts when its period ends (the others end as
+	// skipped).
+	SetDebounce(ctx context.Context, workflowID, key, runID string) error
 }
 
 // WaitStore is the part of a transaction that keeps waits.

@@ -195,3 +195,33 @@ func TestOrderByProfile(t *testing.T) {
 		t.Errorf("at most %d delivery in flight: other people's runs waited in the same line", most)
 	}
 }
+
+// A debounced trigger starts one run per burst of a person's events: a
+// later event starts the period again and only the last one's run goes
+// on; the others end as skipped, and another person's burst is theirs.
+func TestDebounce(t *testing.T) {
+	t.Parallel()
+	in := newInbox(t)
+	s := newStack(t, func(c *config.Config) {
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: in.URL, AllowPrivateNetwork: true}}
+		c.Workflows = []workflow.Workflow{{ID: "settled", Trigger: workflow.Trigger{Source: "web", Types: []string{"cart_updated"},
+			Debounce: &workflow.Debounce{Period: "1s"}},
+			Steps: []workflow.Step{{ID: "send", Action: "webhook.send", Destination: "app",
+				With: map[string]any{"body": "{'says': event.properties.cart_id}"}}}}}
+	})
+	one := s.cart(t, "", "cart_updated", "one-1")
+	s.cart(t, one, "cart_updated", "one-2")
+	other := s.cart(t, "", "cart_updated", "other-1")
+	s.cart(t, one, "cart_updated", "one-3")
+	testenv.Eventually(t, "both bursts' last runs", 10*time.Second, func() bool {
+		got := in.got()
+		return slices.Contains(got, "one-3") && slices.Contains(got, "other-1")
+	})
+	testenv.Await(t, "the replaced runs to end as skipped", 10*time.Second, func() (bool, string) {
+		r := s.do(t, "GET", "/admin/v1/runs?workflow=settled&status=skipped", "", "")
+		return len(r.json(t)["runs"].([]any)) == 2, string(r.body)
+	})
+	if got := in.got(); len(got) != 2 || other == one {
+		t.Fatalf("sent %v", got)
+	}
+}

@@ -40,6 +40,10 @@ type Compiled struct {
 	// event's person when orderByProfile).
 	OrderBy        *expr.Program
 	orderByProfile bool
+	// debounceKey and debouncePeriod are the trigger's debounce (a nil
+	// key is the event's person; a zero period, none).
+	debounceKey    *expr.Program
+	debouncePeriod time.Duration
 	Vars           map[string]Input
 	Steps          []*CompiledStep
 	// Version, Origin and UpdatedAt say where this definition comes
@@ -121,6 +125,16 @@ func Compile(w *Workflow, refs References) (*Compiled, []string) {
 	}
 	if w.ExitWhen != "" {
 		out.ExitWhen = c.program("exit_when", w.ExitWhen, expr.Bool)
+	}
+	if d := w.Trigger.Debounce; d != nil {
+		if p, err := time.ParseDuration(d.Period); err != nil || p <= 0 {
+			c.add("trigger.debounce.period", "%q is not a positive duration such as 10m", d.Period)
+		} else {
+			out.debouncePeriod = p
+		}
+		if d.Key != "" {
+			out.debounceKey = c.program("trigger.debounce.key", d.Key, expr.Any)
+		}
 	}
 	switch w.OrderBy {
 	case "":

@@ -127,3 +127,43 @@ steps:
 		t.Errorf("a dyn condition is checked at run time, not refused:\n%s", all)
 	}
 }
+
+// The journey settings are checked with their paths: a wait_for needs
+// one of event or until and a timeout, a match needs an event, a
+// debounce a positive period; exit_when and order_by are expressions.
+func TestCompileJourneys(t *testing.T) {
+	w := parse(t, `
+id: j
+trigger: { types: [x], debounce: { period: soon, key: "event." } }
+exit_when: "1"
+order_by: "event."
+steps:
+  - { id: both, wait_for: { event: "true", until: "true", timeout: "duration('1h')" } }
+  - { id: neither, wait_for: { timeout: "duration('1h')" } }
+  - { id: lonely, wait_for: { until: "profile.traits.plan == 'pro'", match: "true", timeout: "duration('1h')" } }
+  - { id: forever, wait_for: { event: "true" } }
+  - { id: typed, wait_for: { event: "1", timeout: "'later'" } }
+  - { id: fine, wait_for: { event: "event.type == 'b'", match: "event.properties.k == trigger.properties.k", timeout: "duration('1h')" } }
+`)
+	_, problems := Compile(w, References{Actions: testActions})
+	all := strings.Join(problems, "\n")
+	for _, want := range []string{
+		`trigger.debounce.period: "soon" is not a positive duration`,
+		"trigger.debounce.key: ERROR",
+		"exit_when: expression must produce a bool",
+		"order_by: ERROR",
+		"steps[0].wait_for: needs exactly one of event",
+		"steps[1].wait_for: needs exactly one of event",
+		"steps[2].wait_for.match: correlates an event",
+		"steps[3].wait_for.timeout: is required",
+		"steps[4].wait_for.event: expression must produce a bool",
+		"steps[4].wait_for.timeout: expression must produce a duration or a timestamp",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("missing %q in:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "steps[5]") {
+		t.Errorf("a valid wait_for refused:\n%s", all)
+	}
+}

@@ -164,6 +164,15 @@ func (e *Engine) Advance(ctx context.Context, id string) (wait time.Duration, er
 			return d, nil // woken early (a redelivery): keep waiting
 		}
 	}
+	if run.DebounceKey != "" && len(run.Steps) == 0 {
+		latest, err := e.Store.DebouncedRun(ctx, run.WorkflowID, run.DebounceKey)
+		if err != nil {
+			return 0, err
+		}
+		if latest != "" && latest != run.ID {
+			return 0, e.finish(ctx, run, cdp.RunSkipped, "debounced: a later event started run "+latest)
+		}
+	}
 	if run.OrderKey != "" {
 		first, err := e.Store.FirstInLine(ctx, run.WorkflowID, run.OrderKey)
 		if err != nil {

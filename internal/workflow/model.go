@@ -38,6 +38,17 @@ type Trigger struct {
 	If string `json:"if,omitempty" yaml:"if,omitempty"`
 	// Frequency limits the runs one person starts (none: every event).
 	Frequency *Frequency `json:"frequency,omitempty" yaml:"frequency,omitempty"`
+	// Debounce holds each run for a period; a later matching event of
+	// the same key starts the period again, and only the last one's run
+	// goes on.
+	Debounce *Debounce `json:"debounce,omitempty" yaml:"debounce,omitempty"`
+}
+
+// Debounce is a trigger's debounce: Key is a CEL expression over the
+// trigger's variables (empty: the event's person), Period a duration.
+type Debounce struct {
+	Key    string `json:"key,omitempty" yaml:"key,omitempty"`
+	Period string `json:"period" yaml:"period"`
 }
 
 // Step is one step; exactly one of its kinds is set.

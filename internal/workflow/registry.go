@@ -382,8 +382,12 @@ func (r *Registry) Runs(ctx context.Context, tx cdp.Tx, e *cdp.Event, now time.T
 			}
 		}
 		if ok {
-			runs = append(runs, &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID,
-				Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now, OrderKey: wf.orderKey(ctx, e, vars)})
+			run := &cdp.Run{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, EventID: e.ID,
+				Status: cdp.RunPending, CreatedAt: now, UpdatedAt: now, OrderKey: wf.key(ctx, wf.OrderBy, wf.orderByProfile, e, vars)}
+			if err := wf.debounce(ctx, tx, run, e, vars, now); err != nil {
+				return nil, err
+			}
+			runs = append(runs, run)
 		}
 	}
 	return runs, nil

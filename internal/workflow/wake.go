@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/expr"
 )
 
 // Wake resumes, in the transaction that stored events, the runs waiting
@@ -201,20 +202,20 @@ func (r *Registry) Started(ctx context.Context, tx cdp.Tx, run *cdp.Run, e *cdp.
 		ProfileID: e.ProfileID, After: e.ReceivedAt, Scope: scope, CreatedAt: run.CreatedAt})
 }
 
-// orderKey is the line a run of e joins (the workflow's order_by): the
-// event's person, or the key expression's value over the trigger's
-// variables (vars, when the trigger made them); "" for none.
-func (wf *Compiled) orderKey(ctx context.Context, e *cdp.Event, vars map[string]any) string {
+// key is the value of a key expression (order_by, a debounce's key)
+// over the trigger's variables (vars, when the trigger made them), or the
+// event's person when byProfile; "" for none.
+func (wf *Compiled) key(ctx context.Context, p *expr.Program, byProfile bool, e *cdp.Event, vars map[string]any) string {
 	switch {
-	case wf.orderByProfile:
+	case byProfile:
 		return e.ProfileID
-	case wf.OrderBy == nil:
+	case p == nil:
 		return ""
 	}
 	if vars == nil {
 		vars = exprVars(e, e.View(), time.Now(), people{})
 	}
-	v, err := wf.OrderBy.Eval(ctx, vars)
+	v, err := p.Eval(ctx, vars)
 	if err != nil || v == nil {
 		return ""
 	}
@@ -223,4 +224,21 @@ func (wf *Compiled) orderKey(ctx context.Context, e *cdp.Event, vars map[string]
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// debounce holds a new run of a debounced trigger for its period and
+// makes it the latest of its key: a run that ends its period while a
+// later one of its key exists ends as skipped (Engine.Advance). An event
+// with no key is not debounced.
+func (wf *Compiled) debounce(ctx context.Context, tx cdp.Tx, run *cdp.Run, e *cdp.Event, vars map[string]any, now time.Time) error {
+	if wf.debouncePeriod == 0 {
+		return nil
+	}
+	key := wf.key(ctx, wf.debounceKey, wf.debounceKey == nil, e, vars)
+	if key == "" {
+		return nil
+	}
+	until := now.Add(wf.debouncePeriod)
+	run.Status, run.NextAt, run.DebounceKey = cdp.RunWaiting, &until, key
+	return tx.SetDebounce(ctx, wf.ID, key, run.ID)
 }

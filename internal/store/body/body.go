@@ -59,11 +59,12 @@ type Run struct {
 	Error           string        `json:"e,omitempty"`
 	TraceParent     string        `json:"t,omitempty"`
 	OrderKey        string        `json:"o,omitempty"`
+	DebounceKey     string        `json:"d,omitempty"`
 }
 
 // EncodeRun returns r's body.
 func EncodeRun(r *cdp.Run) ([]byte, error) {
-	return json.Marshal(Run{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error, TraceParent: r.TraceParent, OrderKey: r.OrderKey})
+	return json.Marshal(Run{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error, TraceParent: r.TraceParent, OrderKey: r.OrderKey, DebounceKey: r.DebounceKey})
 }
 
 // DecodeRun fills r's fields from its stored body.
@@ -72,6 +73,7 @@ func DecodeRun(data []byte, r *cdp.Run) error {
 	if err := json.Unmarshal(data, &b); err != nil {
 		return err
 	}
-	r.WorkflowVersion, r.Steps, r.Error, r.TraceParent, r.OrderKey = b.WorkflowVersion, b.Steps, b.Error, b.TraceParent, b.OrderKey
+	r.WorkflowVersion, r.Steps, r.Error, r.TraceParent = b.WorkflowVersion, b.Steps, b.Error, b.TraceParent
+	r.OrderKey, r.DebounceKey = b.OrderKey, b.DebounceKey
 	return nil
 }

@@ -135,3 +135,8 @@ func (t *tx) UpdateBackfill(ctx context.Context, b *cdp.Backfill) error {
 func (s *Store) FirstInLine(ctx context.Context, workflowID, key string) (string, error) {
 	return relational.FirstInLine(ctx, s.rows, relational.Dollar, workflowID, key)
 }
+
+// DebouncedRun implements cdp.RunReader.
+func (s *Store) DebouncedRun(ctx context.Context, workflowID, key string) (string, error) {
+	return relational.DebouncedRun(ctx, s.rows, relational.Dollar, workflowID, key)
+}

@@ -53,3 +53,7 @@ func (t *tx) ClaimDueWaits(ctx context.Context, now time.Time, limit int) ([]*cd
 func (t *tx) ClaimFrequency(ctx context.Context, workflowID, profileID string, until *time.Time, now time.Time) (bool, error) {
 	return t.waits().ClaimFrequency(ctx, workflowID, profileID, until, now)
 }
+
+func (t *tx) SetDebounce(ctx context.Context, workflowID, key, runID string) error {
+	return t.waits().SetDebounce(ctx, workflowID, key, runID)
+}

@@ -155,6 +155,36 @@ func (s Waits) ClaimFrequency(ctx context.Context, workflowID, profileID string,
 	return n == 1, nil
 }
 
+// DebouncesTable keeps the latest debounced run of each workflow and key.
+const DebouncesTable = `
+	CREATE TABLE IF NOT EXISTS debounces (
+		workflow_id TEXT NOT NULL,
+		key         TEXT NOT NULL,
+		run_id      TEXT NOT NULL,
+		PRIMARY KEY (workflow_id, key)
+	);`
+
+// SetDebounce implements cdp.FrequencyStore.
+func (s Waits) SetDebounce(ctx context.Context, workflowID, key, runID string) error {
+	if _, err := s.Exec(ctx, render(`INSERT INTO debounces (workflow_id, key, run_id) VALUES (?, ?, ?)
+		ON CONFLICT (workflow_id, key) DO UPDATE SET run_id = excluded.run_id`, s.Mark), workflowID, key, runID); err != nil {
+		return fmt.Errorf("set debounce: %w", err)
+	}
+	return nil
+}
+
+// DebouncedRun implements cdp.RunReader with a read of q.
+func DebouncedRun(ctx context.Context, q Query, mark func(int) string, workflowID, key string) (string, error) {
+	ids, err := All(ctx, q, "debounced run", func(r Rows) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	}, render(`SELECT run_id FROM debounces WHERE workflow_id = ? AND key = ?`, mark), workflowID, key)
+	if err != nil || len(ids) == 0 {
+		return "", err
+	}
+	return ids[0], nil
+}
+
 // OrderKeyColumn adds runs' order key (a workflow's order_by), with the
 // index that finds the first run in line.
 const OrderKeyColumn = `

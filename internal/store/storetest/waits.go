@@ -281,3 +281,24 @@ func testFirstInLine(t *testing.T, s cdp.Store) {
 		t.Fatalf("order key read back %q", r.OrderKey)
 	}
 }
+
+// The latest debounced run of a workflow and key is the last set.
+func testDebounces(t *testing.T, s cdp.Store) {
+	ctx := t.Context()
+	if id, err := s.DebouncedRun(ctx, "wf", "p1"); err != nil || id != "" {
+		t.Fatalf("none yet: %q %v", id, err)
+	}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		for _, set := range [][3]string{{"wf", "p1", "r1"}, {"wf", "p1", "r2"}, {"wf", "p2", "r3"}, {"other", "p1", "r4"}} {
+			if err := tx.SetDebounce(ctx, set[0], set[1], set[2]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, c := range [][3]string{{"wf", "p1", "r2"}, {"wf", "p2", "r3"}, {"other", "p1", "r4"}} {
+		if id, err := s.DebouncedRun(ctx, c[0], c[1]); err != nil || id != c[2] {
+			t.Fatalf("%s/%s: %q %v, want %s", c[0], c[1], id, err, c[2])
+		}
+	}
+}
