@@ -87,7 +87,9 @@ func newCIOCalls(t *testing.T) *cioCalls {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Name string
-			Data struct{ CartID string `json:"cart_id"` }
+			Data struct {
+				CartID string `json:"cart_id"`
+			}
 		}
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		who := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/v1/customers/"), "/events")
