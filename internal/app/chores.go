@@ -86,6 +86,12 @@ func (a *App) runGauges(ctx context.Context) {
 		age = max(time.Since(c.Oldest).Seconds(), 0)
 	}
 	a.Metrics.OldestPending.Set(age)
+	if waits, err := a.Store.CountWaits(ctx); err == nil {
+		a.Metrics.RunsWaiting.Reset()
+		for _, c := range waits {
+			a.Metrics.RunsWaiting.WithLabelValues(c.WorkflowID, workflow.StepName(c.StepID)).Add(float64(c.Runs))
+		}
+	}
 }
 
 // destinationGauges sets each destination's breaker state and the runs

@@ -236,7 +236,8 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	a.Backfills = &workflow.Backfills{Store: a.Store, Registry: a.Workflows, Queue: a.Runs, Rate: a.Config.BackfillRate,
 		Node: a.deploy.node, Log: log.With("component", "backfills")}
 	a.work.Go(func() { a.Backfills.Run(ctx) })
-	timeouts := &workflow.Timeouts{Store: a.Store, Queue: a.Runs, Log: log.With("component", "timeouts")}
+	a.Workflows.Metrics = a.Metrics
+	timeouts := &workflow.Timeouts{Store: a.Store, Queue: a.Runs, Log: log.With("component", "timeouts"), Metrics: a.Metrics}
 	a.work.Go(func() { timeouts.Run(ctx) })
 	if err := a.startAlerts(ctx, evlog, client); err != nil {
 		return fmt.Errorf("alerts: %w", err)

@@ -75,6 +75,10 @@ type RunReader interface {
 	// with order key that has not ended (succeeded, failed, skipped or
 	// exited), or "" when none.
 	FirstInLine(ctx context.Context, workflowID, key string) (string, error)
+	// CountWaits counts the runs held at each wait_for step (exit rules
+	// not counted), by workflow and step id as recorded (with a foreach's
+	// index).
+	CountWaits(ctx context.Context) ([]WaitCount, error)
 	// DebouncedRun returns the latest debounced run of workflow and key
 	// (SetDebounce), or "".
 	DebouncedRun(ctx context.Context, workflowID, key string) (string, error)

@@ -50,6 +50,13 @@ type Wait struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
+// WaitCount is how many runs wait at one step of a workflow.
+type WaitCount struct {
+	WorkflowID string `json:"workflow_id"`
+	StepID     string `json:"step_id"`
+	Runs       int    `json:"runs"`
+}
+
 // FrequencyStore is the part of a transaction that keeps how often
 // people started a workflow.
 type FrequencyStore interface {

@@ -31,6 +31,11 @@ type Metrics struct {
 	HTTPRequests   *prometheus.CounterVec // by route and status code
 	WebhookErrors  *prometheus.CounterVec // by source and problem
 	Runs           *prometheus.CounterVec // finished workflow runs by workflow and outcome
+	// RunsWaiting are the runs held at a wait_for, by workflow and step;
+	// WaitsEnded counts the waits ended, by workflow and how (event,
+	// timeout, exit).
+	RunsWaiting *prometheus.GaugeVec
+	WaitsEnded  *prometheus.CounterVec
 	Attempts       *prometheus.CounterVec // action attempts by destination and outcome
 	ActionLatency  prometheus.Histogram   // seconds from the event's receipt to its run's first action request
 	RunQueue       prometheus.Gauge       // runs queued and not yet acknowledged (waiting ones included)
@@ -128,6 +133,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name: "switchyard_nodes",
 		Help: "Switchyard nodes sharing the event log and run queue, as this node hears them (1 on the embedded engines).",
 	})
+	m.RunsWaiting = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "switchyard_runs_waiting",
+		Help: "Runs held at a wait_for step, by workflow and step (refreshed every few seconds from the store).",
+	}, []string{"workflow", "step"})
+	m.WaitsEnded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "switchyard_waits_ended_total",
+		Help: "Waits ended on this node, by workflow and how: event (a wait_for met), timeout, exit (exit_when met).",
+	}, []string{"workflow", "how"})
+	reg.MustRegister(m.RunsWaiting, m.WaitsEnded)
 	m.backlog()
 	m.destinations()
 	reg.MustRegister(m.DestinationState, m.DestinationWaiting, m.AttemptDuration)

@@ -125,7 +125,7 @@ func (s *stack) shop(t *testing.T, user, event, cart string) {
 func TestAbandonedCartJourney(t *testing.T) {
 	t.Parallel()
 	cio := newCIOCalls(t)
-	cfg := docJourney(t, "3s", cio.URL)
+	cfg := docJourney(t, "5s", cio.URL)
 	s := newStack(t, func(c *config.Config) {
 		c.Sources = append(c.Sources, cfg.Sources...)
 		c.Destinations, c.Workflows = cfg.Destinations, cfg.Workflows
@@ -136,6 +136,10 @@ func TestAbandonedCartJourney(t *testing.T) {
 	testenv.Eventually(t, "three runs waiting", 10*time.Second, func() bool {
 		r := s.do(t, "GET", "/admin/v1/runs?workflow=abandoned_cart&status=waiting", "", "").json(t)
 		return len(r["runs"].([]any)) == 3
+	})
+	testenv.Await(t, "the waiting gauge (refreshed every 2 s)", 10*time.Second, func() (bool, string) {
+		m := string(s.do(t, "GET", "/metrics", "", "").body)
+		return strings.Contains(m, `switchyard_runs_waiting{step="ordered",workflow="abandoned_cart"} 3`), grepLines(m, "waiting")
 	})
 	s.shop(t, "buys", "order_completed", "another")
 	s.shop(t, "leaves", "unsubscribed", "")
@@ -154,6 +158,13 @@ func TestAbandonedCartJourney(t *testing.T) {
 	}
 	if status["succeeded"] != 2 || status["exited"] != 1 || len(runs) != 3 {
 		t.Fatalf("runs %v", status)
+	}
+	m := string(s.do(t, "GET", "/metrics", "", "").body)
+	for _, want := range []string{`switchyard_waits_ended_total{how="event",workflow="abandoned_cart"} 1`,
+		`switchyard_waits_ended_total{how="timeout",workflow="abandoned_cart"} 1`, `switchyard_waits_ended_total{how="exit",workflow="abandoned_cart"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(m, "waits"))
+		}
 	}
 }
 

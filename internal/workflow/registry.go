@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/action"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/periodic"
 )
 
@@ -47,6 +48,9 @@ type Registry struct {
 	stored map[string]*cdp.WorkflowVersion // latest stored version by id, deleted ones too
 	cur    atomic.Pointer[snapshot]
 	cache  sync.Map // versionKey → *Compiled: stored versions, compiled once
+
+	// Metrics, if set, counts the waits Wake ends.
+	Metrics *metrics.Metrics
 }
 
 // Store is where the registry keeps the workflows created through the

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/metrics"
 )
 
 // Timeouts resumes the runs whose wait_for timed out: it claims due waits
@@ -19,6 +20,8 @@ type Timeouts struct {
 	Store cdp.Store
 	Queue cdp.RunQueue
 	Log   *slog.Logger
+	// Metrics, if set, counts the timeouts.
+	Metrics *metrics.Metrics
 	// Rate caps the waits ended per second (0: DefaultTimeoutRate).
 	Rate float64
 	// Every is how often due waits are looked for (0: a quarter second).
@@ -60,7 +63,12 @@ func (t *Timeouts) Run(ctx context.Context) {
 			if err := limit.WaitN(ctx, n); err != nil {
 				return
 			}
-			runs, claimed, err := ClaimTimeouts(ctx, t.Store, now().UTC(), n)
+			runs, waits, claimed, err := claimTimeouts(ctx, t.Store, now().UTC(), n)
+			if err == nil && t.Metrics != nil {
+				for _, w := range waits {
+					t.Metrics.WaitsEnded.WithLabelValues(w.WorkflowID, "timeout").Inc()
+				}
+			}
 			if err == nil && len(runs) > 0 {
 				err = Enqueue(ctx, t.Queue, runs)
 			}

@@ -260,7 +260,7 @@ var foreachIndex = regexp.MustCompile(`\[\d+\]`)
 // stepByID finds a compiled step by its recorded id (a foreach's
 // items carry their index).
 func (c *Compiled) stepByID(id string) *CompiledStep {
-	base := foreachIndex.ReplaceAllString(id, "")
+	base := StepName(id)
 	var find func([]*CompiledStep) *CompiledStep
 	find = func(steps []*CompiledStep) *CompiledStep {
 		for _, cs := range steps {
@@ -282,3 +282,7 @@ func (c *Compiled) stepByID(id string) *CompiledStep {
 func errNoStep(w *cdp.Wait) error {
 	return fmt.Errorf("workflow %s version %d has no step %s", w.WorkflowID, w.Version, w.StepID)
 }
+
+// StepName is a recorded step id without a foreach's item indexes: the
+// step as the workflow names it.
+func StepName(id string) string { return foreachIndex.ReplaceAllString(id, "") }

@@ -64,6 +64,7 @@ func (r *Registry) Wake(ctx context.Context, tx cdp.Tx, events []*cdp.Event, now
 				continue
 			}
 			ended[w.RunID] = true
+			r.counted(w, "event")
 			run, err := resume(ctx, tx, w, waitOutcome{Matched: true, Event: view}, e.ID, now)
 			if err != nil {
 				return nil, err
@@ -74,6 +75,18 @@ func (r *Registry) Wake(ctx context.Context, tx cdp.Tx, events []*cdp.Event, now
 		}
 	}
 	return woken, nil
+}
+
+// counted counts a wait ended (in its transaction: one retried counts
+// again).
+func (r *Registry) counted(w *cdp.Wait, how string) {
+	if r.Metrics == nil {
+		return
+	}
+	if w.Kind == cdp.WaitExit {
+		how = "exit"
+	}
+	r.Metrics.WaitsEnded.WithLabelValues(w.WorkflowID, how).Inc()
 }
 
 // meets reports whether the event (its view) ends wait w.
@@ -166,7 +179,14 @@ func stepIndex(run *cdp.Run, id string) int {
 // returns their runs, to be queued once it commits, and how many waits it
 // claimed. Nodes sharing a store claim different waits.
 func ClaimTimeouts(ctx context.Context, store cdp.Store, now time.Time, limit int) ([]*cdp.Run, int, error) {
+	runs, _, claimed, err := claimTimeouts(ctx, store, now, limit)
+	return runs, claimed, err
+}
+
+// claimTimeouts is ClaimTimeouts that also returns the waits it claimed.
+func claimTimeouts(ctx context.Context, store cdp.Store, now time.Time, limit int) ([]*cdp.Run, []*cdp.Wait, int, error) {
 	var runs []*cdp.Run
+	var waits []*cdp.Wait
 	claimed := 0
 	err := store.Update(ctx, func(tx cdp.Tx) error {
 		runs = runs[:0]
@@ -174,7 +194,7 @@ func ClaimTimeouts(ctx context.Context, store cdp.Store, now time.Time, limit in
 		if err != nil {
 			return err
 		}
-		claimed = len(due)
+		claimed, waits = len(due), due
 		for _, w := range due {
 			run, err := resume(ctx, tx, w, waitOutcome{}, "", now)
 			if err != nil {
@@ -186,7 +206,7 @@ func ClaimTimeouts(ctx context.Context, store cdp.Store, now time.Time, limit in
 		}
 		return nil
 	})
-	return runs, claimed, err
+	return runs, waits, claimed, err
 }
 
 // Started keeps, for a run just inserted in tx, the wait of its

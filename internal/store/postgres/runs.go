@@ -140,3 +140,8 @@ func (s *Store) FirstInLine(ctx context.Context, workflowID, key string) (string
 func (s *Store) DebouncedRun(ctx context.Context, workflowID, key string) (string, error) {
 	return relational.DebouncedRun(ctx, s.rows, relational.Dollar, workflowID, key)
 }
+
+// CountWaits implements cdp.RunReader.
+func (s *Store) CountWaits(ctx context.Context) ([]cdp.WaitCount, error) {
+	return relational.CountWaits(ctx, s.rows)
+}

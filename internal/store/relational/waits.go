@@ -155,6 +155,14 @@ func (s Waits) ClaimFrequency(ctx context.Context, workflowID, profileID string,
 	return n == 1, nil
 }
 
+// CountWaits implements cdp.RunReader with a read of q.
+func CountWaits(ctx context.Context, q Query) ([]cdp.WaitCount, error) {
+	return All(ctx, q, "count waits", func(r Rows) (cdp.WaitCount, error) {
+		var c cdp.WaitCount
+		return c, r.Scan(&c.WorkflowID, &c.StepID, &c.Runs)
+	}, `SELECT workflow_id, step_id, COUNT(*) FROM waits WHERE kind <> 'exit' GROUP BY workflow_id, step_id ORDER BY workflow_id, step_id`)
+}
+
 // DebouncesTable keeps the latest debounced run of each workflow and key.
 const DebouncesTable = `
 	CREATE TABLE IF NOT EXISTS debounces (
