@@ -31,6 +31,8 @@ type workflowPage struct {
 	Pick     string       // the first of them the trigger selects
 	// BackfillSince is the Backfill form's default: 24 hours ago.
 	BackfillSince string
+	// Waiting counts the runs held at each wait_for step.
+	Waiting []cdp.WaitCount
 }
 
 // asWritten renders a workflow as YAML the way people write it: an
@@ -95,6 +97,7 @@ func (c *Console) Workflow() http.Handler {
 			return nil, cdp.Errorf(cdp.ENOTFOUND, "workflow %s not found", id)
 		}
 		p.Workflow, p.Editable = wf, wf.Origin == workflow.OriginAPI
+		p.Waiting = c.waitingAt(r.Context(), wf.ID)
 		if pick := c.newestSelected(r.Context(), wf); pick != nil {
 			p.Pick = pick.ID
 			if !slices.ContainsFunc(p.Events, func(e *cdp.Event) bool { return e.ID == pick.ID }) {
@@ -142,4 +145,26 @@ func (c *Console) newestSelected(ctx context.Context, wf *workflow.Compiled) *cd
 		}
 	}
 	return nil
+}
+
+// waitingAt counts the runs of workflow id held at each wait_for step
+// (a foreach's items counted under their step).
+func (c *Console) waitingAt(ctx context.Context, id string) []cdp.WaitCount {
+	all, err := c.d.Store.CountWaits(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []cdp.WaitCount
+	for _, w := range all {
+		if w.WorkflowID != id {
+			continue
+		}
+		step := workflow.StepName(w.StepID)
+		if n := len(out); n > 0 && out[n-1].StepID == step {
+			out[n-1].Runs += w.Runs
+			continue
+		}
+		out = append(out, cdp.WaitCount{WorkflowID: id, StepID: step, Runs: w.Runs})
+	}
+	return out
 }

@@ -141,6 +141,13 @@ func TestAbandonedCartJourney(t *testing.T) {
 		m := string(s.do(t, "GET", "/metrics", "", "").body)
 		return strings.Contains(m, `switchyard_runs_waiting{step="ordered",workflow="abandoned_cart"} 3`), grepLines(m, "waiting")
 	})
+	// The console shows what a waiting run waits for, and the workflow
+	// how many wait at each step.
+	waitingRuns := s.do(t, "GET", "/admin/v1/runs?workflow=abandoned_cart&status=waiting", "", "").json(t)["runs"].([]any)
+	code, _, body := s.page(t, "GET", "/console/runs/"+waitingRuns[0].(map[string]any)["id"].(string), nil)
+	wantPage(t, code, body, 200, "Waiting for an event of the person meeting event.type == &#39;order_completed&#39;, matched by", ", until ")
+	code, _, body = s.page(t, "GET", "/console/workflows/abandoned_cart", nil)
+	wantPage(t, code, body, 200, `Runs waiting: <code>ordered</code> 3`)
 	s.shop(t, "buys", "order_completed", "another")
 	s.shop(t, "leaves", "unsubscribed", "")
 	s.shop(t, "buys", "order_completed", "c-buys")

@@ -286,3 +286,21 @@ func errNoStep(w *cdp.Wait) error {
 // StepName is a recorded step id without a foreach's item indexes: the
 // step as the workflow names it.
 func StepName(id string) string { return foreachIndex.ReplaceAllString(id, "") }
+
+// Waiting says what step id (as recorded) waits for, for people reading
+// a run: the event condition and its match, or the profile condition;
+// "" if the step is not a wait_for.
+func (c *Compiled) Waiting(id string) string {
+	cs := c.stepByID(id)
+	if cs == nil || cs.WaitFor == nil {
+		return ""
+	}
+	w := cs.WaitFor
+	switch {
+	case w.Until != "":
+		return "the profile to meet " + w.Until
+	case w.Match != "":
+		return "an event of the person meeting " + w.Event + ", matched by " + w.Match
+	}
+	return "an event of the person meeting " + w.Event
+}
