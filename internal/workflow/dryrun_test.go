@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -138,5 +139,25 @@ func TestDryRunOutcomes(t *testing.T) {
 		if last := d.Steps[len(d.Steps)-1]; strings.Contains(tc.outcome, "notify") && !strings.Contains(last.Error, "a dry run calls nothing") {
 			t.Errorf("unexplained: %+v", last)
 		}
+	}
+}
+
+// A dry run of a wait_for says whether an event of the person stored
+// since already meets it, and until when it would wait; it waits for
+// nothing and writes no wait.
+func TestDryRunWaitFor(t *testing.T) {
+	f, reg := journey(t)
+	d := f.dryRun(t, cartFlow)
+	if got := rows(d); len(got) < 1 || !strings.HasPrefix(got[0], `bought wait_for: {"deadline":"2026-11-23T11:00:00Z","matched":false}`) {
+		t.Fatalf("before the order: %v", got)
+	}
+	f.later(t, reg, "order", "order_completed", `{"cart_id":"c1"}`, time.Minute)
+	d = f.dryRun(t, cartFlow)
+	got := rows(d)
+	if !strings.Contains(got[0], `"matched":true`) || !strings.Contains(got[0], `"message_id":"order"`) || !strings.Contains(strings.Join(got, "\n"), "thank") {
+		t.Fatalf("after the order: %v", got)
+	}
+	if ws := f.waits(t); len(ws) != 1 { // the exit rule's, from journey()
+		t.Fatalf("a dry run wrote waits: %+v", ws)
 	}
 }

@@ -69,7 +69,9 @@ func (st *runState) waitFor(ctx context.Context, cs *CompiledStep, id string) er
 		if err != nil {
 			return err
 		}
-		st.done(id, map[string]any{"matched": out.Matched, "event": out.Event, "deadline": deadline})
+		shown := outputOf(out)
+		shown["deadline"] = deadline
+		st.done(id, shown)
 		return nil
 	}
 	// Wait first, then look: an event stored meanwhile is either found by
