@@ -271,3 +271,41 @@ func TestDebounce(t *testing.T) {
 		t.Fatalf("sent %v", got)
 	}
 }
+
+// A run waiting for one person is woken by an event of the person they
+// were merged into (Customer.io's merge_customers); a run whose person is
+// erased ends, and nothing is sent at its timeout.
+func TestWaitThroughMergeAndErase(t *testing.T) {
+	t.Parallel()
+	in := newInbox(t)
+	s := newStack(t, func(c *config.Config) {
+		c.Sources = append(c.Sources, config.Source{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: "site", APIKey: "key"})
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: in.URL, AllowPrivateNetwork: true}}
+		c.Workflows = []workflow.Workflow{{ID: "follow", Trigger: workflow.Trigger{Source: "cio", Types: []string{"signed_up"}},
+			Steps: []workflow.Step{
+				{ID: "paid", WaitFor: &workflow.WaitFor{Event: "event.type == 'paid'", Timeout: "duration('3s')"}},
+				{ID: "send", Action: "webhook.send", Destination: "app",
+					With: map[string]any{"body": "{'says': steps.paid.output.matched ? 'paid ' + trigger.user_id : 'gave up on ' + trigger.user_id}"}}}}}
+	})
+	auth := []string{"Authorization", "Basic " + basic("site", "key")}
+	for _, who := range []string{"a", "b", "gone"} {
+		wantStatus(t, s.do(t, "PUT", "/api/v1/customers/"+who, "application/json", `{"email":"`+who+`@example.com"}`, auth...), 200)
+	}
+	for _, who := range []string{"a", "gone"} {
+		wantStatus(t, s.do(t, "POST", "/api/v1/customers/"+who+"/events", "application/json", `{"name":"signed_up"}`, auth...), 200)
+	}
+	testenv.Eventually(t, "two runs waiting", 10*time.Second, func() bool {
+		return len(s.do(t, "GET", "/admin/v1/runs?workflow=follow&status=waiting", "", "").json(t)["runs"].([]any)) == 2
+	})
+	wantStatus(t, s.do(t, "POST", "/api/v1/merge_customers", "application/json", `{"primary":{"id":"b"},"secondary":{"id":"a"}}`, auth...), 200)
+	gone := s.profileOf(t, "id:gone")["id"].(string)
+	wantStatus(t, s.do(t, "DELETE", "/admin/v1/profiles/"+gone, "", ""), 204)
+	s.settle(t)
+	wantStatus(t, s.do(t, "POST", "/api/v1/customers/b/events", "application/json", `{"name":"paid"}`, auth...), 200)
+	testenv.Eventually(t, "the merged person's payment to wake the run", 10*time.Second, func() bool { return slices.Contains(in.got(), "paid a") })
+	testenv.Await(t, "the erased person's run to end as exited", 10*time.Second, func() (bool, string) {
+		r := s.do(t, "GET", "/admin/v1/runs?workflow=follow&status=exited", "", "")
+		return len(r.json(t)["runs"].([]any)) == 1, string(r.body)
+	})
+	testenv.Never(t, "a request for the erased person at the timeout", 4*time.Second, func() bool { return len(in.got()) != 1 })
+}
