@@ -50,7 +50,13 @@ func step() Schema {
 		"id": str, "action": {Type: "string", Enum: kinds}, "destination": with(str, "A destination of the action's kind."),
 		"with":  with(anyObj, "The action's inputs: see the ActionInputs.<action> schemas."),
 		"retry": anyObj, "filter": str, "wait": str, "branch": anyObj, "foreach": anyObj, "profile.update": anyObj, "stop": {Type: "boolean"},
-	}), "One step: an action with its destination and inputs, or a filter, wait, branch, foreach, profile.update or stop.")
+		"wait_for": with(obj([]string{"timeout"}, map[string]Schema{
+			"event":   with(str, "A CEL condition over a later event of the run's person (event), with the run's own as trigger."),
+			"match":   with(str, "A CEL condition correlating that event with the run, such as event.properties.cart_id == trigger.properties.cart_id."),
+			"until":   with(str, "Instead of event: a CEL condition over the person's profile."),
+			"timeout": with(str, "A CEL duration or timestamp: how long to wait at most."),
+		}), "Holds the run until its person does something, or the timeout; the step's output is {matched, event}."),
+	}), "One step: an action with its destination and inputs, or a filter, wait, wait_for, branch, foreach, profile.update or stop.")
 }
 
 // actionChannels adds to an AsyncAPI document a channel, a send
