@@ -71,9 +71,10 @@ type RunReader interface {
 	CountWaitingOn(ctx context.Context) (map[string]int, error)
 	// DeadLetters counts the failed runs of each workflow that has any.
 	DeadLetters(ctx context.Context) (map[string]DeadLetter, error)
-	// FirstInLine returns the id of the earliest-created run of workflow
-	// with order key that has not ended (succeeded, failed, skipped or
-	// exited), or "" when none.
+	// FirstInLine returns the id of the run at the head of workflow's line
+	// for key (its order_by): of the runs that have not ended (succeeded,
+	// failed, skipped or exited), one already started if any, else the
+	// earliest created; "" when none.
 	FirstInLine(ctx context.Context, workflowID, key string) (string, error)
 	// CountWaits counts the runs held at each wait_for step (exit rules
 	// not counted), by workflow and step id as recorded (with a foreach's

@@ -70,6 +70,12 @@ type FrequencyStore interface {
 	// key: the one that starts when its period ends (the others end as
 	// skipped).
 	SetDebounce(ctx context.Context, workflowID, key, runID string) error
+	// ClaimLine makes run the holder of workflow's line for key (its
+	// order_by), unless another run holds it; it reports whether run
+	// holds it. Two claims at once, on any nodes, never both succeed.
+	ClaimLine(ctx context.Context, workflowID, key, runID string) (bool, error)
+	// ReleaseLine lets go of the line if run holds it.
+	ReleaseLine(ctx context.Context, workflowID, key, runID string) error
 }
 
 // WaitStore is the part of a transaction that keeps waits.

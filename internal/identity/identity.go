@@ -577,6 +577,11 @@ func endWaitingRuns(ctx context.Context, tx cdp.Tx, pid string) error {
 		if err := tx.UpdateRun(ctx, run); err != nil {
 			return err
 		}
+		if run.OrderKey != "" {
+			if err := tx.ReleaseLine(ctx, run.WorkflowID, run.OrderKey, run.ID); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

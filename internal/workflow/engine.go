@@ -181,6 +181,16 @@ func (e *Engine) Advance(ctx context.Context, id string) (wait time.Duration, er
 		if first != "" && first != run.ID {
 			return 0, nil // in line: the run ahead queues it when it ends
 		}
+		held := false
+		if err := e.Store.Update(ctx, func(tx cdp.Tx) (err error) {
+			held, err = tx.ClaimLine(ctx, run.WorkflowID, run.OrderKey, run.ID)
+			return err
+		}); err != nil {
+			return 0, err
+		}
+		if !held {
+			return 0, nil // a run that started first holds the line: it queues the next when it ends
+		}
 	}
 	wf, err := e.Workflow(ctx, run.WorkflowID, run.WorkflowVersion)
 	if cdp.ErrorCode(err) == cdp.ENOTFOUND {
@@ -626,6 +636,9 @@ func (e *Engine) finish(ctx context.Context, run *cdp.Run, status, msg string) e
 			if err := tx.DeleteRunWaits(ctx, run.ID); err != nil {
 				return err
 			}
+			if err := releaseLine(ctx, tx, run); err != nil {
+				return err
+			}
 			return tx.UpdateRun(ctx, run)
 		})
 	}, nil)
@@ -636,6 +649,14 @@ func (e *Engine) finish(ctx context.Context, run *cdp.Run, status, msg string) e
 		e.Metrics.Runs.WithLabelValues(run.WorkflowID, status).Inc()
 	}
 	return err
+}
+
+// releaseLine lets go of the line an ending run holds (its order_by).
+func releaseLine(ctx context.Context, tx cdp.Tx, run *cdp.Run) error {
+	if run.OrderKey == "" {
+		return nil
+	}
+	return tx.ReleaseLine(ctx, run.WorkflowID, run.OrderKey, run.ID)
 }
 
 // next queues the run in line behind run, which ended. If it cannot, the

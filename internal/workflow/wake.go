@@ -142,6 +142,9 @@ func resume(ctx context.Context, tx cdp.Tx, w *cdp.Wait, out waitOutcome, eventI
 			if err := tx.DeleteRunWaits(ctx, run.ID); err != nil {
 				return nil, err
 			}
+			if err := releaseLine(ctx, tx, run); err != nil { // the sweeper queues the next in line
+				return nil, err
+			}
 		} else {
 			i := stepIndex(run, w.StepID)
 			if i < 0 {

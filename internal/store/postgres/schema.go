@@ -150,7 +150,7 @@ var migrations = []string{
 	ALTER TABLE profiles SET (fillfactor = 70);
 	ALTER TABLE sessions SET (fillfactor = 80);`,
 	// 7: waits (wait_for steps, exit rules), by profile and by deadline.
-	relational.WaitsTable("bytea", "bigint") + relational.FrequenciesTable("bigint") + relational.OrderKeyColumn + relational.DebouncesTable,
+	relational.WaitsTable("bytea", "bigint") + relational.FrequenciesTable("bigint") + relational.OrderKeyColumn + relational.DebouncesTable + relational.LinesTable,
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

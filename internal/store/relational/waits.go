@@ -193,6 +193,35 @@ func DebouncedRun(ctx context.Context, q Query, mark func(int) string, workflowI
 	return ids[0], nil
 }
 
+// LinesTable keeps the run that holds each workflow's line for a key.
+const LinesTable = `
+	CREATE TABLE IF NOT EXISTS lines (
+		workflow_id TEXT NOT NULL,
+		order_key   TEXT NOT NULL,
+		run_id      TEXT NOT NULL,
+		PRIMARY KEY (workflow_id, order_key)
+	);`
+
+// ClaimLine implements cdp.FrequencyStore: the insert, or the holder's
+// own update, is the claim; the primary key makes two at once conflict.
+func (s Waits) ClaimLine(ctx context.Context, workflowID, key, runID string) (bool, error) {
+	n, err := s.Exec(ctx, render(`INSERT INTO lines (workflow_id, order_key, run_id) VALUES (?, ?, ?)
+		ON CONFLICT (workflow_id, order_key) DO UPDATE SET run_id = excluded.run_id WHERE lines.run_id = excluded.run_id`, s.Mark),
+		workflowID, key, runID)
+	if err != nil {
+		return false, fmt.Errorf("claim line: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseLine implements cdp.FrequencyStore.
+func (s Waits) ReleaseLine(ctx context.Context, workflowID, key, runID string) error {
+	if _, err := s.Exec(ctx, render(`DELETE FROM lines WHERE workflow_id = ? AND order_key = ? AND run_id = ?`, s.Mark), workflowID, key, runID); err != nil {
+		return fmt.Errorf("release line: %w", err)
+	}
+	return nil
+}
+
 // OrderKeyColumn adds runs' order key (a workflow's order_by), with the
 // index that finds the first run in line.
 const OrderKeyColumn = `
@@ -205,7 +234,8 @@ func FirstInLine(ctx context.Context, q Query, mark func(int) string, workflowID
 		var id string
 		return id, r.Scan(&id)
 	}, render(`SELECT id FROM runs WHERE workflow_id = ? AND order_key = ?
-		AND status NOT IN ('succeeded', 'failed', 'skipped', 'exited') ORDER BY seq LIMIT 1`, mark), workflowID, key)
+		AND status NOT IN ('succeeded', 'failed', 'skipped', 'exited')
+		ORDER BY CASE WHEN status = 'pending' THEN 1 ELSE 0 END, seq LIMIT 1`, mark), workflowID, key)
 	if err != nil || len(ids) == 0 {
 		return "", err
 	}

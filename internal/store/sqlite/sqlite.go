@@ -122,7 +122,7 @@ var migrations = []migration{
 	CREATE INDEX runs_event ON runs (event_id);
 	CREATE INDEX runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`},
 	// 10: waits (wait_for steps, exit rules), by profile and by deadline.
-	{sql: relational.WaitsTable("BLOB", "INTEGER") + relational.FrequenciesTable("INTEGER") + relational.OrderKeyColumn + relational.DebouncesTable},
+	{sql: relational.WaitsTable("BLOB", "INTEGER") + relational.FrequenciesTable("INTEGER") + relational.OrderKeyColumn + relational.DebouncesTable + relational.LinesTable},
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

@@ -69,3 +69,11 @@ func (t *tx) ClaimFrequency(ctx context.Context, workflowID, profileID string, u
 func (t *tx) SetDebounce(ctx context.Context, workflowID, key, runID string) error {
 	return t.waits().SetDebounce(ctx, workflowID, key, runID)
 }
+
+func (t *tx) ClaimLine(ctx context.Context, workflowID, key, runID string) (bool, error) {
+	return t.waits().ClaimLine(ctx, workflowID, key, runID)
+}
+
+func (t *tx) ReleaseLine(ctx context.Context, workflowID, key, runID string) error {
+	return t.waits().ReleaseLine(ctx, workflowID, key, runID)
+}

@@ -302,3 +302,44 @@ func testDebounces(t *testing.T, s cdp.Store) {
 		}
 	}
 }
+
+// A line is held by one run at a time: its holder may claim it again,
+// another run only after the holder released it; of claims at once, one
+// wins.
+func testLines(t *testing.T, s cdp.Store) {
+	claim := func(run string) bool {
+		var ok bool
+		update(t, s, func(ctx context.Context, tx cdp.Tx) (err error) {
+			ok, err = tx.ClaimLine(ctx, "wf", "p1", run)
+			return err
+		})
+		return ok
+	}
+	release := func(run string) {
+		update(t, s, func(ctx context.Context, tx cdp.Tx) error { return tx.ReleaseLine(ctx, "wf", "p1", run) })
+	}
+	if !claim("a") || !claim("a") || claim("b") {
+		t.Fatal("a holds the line, again, and b may not")
+	}
+	release("b") // not the holder: nothing
+	if claim("b") {
+		t.Fatal("b claimed a line a still holds")
+	}
+	release("a")
+	var mu sync.Mutex
+	won := 0
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if claim(fmt.Sprintf("r%d", i)) {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d of 8 claims at once won", won)
+	}
+}
