@@ -139,7 +139,11 @@ func TestOrderByAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list struct{ Runs []struct{ EventID string `json:"event_id"` } }
+	var list struct {
+		Runs []struct {
+			EventID string `json:"event_id"`
+		}
+	}
 	_ = json.NewDecoder(resp.Body).Decode(&list)
 	resp.Body.Close()
 	for i := len(list.Runs) - 1; i >= 0; i-- { // newest first
