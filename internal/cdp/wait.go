@@ -88,6 +88,9 @@ type WaitStore interface {
 	DeleteWait(ctx context.Context, runID, stepID string) (bool, error)
 	// DeleteRunWaits deletes every wait of a run (it ended).
 	DeleteRunWaits(ctx context.Context, runID string) error
+	// HasWaits reports whether any wait is stored: one cheap read that
+	// spares a store without journeys a lookup per person.
+	HasWaits(ctx context.Context) (bool, error)
 	// ProfileWaits returns the waits of the profiles, oldest first.
 	ProfileWaits(ctx context.Context, profileIDs []string) ([]*Wait, error)
 	// ClaimDueWaits deletes and returns up to limit waits whose deadline

@@ -28,6 +28,9 @@ func (r *Registry) Wake(ctx context.Context, tx cdp.Tx, events []*cdp.Event, now
 	if len(pids) == 0 {
 		return nil, nil
 	}
+	if any, err := tx.HasWaits(ctx); err != nil || !any {
+		return nil, err
+	}
 	waits, err := tx.ProfileWaits(ctx, pids)
 	if err != nil || len(waits) == 0 {
 		return nil, err

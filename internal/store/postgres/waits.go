@@ -65,3 +65,5 @@ func (t *tx) ClaimLine(ctx context.Context, workflowID, key, runID string) (bool
 func (t *tx) ReleaseLine(ctx context.Context, workflowID, key, runID string) error {
 	return t.waits().ReleaseLine(ctx, workflowID, key, runID)
 }
+
+func (t *tx) HasWaits(ctx context.Context) (bool, error) { return t.waits().HasWaits(ctx) }

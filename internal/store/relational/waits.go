@@ -96,6 +96,15 @@ func (s Waits) DeleteRunWaits(ctx context.Context, runID string) error {
 	return nil
 }
 
+// HasWaits implements cdp.WaitStore.
+func (s Waits) HasWaits(ctx context.Context) (bool, error) {
+	found, err := All(ctx, s.Query, "any wait", func(r Rows) (int, error) {
+		var one int
+		return one, r.Scan(&one)
+	}, `SELECT 1 FROM waits LIMIT 1`)
+	return len(found) > 0, err
+}
+
 // ProfileWaits returns the waits of one profile, oldest first (SQLite
 // asks once per profile: in-process, a prepared point lookup is as cheap
 // as a list, and its text stays the same).

@@ -42,6 +42,9 @@ func waitKeys(ws []*cdp.Wait) []string {
 // all; merges move them to the survivor and an erase deletes them.
 func testWaits(t *testing.T, s cdp.Store) {
 	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		if any, err := tx.HasWaits(ctx); err != nil || any {
+			return fmt.Errorf("an empty store has waits: %v %v", any, err)
+		}
 		for _, w := range []*cdp.Wait{wait("r1", "wait", "p1", at(time.Hour)), wait("r1", "", "p1", nil),
 			wait("r2", "wait", "p2", at(time.Minute)), wait("r3", "wait[0]", "p3", nil)} {
 			if err := tx.InsertWait(ctx, w); err != nil {
@@ -49,7 +52,13 @@ func testWaits(t *testing.T, s cdp.Store) {
 			}
 		}
 		again := wait("r1", "wait", "p9", nil) // the same run and step: ignored
-		return tx.InsertWait(ctx, again)
+		if err := tx.InsertWait(ctx, again); err != nil {
+			return err
+		}
+		if any, err := tx.HasWaits(ctx); err != nil || !any {
+			return fmt.Errorf("HasWaits with waits: %v %v", any, err)
+		}
+		return nil
 	})
 	var got []*cdp.Wait
 	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
