@@ -192,7 +192,7 @@ const maxAttempts = 5
 func (s *Store) Update(ctx context.Context, fn func(cdp.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error { return fn(&tx{tx: ptx}) })
+		err = pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error { return fn(newTx(ptx)) })
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01") && ctx.Err() == nil {
 			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)

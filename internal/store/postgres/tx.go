@@ -12,11 +12,20 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/store/body"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 // tx implements cdp.Tx inside a transaction.
 type tx struct {
-	tx pgx.Tx
+	relational.Waits // the journey tables (set by newTx)
+	tx               pgx.Tx
+}
+
+// newTx is a transaction of ptx.
+func newTx(ptx pgx.Tx) *tx {
+	t := &tx{tx: ptx}
+	t.Waits = t.waits()
+	return t
 }
 
 var _ cdp.Tx = (*tx)(nil)

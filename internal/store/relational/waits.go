@@ -8,16 +8,22 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
-// Waits keeps the waits table alike in both stores (cdp.WaitStore) inside
-// one of their transactions. Lock is what a claim adds to the select of
-// the rows it deletes: nothing in SQLite, whose one writer needs nothing,
+// Waits keeps the journey tables alike in both stores (cdp.WaitStore and
+// cdp.FrequencyStore) inside one of their transactions: a store's
+// transaction embeds one. Lock is what a claim adds to the select of the
+// rows it deletes: nothing in SQLite, whose one writer needs nothing,
 // "FOR UPDATE SKIP LOCKED" in PostgreSQL, so that nodes claiming at the
 // same moment take different waits instead of queueing behind each other.
+// List says the store takes a list as one argument (PostgreSQL's = ANY);
+// without, the waits of several people are read one person at a time
+// (in-process, a prepared point lookup is as cheap, and its text stays
+// the same).
 type Waits struct {
 	Exec  Exec
 	Query Query
 	Mark  func(int) string
 	Lock  string
+	List  bool
 }
 
 // WaitsTable is the table and its indexes; blob is the store's type for
@@ -105,20 +111,24 @@ func (s Waits) HasWaits(ctx context.Context) (bool, error) {
 	return len(found) > 0, err
 }
 
-// ProfileWaits returns the waits of one profile, oldest first (SQLite
-// asks once per profile: in-process, a prepared point lookup is as cheap
-// as a list, and its text stays the same).
-func (s Waits) ProfileWaits(ctx context.Context, profileID string) ([]*cdp.Wait, error) {
-	return All(ctx, s.Query, "find waits", scanWait,
-		render(`SELECT `+waitColumns+` FROM waits WHERE profile_id = ? ORDER BY created_at`, s.Mark), profileID)
-}
-
-// AnyProfileWaits returns the waits of the profiles in one read, oldest
-// first, for a store that takes a list as one argument (PostgreSQL's
-// = ANY).
-func (s Waits) AnyProfileWaits(ctx context.Context, profileIDs []string) ([]*cdp.Wait, error) {
-	return All(ctx, s.Query, "find waits", scanWait,
-		render(`SELECT `+waitColumns+` FROM waits WHERE profile_id = ANY(?) ORDER BY created_at`, s.Mark), profileIDs)
+// ProfileWaits implements cdp.WaitStore.
+func (s Waits) ProfileWaits(ctx context.Context, profileIDs []string) ([]*cdp.Wait, error) {
+	const q = `SELECT ` + waitColumns + ` FROM waits WHERE profile_id `
+	switch {
+	case len(profileIDs) == 0:
+		return nil, nil
+	case s.List:
+		return All(ctx, s.Query, "find waits", scanWait, render(q+`= ANY(?) ORDER BY created_at`, s.Mark), profileIDs)
+	}
+	var out []*cdp.Wait
+	for _, id := range profileIDs {
+		ws, err := All(ctx, s.Query, "find waits", scanWait, render(q+`= ? ORDER BY created_at`, s.Mark), id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ws...)
+	}
+	return out, nil
 }
 
 // ClaimDueWaits implements cdp.WaitStore.
@@ -126,14 +136,6 @@ func (s Waits) ClaimDueWaits(ctx context.Context, now time.Time, limit int) ([]*
 	return All(ctx, s.Query, "claim due waits", scanWait, render(`DELETE FROM waits WHERE (run_id, step_id) IN (
 		SELECT run_id, step_id FROM waits WHERE deadline IS NOT NULL AND deadline <= ? ORDER BY deadline LIMIT ? `+s.Lock+`)
 		RETURNING `+waitColumns, s.Mark), now.UnixNano(), limit)
-}
-
-// MoveWaits gives profile into the waits of profile from (a merge).
-func (s Waits) MoveWaits(ctx context.Context, from, into string) error {
-	if _, err := s.Exec(ctx, render(`UPDATE waits SET profile_id = ? WHERE profile_id = ?`, s.Mark), into, from); err != nil {
-		return fmt.Errorf("move waits: %w", err)
-	}
-	return nil
 }
 
 // FrequenciesTable is the table of claims of cdp.FrequencyStore.

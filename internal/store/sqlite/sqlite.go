@@ -372,7 +372,7 @@ func (s *Store) commit(batch []*writeReq) {
 				continue
 			}
 		}
-		errs[i] = r.fn(&tx{s: s, ctx: r.ctx})
+		errs[i] = r.fn(newTx(s, r.ctx))
 		if !shared {
 			break
 		}

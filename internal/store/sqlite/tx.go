@@ -10,12 +10,21 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	storebody "github.com/switchyardhq/switchyard/internal/store/body"
+	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
 // tx implements cdp.Tx on the writer connection inside an open transaction.
 type tx struct {
-	s   *Store
-	ctx context.Context
+	relational.Waits // the journey tables (set by newTx)
+	s                *Store
+	ctx              context.Context
+}
+
+// newTx is a transaction of s.
+func newTx(s *Store, ctx context.Context) *tx {
+	t := &tx{s: s, ctx: ctx}
+	t.Waits = t.waits()
+	return t
 }
 
 var _ cdp.Tx = (*tx)(nil)
