@@ -30,7 +30,8 @@ type benchFlags struct {
 	url, path, source, durability string
 	postgresURL, natsURL          string
 	payload, compare              string
-	rounds, prefill               int
+	rounds, prefill, waiting      int
+	wakeShare                     float64
 	batch, fanout, nodes          int
 	siteID, apiKey, writeKey      string
 	rate                          float64
@@ -58,13 +59,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f := &benchFlags{}
 	fs.StringVar(&f.url, "url", "http://127.0.0.1:8686", "base URL of a running switchyard (ignored with --spawn)")
 	fs.StringVar(&f.path, "path", "", "path to POST to (default: the payload's)")
-	fs.StringVar(&f.payload, "payload", "track", "track (Tracardi /track), cio-event (Track API /api/v1/customers/{id}/events), pipelines-track (Data Pipelines /v1/track, one event), pipelines-batch (Data Pipelines /v1/batch), cio-webhook (signed Customer.io reporting webhooks) or actions (page views a workflow delivers to a local sink; needs --spawn)")
+	fs.StringVar(&f.payload, "payload", "track", "track (Tracardi /track), cio-event (Track API /api/v1/customers/{id}/events), pipelines-track (Data Pipelines /v1/track, one event), pipelines-batch (Data Pipelines /v1/batch), cio-webhook (signed Customer.io reporting webhooks) actions (page views a workflow delivers to a local sink; needs --spawn) or journeys (Data Pipelines track calls beside --waiting runs waiting at a wait_for, --wake-share of them waking one; needs --spawn)")
 	fs.StringVar(&f.signingKey, "signing-key", "", "signing key of the --source customerio_webhook source (created with --spawn)")
 	fs.BoolVar(&f.tail, "tail", false, "cio-webhook: also measure how long after its ack each event shows on the live tail")
 	fs.IntVar(&f.tails, "tails", 0, "keep this many live tails open on the server during each run (what they cost ingest)")
 	fs.StringVar(&f.tailFilter, "tail-filter", "", "with --tails: the CEL filter each of them applies")
 	fs.IntVar(&f.batch, "batch", 100, "events per request for pipelines-batch")
 	fs.IntVar(&f.fanout, "fanout", 1, "actions: workflows each page view starts (each delivers it once)")
+	fs.IntVar(&f.waiting, "waiting", 10000, "journeys: runs waiting at a wait_for before the load")
+	fs.Float64Var(&f.wakeShare, "wake-share", 0.1, "journeys: the share of the load's events that wake a waiting run")
 	fs.StringVar(&f.siteID, "site-id", "", "Track API site id (read from the banner with --spawn)")
 	fs.StringVar(&f.apiKey, "api-key", "", "Track API key (read from the banner with --spawn)")
 	fs.StringVar(&f.writeKey, "write-key", "", "Data Pipelines write key (read from the banner with --spawn)")
@@ -142,8 +145,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlags, binary, label string) (summary, error) {
 	t := &target{name: label, url: f.url}
 	f.sink = nil
-	if f.payload == "actions" && !f.spawn {
-		return summary{}, errors.New("bench: --payload actions needs --spawn (the server must deliver to the bench's own sink)")
+	if (f.payload == "actions" || f.payload == "journeys") && !f.spawn {
+		return summary{}, fmt.Errorf("bench: --payload %s needs --spawn (the server must deliver to the bench's own sink)", f.payload)
 	}
 	if f.spawn {
 		spawned, cleanup, err := spawnNodes(ctx, stderr, f, binary, label)
@@ -163,6 +166,12 @@ func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlag
 	}
 	if err := prefill(ctx, stdout, t, f.prefill, f.sessions); err != nil {
 		return summary{}, err
+	}
+	if f.payload == "journeys" {
+		woken.Store(0)
+		if err := seedWaits(ctx, stdout, t, f.waiting); err != nil {
+			return summary{}, err
+		}
 	}
 	sum, err := measure(ctx, stdout, f, t)
 	if err != nil {
@@ -210,14 +219,21 @@ func spawnNodes(ctx context.Context, stderr io.Writer, f *benchFlags, binary, la
 		args = append(args, "--nats-url", f.natsURL, "--nats-prefix", prefix)
 		undo = append(undo, func() { deleteStreams(f.natsURL, prefix) })
 	}
-	if f.payload == "actions" {
-		sink, err := startSink(max(f.fanout, 1))
+	if f.payload == "actions" || f.payload == "journeys" {
+		fanout := max(f.fanout, 1)
+		if f.payload == "journeys" {
+			fanout = 1
+		}
+		sink, err := startSink(fanout)
 		if err != nil {
 			return nil, nil, err
 		}
 		undo = append(undo, func() { sink.srv.Close() })
 		f.sink = sink
 		cfg, err := actionsConfig(dir, sink.url, sink.fanout)
+		if f.payload == "journeys" {
+			cfg, err = journeysConfig(dir, sink.url)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -277,6 +293,12 @@ func load(f *benchFlags, t *target) (bench.Load, int, error) {
 			return l, 0, errors.New("bench: cio-webhook needs --source and --signing-key (or --spawn)")
 		}
 		webhookLoad(&l, f, t)
+	case "journeys":
+		if t.name != "noop" {
+			break // set per run by measure
+		}
+		body := pipelinesTrack(0, 1)
+		l.URL, l.Body = t.url+"/v1/track", func(int) []byte { return body }
 	case "actions":
 		if t.name != "noop" {
 			break // set per run by measure
@@ -366,9 +388,13 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summar
 			opened, stopTails = openTails(ctx, t, f.tails, f.tailFilter)
 		}
 		var acks *sync.Map
-		if f.payload == "actions" && f.sink != nil && t.name != "noop" {
+		if f.sink != nil && t.name != "noop" {
 			acks = &sync.Map{}
-			actionsLoad(&l, t, acks)
+			if f.payload == "journeys" {
+				journeysLoad(&l, t, acks, f.waiting, f.wakeShare)
+			} else {
+				actionsLoad(&l, t, acks)
+			}
 		}
 		res, err := bench.Run(ctx, l)
 		if dropped := stopTails(); opened > 0 {

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/bench"
+)
+
+// The journeys payload measures ingest beside runs waiting at a wait_for:
+// --waiting people first start a journey (a "Cart Updated" each, in Data
+// Pipelines batches) and every run parks; then the load sends single Data
+// Pipelines track calls of which --wake-share are the "Order Completed"
+// of a waiting person's cart (each person once), the rest page views of
+// others. The sink records when each woken run's next step arrives: the
+// wake latency, from the order's acknowledgement. (Data Pipelines rather
+// than /track: waking needs the same person, whom a tracker's profile id,
+// assigned by the server, would not name.)
+
+// journeysConfig writes the spawned server's configuration: the journey,
+// whose next step after the wait delivers the waking event's key.
+func journeysConfig(dir, sinkURL string) (string, error) {
+	path := filepath.Join(dir, "bench-journeys.yaml")
+	cfg := fmt.Sprintf(`log: { level: warn }
+destinations: [ { id: sink0, kind: webhook, url: %q, allow_private_network: true } ]
+workflows:
+  - id: journey
+    trigger: { types: ["Cart Updated"] }
+    steps:
+      - id: ordered
+        wait_for:
+          event: "event.type == 'Order Completed'"
+          match: "event.properties.cart == trigger.properties.cart"
+          timeout: "duration('24h')"
+      - { id: thank, action: webhook.send, destination: sink0, with: { body: "{'properties': {'k': steps.ordered.output.event.properties.k}}" } }
+`, sinkURL+"/in/0")
+	return path, os.WriteFile(path, []byte(cfg), 0o600)
+}
+
+// seedWaits starts n journeys and waits until every run waits.
+func seedWaits(ctx context.Context, w io.Writer, t *target, n int) error {
+	if n <= 0 || t.cmd == nil {
+		return nil
+	}
+	start := time.Now()
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				from := int(next.Add(prefillBatch) - prefillBatch)
+				if from >= n {
+					return
+				}
+				b := []byte(`{"batch":[`)
+				for j := from; j < min(from+prefillBatch, n); j++ {
+					if j > from {
+						b = append(b, ',')
+					}
+					b = fmt.Appendf(b, `{"type":"track","messageId":"cart-%d","userId":"w%d","event":"Cart Updated","properties":{"cart":"c%d"}}`, j, j, j)
+				}
+				if err := postUntilAccepted(ctx, t.url+"/v1/batch", auth, append(b, `]}`...)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	for {
+		m, err := scrape(ctx, t.url+"/metrics")
+		if err != nil {
+			return err
+		}
+		if waiting := m[`switchyard_runs_waiting{step="ordered",workflow="journey"}`]; waiting >= float64(n) {
+			fmt.Fprintf(w, "  %s: %d runs waiting after %.0f s\n", t.name, n, time.Since(start).Seconds())
+			t.emptyBytes = t.diskBytes(ctx)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// woken numbers the waiting people the load has woken, across runs.
+var woken atomic.Int64
+
+// journeysLoad sends single track calls: share of them the order of a
+// waiting person's cart (while any is left), whose acknowledgement times
+// it records by key; the rest page views.
+func journeysLoad(l *bench.Load, t *target, acks *sync.Map, waiting int, share float64) {
+	l.URL = t.url + "/v1/track"
+	l.Header = []string{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))}
+	run := runSeq.Load()
+	every := max(int(1/max(share, 0.001)+0.5), 1)
+	wakes := sync.Map{} // request index → key, for the requests that wake a run
+	l.Body = func(i int) []byte {
+		key := fmt.Sprintf("%d-%d", run, i)
+		if i%every == 0 {
+			if p := int(woken.Add(1) - 1); p < waiting {
+				wakes.Store(i, key)
+				return fmt.Appendf(nil, `{"type":"track","messageId":"order-%s","userId":"w%d","event":"Order Completed","properties":{"cart":"c%d","k":%q}}`, key, p, p, key)
+			}
+		}
+		return fmt.Appendf(nil, `{"type":"track","messageId":"page-%s","userId":"o%d","event":"Page Viewed","properties":{"k":%q}}`, key, i%10000, key)
+	}
+	l.OnReply = func(i int, at time.Time) {
+		if key, ok := wakes.Load(i); ok {
+			acks.Store(key, at)
+		}
+	}
+}
