@@ -18,6 +18,15 @@ type freshRun struct {
 
 const freshTTL = 10 * time.Second
 
+// freshMax bounds the runs the cache holds. Each holds its event and the
+// event's view (a kilobyte or two): a burst that starts runs faster than
+// the runners take them (a hundred thousand journeys at once) would
+// otherwise keep a hundred thousand events in memory for nothing, as
+// those runs are read from the store anyway once the cache's time has
+// passed. Ten thousand covers the runners' own backlog (their limit of
+// runs at once, queued twice over).
+const freshMax = 10_000
+
 // Committed tells the engine about runs just committed with their events
 // (the processor's OnRuns), so that their first advance need not read
 // them back.
@@ -52,7 +61,7 @@ func (e *Engine) freshRuns() *cache.Cache[string, freshRun] {
 	if e.Node != "" {
 		return nil
 	}
-	e.freshOnce.Do(func() { e.fresh = cache.New[string, freshRun](100_000, freshTTL) })
+	e.freshOnce.Do(func() { e.fresh = cache.New[string, freshRun](freshMax, freshTTL) })
 	return e.fresh
 }
 
