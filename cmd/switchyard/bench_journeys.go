@@ -50,34 +50,17 @@ func seedWaits(ctx context.Context, w io.Writer, t *target, n int) error {
 		return nil
 	}
 	start := time.Now()
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 16 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				from := int(next.Add(prefillBatch) - prefillBatch)
-				if from >= n {
-					return
-				}
-				b := []byte(`{"batch":[`)
-				for j := from; j < min(from+prefillBatch, n); j++ {
-					if j > from {
-						b = append(b, ',')
-					}
-					b = fmt.Appendf(b, `{"type":"track","messageId":"cart-%d","userId":"w%d","event":"Cart Updated","properties":{"cart":"c%d"}}`, j, j, j)
-				}
-				if err := postUntilAccepted(ctx, t.url+"/v1/batch", auth, append(b, `]}`...)); err != nil {
-					errs <- err
-					return
-				}
+	err := postBatches(ctx, t, n, func(from, to int) []byte {
+		b := []byte(`{"batch":[`)
+		for j := from; j < to; j++ {
+			if j > from {
+				b = append(b, ',')
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+			b = fmt.Appendf(b, `{"type":"track","messageId":"cart-%d","userId":"w%d","event":"Cart Updated","properties":{"cart":"c%d"}}`, j, j, j)
+		}
+		return append(b, `]}`...)
+	})
+	if err != nil {
 		return err
 	}
 	for {

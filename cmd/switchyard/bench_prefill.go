@@ -29,28 +29,7 @@ func prefill(ctx context.Context, w io.Writer, t *target, n, users int) error {
 		return fmt.Errorf("bench: --prefill needs the Data Pipelines write key from the banner")
 	}
 	start := time.Now()
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 16 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := next.Add(1) - 1
-				if i*prefillBatch >= int64(n) {
-					return
-				}
-				body := pipelinesBatch(int(uniq.Add(1)), prefillBatch, users)
-				if err := postUntilAccepted(ctx, t.url+"/v1/batch", auth, body); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := postBatches(ctx, t, n, func(int, int) []byte { return pipelinesBatch(int(uniq.Add(1)), prefillBatch, users) }); err != nil {
 		return err
 	}
 	for {
@@ -70,6 +49,33 @@ func prefill(ctx context.Context, w io.Writer, t *target, n, users int) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// postBatches posts n events to t's /v1/batch from 16 connections,
+// prefillBatch at a time: body makes the batch of events from to to (to
+// excluded). A refused request is sent again as postUntilAccepted does.
+func postBatches(ctx context.Context, t *target, n int, body func(from, to int) []byte) error {
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				from := int(next.Add(prefillBatch) - prefillBatch)
+				if from >= n {
+					return
+				}
+				if err := postUntilAccepted(ctx, t.url+"/v1/batch", auth, body(from, min(from+prefillBatch, n))); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // postUntilAccepted posts body until it gets a 2xx, waiting as a 429 or
