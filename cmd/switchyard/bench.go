@@ -35,7 +35,8 @@ type benchFlags struct {
 	batch, fanout, nodes          int
 	siteID, apiKey, writeKey      string
 	rate                          float64
-	duration, warmup              time.Duration
+	duration, warmup, dueIn       time.Duration
+	due                           time.Time // journeys with --due-in: when the seeded waits time out
 	connections, sessions         int
 	tails                         int
 	tailFilter                    string
@@ -68,6 +69,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.fanout, "fanout", 1, "actions: workflows each page view starts (each delivers it once)")
 	fs.IntVar(&f.waiting, "waiting", 10000, "journeys: runs waiting at a wait_for before the load")
 	fs.Float64Var(&f.wakeShare, "wake-share", 0.1, "journeys: the share of the load's events that wake a waiting run")
+	fs.DurationVar(&f.dueIn, "due-in", 0, "journeys: every seeded wait times out at the same instant, this long after the server starts (it must fall in the measured load), instead of in 24 h")
 	fs.StringVar(&f.siteID, "site-id", "", "Track API site id (read from the banner with --spawn)")
 	fs.StringVar(&f.apiKey, "api-key", "", "Track API key (read from the banner with --spawn)")
 	fs.StringVar(&f.writeKey, "write-key", "", "Data Pipelines write key (read from the banner with --spawn)")
@@ -172,6 +174,9 @@ func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlag
 		if err := seedWaits(ctx, stdout, t, f.waiting); err != nil {
 			return summary{}, err
 		}
+		if !f.due.IsZero() && time.Until(f.due) < f.warmup {
+			return summary{}, fmt.Errorf("bench: the waits fall due %v after the seeding, before the measured load: raise --due-in", time.Until(f.due).Round(time.Second))
+		}
 	}
 	sum, err := measure(ctx, stdout, f, t)
 	if err != nil {
@@ -232,7 +237,11 @@ func spawnNodes(ctx context.Context, stderr io.Writer, f *benchFlags, binary, la
 		f.sink = sink
 		cfg, err := actionsConfig(dir, sink.url, sink.fanout)
 		if f.payload == "journeys" {
-			cfg, err = journeysConfig(dir, sink.url)
+			f.due = time.Time{}
+			if f.dueIn > 0 {
+				f.due = time.Now().Add(f.dueIn)
+			}
+			cfg, err = journeysConfig(dir, sink.url, f.due, f.waiting == 0)
 		}
 		if err != nil {
 			return nil, nil, err
@@ -460,6 +469,9 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summar
 		}
 		if acks != nil {
 			f.sink.report(w, acks, res.Elapsed)
+		}
+		if f.payload == "journeys" && !f.due.IsZero() && t.name != "noop" {
+			f.sink.reportTimeouts(w, f.waiting, f.due)
 		}
 		passed := res.Latency.Quantile(0.99) <= f.p99 && res.ErrorRate() <= f.maxErrors && !behind
 		if !f.step {

@@ -25,9 +25,17 @@ import (
 // assigned by the server, would not name.)
 
 // journeysConfig writes the spawned server's configuration: the journey,
-// whose next step after the wait delivers the waking event's key.
-func journeysConfig(dir, sinkURL string) (string, error) {
+// whose next step after the wait delivers the waking event's key, or on a
+// timeout the cart's (a reminder). The waits time out in 24 h, or all at
+// due when it is set. With direct (the reference, nothing waiting) a
+// workflow without a wait delivers each order instead, so the reference
+// does the same deliveries as the journeys, only not by waking runs.
+func journeysConfig(dir, sinkURL string, due time.Time, direct bool) (string, error) {
 	path := filepath.Join(dir, "bench-journeys.yaml")
+	timeout := "duration('24h')"
+	if !due.IsZero() {
+		timeout = fmt.Sprintf("timestamp('%s')", due.UTC().Format(time.RFC3339Nano))
+	}
 	cfg := fmt.Sprintf(`log: { level: warn }
 destinations: [ { id: sink0, kind: webhook, url: %q, allow_private_network: true } ]
 workflows:
@@ -38,9 +46,18 @@ workflows:
         wait_for:
           event: "event.type == 'Order Completed'"
           match: "event.properties.cart == trigger.properties.cart"
-          timeout: "duration('24h')"
-      - { id: thank, action: webhook.send, destination: sink0, with: { body: "{'properties': {'k': steps.ordered.output.event.properties.k}}" } }
-`, sinkURL+"/in/0")
+          timeout: %q
+      - id: thank
+        action: webhook.send
+        destination: sink0
+        with: { body: "{'properties': {'k': steps.ordered.output.matched ? steps.ordered.output.event.properties.k : trigger.properties.cart}}" }
+`, sinkURL+"/in/0", timeout)
+	if direct {
+		cfg += `  - id: direct
+    trigger: { types: ["Order Completed"] }
+    steps: [ { id: thank, action: webhook.send, destination: sink0, with: { body: "{'properties': {'k': event.properties.k}}" } } ]
+`
+	}
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
 
@@ -69,8 +86,10 @@ func seedWaits(ctx context.Context, w io.Writer, t *target, n int) error {
 			return err
 		}
 		if waiting := m[`switchyard_runs_waiting{step="ordered",workflow="journey"}`]; waiting >= float64(n) {
-			fmt.Fprintf(w, "  %s: %d runs waiting after %.0f s\n", t.name, n, time.Since(start).Seconds())
+			fmt.Fprintf(w, "  %s: %d runs waiting after %.0f s (peak RSS while seeding %d MB; the table's peak is the load's)\n",
+				t.name, n, time.Since(start).Seconds(), t.rssMB())
 			t.emptyBytes = t.diskBytes(ctx)
+			t.resetPeakRSS()
 			return nil
 		}
 		select {
@@ -95,8 +114,10 @@ func journeysLoad(l *bench.Load, t *target, acks *sync.Map, waiting int, share f
 	wakes := sync.Map{} // request index → key, for the requests that wake a run
 	l.Body = func(i int) []byte {
 		key := fmt.Sprintf("%d-%d", run, i)
-		if i%every == 0 {
-			if p := int(woken.Add(1) - 1); p < waiting {
+		if share > 0 && i%every == 0 {
+			// With none waiting (the reference) the orders still go, to a
+			// workflow that delivers them directly.
+			if p := int(woken.Add(1) - 1); p < waiting || waiting == 0 {
 				wakes.Store(i, key)
 				return fmt.Appendf(nil, `{"type":"track","messageId":"order-%s","userId":"w%d","event":"Order Completed","properties":{"cart":"c%d","k":%q}}`, key, p, p, key)
 			}
@@ -108,4 +129,29 @@ func journeysLoad(l *bench.Load, t *target, acks *sync.Map, waiting int, share f
 			acks.Store(key, at)
 		}
 	}
+}
+
+// reportTimeouts waits up to two minutes after due for the reminders of
+// the waiting runs (keys c0 … c<waiting-1>) to reach the sink, and prints
+// how many came and how long after due the last one did.
+func (s *actionSink) reportTimeouts(w io.Writer, waiting int, due time.Time) {
+	count := func() (n int, last time.Time) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i := range waiting {
+			if at, ok := s.seen[fmt.Sprintf("c%d/in/0", i)]; ok {
+				n++
+				if at.After(last) {
+					last = at
+				}
+			}
+		}
+		return n, last
+	}
+	n, last := count()
+	for deadline := due.Add(2 * time.Minute); n < waiting && time.Now().Before(deadline); n, last = count() {
+		time.Sleep(time.Second)
+	}
+	fmt.Fprintf(w, "  timeouts: %d of %d runs timed out and delivered their reminder, the last %.1f s after they fell due\n",
+		n, waiting, last.Sub(due).Seconds())
 }

@@ -172,6 +172,15 @@ func (t *target) ownRSSMB() int {
 	return 0
 }
 
+// resetPeakRSS starts the child's peak RSS afresh (Linux: writing 5 to
+// clear_refs), so a peak read later is that of what came after: the load
+// measured rather than the data seeded before it.
+func (t *target) resetPeakRSS() {
+	if t.cmd != nil {
+		_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", t.cmd.Process.Pid), []byte("5"), 0)
+	}
+}
+
 // scrape reads a Prometheus text page into name{labels} → value.
 func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

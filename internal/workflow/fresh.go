@@ -28,8 +28,8 @@ const freshTTL = 10 * time.Second
 const freshMax = 10_000
 
 // Committed tells the engine about runs just committed with their events
-// (the processor's OnRuns), so that their first advance need not read
-// them back.
+// (the processor's OnRuns: runs created, and runs woken from a wait), so
+// that their next advance need not read them back.
 func (e *Engine) Committed(runs []*cdp.Run, events []*cdp.Event) {
 	fresh := e.freshRuns()
 	if fresh == nil {
@@ -43,6 +43,9 @@ func (e *Engine) Committed(runs []*cdp.Run, events []*cdp.Event) {
 	for _, r := range runs {
 		ev, ok := byID[r.EventID]
 		if !ok || r.Version != 1 {
+			// A run woken from a wait (its event stored long before): the
+			// run as just written is kept, its event is read when it runs.
+			fresh.Put(r.ID, freshRun{run: *r})
 			continue
 		}
 		f, ok := seen[ev.ID]

@@ -243,7 +243,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+sync+")")
 		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "cache_size(-16000)")
+		// The writer keeps 16 MB of pages (the indexes it inserts into);
+		// each of the eight readers 4 MB: their point lookups are served
+		// by the operating system's file cache as well, and page caches
+		// are memory outside the Go heap, which at 16 MB a reader reached
+		// 128 MB on a database with a million waiting runs (pread costs
+		// under 2 % of the CPU at 4 MB, pprof).
+		cache := "-16000"
+		if readOnly {
+			cache = "-4000"
+		}
+		q.Add("_pragma", "cache_size("+cache+")")
 		// Checkpoint the WAL every ~16 MB instead of every 4 MB: fewer
 		// checkpoint fsyncs on the write path (measured with pprof).
 		q.Add("_pragma", "wal_autocheckpoint(4000)")
