@@ -28,8 +28,11 @@ const freshTTL = 10 * time.Second
 const freshMax = 10_000
 
 // Committed tells the engine about runs just committed with their events
-// (the processor's OnRuns: runs created, and runs woken from a wait), so
-// that their next advance need not read them back.
+// (the processor's OnRuns), so that their first advance need not read
+// them back. Only runs just created are kept: a run woken from a wait may
+// be advanced meanwhile from the store (its timeout falling due, the
+// queue redelivering it), and a copy kept here would then be stale and
+// repeat the steps that advance already took.
 func (e *Engine) Committed(runs []*cdp.Run, events []*cdp.Event) {
 	fresh := e.freshRuns()
 	if fresh == nil {
@@ -43,9 +46,6 @@ func (e *Engine) Committed(runs []*cdp.Run, events []*cdp.Event) {
 	for _, r := range runs {
 		ev, ok := byID[r.EventID]
 		if !ok || r.Version != 1 {
-			// A run woken from a wait (its event stored long before): the
-			// run as just written is kept, its event is read when it runs.
-			fresh.Put(r.ID, freshRun{run: *r})
 			continue
 		}
 		f, ok := seen[ev.ID]

@@ -135,6 +135,25 @@ func TestWaitForWokenByAMatchingEvent(t *testing.T) {
 	}
 }
 
+// A woken run may be advanced from the store (the queue redelivering it,
+// its timeout falling due) before the processor reports it committed;
+// the copy the processor then reports is stale and must not be advanced
+// again: the destination hears once.
+func TestWokenRunAdvancedOnceWhateverTheOrder(t *testing.T) {
+	f, reg := journey(t)
+	f.advance(t)
+	woken := f.later(t, reg, "e2", "order_completed", `{"cart_id":"c1"}`, time.Minute)
+	if len(woken) != 1 {
+		t.Fatalf("woken %+v", woken)
+	}
+	f.advance(t) // from the store, before the processor's report
+	f.engine.Committed(woken, nil)
+	f.advance(t) // the woken run's own queue message
+	if got := f.sentNames(); len(got) != 1 {
+		t.Fatalf("sent %v", got)
+	}
+}
+
 // A wait that times out goes on with matched false, once, whoever claims
 // it; before its deadline nothing claims it.
 func TestWaitForTimesOut(t *testing.T) {
