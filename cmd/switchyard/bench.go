@@ -171,11 +171,8 @@ func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlag
 	}
 	if f.payload == "journeys" {
 		woken.Store(0)
-		if err := seedWaits(ctx, stdout, t, f.waiting); err != nil {
+		if err := seedWaits(ctx, stdout, t, f.waiting, f.due, f.warmup); err != nil {
 			return summary{}, err
-		}
-		if !f.due.IsZero() && time.Until(f.due) < f.warmup {
-			return summary{}, fmt.Errorf("bench: the waits fall due %v after the seeding, before the measured load: raise --due-in", time.Until(f.due).Round(time.Second))
 		}
 	}
 	sum, err := measure(ctx, stdout, f, t)
@@ -400,7 +397,11 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summar
 		if f.sink != nil && t.name != "noop" {
 			acks = &sync.Map{}
 			if f.payload == "journeys" {
-				journeysLoad(&l, t, acks, f.waiting, f.wakeShare)
+				var sink *actionSink
+				if !f.due.IsZero() {
+					sink = f.sink
+				}
+				journeysLoad(&l, t, acks, f.waiting, f.wakeShare, sink)
 			} else {
 				actionsLoad(&l, t, acks)
 			}

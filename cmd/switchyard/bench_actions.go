@@ -24,6 +24,14 @@ type actionSink struct {
 	mu     sync.Mutex
 	seen   map[string]time.Time // event key + path → first arrival
 	n      int
+	// replies holds, for a journeys load with waits falling due, every
+	// reply's latency by the time its request was due.
+	replies []reply
+}
+
+type reply struct {
+	scheduled time.Time
+	latency   time.Duration
 }
 
 func startSink(fanout int) (*actionSink, error) {
@@ -77,7 +85,7 @@ func actionsLoad(l *bench.Load, t *target, acks *sync.Map) {
 		return fmt.Appendf(nil, `{"source":{"id":"default"},"session":{"id":"bench-%d"},"events":[{"type":"page-view","properties":{"k":"%d-%d"}}]}`,
 			i%1000, run, i)
 	}
-	l.OnReply = func(i int, at time.Time) { acks.Store(fmt.Sprintf("%d-%d", run, i), at) }
+	l.OnReply = func(i int, _, at time.Time) { acks.Store(fmt.Sprintf("%d-%d", run, i), at) }
 }
 
 // report waits up to 30 s for the sink to receive every acknowledged

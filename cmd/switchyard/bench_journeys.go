@@ -61,8 +61,13 @@ workflows:
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
 
-// seedWaits starts n journeys and waits until every run waits.
-func seedWaits(ctx context.Context, w io.Writer, t *target, n int) error {
+// seedWaits starts n journeys and waits until every run waits. With due
+// set, the waits must not fall due before the measured load: the seeding
+// fails as soon as that is certain.
+func seedWaits(ctx context.Context, w io.Writer, t *target, n int, due time.Time, warmup time.Duration) error {
+	tooLate := func() error {
+		return fmt.Errorf("bench: the waits fall due %v after the seeding, before the measured load: raise --due-in", time.Until(due).Round(time.Second))
+	}
 	if n <= 0 || t.cmd == nil {
 		return nil
 	}
@@ -90,7 +95,13 @@ func seedWaits(ctx context.Context, w io.Writer, t *target, n int) error {
 				t.name, n, time.Since(start).Seconds(), t.rssMB())
 			t.emptyBytes = t.diskBytes(ctx)
 			t.resetPeakRSS()
+			if !due.IsZero() && time.Until(due) < warmup {
+				return tooLate()
+			}
 			return nil
+		}
+		if !due.IsZero() && time.Until(due) < warmup {
+			return tooLate()
 		}
 		select {
 		case <-ctx.Done():
@@ -105,8 +116,9 @@ var woken atomic.Int64
 
 // journeysLoad sends single track calls: share of them the order of a
 // waiting person's cart (while any is left), whose acknowledgement times
-// it records by key; the rest page views.
-func journeysLoad(l *bench.Load, t *target, acks *sync.Map, waiting int, share float64) {
+// it records by key; the rest page views. With sink set it keeps every
+// reply's latency there, for reportTimeouts.
+func journeysLoad(l *bench.Load, t *target, acks *sync.Map, waiting int, share float64, sink *actionSink) {
 	l.URL = t.url + "/v1/track"
 	l.Header = []string{"Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(t.writeKey+":"))}
 	run := runSeq.Load()
@@ -124,16 +136,23 @@ func journeysLoad(l *bench.Load, t *target, acks *sync.Map, waiting int, share f
 		}
 		return fmt.Appendf(nil, `{"type":"track","messageId":"page-%s","userId":"o%d","event":"Page Viewed","properties":{"k":%q}}`, key, i%10000, key)
 	}
-	l.OnReply = func(i int, at time.Time) {
+	l.OnReply = func(i int, scheduled, at time.Time) {
 		if key, ok := wakes.Load(i); ok {
 			acks.Store(key, at)
+		}
+		if sink != nil {
+			sink.mu.Lock()
+			sink.replies = append(sink.replies, reply{scheduled, at.Sub(scheduled)})
+			sink.mu.Unlock()
 		}
 	}
 }
 
 // reportTimeouts waits up to two minutes after due for the reminders of
 // the waiting runs (keys c0 … c<waiting-1>) to reach the sink, and prints
-// how many came and how long after due the last one did.
+// how many came and how long after due the last one did, and the ingest
+// latency of the requests due before the waits fell due beside that of
+// those due while the timeouts drained (the same run, the same server).
 func (s *actionSink) reportTimeouts(w io.Writer, waiting int, due time.Time) {
 	count := func() (n int, last time.Time) {
 		s.mu.Lock()
@@ -154,4 +173,21 @@ func (s *actionSink) reportTimeouts(w io.Writer, waiting int, due time.Time) {
 	}
 	fmt.Fprintf(w, "  timeouts: %d of %d runs timed out and delivered their reminder, the last %.1f s after they fell due\n",
 		n, waiting, last.Sub(due).Seconds())
+	var before, during bench.Histogram
+	s.mu.Lock()
+	for _, r := range s.replies {
+		switch {
+		case r.scheduled.Before(due):
+			before.Record(r.latency)
+		case r.scheduled.Before(last):
+			during.Record(r.latency)
+		}
+	}
+	s.replies = nil
+	s.mu.Unlock()
+	if before.Count() > 0 && during.Count() > 0 {
+		fmt.Fprintf(w, "  ingest before they fell due: %d requests, p50 %s, p99 %s; while they drained: %d requests, p50 %s, p99 %s (%.2f× before)\n",
+			before.Count(), ms(before.Quantile(0.5)), ms(before.Quantile(0.99)), during.Count(), ms(during.Quantile(0.5)), ms(during.Quantile(0.99)),
+			float64(during.Quantile(0.99))/float64(max(before.Quantile(0.99), time.Microsecond)))
+	}
 }

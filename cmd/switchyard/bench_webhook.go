@@ -111,7 +111,7 @@ func startTailProbe(ctx context.Context, t *target, run int64) (*tailProbe, erro
 	return p, nil
 }
 
-func (p *tailProbe) onReply(i int, at time.Time) {
+func (p *tailProbe) onReply(i int, _, at time.Time) {
 	p.mu.Lock()
 	p.acked[reportID(p.run, i)] = at
 	p.mu.Unlock()

@@ -18,6 +18,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/disk"
+	"github.com/switchyardhq/switchyard/internal/headroom"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
@@ -237,7 +238,8 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		Node: a.deploy.node, Log: log.With("component", "backfills")}
 	a.work.Go(func() { a.Backfills.Run(ctx) })
 	a.Workflows.Metrics = a.Metrics
-	timeouts := &workflow.Timeouts{Store: a.Store, Queue: a.Runs, Log: log.With("component", "timeouts"), Metrics: a.Metrics}
+	timeouts := &workflow.Timeouts{Store: a.Store, Queue: a.Runs, Log: log.With("component", "timeouts"), Metrics: a.Metrics,
+		Busy: headroom.New().Busy}
 	a.work.Go(func() { timeouts.Run(ctx) })
 	if err := a.startAlerts(ctx, evlog, client); err != nil {
 		return fmt.Errorf("alerts: %w", err)

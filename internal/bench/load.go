@@ -29,8 +29,9 @@ type Load struct {
 	// Headers, if set, gives header lines of the i-th request that depend
 	// on its body (a signature).
 	Headers func(i int, body []byte) []string
-	// OnReply, if set, is called with each measured 2xx reply's time.
-	OnReply func(i int, at time.Time)
+	// OnReply, if set, is called with each measured 2xx reply's time and
+	// the time the request was due to be sent.
+	OnReply func(i int, scheduled, at time.Time)
 	// Closed makes the run closed-loop, as wrk is: every connection sends
 	// its next request as soon as the last one is answered, for Warmup +
 	// Duration, and Rate is ignored. Latency is then from each send, so a
@@ -141,7 +142,7 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 			return
 		}
 		if l.OnReply != nil && err == nil && code >= 200 && code < 300 {
-			l.OnReply(i, done)
+			l.OnReply(i, scheduled, done)
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/identity"
 )
@@ -240,5 +241,85 @@ func TestEraseEndsWaitingRuns(t *testing.T) {
 	f.advance(t)
 	if got := f.sentNames(); len(got) != 0 {
 		t.Fatalf("sent %v", got)
+	}
+}
+
+// The timeouts' pace halves whenever the scheduler is short of CPU, down
+// to a floor, and grows back by a step a tick up to the cap.
+func TestTimeoutPaceAdapts(t *testing.T) {
+	pace := 2000.0
+	for range 3 {
+		pace = nextRate(pace, 2000, true)
+	}
+	if pace != 250 {
+		t.Fatalf("after three busy ticks %v", pace)
+	}
+	for range 10 {
+		pace = nextRate(pace, 2000, true)
+	}
+	if pace != minTimeoutRate {
+		t.Fatalf("never below the floor: %v", pace)
+	}
+	pace = nextRate(pace, 2000, false)
+	if pace != minTimeoutRate+paceStep {
+		t.Fatalf("one quiet tick %v", pace)
+	}
+	for range 100 {
+		pace = nextRate(pace, 2000, false)
+	}
+	if pace != 2000 {
+		t.Fatalf("never above the cap: %v", pace)
+	}
+}
+
+// Timeouts ends a due wait and queues its run, on an idle process and on
+// one that never has headroom (the pace at its floor still ends some).
+func TestTimeoutsRunEvenWhenBusy(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		f, _ := journey(t)
+		f.advance(t)
+		q, err := natsbus.Open(t.Context(), natsbus.Options{DataDir: t.TempDir(), Stream: "RUNS", Subject: "sy.runs",
+			AckWait: time.Second, Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		tm := &Timeouts{Store: f.store, Queue: q, Log: slog.New(slog.DiscardHandler), Every: 5 * time.Millisecond,
+			Now: func() time.Time { return f.clock.Add(2 * time.Hour) }}
+		if busy {
+			tm.Busy = func() bool { return true }
+		}
+		done := make(chan struct{})
+		go func() { tm.Run(ctx); close(done) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for f.run(t).Status == cdp.RunWaiting && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		if r := f.run(t); r.Status != cdp.RunPending {
+			t.Fatalf("busy %v: run %s", busy, r.Status)
+		}
+		got := make(chan string, 1)
+		cctx, ccancel := context.WithTimeout(t.Context(), 10*time.Second)
+		go q.Consume(cctx, Group, func(_ context.Context, batch []cdp.Delivery) {
+			for _, d := range batch {
+				_ = d.Ack()
+				select {
+				case got <- string(d.Data()):
+				default:
+				}
+			}
+		})
+		select {
+		case id := <-got:
+			if id != "run1" {
+				t.Fatalf("busy %v: queued %q", busy, id)
+			}
+		case <-cctx.Done():
+			t.Fatalf("busy %v: the run was not queued", busy)
+		}
+		ccancel()
+		q.Close()
 	}
 }
