@@ -406,7 +406,14 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summar
 				actionsLoad(&l, t, acks)
 			}
 		}
+		var sampled func() int
+		if f.payload == "journeys" && t.cmd != nil {
+			sampled = t.sampleRSS(ctx, f.warmup)
+		}
 		res, err := bench.Run(ctx, l)
+		if sampled != nil {
+			fmt.Fprintf(w, "  %s: resident memory during the measured load at most %d MB (sampled every 250 ms)\n", t.name, sampled())
+		}
 		if dropped := stopTails(); opened > 0 {
 			fmt.Fprintf(w, "# %s: %d of %d live tails opened; the server disconnected %d of them during the run\n", t.name, opened, f.tails, dropped)
 		}

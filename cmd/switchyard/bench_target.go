@@ -158,13 +158,50 @@ func (t *target) rssMB() int {
 	return mb
 }
 
-func (t *target) ownRSSMB() int {
+func (t *target) ownRSSMB() int { return t.status("VmHWM:") }
+
+// nowRSSMB is the child's resident memory now, in MB.
+func (t *target) nowRSSMB() int { return t.status("VmRSS:") }
+
+// sampleRSS samples the child's resident memory every 250 ms from after
+// the warm-up until the returned function is called, which returns the
+// largest sample in MB. The peak the table shows is the kernel's high-water
+// mark, which clear_refs can only reset to the memory resident at that
+// moment: after seeding a million runs that is the seeding's aftermath,
+// which the load then never reaches again.
+func (t *target) sampleRSS(ctx context.Context, warmup time.Duration) func() int {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan int)
+	go func() {
+		peak := 0
+		defer func() { done <- peak }()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(warmup):
+		}
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			peak = max(peak, t.nowRSSMB())
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int { cancel(); return <-done }
+}
+
+// status reads a memory field (kB) of the child's /proc status, in MB.
+func (t *target) status(field string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", t.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 			return kb / 1024
 		}
