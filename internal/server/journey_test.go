@@ -309,3 +309,40 @@ func TestWaitThroughMergeAndErase(t *testing.T) {
 	})
 	testenv.Never(t, "a request for the erased person at the timeout", 4*time.Second, func() bool { return len(in.got()) != 1 })
 }
+
+// wait_for: {until} waits for a condition over the person's profile,
+// looked at whenever the profile changes: an identify that sets another
+// plan leaves the run waiting, the one that sets plan pro wakes it at
+// once, and a person who never upgrades goes on at the timeout.
+func TestWaitUntilAProfileCondition(t *testing.T) {
+	t.Parallel()
+	in := newInbox(t)
+	s := newStack(t, func(c *config.Config) {
+		c.Sources = append(c.Sources, config.Source{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: "site", APIKey: "key"})
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: in.URL, AllowPrivateNetwork: true}}
+		c.Workflows = []workflow.Workflow{{ID: "upgrade", Trigger: workflow.Trigger{Source: "cio", Types: []string{"signed_up"}},
+			Steps: []workflow.Step{
+				{ID: "pro", WaitFor: &workflow.WaitFor{Until: "profile.traits.plan == 'pro'", Timeout: "duration('8s')"}},
+				{ID: "send", Action: "webhook.send", Destination: "app",
+					With: map[string]any{"body": "{'says': (steps.pro.output.matched ? 'pro ' : 'still free ') + trigger.user_id}"}}}}}
+	})
+	auth := []string{"Authorization", "Basic " + basic("site", "key")}
+	for _, who := range []string{"a", "b"} {
+		wantStatus(t, s.do(t, "PUT", "/api/v1/customers/"+who, "application/json", `{"plan":"free"}`, auth...), 200)
+		wantStatus(t, s.do(t, "POST", "/api/v1/customers/"+who+"/events", "application/json", `{"name":"signed_up"}`, auth...), 200)
+	}
+	testenv.Eventually(t, "two runs waiting", 10*time.Second, func() bool {
+		return len(s.do(t, "GET", "/admin/v1/runs?workflow=upgrade&status=waiting", "", "").json(t)["runs"].([]any)) == 2
+	})
+	wantStatus(t, s.do(t, "PUT", "/api/v1/customers/a", "application/json", `{"plan":"team"}`, auth...), 200)
+	s.settle(t)
+	testenv.Never(t, "another plan to wake the run", time.Second, func() bool { return len(in.got()) != 0 })
+	wantStatus(t, s.do(t, "PUT", "/api/v1/customers/a", "application/json", `{"plan":"pro"}`, auth...), 200)
+	testenv.Eventually(t, "the upgrade to wake the run before the timeout", 3*time.Second, func() bool {
+		return slices.Equal(in.got(), []string{"pro a"})
+	})
+	testenv.Eventually(t, "the other person's run to go on at the timeout", 15*time.Second, func() bool {
+		return slices.Equal(in.got(), []string{"pro a", "still free b"})
+	})
+	testenv.Never(t, "a second request", time.Second, func() bool { return len(in.got()) != 2 })
+}
