@@ -346,3 +346,37 @@ func TestWaitUntilAProfileCondition(t *testing.T) {
 	})
 	testenv.Never(t, "a second request", time.Second, func() bool { return len(in.got()) != 2 })
 }
+
+// A run waiting for a person is woken through a Data Pipelines alias:
+// the run started under the old user id (a profile of its own, merged
+// into the new one by the alias), and the event that wakes it comes
+// under the new id.
+func TestWaitThroughPipelinesAlias(t *testing.T) {
+	t.Parallel()
+	in := newInbox(t)
+	s := newStack(t, func(c *config.Config) {
+		c.Sources = append(c.Sources, config.Source{ID: "shop", Kind: cdp.SourceCustomerIOPipelines, WriteKey: "wk-shop"})
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: in.URL, AllowPrivateNetwork: true}}
+		c.Workflows = []workflow.Workflow{{ID: "follow", Trigger: workflow.Trigger{Source: "shop", Types: []string{"Signed Up"}},
+			Steps: []workflow.Step{
+				{ID: "paid", WaitFor: &workflow.WaitFor{Event: "event.type == 'Paid'", Timeout: "duration('1h')"}},
+				{ID: "send", Action: "webhook.send", Destination: "app",
+					With: map[string]any{"body": "{'says': 'paid ' + trigger.user_id}"}}}}}
+	})
+	pipe := func(path, body string) {
+		t.Helper()
+		wantStatus(t, s.do(t, "POST", path, "application/json", body, "Authorization", "Basic "+basic("wk-shop", "")), 200)
+	}
+	pipe("/v1/identify", `{"userId":"new-u","traits":{"email":"new@example.com"}}`)
+	pipe("/v1/track", `{"userId":"old-u","event":"Signed Up"}`)
+	testenv.Eventually(t, "the run waiting", 10*time.Second, func() bool {
+		return len(s.do(t, "GET", "/admin/v1/runs?workflow=follow&status=waiting", "", "").json(t)["runs"].([]any)) == 1
+	})
+	pipe("/v1/alias", `{"userId":"new-u","previousId":"old-u"}`)
+	s.settle(t)
+	pipe("/v1/track", `{"userId":"new-u","event":"Paid"}`)
+	testenv.Eventually(t, "the survivor's payment to wake the run", 10*time.Second, func() bool {
+		return slices.Equal(in.got(), []string{"paid old-u"})
+	})
+	testenv.Never(t, "a second request", time.Second, func() bool { return len(in.got()) != 1 })
+}
