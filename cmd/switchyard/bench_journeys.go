@@ -113,10 +113,11 @@ func seedWaits(ctx context.Context, w io.Writer, t *target, n int, due time.Time
 }
 
 // settle waits, up to two minutes, until the child's resident memory has
-// stopped falling (by less than 2 MB over 15 s): a server that has just
-// stored a million runs in minutes holds memory the collector and the
-// memory limit's governor hand back over the next minute, and the load
-// measured after the seeding is about steady running, not that aftermath.
+// stopped falling (by less than 2 MB over 15 s), so that the load starts
+// on a server that is done handing back what the seeding used. It does
+// not wait out everything: memory can still fall later, which is why the
+// load's own memory is sampled (sampleRSS) rather than read from the
+// high-water mark.
 func settle(ctx context.Context, w io.Writer, t *target) {
 	start, rss := time.Now(), []int{t.nowRSSMB()}
 	for time.Since(start) < 2*time.Minute && ctx.Err() == nil {

@@ -3,15 +3,15 @@
 // fast on an idle machine and step aside when live traffic needs the
 // cores.
 //
-// It reads two of the Go runtime's own measures over the time since the
-// previous look: how long goroutines that were ready to run waited for a
+// It reads two measures over the time since the previous look: from the
+// Go runtime, how long goroutines that were ready to run waited for a
 // thread (tens of microseconds while there are cores to spare,
 // milliseconds once they are saturated, and every request the server
-// answers waits as long), and how much of the CPU time the process could
-// have used (GOMAXPROCS cores) went neither to its threads nor to them
-// waiting, runnable, for a core another process held. Both are needed: a process that is nearly idle
-// also shows long waits, as each of its rare wake-ups must first wake a
-// sleeping thread. The signal reacts within one look, needs no knowledge
+// answers waits as long); from the kernel, how much of the CPU time the
+// process could have used (GOMAXPROCS cores) went neither to its threads
+// nor to them waiting, runnable, for a core another process held. Both
+// are needed: a process that is nearly idle also shows long waits, as
+// each of its rare wake-ups must first wake a sleeping thread. The signal reacts within one look, needs no knowledge
 // of the work, and counts everything the process does (ingest, the
 // store's driver, the runner).
 package headroom

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -109,6 +110,15 @@ func (c *cioCalls) got() []string {
 	return slices.Clone(c.calls)
 }
 
+// awaitWaiting waits until n runs of workflow wf wait.
+func (s *stack) awaitWaiting(t *testing.T, wf string, n int) {
+	t.Helper()
+	testenv.Await(t, fmt.Sprintf("%d runs of %s waiting", n, wf), 10*time.Second, func() (bool, string) {
+		r := s.do(t, "GET", "/admin/v1/runs?workflow="+wf+"&status=waiting", "", "")
+		return len(r.json(t)["runs"].([]any)) == n, string(r.body)
+	})
+}
+
 // shop sends a Data Pipelines track call of user, as the shop's
 // analytics library does.
 func (s *stack) shop(t *testing.T, user, event, cart string) {
@@ -133,10 +143,7 @@ func TestAbandonedCartJourney(t *testing.T) {
 	for _, u := range []string{"buys", "idle", "leaves"} {
 		s.shop(t, u, "cart_updated", "c-"+u)
 	}
-	testenv.Eventually(t, "three runs waiting", 10*time.Second, func() bool {
-		r := s.do(t, "GET", "/admin/v1/runs?workflow=abandoned_cart&status=waiting", "", "").json(t)
-		return len(r["runs"].([]any)) == 3
-	})
+	s.awaitWaiting(t, "abandoned_cart", 3)
 	testenv.Await(t, "the waiting gauge (refreshed every 2 s)", 10*time.Second, func() (bool, string) {
 		m := string(s.do(t, "GET", "/metrics", "", "").body)
 		return strings.Contains(m, `switchyard_runs_waiting{step="ordered",workflow="abandoned_cart"} 3`), grepLines(m, "waiting")
@@ -294,9 +301,7 @@ func TestWaitThroughMergeAndErase(t *testing.T) {
 	for _, who := range []string{"a", "gone"} {
 		wantStatus(t, s.do(t, "POST", "/api/v1/customers/"+who+"/events", "application/json", `{"name":"signed_up"}`, auth...), 200)
 	}
-	testenv.Eventually(t, "two runs waiting", 10*time.Second, func() bool {
-		return len(s.do(t, "GET", "/admin/v1/runs?workflow=follow&status=waiting", "", "").json(t)["runs"].([]any)) == 2
-	})
+	s.awaitWaiting(t, "follow", 2)
 	wantStatus(t, s.do(t, "POST", "/api/v1/merge_customers", "application/json", `{"primary":{"id":"b"},"secondary":{"id":"a"}}`, auth...), 200)
 	gone := s.profileOf(t, "id:gone")["id"].(string)
 	wantStatus(t, s.do(t, "DELETE", "/admin/v1/profiles/"+gone, "", ""), 204)
@@ -331,9 +336,7 @@ func TestWaitUntilAProfileCondition(t *testing.T) {
 		wantStatus(t, s.do(t, "PUT", "/api/v1/customers/"+who, "application/json", `{"plan":"free"}`, auth...), 200)
 		wantStatus(t, s.do(t, "POST", "/api/v1/customers/"+who+"/events", "application/json", `{"name":"signed_up"}`, auth...), 200)
 	}
-	testenv.Eventually(t, "two runs waiting", 10*time.Second, func() bool {
-		return len(s.do(t, "GET", "/admin/v1/runs?workflow=upgrade&status=waiting", "", "").json(t)["runs"].([]any)) == 2
-	})
+	s.awaitWaiting(t, "upgrade", 2)
 	wantStatus(t, s.do(t, "PUT", "/api/v1/customers/a", "application/json", `{"plan":"team"}`, auth...), 200)
 	s.settle(t)
 	testenv.Never(t, "another plan to wake the run", time.Second, func() bool { return len(in.got()) != 0 })
@@ -369,9 +372,7 @@ func TestWaitThroughPipelinesAlias(t *testing.T) {
 	}
 	pipe("/v1/identify", `{"userId":"new-u","traits":{"email":"new@example.com"}}`)
 	pipe("/v1/track", `{"userId":"old-u","event":"Signed Up"}`)
-	testenv.Eventually(t, "the run waiting", 10*time.Second, func() bool {
-		return len(s.do(t, "GET", "/admin/v1/runs?workflow=follow&status=waiting", "", "").json(t)["runs"].([]any)) == 1
-	})
+	s.awaitWaiting(t, "follow", 1)
 	pipe("/v1/alias", `{"userId":"new-u","previousId":"old-u"}`)
 	s.settle(t)
 	pipe("/v1/track", `{"userId":"new-u","event":"Paid"}`)

@@ -16,8 +16,8 @@ import (
 // machine from it. Every node runs one; they claim different waits.
 //
 // The pace adapts (additive-increase, multiplicative-decrease, as TCP
-// shares a link): every tick it is cut in half when the process is short
-// of CPU (Busy) and grows by paceStep otherwise, between
+// shares a link): every adjustEvery it is cut in half when the process
+// was short of CPU (Busy) and grows by paceStep otherwise, between
 // minTimeoutRate and Rate. Each timeout costs far more than its claim (the
 // run goes on to its next steps and their requests), so a fixed rate that
 // suits an idle machine doubles ingest's latency on a busy one, and one
