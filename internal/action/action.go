@@ -9,6 +9,7 @@
 package action
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net/url"
@@ -97,6 +98,10 @@ type DestinationKind struct {
 	// Secrets, if set, derives secrets beyond the secret settings (an
 	// Authorization header's encoded value).
 	Secrets func(d *Destination) []string
+	// Connect, if set, opens the destination's connection, over which the
+	// requests its actions build with a Send go (brokers, object stores).
+	// It is opened once and shared by every attempt to the destination.
+	Connect func(ctx context.Context, d *Destination, dial httpclient.DialFunc) (httpclient.Conn, error)
 }
 
 // Family is what an action package registers: its destination kind and
@@ -222,8 +227,23 @@ func (r *Registry) Check(d *Destination) map[string]string {
 // Client is the httpclient.Target of d: its pacing and the secrets
 // to mask in what its attempts record.
 func (r *Registry) Client(d *Destination) httpclient.Target {
-	return httpclient.Target{ID: d.ID, RateLimit: d.RateLimit, Concurrency: d.Concurrency,
+	t := httpclient.Target{ID: d.ID, RateLimit: d.RateLimit, Concurrency: d.Concurrency,
 		AllowPrivateNetwork: d.AllowPrivateNetwork, Timeout: d.Timeout, Secrets: r.Secrets(d)}
+	if k, ok := r.dests[d.Kind]; ok && k.Connect != nil {
+		t.Connect = func(ctx context.Context, dial httpclient.DialFunc) (httpclient.Conn, error) { return k.Connect(ctx, d, dial) }
+		t.Settings = settingsKey(d.Settings)
+	}
+	return t
+}
+
+// settingsKey identifies a destination's settings: a changed one makes
+// the client reconnect.
+func settingsKey(settings map[string]string) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		fmt.Fprintf(&b, "%q=%q;", k, settings[k])
+	}
+	return b.String()
 }
 
 // Secrets returns the values of d to mask: its secret settings, the

@@ -229,6 +229,10 @@ type Destination struct {
 	// webhook, http and slack: the URL (http: the base of relative urls)
 	URL           string `yaml:"url"`
 	SigningSecret string `yaml:"signing_secret"`
+	// Settings holds the other settings of the kind, by name (a broker's
+	// subject or brokers, an object store's bucket …): the action
+	// registry says which exist.
+	Settings map[string]string `yaml:",inline"`
 	// every kind
 	RateLimit           float64         `yaml:"rate_limit"`  // requests per second; 0 = none
 	Concurrency         int             `yaml:"concurrency"` // in flight; 0 = 64
@@ -249,7 +253,10 @@ type CircuitBreaker struct {
 
 // Destination converts the file form; Validate has checked it.
 func (d Destination) Destination() *workflow.Destination {
-	settings := map[string]string{}
+	settings := maps.Clone(d.Settings)
+	if settings == nil {
+		settings = map[string]string{}
+	}
 	for name, v := range map[string]string{"site_id": d.SiteID, "api_key": d.APIKey, "app_api_key": d.AppAPIKey,
 		"region": d.Region, "track_url": d.TrackURL, "app_url": d.AppURL, "url": d.URL, "signing_secret": d.SigningSecret} {
 		if v != "" {

@@ -58,6 +58,12 @@ type Target struct {
 	// Secrets are values (API keys …) masked wherever they appear in a
 	// captured request or response.
 	Secrets []string
+	// Connect, if set, opens the connection that requests with a Send go
+	// over (a broker's, an object store's).
+	Connect ConnectFunc
+	// Settings identifies what Connect connects to: when it changes, the
+	// open connection is closed and the next attempt opens a new one.
+	Settings string
 }
 
 // Request is one outbound request.
@@ -66,6 +72,10 @@ type Request struct {
 	URL    string
 	Header http.Header
 	Body   []byte
+	// Send, if set, sends the request over the destination's connection
+	// (Target.Connect) instead of HTTP; Method, URL, Header and Body still
+	// describe it in the run log (PUBLISH nats://host/subject …).
+	Send SendFunc
 }
 
 // Attempt is what one try did: the run log's record (cdp.Attempt) and
@@ -105,13 +115,19 @@ type destination struct {
 	slowUntil time.Time
 	share     float64       // of the rate limit, this process's part
 	gate      chan struct{} // one waiter at a time for the limiter (admit)
+	timeout   time.Duration // of one attempt
+	conn      conn          // for requests with a Send
 }
 
 func (c *Client) destination(d Target) *destination {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.dests[d.ID]; ok && sameConfig(st.cfg, d) {
-		return st
+	old, ok := c.dests[d.ID]
+	if ok && sameConfig(old.cfg, d) {
+		return old
+	}
+	if ok { // attempts still using it finish; the next ones reconnect
+		defer old.conn.close()
 	}
 	timeout := d.Timeout
 	if timeout <= 0 {
@@ -121,7 +137,7 @@ func (c *Client) destination(d Target) *destination {
 	if slots <= 0 {
 		slots = DefaultConcurrency
 	}
-	st := &destination{cfg: d, slots: make(chan struct{}, slots), share: 1, gate: make(chan struct{}, 1)}
+	st := &destination{cfg: d, slots: make(chan struct{}, slots), share: 1, gate: make(chan struct{}, 1), timeout: timeout}
 	if d.RateLimit > 0 {
 		st.limiter = rate.NewLimiter(paced(d.RateLimit), 1)
 	}
@@ -138,7 +154,7 @@ func (c *Client) destination(d Target) *destination {
 
 func sameConfig(a, b Target) bool {
 	return a.RateLimit == b.RateLimit && a.Concurrency == b.Concurrency && a.AllowPrivateNetwork == b.AllowPrivateNetwork &&
-		a.Timeout == b.Timeout
+		a.Timeout == b.Timeout && a.Settings == b.Settings
 }
 
 // ErrHeld is Do's error for an attempt its destination's Gate held back.
@@ -178,6 +194,12 @@ func (c *Client) Do(ctx context.Context, d Target, n int, req Request) (*Attempt
 
 	d.Secrets = RequestSecrets(req, d.Secrets)
 	a := &Attempt{Attempt: cdp.Attempt{N: n, StartedAt: c.now().UTC(), Request: captureRequest(req, d.Secrets)}}
+	if req.Send != nil {
+		if err := c.send(ctx, st, d, req, a); err != nil {
+			return nil, err
+		}
+		return a, nil
+	}
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
 		a.setOutcome(Permanent)

@@ -4,8 +4,12 @@ package builtin
 
 import (
 	"github.com/switchyardhq/switchyard/internal/action"
+	"github.com/switchyardhq/switchyard/internal/action/amqp"
 	"github.com/switchyardhq/switchyard/internal/action/customerio"
 	"github.com/switchyardhq/switchyard/internal/action/httpcall"
+	"github.com/switchyardhq/switchyard/internal/action/kafka"
+	"github.com/switchyardhq/switchyard/internal/action/nats"
+	"github.com/switchyardhq/switchyard/internal/action/s3"
 	"github.com/switchyardhq/switchyard/internal/action/slack"
 	"github.com/switchyardhq/switchyard/internal/action/webhook"
 )
@@ -16,4 +20,8 @@ var Registry = action.NewRegistry(
 	webhook.Family,
 	httpcall.Family,
 	slack.Family,
+	nats.Family,
+	amqp.Family,
+	kafka.Family,
+	s3.Family,
 )
