@@ -230,7 +230,9 @@ func (r *Registry) Client(d *Destination) httpclient.Target {
 	t := httpclient.Target{ID: d.ID, RateLimit: d.RateLimit, Concurrency: d.Concurrency,
 		AllowPrivateNetwork: d.AllowPrivateNetwork, Timeout: d.Timeout, Secrets: r.Secrets(d)}
 	if k, ok := r.dests[d.Kind]; ok && k.Connect != nil {
-		t.Connect = func(ctx context.Context, dial httpclient.DialFunc) (httpclient.Conn, error) { return k.Connect(ctx, d, dial) }
+		t.Connect = func(ctx context.Context, dial httpclient.DialFunc) (httpclient.Conn, error) {
+			return k.Connect(ctx, d, dial)
+		}
 		t.Settings = settingsKey(d.Settings)
 	}
 	return t
