@@ -202,10 +202,24 @@ func tlsDial(dial httpclient.DialFunc) httpclient.DialFunc {
 
 func (c *conn) Close() error { c.cl.Close(); return nil }
 
-// produce sends rec and waits for the cluster's acknowledgement.
+// produce sends rec and waits for the cluster's acknowledgement, or for
+// the attempt's time to run out. The idempotent producer keeps a record
+// it sent without an answer until it learns the outcome (failing it
+// could break the partition's sequence), however long the broker is
+// away; the attempt does not wait for that. Such a record may still land
+// after the run retried, which is the duplicate the Idempotency-Key
+// header lets a consumer drop.
 func (c *conn) produce(ctx context.Context, rec *kgo.Record) (httpclient.Reply, error) {
 	r := *rec // the client writes the partition and offset into it
-	if err := c.cl.ProduceSync(ctx, &r).FirstErr(); err != nil {
+	done := make(chan error, 1)
+	c.cl.Produce(ctx, &r, func(_ *kgo.Record, err error) { done <- err })
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return httpclient.Reply{}, fmt.Errorf("no acknowledgement in time (the producer may still deliver the record): %w", ctx.Err())
+	}
+	if err != nil {
 		var ke *kerr.Error
 		if errors.As(err, &ke) && (!ke.Retriable || ke == kerr.UnknownTopicOrPartition) {
 			// The cluster's refusal by name (a topic it does not have, a
