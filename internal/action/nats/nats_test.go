@@ -1,84 +1,28 @@
 package nats
 
 import (
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchyardhq/switchyard/internal/action"
 	"github.com/switchyardhq/switchyard/internal/action/actiontest"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
-
-// natsServer is a real NATS server with JetStream on a loopback port,
-// which a test can stop and start again on the same port and store.
-type natsServer struct {
-	t    *testing.T
-	port int
-	dir  string
-	ns   *server.Server
-}
-
-func startNATS(t *testing.T) *natsServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	s := &natsServer{t: t, port: port, dir: t.TempDir()}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *natsServer) start() {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: s.port, JetStream: true, StoreDir: s.dir, NoSigs: true, NoLog: true})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		s.t.Fatal("nats-server did not start")
-	}
-	s.ns = ns
-}
-
-func (s *natsServer) stop() {
-	if s.ns != nil {
-		s.ns.Shutdown()
-		s.ns.WaitForShutdown()
-		s.ns = nil
-	}
-}
-
-func (s *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *natsServer) client() *natsgo.Conn {
-	nc, err := natsgo.Connect(s.url())
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(nc.Close)
-	return nc
-}
 
 // A core publish reaches a subscriber with the body and headers the step
 // gave, and succeeds once the server has it.
 func TestPublish(t *testing.T) {
-	srv := startNATS(t)
-	sub, err := srv.client().SubscribeSync("orders.created")
+	srv := testenv.StartNATS(t)
+	sub, err := srv.Client().SubscribeSync("orders.created")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := actiontest.New(t, Family)
-	d := &action.Destination{ID: "bus", Kind: "nats", AllowPrivateNetwork: true, Settings: map[string]string{"url": srv.url()}}
+	d := &action.Destination{ID: "bus", Kind: "nats", AllowPrivateNetwork: true, Settings: map[string]string{"url": srv.URL()}}
 	a, call := s.Send(t, t.Context(), d, "nats.publish",
 		map[string]any{"subject": "orders.created", "body": map[string]any{"id": "o1"}, "headers": map[string]any{"Tenant": "acme"}}, "run1:send")
 	if out := actiontest.Output(t, a, call); out["subject"] != "orders.created" {
@@ -91,7 +35,7 @@ func TestPublish(t *testing.T) {
 	if string(msg.Data) != `{"id":"o1"}` || msg.Header.Get("Tenant") != "acme" || msg.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("received %q %v", msg.Data, msg.Header)
 	}
-	if a.Request.Method != "PUBLISH" || a.Request.URL != srv.url()+"/orders.created" {
+	if a.Request.Method != "PUBLISH" || a.Request.URL != srv.URL()+"/orders.created" {
 		t.Fatalf("run log request %s %s", a.Request.Method, a.Request.URL)
 	}
 }
@@ -101,8 +45,8 @@ func TestPublish(t *testing.T) {
 // subject no stream takes is retried; the stream's own refusal (another
 // stream than the destination expects) is not.
 func TestPublishToStream(t *testing.T) {
-	srv := startNATS(t)
-	js, err := jetstream.New(srv.client())
+	srv := testenv.StartNATS(t)
+	js, err := jetstream.New(srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +56,7 @@ func TestPublishToStream(t *testing.T) {
 		}
 	}
 	s := actiontest.New(t, Family)
-	d := &action.Destination{ID: "bus", Kind: "nats", AllowPrivateNetwork: true, Settings: map[string]string{"url": srv.url(), "stream": "ORDERS"}}
+	d := &action.Destination{ID: "bus", Kind: "nats", AllowPrivateNetwork: true, Settings: map[string]string{"url": srv.URL(), "stream": "ORDERS"}}
 	in := map[string]any{"subject": "orders.created", "body": "hello"}
 	first := s.Deliver(t, t.Context(), d, "nats.publish", in, "run1:send")
 	again := s.Deliver(t, t.Context(), d, "nats.publish", in, "run1:send")
@@ -145,12 +89,12 @@ func TestPublishToStream(t *testing.T) {
 // never sits in a reconnect buffer); once the server is back the next
 // attempt goes through on the same connection, which nats.go mended.
 func TestServerAway(t *testing.T) {
-	srv := startNATS(t)
+	srv := testenv.StartNATS(t)
 	s := actiontest.New(t, Family)
-	d := &action.Destination{ID: "bus", Kind: "nats", AllowPrivateNetwork: true, Timeout: 2 * time.Second, Settings: map[string]string{"url": srv.url()}}
+	d := &action.Destination{ID: "bus", Kind: "nats", AllowPrivateNetwork: true, Timeout: 2 * time.Second, Settings: map[string]string{"url": srv.URL()}}
 	in := map[string]any{"subject": "x"}
 	s.Deliver(t, t.Context(), d, "nats.publish", in, "k1")
-	srv.stop()
+	srv.Stop()
 	start := time.Now()
 	if a, _ := s.Send(t, t.Context(), d, "nats.publish", in, "k2"); a.Class != httpclient.Retryable {
 		t.Fatalf("with the server away: %s %s", a.Class, a.Error)
@@ -158,7 +102,7 @@ func TestServerAway(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Fatalf("the failed attempt took %v", took)
 	}
-	srv.start()
+	srv.Start()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		a, _ := s.Send(t, t.Context(), d, "nats.publish", in, "k3")
@@ -176,9 +120,9 @@ func TestServerAway(t *testing.T) {
 // byte is sent, and not retried; bad subjects and settings are refused
 // when the step or the configuration is checked.
 func TestRefusals(t *testing.T) {
-	srv := startNATS(t)
+	srv := testenv.StartNATS(t)
 	s := actiontest.New(t, Family)
-	d := &action.Destination{ID: "bus", Kind: "nats", Settings: map[string]string{"url": srv.url()}}
+	d := &action.Destination{ID: "bus", Kind: "nats", Settings: map[string]string{"url": srv.URL()}}
 	if a, _ := s.Send(t, t.Context(), d, "nats.publish", map[string]any{"subject": "x"}, "k"); a.Class != httpclient.Permanent ||
 		!strings.Contains(a.Error, "allow_private_network") {
 		t.Fatalf("a loopback server without allow_private_network: %s %s", a.Class, a.Error)
