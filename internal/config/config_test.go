@@ -272,6 +272,9 @@ sources:
 workflows: 5
 admin:
   tokens: tok
+destinations:
+  - {id: bus, kind: nats, url: "nats://127.0.0.1:4222", strem: ORDERS}
+  - {id: lake, kind: s3, endpoint: "https://s3.amazonaws.com", bucket: b, brokers: x}
 `
 	_, err := Parse([]byte(doc), func(string) string { return "" }, actions)
 	if err == nil {
@@ -285,6 +288,8 @@ admin:
 		`workflows (line 14): "5" is a number, but this key takes a list`,
 		`admin.tokens (line 16): "tok" is text, but this key takes a list`,
 		`durability: must be "process" or "fsync", not "sometimes"`,
+		`destinations[0].strem (line 18): unknown key "strem"; did you mean "stream"?`,
+		`destinations[1].brokers (line 19): unknown key "brokers"; known keys here:`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

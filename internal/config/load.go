@@ -43,7 +43,7 @@ func Parse(data []byte, getenv func(string) string, actions *action.Registry) (*
 		return nil, fmt.Errorf("parse config: line %d: the file must be a mapping of keys (listen:, sources:, …)", doc.Line)
 	}
 	expand(doc, "", getenv, cfg.unset)
-	l := &loader{paths: map[int]string{}}
+	l := &loader{paths: map[int]string{}, actions: actions}
 	l.check(doc, reflect.TypeFor[Config](), "")
 	if err := doc.Decode(cfg); err != nil {
 		var te *yaml.TypeError
@@ -120,6 +120,7 @@ func join(path, key string) string {
 type loader struct {
 	problems []problem
 	paths    map[int]string
+	actions  *action.Registry // knows each destination kind's settings
 }
 
 type problem struct {
@@ -141,9 +142,18 @@ func (l *loader) check(n *yaml.Node, t reflect.Type, path string) {
 	switch {
 	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
 		fields := yamlFields(t)
+		settings, anySetting := l.settings(n, t)
+		for name := range settings {
+			if _, clash := fields[name]; !clash {
+				fields[name] = reflect.TypeFor[string]()
+			}
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i]
 			ft, ok := fields[key.Value]
+			if !ok && anySetting {
+				ft, ok = reflect.TypeFor[string](), true
+			}
 			if !ok {
 				l.add(key.Line, fmt.Sprintf("%s (line %d): unknown key %q%s", join(path, key.Value), key.Line, key.Value, suggest(key.Value, fields)))
 				continue
@@ -161,15 +171,40 @@ func (l *loader) check(n *yaml.Node, t reflect.Type, path string) {
 	}
 }
 
-// yamlFields maps a struct's YAML keys to their types.
+// settings returns the keys a destination takes beyond its struct's
+// fields: its kind's settings (see Destination.Settings). anySetting is
+// true when the kind is unknown, which is reported on its own.
+func (l *loader) settings(n *yaml.Node, t reflect.Type) (names map[string]bool, anySetting bool) {
+	if t != reflect.TypeFor[Destination]() || l.actions == nil {
+		return nil, false
+	}
+	kind := ""
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "kind" {
+			kind = n.Content[i+1].Value
+		}
+	}
+	k, ok := l.actions.DestinationKind(kind)
+	if !ok {
+		return nil, true
+	}
+	names = map[string]bool{}
+	for _, s := range k.Settings {
+		names[s.Name] = true
+	}
+	return names, false
+}
+
+// yamlFields maps a struct's YAML keys to their types; an inline field's
+// keys are its own business (settings).
 func yamlFields(t reflect.Type) map[string]reflect.Type {
 	fields := map[string]reflect.Type{}
 	for f := range t.Fields() {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || opts == "inline" {
 			continue
 		}
 		if name == "" {
