@@ -56,7 +56,60 @@ type Call struct {
 	Request httpclient.Request
 	// Output turns a successful attempt's response into the step output.
 	Output func(status int, body []byte) (any, error)
+	// Part, if set, is the call as one item of a batch, for a destination
+	// that batches (its kind's Batching joins the parts).
+	Part *Part
 }
+
+// Part is a call as one item of a batch.
+type Part struct {
+	// Group: only parts of one group share a batch (http.call's method
+	// and URL, s3.put's folder); "" for a kind whose batch takes any.
+	Group string
+	// Data is the item as the batch carries it (a JSON value, a line).
+	Data []byte
+	// Value is what a kind joins other than as bytes (a Kafka record).
+	Value any
+}
+
+// Batching is how a destination kind joins the calls of several runs
+// into one request and reads each one's outcome from the answer.
+type Batching struct {
+	// Join makes the request of a batch of parts of one group; key is
+	// the batch's idempotency key (the same for the same items).
+	Join func(d *Destination, group string, parts []Part, key string) (httpclient.Request, error)
+	// Split reads each part's result from the answer to a batch that
+	// succeeded (2xx); nil results, or Split nil, give every part the
+	// batch's outcome.
+	Split func(status int, body []byte, n int) []Result
+	// MaxBytes caps a batch's bytes, whatever the destination asks.
+	MaxBytes int
+}
+
+// Result is one part's outcome in a batch's answer.
+type Result struct {
+	// Outcome is the part's; "" for the batch's.
+	Outcome httpclient.Outcome
+	Error   string
+	// Body is the part's own answer, for its step output; nil for the
+	// batch's.
+	Body []byte
+}
+
+// Batch is a destination's batching: how many calls, how many bytes and
+// how long a call waits for others before the batch goes.
+type Batch struct {
+	MaxItems int
+	MaxBytes int
+	MaxWait  time.Duration
+}
+
+// Batch defaults.
+const (
+	DefaultBatchItems = 100
+	DefaultBatchBytes = 1 << 20
+	DefaultBatchWait  = time.Second
+)
 
 // Spec describes one action kind.
 type Spec struct {
@@ -102,6 +155,8 @@ type DestinationKind struct {
 	// requests its actions build with a Send go (brokers, object stores).
 	// It is opened once and shared by every attempt to the destination.
 	Connect func(ctx context.Context, d *Destination, dial httpclient.DialFunc) (httpclient.Conn, error)
+	// Batching, if set, lets a destination of the kind take `batch`.
+	Batching *Batching
 }
 
 // Family is what an action package registers: its destination kind and
@@ -123,6 +178,9 @@ type Destination struct {
 	Timeout             time.Duration
 	Retry               *httpclient.Policy // nil: the step's or the default
 	Breaker             Breaker
+	// Batch, if set, groups the calls to the destination (its kind must
+	// have Batching).
+	Batch *Batch
 }
 
 // Breaker is a destination's circuit breaker configuration.

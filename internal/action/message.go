@@ -51,3 +51,20 @@ func JSONOutput(_ int, body []byte) (any, error) {
 	}
 	return v, nil
 }
+
+// JSONArray joins parts whose Data are JSON values into a JSON array.
+func JSONArray(parts []Part) []byte {
+	n := 2
+	for _, p := range parts {
+		n += len(p.Data) + 1
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '[')
+	for i, p := range parts {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, p.Data...)
+	}
+	return append(out, ']')
+}

@@ -84,6 +84,17 @@ type Attempt struct {
 	// through to learn whether it recovered: it does not count against
 	// the run's retries.
 	Probe bool `json:"probe,omitempty"`
+	// Batch, if set, says the attempt went out in a batch with the calls
+	// of other runs: Request is the batch's, with this run's part as its
+	// body, and Response the batch's answer.
+	Batch *AttemptBatch `json:"batch,omitempty"`
+}
+
+// AttemptBatch places an attempt in the batch it went out in.
+type AttemptBatch struct {
+	ID    string `json:"id"`
+	Size  int    `json:"size"`
+	Index int    `json:"index"` // of this run's part, from 0
 }
 
 // Spent counts the attempts of a round that count against its retry

@@ -240,6 +240,37 @@ type Destination struct {
 	Timeout             string          `yaml:"timeout"` // a Go duration; default 30s
 	Retry               *workflow.Retry `yaml:"retry"`
 	CircuitBreaker      *CircuitBreaker `yaml:"circuit_breaker"`
+	Batch               *Batch          `yaml:"batch"`
+}
+
+// Batch groups a destination's calls into one request: a batch goes when
+// it has MaxItems calls or MaxBytes, or MaxWait after its first call.
+type Batch struct {
+	MaxItems int    `yaml:"max_items"` // default 100
+	MaxBytes int    `yaml:"max_bytes"` // default 1 MiB (Customer.io: at most 500 kB)
+	MaxWait  string `yaml:"max_wait"`  // a Go duration; default 1s
+}
+
+// parse returns the batch settings and their problems keyed by field.
+func (b *Batch) parse() (*action.Batch, map[string]string) {
+	if b == nil {
+		return nil, nil
+	}
+	out, p := &action.Batch{MaxItems: b.MaxItems, MaxBytes: b.MaxBytes}, map[string]string{}
+	if b.MaxItems < 0 || b.MaxItems > 10000 {
+		p["max_items"] = fmt.Sprintf("must be 1-10000 (0 = %d), not %d", action.DefaultBatchItems, b.MaxItems)
+	}
+	if b.MaxBytes < 0 || b.MaxBytes > 64<<20 {
+		p["max_bytes"] = fmt.Sprintf("must be at most 64 MiB (0 = 1 MiB), not %d", b.MaxBytes)
+	}
+	if b.MaxWait != "" {
+		if d, err := time.ParseDuration(b.MaxWait); err != nil || d <= 0 || d > time.Minute {
+			p["max_wait"] = fmt.Sprintf("must be a duration of at most 1m such as 500ms, not %q", b.MaxWait)
+		} else {
+			out.MaxWait = d
+		}
+	}
+	return out, p
 }
 
 // CircuitBreaker is a destination's breaker: it opens after Failures
@@ -272,6 +303,7 @@ func (d Destination) Destination() *workflow.Destination {
 		}
 	}
 	out.Breaker, _ = d.CircuitBreaker.parse()
+	out.Batch, _ = d.Batch.parse()
 	return out
 }
 
@@ -334,7 +366,25 @@ func (d Destination) problems(actions *action.Registry) map[string]string {
 	for k, v := range problems {
 		p["circuit_breaker."+k] = v
 	}
+	_, problems = d.Batch.parse()
+	for k, v := range problems {
+		p["batch."+k] = v
+	}
+	if k, ok := actions.DestinationKind(d.Kind); ok && d.Batch != nil && k.Batching == nil {
+		p["batch"] = fmt.Sprintf("kind %s does not batch (%s do)", d.Kind, strings.Join(batchingKinds(actions), ", "))
+	}
 	return p
+}
+
+// batchingKinds names the destination kinds that take batch.
+func batchingKinds(actions *action.Registry) []string {
+	var out []string
+	for _, k := range actions.DestinationKinds() {
+		if k.Batching != nil {
+			out = append(out, k.Kind)
+		}
+	}
+	return out
 }
 
 // Default returns the configuration used when no file is given.

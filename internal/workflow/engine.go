@@ -66,6 +66,21 @@ type Engine struct {
 	// Actions are the action families steps call (the wiring's registry):
 	// they give each destination its client settings and secrets.
 	Actions *action.Registry
+
+	batches batcher // the open batches of destinations that batch
+}
+
+// batching is how the call joins a batch to dest, or nil when it goes on
+// its own: the destination does not batch, or the call cannot (an
+// anonymous Customer.io event, transactional email).
+func (e *Engine) batching(dest *Destination, call action.Call) *action.Batching {
+	if dest.Batch == nil || call.Part == nil {
+		return nil
+	}
+	if k, ok := e.Actions.DestinationKind(dest.Kind); ok {
+		return k.Batching
+	}
+	return nil
 }
 
 // background runs f under e.Go.
@@ -388,10 +403,17 @@ func (st *runState) action(ctx context.Context, cs *CompiledStep, id string) err
 	n := len(rec.Attempts) + 1 // numbers the attempt in the log
 	var a *httpclient.Attempt
 	actx, span := startAttemptSpan(ctx, dest, call.Request, n)
-	st.unlocked(func() { a, err = st.e.Client.Do(actx, client, n, call.Request) })
+	if batching := st.e.batching(dest, call); batching != nil {
+		st.unlocked(func() { a, err = st.e.batches.do(actx, st.e, dest, batching, client, n, call, key) })
+	} else {
+		st.unlocked(func() { a, err = st.e.Client.Do(actx, client, n, call.Request) })
+	}
 	st.endAttemptSpan(span, dest, a, err, decision.Probe)
 	rec = st.step(id) // a parallel item may have added steps meanwhile
 	if errors.Is(err, httpclient.ErrHeld) {
+		if decision.Wait == 0 { // held with a batch another run led
+			decision = st.e.Breakers.Peek(dest)
+		}
 		return st.hold(ctx, dest, rec, decision) // the breaker opened while the attempt waited
 	}
 	if err != nil {

@@ -38,6 +38,7 @@ var Family = action.Family{
 		Secrets: func(d *action.Destination) []string {
 			return []string{base64.StdEncoding.EncodeToString([]byte(d.Get("site_id") + ":" + d.Get("api_key")))}
 		},
+		Batching: batching,
 	},
 	Actions: []*action.Spec{trackEvent, identify, deletePerson, sendEmail},
 }
@@ -74,9 +75,14 @@ var trackEvent = &action.Spec{
 		if err != nil {
 			return action.Call{}, err
 		}
-		req, err := TrackEvent(workspace(d), Event{Identifier: action.Text(in["identifier"]),
-			AnonymousID: action.Text(in["anonymous_id"]), Name: action.Text(in["name"]), Data: data, ID: key, Timestamp: ts})
-		return action.Call{Request: req, Output: trackOutput}, err
+		ev := Event{Identifier: action.Text(in["identifier"]), AnonymousID: action.Text(in["anonymous_id"]),
+			Name: action.Text(in["name"]), Data: data, ID: key, Timestamp: ts}
+		req, err := TrackEvent(workspace(d), ev)
+		if err != nil {
+			return action.Call{}, err
+		}
+		p, err := eventPart(ev)
+		return action.Call{Request: req, Output: trackOutput, Part: p}, err
 	},
 	Explain: ErrorMessage,
 }
@@ -94,7 +100,11 @@ var identify = &action.Spec{
 			return action.Call{}, err
 		}
 		req, err := Identify(workspace(d), action.Text(in["identifier"]), attrs)
-		return action.Call{Request: req, Output: trackOutput}, err
+		if err != nil {
+			return action.Call{}, err
+		}
+		p, err := identifyPart(action.Text(in["identifier"]), attrs)
+		return action.Call{Request: req, Output: trackOutput, Part: p}, err
 	},
 	Explain: ErrorMessage,
 }
@@ -105,7 +115,11 @@ var deletePerson = &action.Spec{
 	Inputs:      []action.Input{identifierInput},
 	Build: func(d *action.Destination, in map[string]any, _ string, _ time.Time) (action.Call, error) {
 		req, err := DeletePerson(workspace(d), action.Text(in["identifier"]))
-		return action.Call{Request: req, Output: trackOutput}, err
+		if err != nil {
+			return action.Call{}, err
+		}
+		p, err := deletePart(action.Text(in["identifier"]))
+		return action.Call{Request: req, Output: trackOutput, Part: p}, err
 	},
 	Explain: ErrorMessage,
 }

@@ -6,6 +6,7 @@ package httpcall
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	neturl "net/url"
 	"path"
@@ -38,14 +39,41 @@ var Family = action.Family{
 			}
 			return p
 		},
+		Batching: batching,
 	},
 	Actions: []*action.Spec{call},
+}
+
+// batching joins the calls of one method, URL and headers into one
+// request whose body is the JSON array of their bodies.
+var batching = &action.Batching{Join: func(_ *action.Destination, _ string, parts []action.Part, key string) (httpclient.Request, error) {
+	req := parts[0].Value.(httpclient.Request)
+	req.Header = req.Header.Clone()
+	req.Header.Set("Idempotency-Key", key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Body = action.JSONArray(parts)
+	return req, nil
+}}
+
+// group is what calls must share to go in one batch: the method, the
+// URL and the headers other than the idempotency key.
+func group(req httpclient.Request) string {
+	var b strings.Builder
+	b.WriteString(req.Method + " " + req.URL)
+	for _, k := range slices.Sorted(maps.Keys(req.Header)) {
+		if k != "Idempotency-Key" {
+			fmt.Fprintf(&b, "\n%s: %q", k, req.Header[k])
+		}
+	}
+	return b.String()
 }
 
 var call = &action.Spec{
 	Kind: "http.call",
 	Description: "Sends any request, with Idempotency-Key set to the step's key. With a destination, url is a path (and " +
-		"query) under the destination's url; without one, a full http(s) URL. " + `Output: {"status", "body"} (the body as JSON, or text).`,
+		"query) under the destination's url; without one, a full http(s) URL. With the destination's batch, calls of one " +
+		"method, URL and headers go as one request whose body is the JSON array of their bodies. " +
+		`Output: {"status", "body"} (the body as JSON, or text).`,
 	Inputs: []action.Input{
 		{Name: "url", Type: action.String, Required: true, Description: "The URL, or a path under the destination's url."},
 		{Name: "method", Type: action.String, Description: "The method; default POST."},
@@ -95,7 +123,12 @@ func build(d *action.Destination, in map[string]any, key string, _ time.Time) (a
 	if err != nil {
 		return action.Call{}, err
 	}
-	return action.Call{Request: httpclient.Request{Method: method, URL: url, Header: h, Body: body},
+	req := httpclient.Request{Method: method, URL: url, Header: h, Body: body}
+	item, err := json.Marshal(in["body"]) // a batch carries every body as JSON, a string as a JSON string
+	if err != nil {
+		return action.Call{}, fmt.Errorf("body: %w", err)
+	}
+	return action.Call{Request: req, Part: &action.Part{Group: group(req), Data: item, Value: req},
 		Output: func(status int, respBody []byte) (any, error) {
 			if expected != nil && !slices.Contains(expected, status) {
 				return nil, fmt.Errorf("status %d is not one of the expected %v", status, expected)

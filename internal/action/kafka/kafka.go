@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -39,8 +41,9 @@ var Family = action.Family{
 			{Name: "username", Description: "The SASL user."},
 			{Name: "password", Secret: true, Description: "The SASL password."},
 		},
-		Check:   check,
-		Connect: connect,
+		Check:    check,
+		Connect:  connect,
+		Batching: batching,
 	},
 	Actions: []*action.Spec{produce},
 }
@@ -48,7 +51,8 @@ var Family = action.Family{
 var produce = &action.Spec{
 	Kind: "kafka.produce", Destination: "kafka", EventBody: true,
 	Description: "Produces the body (default: the triggering event, as JSON) as a record to topic, with key (records of one " +
-		"key keep their order in one partition) and headers, plus an Idempotency-Key header set to the step's key. " +
+		"key keep their order in one partition) and headers, plus an Idempotency-Key header set to the step's key. With the " +
+		"destination's batch, the calls' records are produced together, each with its own outcome. " +
 		`Output: {"topic", "partition", "offset"}.`,
 	Inputs: []action.Input{
 		{Name: "topic", Type: action.String, Required: true, Description: "The topic."},
@@ -132,7 +136,98 @@ func build(d *action.Destination, in map[string]any, key string, _ time.Time) (a
 				return c.(*conn).produce(ctx, rec)
 			}},
 		Output: action.JSONOutput,
+		Part:   &action.Part{Data: body, Value: rec},
 	}, nil
+}
+
+// batching produces a batch's records together, answering with each
+// record's own outcome.
+var batching = &action.Batching{
+	Join: func(d *action.Destination, _ string, parts []action.Part, _ string) (httpclient.Request, error) {
+		recs := make([]*kgo.Record, len(parts))
+		topics := map[string]bool{}
+		for i, p := range parts {
+			recs[i] = p.Value.(*kgo.Record)
+			topics[recs[i].Topic] = true
+		}
+		return httpclient.Request{Method: "PRODUCE", URL: "kafka://" + firstBroker(d.Get("brokers")) + "/" +
+			strings.Join(slices.Sorted(maps.Keys(topics)), ","),
+			Header: http.Header{"Records": {strconv.Itoa(len(recs))}},
+			Send: func(ctx context.Context, c httpclient.Conn) (httpclient.Reply, error) {
+				return c.(*conn).produceAll(ctx, recs)
+			}}, nil
+	},
+	Split: func(_ int, body []byte, n int) []action.Result {
+		var answers []recordAnswer
+		if json.Unmarshal(body, &answers) != nil || len(answers) != n {
+			return nil
+		}
+		out := make([]action.Result, n)
+		for i, a := range answers {
+			out[i] = a.result()
+		}
+		return out
+	},
+}
+
+// recordAnswer is one record's outcome in a batch's answer.
+type recordAnswer struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Error     string `json:"error,omitempty"`
+	Permanent bool   `json:"permanent,omitempty"`
+}
+
+func (a recordAnswer) result() action.Result {
+	switch {
+	case a.Error == "":
+		body, _ := json.Marshal(map[string]any{"topic": a.Topic, "partition": a.Partition, "offset": a.Offset})
+		return action.Result{Outcome: httpclient.Succeeded, Body: body}
+	case a.Permanent:
+		return action.Result{Outcome: httpclient.Permanent, Error: a.Error}
+	}
+	return action.Result{Outcome: httpclient.Retryable, Error: a.Error}
+}
+
+// produceAll sends recs and waits for each one's acknowledgement, or for
+// the attempt's time to run out (see produce): it answers with every
+// record's outcome.
+func (c *conn) produceAll(ctx context.Context, recs []*kgo.Record) (httpclient.Reply, error) {
+	answers := make([]recordAnswer, len(recs))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, rec := range recs {
+		r := *rec
+		wg.Add(1)
+		c.cl.Produce(ctx, &r, func(r *kgo.Record, err error) {
+			defer wg.Done()
+			a := recordAnswer{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
+			if err != nil {
+				a = recordAnswer{Topic: r.Topic, Error: err.Error(), Permanent: refused(err)}
+			}
+			mu.Lock()
+			answers[i] = a
+			mu.Unlock()
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return httpclient.Reply{}, fmt.Errorf("no acknowledgement of every record in time (the producer may still deliver them): %w", ctx.Err())
+	}
+	body, _ := json.Marshal(answers)
+	return httpclient.Reply{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, nil
+}
+
+// refused reports whether err is the cluster's refusal by name (a topic
+// it does not have, a record too large, not authorized): another attempt
+// cannot help.
+func refused(err error) bool {
+	var ke *kerr.Error
+	return errors.As(err, &ke) && (!ke.Retriable || ke == kerr.UnknownTopicOrPartition)
 }
 
 // conn is a destination's franz-go client, which keeps its own
@@ -221,10 +316,7 @@ func (c *conn) produce(ctx context.Context, rec *kgo.Record) (httpclient.Reply, 
 	}
 	if err != nil {
 		var ke *kerr.Error
-		if errors.As(err, &ke) && (!ke.Retriable || ke == kerr.UnknownTopicOrPartition) {
-			// The cluster's refusal by name (a topic it does not have, a
-			// record too large, not authorized): another attempt cannot
-			// help.
+		if errors.As(err, &ke) && refused(err) {
 			body, _ := json.Marshal(map[string]any{"code": ke.Code, "error": ke.Message})
 			return httpclient.Reply{Status: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, err
 		}

@@ -36,8 +36,9 @@ var Family = action.Family{
 			{Name: "secret_access_key", Secret: true, Description: "The secret key."},
 			{Name: "path_style", Description: `"true" to address the bucket in the path (endpoint/bucket/key), as most self-hosted stores want; default: as the endpoint suits.`},
 		},
-		Check:   check,
-		Connect: connect,
+		Check:    check,
+		Connect:  connect,
+		Batching: batching,
 	},
 	Actions: []*action.Spec{put},
 }
@@ -46,7 +47,9 @@ var put = &action.Spec{
 	Kind: "s3.put", Destination: "s3", EventBody: true,
 	Description: "Puts the body (default: the triggering event, as JSON) as the object key (under the destination's prefix), " +
 		"with content_type and metadata as x-amz-meta-* headers, plus x-amz-meta-idempotency-key set to the step's key. A " +
-		"retried put writes the same object again. " + `Output: {"bucket", "key", "etag", "version_id"}.`,
+		"retried put writes the same object again. With the destination's batch, the calls whose keys share a folder (up to " +
+		"the last /) go as one NDJSON object, a line per call, named <folder><batch key>.ndjson. " +
+		`Output: {"bucket", "key", "etag", "version_id"}.`,
 	Inputs: []action.Input{
 		{Name: "key", Type: action.String, Required: true, Description: "The object's key under the prefix, such as 'orders/' + event.id + '.json'."},
 		{Name: "body", Type: action.Any, Description: "A string is sent as it is; anything else as JSON. Default: the event."},
@@ -111,17 +114,39 @@ func build(d *action.Destination, in map[string]any, key string, _ time.Time) (a
 	for k, v := range meta {
 		h["X-Amz-Meta-"+k] = []string{v}
 	}
-	bucket := d.Get("bucket")
-	opts := minio.PutObjectOptions{ContentType: contentType, UserMetadata: meta, DisableMultipart: true}
+	line, err := json.Marshal(in["body"]) // a batch's line: JSON, a string as a JSON string
+	if err != nil {
+		return action.Call{}, fmt.Errorf("body: %w", err)
+	}
 	return action.Call{
-		Request: httpclient.Request{Method: http.MethodPut, URL: strings.TrimSuffix(d.Get("endpoint"), "/") + "/" + bucket + "/" + object,
-			Header: h, Body: body,
-			Send: func(ctx context.Context, c httpclient.Conn) (httpclient.Reply, error) {
-				return c.(*conn).put(ctx, bucket, object, body, opts)
-			}},
-		Output: action.JSONOutput,
+		Request: putRequest(d, object, h, body, meta),
+		Output:  action.JSONOutput,
+		Part:    &action.Part{Group: object[:strings.LastIndex(object, "/")+1], Data: line},
 	}, nil
 }
+
+// putRequest is the put of body as object, for the run log and the wire.
+func putRequest(d *action.Destination, object string, h http.Header, body []byte, meta map[string]string) httpclient.Request {
+	bucket := d.Get("bucket")
+	opts := minio.PutObjectOptions{ContentType: h.Get("Content-Type"), UserMetadata: meta, DisableMultipart: true}
+	return httpclient.Request{Method: http.MethodPut, URL: strings.TrimSuffix(d.Get("endpoint"), "/") + "/" + bucket + "/" + object,
+		Header: h, Body: body,
+		Send: func(ctx context.Context, c httpclient.Conn) (httpclient.Reply, error) {
+			return c.(*conn).put(ctx, bucket, object, body, opts)
+		}}
+}
+
+// batching writes a batch as one NDJSON object, a line per call, named
+// <folder><batch key>.ndjson after the folder (up to the last /) of the
+// calls' keys: calls to one folder share a batch.
+var batching = &action.Batching{Join: func(d *action.Destination, folder string, parts []action.Part, key string) (httpclient.Request, error) {
+	var body []byte
+	for _, p := range parts {
+		body = append(append(body, p.Data...), '\n')
+	}
+	h := http.Header{"Content-Type": {"application/x-ndjson"}, "X-Amz-Meta-Idempotency-Key": {key}}
+	return putRequest(d, folder+key+".ndjson", h, body, map[string]string{"Idempotency-Key": key}), nil
+}}
 
 // conn is a destination's S3 client, over the destination's guarded
 // dialer.
