@@ -33,6 +33,7 @@ type benchFlags struct {
 	rounds, prefill, waiting      int
 	wakeShare                     float64
 	batch, fanout, nodes          int
+	actionBatch                   int
 	siteID, apiKey, writeKey      string
 	rate                          float64
 	duration, warmup, dueIn       time.Duration
@@ -67,6 +68,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.tailFilter, "tail-filter", "", "with --tails: the CEL filter each of them applies")
 	fs.IntVar(&f.batch, "batch", 100, "events per request for pipelines-batch")
 	fs.IntVar(&f.fanout, "fanout", 1, "actions: workflows each page view starts (each delivers it once)")
+	fs.IntVar(&f.actionBatch, "action-batch", 0, "actions: the sink destinations batch up to this many deliveries per request (max_wait 100ms); 0 sends each on its own")
 	fs.IntVar(&f.waiting, "waiting", 10000, "journeys: runs waiting at a wait_for before the load")
 	fs.Float64Var(&f.wakeShare, "wake-share", 0.1, "journeys: the share of the load's events that wake a waiting run")
 	fs.DurationVar(&f.dueIn, "due-in", 0, "journeys: every seeded wait times out at the same instant, this long after the server starts (it must fall in the measured load), instead of in 24 h")
@@ -232,7 +234,7 @@ func spawnNodes(ctx context.Context, stderr io.Writer, f *benchFlags, binary, la
 		}
 		undo = append(undo, func() { sink.srv.Close() })
 		f.sink = sink
-		cfg, err := actionsConfig(dir, sink.url, sink.fanout)
+		cfg, err := actionsConfig(dir, sink.url, sink.fanout, f.actionBatch)
 		if f.payload == "journeys" {
 			f.due = time.Time{}
 			if f.dueIn > 0 {
@@ -476,7 +478,7 @@ func measure(ctx context.Context, w io.Writer, f *benchFlags, t *target) (summar
 			probe.report(w)
 		}
 		if acks != nil {
-			f.sink.report(w, acks, res.Elapsed)
+			f.sink.report(w, acks, res.Elapsed, func() time.Duration { return t.cpu() - cpu0 })
 		}
 		if f.payload == "journeys" && !f.due.IsZero() && t.name != "noop" {
 			f.sink.reportTimeouts(w, f.waiting, f.due)

@@ -23,7 +23,9 @@ type actionSink struct {
 	fanout int // workflows delivering each event, at /in/0 … /in/<fanout-1>
 	mu     sync.Mutex
 	seen   map[string]time.Time // event key + path → first arrival
-	n      int
+	n      int                  // requests received
+	// reported is n at the last report.
+	reported int
 	// replies holds, for a journeys load with waits falling due, every
 	// reply's latency by the time its request was due.
 	replies []reply
@@ -43,15 +45,24 @@ func startSink(fanout int) (*actionSink, error) {
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		body, _ := io.ReadAll(r.Body)
-		var e struct {
+		type event struct {
 			Properties struct{ K string } `json:"properties"`
 		}
-		_ = json.Unmarshal(body, &e)
+		var events []event
+		if len(body) > 0 && body[0] == '[' { // a batch
+			_ = json.Unmarshal(body, &events)
+		} else {
+			var e event
+			_ = json.Unmarshal(body, &e)
+			events = []event{e}
+		}
 		s.mu.Lock()
 		s.n++
-		if key := e.Properties.K + r.URL.Path; e.Properties.K != "" {
-			if _, ok := s.seen[key]; !ok {
-				s.seen[key] = now
+		for _, e := range events {
+			if key := e.Properties.K + r.URL.Path; e.Properties.K != "" {
+				if _, ok := s.seen[key]; !ok {
+					s.seen[key] = now
+				}
 			}
 		}
 		s.mu.Unlock()
@@ -64,12 +75,16 @@ func startSink(fanout int) (*actionSink, error) {
 // webhook destinations at the sink and as many workflows, each of which
 // forwards every page view to its own (through a condition that holds, so
 // that evaluating one is part of what is measured).
-func actionsConfig(dir, sinkURL string, fanout int) (string, error) {
+func actionsConfig(dir, sinkURL string, fanout, batch int) (string, error) {
 	path := filepath.Join(dir, "bench-actions.yaml")
 	var dests, flows strings.Builder
+	batching := ""
+	if batch > 0 {
+		batching = fmt.Sprintf(", batch: { max_items: %d, max_wait: 100ms }", batch)
+	}
 	for i := range fanout {
-		fmt.Fprintf(&dests, "  - { id: sink%d, kind: webhook, url: %q, allow_private_network: true, signing_secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\" }\n",
-			i, fmt.Sprintf("%s/in/%d", sinkURL, i))
+		fmt.Fprintf(&dests, "  - { id: sink%d, kind: webhook, url: %q, allow_private_network: true, signing_secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"%s }\n",
+			i, fmt.Sprintf("%s/in/%d", sinkURL, i), batching)
 		fmt.Fprintf(&flows, "  - { id: deliver%d, trigger: { types: [page-view], if: \"event.type == 'page-view'\" }, steps: [ { id: send, action: webhook.send, destination: sink%d } ] }\n", i, i)
 	}
 	cfg := "log: { level: warn }\ndestinations:\n" + dests.String() + "workflows:\n" + flows.String()
@@ -89,8 +104,10 @@ func actionsLoad(l *bench.Load, t *target, acks *sync.Map) {
 }
 
 // report waits up to 30 s for the sink to receive every acknowledged
-// event's action, then prints the delivery rate and ack → action latency.
-func (s *actionSink) report(w io.Writer, acks *sync.Map, elapsed time.Duration) {
+// event's action, then prints the delivery rate, ack → action latency,
+// the requests that carried them and the server's CPU per delivery from
+// the load's start until then (spent() is the CPU so far).
+func (s *actionSink) report(w io.Writer, acks *sync.Map, elapsed time.Duration, spent func() time.Duration) {
 	want := 0
 	acks.Range(func(any, any) bool { want += s.fanout; return true })
 	// each calls fn for every action the acknowledged event k asks for.
@@ -138,6 +155,8 @@ func (s *actionSink) report(w io.Writer, acks *sync.Map, elapsed time.Duration) 
 		})
 		return true
 	})
+	requests := s.n - s.reported
+	s.reported = s.n
 	s.mu.Unlock()
 	rate := 0.0
 	if span := last.Sub(first); span > 0 {
@@ -145,4 +164,8 @@ func (s *actionSink) report(w io.Writer, acks *sync.Map, elapsed time.Duration) 
 	}
 	fmt.Fprintf(w, "  actions: %d of %d asked for by acknowledged events delivered to the sink (%.0f/s while delivering, %v of load); ack → action request p50 %s, p99 %s, max %s\n",
 		delivered, want, rate, elapsed.Round(time.Second), ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), ms(h.Max()))
+	if cpu := spent(); cpu > 0 && delivered > 0 {
+		fmt.Fprintf(w, "  actions: %d requests to the sink; server CPU %.0f µs per delivery (ingest, store and delivery, from the load's start to the last delivery)\n",
+			requests, float64(cpu.Microseconds())/float64(delivered))
+	}
 }
