@@ -1,10 +1,13 @@
-// Package httpclient is the one outbound HTTP client every action uses:
+// Package httpclient is the one outbound client every action uses:
 // one attempt at a time, each classified for retrying (Classify, Policy),
 // paced by its destination's token bucket and concurrency cap (slowed down
 // after a 429), refused when it would reach a private address the
 // destination did not allow, and captured with its secrets redacted for
-// the run log. Retrying itself belongs to the caller, which must record
-// each attempt durably before waiting for the next.
+// the run log. Most attempts are HTTP requests; a broker publish or an
+// object put goes over the destination's own connection (Request.Send,
+// Target.Connect) with the same pacing, classification and record.
+// Retrying itself belongs to the caller, which must record each attempt
+// durably before waiting for the next.
 package httpclient
 
 import (
