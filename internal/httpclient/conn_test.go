@@ -129,7 +129,9 @@ func TestConnection(t *testing.T) {
 	if a, _ := c.Do(t.Context(), down, 1, req("x")); a.Class != Retryable || !strings.Contains(a.Error, "connecting: broker away") {
 		t.Fatalf("a connection that cannot open: %s %s", a.Class, a.Error)
 	}
-	permanent := func(ctx context.Context, c Conn) (Reply, error) { return Reply{}, fmt.Errorf("%w: bad subject", ErrPermanent) }
+	permanent := func(ctx context.Context, c Conn) (Reply, error) {
+		return Reply{}, fmt.Errorf("%w: bad subject", ErrPermanent)
+	}
 	if a, _ := c.Do(t.Context(), target("v2", true), 1, Request{Send: permanent}); a.Class != Permanent {
 		t.Fatalf("a permanent send error: %s %s", a.Class, a.Error)
 	}
