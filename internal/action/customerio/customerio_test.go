@@ -176,3 +176,43 @@ func TestInvalidInputs(t *testing.T) {
 }
 
 func second(_ httpclient.Request, err error) error { return err }
+
+// A 207's errors fail the items they name and no others; an answer
+// naming items out of range, or not JSON, or not a 207, fails none.
+func TestSplitBatch(t *testing.T) {
+	r := splitBatch(207, []byte(`{"errors":[{"batch_index":1,"reason":"invalid","field":"name","message":"required"},{"batch_index":9},{"reason":"x"}]}`), 3)
+	if len(r) != 3 || r[0].Outcome != httpclient.Succeeded || r[1].Outcome != httpclient.Permanent || r[2].Outcome != httpclient.Succeeded ||
+		!strings.Contains(r[1].Error, "invalid name required") {
+		t.Fatalf("results %+v", r)
+	}
+	for _, body := range []string{`nope`, `{"errors":"x"}`} {
+		if r := splitBatch(207, []byte(body), 3); r != nil {
+			t.Fatalf("%s: %+v", body, r)
+		}
+	}
+	if r := splitBatch(200, []byte(`{"errors":[{"batch_index":0}]}`), 1); r != nil {
+		t.Fatalf("a 200: %+v", r)
+	}
+}
+
+// Whatever a destination answers, splitting it never panics and gives
+// one result per item, or none.
+func FuzzSplitBatch(f *testing.F) {
+	f.Add(207, []byte(`{"errors":[{"batch_index":1,"reason":"invalid"}]}`), 3)
+	f.Add(207, []byte(`{"errors":[{"batch_index":-1}]}`), 1)
+	f.Add(207, []byte(`{"errors":[{"batch_index":99999999999999999999}]}`), 2)
+	f.Fuzz(func(t *testing.T, status int, body []byte, n int) {
+		if n < 0 || n > 1000 {
+			return
+		}
+		r := splitBatch(status, body, n)
+		if r != nil && len(r) != n {
+			t.Fatalf("%d results for %d items", len(r), n)
+		}
+		for _, res := range r {
+			if res.Outcome != httpclient.Succeeded && res.Outcome != httpclient.Permanent {
+				t.Fatalf("outcome %q", res.Outcome)
+			}
+		}
+	})
+}
