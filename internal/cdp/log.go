@@ -66,4 +66,8 @@ type Backlog struct {
 	// envelope holds one request when idle and hundreds under load), so
 	// only bytes say how long a backlog takes to drain.
 	AckedHere, AckedHereBytes uint64
+	// Oldest is when the oldest message the group has not acked was
+	// appended (zero when there is none, or the log cannot tell): every
+	// message appended before it was processed.
+	Oldest time.Time
 }

@@ -99,7 +99,7 @@ func testAppendConsume(t *testing.T, open Opener) {
 			t.Fatalf("Backlog: %v", err)
 		}
 		// This process acked them all: it counts them and their bytes.
-		if b.Messages == 0 && b.Acked == 50 && b.AckedHere == 50 && b.AckedHereBytes == uint64(50*len(want[0])) {
+		if b.Messages == 0 && b.Acked == 50 && b.AckedHere == 50 && b.AckedHereBytes == uint64(50*len(want[0])) && b.Oldest.IsZero() {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -107,7 +107,10 @@ func testAppendConsume(t *testing.T, open Opener) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// What a group has not consumed yet is its backlog, in messages and bytes.
+	// What a group has not consumed yet is its backlog, in messages and
+	// bytes, and since when: the oldest of them was appended after the
+	// first 50 were consumed (a second's leeway for the server's clock).
+	appended := time.Now()
 	appendN(t, log, 10, "n")
 	deadline = time.Now().Add(5 * time.Second)
 	for {
@@ -115,7 +118,7 @@ func testAppendConsume(t *testing.T, open Opener) {
 		if err != nil {
 			t.Fatalf("Backlog: %v", err)
 		}
-		if b.Messages == 10 && b.Bytes >= uint64(10*len("n-000")) {
+		if b.Messages == 10 && b.Bytes >= uint64(10*len("n-000")) && b.Oldest.After(appended.Add(-time.Second)) && !b.Oldest.After(time.Now().Add(time.Second)) {
 			break
 		}
 		if time.Now().After(deadline) {

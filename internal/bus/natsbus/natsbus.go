@@ -458,8 +458,16 @@ func (l *Log) Backlog(ctx context.Context, group string) (cdp.Backlog, error) {
 		return cdp.Backlog{}, fmt.Errorf("stream %s info: %w", l.opts.Stream, err)
 	}
 	t := l.tally(group)
-	return cdp.Backlog{Messages: info.NumPending + uint64(info.NumAckPending), Bytes: sinfo.State.Bytes,
-		Acked: info.AckFloor.Stream, AckedHere: t.messages.Load(), AckedHereBytes: t.bytes.Load()}, nil
+	b := cdp.Backlog{Messages: info.NumPending + uint64(info.NumAckPending), Bytes: sinfo.State.Bytes,
+		Acked: info.AckFloor.Stream, AckedHere: t.messages.Load(), AckedHereBytes: t.bytes.Load()}
+	if b.Messages > 0 {
+		// The first message after the ack floor is the oldest not acked
+		// (an acked one is never redelivered; a trimmed one was acked).
+		if m, err := l.stream.GetMsg(ctx, max(info.AckFloor.Stream+1, sinfo.State.FirstSeq)); err == nil {
+			b.Oldest = m.Time
+		}
+	}
+	return b, nil
 }
 
 // Ping implements cdp.EventLog.
