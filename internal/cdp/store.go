@@ -20,6 +20,7 @@ type Store interface {
 	WorkflowStore
 	AlertStore
 	BackfillStore
+	ArchiveStore
 
 	// Update runs fn in one write transaction: all of fn's writes commit
 	// together or not at all. fn may run more than once if the backend
@@ -46,6 +47,23 @@ type EventReader interface {
 	// EventsPerMinute returns the events stored per source and minute
 	// since the time, oldest first (minutes without events are absent).
 	EventsPerMinute(ctx context.Context, since time.Time) ([]MinuteCount, error)
+}
+
+// ArchiveStore is what the archive keeps in the store: where each archive
+// stands, and which node writes it.
+type ArchiveStore interface {
+	// ScanEvents returns up to limit events whose ids were made in [from,
+	// to) (ids are made at receipt: this is their receipt time), in id
+	// order, after the id after ("" from the start).
+	ScanEvents(ctx context.Context, from, to time.Time, after string, limit int) ([]*Event, error)
+	// ClaimArchive gives node the archive name's lease until until, if no
+	// other node holds it past now, and returns the start of the next
+	// window to write (zero before the first). ok is false when another
+	// node holds it.
+	ClaimArchive(ctx context.Context, name, node string, now, until time.Time) (next time.Time, ok bool, err error)
+	// AdvanceArchive records that the archive wrote up to next, if node
+	// holds its lease and it stood at from; ECONFLICT otherwise.
+	AdvanceArchive(ctx context.Context, name, node string, from, next time.Time) error
 }
 
 // MinuteCount is how many events of a source were stored in a minute

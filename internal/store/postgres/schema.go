@@ -151,6 +151,8 @@ var migrations = []string{
 	ALTER TABLE sessions SET (fillfactor = 80);`,
 	// 7: waits (wait_for steps, exit rules), by profile and by deadline.
 	relational.WaitsTable("bytea", "bigint") + relational.FrequenciesTable("bigint") + relational.OrderKeyColumn + relational.DebouncesTable + relational.LinesTable,
+	// 8: where each archive stands.
+	relational.ArchivesTable,
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

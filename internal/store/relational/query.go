@@ -68,6 +68,21 @@ func number(b *strings.Builder, sql string, mark func(int) string, n int) int {
 
 // Question marks placeholders as SQLite does (?); Dollar as PostgreSQL ($n).
 func Question(int) string { return "?" }
+
+// Placeholders writes the ? of a statement as ph numbers them.
+func Placeholders(sql string, ph func(int) string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range sql {
+		if r == '?' {
+			n++
+			b.WriteString(ph(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 func Dollar(n int) string { return "$" + strconv.Itoa(n) }
 
 // maxLimit caps one page of a listing; DefaultLimit is a page without one.
@@ -284,3 +299,24 @@ func MinuteCount(row Rows) (cdp.MinuteCount, error) {
 	c.Minute = time.Unix(minute*60, 0).UTC()
 	return c, nil
 }
+
+// ArchivesTable keeps where each archive stands (the start of the next
+// window to write, Unix nanoseconds; 0 before the first) and which node
+// holds its lease.
+const ArchivesTable = `CREATE TABLE IF NOT EXISTS archives (
+	name        TEXT PRIMARY KEY,
+	next_window BIGINT NOT NULL,
+	holder      TEXT NOT NULL DEFAULT '',
+	lease_until BIGINT NOT NULL DEFAULT 0
+);`
+
+// Archive statements, with ? placeholders: claim inserts the archive or
+// takes its lease when it is free (or this node's), returning where it
+// stands; advance moves it on under the lease.
+const (
+	ClaimArchiveSQL = `INSERT INTO archives (name, next_window, holder, lease_until) VALUES (?, 0, ?, ?)
+	ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+	WHERE archives.holder = excluded.holder OR archives.lease_until < ?
+	RETURNING next_window`
+	AdvanceArchiveSQL = `UPDATE archives SET next_window = ? WHERE name = ? AND holder = ? AND next_window = ?`
+)

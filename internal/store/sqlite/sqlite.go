@@ -123,6 +123,8 @@ var migrations = []migration{
 	CREATE INDEX runs_waiting_on ON runs (waiting_on) WHERE waiting_on IS NOT NULL;`},
 	// 10: waits (wait_for steps, exit rules), by profile and by deadline.
 	{sql: relational.WaitsTable("BLOB", "INTEGER") + relational.FrequenciesTable("INTEGER") + relational.OrderKeyColumn + relational.DebouncesTable + relational.LinesTable},
+	// 11: where each archive stands.
+	{sql: relational.ArchivesTable},
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as
