@@ -1,0 +1,303 @@
+package archive_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/archive"
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/store/sqlite"
+)
+
+// idAt is an event id made at t, the n-th of its millisecond.
+func idAt(t time.Time, n int) string {
+	id := []byte(cdp.MinIDAt(t))
+	id[14] = '7'
+	copy(id[24:], fmt.Sprintf("%012x", n))
+	return string(id)
+}
+
+// storeWith is a SQLite store holding n events received over the hours
+// before now (spread over three sources), every tenth with traits, tags
+// and an original timestamp; it returns them in id order.
+func storeWith(t *testing.T, n int, span time.Duration, now time.Time) (cdp.Store, []*cdp.Event) {
+	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "sy.db"), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	start := now.Add(-span)
+	var events []*cdp.Event
+	for i := range n {
+		at := start.Add(time.Duration(i) * span / time.Duration(n)).Truncate(time.Millisecond)
+		e := &cdp.Event{ID: idAt(at, i%4096), SourceID: fmt.Sprintf("src-%d", i%3), Type: "order", MessageID: "m" + strconv.Itoa(i),
+			ProfileID: "p" + strconv.Itoa(i%50), Timestamp: at.Add(-time.Second).Truncate(time.Microsecond), ReceivedAt: at.Add(time.Millisecond),
+			Properties: json.RawMessage(fmt.Sprintf(`{"n":%d,"total":%d.5,"items":["a","b"],"note":"caf\u00e9 \"quoted\""}`, i, i)),
+			Context:    json.RawMessage(`{"ip":"203.0.113.9"}`)}
+		if i%10 == 0 {
+			ot := at.Add(-time.Minute).Truncate(time.Microsecond)
+			e.OriginalTimestamp, e.Traits, e.Tags, e.UserID = &ot, json.RawMessage(`{"plan":"pro"}`), []string{"vip", "eu"}, "u"+strconv.Itoa(i)
+		}
+		events = append(events, e)
+	}
+	for chunk := range slices.Chunk(events, 500) {
+		if err := s.Update(t.Context(), func(tx cdp.Tx) error {
+			for _, e := range chunk {
+				if _, err := tx.InsertEvent(t.Context(), e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.SortFunc(events, func(a, b *cdp.Event) int { return strings.Compare(a.ID, b.ID) })
+	return s, events
+}
+
+func archiver(s cdp.Store, sink archive.Sink, f archive.Format, node string, now time.Time) *archive.Archiver {
+	return &archive.Archiver{Store: s, Sink: sink, Format: f, Every: time.Hour, Grace: 2 * time.Minute, Node: node,
+		Backlog: func(context.Context) (cdp.Backlog, error) { return cdp.Backlog{}, nil }, // the processor is idle
+		TmpDir:  os.TempDir(), Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }}
+}
+
+// drain steps the archiver until it has nothing ready.
+func drain(t *testing.T, a *archive.Archiver) {
+	for range 1000 {
+		if a.Step(t.Context()) > 0 {
+			return
+		}
+	}
+	t.Fatal("the archiver never stopped")
+}
+
+// readAll reads every file of a sink back, in id order.
+func readAll(t *testing.T, sink archive.Sink, f archive.Format) []*cdp.Event {
+	keys, err := sink.List(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*cdp.Event
+	for _, k := range keys {
+		tmp, err := os.CreateTemp(t.TempDir(), "read-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Fetch(t.Context(), k, tmp); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := tmp.Stat()
+		if err := archive.ReadFile(f, tmp, st.Size(), func(e *cdp.Event) error {
+			if want := archive.Partition(e) + "/"; !strings.HasPrefix(k, want) {
+				t.Fatalf("event %s is in %s, not under %s", e.ID, k, want)
+			}
+			out = append(out, e)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		tmp.Close()
+	}
+	slices.SortFunc(out, func(a, b *cdp.Event) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func equal(t *testing.T, got, want []*cdp.Event) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("the archive holds %d events, the store %d", len(got), len(want))
+	}
+	for i := range want {
+		g, _ := json.Marshal(got[i])
+		w, _ := json.Marshal(want[i])
+		if !bytes.Equal(g, w) {
+			t.Fatalf("event %d reads back as\n%s\nwant\n%s", i, g, w)
+		}
+	}
+}
+
+// Every stored event is archived once, in the file of its source and
+// hour, and reads back equal, in both formats; the current hour (not
+// closed yet) waits.
+func TestArchiveReadsBackEqual(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)
+	for _, f := range []archive.Format{archive.Parquet, archive.NDJSON} {
+		t.Run(string(f), func(t *testing.T) {
+			s, events := storeWith(t, 3000, 5*time.Hour, now)
+			var closed []*cdp.Event
+			for _, e := range events {
+				if at, _ := cdp.IDTime(e.ID); at.Before(now.Truncate(time.Hour)) {
+					closed = append(closed, e)
+				}
+			}
+			dir := t.TempDir()
+			sink, err := archive.Open("file://"+dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain(t, archiver(s, sink, f, "n1", now))
+			equal(t, readAll(t, sink, f), closed)
+			keys, _ := sink.List(t.Context(), "source=src-1/")
+			if len(keys) != 5 || !strings.HasPrefix(keys[0], "source=src-1/date=2026-12-07/hour=10/events-20261207T100000Z") {
+				t.Fatalf("files of src-1: %v", keys)
+			}
+		})
+	}
+}
+
+// A restart resumes with the next window (nothing written twice, nothing
+// skipped), and of two nodes stepping together each window is written by
+// one.
+func TestArchiveResumesAndOneNodeWrites(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)
+	s, events := storeWith(t, 2000, 6*time.Hour, now)
+	sink, err := archive.Open("file://"+t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	windows := map[time.Time]int{}
+	count := func(a *archive.Archiver) *archive.Archiver {
+		a.Written = func(from, _ time.Time, n int) {
+			mu.Lock()
+			windows[from]++
+			mu.Unlock()
+		}
+		return a
+	}
+	// The first node writes two windows, then "restarts".
+	first := count(archiver(s, sink, archive.Parquet, "n1", now))
+	first.Step(t.Context())
+	first.Step(t.Context())
+	// Two nodes, the first again and a second, step together: the lease
+	// lets one write; once it lapses the other may.
+	var wg sync.WaitGroup
+	for _, node := range []string{"n1", "n2"} {
+		a := count(archiver(s, sink, archive.Parquet, node, now))
+		wg.Go(func() { drain(t, a) })
+	}
+	wg.Wait()
+	later := count(archiver(s, sink, archive.Parquet, "n2", now.Add(2*time.Minute))) // n1's lease lapsed
+	drain(t, later)
+	for from, n := range windows {
+		if n != 1 {
+			t.Fatalf("window %v written %d times", from, n)
+		}
+	}
+	var closed []*cdp.Event
+	for _, e := range events {
+		if at, _ := cdp.IDTime(e.ID); at.Before(now.Truncate(time.Hour)) {
+			closed = append(closed, e)
+		}
+	}
+	equal(t, readAll(t, sink, archive.Parquet), closed)
+}
+
+// A window is not written while the processor still has an event that
+// may belong to it: its oldest unprocessed message decides.
+func TestArchiveWaitsForTheProcessor(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)
+	s, _ := storeWith(t, 100, 2*time.Hour, now)
+	sink, _ := archive.Open("file://"+t.TempDir(), nil)
+	a := archiver(s, sink, archive.Parquet, "n1", now)
+	oldest := now.Truncate(time.Hour).Add(-30 * time.Minute) // mid-way through the last closed hour
+	a.Backlog = func(context.Context) (cdp.Backlog, error) { return cdp.Backlog{Messages: 7, Oldest: oldest}, nil }
+	drain(t, a)
+	keys, _ := sink.List(t.Context(), "")
+	for _, k := range keys {
+		if strings.Contains(k, "hour=14") {
+			t.Fatalf("hour 14 was written while the processor had a message of 14:30: %v", keys)
+		}
+	}
+	if len(keys) == 0 {
+		t.Fatal("hour 13 was not written")
+	}
+}
+
+// DuckDB, an independent Parquet reader, reads the archive's files (with
+// their source/date/hour partitions) as the store holds the events.
+func TestArchiveReadByDuckDB(t *testing.T) {
+	modules := os.Getenv("SWITCHYARD_TEST_NODE_MODULES")
+	if _, err := os.Stat(filepath.Join(modules, "@duckdb", "node-api")); modules == "" || err != nil {
+		t.Skip("set SWITCHYARD_TEST_NODE_MODULES to a node_modules with @duckdb/node-api (.ci/run does)")
+	}
+	now := time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)
+	s, events := storeWith(t, 5000, 4*time.Hour, now)
+	dir := t.TempDir()
+	sink, _ := archive.Open("file://"+dir, nil)
+	drain(t, archiver(s, sink, archive.Parquet, "n1", now.Add(time.Hour))) // every hour closed
+	script, _ := filepath.Abs("testdata/duckdb.cjs")
+	cmd := exec.Command("node", script, filepath.Join(dir, "**", "*.parquet"))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(events) {
+		t.Fatalf("DuckDB read %d events, the store holds %d", len(lines), len(events))
+	}
+	for i, line := range lines {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		e := events[i]
+		at, _ := cdp.IDTime(e.ID)
+		want := map[string]any{"id": e.ID, "source_id": e.SourceID, "type": e.Type, "message_id": e.MessageID, "profile_id": e.ProfileID,
+			"timestamp_us": strconv.FormatInt(e.Timestamp.UnixMicro(), 10), "received_ns": strconv.FormatInt(e.ReceivedAt.UnixNano(), 10),
+			"partition_source": e.SourceID, "partition_date": at.Format(time.DateOnly), "partition_hour": fmt.Sprintf("%02d", at.Hour())}
+		for k, v := range want {
+			if fmt.Sprint(row[k]) != fmt.Sprint(v) {
+				t.Fatalf("event %s: DuckDB reads %s as %v, want %v (row %s)", e.ID, k, row[k], v, line)
+			}
+		}
+		for k, raw := range map[string]json.RawMessage{"properties": e.Properties, "context": e.Context, "traits": e.Traits} {
+			if !sameJSON(row[k], raw) {
+				t.Fatalf("event %s: DuckDB reads %s as %v, want %s", e.ID, k, row[k], raw)
+			}
+		}
+		if tags, _ := row["tags"].([]any); fmt.Sprint(tags) != fmt.Sprint(anySlice(e.Tags)) {
+			t.Fatalf("event %s: tags %v, want %v", e.ID, row["tags"], e.Tags)
+		}
+	}
+}
+
+// sameJSON reports whether DuckDB's text of a JSON column (nil for NULL)
+// holds the same JSON as raw (nil for none).
+func sameJSON(got any, raw json.RawMessage) bool {
+	if got == nil {
+		return len(raw) == 0
+	}
+	var a, b any
+	if json.Unmarshal([]byte(got.(string)), &a) != nil || json.Unmarshal(raw, &b) != nil {
+		return false
+	}
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+func anySlice(s []string) []any {
+	out := []any{}
+	for _, v := range s {
+		out = append(out, v)
+	}
+	return out
+}
+
