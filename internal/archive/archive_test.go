@@ -300,4 +300,3 @@ func anySlice(s []string) []any {
 	}
 	return out
 }
-
