@@ -244,6 +244,9 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	if err := a.startAlerts(ctx, evlog, client); err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
+	if err := a.startArchive(ctx); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
 	a.work.Go(func() {
 		if err := runner.Run(ctx); err != nil {
 			a.fail(fmt.Errorf("runner stopped: %w", err))

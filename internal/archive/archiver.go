@@ -39,9 +39,12 @@ const (
 	DefaultEvery = time.Hour
 	DefaultGrace = 2 * time.Minute
 	lease        = time.Minute
-	poll         = 30 * time.Second
+	maxPoll      = 30 * time.Second
 	name         = "events" // the archive's name in the store
 )
+
+// poll is how long to wait before looking again when nothing is ready.
+func (a *Archiver) poll() time.Duration { return min(maxPoll, a.every()) }
 
 // Run archives until ctx ends.
 func (a *Archiver) Run(ctx context.Context) {
@@ -71,23 +74,23 @@ func (a *Archiver) Step(ctx context.Context) time.Duration {
 	stood, ok, err := a.Store.ClaimArchive(ctx, name, a.Node, now, now.Add(lease))
 	if err != nil {
 		a.Log.Warn("archive: claiming the next window", "err", err)
-		return poll
+		return a.poll()
 	}
 	if !ok {
-		return poll // another node writes
+		return a.poll() // another node writes
 	}
 	from := stood
 	if from.IsZero() {
 		if from, err = a.first(ctx, now); err != nil {
 			a.Log.Warn("archive: finding the first event", "err", err)
-			return poll
+			return a.poll()
 		}
 	}
 	to := from.Add(a.every())
 	ready := to.Add(a.Grace)
 	mark := a.watermark(ctx, now)
 	if ready.After(mark) {
-		return min(max(ready.Sub(mark), time.Second), poll)
+		return min(max(ready.Sub(mark), time.Second), a.poll())
 	}
 	renewed := now
 	n, err := WriteWindow(ctx, a.Store, a.Sink, a.Format, from, to, a.TmpDir, func(int) {
@@ -100,7 +103,7 @@ func (a *Archiver) Step(ctx context.Context) time.Duration {
 		if ctx.Err() == nil {
 			a.Log.Warn("archive: writing a window", "from", from, "to", to, "err", err)
 		}
-		return poll
+		return a.poll()
 	}
 	next := to
 	if n == 0 { // skip the empty windows up to the next event's, or the watermark's
@@ -108,7 +111,7 @@ func (a *Archiver) Step(ctx context.Context) time.Duration {
 	}
 	if err := a.Store.AdvanceArchive(ctx, name, a.Node, stood, next); err != nil {
 		a.Log.Warn("archive: recording a window", "from", from, "err", err)
-		return poll
+		return a.poll()
 	}
 	if n > 0 {
 		a.Log.Info("archived", "from", from, "to", to, "events", n, "sink", a.Sink.String())
@@ -157,10 +160,13 @@ func (a *Archiver) watermark(ctx context.Context, now time.Time) time.Time {
 	b, err := a.Backlog(ctx)
 	switch {
 	case err != nil:
-		a.Log.Warn("archive: reading the event log's backlog", "err", err)
+		// At start the processor's consumer may not exist yet.
+		a.Log.Debug("archive: reading the event log's backlog", "err", err)
 		return time.Time{}
 	case b.Messages == 0:
 		return now
+	case b.Oldest.IsZero():
+		a.Log.Debug("archive: the event log does not say when its oldest unprocessed message came", "messages", b.Messages)
 	}
 	return b.Oldest
 }

@@ -97,6 +97,7 @@ type Config struct {
 	// BackfillRate caps the runs a backfill creates per second (default
 	// 50), so that the runners keep serving arriving events.
 	BackfillRate float64           `yaml:"backfill_rate"`
+	Archive      *Archive          `yaml:"archive"`
 	unset        map[string]string // YAML path → environment variables it names that are not set
 }
 
@@ -424,6 +425,7 @@ func (c *Config) problems(actions *action.Registry) []string {
 	c.checkSources(p.add)
 	c.checkWorkflows(actions, p.add)
 	c.checkAlerts(p.add)
+	c.checkArchive(p.add)
 	return c.withUnset(p)
 }
 

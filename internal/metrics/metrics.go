@@ -34,14 +34,18 @@ type Metrics struct {
 	// RunsWaiting are the runs held at a wait_for, by workflow and step;
 	// WaitsEnded counts the waits ended, by workflow and how (event,
 	// timeout, exit).
-	RunsWaiting   *prometheus.GaugeVec
-	WaitsEnded    *prometheus.CounterVec
-	Attempts      *prometheus.CounterVec // action attempts by destination and outcome
-	ActionLatency prometheus.Histogram   // seconds from the event's receipt to its run's first action request
-	RunQueue      prometheus.Gauge       // runs queued and not yet acknowledged (waiting ones included)
-	RunsByStatus  *prometheus.GaugeVec   // runs now pending, running, waiting, or failed (the dead letter)
-	OldestPending prometheus.Gauge       // age in seconds of the oldest run not started yet
-	Nodes         prometheus.Gauge       // nodes sharing the queues (1 on the embedded engines)
+	RunsWaiting *prometheus.GaugeVec
+	WaitsEnded  *prometheus.CounterVec
+	// ArchivedEvents counts the events this node wrote to the archive;
+	// ArchivedUntil is the end of the last window it wrote (Unix seconds).
+	ArchivedEvents prometheus.Counter
+	ArchivedUntil  prometheus.Gauge
+	Attempts       *prometheus.CounterVec // action attempts by destination and outcome
+	ActionLatency  prometheus.Histogram   // seconds from the event's receipt to its run's first action request
+	RunQueue       prometheus.Gauge       // runs queued and not yet acknowledged (waiting ones included)
+	RunsByStatus   *prometheus.GaugeVec   // runs now pending, running, waiting, or failed (the dead letter)
+	OldestPending  prometheus.Gauge       // age in seconds of the oldest run not started yet
+	Nodes          prometheus.Gauge       // nodes sharing the queues (1 on the embedded engines)
 
 	// The processor's backlog on the event log and the bound that makes
 	// the edge refuse new requests (backpressure).
@@ -142,6 +146,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Waits ended on this node, by workflow and how: event (a wait_for met), timeout, exit (exit_when met).",
 	}, []string{"workflow", "how"})
 	reg.MustRegister(m.RunsWaiting, m.WaitsEnded)
+	m.ArchivedEvents = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchyard_archived_events_total",
+		Help: "Events this node wrote to the archive.",
+	})
+	m.ArchivedUntil = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "switchyard_archived_until_seconds",
+		Help: "End of the last archive window this node wrote (Unix seconds): the archive holds every event received before it.",
+	})
+	reg.MustRegister(m.ArchivedEvents, m.ArchivedUntil)
 	m.backlog()
 	m.destinations()
 	reg.MustRegister(m.DestinationState, m.DestinationWaiting, m.AttemptDuration)
