@@ -16,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/switchyardhq/switchyard/internal/archive"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/store/sqlite"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // idAt is an event id made at t, the n-th of its millisecond.
@@ -299,4 +302,28 @@ func anySlice(s []string) []any {
 		out = append(out, v)
 	}
 	return out
+}
+
+// The archive in a bucket (an S3-compatible store) holds the same files,
+// and reads back equal.
+func TestArchiveToS3(t *testing.T) {
+	endpoint, bucket := testenv.S3(t)
+	now := time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)
+	s, events := storeWith(t, 2000, 3*time.Hour, now.Add(-time.Hour))
+	sink, err := archive.Open("s3://"+bucket+"/events/v1", archive.S3{"endpoint": endpoint, "path_style": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, archiver(s, sink, archive.Parquet, "n1", now))
+	equal(t, readAll(t, sink, archive.Parquet), events)
+	objects := 0
+	for obj := range testenv.S3Client(t, endpoint).ListObjects(t.Context(), bucket, minio.ListObjectsOptions{Prefix: "events/v1/source=", Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		objects++
+	}
+	if objects != 12 { // 3 sources × 4 hours (11:30 to 14:30)
+		t.Fatalf("%d objects under events/v1/", objects)
+	}
 }
