@@ -5,6 +5,7 @@ func managementOperations() []Operation {
 	return []Operation{
 		{Method: "GET", Path: "/admin/v1/events", Tag: TagManagement, Security: SecAdminBearer, Summary: "List events, newest first (source, type, profile_id, session_id, since, limit, cursor).", Reply: "EventList"},
 		{Method: "GET", Path: "/admin/v1/events/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One event, with raw: the request that carried it.", Reply: "Event"},
+		{Method: "GET", Path: "/admin/v1/export/events", Tag: TagManagement, Security: SecAdminBearer, Summary: "The events received in [from, to) (to: now), in id order, a page of up to limit (1000; at most 5000) after the id after: {events, next, total}, total on the first page (switchyard export reads the store through it).", Reply: "AnyObject"},
 		{Method: "GET", Path: "/admin/v1/profiles", Tag: TagManagement, Security: SecAdminBearer, Summary: "Find a profile by identifier=KIND:VALUE.", Reply: "Profile"},
 		{Method: "GET", Path: "/admin/v1/profiles/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One profile; a merged-away id resolves to the survivor.", Reply: "Profile"},
 		{Method: "GET", Path: "/admin/v1/profiles/{id}/events", Tag: TagManagement, Security: SecAdminBearer, Summary: "A profile's events.", Reply: "EventList"},

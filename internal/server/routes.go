@@ -146,6 +146,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	}
 	handle("GET /admin/v1/events", admin.ListEvents(log, store))
 	handle("GET /admin/v1/events/{id}", admin.GetEvent(log, store))
+	handle("GET /admin/v1/export/events", admin.ExportEvents(log, store))
 	// Replays decode their captured requests again with the ingest
 	// routes' decoders.
 	replayer := &admin.Replayer{Store: store, Sources: d.Sources, Ingest: d.Ingest, Decoders: decoders(ingestRoutes)}
