@@ -49,6 +49,8 @@ Usage:
                                         run a workflow over stored events, with a progress line
   switchyard replay --source ID --since T [--until T] [--filter CEL] [--dry-run] [--force] [--url URL] [--token T]
                                         re-parse captured requests with the source's current configuration
+  switchyard export --since T [--until T] [--format parquet|ndjson] --to file:///dir|s3://bucket/prefix [--url URL] [--token T]
+                                        write the events received in a range to files, as the archive does
   switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token T] [--id ID]
                                         sign and send a webhook as its provider would
   switchyard bench [flags]              open-loop load generator
@@ -111,6 +113,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runBackfill(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], getenv, stdout, stderr)
 	case "send":
 		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
