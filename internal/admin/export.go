@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/httpx"
 )
 
 // maxScan caps one page of ScanEvents.
