@@ -1,6 +1,7 @@
 package archive_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -231,33 +232,49 @@ func TestArchiveWaitsForTheProcessor(t *testing.T) {
 }
 
 // DuckDB, an independent Parquet reader, reads the archive's files (with
-// their source/date/hour partitions) as the store holds the events.
+// their source/date/hour partitions) as the store holds the events, each
+// compared. SWITCHYARD_TEST_ARCHIVE_EVENTS sets how many (5,000 by
+// default; docs/benchmarks.md records a million).
 func TestArchiveReadByDuckDB(t *testing.T) {
 	modules := os.Getenv("SWITCHYARD_TEST_NODE_MODULES")
 	if _, err := os.Stat(filepath.Join(modules, "@duckdb", "node-api")); modules == "" || err != nil {
 		t.Skip("set SWITCHYARD_TEST_NODE_MODULES to a node_modules with @duckdb/node-api (.ci/run does)")
 	}
+	n := 5000
+	if s := os.Getenv("SWITCHYARD_TEST_ARCHIVE_EVENTS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
 	now := time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)
-	s, events := storeWith(t, 5000, 4*time.Hour, now)
+	began := time.Now()
+	s, events := storeWith(t, n, 4*time.Hour, now)
+	stored := time.Since(began)
 	dir := t.TempDir()
 	sink, _ := archive.Open("file://"+dir, nil)
+	began = time.Now()
 	drain(t, archiver(s, sink, archive.Parquet, "n1", now.Add(time.Hour))) // every hour closed
+	wrote := time.Since(began)
 	script, _ := filepath.Abs("testdata/duckdb.cjs")
 	cmd := exec.Command("node", script, filepath.Join(dir, "**", "*.parquet"))
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatalf("duckdb: %v\n%s", err, stderr.String())
+		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != len(events) {
-		t.Fatalf("DuckDB read %d events, the store holds %d", len(lines), len(events))
+	began = time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	for i, line := range lines {
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 64<<10), 16<<20)
+	i := 0
+	for ; lines.Scan(); i++ {
+		if i >= len(events) {
+			t.Fatalf("DuckDB read more events than the store holds (%d)", len(events))
+		}
 		var row map[string]any
-		if err := json.Unmarshal([]byte(line), &row); err != nil {
+		if err := json.Unmarshal(lines.Bytes(), &row); err != nil {
 			t.Fatal(err)
 		}
 		e := events[i]
@@ -267,7 +284,7 @@ func TestArchiveReadByDuckDB(t *testing.T) {
 			"partition_source": e.SourceID, "partition_date": at.Format(time.DateOnly), "partition_hour": fmt.Sprintf("%02d", at.Hour())}
 		for k, v := range want {
 			if fmt.Sprint(row[k]) != fmt.Sprint(v) {
-				t.Fatalf("event %s: DuckDB reads %s as %v, want %v (row %s)", e.ID, k, row[k], v, line)
+				t.Fatalf("event %s: DuckDB reads %s as %v, want %v (row %s)", e.ID, k, row[k], v, lines.Bytes())
 			}
 		}
 		for k, raw := range map[string]json.RawMessage{"properties": e.Properties, "context": e.Context, "traits": e.Traits} {
@@ -279,6 +296,23 @@ func TestArchiveReadByDuckDB(t *testing.T) {
 			t.Fatalf("event %s: tags %v, want %v", e.ID, row["tags"], e.Tags)
 		}
 	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, stderr.String())
+	}
+	if i != len(events) {
+		t.Fatalf("DuckDB read %d events, the store holds %d", i, len(events))
+	}
+	var size int64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		return nil
+	})
+	t.Logf("%d events: stored in %v, archived in %v (%.0f events/s, %.1f bytes/event on disk), read back by DuckDB and compared in %v",
+		n, stored.Round(time.Millisecond), wrote.Round(time.Millisecond), float64(n)/wrote.Seconds(), float64(size)/float64(n), time.Since(began).Round(time.Millisecond))
 }
 
 // sameJSON reports whether DuckDB's text of a JSON column (nil for NULL)
