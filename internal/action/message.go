@@ -20,6 +20,16 @@ func Payload(v any) (body []byte, contentType string, err error) {
 	return body, "application/json", nil
 }
 
+// Message reads a broker message's inputs: the body (see Payload) and
+// the object input headersKey (see Headers).
+func Message(in map[string]any, headersKey string) (body []byte, contentType string, headers map[string]string, err error) {
+	if body, contentType, err = Payload(in["body"]); err != nil {
+		return nil, "", nil, err
+	}
+	headers, err = Headers(in, headersKey)
+	return body, contentType, headers, err
+}
+
 // Headers returns the object input key as text values, nil if it was not
 // given. Names must be printable ASCII without ':' and values one line:
 // what every broker's header format can carry.

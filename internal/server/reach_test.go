@@ -9,7 +9,6 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go/jetstream"
-	amqp091 "github.com/rabbitmq/amqp091-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -123,21 +122,8 @@ func kafkaBroker(t *testing.T) *broker {
 }
 
 func amqpBroker(t *testing.T) *broker {
-	raw := testenv.AMQP(t)
-	c, err := amqp091.Dial(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	ch, err := c.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := ch.QueueDeclare("", false, false, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = ch.QueueDelete(q.Name, false, false, false) })
+	q := testenv.NewRabbitQueue(t, nil)
+	raw, ch := q.URL, q.Ch
 	u, _ := url.Parse(raw)
 	proxy := testenv.NewProxy(t, u.Host)
 	u.Host = proxy.Addr()

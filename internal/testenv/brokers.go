@@ -13,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	amqp091 "github.com/rabbitmq/amqp091-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -198,4 +199,34 @@ func freePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// RabbitQueue is a fresh, server-named queue on the RabbitMQ at
+// SWITCHYARD_TEST_AMQP_URL (or a skip), declared with args and deleted
+// when the test ends, and a channel to read it.
+type RabbitQueue struct {
+	URL  string
+	Name string
+	Ch   *amqp091.Channel
+}
+
+// NewRabbitQueue declares a RabbitQueue.
+func NewRabbitQueue(t testing.TB, args amqp091.Table) *RabbitQueue {
+	t.Helper()
+	u := AMQP(t)
+	c, err := amqp091.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	ch, err := c.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, false, false, false, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = ch.QueueDelete(q.Name, false, false, false) })
+	return &RabbitQueue{URL: u, Name: q.Name, Ch: ch}
 }

@@ -66,3 +66,20 @@ func (s *Sender) Deliver(t testing.TB, ctx context.Context, d *action.Destinatio
 	a, call := s.Send(t, ctx, d, kind, in, key)
 	return Output(t, a, call)
 }
+
+// Retry sends as Send does, again every 200 ms until an attempt succeeds
+// (a broker coming back), and fails t if none did within the time.
+func (s *Sender) Retry(t testing.TB, ctx context.Context, d *action.Destination, kind string, in map[string]any, key string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		a, _ := s.Send(t, ctx, d, kind, in, key)
+		if a.Class == httpclient.Succeeded {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing after %v: %s", within, a.Error)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

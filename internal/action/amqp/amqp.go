@@ -66,11 +66,7 @@ func build(d *action.Destination, in map[string]any, key string, now time.Time) 
 	if len(exchange) > maxShortString || len(routingKey) > maxShortString {
 		return action.Call{}, fmt.Errorf("exchange and routing_key must be at most %d bytes", maxShortString)
 	}
-	body, contentType, err := action.Payload(in["body"])
-	if err != nil {
-		return action.Call{}, err
-	}
-	headers, err := action.Headers(in, "headers")
+	body, contentType, headers, err := action.Message(in, "headers")
 	if err != nil {
 		return action.Call{}, err
 	}

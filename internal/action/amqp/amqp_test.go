@@ -15,38 +15,18 @@ import (
 	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
-// rabbit is a channel to the test broker and a fresh queue on it, deleted
-// when the test ends.
-type rabbit struct {
-	url   string
-	ch    *amqp091.Channel
-	queue string
-}
+// rabbit is a fresh queue on the test broker.
+type rabbit struct{ *testenv.RabbitQueue }
 
 func newRabbit(t *testing.T, args amqp091.Table) *rabbit {
-	u := testenv.AMQP(t)
-	c, err := amqp091.Dial(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	ch, err := c.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := ch.QueueDeclare("", false, false, false, false, args) // a server-named queue
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = ch.QueueDelete(q.Name, false, false, false) })
-	return &rabbit{url: u, ch: ch, queue: q.Name}
+	return &rabbit{testenv.NewRabbitQueue(t, args)}
 }
 
 func (r *rabbit) get(t *testing.T) amqp091.Delivery {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		m, ok, err := r.ch.Get(r.queue, true)
+		m, ok, err := r.Ch.Get(r.Name, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +35,7 @@ func (r *rabbit) get(t *testing.T) amqp091.Delivery {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("nothing in queue %s", r.queue)
+	t.Fatalf("nothing in queue %s", r.Name)
 	return amqp091.Delivery{}
 }
 
@@ -75,10 +55,10 @@ func withHost(t *testing.T, u, host string) string {
 func TestPublish(t *testing.T) {
 	r := newRabbit(t, nil)
 	s := actiontest.New(t, Family)
-	d := &action.Destination{ID: "mq", Kind: "amqp", AllowPrivateNetwork: true, Settings: map[string]string{"url": r.url}}
+	d := &action.Destination{ID: "mq", Kind: "amqp", AllowPrivateNetwork: true, Settings: map[string]string{"url": r.URL}}
 	out := s.Deliver(t, t.Context(), d, "amqp.publish",
-		map[string]any{"routing_key": r.queue, "body": map[string]any{"id": "o1"}, "headers": map[string]any{"tenant": "acme"}}, "run1:send")
-	if out["routing_key"] != r.queue || out["exchange"] != "" {
+		map[string]any{"routing_key": r.Name, "body": map[string]any{"id": "o1"}, "headers": map[string]any{"tenant": "acme"}}, "run1:send")
+	if out["routing_key"] != r.Name || out["exchange"] != "" {
 		t.Fatalf("output %v", out)
 	}
 	m := r.get(t)
@@ -95,9 +75,9 @@ func TestPublish(t *testing.T) {
 func TestReturnNackAndRefusal(t *testing.T) {
 	r := newRabbit(t, amqp091.Table{"x-max-length": int32(1), "x-overflow": "reject-publish"})
 	s := actiontest.New(t, Family)
-	d := &action.Destination{ID: "mq", Kind: "amqp", AllowPrivateNetwork: true, Settings: map[string]string{"url": r.url}}
+	d := &action.Destination{ID: "mq", Kind: "amqp", AllowPrivateNetwork: true, Settings: map[string]string{"url": r.URL}}
 
-	a, _ := s.Send(t, t.Context(), d, "amqp.publish", map[string]any{"routing_key": "no-such-queue-" + r.queue}, "k1")
+	a, _ := s.Send(t, t.Context(), d, "amqp.publish", map[string]any{"routing_key": "no-such-queue-" + r.Name}, "k1")
 	if a.Class != httpclient.Retryable || !strings.Contains(a.Error, "NO_ROUTE") {
 		t.Fatalf("an unroutable message: %s %s", a.Class, a.Error)
 	}
@@ -105,8 +85,8 @@ func TestReturnNackAndRefusal(t *testing.T) {
 	if a.Class != httpclient.Permanent || a.Response == nil || a.Response.Status != 404 {
 		t.Fatalf("an unknown exchange: %s %+v %s", a.Class, a.Response, a.Error)
 	}
-	s.Deliver(t, t.Context(), d, "amqp.publish", map[string]any{"routing_key": r.queue}, "k3")
-	a, _ = s.Send(t, t.Context(), d, "amqp.publish", map[string]any{"routing_key": r.queue}, "k4")
+	s.Deliver(t, t.Context(), d, "amqp.publish", map[string]any{"routing_key": r.Name}, "k3")
+	a, _ = s.Send(t, t.Context(), d, "amqp.publish", map[string]any{"routing_key": r.Name}, "k4")
 	if a.Class != httpclient.Retryable || !strings.Contains(a.Error, "nack") {
 		t.Fatalf("a publish to a full queue: %s %s", a.Class, a.Error)
 	}
@@ -116,12 +96,12 @@ func TestReturnNackAndRefusal(t *testing.T) {
 // retried; once it is back the next attempt connects again and succeeds.
 func TestBrokerAway(t *testing.T) {
 	r := newRabbit(t, nil)
-	u, _ := url.Parse(r.url)
+	u, _ := url.Parse(r.URL)
 	proxy := testenv.NewProxy(t, u.Host)
 	s := actiontest.New(t, Family)
 	d := &action.Destination{ID: "mq", Kind: "amqp", AllowPrivateNetwork: true, Timeout: 2 * time.Second,
-		Settings: map[string]string{"url": withHost(t, r.url, proxy.Addr())}}
-	in := map[string]any{"routing_key": r.queue}
+		Settings: map[string]string{"url": withHost(t, r.URL, proxy.Addr())}}
+	in := map[string]any{"routing_key": r.Name}
 	s.Deliver(t, t.Context(), d, "amqp.publish", in, "k1")
 	proxy.Cut()
 	if a, _ := s.Send(t, t.Context(), d, "amqp.publish", in, "k2"); a.Class != httpclient.Retryable {

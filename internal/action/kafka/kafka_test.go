@@ -69,17 +69,7 @@ func TestBrokerAway(t *testing.T) {
 		t.Fatalf("the failed attempt took %v", took)
 	}
 	c.Start()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		a, _ := s.Send(t, t.Context(), d, "kafka.produce", in, "k3")
-		if a.Class == httpclient.Succeeded {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after the broker came back: %s", a.Error)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	s.Retry(t, t.Context(), d, "kafka.produce", in, "k3", 20*time.Second)
 	keys := map[string]int{}
 	for _, r := range c.Records("orders", 2) {
 		for _, h := range r.Headers {

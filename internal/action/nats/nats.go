@@ -67,11 +67,7 @@ func build(d *action.Destination, in map[string]any, key string, _ time.Time) (a
 	if msg := checkSubject(subject); msg != "" {
 		return action.Call{}, fmt.Errorf("subject: %q %s", subject, msg)
 	}
-	body, contentType, err := action.Payload(in["body"])
-	if err != nil {
-		return action.Call{}, err
-	}
-	headers, err := action.Headers(in, "headers")
+	body, contentType, headers, err := action.Message(in, "headers")
 	if err != nil {
 		return action.Call{}, err
 	}

@@ -103,17 +103,7 @@ func TestServerAway(t *testing.T) {
 		t.Fatalf("the failed attempt took %v", took)
 	}
 	srv.Start()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		a, _ := s.Send(t, t.Context(), d, "nats.publish", in, "k3")
-		if a.Class == httpclient.Succeeded {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after the server came back: %s", a.Error)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	s.Retry(t, t.Context(), d, "nats.publish", in, "k3", 15*time.Second)
 }
 
 // Without allow_private_network, a loopback server is refused before any

@@ -95,16 +95,12 @@ func build(d *action.Destination, in map[string]any, key string, _ time.Time) (a
 	case strings.Contains("/"+object+"/", "/../") || strings.Contains("/"+object+"/", "/./"):
 		return action.Call{}, fmt.Errorf("key: %q must not have . or .. segments", object)
 	}
-	body, contentType, err := action.Payload(in["body"])
+	body, contentType, meta, err := action.Message(in, "metadata")
 	if err != nil {
 		return action.Call{}, err
 	}
 	if ct := action.Text(in["content_type"]); ct != "" {
 		contentType = ct
-	}
-	meta, err := action.Headers(in, "metadata")
-	if err != nil {
-		return action.Call{}, err
 	}
 	if meta == nil {
 		meta = map[string]string{}
