@@ -31,7 +31,7 @@ func runBackfill(ctx context.Context, args []string, getenv func(string) string,
 	body := map[string]any{}
 	var since, until, filter string
 	var limit int
-	var dry, includeRan bool
+	var dry, includeRan, fromArchive bool
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
 	managementFlags(fs, &c.base, &c.token)
 	fs.StringVar(&workflow, "workflow", "", "the workflow to run (required)")
@@ -41,6 +41,7 @@ func runBackfill(ctx context.Context, args []string, getenv func(string) string,
 	fs.IntVar(&limit, "limit", 0, "create at most this many runs")
 	fs.BoolVar(&includeRan, "include-ran", false, "also the events that already started a run of the workflow")
 	fs.BoolVar(&dry, "dry-run", false, "count the events it would run, and stop")
+	fs.BoolVar(&fromArchive, "from-archive", false, "read the events from the server's archive (for events older than the store keeps)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -49,6 +50,7 @@ func runBackfill(ctx context.Context, args []string, getenv func(string) string,
 	}
 	resolveToken(&c.token, getenv)
 	body["since"], body["until"], body["filter"], body["limit"], body["include_ran"] = since, until, filter, limit, includeRan
+	body["from_archive"] = fromArchive
 	path := "/admin/v1/workflows/" + url.PathEscape(workflow) + "/backfills"
 	body["dry_run"] = true
 	var count struct{ Selected int }

@@ -45,7 +45,7 @@ Usage:
                                         follow the events a server stores, live
   switchyard listen --source ID --forward URL [--url URL] [--token T] [--type T] [--filter CEL] [--secret whsec_…]
                                         forward live events to a local app, signed (Standard Webhooks)
-  switchyard backfill --workflow ID --since T [--until T] [--filter CEL] [--limit N] [--include-ran] [--dry-run]
+  switchyard backfill --workflow ID --since T [--until T] [--filter CEL] [--limit N] [--include-ran] [--from-archive] [--dry-run]
                                         run a workflow over stored events, with a progress line
   switchyard replay --source ID --since T [--until T] [--filter CEL] [--dry-run] [--force] [--url URL] [--token T]
                                         re-parse captured requests with the source's current configuration

@@ -13,12 +13,13 @@ import (
 
 // backfillBody is the body of POST /admin/v1/workflows/{id}/backfills.
 type backfillBody struct {
-	Since      string `json:"since"`
-	Until      string `json:"until"`
-	Filter     string `json:"filter"`
-	Limit      int    `json:"limit"`
-	DryRun     bool   `json:"dry_run"`
-	IncludeRan bool   `json:"include_ran"`
+	Since       string `json:"since"`
+	Until       string `json:"until"`
+	Filter      string `json:"filter"`
+	Limit       int    `json:"limit"`
+	DryRun      bool   `json:"dry_run"`
+	IncludeRan  bool   `json:"include_ran"`
+	FromArchive bool   `json:"from_archive"`
 }
 
 // backfillView is a job with its estimated time to go, in seconds.
@@ -40,7 +41,7 @@ func CreateBackfill(log *slog.Logger, bf *workflow.Backfills) http.Handler {
 		data, err := httpx.ReadBody(w, r, maxBody)
 		if err == nil {
 			if err = json.Unmarshal(data, &body); err != nil {
-				err = cdp.Errorf(cdp.EINVALID, "the body must be {since, until, filter, limit, dry_run, include_ran}: %v", err)
+				err = cdp.Errorf(cdp.EINVALID, "the body must be {since, until, filter, limit, dry_run, include_ran, from_archive}: %v", err)
 			}
 		}
 		var req workflow.BackfillRequest
@@ -71,7 +72,7 @@ func CreateBackfill(log *slog.Logger, bf *workflow.Backfills) http.Handler {
 }
 
 func backfillRequest(b backfillBody) (workflow.BackfillRequest, error) {
-	req := workflow.BackfillRequest{Filter: b.Filter, Limit: b.Limit, IncludeRan: b.IncludeRan}
+	req := workflow.BackfillRequest{Filter: b.Filter, Limit: b.Limit, IncludeRan: b.IncludeRan, FromArchive: b.FromArchive}
 	if b.Since == "" {
 		return req, cdp.Errorf(cdp.EINVALID, "since is required: the backfill starts with the events received then")
 	}

@@ -41,6 +41,10 @@ func (a *App) startArchive(ctx context.Context) error {
 			a.Metrics.ArchivedEvents.Add(float64(n))
 			a.Metrics.ArchivedUntil.Set(float64(to.Unix()))
 		}}
+	// Backfills of events older than the store keeps read them back.
+	reader := &archive.Reader{Sink: sink, Format: format, TmpDir: tmp}
+	a.Backfills.Archive = reader
+	a.closeFirst(func() error { reader.Close(); return nil })
 	log.Info("archiving stored events", "to", sink.String(), "format", format, "every", every)
 	a.work.Go(func() { ar.Run(ctx) })
 	return nil

@@ -361,3 +361,56 @@ func TestArchiveToS3(t *testing.T) {
 		t.Fatalf("%d objects under events/v1/", objects)
 	}
 }
+
+// The reader walks the archive a page at a time, resuming from its
+// cursor, and returns each event of the range once (of one source, or
+// all), in both formats.
+func TestReaderPages(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)
+	for _, f := range []archive.Format{archive.Parquet, archive.NDJSON} {
+		t.Run(string(f), func(t *testing.T) {
+			s, events := storeWith(t, 900, 4*time.Hour, now)
+			sink, _ := archive.Open("file://"+t.TempDir(), nil)
+			drain(t, archiver(s, sink, f, "n1", now.Add(time.Hour)))
+			since, until := now.Add(-3*time.Hour-10*time.Minute), now.Add(-time.Hour+5*time.Minute)
+			r := &archive.Reader{Sink: sink, Format: f, TmpDir: t.TempDir()}
+			defer r.Close()
+			for _, source := range []string{"", "src-2"} {
+				want := map[string]bool{}
+				for _, e := range events {
+					if at, _ := cdp.IDTime(e.ID); !at.Before(since) && at.Before(until) && (source == "" || e.SourceID == source) {
+						want[e.ID] = true
+					}
+				}
+				got, cursor := map[string]int{}, ""
+				for pages := 0; ; pages++ {
+					page, next, err := r.Events(t.Context(), since, until, source, cursor, 7)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(page) == 0 {
+						break
+					}
+					for _, e := range page {
+						got[e.ID]++
+					}
+					cursor = next
+					if pages > 1000 {
+						t.Fatal("the walk does not end")
+					}
+				}
+				if len(got) != len(want) {
+					t.Fatalf("source %q: %d events read, %d in the range", source, len(got), len(want))
+				}
+				for id, n := range got {
+					if n != 1 || !want[id] {
+						t.Fatalf("source %q: event %s read %d times (in the range: %v)", source, id, n, want[id])
+					}
+				}
+			}
+			if _, _, err := r.Events(t.Context(), since, until, "", "no-cursor", 7); cdp.ErrorCode(err) != cdp.EINVALID {
+				t.Fatalf("a bad cursor: %v", err)
+			}
+		})
+	}
+}

@@ -29,6 +29,9 @@ type Backfill struct {
 	// that already started a run of the workflow.
 	Limit      int  `json:"limit,omitempty"`
 	IncludeRan bool `json:"include_ran,omitempty"`
+	// FromArchive walks the archive's files instead of the store: for
+	// events older than the store keeps.
+	FromArchive bool `json:"from_archive,omitempty"`
 	// Selected is how many events it takes, as counted when it was made;
 	// Processed how many of those it has handled: a run created, or
 	// Skipped (they already ran).

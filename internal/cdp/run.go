@@ -51,6 +51,9 @@ type Run struct {
 	// storing of its event, in the trace of the request that carried it),
 	// when tracing recorded it; its second field is the trace id.
 	TraceParent string `json:"traceparent,omitempty"`
+	// Event, when set, is the run's event itself: a backfill from the
+	// archive made the run for an event the store no longer keeps.
+	Event *Event `json:"event,omitempty"`
 	// Version counts updates; UpdateRun refuses a stale one.
 	Version int `json:"-"`
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/testenv"
+	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
 // An archive configured with one-second windows writes every stored
@@ -65,4 +66,77 @@ func TestArchiveThroughTheStack(t *testing.T) {
 		g, _ := json.Marshal(got)
 		return orders == 60 && string(w) == string(g), fmt.Sprintf("%d archived, %d stored (%d orders) in %s", len(got), len(stored), orders, strings.Join(keys, " "))
 	})
+}
+
+// A backfill with from_archive runs a workflow over archived events the
+// store does not have (here a second node with an empty store and the
+// same archive): each run carries its event, and the destination
+// receives every order once. Without from_archive there is nothing to
+// run; a server without an archive refuses it.
+func TestBackfillFromArchive(t *testing.T) {
+	dir := t.TempDir()
+	arch := &config.Archive{To: "file://" + dir, Format: "parquet", Every: "1s", Grace: "0s"}
+	first := newStack(t, func(c *config.Config) { c.Archive = arch })
+	since := time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)
+	first.sendOrders(t, 30, "old")
+	sink, _ := archive.Open("file://"+dir, nil)
+	testenv.Eventually(t, "the orders archived", 15*time.Second, func() bool {
+		n := 0
+		keys, _ := sink.List(t.Context(), "")
+		for _, k := range keys {
+			f, _ := os.Open(dir + "/" + k)
+			st, _ := f.Stat()
+			_ = archive.ReadFile(archive.Parquet, f, st.Size(), func(e *cdp.Event) error {
+				if e.Type == "order" {
+					n++
+				}
+				return nil
+			})
+			f.Close()
+		}
+		return n == 30
+	})
+
+	in := newBatchReceiver(t)
+	second := newStack(t, func(c *config.Config) {
+		c.Archive = arch
+		c.Destinations = []config.Destination{{ID: "app", Kind: "webhook", URL: in.url, AllowPrivateNetwork: true}}
+		c.Workflows = []workflow.Workflow{{ID: "late", Trigger: workflow.Trigger{Source: "web", Types: []string{"order"}},
+			Steps: []workflow.Step{{ID: "send", Action: "webhook.send", Destination: "app", With: map[string]any{"body": "event.properties"}}}}}
+	})
+	path := "/admin/v1/workflows/late/backfills"
+	r := second.do(t, "POST", path, "application/json", `{"since":"`+since+`","dry_run":true}`)
+	wantStatus(t, r, 200)
+	if r.json(t)["selected"] != 0.0 {
+		t.Fatalf("the empty store selected %v", r.json(t))
+	}
+	r = second.do(t, "POST", path, "application/json", `{"since":"`+since+`","dry_run":true,"from_archive":true}`)
+	wantStatus(t, r, 200)
+	if r.json(t)["selected"] != 30.0 {
+		t.Fatalf("from the archive: %s", r.body)
+	}
+	wantStatus(t, second.do(t, "POST", path, "application/json", `{"since":"`+since+`","from_archive":true}`), 201)
+	runs := second.waitRuns(t, cdp.RunFilter{Status: cdp.RunSucceeded, Limit: 100}, 30)
+	seen := map[string]int{}
+	for _, req := range in.requests() {
+		var body map[string]any
+		_ = json.Unmarshal(req.body, &body)
+		seen[fmt.Sprint(body["n"])]++
+	}
+	if len(seen) != 30 {
+		t.Fatalf("the destination received %d distinct orders: %v", len(seen), seen)
+	}
+	for n, c := range seen {
+		if c != 1 || !strings.HasPrefix(n, "old-") {
+			t.Fatalf("order %s received %d times", n, c)
+		}
+	}
+	if runs[0].Event == nil || runs[0].BackfillID == "" {
+		t.Fatalf("a run from the archive: %+v", runs[0])
+	}
+	noArchive := newStack(t, func(c *config.Config) {
+		c.Workflows = []workflow.Workflow{{ID: "late", Trigger: workflow.Trigger{Source: "web", Types: []string{"order"}},
+			Steps: []workflow.Step{{ID: "stop", Stop: true}}}}
+	})
+	wantStatus(t, noArchive.do(t, "POST", path, "application/json", `{"since":"`+since+`","from_archive":true}`), 400)
 }

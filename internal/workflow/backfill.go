@@ -26,8 +26,10 @@ type Backfills struct {
 	Node string // this node's name, for the lease ("" alone)
 	Now  func() time.Time
 	Log  *slog.Logger
-	wake chan struct{} // a job was started here: walk it now
-	once sync.Once
+	// Archive, if set, reads archived events for jobs FromArchive.
+	Archive ArchivedEvents
+	wake    chan struct{} // a job was started here: walk it now
+	once    sync.Once
 }
 
 // Backfill defaults.
@@ -45,6 +47,15 @@ type BackfillRequest struct {
 	Filter     string // CEL over event
 	Limit      int
 	IncludeRan bool
+	// FromArchive reads the events from the archive (Backfills.Archive).
+	FromArchive bool
+}
+
+// ArchivedEvents reads events back from the archive (archive.Reader): up
+// to limit of source ("" for all) received in [since, until), after
+// cursor, and the cursor after them ("" when nothing was left).
+type ArchivedEvents interface {
+	Events(ctx context.Context, since, until time.Time, source, cursor string, limit int) ([]*cdp.Event, string, error)
 }
 
 // backfillEnv declares what a backfill filter sees: the stored event.
@@ -52,9 +63,11 @@ var backfillEnv = expr.MustEnv(expr.Var{Name: "event", Type: expr.Object})
 
 // selection is what a job takes: the workflow's trigger and the filter.
 type selection struct {
-	wf     *Compiled
-	filter *expr.Program
-	until  *time.Time
+	wf          *Compiled
+	filter      *expr.Program
+	since       time.Time
+	until       *time.Time
+	fromArchive bool
 }
 
 func (b *Backfills) selection(wfID string, req BackfillRequest) (*selection, error) {
@@ -75,7 +88,24 @@ func (b *Backfills) selection(wfID string, req BackfillRequest) (*selection, err
 	if req.Limit < 0 || req.Limit > maxBackfillLimit {
 		return nil, cdp.Errorf(cdp.EINVALID, "limit must be 0 (none) to %d", maxBackfillLimit)
 	}
+	if req.FromArchive && b.Archive == nil {
+		return nil, cdp.Errorf(cdp.EINVALID, "from_archive: this server has no archive configured")
+	}
+	sel.fromArchive, sel.since = req.FromArchive, req.Since
 	return sel, nil
+}
+
+// events reads a page of what the job walks: stored events, or archived
+// ones (where a cursor is the archive's).
+func (b *Backfills) events(ctx context.Context, sel *selection, f cdp.EventFilter) ([]*cdp.Event, string, error) {
+	if !sel.fromArchive {
+		return b.Store.FindEvents(ctx, f)
+	}
+	until := b.now()
+	if sel.until != nil {
+		until = *sel.until
+	}
+	return b.Archive.Events(ctx, sel.since, until, f.SourceID, f.Cursor, f.Limit)
 }
 
 // filter lists the events a walk reads: the trigger's one source, if it
@@ -128,7 +158,7 @@ func (b *Backfills) DryRun(ctx context.Context, wfID string, req BackfillRequest
 	f := sel.eventFilter(req.Since)
 	f.Limit = 1000
 	for {
-		page, next, err := b.Store.FindEvents(ctx, f)
+		page, next, err := b.events(ctx, sel, f)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -172,7 +202,7 @@ func (b *Backfills) Start(ctx context.Context, wfID string, req BackfillRequest)
 	wf, _ := b.Registry.Get(wfID)
 	job := &cdp.Backfill{ID: cdp.NewID(), WorkflowID: wf.ID, WorkflowVersion: wf.Version, Status: cdp.BackfillRunning,
 		Since: req.Since.UTC(), Until: req.Until, Filter: req.Filter, Limit: req.Limit, IncludeRan: req.IncludeRan,
-		Selected: n, CreatedAt: now, UpdatedAt: now}
+		FromArchive: req.FromArchive, Selected: n, CreatedAt: now, UpdatedAt: now}
 	if err := b.Store.InsertBackfill(ctx, job); err != nil {
 		return nil, err
 	}

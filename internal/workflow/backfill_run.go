@@ -35,7 +35,8 @@ func (b *Backfills) Run(ctx context.Context) {
 // walk advances a job page by page while this node holds its lease, until
 // it is done, cancelled, or ctx ends.
 func (b *Backfills) walk(ctx context.Context, job *cdp.Backfill) error {
-	sel, err := b.selection(job.WorkflowID, BackfillRequest{Since: job.Since, Until: job.Until, Filter: job.Filter, Limit: job.Limit})
+	sel, err := b.selection(job.WorkflowID, BackfillRequest{Since: job.Since, Until: job.Until, Filter: job.Filter, Limit: job.Limit,
+		FromArchive: job.FromArchive})
 	if err != nil {
 		return b.finish(ctx, job, cdp.BackfillFailed, err.Error())
 	}
@@ -52,7 +53,7 @@ func (b *Backfills) walk(ctx context.Context, job *cdp.Backfill) error {
 			return nil // another node walks it, or it was cancelled
 		}
 		f.Cursor = job.Cursor
-		page, next, err := b.Store.FindEvents(ctx, f)
+		page, next, err := b.events(ctx, sel, f)
 		if err != nil {
 			return err
 		}
@@ -112,6 +113,9 @@ func (b *Backfills) page(ctx context.Context, job *cdp.Backfill, sel *selection,
 			p.Processed++ // of the selected: those that had not run
 			r := &cdp.Run{ID: cdp.NewID(), WorkflowID: p.WorkflowID, WorkflowVersion: p.WorkflowVersion, EventID: e.ID,
 				Status: cdp.RunPending, BackfillID: p.ID, CreatedAt: now, UpdatedAt: now}
+			if p.FromArchive {
+				r.Event = e // the store may no longer have it
+			}
 			created, err := tx.InsertRun(ctx, r)
 			if err != nil {
 				return err

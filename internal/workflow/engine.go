@@ -246,6 +246,9 @@ func (e *Engine) Advance(ctx context.Context, id string) (wait time.Duration, er
 // its profile and session when they exist and an expression reads them,
 // and the run's vars.
 func (st *runState) load(ctx context.Context, e *cdp.Event, view map[string]any) error {
+	if e == nil && st.run.Event != nil { // from the archive: the store no longer has it
+		e = st.run.Event
+	}
 	if e == nil {
 		var err error
 		e, err = st.e.Store.FindEventByID(ctx, st.run.EventID)

@@ -60,11 +60,13 @@ type Run struct {
 	TraceParent     string        `json:"t,omitempty"`
 	OrderKey        string        `json:"o,omitempty"`
 	DebounceKey     string        `json:"d,omitempty"`
+	Event           *cdp.Event    `json:"ev,omitempty"` // carried from the archive
 }
 
 // EncodeRun returns r's body.
 func EncodeRun(r *cdp.Run) ([]byte, error) {
-	return json.Marshal(Run{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error, TraceParent: r.TraceParent, OrderKey: r.OrderKey, DebounceKey: r.DebounceKey})
+	return json.Marshal(Run{WorkflowVersion: r.WorkflowVersion, Steps: r.Steps, Error: r.Error, TraceParent: r.TraceParent, OrderKey: r.OrderKey,
+		DebounceKey: r.DebounceKey, Event: r.Event})
 }
 
 // DecodeRun fills r's fields from its stored body.
@@ -74,6 +76,6 @@ func DecodeRun(data []byte, r *cdp.Run) error {
 		return err
 	}
 	r.WorkflowVersion, r.Steps, r.Error, r.TraceParent = b.WorkflowVersion, b.Steps, b.Error, b.TraceParent
-	r.OrderKey, r.DebounceKey = b.OrderKey, b.DebounceKey
+	r.OrderKey, r.DebounceKey, r.Event = b.OrderKey, b.DebounceKey, b.Event
 	return nil
 }

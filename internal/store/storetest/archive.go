@@ -83,3 +83,22 @@ func testArchive(t *testing.T, s cdp.Store) {
 		t.Fatal(err)
 	}
 }
+
+// A run made from an archived event carries the event, and reads back
+// with it.
+func testRunCarriesEvent(t *testing.T, s cdp.Store) {
+	e := event(idAt(t0, 1), "web", "m1", "order", "", "")
+	r := &cdp.Run{ID: "r-archived", WorkflowID: "wf", WorkflowVersion: 1, EventID: e.ID, Status: cdp.RunPending,
+		BackfillID: "b1", CreatedAt: t0, UpdatedAt: t0, Event: e}
+	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
+		_, err := tx.InsertRun(ctx, r)
+		return err
+	})
+	got, err := s.FindRunByID(t.Context(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Event == nil || got.Event.ID != e.ID || string(got.Event.Properties) != string(e.Properties) {
+		t.Fatalf("the run reads back with event %+v", got.Event)
+	}
+}
