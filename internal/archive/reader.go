@@ -27,6 +27,33 @@ type Reader struct {
 	mu     sync.Mutex
 	cached string   // the key of the file kept locally
 	local  *os.File // its copy
+	// listed is the last listing, reused for a minute: a backfill reads
+	// a page a second, and an archive of years has many files.
+	listed struct {
+		prefix string
+		at     time.Time
+		keys   []string
+	}
+}
+
+// list lists the keys under prefix, or returns a listing under it of the
+// last minute.
+func (r *Reader) list(ctx context.Context, prefix string) ([]string, error) {
+	r.mu.Lock()
+	if r.listed.prefix == prefix && time.Since(r.listed.at) < time.Minute {
+		keys := r.listed.keys
+		r.mu.Unlock()
+		return keys, nil
+	}
+	r.mu.Unlock()
+	keys, err := r.Sink.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.listed.prefix, r.listed.at, r.listed.keys = prefix, time.Now(), keys
+	r.mu.Unlock()
+	return keys, nil
 }
 
 // Events returns up to limit events of source ("" for all) received in
@@ -37,7 +64,7 @@ func (r *Reader) Events(ctx context.Context, since, until time.Time, source, cur
 	if source != "" {
 		prefix = "source=" + source + "/"
 	}
-	keys, err := r.Sink.List(ctx, prefix)
+	keys, err := r.list(ctx, prefix)
 	if err != nil {
 		return nil, "", err
 	}
