@@ -103,10 +103,18 @@ func (n *ndjsonWriter) Close() error { return n.w.Flush() }
 // ReadFile calls fn with each event of a file in format f, in the
 // file's order, a row group at a time.
 func ReadFile(f Format, r io.ReaderAt, size int64, fn func(*cdp.Event) error) error {
+	return readRows(f, r, size, 0, fn)
+}
+
+// readRows is ReadFile from row from on (a Parquet file seeks to it).
+func readRows(f Format, r io.ReaderAt, size int64, from int, fn func(*cdp.Event) error) error {
 	if f == NDJSON {
 		sc := bufio.NewScanner(io.NewSectionReader(r, 0, size))
 		sc.Buffer(make([]byte, 64<<10), 64<<20)
-		for sc.Scan() {
+		for i := 0; sc.Scan(); i++ {
+			if i < from {
+				continue
+			}
 			var e cdp.Event
 			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 				return fmt.Errorf("read ndjson: %w", err)
@@ -123,6 +131,11 @@ func ReadFile(f Format, r io.ReaderAt, size int64, fn func(*cdp.Event) error) er
 	}
 	rd := parquet.NewGenericReader[Row](pf)
 	defer rd.Close()
+	if from > 0 {
+		if err := rd.SeekToRow(int64(from)); err != nil {
+			return fmt.Errorf("read parquet: %w", err)
+		}
+	}
 	rows := make([]Row, 1000)
 	for {
 		n, err := rd.Read(rows)

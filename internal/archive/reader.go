@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
@@ -141,47 +138,6 @@ func (r *Reader) readFrom(ctx context.Context, key string, from, n int, since, u
 		return nil, 0, fmt.Errorf("archive: reading %s: %w", key, err)
 	}
 	return out, read, nil
-}
-
-// readRows is ReadFile from row from on: a Parquet file seeks to it.
-func readRows(f Format, r io.ReaderAt, size int64, from int, fn func(*cdp.Event) error) error {
-	if f == NDJSON || from == 0 {
-		i := 0
-		return ReadFile(f, r, size, func(e *cdp.Event) error {
-			if i++; i <= from {
-				return nil
-			}
-			return fn(e)
-		})
-	}
-	pf, err := parquet.OpenFile(r, size)
-	if err != nil {
-		return err
-	}
-	rd := parquet.NewGenericReader[Row](pf)
-	defer rd.Close()
-	if err := rd.SeekToRow(int64(from)); err != nil {
-		return err
-	}
-	rows := make([]Row, 1000)
-	for {
-		n, err := rd.Read(rows)
-		for _, row := range rows[:n] {
-			e, rerr := row.Event()
-			if rerr != nil {
-				return rerr
-			}
-			if ferr := fn(e); ferr != nil {
-				return ferr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 // Close removes the local copy of the last file read.
