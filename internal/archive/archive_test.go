@@ -22,16 +22,9 @@ import (
 	"github.com/switchyardhq/switchyard/internal/archive"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/store/sqlite"
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
 	"github.com/switchyardhq/switchyard/internal/testenv"
 )
-
-// idAt is an event id made at t, the n-th of its millisecond.
-func idAt(t time.Time, n int) string {
-	id := []byte(cdp.MinIDAt(t))
-	id[14] = '7'
-	copy(id[24:], fmt.Sprintf("%012x", n))
-	return string(id)
-}
 
 // storeWith is a SQLite store holding n events received over the hours
 // before now (spread over three sources), every tenth with traits, tags
@@ -46,7 +39,7 @@ func storeWith(t *testing.T, n int, span time.Duration, now time.Time) (cdp.Stor
 	var events []*cdp.Event
 	for i := range n {
 		at := start.Add(time.Duration(i) * span / time.Duration(n)).Truncate(time.Millisecond)
-		e := &cdp.Event{ID: idAt(at, i%4096), SourceID: fmt.Sprintf("src-%d", i%3), Type: "order", MessageID: "m" + strconv.Itoa(i),
+		e := &cdp.Event{ID: storetest.IDAt(at, i%4096), SourceID: fmt.Sprintf("src-%d", i%3), Type: "order", MessageID: "m" + strconv.Itoa(i),
 			ProfileID: "p" + strconv.Itoa(i%50), Timestamp: at.Add(-time.Second).Truncate(time.Microsecond), ReceivedAt: at.Add(time.Millisecond),
 			Properties: json.RawMessage(fmt.Sprintf(`{"n":%d,"total":%d.5,"items":["a","b"],"note":"caf\u00e9 \"quoted\""}`, i, i)),
 			Context:    json.RawMessage(`{"ip":"203.0.113.9"}`)}

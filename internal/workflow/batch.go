@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -139,8 +138,8 @@ func (b *batcher) lead(ctx context.Context, e *Engine, d *Destination, kind *act
 	for i, it := range items {
 		parts[i], keys[i] = *it.call.Part, it.key
 	}
-	_, group, _ := strings.Cut(id, "\x00")
-	req, err := kind.Join(d, group, parts, batchKey(keys))
+	batchID := batchKey(keys)
+	req, err := kind.Join(d, items[0].call.Part.Group, parts, batchID)
 	if err != nil {
 		for _, it := range items {
 			a := &httpclient.Attempt{Attempt: cdp.Attempt{N: it.n, StartedAt: e.Now().UTC(), Error: "joining the batch: " + err.Error()}}
@@ -160,19 +159,19 @@ func (b *batcher) lead(ctx context.Context, e *Engine, d *Destination, kind *act
 	if a.Class == httpclient.Succeeded && kind.Split != nil {
 		results = kind.Split(a.Response.Status, a.Body, len(items))
 	}
-	ref := &cdp.AttemptBatch{ID: batchKey(keys), Size: len(items)}
 	for i, it := range items {
-		it.done <- batchResult{a: itemAttempt(a, it, i, ref, results, client.Secrets)}
+		place := &cdp.AttemptBatch{ID: batchID, Size: len(items), Index: i}
+		it.done <- batchResult{a: itemAttempt(a, it, place, results, client.Secrets)}
 	}
 }
 
 // itemAttempt is a run's record of the batch's attempt: the batch's
 // request with the run's own part as its body, the batch's answer, and
 // the run's own outcome where the answer gives one.
-func itemAttempt(a *httpclient.Attempt, it *batchItem, i int, ref *cdp.AttemptBatch, results []action.Result, secrets []string) *httpclient.Attempt {
+func itemAttempt(a *httpclient.Attempt, it *batchItem, place *cdp.AttemptBatch, results []action.Result, secrets []string) *httpclient.Attempt {
 	out := *a
-	out.N = it.n
-	out.Batch = &cdp.AttemptBatch{ID: ref.ID, Size: ref.Size, Index: i}
+	out.N, out.Batch = it.n, place
+	i := place.Index
 	part := httpclient.CaptureRequest(httpclient.Request{Body: it.call.Part.Data}, secrets)
 	out.Request.Body, out.Request.Truncated = part.Body, part.Truncated
 	if i < len(results) {

@@ -119,7 +119,8 @@ func build(d *action.Destination, in map[string]any, key string, _ time.Time) (a
 	for _, k := range slices.Sorted(maps.Keys(h)) {
 		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(h[k][0])})
 	}
-	if k := action.Text(in["key"]); has(in, "key") {
+	if v, ok := in["key"]; ok {
+		k := action.Text(v)
 		if !utf8.ValidString(k) {
 			return action.Call{}, errors.New("key: not UTF-8")
 		}
@@ -325,9 +326,4 @@ func (c *conn) produce(ctx context.Context, rec *kgo.Record) (httpclient.Reply, 
 func firstBroker(list string) string {
 	first, _, _ := strings.Cut(list, ",")
 	return strings.TrimSpace(first)
-}
-
-func has(in map[string]any, key string) bool {
-	_, ok := in[key]
-	return ok
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
-// idAt is an event id made at t, the n-th of its millisecond.
-func idAt(t time.Time, n int) string {
+// IDAt is an event id made at t, the n-th of its millisecond: for tests
+// that need events received at given times.
+func IDAt(t time.Time, n int) string {
 	id := []byte(cdp.MinIDAt(t))
 	id[14] = '7'
 	copy(id[24:], fmt.Sprintf("%012x", n))
@@ -27,7 +28,7 @@ func testArchive(t *testing.T, s cdp.Store) {
 	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
 		for name, offsets := range at {
 			for i, off := range offsets {
-				e := event(idAt(hour.Add(off), i), "web", "", "view", "", "")
+				e := event(IDAt(hour.Add(off), i), "web", "", "view", "", "")
 				e.ReceivedAt = hour.Add(off)
 				if _, err := tx.InsertEvent(ctx, e); err != nil {
 					return err
@@ -87,7 +88,7 @@ func testArchive(t *testing.T, s cdp.Store) {
 // A run made from an archived event carries the event, and reads back
 // with it.
 func testRunCarriesEvent(t *testing.T, s cdp.Store) {
-	e := event(idAt(t0, 1), "web", "m1", "order", "", "")
+	e := event(IDAt(t0, 1), "web", "m1", "order", "", "")
 	r := &cdp.Run{ID: "r-archived", WorkflowID: "wf", WorkflowVersion: 1, EventID: e.ID, Status: cdp.RunPending,
 		BackfillID: "b1", CreatedAt: t0, UpdatedAt: t0, Event: e}
 	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
