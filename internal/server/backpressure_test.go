@@ -30,7 +30,9 @@ func TestBackpressure(t *testing.T) {
 			config.Source{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: "site", APIKey: "key"},
 			config.Source{ID: "hooks", Kind: cdp.SourceWebhook, Verify: &cdp.WebhookVerify{Scheme: "none"}})
 	})
-	lock, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "switchyard.db"))
+	// The node writes now and then even when idle (due waits are claimed
+	// every 25 ms): the lock waits for such a write to end.
+	lock, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "switchyard.db")+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}
