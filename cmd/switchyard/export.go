@@ -75,13 +75,15 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	done, windows := 0, 0
 	for h := from.Truncate(time.Hour); h.Before(end); h = h.Add(time.Hour) {
 		wFrom, wTo := maxTime(h, from), minTime(h.Add(time.Hour), end)
-		n, err := archive.WriteWindow(ctx, src, sink, f, wFrom, wTo, os.TempDir(), func(k int) {
+		w := archive.Window{From: wFrom, To: wTo, Format: f, TmpDir: os.TempDir(), Progress: func(k int) {
 			bar.total = max(bar.total, done+k) // the per-minute counts may lag the store
 			bar.show(done + k)
-		})
+		}}
+		written, err := w.Write(ctx, src, sink)
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
+		n := written.Events
 		done += n
 		if n > 0 {
 			windows++

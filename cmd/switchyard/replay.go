@@ -25,6 +25,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&r.Filter, "filter", "", "only the events for which this CEL expression over event is true")
 	fs.BoolVar(&r.DryRun, "dry-run", false, "count what would be replayed, and what cannot be")
 	fs.BoolVar(&r.Force, "force", false, "replay requests replayed before (their events are stored again)")
+	fs.BoolVar(&r.FromArchive, "from-archive", false, "read the events from the archive, for events older than the store keeps")
 	fs.BoolVar(&r.RerunWorkflows, "rerun-workflows", false, "run again, for the new events, the workflows that ran for the originals (by default they do not run twice)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -32,6 +33,20 @@ type Replayer struct {
 	Ingest *ingest.Service
 	// Decoders are the ingest routes' decoders, by route.
 	Decoders *ingest.Routes
+	// Archive, if set, reads the archive back: a replay FromArchive walks
+	// its events, and every replay finds there the requests the store's
+	// capture retention removed.
+	Archive Archive
+}
+
+// Archive is what a replay reads from the archive (archive.Reader).
+type Archive interface {
+	// Events returns up to limit events of source received in [since,
+	// until), after cursor, and the cursor after them ("" at the end).
+	Events(ctx context.Context, since, until time.Time, source, cursor string, limit int) ([]*cdp.Event, string, error)
+	// Requests returns the captured requests of source under ids that the
+	// archive holds, by id.
+	Requests(ctx context.Context, source string, ids []string) (map[string]*cdp.RawRequest, error)
 }
 
 // ReplayRequest selects the events whose requests to replay.
@@ -48,6 +63,9 @@ type ReplayRequest struct {
 	// RerunWorkflows runs again, for the new events, the workflows that
 	// ran for the originals; without it they do not run twice.
 	RerunWorkflows bool `json:"rerun_workflows"`
+	// FromArchive reads the events from the archive instead of the store:
+	// for events older than the store keeps.
+	FromArchive bool `json:"from_archive"`
 	// Limit and Cursor page through the selection (100 events a call).
 	Limit  int    `json:"limit"`
 	Cursor string `json:"cursor"`
@@ -92,19 +110,23 @@ func (rp *Replayer) Replay(ctx context.Context, r ReplayRequest) (*ReplaySummary
 		return nil, err
 	}
 	sum := &ReplaySummary{Missing: []ReplayProblem{}, Failed: []ReplayProblem{}}
-	f := cdp.EventFilter{SourceID: src.ID, Since: sel.since, Limit: min(max(r.Limit, 1), 1000), Cursor: r.Cursor}
+	limit, cursor := min(max(r.Limit, 1), 1000), r.Cursor
 	if r.Limit == 0 {
-		f.Limit = 100
+		limit = 100
 	}
 	if r.DryRun {
-		f.Limit, f.Cursor = 1000, ""
+		limit, cursor = 1000, ""
+	}
+	pages, err := rp.pages(src.ID, sel, r.FromArchive)
+	if err != nil {
+		return nil, err
 	}
 	how := replayHow{rerun: r.RerunWorkflows}
 	if r.Force {
 		how.nonce = cdp.NewID()
 	}
 	for {
-		page, next, err := rp.Store.FindEvents(ctx, f)
+		page, next, err := pages(ctx, cursor, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -115,8 +137,31 @@ func (rp *Replayer) Replay(ctx context.Context, r ReplayRequest) (*ReplaySummary
 			sum.NextCursor = next
 			return sum, nil
 		}
-		f.Cursor = next
+		cursor = next
 	}
+}
+
+// pages reads a replay's events a page at a time, oldest first within a
+// page: from the store (pages newest first) or from the archive (oldest
+// first).
+func (rp *Replayer) pages(source string, sel *selection, fromArchive bool) (func(ctx context.Context, cursor string, limit int) ([]*cdp.Event, string, error), error) {
+	if !fromArchive {
+		return func(ctx context.Context, cursor string, limit int) ([]*cdp.Event, string, error) {
+			page, next, err := rp.Store.FindEvents(ctx, cdp.EventFilter{SourceID: source, Since: sel.since, Limit: limit, Cursor: cursor})
+			slices.Reverse(page)
+			return page, next, err
+		}, nil
+	}
+	if rp.Archive == nil {
+		return nil, cdp.Errorf(cdp.EINVALID, "from_archive: this server has no archive configured")
+	}
+	return func(ctx context.Context, cursor string, limit int) ([]*cdp.Event, string, error) {
+		until := sel.until
+		if until.IsZero() {
+			until = time.Now()
+		}
+		return rp.Archive.Events(ctx, sel.since, until, source, cursor, limit)
+	}, nil
 }
 
 // replayHow is what a replay asks beyond its selection: a fresh round of
@@ -145,12 +190,12 @@ func (rp *Replayer) ReplayEvent(ctx context.Context, id string, force, rerun boo
 	return sum, nil
 }
 
-// replayAll replays each request of events once, oldest first.
+// replayAll replays each request of events (oldest first) once.
 func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cdp.Event, dry bool, how replayHow, sum *ReplaySummary) {
 	byRequest := map[string][]string{}
 	first := map[string]*cdp.Event{} // each request's first original: whose profile and session it was
 	var order []string
-	for _, e := range slices.Backward(events) { // pages come newest first
+	for _, e := range events {
 		if e.RequestID == "" {
 			sum.problem(&sum.Missing, e.ID, "its request was not captured (raw_capture was off)")
 			continue
@@ -162,15 +207,12 @@ func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cd
 		byRequest[e.RequestID] = append(byRequest[e.RequestID], e.ID)
 	}
 	sum.Requests += len(order)
+	raws := rp.requests(ctx, src.ID, order, byRequest, sum)
 	for _, req := range order {
 		originals := byRequest[req]
-		raw, err := rp.Store.FindRawRequest(ctx, req)
+		raw, ok := raws[req]
 		switch {
-		case cdp.ErrorCode(err) == cdp.ENOTFOUND:
-			sum.problem(&sum.Missing, originals[0], "its captured request is gone (raw_capture.retention passed)")
-			continue
-		case err != nil:
-			sum.problem(&sum.Failed, originals[0], err.Error())
+		case !ok:
 			continue
 		case raw.Truncated:
 			sum.problem(&sum.Missing, originals[0], "its captured request was cut at raw_capture.max_body_bytes: replaying it would guess")
@@ -188,6 +230,43 @@ func (rp *Replayer) replayAll(ctx context.Context, src *cdp.Source, events []*cd
 		sum.Replayed++
 		sum.Events += made
 	}
+}
+
+// requests finds the captured requests under ids: in the store, else in
+// the archive. Those found nowhere are counted missing (by their first
+// original event, of byRequest).
+func (rp *Replayer) requests(ctx context.Context, source string, ids []string, byRequest map[string][]string, sum *ReplaySummary) map[string]*cdp.RawRequest {
+	raws := map[string]*cdp.RawRequest{}
+	var gone []string
+	for _, id := range ids {
+		raw, err := rp.Store.FindRawRequest(ctx, id)
+		switch {
+		case cdp.ErrorCode(err) == cdp.ENOTFOUND:
+			gone = append(gone, id)
+		case err != nil:
+			sum.problem(&sum.Failed, byRequest[id][0], err.Error())
+		default:
+			raws[id] = raw
+		}
+	}
+	why := "its captured request is gone (raw_capture.retention passed)"
+	if len(gone) > 0 && rp.Archive != nil {
+		why = "its captured request is gone (raw_capture.retention passed) and the archive does not hold it (archive.requests)"
+		archived, err := rp.Archive.Requests(ctx, source, gone)
+		if err != nil {
+			for _, id := range gone {
+				sum.problem(&sum.Failed, byRequest[id][0], err.Error())
+			}
+			return raws
+		}
+		maps.Copy(raws, archived)
+	}
+	for _, id := range gone {
+		if raws[id] == nil {
+			sum.problem(&sum.Missing, byRequest[id][0], why)
+		}
+	}
+	return raws
 }
 
 // replayOne decodes one captured request again and appends its events
@@ -269,7 +348,7 @@ func Replays(log *slog.Logger, rp *Replayer) http.Handler {
 		body, err := httpx.ReadBody(w, r, maxBody)
 		if err == nil {
 			if err = json.Unmarshal(body, &req); err != nil {
-				err = cdp.Errorf(cdp.EINVALID, "the body must be {source, since, until, filter, dry_run, force, rerun_workflows, limit, cursor}: %v", err)
+				err = cdp.Errorf(cdp.EINVALID, "the body must be {source, since, until, filter, dry_run, force, rerun_workflows, from_archive, limit, cursor}: %v", err)
 			}
 		}
 		var sum *ReplaySummary

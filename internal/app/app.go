@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/archive"
 	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -58,6 +59,8 @@ type App struct {
 	Destinations *admin.Destinations
 	// Backfills run workflows over stored events.
 	Backfills *workflow.Backfills
+	// Archive reads the archive back, when there is one.
+	Archive *archive.Reader
 	// Version is reported in the AsyncAPI and OpenAPI documents.
 	Version string
 
@@ -112,7 +115,7 @@ func (a *App) deps() server.Deps {
 	return server.Deps{Log: a.Log, Config: a.Config, Store: a.Store, EventLog: a.Events, Ingest: a.Ingest,
 		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Prometheus: a.Prometheus, Metrics: a.Metrics, Version: a.Version,
 		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }, Sessions: a.Sessions,
-		Destinations: a.Destinations, Backfills: a.Backfills}
+		Destinations: a.Destinations, Backfills: a.Backfills, Archive: a.Archive}
 }
 
 // Handler is the main listener's handler.

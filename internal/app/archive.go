@@ -37,15 +37,18 @@ func (a *App) startArchive(ctx context.Context) error {
 	ar := &archive.Archiver{Store: a.Store, Sink: sink, Format: format, Every: every, Grace: grace, Node: a.deploy.node,
 		Backlog: func(ctx context.Context) (cdp.Backlog, error) { return a.Events.Backlog(ctx, processor.Group) },
 		TmpDir:  tmp, Log: log, Now: time.Now,
-		Written: func(_, to time.Time, n int) {
-			a.Metrics.ArchivedEvents.Add(float64(n))
+		Requests: cfg.Requests,
+		Written: func(_, to time.Time, n archive.Written) {
+			a.Metrics.ArchivedEvents.Add(float64(n.Events))
+			a.Metrics.ArchivedRequests.Add(float64(n.Requests))
 			a.Metrics.ArchivedUntil.Set(float64(to.Unix()))
 		}}
-	// Backfills of events older than the store keeps read them back.
+	// Backfills and replays of events older than the store keeps read
+	// them back.
 	reader := &archive.Reader{Sink: sink, Format: format, TmpDir: tmp}
-	a.Backfills.Archive = reader
+	a.Backfills.Archive, a.Archive = reader, reader
 	a.closeFirst(func() error { reader.Close(); return nil })
-	log.Info("archiving stored events", "to", sink.String(), "format", format, "every", every)
+	log.Info("archiving stored events", "to", sink.String(), "format", format, "every", every, "requests", cfg.Requests)
 	a.work.Go(func() { ar.Run(ctx) })
 	return nil
 }

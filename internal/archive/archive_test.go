@@ -81,9 +81,9 @@ func drain(t *testing.T, a *archive.Archiver) {
 	t.Fatal("the archiver never stopped")
 }
 
-// readAll reads every file of a sink back, in id order.
+// readAll reads every events file of a sink back, in id order.
 func readAll(t *testing.T, sink archive.Sink, f archive.Format) []*cdp.Event {
-	keys, err := sink.List(t.Context(), "")
+	keys, err := sink.List(t.Context(), "source=")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestArchiveResumesAndOneNodeWrites(t *testing.T) {
 	var mu sync.Mutex
 	windows := map[time.Time]int{}
 	count := func(a *archive.Archiver) *archive.Archiver {
-		a.Written = func(from, _ time.Time, n int) {
+		a.Written = func(from, _ time.Time, _ archive.Written) {
 			mu.Lock()
 			windows[from]++
 			mu.Unlock()

@@ -30,8 +30,10 @@ type Archiver struct {
 	TmpDir  string
 	Log     *slog.Logger
 	Now     func() time.Time
-	// Written, if set, hears each window written and its events.
-	Written func(from, to time.Time, events int)
+	// Requests archives the captured requests beside the events.
+	Requests bool
+	// Written, if set, hears each window written and what it held.
+	Written func(from, to time.Time, n Written)
 }
 
 // Defaults, and the lease a node holds while it writes.
@@ -93,12 +95,16 @@ func (a *Archiver) Step(ctx context.Context) time.Duration {
 		return min(max(ready.Sub(mark), time.Second), a.poll())
 	}
 	renewed := now
-	n, err := WriteWindow(ctx, a.Store, a.Sink, a.Format, from, to, a.TmpDir, func(int) {
+	w := Window{From: from, To: to, Format: a.Format, TmpDir: a.TmpDir, Progress: func(int) {
 		if t := a.Now(); t.Sub(renewed) > lease/3 {
 			renewed = t
 			_, _, _ = a.Store.ClaimArchive(ctx, name, a.Node, t, t.Add(lease))
 		}
-	})
+	}}
+	if a.Requests {
+		w.Requests = a.Store
+	}
+	n, err := w.Write(ctx, a.Store, a.Sink)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.Log.Warn("archive: writing a window", "from", from, "to", to, "err", err)
@@ -106,15 +112,15 @@ func (a *Archiver) Step(ctx context.Context) time.Duration {
 		return a.poll()
 	}
 	next := to
-	if n == 0 { // skip the empty windows up to the next event's, or the watermark's
+	if n.Events == 0 { // skip the empty windows up to the next event's, or the watermark's
 		next = a.skip(ctx, to, mark)
 	}
 	if err := a.Store.AdvanceArchive(ctx, name, a.Node, stood, next); err != nil {
 		a.Log.Warn("archive: recording a window", "from", from, "err", err)
 		return a.poll()
 	}
-	if n > 0 {
-		a.Log.Info("archived", "from", from, "to", to, "events", n, "sink", a.Sink.String())
+	if n.Events > 0 {
+		a.Log.Info("archived", "from", from, "to", to, "events", n.Events, "requests", n.Requests, "sink", a.Sink.String())
 	}
 	if a.Written != nil {
 		a.Written(from, to, n)

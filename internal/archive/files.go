@@ -35,79 +35,88 @@ func ParseFormat(s string) (Format, error) {
 // Ext is a file's extension in the format.
 func (f Format) Ext() string { return "." + string(f) }
 
-// fileWriter writes events to one file.
-type fileWriter interface {
-	Write(e *cdp.Event) error
+// fileWriter writes values to one file.
+type fileWriter[T any] interface {
+	Write(v T) error
 	// Close finishes the file (not the underlying writer).
 	Close() error
 }
 
-func newFileWriter(f Format, w io.Writer) fileWriter {
+// rowWriter writes values of T as Parquet rows of R (row makes one) or as
+// NDJSON lines of T.
+type rowWriter[T, R any] struct {
+	pq  *parquet.GenericWriter[R]
+	nd  *bufio.Writer
+	row func(T) R
+	buf []R
+}
+
+// newRowWriter writes a file in format f to w, its Parquet row groups of
+// at most group rows (how many a writer holds in memory before it writes
+// them out, and a reader's unit of work).
+func newRowWriter[T, R any](f Format, w io.Writer, row func(T) R, group int64) *rowWriter[T, R] {
 	if f == NDJSON {
-		return &ndjsonWriter{w: bufio.NewWriterSize(w, 64<<10)}
+		return &rowWriter[T, R]{nd: bufio.NewWriterSize(w, 64<<10)}
 	}
-	return &parquetWriter{w: parquet.NewGenericWriter[Row](w, parquet.Compression(&parquet.Zstd),
-		parquet.MaxRowsPerRowGroup(rowGroup))}
+	return &rowWriter[T, R]{row: row, pq: parquet.NewGenericWriter[R](w, parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(group))}
 }
 
-// rowGroup bounds the rows a Parquet writer holds in memory before it
-// writes them out (and a reader's unit of work).
-const rowGroup = 20_000
-
-type parquetWriter struct {
-	w   *parquet.GenericWriter[Row]
-	buf []Row
+// newEventWriter writes events: Parquet rows as Row says, NDJSON lines as
+// the management API shows an event.
+func newEventWriter(f Format, w io.Writer) fileWriter[*cdp.Event] {
+	return newRowWriter(f, w, FromEvent, 20_000)
 }
 
-func (p *parquetWriter) Write(e *cdp.Event) error {
-	p.buf = append(p.buf, FromEvent(e))
-	if len(p.buf) < 1000 {
+func (w *rowWriter[T, R]) Write(v T) error {
+	if w.nd != nil {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encode ndjson: %w", err)
+		}
+		if _, err := w.nd.Write(append(b, '\n')); err != nil {
+			return fmt.Errorf("write ndjson: %w", err)
+		}
 		return nil
 	}
-	return p.flush()
+	w.buf = append(w.buf, w.row(v))
+	if len(w.buf) < 1000 {
+		return nil
+	}
+	return w.flush()
 }
 
-func (p *parquetWriter) flush() error {
-	if _, err := p.w.Write(p.buf); err != nil {
+func (w *rowWriter[T, R]) flush() error {
+	if _, err := w.pq.Write(w.buf); err != nil {
 		return fmt.Errorf("write parquet: %w", err)
 	}
-	p.buf = p.buf[:0]
+	w.buf = w.buf[:0]
 	return nil
 }
 
-func (p *parquetWriter) Close() error {
-	if err := p.flush(); err != nil {
+func (w *rowWriter[T, R]) Close() error {
+	if w.nd != nil {
+		return w.nd.Flush()
+	}
+	if err := w.flush(); err != nil {
 		return err
 	}
-	if err := p.w.Close(); err != nil {
+	if err := w.pq.Close(); err != nil {
 		return fmt.Errorf("close parquet: %w", err)
 	}
 	return nil
 }
 
-type ndjsonWriter struct{ w *bufio.Writer }
-
-func (n *ndjsonWriter) Write(e *cdp.Event) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode event %s: %w", e.ID, err)
-	}
-	if _, err := n.w.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("write ndjson: %w", err)
-	}
-	return nil
-}
-
-func (n *ndjsonWriter) Close() error { return n.w.Flush() }
-
 // ReadFile calls fn with each event of a file in format f, in the
 // file's order, a row group at a time.
 func ReadFile(f Format, r io.ReaderAt, size int64, fn func(*cdp.Event) error) error {
-	return readRows(f, r, size, 0, fn)
+	return readRows(f, r, size, 0, Row.Event, fn)
 }
 
-// readRows is ReadFile from row from on (a Parquet file seeks to it).
-func readRows(f Format, r io.ReaderAt, size int64, from int, fn func(*cdp.Event) error) error {
+// readRows calls fn with each value of T in a file from row from on (a
+// Parquet file seeks to it): NDJSON lines of T, or Parquet rows of R that
+// value makes one of.
+func readRows[T, R any](f Format, r io.ReaderAt, size int64, from int, value func(R) (T, error), fn func(T) error) error {
 	if f == NDJSON {
 		sc := bufio.NewScanner(io.NewSectionReader(r, 0, size))
 		sc.Buffer(make([]byte, 64<<10), 64<<20)
@@ -115,11 +124,11 @@ func readRows(f Format, r io.ReaderAt, size int64, from int, fn func(*cdp.Event)
 			if i < from {
 				continue
 			}
-			var e cdp.Event
-			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			var v T
+			if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
 				return fmt.Errorf("read ndjson: %w", err)
 			}
-			if err := fn(&e); err != nil {
+			if err := fn(v); err != nil {
 				return err
 			}
 		}
@@ -129,22 +138,27 @@ func readRows(f Format, r io.ReaderAt, size int64, from int, fn func(*cdp.Event)
 	if err != nil {
 		return fmt.Errorf("read parquet: %w", err)
 	}
-	rd := parquet.NewGenericReader[Row](pf)
+	rd := parquet.NewGenericReader[R](pf)
 	defer rd.Close()
 	if from > 0 {
 		if err := rd.SeekToRow(int64(from)); err != nil {
 			return fmt.Errorf("read parquet: %w", err)
 		}
 	}
-	rows := make([]Row, 1000)
+	return readParquet(rd, value, fn)
+}
+
+// readParquet calls fn with the value of each row rd reads.
+func readParquet[T, R any](rd *parquet.GenericReader[R], value func(R) (T, error), fn func(T) error) error {
+	rows := make([]R, 1000)
 	for {
 		n, err := rd.Read(rows)
 		for _, row := range rows[:n] {
-			e, rerr := row.Event()
-			if rerr != nil {
-				return rerr
+			v, verr := value(row)
+			if verr != nil {
+				return verr
 			}
-			if ferr := fn(e); ferr != nil {
+			if ferr := fn(v); ferr != nil {
 				return ferr
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,42 +15,59 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 )
 
-// Reader reads events back from an archive, for a backfill of events
-// older than the store keeps: file by file in the order of their keys
-// (source, date, hour, window), resuming from a cursor.
+// Reader reads events back from an archive, for a backfill or a replay
+// of events older than the store keeps: file by file in the order of
+// their keys (source, date, hour, window), resuming from a cursor; and
+// the captured requests a replay decodes again.
 type Reader struct {
 	Sink   Sink
 	Format Format
 	TmpDir string
 
-	mu     sync.Mutex
-	cached string   // the key of the file kept locally
-	local  *os.File // its copy
-	// listed is the last listing, reused for a minute: a backfill reads
-	// a page a second, and an archive of years has many files.
-	listed struct {
-		prefix string
-		at     time.Time
-		keys   []string
-	}
+	mu sync.Mutex
+	// local holds copies of the files read last: the events file a page
+	// came from, and the requests file of its hour.
+	local []localFile
+	// listed are the listings of the last minute: a backfill reads a page
+	// a second, and an archive of years has many files.
+	listed map[string]listing
 }
+
+type localFile struct {
+	key string
+	f   *os.File
+}
+
+type listing struct {
+	at   time.Time
+	keys []string
+}
+
+// Bounds of what a Reader keeps.
+const (
+	localFiles   = 2
+	listings     = 64
+	listingCache = time.Minute
+)
 
 // list lists the keys under prefix, or returns a listing under it of the
 // last minute.
 func (r *Reader) list(ctx context.Context, prefix string) ([]string, error) {
 	r.mu.Lock()
-	if r.listed.prefix == prefix && time.Since(r.listed.at) < time.Minute {
-		keys := r.listed.keys
-		r.mu.Unlock()
-		return keys, nil
-	}
+	l, ok := r.listed[prefix]
 	r.mu.Unlock()
+	if ok && time.Since(l.at) < listingCache {
+		return l.keys, nil
+	}
 	keys, err := r.Sink.List(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
-	r.listed.prefix, r.listed.at, r.listed.keys = prefix, time.Now(), keys
+	if r.listed == nil || len(r.listed) >= listings {
+		r.listed = map[string]listing{}
+	}
+	r.listed[prefix] = listing{time.Now(), keys}
 	r.mu.Unlock()
 	return keys, nil
 }
@@ -57,9 +76,9 @@ func (r *Reader) list(ctx context.Context, prefix string) ([]string, error) {
 // [since, until), after cursor ("" from the start), and the cursor that
 // resumes after them ("" when there was nothing left).
 func (r *Reader) Events(ctx context.Context, since, until time.Time, source, cursor string, limit int) ([]*cdp.Event, string, error) {
-	prefix := ""
+	prefix := "source="
 	if source != "" {
-		prefix = "source=" + source + "/"
+		prefix += source + "/"
 	}
 	keys, err := r.list(ctx, prefix)
 	if err != nil {
@@ -72,7 +91,7 @@ func (r *Reader) Events(ctx context.Context, since, until time.Time, source, cur
 	var out []*cdp.Event
 	next := ""
 	for _, key := range keys {
-		if key < at || !strings.HasSuffix(key, r.Format.Ext()) || !hourIn(key, since, until) {
+		if key < at || !strings.HasPrefix(path.Base(key), "events-") || !strings.HasSuffix(key, r.Format.Ext()) || !hourIn(key, since, until) {
 			continue
 		}
 		from := 0
@@ -100,30 +119,12 @@ func (r *Reader) Events(ctx context.Context, since, until time.Time, source, cur
 func (r *Reader) readFrom(ctx context.Context, key string, from, n int, since, until time.Time) ([]*cdp.Event, int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cached != key {
-		if r.local != nil {
-			r.local.Close()
-			os.Remove(r.local.Name())
-			r.local, r.cached = nil, ""
-		}
-		f, err := os.CreateTemp(r.TmpDir, "archive-read-*")
-		if err != nil {
-			return nil, 0, fmt.Errorf("archive: %w", err)
-		}
-		if err := r.Sink.Fetch(ctx, key, f); err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return nil, 0, err
-		}
-		r.local, r.cached = f, key
-	}
-	st, err := r.local.Stat()
+	f, size, err := r.fetch(ctx, key)
 	if err != nil {
-		return nil, 0, fmt.Errorf("archive: %w", err)
+		return nil, 0, err
 	}
 	var out []*cdp.Event
 	read := 0
-	errEnough := errors.New("enough")
 	take := func(e *cdp.Event) error {
 		read++
 		if t, ok := cdp.IDTime(e.ID); ok && !t.Before(since) && t.Before(until) && e.ReceivedAt.Before(until) {
@@ -134,22 +135,57 @@ func (r *Reader) readFrom(ctx context.Context, key string, from, n int, since, u
 		}
 		return nil
 	}
-	if err := readRows(r.Format, r.local, st.Size(), from, take); err != nil && !errors.Is(err, errEnough) {
+	if err := readRows(r.Format, f, size, from, Row.Event, take); err != nil && !errors.Is(err, errEnough) {
 		return nil, 0, fmt.Errorf("archive: reading %s: %w", key, err)
 	}
 	return out, read, nil
 }
 
-// Close removes the local copy of the last file read.
+// fetch returns a local copy of key and its size, fetching it unless it
+// is one of the last read. r.mu is held.
+func (r *Reader) fetch(ctx context.Context, key string) (*os.File, int64, error) {
+	i := slices.IndexFunc(r.local, func(l localFile) bool { return l.key == key })
+	if i < 0 {
+		f, err := os.CreateTemp(r.TmpDir, "archive-read-*")
+		if err != nil {
+			return nil, 0, fmt.Errorf("archive: %w", err)
+		}
+		if err := r.Sink.Fetch(ctx, key, f); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, 0, err
+		}
+		if len(r.local) == localFiles {
+			r.local[0].remove()
+			r.local = r.local[1:]
+		}
+		r.local = append(r.local, localFile{key, f})
+		i = len(r.local) - 1
+	}
+	st, err := r.local[i].f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("archive: %w", err)
+	}
+	return r.local[i].f, st.Size(), nil
+}
+
+func (l localFile) remove() {
+	l.f.Close()
+	os.Remove(l.f.Name())
+}
+
+// Close removes the local copies of the files read last.
 func (r *Reader) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.local != nil {
-		r.local.Close()
-		os.Remove(r.local.Name())
-		r.local, r.cached = nil, ""
+	for _, l := range r.local {
+		l.remove()
 	}
+	r.local = nil
 }
+
+// errEnough stops a read that found what it looked for.
+var errEnough = errors.New("enough")
 
 // parseCursor reads "<key>#<rows read>".
 func parseCursor(c string) (key string, rows int, err error) {

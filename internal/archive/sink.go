@@ -117,9 +117,18 @@ func (d *dirSink) Put(_ context.Context, key string, local *os.File) error {
 }
 
 func (d *dirSink) List(_ context.Context, prefix string) ([]string, error) {
+	// Walk only the folder the prefix names, if it names one.
+	start := d.root
+	if i := strings.LastIndexByte(prefix, '/'); i > 0 {
+		p, err := d.path(prefix[:i])
+		if err != nil {
+			return nil, err
+		}
+		start = p
+	}
 	var out []string
-	err := filepath.WalkDir(d.root, func(p string, e os.DirEntry, err error) error {
-		if errors.Is(err, os.ErrNotExist) && p == d.root {
+	err := filepath.WalkDir(start, func(p string, e os.DirEntry, err error) error {
+		if errors.Is(err, os.ErrNotExist) && p == start {
 			return filepath.SkipAll
 		}
 		if err != nil {

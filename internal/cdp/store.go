@@ -56,6 +56,9 @@ type ArchiveStore interface {
 	// to) (ids are made at receipt: this is their receipt time), in id
 	// order, after the id after ("" from the start).
 	ScanEvents(ctx context.Context, from, to time.Time, after string, limit int) ([]*Event, error)
+	// FindRawRequests returns the captured requests stored under ids, by
+	// id; those retention removed are absent.
+	FindRawRequests(ctx context.Context, ids []string) (map[string]*RawRequest, error)
 	// ClaimArchive gives node the archive name's lease until until, if no
 	// other node holds it past now, and returns the start of the next
 	// window to write (zero before the first). ok is false when another

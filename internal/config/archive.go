@@ -17,6 +17,9 @@ type Archive struct {
 	// Grace is how long after a window ends its events may still arrive
 	// (nodes' clocks); default 2m.
 	Grace string `yaml:"grace"`
+	// Requests archives the captured requests beside the events, so that
+	// a replay can decode them again after raw_capture.retention.
+	Requests bool `yaml:"requests"`
 	// S3 reaches the bucket of an s3:// archive: endpoint, region,
 	// access_key_id, secret_access_key, path_style (as an s3 destination).
 	S3 map[string]string `yaml:"s3"`
@@ -71,6 +74,9 @@ func (c *Config) checkArchive(add func(path, format string, args ...any)) {
 		if !slices.Contains(s3Settings, k) {
 			add("archive.s3."+k, "is not a setting (they are %s)", strings.Join(s3Settings, ", "))
 		}
+	}
+	if a.Requests && !c.RawCapture.Enabled {
+		add("archive.requests", "needs raw_capture.enabled: requests that were not captured cannot be archived")
 	}
 	if len(a.S3) > 0 && !strings.HasPrefix(a.To, "s3://") {
 		add("archive.s3", "is for an s3:// archive, not %q", a.To)

@@ -36,10 +36,12 @@ type Metrics struct {
 	// timeout, exit).
 	RunsWaiting *prometheus.GaugeVec
 	WaitsEnded  *prometheus.CounterVec
-	// ArchivedEvents counts the events this node wrote to the archive;
-	// ArchivedUntil is the end of the last window it wrote (Unix seconds).
-	ArchivedEvents prometheus.Counter
-	ArchivedUntil  prometheus.Gauge
+	// ArchivedEvents and ArchivedRequests count the events and captured
+	// requests this node wrote to the archive; ArchivedUntil is the end of
+	// the last window it wrote (Unix seconds).
+	ArchivedEvents   prometheus.Counter
+	ArchivedRequests prometheus.Counter
+	ArchivedUntil    prometheus.Gauge
 	Attempts       *prometheus.CounterVec // action attempts by destination and outcome
 	ActionLatency  prometheus.Histogram   // seconds from the event's receipt to its run's first action request
 	RunQueue       prometheus.Gauge       // runs queued and not yet acknowledged (waiting ones included)
@@ -150,11 +152,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name: "switchyard_archived_events_total",
 		Help: "Events this node wrote to the archive.",
 	})
+	m.ArchivedRequests = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "switchyard_archived_requests_total",
+		Help: "Captured requests this node wrote to the archive (archive.requests).",
+	})
 	m.ArchivedUntil = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "switchyard_archived_until_seconds",
 		Help: "End of the last archive window this node wrote (Unix seconds): the archive holds every event received before it.",
 	})
-	reg.MustRegister(m.ArchivedEvents, m.ArchivedUntil)
+	reg.MustRegister(m.ArchivedEvents, m.ArchivedRequests, m.ArchivedUntil)
 	m.backlog()
 	m.destinations()
 	reg.MustRegister(m.DestinationState, m.DestinationWaiting, m.AttemptDuration)

@@ -150,6 +150,9 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	// Replays decode their captured requests again with the ingest
 	// routes' decoders.
 	replayer := &admin.Replayer{Store: store, Sources: d.Sources, Ingest: d.Ingest, Decoders: decoders(ingestRoutes)}
+	if d.Archive != nil {
+		replayer.Archive = d.Archive
+	}
 	handle("POST /admin/v1/events/{id}/replay", admin.ReplayEvent(log, replayer))
 	handle("POST /admin/v1/replays", admin.Replays(log, replayer))
 	handle("GET /admin/v1/profiles", admin.FindProfile(log, store))

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/archive"
 	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/catalog"
 	"github.com/switchyardhq/switchyard/internal/cdp"
@@ -48,6 +49,8 @@ type Deps struct {
 	Destinations *admin.Destinations
 	// Backfills run workflows over stored events.
 	Backfills *workflow.Backfills
+	// Archive reads archived events and requests back (nil: no archive).
+	Archive *archive.Reader
 }
 
 // access is who may use the management API, the console and, with tokens,

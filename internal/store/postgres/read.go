@@ -94,14 +94,24 @@ func (s *Store) FindEventByID(ctx context.Context, id string) (*cdp.Event, error
 
 // FindRawRequest implements cdp.EventReader.
 func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest, error) {
+	r, err := scanRaw(s.pool.QueryRow(ctx, `SELECT `+rawColumns+` FROM raw_requests WHERE id = $1`, id), id)
+	if err != nil {
+		return nil, notFound(err, "raw request %s not found", id)
+	}
+	return r, nil
+}
+
+// rawColumns are what scanRaw reads: rows stored before the capture was
+// packed have header and body, later ones data.
+const rawColumns = `received_at, method, path, remote_addr, header, body, data, body_size, truncated`
+
+func scanRaw(row pgx.Row, id string) (*cdp.RawRequest, error) {
 	r := &cdp.RawRequest{}
 	var received int64
 	var header *string
 	var data []byte
-	err := s.pool.QueryRow(ctx, `SELECT received_at, method, path, remote_addr, header, body, data, body_size, truncated
-		FROM raw_requests WHERE id = $1`, id).Scan(&received, &r.Method, &r.Path, &r.RemoteAddr, &header, &r.Body, &data, &r.BodySize, &r.Truncated)
-	if err != nil {
-		return nil, notFound(err, "raw request %s not found", id)
+	if err := row.Scan(&received, &r.Method, &r.Path, &r.RemoteAddr, &header, &r.Body, &data, &r.BodySize, &r.Truncated); err != nil {
+		return nil, err
 	}
 	r.ReceivedAt = time.Unix(0, received).UTC()
 	if data != nil {
@@ -113,6 +123,37 @@ func (s *Store) FindRawRequest(ctx context.Context, id string) (*cdp.RawRequest,
 	}
 	return r, nil
 }
+
+// FindRawRequests implements cdp.ArchiveStore, in one query.
+func (s *Store) FindRawRequests(ctx context.Context, ids []string) (map[string]*cdp.RawRequest, error) {
+	out := make(map[string]*cdp.RawRequest, len(ids))
+	rows, err := s.pool.Query(ctx, `SELECT id, `+rawColumns+` FROM raw_requests WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find raw requests: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		r, err := scanRaw(idRow{&id, rows}, id)
+		if err != nil {
+			return nil, fmt.Errorf("find raw requests: %w", err)
+		}
+		out[id] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find raw requests: %w", err)
+	}
+	return out, nil
+}
+
+// idRow is a row whose first column, an id, goes to id and the rest to
+// the scan of a row without it.
+type idRow struct {
+	id  *string
+	row pgx.Row
+}
+
+func (r idRow) Scan(dest ...any) error { return r.row.Scan(append([]any{r.id}, dest...)...) }
 
 // EventsPerMinute implements cdp.EventReader.
 func (s *Store) EventsPerMinute(ctx context.Context, since time.Time) ([]cdp.MinuteCount, error) {

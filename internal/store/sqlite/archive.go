@@ -39,6 +39,23 @@ func (s *Store) ScanEvents(ctx context.Context, from, to time.Time, after string
 	return out, nil
 }
 
+// FindRawRequests implements cdp.ArchiveStore, a lookup at a time: the
+// database is in this process, a lookup costs microseconds.
+func (s *Store) FindRawRequests(ctx context.Context, ids []string) (map[string]*cdp.RawRequest, error) {
+	out := make(map[string]*cdp.RawRequest, len(ids))
+	for _, id := range ids {
+		r, err := s.FindRawRequest(ctx, id)
+		switch {
+		case cdp.ErrorCode(err) == cdp.ENOTFOUND:
+			continue
+		case err != nil:
+			return nil, err
+		}
+		out[id] = r
+	}
+	return out, nil
+}
+
 // ClaimArchive implements cdp.ArchiveStore.
 func (s *Store) ClaimArchive(ctx context.Context, name, node string, now, until time.Time) (time.Time, bool, error) {
 	var next int64

@@ -431,6 +431,12 @@ func testRawRequests(t *testing.T, s cdp.Store) {
 	if got, err := s.FindRawRequest(ctx, "req-1"); err != nil || !bytes.Equal(got.Body, binary) {
 		t.Fatalf("binary body = %+v, %v", got, err)
 	}
+	// The archive looks several up at once; an unknown id is absent.
+	found, err := s.FindRawRequests(ctx, []string{"req-0", "req-1", "req-unknown"})
+	if err != nil || len(found) != 2 || string(found["req-0"].Body) != `{"a":1}` || !bytes.Equal(found["req-1"].Body, binary) ||
+		found["req-1"].Header != "Host: x\nContent-Type: application/json" || !found["req-1"].ReceivedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("FindRawRequests = %+v, %v", found, err)
+	}
 	if e, err := s.FindEventByID(ctx, "ev-raw-req-1"); err != nil || e.RequestID != "req-1" {
 		t.Fatalf("event request id = %+v, %v", e, err)
 	}
