@@ -107,7 +107,9 @@ func TestArchiveRequests(t *testing.T) {
 			a := archiver(c.store, sink, f, "n1", now)
 			a.Requests = true
 			var written archive.Written
-			a.Written = func(_, _ time.Time, n archive.Written) { written.Events, written.Requests = written.Events+n.Events, written.Requests+n.Requests }
+			a.Written = func(_, _ time.Time, n archive.Written) {
+				written.Events, written.Requests = written.Events+n.Events, written.Requests+n.Requests
+			}
 			drain(t, a)
 			if written.Events != len(c.events) || written.Requests != len(c.requests) {
 				t.Fatalf("wrote %+v, want %d events and %d requests", written, len(c.events), len(c.requests))

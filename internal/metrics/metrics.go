@@ -42,12 +42,12 @@ type Metrics struct {
 	ArchivedEvents   prometheus.Counter
 	ArchivedRequests prometheus.Counter
 	ArchivedUntil    prometheus.Gauge
-	Attempts       *prometheus.CounterVec // action attempts by destination and outcome
-	ActionLatency  prometheus.Histogram   // seconds from the event's receipt to its run's first action request
-	RunQueue       prometheus.Gauge       // runs queued and not yet acknowledged (waiting ones included)
-	RunsByStatus   *prometheus.GaugeVec   // runs now pending, running, waiting, or failed (the dead letter)
-	OldestPending  prometheus.Gauge       // age in seconds of the oldest run not started yet
-	Nodes          prometheus.Gauge       // nodes sharing the queues (1 on the embedded engines)
+	Attempts         *prometheus.CounterVec // action attempts by destination and outcome
+	ActionLatency    prometheus.Histogram   // seconds from the event's receipt to its run's first action request
+	RunQueue         prometheus.Gauge       // runs queued and not yet acknowledged (waiting ones included)
+	RunsByStatus     *prometheus.GaugeVec   // runs now pending, running, waiting, or failed (the dead letter)
+	OldestPending    prometheus.Gauge       // age in seconds of the oldest run not started yet
+	Nodes            prometheus.Gauge       // nodes sharing the queues (1 on the embedded engines)
 
 	// The processor's backlog on the event log and the bound that makes
 	// the edge refuse new requests (backpressure).
