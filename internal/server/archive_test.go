@@ -140,3 +140,91 @@ func TestBackfillFromArchive(t *testing.T) {
 	})
 	wantStatus(t, noArchive.do(t, "POST", path, "application/json", `{"since":"`+since+`","from_archive":true}`), 400)
 }
+
+// With archive.requests, the captured requests are archived beside their
+// events, and a replay reads them back: from_archive replays the requests
+// of archived events on a node whose store has none of them (here a
+// second node with an empty store, the source's event_type fixed), each
+// new event linked to its archived original; and a replay of stored
+// events whose captures retention removed finds them in the archive.
+func TestReplayFromArchive(t *testing.T) {
+	dir := t.TempDir()
+	arch := &config.Archive{To: "file://" + dir, Format: "parquet", Every: "1s", Grace: "0s", Requests: true}
+	pay := func(eventType string) func(c *config.Config) {
+		return func(c *config.Config) {
+			c.Archive = arch
+			c.Sources = append(c.Sources, config.Source{ID: "pay", Kind: cdp.SourceWebhook,
+				Verify: &cdp.WebhookVerify{Scheme: "standard_webhooks", Secret: replaySecret}, EventType: eventType})
+		}
+	}
+	first := newStack(t, pay("body.type"))
+	since := time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)
+	for i, kind := range []string{"paid", "refunded", "paid"} {
+		wantStatus(t, first.postStandard(t, "pay", fmt.Sprintf("msg_%d", i), fmt.Sprintf(`{"type":"invoice","kind":%q,"n":%d}`, kind, i)), 200)
+	}
+	originals := first.events(t, "source=pay", 3)
+	sink, _ := archive.Open("file://"+dir, nil)
+	testenv.Await(t, "the requests archived", 15*time.Second, func() (bool, string) {
+		keys, _ := sink.List(t.Context(), "requests/source=pay/")
+		n := 0
+		for _, k := range keys {
+			f, _ := os.Open(dir + "/" + k)
+			st, _ := f.Stat()
+			_ = archive.ReadRequestFile(archive.Parquet, f, st.Size(), func(r archive.RequestRow) error {
+				if strings.Contains(r.Header, "Webhook-Signature") || strings.Contains(r.Header, "webhook-signature") {
+					n++
+				}
+				return nil
+			})
+			f.Close()
+		}
+		return n == 3, fmt.Sprintf("%d of 3 signed requests in %v", n, keys)
+	})
+
+	second := newStack(t, pay("'invoice.' + body.kind"))
+	if dry := second.replay(t, `{"source":"pay","since":"`+since+`","dry_run":true}`); dry.Selected != 0 {
+		t.Fatalf("the empty store selected %+v", dry)
+	}
+	dry := second.replay(t, `{"source":"pay","since":"`+since+`","dry_run":true,"from_archive":true}`)
+	if dry.Selected != 3 || dry.Requests != 3 || len(dry.Missing) != 0 || dry.Replayed != 0 {
+		t.Fatalf("dry run from the archive: %+v", dry)
+	}
+	sum := second.replay(t, `{"source":"pay","since":"`+since+`","from_archive":true,"limit":2}`)
+	total := sum.Replayed
+	for sum.NextCursor != "" {
+		sum = second.replay(t, `{"source":"pay","since":"`+since+`","from_archive":true,"limit":2,"cursor":"`+sum.NextCursor+`"}`)
+		total += sum.Replayed
+	}
+	if total != 3 {
+		t.Fatalf("replayed %d requests from the archive, want 3", total)
+	}
+	replayed := second.events(t, "source=pay", 3)
+	types := map[string]int{}
+	for _, e := range replayed {
+		types[e["type"].(string)]++
+		if !slices.ContainsFunc(originals, func(o map[string]any) bool { return o["id"] == e["replay_of"] }) {
+			t.Fatalf("%v replays %v, not an archived original", e["id"], e["replay_of"])
+		}
+	}
+	if types["invoice.paid"] != 2 || types["invoice.refunded"] != 1 {
+		t.Fatalf("replayed types %v", types)
+	}
+
+	// On the first node the captures are gone (as retention does): a
+	// replay of its stored events reads them from the archive.
+	if err := first.store.Update(t.Context(), func(tx cdp.Tx) error {
+		_, err := tx.DeleteRawRequestsBefore(t.Context(), time.Now().Add(time.Hour), 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.store.FindRawRequest(t.Context(), originals[0]["request_id"].(string)); cdp.ErrorCode(err) != cdp.ENOTFOUND {
+		t.Fatalf("the capture is still in the store: %v", err)
+	}
+	again := first.replay(t, `{"source":"pay","since":"`+since+`"}`)
+	if again.Replayed != 3 || len(again.Missing) != 0 {
+		t.Fatalf("replay of stored events whose captures are archived: %+v", again)
+	}
+	noArchive := newStack(t, func(c *config.Config) {})
+	wantStatus(t, noArchive.do(t, "POST", "/admin/v1/replays", "application/json", `{"source":"web","from_archive":true}`), 400)
+}

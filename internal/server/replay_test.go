@@ -31,6 +31,7 @@ func (s *stack) postStandard(t *testing.T, source, id, body string) reply {
 type replaySummary struct {
 	Selected, Requests, Replayed, Events int
 	Missing, Failed                      []struct{ EventID, Reason string }
+	NextCursor                           string `json:"next_cursor"`
 }
 
 func (s *stack) replay(t *testing.T, body string) replaySummary {
