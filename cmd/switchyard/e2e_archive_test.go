@@ -23,7 +23,7 @@ func archived(t *testing.T, dir string, f archive.Format) map[string]int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := sink.List(t.Context(), "")
+	keys, err := sink.List(t.Context(), "source=")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +38,29 @@ func archived(t *testing.T, dir string, f archive.Format) map[string]int {
 			t.Fatal(err)
 		}
 		file.Close()
+	}
+	return out
+}
+
+// archivedRequests counts the captured requests in the archive under
+// dir, by id.
+func archivedRequests(t *testing.T, dir string, f archive.Format) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	err := filepath.WalkDir(filepath.Join(dir, "requests"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return err
+		}
+		file, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		st, _ := file.Stat()
+		return archive.ReadRequestFile(f, file, st.Size(), func(r archive.RequestRow) error { out[r.ID]++; return nil })
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -114,14 +137,14 @@ func TestExport(t *testing.T) {
 }
 
 // Killed (-9) while it archives, the server resumes the archive where
-// the store says it stood: every stored event ends in the archive exactly
-// once.
+// the store says it stood: every stored event, and every captured request
+// (archive.requests), ends in the archive exactly once.
 func TestKillNineWhileArchiving(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "archive")
 	cfg := filepath.Join(dir, "switchyard.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("log: { level: warn }\nsources: [ { id: web, kind: track } ]\n"+
-		"archive: { to: %q, format: ndjson, every: 1s, grace: 0s }\n", "file://"+out)), 0o600)
+		"archive: { to: %q, format: ndjson, every: 1s, grace: 0s, requests: true }\n", "file://"+out)), 0o600)
 	data := filepath.Join(dir, "data")
 	p := start(t, data, "--config", cfg)
 	for i := range 6 {
@@ -147,6 +170,13 @@ func TestKillNineWhileArchiving(t *testing.T) {
 				t.Fatalf("event %s archived but not stored", id)
 			}
 		}
-		return len(stored) >= 900 && len(got) == len(stored), fmt.Sprintf("%d stored, %d archived", len(stored), len(got))
+		requests := archivedRequests(t, out, archive.NDJSON)
+		for id, n := range requests {
+			if n != 1 {
+				t.Fatalf("request %s archived %d times", id, n)
+			}
+		}
+		return len(stored) >= 900 && len(got) == len(stored) && len(requests) == 9,
+			fmt.Sprintf("%d stored, %d archived, %d of 9 requests", len(stored), len(got), len(requests))
 	})
 }
