@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,15 +103,31 @@ func TestArchiveRequests(t *testing.T) {
 	now := time.Date(2026, 12, 7, 15, 30, 0, 0, time.UTC)
 	for _, f := range []archive.Format{archive.Parquet, archive.NDJSON} {
 		t.Run(string(f), func(t *testing.T) {
-			c := storeWithRequests(t, 9000, now) // two pages an hour
-			sink, _ := archive.Open("file://"+t.TempDir(), nil)
+			n := 9000 // two pages an hour
+			if v := os.Getenv("SWITCHYARD_TEST_ARCHIVE_REQUESTS"); v != "" {
+				n, _ = strconv.Atoi(v)
+			}
+			c := storeWithRequests(t, n, now)
+			dir := t.TempDir()
+			sink, _ := archive.Open("file://"+dir, nil)
 			a := archiver(c.store, sink, f, "n1", now)
 			a.Requests = true
 			var written archive.Written
 			a.Written = func(_, _ time.Time, n archive.Written) {
 				written.Events, written.Requests = written.Events+n.Events, written.Requests+n.Requests
 			}
+			began := time.Now()
 			drain(t, a)
+			took := time.Since(began)
+			var size int64
+			filepath.WalkDir(filepath.Join(dir, "requests"), func(_ string, d os.DirEntry, err error) error {
+				if info, ierr := d.Info(); err == nil && ierr == nil && !d.IsDir() {
+					size += info.Size()
+				}
+				return nil
+			})
+			t.Logf("%d requests (%d events) archived in %v: %.0f requests/s, %.1f bytes/request on disk",
+				written.Requests, written.Events, took.Round(time.Millisecond), float64(written.Requests)/took.Seconds(), float64(size)/float64(written.Requests))
 			if written.Events != len(c.events) || written.Requests != len(c.requests) {
 				t.Fatalf("wrote %+v, want %d events and %d requests", written, len(c.events), len(c.requests))
 			}
@@ -177,7 +194,7 @@ func TestArchiveRequests(t *testing.T) {
 				}
 			}
 			// The events reader does not take request files for events.
-			page, _, err := r.Events(t.Context(), time.Unix(0, 0), now, "", "", 100_000)
+			page, _, err := r.Events(t.Context(), time.Unix(0, 0), now, "", "", len(c.events)+1)
 			if err != nil || len(page) != len(c.events) {
 				t.Fatalf("the reader read %d events, want %d: %v", len(page), len(c.events), err)
 			}
