@@ -13,10 +13,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/redact"
 )
 
 // maxBody caps management request bodies.
@@ -272,8 +274,21 @@ type sourceList struct {
 // ListSources serves GET /admin/v1/sources.
 func ListSources(sources *ingest.Sources) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteJSON(w, http.StatusOK, sourceList{Sources: sources.List()})
+		list := sources.List()
+		for i, src := range list {
+			list[i] = shown(r, src)
+		}
+		httpx.WriteJSON(w, http.StatusOK, sourceList{Sources: list})
 	})
+}
+
+// shown is src as the requester may see it: with its credentials for an
+// admin, masked for the roles below.
+func shown(r *http.Request, src *cdp.Source) *cdp.Source {
+	if auth.PrincipalFrom(r.Context()).Can(auth.Admin) {
+		return src
+	}
+	return src.Masked(redact.Mask)
 }
 
 // GetSource serves GET /admin/v1/sources/{id}.
@@ -284,7 +299,7 @@ func GetSource(log *slog.Logger, sources *ingest.Sources) http.Handler {
 			httpx.Error(w, r, log, cdp.Errorf(cdp.ENOTFOUND, "source %s not found", r.PathValue("id")))
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, src)
+		httpx.WriteJSON(w, http.StatusOK, shown(r, src))
 	})
 }
 

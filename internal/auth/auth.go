@@ -45,10 +45,11 @@ type Sessions interface {
 }
 
 // Access decides who may use the management API and the console: with no
-// tokens, loopback clients only; with tokens, a bearer token or a console
-// session opened with one that is still configured.
+// tokens, loopback clients only (as admins); with tokens, a bearer token
+// or a console session opened with one that is still configured, with the
+// token's role.
 type Access struct {
-	Tokens   []string
+	Tokens   []Token
 	Sessions Sessions
 	now      func() time.Time
 }
@@ -67,13 +68,18 @@ func (a *Access) clock() time.Time {
 	return time.Now()
 }
 
-// Wrap admits what Check admits, answering the rest in the management
-// API's dialect.
-func (a *Access) Wrap(log *slog.Logger, h http.Handler) http.Handler {
+// Wrap admits what Check admits with at least role need, answering the
+// rest in the management API's dialect; h sees the principal in its
+// request's context (PrincipalFrom).
+func (a *Access) Wrap(log *slog.Logger, need Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch err := a.Check(r); {
+		p, err := a.Check(r)
+		if err == nil {
+			err = Require(p, need)
+		}
+		switch {
 		case err == nil:
-			h.ServeHTTP(w, r)
+			h.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 		case cdp.ErrorCode(err) == cdp.EUNAUTHORIZED:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
 			httpx.Error(w, r, log, err)
@@ -83,80 +89,96 @@ func (a *Access) Wrap(log *slog.Logger, h http.Handler) http.Handler {
 	})
 }
 
-// Check reports whether r may use the management API and the console:
-// nil, EFORBIDDEN (not loopback while no tokens are configured),
-// EUNAUTHORIZED (no valid token or session) or EUNAVAILABLE (the
-// sessions cannot be read).
-func (a *Access) Check(r *http.Request) error {
+// Require answers EFORBIDDEN, naming the role needed and the one held,
+// unless p has role need.
+func Require(p Principal, need Role) error {
+	if p.Can(need) {
+		return nil
+	}
+	return cdp.Errorf(cdp.EFORBIDDEN, "this needs the %s role; the token %q is a %s", need, p.Name, p.Role)
+}
+
+// Check reports who r acts as: EFORBIDDEN (not loopback while no tokens
+// are configured), EUNAUTHORIZED (no valid token or session) or
+// EUNAVAILABLE (the sessions cannot be read) if nobody.
+func (a *Access) Check(r *http.Request) (Principal, error) {
 	if len(a.Tokens) == 0 {
 		if !httpx.ClientIP(r).IsLoopback() {
-			return cdp.Errorf(cdp.EFORBIDDEN, "the management API serves only loopback clients until admin.tokens is configured")
+			return Principal{}, cdp.Errorf(cdp.EFORBIDDEN, "the management API serves only loopback clients until admin.tokens is configured")
 		}
-		return nil
+		return Principal{Name: loopback, Role: Admin}, nil
 	}
-	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && a.token(got) {
-		return nil
+	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if tok, ok := a.token(got); ok {
+			return Principal{Name: tok.Name, Role: tok.Role}, nil
+		}
 	}
 	if c, err := r.Cookie(CookieName); err == nil && a.Sessions != nil {
-		ok, err := a.signedIn(r.Context(), c.Value)
+		tok, ok, err := a.signedIn(r.Context(), c.Value)
 		if err != nil {
-			return err
+			return Principal{}, err
 		}
 		if ok {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(CSRFHeader) == "" {
-				return cdp.Errorf(cdp.EFORBIDDEN, "a signed-in browser must send %s with a change", CSRFHeader)
+				return Principal{}, cdp.Errorf(cdp.EFORBIDDEN, "a signed-in browser must send %s with a change", CSRFHeader)
 			}
-			return nil
+			return Principal{Name: tok.Name, Role: tok.Role, Session: true}, nil
 		}
 	}
-	return cdp.Errorf(cdp.EUNAUTHORIZED, "a valid bearer token is required")
+	return Principal{}, cdp.Errorf(cdp.EUNAUTHORIZED, "a valid bearer token is required")
 }
 
-// token reports whether got is one of the tokens, in constant time.
-func (a *Access) token(got string) bool {
+// token returns the token whose secret is got, comparing with each in
+// constant time.
+func (a *Access) token(got string) (Token, bool) {
+	var found Token
 	ok := false
 	for _, tok := range a.Tokens {
-		ok = subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1 || ok
+		if subtle.ConstantTimeCompare([]byte(got), []byte(tok.Secret)) == 1 {
+			found, ok = tok, true
+		}
 	}
-	return ok
+	return found, ok
 }
 
-// signedIn reports whether id names a live session opened with a token
-// that is still configured (removing a token ends its sessions).
-func (a *Access) signedIn(ctx context.Context, id string) (bool, error) {
+// signedIn returns the token a live session id was opened with, if it is
+// still configured (removing a token ends its sessions; changing its role
+// changes theirs).
+func (a *Access) signedIn(ctx context.Context, id string) (Token, bool, error) {
 	raw, err := a.Sessions.Get(ctx, hash(id))
 	switch {
 	case cdp.ErrorCode(err) == cdp.ENOTFOUND:
-		return false, nil
+		return Token{}, false, nil
 	case err != nil:
-		return false, err
+		return Token{}, false, err
 	}
 	var s session
 	if json.Unmarshal(raw, &s) != nil || !a.clock().Before(s.Expires) {
-		return false, nil
+		return Token{}, false, nil
 	}
 	for _, tok := range a.Tokens {
-		if subtle.ConstantTimeCompare([]byte(s.Token), []byte(hash(tok))) == 1 {
-			return true, nil
+		if subtle.ConstantTimeCompare([]byte(s.Token), []byte(hash(tok.Secret))) == 1 {
+			return tok, true, nil
 		}
 	}
-	return false, nil
+	return Token{}, false, nil
 }
 
-// SignIn opens a console session for token, if it is one of the tokens,
-// and returns its id (the cookie's value).
-func (a *Access) SignIn(ctx context.Context, token string) (string, error) {
-	if !a.token(token) || a.Sessions == nil {
-		return "", cdp.Errorf(cdp.EUNAUTHORIZED, "that token is not one of admin.tokens")
+// SignIn opens a console session for secret, if it is one of the
+// tokens, and returns its id (the cookie's value) and who it acts as.
+func (a *Access) SignIn(ctx context.Context, secret string) (string, Principal, error) {
+	tok, ok := a.token(secret)
+	if !ok || a.Sessions == nil {
+		return "", Principal{}, cdp.Errorf(cdp.EUNAUTHORIZED, "that token is not one of admin.tokens")
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	id := base64.RawURLEncoding.EncodeToString(b)
-	value, _ := json.Marshal(session{Token: hash(token), Expires: a.clock().Add(SessionLifetime)})
+	value, _ := json.Marshal(session{Token: hash(secret), Expires: a.clock().Add(SessionLifetime)})
 	if err := a.Sessions.Put(ctx, hash(id), value); err != nil {
-		return "", err
+		return "", Principal{}, err
 	}
-	return id, nil
+	return id, Principal{Name: tok.Name, Role: tok.Role, Session: true}, nil
 }
 
 // SignOut ends the session r's cookie names, on every node.

@@ -23,19 +23,24 @@ func TestSessionLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	a := &Access{Tokens: []string{"old", "new"}, Sessions: kv, now: func() time.Time { return now }}
-	id, err := a.SignIn(t.Context(), "old")
+	a := &Access{Tokens: []Token{{Name: "old", Secret: "old", Role: Admin}, {Name: "new", Secret: "new", Role: Viewer}}, Sessions: kv,
+		now: func() time.Time { return now }}
+	id, p, err := a.SignIn(t.Context(), "old")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.SignIn(t.Context(), "wrong"); cdp.ErrorCode(err) != cdp.EUNAUTHORIZED {
+	if p.Actor() != "console:old" || p.Role != Admin {
+		t.Fatalf("signed in as %+v", p)
+	}
+	if _, _, err := a.SignIn(t.Context(), "wrong"); cdp.ErrorCode(err) != cdp.EUNAUTHORIZED {
 		t.Fatalf("a wrong token opened a session: %v", err)
 	}
 	check := func() error {
 		r := httptest.NewRequest("GET", "/admin/v1/runs", nil)
 		r.RemoteAddr = "203.0.113.9:1"
 		r.Header.Set("Cookie", CookieName+"="+id)
-		return a.Check(r)
+		_, err := a.Check(r)
+		return err
 	}
 	if err := check(); err != nil {
 		t.Fatalf("fresh session: %v", err)
@@ -52,7 +57,7 @@ func TestSessionLifetime(t *testing.T) {
 	if err := check(); err != nil {
 		t.Fatalf("session: %v", err)
 	}
-	a.Tokens = []string{"new"} // "old" rotated out
+	a.Tokens = a.Tokens[1:] // "old" rotated out
 	if err := check(); cdp.ErrorCode(err) != cdp.EUNAUTHORIZED {
 		t.Fatalf("session of a removed token: %v", err)
 	}

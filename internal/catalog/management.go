@@ -3,42 +3,42 @@ package catalog
 // managementOperations are the management API's routes.
 func managementOperations() []Operation {
 	return []Operation{
-		{Method: "GET", Path: "/admin/v1/events", Tag: TagManagement, Security: SecAdminBearer, Summary: "List events, newest first (source, type, profile_id, session_id, since, limit, cursor).", Reply: "EventList"},
-		{Method: "GET", Path: "/admin/v1/events/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One event, with raw: the request that carried it.", Reply: "Event"},
-		{Method: "GET", Path: "/admin/v1/export/events", Tag: TagManagement, Security: SecAdminBearer, Summary: "The events received in [from, to) (to: now), in id order, a page of up to limit (1000; at most 5000) after the id after: {events, next, total}, total on the first page (switchyard export reads the store through it).", Reply: "AnyObject"},
-		{Method: "GET", Path: "/admin/v1/profiles", Tag: TagManagement, Security: SecAdminBearer, Summary: "Find a profile by identifier=KIND:VALUE.", Reply: "Profile"},
-		{Method: "GET", Path: "/admin/v1/profiles/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One profile; a merged-away id resolves to the survivor.", Reply: "Profile"},
-		{Method: "GET", Path: "/admin/v1/profiles/{id}/events", Tag: TagManagement, Security: SecAdminBearer, Summary: "A profile's events.", Reply: "EventList"},
-		{Method: "DELETE", Path: "/admin/v1/profiles/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "GDPR erase: the profile, its identifiers, sessions, events and their raw requests.", Status: 204},
-		{Method: "GET", Path: "/admin/v1/sessions/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One session.", Reply: "AnyObject"},
-		{Method: "GET", Path: "/admin/v1/sources", Tag: TagManagement, Security: SecAdminBearer, Summary: "Every source.", Reply: "SourceList"},
-		{Method: "POST", Path: "/admin/v1/sources", Tag: TagManagement, Security: SecAdminBearer, Summary: "Create a source.", Body: "Source", Reply: "Source", Status: 201},
-		{Method: "GET", Path: "/admin/v1/sources/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One source, with its credentials.", Reply: "Source"},
-		{Method: "PUT", Path: "/admin/v1/sources/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "Replace a source created through the API.", Body: "Source", Reply: "Source"},
-		{Method: "DELETE", Path: "/admin/v1/sources/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "Delete a source created through the API.", Status: 204},
-		{Method: "GET", Path: "/admin/v1/workflows", Tag: TagManagement, Security: SecAdminBearer, Summary: "Every workflow: from the configuration file, from sources' forward_to, and created through the API.", Reply: "WorkflowList"},
-		{Method: "POST", Path: "/admin/v1/workflows", Tag: TagManagement, Security: SecAdminBearer, Summary: "Create a workflow (JSON or YAML); every expression is compiled and type-checked first.", Body: "Workflow", Reply: "Workflow", Status: 201},
-		{Method: "GET", Path: "/admin/v1/workflows/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "A workflow's current version, or ?version=N; the ETag is the version.", Reply: "Workflow"},
-		{Method: "PUT", Path: "/admin/v1/workflows/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "Save the next version of a workflow created through the API (If-Match: the version read, else 409). Running runs keep their version.", Body: "Workflow", Reply: "Workflow"},
-		{Method: "DELETE", Path: "/admin/v1/workflows/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "Delete a workflow created through the API (recorded as its last version; its runs finish).", Status: 204},
-		{Method: "GET", Path: "/admin/v1/workflows/{id}/versions", Tag: TagManagement, Security: SecAdminBearer, Summary: "Every version of a workflow, oldest first.", Reply: "WorkflowVersionList"},
-		{Method: "POST", Path: "/admin/v1/workflows/dry-run", Tag: TagManagement, Security: SecAdminBearer, Summary: "What a workflow (the body, saved or not) would do with a stored event (?event=ID): trigger match, each step's mapped inputs and the requests it would send, calling nothing.", Body: "Workflow", Reply: "AnyObject"},
-		{Method: "GET", Path: "/admin/v1/runs", Tag: TagManagement, Security: SecAdminBearer, Summary: "Workflow runs, newest first (workflow, status, event, since, until, limit, cursor).", Reply: "RunList"},
-		{Method: "GET", Path: "/admin/v1/runs/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One run: each step's inputs, attempts (requests and responses, credentials masked) and output.", Reply: "Run"},
-		{Method: "POST", Path: "/admin/v1/runs/{id}/retry", Tag: TagManagement, Security: SecAdminBearer, Summary: "Resume a failed run from its failed step, with a new round of attempts.", Reply: "Run", Status: 202},
-		{Method: "POST", Path: "/admin/v1/runs/retry", Tag: TagManagement, Security: SecAdminBearer, Summary: "Bulk retry of failed runs (workflow, since, until): reports how many match; retries them with confirm=true.", Reply: "AnyObject"},
-		{Method: "GET", Path: "/admin/v1/destinations", Tag: TagManagement, Security: SecAdminBearer, Summary: "Every destination: its settings (secrets masked), circuit breaker state, health on the answering node and the runs waiting on it.", Reply: "DestinationList"},
-		{Method: "GET", Path: "/admin/v1/destinations/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "One destination, as in the list.", Reply: "Destination"},
-		{Method: "POST", Path: "/admin/v1/destinations/{id}/pause", Tag: TagManagement, Security: SecAdminBearer, Summary: "Hold every attempt to the destination, on every node, until resumed: runs wait without spending attempts.", Reply: "Destination"},
-		{Method: "POST", Path: "/admin/v1/destinations/{id}/resume", Tag: TagManagement, Security: SecAdminBearer, Summary: "Close the destination's breaker (paused or open) and release the runs waiting on it, at its rate limit.", Reply: "Destination"},
-		{Method: "POST", Path: "/admin/v1/events/{id}/replay", Tag: TagManagement, Security: SecAdminBearer, Summary: "Replay the captured request that carried the event through its ingest route with the source's current configuration (no signature check: it was checked on arrival); the new events have replay_of. A second replay stores nothing new unless ?force=true; workflows that ran for the original do not run again unless ?rerun_workflows=true.", Reply: "ReplaySummary"},
-		{Method: "POST", Path: "/admin/v1/replays", Tag: TagManagement, Security: SecAdminBearer, Summary: "Replay the captured requests of a source's events (since, until, filter: CEL over event), stored or archived (from_archive), a page (limit, cursor) at a time; a request the store no longer keeps is read from the archive; dry_run counts the whole selection and what cannot be replayed.", Body: "ReplayRequest", Reply: "ReplaySummary"},
-		{Method: "POST", Path: "/admin/v1/workflows/{id}/backfills", Tag: TagManagement, Security: SecAdminBearer, Summary: "Run the workflow over stored events, or archived ones with from_archive (since, until, filter: CEL over event, limit, include_ran): dry_run answers {selected, sample}; otherwise 201 with the job, walked in the background at backfill_rate runs/s.", Body: "BackfillRequest", Reply: "Backfill", Status: 201},
-		{Method: "GET", Path: "/admin/v1/backfills", Tag: TagManagement, Security: SecAdminBearer, Summary: "Backfill jobs, newest first (status).", Reply: "BackfillList"},
-		{Method: "GET", Path: "/admin/v1/backfills/{id}", Tag: TagManagement, Security: SecAdminBearer, Summary: "A backfill job: status, selected, processed, runs_created, skipped, eta (seconds).", Reply: "Backfill"},
-		{Method: "POST", Path: "/admin/v1/backfills/{id}/cancel", Tag: TagManagement, Security: SecAdminBearer, Summary: "Stop a running backfill; the runs it made go on.", Reply: "Backfill"},
-		{Method: "GET", Path: "/admin/v1/alerts", Tag: TagManagement, Security: SecAdminBearer, Summary: "Alerts, newest first (state: firing or resolved, limit, cursor), each with the announcements sent to its channels.", Reply: "AlertList"},
-		{Method: "GET", Path: "/admin/v1/tail", Tag: TagManagement, Security: SecAdminBearer, Summary: "Live events as Server-Sent Events (source, type, filter: a CEL expression over event).", Stream: true},
+		{Method: "GET", Path: "/admin/v1/events", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "List events, newest first (source, type, profile_id, session_id, since, limit, cursor).", Reply: "EventList"},
+		{Method: "GET", Path: "/admin/v1/events/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "One event, with raw: the request that carried it.", Reply: "Event"},
+		{Method: "GET", Path: "/admin/v1/export/events", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "The events received in [from, to) (to: now), in id order, a page of up to limit (1000; at most 5000) after the id after: {events, next, total}, total on the first page (switchyard export reads the store through it).", Reply: "AnyObject"},
+		{Method: "GET", Path: "/admin/v1/profiles", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Find a profile by identifier=KIND:VALUE.", Reply: "Profile"},
+		{Method: "GET", Path: "/admin/v1/profiles/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "One profile; a merged-away id resolves to the survivor.", Reply: "Profile"},
+		{Method: "GET", Path: "/admin/v1/profiles/{id}/events", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "A profile's events.", Reply: "EventList"},
+		{Method: "DELETE", Path: "/admin/v1/profiles/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "admin", Summary: "GDPR erase: the profile, its identifiers, sessions, events and their raw requests.", Status: 204},
+		{Method: "GET", Path: "/admin/v1/sessions/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "One session.", Reply: "AnyObject"},
+		{Method: "GET", Path: "/admin/v1/sources", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Every source.", Reply: "SourceList"},
+		{Method: "POST", Path: "/admin/v1/sources", Tag: TagManagement, Security: SecAdminBearer, Role: "admin", Summary: "Create a source.", Body: "Source", Reply: "Source", Status: 201},
+		{Method: "GET", Path: "/admin/v1/sources/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "One source, with its credentials.", Reply: "Source"},
+		{Method: "PUT", Path: "/admin/v1/sources/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "admin", Summary: "Replace a source created through the API.", Body: "Source", Reply: "Source"},
+		{Method: "DELETE", Path: "/admin/v1/sources/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "admin", Summary: "Delete a source created through the API.", Status: 204},
+		{Method: "GET", Path: "/admin/v1/workflows", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Every workflow: from the configuration file, from sources' forward_to, and created through the API.", Reply: "WorkflowList"},
+		{Method: "POST", Path: "/admin/v1/workflows", Tag: TagManagement, Security: SecAdminBearer, Role: "admin", Summary: "Create a workflow (JSON or YAML); every expression is compiled and type-checked first.", Body: "Workflow", Reply: "Workflow", Status: 201},
+		{Method: "GET", Path: "/admin/v1/workflows/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "A workflow's current version, or ?version=N; the ETag is the version.", Reply: "Workflow"},
+		{Method: "PUT", Path: "/admin/v1/workflows/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "admin", Summary: "Save the next version of a workflow created through the API (If-Match: the version read, else 409). Running runs keep their version.", Body: "Workflow", Reply: "Workflow"},
+		{Method: "DELETE", Path: "/admin/v1/workflows/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "admin", Summary: "Delete a workflow created through the API (recorded as its last version; its runs finish).", Status: 204},
+		{Method: "GET", Path: "/admin/v1/workflows/{id}/versions", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Every version of a workflow, oldest first.", Reply: "WorkflowVersionList"},
+		{Method: "POST", Path: "/admin/v1/workflows/dry-run", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "What a workflow (the body, saved or not) would do with a stored event (?event=ID): trigger match, each step's mapped inputs and the requests it would send, calling nothing.", Body: "Workflow", Reply: "AnyObject"},
+		{Method: "GET", Path: "/admin/v1/runs", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Workflow runs, newest first (workflow, status, event, since, until, limit, cursor).", Reply: "RunList"},
+		{Method: "GET", Path: "/admin/v1/runs/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "One run: each step's inputs, attempts (requests and responses, credentials masked) and output.", Reply: "Run"},
+		{Method: "POST", Path: "/admin/v1/runs/{id}/retry", Tag: TagManagement, Security: SecAdminBearer, Role: "operator", Summary: "Resume a failed run from its failed step, with a new round of attempts.", Reply: "Run", Status: 202},
+		{Method: "POST", Path: "/admin/v1/runs/retry", Tag: TagManagement, Security: SecAdminBearer, Role: "operator", Summary: "Bulk retry of failed runs (workflow, since, until): reports how many match; retries them with confirm=true.", Reply: "AnyObject"},
+		{Method: "GET", Path: "/admin/v1/destinations", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Every destination: its settings (secrets masked), circuit breaker state, health on the answering node and the runs waiting on it.", Reply: "DestinationList"},
+		{Method: "GET", Path: "/admin/v1/destinations/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "One destination, as in the list.", Reply: "Destination"},
+		{Method: "POST", Path: "/admin/v1/destinations/{id}/pause", Tag: TagManagement, Security: SecAdminBearer, Role: "operator", Summary: "Hold every attempt to the destination, on every node, until resumed: runs wait without spending attempts.", Reply: "Destination"},
+		{Method: "POST", Path: "/admin/v1/destinations/{id}/resume", Tag: TagManagement, Security: SecAdminBearer, Role: "operator", Summary: "Close the destination's breaker (paused or open) and release the runs waiting on it, at its rate limit.", Reply: "Destination"},
+		{Method: "POST", Path: "/admin/v1/events/{id}/replay", Tag: TagManagement, Security: SecAdminBearer, Role: "operator", Summary: "Replay the captured request that carried the event through its ingest route with the source's current configuration (no signature check: it was checked on arrival); the new events have replay_of. A second replay stores nothing new unless ?force=true; workflows that ran for the original do not run again unless ?rerun_workflows=true.", Reply: "ReplaySummary"},
+		{Method: "POST", Path: "/admin/v1/replays", Tag: TagManagement, Security: SecAdminBearer, Role: "operator", Summary: "Replay the captured requests of a source's events (since, until, filter: CEL over event), stored or archived (from_archive), a page (limit, cursor) at a time; a request the store no longer keeps is read from the archive; dry_run counts the whole selection and what cannot be replayed.", Body: "ReplayRequest", Reply: "ReplaySummary"},
+		{Method: "POST", Path: "/admin/v1/workflows/{id}/backfills", Tag: TagManagement, Security: SecAdminBearer, Role: "operator", Summary: "Run the workflow over stored events, or archived ones with from_archive (since, until, filter: CEL over event, limit, include_ran): dry_run answers {selected, sample}; otherwise 201 with the job, walked in the background at backfill_rate runs/s.", Body: "BackfillRequest", Reply: "Backfill", Status: 201},
+		{Method: "GET", Path: "/admin/v1/backfills", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Backfill jobs, newest first (status).", Reply: "BackfillList"},
+		{Method: "GET", Path: "/admin/v1/backfills/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "A backfill job: status, selected, processed, runs_created, skipped, eta (seconds).", Reply: "Backfill"},
+		{Method: "POST", Path: "/admin/v1/backfills/{id}/cancel", Tag: TagManagement, Security: SecAdminBearer, Role: "operator", Summary: "Stop a running backfill; the runs it made go on.", Reply: "Backfill"},
+		{Method: "GET", Path: "/admin/v1/alerts", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Alerts, newest first (state: firing or resolved, limit, cursor), each with the announcements sent to its channels.", Reply: "AlertList"},
+		{Method: "GET", Path: "/admin/v1/tail", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Live events as Server-Sent Events (source, type, filter: a CEL expression over event).", Stream: true},
 	}
 }
 
@@ -107,4 +107,14 @@ func managementSchemas() map[string]Schema {
 		"BackfillList":    obj([]string{"backfills"}, map[string]Schema{"backfills": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Backfill"}}, "next_cursor": str}),
 		"DestinationList": obj([]string{"destinations"}, map[string]Schema{"destinations": {Type: "array", Items: &Schema{Ref: "#/components/schemas/Destination"}}}),
 	}
+}
+
+// Roles are the role each management operation needs, by "METHOD path"
+// (the pattern it is routed under).
+func Roles() map[string]string {
+	out := map[string]string{}
+	for _, op := range managementOperations() {
+		out[op.Method+" "+op.Path] = op.Role
+	}
+	return out
 }

@@ -23,6 +23,9 @@ type Operation struct {
 	Status int
 	// Stream marks a text/event-stream response.
 	Stream bool
+	// Role is the least admin-token role a management operation needs:
+	// viewer, operator or admin.
+	Role string
 }
 
 // Tags of the operations, one per API.

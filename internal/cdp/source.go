@@ -106,6 +106,25 @@ func (s *Source) Secrets() []string {
 	return out
 }
 
+// Masked is a copy of s with its credentials replaced by mask (those it
+// has): what a reader who may not see secrets is shown.
+func (s *Source) Masked(mask string) *Source {
+	c := *s
+	for _, f := range []*string{&c.APIKey, &c.WriteKey, &c.SigningKey} {
+		if *f != "" {
+			*f = mask
+		}
+	}
+	if s.Verify != nil {
+		v := *s.Verify
+		if v.Secret != "" {
+			v.Secret = mask
+		}
+		c.Verify = &v
+	}
+	return &c
+}
+
 var sourceIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
 // ValidSourceID reports whether id can name a source: 1–128 letters, digits,

@@ -112,9 +112,9 @@ type Admin struct {
 	// Listen, when set, serves /admin/v1 and the console on their own
 	// listener instead of the ingest one.
 	Listen string `yaml:"listen"`
-	// Tokens are accepted as "Authorization: Bearer <token>". With none,
-	// only loopback clients are served.
-	Tokens []string `yaml:"tokens"`
+	// Tokens are accepted as "Authorization: Bearer <token>", each with a
+	// role. With none, only loopback clients are served.
+	Tokens []AdminToken `yaml:"tokens"`
 	// AllowedHosts are the host names the management API and console
 	// answer to besides IP addresses and localhost (a defence against DNS
 	// rebinding): "switchyard.example.com", "*.example.com", or "*".
@@ -472,11 +472,7 @@ func (c *Config) checkProcess(add func(path, format string, args ...any)) {
 			add(fmt.Sprintf("admin.allowed_hosts[%d]", i), "must be a host name such as switchyard.example.com, *.example.com or *, without scheme, port or path, not %q", h)
 		}
 	}
-	for i, tok := range c.Admin.Tokens {
-		if strings.TrimSpace(tok) == "" {
-			add(fmt.Sprintf("admin.tokens[%d]", i), "is empty")
-		}
-	}
+	c.checkAdminTokens(add)
 }
 
 // checkNATS checks the settings of an external NATS.

@@ -174,6 +174,9 @@ type view struct {
 	Data  any
 	// SignedIn is true when a cookie (not loopback) let the viewer in.
 	SignedIn bool
+	// Role is the viewer's: the page hides the controls of the roles
+	// above it (data-needs), which the management API would refuse.
+	Role string
 }
 
 // page wraps a page's handler: access as for the management API (a
@@ -199,7 +202,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	_, cookie := r.Cookie(auth.CookieName)
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, view{Title: title, Path: r.URL.Path, Nav: nav, Data: data, SignedIn: cookie == nil}); err != nil {
+	if err := t.Execute(&buf, view{Title: title, Path: r.URL.Path, Nav: nav, Data: data, SignedIn: cookie == nil,
+		Role: auth.PrincipalFrom(r.Context()).Role.String()}); err != nil {
 		c.d.Log.Error("render console page", "page", name, "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
@@ -237,9 +241,10 @@ func (c *Console) NotFound() http.Handler {
 // token is sent to the sign-in page.
 func (c *Console) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch err := c.d.Access.Check(r); {
+		p, err := c.d.Access.Check(r)
+		switch {
 		case err == nil:
-			h.ServeHTTP(w, r)
+			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 		case cdp.ErrorCode(err) == cdp.EUNAUTHORIZED:
 			http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		case cdp.ErrorCode(err) == cdp.EFORBIDDEN:

@@ -42,7 +42,7 @@ func (c *Console) SignIn() http.Handler {
 				Problem: "Too many sign-in attempts from your address: wait a minute and try again."})
 			return
 		}
-		id, err := c.d.Access.SignIn(r.Context(), token)
+		id, _, err := c.d.Access.SignIn(r.Context(), token)
 		switch {
 		case err == nil:
 			http.SetCookie(w, &http.Cookie{Name: auth.CookieName, Value: id, Path: "/", HttpOnly: true,

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/redact"
 )
 
 type sourceList struct {
@@ -56,7 +58,11 @@ func (c *Console) Source() http.Handler {
 		if !ok {
 			return nil, cdp.Errorf(cdp.ENOTFOUND, "source %s not found", id)
 		}
-		p := &sourcePage{Source: src, Editable: src.Origin != cdp.OriginConfig}
+		admin := auth.PrincipalFrom(r.Context()).Can(auth.Admin)
+		if !admin { // its credentials are an admin's to see
+			src = src.Masked(redact.Mask)
+		}
+		p := &sourcePage{Source: src, Editable: src.Origin != cdp.OriginConfig && admin}
 		p.Secrets, p.Setup = setup(src, c.baseURL(r))
 		if p.Editable {
 			b, _ := json.MarshalIndent(editable(src), "", "  ")

@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
@@ -96,7 +97,7 @@ func (c *Console) Workflow() http.Handler {
 		if !ok {
 			return nil, cdp.Errorf(cdp.ENOTFOUND, "workflow %s not found", id)
 		}
-		p.Workflow, p.Editable = wf, wf.Origin == workflow.OriginAPI
+		p.Workflow, p.Editable = wf, wf.Origin == workflow.OriginAPI && auth.PrincipalFrom(r.Context()).Can(auth.Admin)
 		p.Waiting = c.waitingAt(r.Context(), wf.ID)
 		if pick := c.newestSelected(r.Context(), wf); pick != nil {
 			p.Pick = pick.ID

@@ -21,7 +21,7 @@ import (
 func TestAdminAuth(t *testing.T) {
 	t.Parallel()
 	t.Run("Tokens", func(t *testing.T) {
-		s := newStack(t, func(c *config.Config) { c.Admin.Tokens = []string{"t0k"} })
+		s := newStack(t, func(c *config.Config) { c.Admin.Tokens = config.Tokens("t0k") })
 		wantStatus(t, s.do(t, "GET", "/admin/v1/events", "", ""), 401)
 		r := s.do(t, "GET", "/admin/v1/events", "", "", "Authorization", "Bearer wrong")
 		wantStatus(t, r, 401)
@@ -33,7 +33,7 @@ func TestAdminAuth(t *testing.T) {
 		wantStatus(t, s.do(t, "GET", "/healthz", "", ""), 200)
 	})
 	t.Run("LoopbackOnlyWithoutTokens", func(t *testing.T) {
-		h := (&auth.Access{}).Wrap(nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+		h := (&auth.Access{}).Wrap(nil, auth.Admin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 		for addr, want := range map[string]int{"127.0.0.1:5000": 204, "[::1]:5000": 204, "10.1.2.3:5000": 403, "203.0.113.9:1": 403} {
 			req := httptest.NewRequest("GET", "/admin/v1/events", nil)
 			req.RemoteAddr = addr

@@ -93,7 +93,7 @@ func TestConsolePages(t *testing.T) {
 // change through the API with the cookie also needs the console's header.
 func TestConsoleSignIn(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, func(c *config.Config) { c.Admin.Tokens = []string{"s3cret"} })
+	s := newStack(t, func(c *config.Config) { c.Admin.Tokens = config.Tokens("s3cret") })
 	code, h, _ := s.page(t, "GET", "/console/events?type=x", nil)
 	if code != http.StatusSeeOther || h.Get("Location") != "/console/signin?next=%2Fconsole%2Fevents%3Ftype%3Dx" {
 		t.Fatalf("unsigned: %d %v", code, h)

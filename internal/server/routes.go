@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/pprof"
 
@@ -130,7 +131,7 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 	// Hosts and sites the management API answers to.
 	metrics := handleMetrics(d)
 	if len(d.Config.Admin.Tokens) > 0 {
-		metrics = d.access().Wrap(d.Log, metrics)
+		metrics = d.access().Wrap(d.Log, auth.Viewer, metrics)
 	}
 	mux.Handle("GET /metrics", admin.NewGuard(d.Log, d.Config.Admin.AllowedHosts).API(metrics))
 	mux.Handle("GET /asyncapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.AsyncAPI(d.Version, host) }))
@@ -141,8 +142,15 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	log, store := d.Log, d.Store
 	guard, access := admin.NewGuard(log, d.Config.Admin.AllowedHosts), d.access()
+	roles := catalog.Roles()
+	// Each route needs the role the catalogue (and docs/api.md) gives it;
+	// the Go runtime's profiles, admin.
 	handle := func(pattern string, h http.Handler) {
-		mux.Handle(pattern, guard.API(access.Wrap(log, h)))
+		role, err := auth.ParseRole(roles[pattern])
+		if err != nil {
+			panic(fmt.Sprintf("route %s: %v", pattern, err))
+		}
+		mux.Handle(pattern, guard.API(access.Wrap(log, role, h)))
 	}
 	handle("GET /admin/v1/events", admin.ListEvents(log, store))
 	handle("GET /admin/v1/events/{id}", admin.GetEvent(log, store))

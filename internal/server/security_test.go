@@ -88,7 +88,7 @@ func TestBrowserAttacksOnManagementAPI(t *testing.T) {
 // says of its origin: only a page that holds the token can send it.
 func TestCrossSiteReadWithToken(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, func(c *config.Config) { c.Admin.Tokens = []string{"s3cret"} })
+	s := newStack(t, func(c *config.Config) { c.Admin.Tokens = config.Tokens("s3cret") })
 	wantStatus(t, s.do(t, "GET", "/admin/v1/sources", "", "", "Sec-Fetch-Site", "cross-site"), 403)
 	wantStatus(t, s.do(t, "GET", "/admin/v1/sources", "", "", "Sec-Fetch-Site", "cross-site", "Authorization", "Bearer s3cret"), 200)
 	wantStatus(t, s.do(t, "GET", "/metrics", "", "", "Authorization", "Bearer s3cret"), 200)
@@ -142,7 +142,7 @@ func TestTailFilterBounded(t *testing.T) {
 // sign-in attempts are limited per client address.
 func TestConsoleSessions(t *testing.T) {
 	s := newStack(t, func(c *config.Config) {
-		c.Admin.Tokens = []string{"s3cret"}
+		c.Admin.Tokens = config.Tokens("s3cret")
 		c.TrustedProxies = []string{"127.0.0.1"}
 	})
 	signIn := func(headers ...string) (string, http.Header) {

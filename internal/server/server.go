@@ -56,7 +56,7 @@ type Deps struct {
 // access is who may use the management API, the console and, with tokens,
 // the metrics.
 func (d Deps) access() *auth.Access {
-	return &auth.Access{Tokens: d.Config.Admin.Tokens, Sessions: d.Sessions}
+	return &auth.Access{Tokens: d.Config.Admin.AccessTokens(), Sessions: d.Sessions}
 }
 
 // New returns the main listener's handler: ingest, operations and, unless
