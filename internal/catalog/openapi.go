@@ -48,6 +48,11 @@ func operation(op Operation) m {
 		"responses": m{"default": ref{"$ref": "#/components/responses/Error"}}}
 	if op.Security != "" {
 		out["security"] = []m{{op.Security: []string{}}}
+		if op.Role != "" {
+			// The least admin-token role the route needs (an extension:
+			// OpenAPI has no notion of roles for bearer tokens).
+			out["x-switchyard-role"] = op.Role
+		}
 	} else {
 		out["security"] = []m{}
 	}

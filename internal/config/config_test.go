@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/switchyardhq/switchyard/internal/auth"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -16,7 +18,7 @@ func TestParse(t *testing.T) {
 listen: ":9000"
 data_dir: /var/lib/sy
 admin:
-  tokens: ["${TOKEN}"]
+  tokens: ["${TOKEN}", {name: dashboards, token: v-1, role: viewer}]
 sources:
   - id: web
     kind: track
@@ -31,8 +33,9 @@ sources:
 		if err := cfg.Validate(actions); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := cfg.Admin.Tokens, []string{"s3cr: et"}; !cmp.Equal(got, want) {
-			t.Fatalf("Tokens=%q, want %q", got, want)
+		if got, want := cfg.Admin.AccessTokens(), []auth.Token{{Name: "tokens[0]", Secret: "s3cr: et", Role: auth.Admin},
+			{Name: "dashboards", Secret: "v-1", Role: auth.Viewer}}; !cmp.Equal(got, want) {
+			t.Fatalf("Tokens=%+v, want %+v", got, want)
 		}
 		if got, want := cfg.Listen, ":9000"; got != want {
 			t.Fatalf("Listen=%q, want %q", got, want)
@@ -88,7 +91,7 @@ memory_limit_bytes: 1000
 backpressure: {max_delay: 10ms, max_bytes: 1024}
 log: {level: loud, format: xml}
 admin:
-  tokens: ["${MISSING_TOKEN}"]
+  tokens: ["${MISSING_TOKEN}", {name: a, token: t1, role: root}, {name: a, token: t1}]
 sources:
   - id: "@internal"
     kind: track
@@ -112,6 +115,8 @@ sources:
 		"backpressure.max_bytes: must be at least 16777216 (16 MiB), not 1024",
 		`event_retention: must be a duration of at least a day such as 2160h (90 days), or empty to keep events, not "12h"`,
 		"admin.tokens[0]: uses environment variable MISSING_TOKEN, which is not set",
+		`admin.tokens[1].role: role must be viewer, operator or admin, not "root"`,
+		`admin.tokens[2]: repeats another token`, `admin.tokens[2].name: "a" names another token too`,
 		"sources[0].id:", `sources[1].kind: unknown source kind "carrier-pigeon"`,
 		`sources[2].id: duplicates sources[1].id "web"`,
 	} {
