@@ -338,3 +338,17 @@ func CheckURL(v string) string {
 	}
 	return ""
 }
+
+// SecretSettings are the names of the settings some destination kind
+// keeps secret.
+func (r *Registry) SecretSettings() []string {
+	var out []string
+	for _, k := range r.DestinationKinds() {
+		for _, s := range k.Settings {
+			if s.Secret && !slices.Contains(out, s.Name) {
+				out = append(out, s.Name)
+			}
+		}
+	}
+	return out
+}

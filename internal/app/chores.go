@@ -49,6 +49,10 @@ func (a *App) startChores(ctx context.Context) {
 		periodic.Run(ctx, time.Hour, maintain)
 	})
 	a.work.Go(func() {
+		keep := a.Config.Admin.AuditRetentionDuration()
+		periodic.Run(ctx, time.Hour, func(ctx context.Context) { a.purgeAudit(ctx, time.Now().Add(-keep)) })
+	})
+	a.work.Go(func() {
 		periodic.Run(ctx, time.Hour, func(ctx context.Context) {
 			// The console shows the last hour; a week of counts is kept.
 			err := a.Store.Update(ctx, func(tx cdp.Tx) error { return tx.DeleteEventCountsBefore(ctx, time.Now().Add(-7*24*time.Hour)) })
@@ -133,6 +137,23 @@ func (a *App) purgeRawRequests(ctx context.Context, retention time.Duration) {
 			return
 		}
 		if n < 2000 {
+			return
+		}
+	}
+}
+
+// purgeAudit deletes the audit entries older than before, a batch at a
+// time.
+func (a *App) purgeAudit(ctx context.Context, before time.Time) {
+	for ctx.Err() == nil {
+		n, err := a.Store.DeleteAuditBefore(ctx, before, 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.Log.Warn("purge the audit trail", "err", err)
+			}
+			return
+		}
+		if n < 1000 {
 			return
 		}
 	}

@@ -113,19 +113,29 @@ func (a *Access) Check(r *http.Request) (Principal, error) {
 			return Principal{Name: tok.Name, Role: tok.Role}, nil
 		}
 	}
-	if c, err := r.Cookie(CookieName); err == nil && a.Sessions != nil {
-		tok, ok, err := a.signedIn(r.Context(), c.Value)
-		if err != nil {
-			return Principal{}, err
-		}
-		if ok {
-			if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(CSRFHeader) == "" {
-				return Principal{}, cdp.Errorf(cdp.EFORBIDDEN, "a signed-in browser must send %s with a change", CSRFHeader)
-			}
-			return Principal{Name: tok.Name, Role: tok.Role, Session: true}, nil
-		}
+	p, ok, err := a.SignedIn(r)
+	switch {
+	case err != nil:
+		return Principal{}, err
+	case !ok:
+		return Principal{}, cdp.Errorf(cdp.EUNAUTHORIZED, "a valid bearer token is required")
+	case r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(CSRFHeader) == "":
+		return Principal{}, cdp.Errorf(cdp.EFORBIDDEN, "a signed-in browser must send %s with a change", CSRFHeader)
 	}
-	return Principal{}, cdp.Errorf(cdp.EUNAUTHORIZED, "a valid bearer token is required")
+	return p, nil
+}
+
+// SignedIn returns who r's console session acts as, if it has a live one.
+func (a *Access) SignedIn(r *http.Request) (Principal, bool, error) {
+	c, err := r.Cookie(CookieName)
+	if err != nil || a.Sessions == nil {
+		return Principal{}, false, nil
+	}
+	tok, ok, err := a.signedIn(r.Context(), c.Value)
+	if !ok || err != nil {
+		return Principal{}, false, err
+	}
+	return Principal{Name: tok.Name, Role: tok.Role, Session: true}, true, nil
 }
 
 // token returns the token whose secret is got, comparing with each in

@@ -38,6 +38,7 @@ func managementOperations() []Operation {
 		{Method: "GET", Path: "/admin/v1/backfills/{id}", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "A backfill job: status, selected, processed, runs_created, skipped, eta (seconds).", Reply: "Backfill"},
 		{Method: "POST", Path: "/admin/v1/backfills/{id}/cancel", Tag: TagManagement, Security: SecAdminBearer, Role: "operator", Summary: "Stop a running backfill; the runs it made go on.", Reply: "Backfill"},
 		{Method: "GET", Path: "/admin/v1/alerts", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Alerts, newest first (state: firing or resolved, limit, cursor), each with the announcements sent to its channels.", Reply: "AlertList"},
+		{Method: "GET", Path: "/admin/v1/audit", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "The audit trail, newest first (actor, target: and what is under it, since, until, limit, cursor): every change made through the management API or the console, refused or not, and every sign-in; secrets masked.", Reply: "AuditList"},
 		{Method: "GET", Path: "/admin/v1/tail", Tag: TagManagement, Security: SecAdminBearer, Role: "viewer", Summary: "Live events as Server-Sent Events (source, type, filter: a CEL expression over event).", Stream: true},
 	}
 }
@@ -91,6 +92,12 @@ func managementSchemas() map[string]Schema {
 				"count": {Type: "integer"}, "link": str, "started_at": {Type: "string", Format: "date-time"},
 				"updated_at": {Type: "string", Format: "date-time"}, "resolved_at": {Type: "string", Format: "date-time"},
 				"notifications": {Type: "array", Items: &anyObj}}}}, "next_cursor": str}),
+		"AuditList": obj([]string{"entries"}, map[string]Schema{"entries": {Type: "array", Items: &Schema{Type: "object",
+			Required: []string{"id", "at", "actor", "action", "status"}, Properties: map[string]Schema{"id": str,
+				"at": {Type: "string", Format: "date-time"}, "actor": with(str, "token:<name>, console:<name>, loopback or anonymous (a failed sign-in)."),
+				"action": with(str, "The route (\"PUT /admin/v1/sources/{id}\"), sign_in or sign_out."), "target": with(str, "The path under /admin/v1/."),
+				"status": {Type: "integer"}, "summary": with(anyObj, "The change's body and query, secrets masked."), "remote_addr": str}}},
+			"next_cursor": str}),
 		"ReplayRequest": obj([]string{"source"}, map[string]Schema{"source": str, "since": str, "until": str,
 			"filter": with(str, "A CEL condition over the original event."), "dry_run": {Type: "boolean"}, "force": {Type: "boolean"}, "rerun_workflows": {Type: "boolean"},
 			"from_archive": with(Schema{Type: "boolean"}, "Read the events from the archive, for events older than the store keeps."), "limit": {Type: "integer"}, "cursor": str}),

@@ -21,6 +21,7 @@ type Store interface {
 	AlertStore
 	BackfillStore
 	ArchiveStore
+	AuditStore
 
 	// Update runs fn in one write transaction: all of fn's writes commit
 	// together or not at all. fn may run more than once if the backend

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -53,7 +54,25 @@ func (a Admin) AccessTokens() []auth.Token {
 	return out
 }
 
+// DefaultAuditRetention is how long the audit trail keeps an entry
+// unless admin.audit_retention says.
+const DefaultAuditRetention = 90 * 24 * time.Hour
+
+// AuditRetentionDuration is admin.audit_retention (Validate has checked
+// it).
+func (a Admin) AuditRetentionDuration() time.Duration {
+	if d, err := time.ParseDuration(a.AuditRetention); err == nil && d > 0 {
+		return d
+	}
+	return DefaultAuditRetention
+}
+
 func (c *Config) checkAdminTokens(add func(path, format string, args ...any)) {
+	if r := c.Admin.AuditRetention; r != "" {
+		if d, err := time.ParseDuration(r); err != nil || d < time.Hour {
+			add("admin.audit_retention", "must be a duration of at least 1h such as 2160h (90 days), not %q", r)
+		}
+	}
 	names, secrets := map[string]bool{}, map[string]bool{}
 	for i, t := range c.Admin.Tokens {
 		path := fmt.Sprintf("admin.tokens[%d]", i)

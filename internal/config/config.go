@@ -115,6 +115,9 @@ type Admin struct {
 	// Tokens are accepted as "Authorization: Bearer <token>", each with a
 	// role. With none, only loopback clients are served.
 	Tokens []AdminToken `yaml:"tokens"`
+	// AuditRetention is how long the audit trail keeps an entry (a Go
+	// duration of at least an hour; default 2160h, 90 days).
+	AuditRetention string `yaml:"audit_retention"`
 	// AllowedHosts are the host names the management API and console
 	// answer to besides IP addresses and localhost (a defence against DNS
 	// rebinding): "switchyard.example.com", "*.example.com", or "*".

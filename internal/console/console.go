@@ -43,6 +43,8 @@ type Deps struct {
 	Metrics   *metrics.Metrics
 	// Destinations are the destinations with their breakers and health.
 	Destinations *admin.Destinations
+	// Audit records sign-ins and sign-outs in the audit trail.
+	Audit *admin.Audit
 	// Access is the management API's: loopback only without tokens, else
 	// a token or a console session.
 	Access *auth.Access
@@ -63,6 +65,7 @@ var nav = []struct{ Path, Name string }{
 	{"/console/", "Overview"}, {"/console/live", "Live"}, {"/console/events", "Events"},
 	{"/console/profiles", "Profiles"}, {"/console/sources", "Sources"}, {"/console/workflows", "Workflows"},
 	{"/console/runs", "Runs"}, {"/console/destinations", "Destinations"}, {"/console/alerts", "Alerts"},
+	{"/console/audit", "Audit"},
 }
 
 // New parses the templates: each page is the layout plus its own file.

@@ -42,15 +42,17 @@ func (c *Console) SignIn() http.Handler {
 				Problem: "Too many sign-in attempts from your address: wait a minute and try again."})
 			return
 		}
-		id, _, err := c.d.Access.SignIn(r.Context(), token)
+		id, p, err := c.d.Access.SignIn(r.Context(), token)
 		switch {
 		case err == nil:
+			c.d.Audit.Record(r.Context(), r, p.Actor(), "sign_in", "", http.StatusSeeOther, nil)
 			http.SetCookie(w, &http.Cookie{Name: auth.CookieName, Value: id, Path: "/", HttpOnly: true,
 				SameSite: http.SameSiteStrictMode, Secure: httpx.IsHTTPS(r), MaxAge: int(auth.SessionLifetime.Seconds())})
 			http.Redirect(w, r, next, http.StatusSeeOther)
 		case cdp.ErrorCode(err) != cdp.EUNAUTHORIZED:
 			c.fail(w, r, err)
 		default:
+			c.d.Audit.Record(r.Context(), r, "anonymous", "sign_in", "", http.StatusUnauthorized, nil)
 			problem := "That token is not one of admin.tokens."
 			if len(c.d.Access.Tokens) == 0 {
 				problem = "No admin.tokens are configured: the console is open to loopback clients only."
@@ -64,9 +66,13 @@ func (c *Console) SignIn() http.Handler {
 // (every node), not only in this browser.
 func (c *Console) SignOut() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, signedIn, _ := c.d.Access.SignedIn(r)
 		if err := c.d.Access.SignOut(r.Context(), r); err != nil {
 			c.fail(w, r, err)
 			return
+		}
+		if signedIn {
+			c.d.Audit.Record(r.Context(), r, p.Actor(), "sign_out", "", http.StatusSeeOther, nil)
 		}
 		http.SetCookie(w, &http.Cookie{Name: auth.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Secure: httpx.IsHTTPS(r)})

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -33,7 +34,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 	rank := map[string]int{"viewer": 1, "operator": 2, "admin": 3}
 	tokens := map[string]string{"viewer": "t-viewer", "operator": "t-operator", "admin": "t-admin", "bare": "t-bare"}
 	names := map[string]string{"viewer": "analyst", "operator": "oncall", "admin": "ci", "bare": "tokens[3]"}
-	refused := map[string]int{}
+	refused, changes := map[string]int{}, map[string]int{}
 	for _, op := range catalog.Operations() {
 		if op.Tag != catalog.TagManagement {
 			continue
@@ -55,6 +56,9 @@ func TestRolesOnEveryRoute(t *testing.T) {
 				continue // the live tail streams until the client goes
 			}
 			r := s.do(t, op.Method, path, "application/json", "{}", "Authorization", "Bearer "+token)
+			if op.Method != "GET" {
+				changes[fmt.Sprintf("token:%s %s %s %d", names[who], op.Method+" "+op.Path, strings.TrimPrefix(path, "/admin/v1/"), r.status)]++
+			}
 			switch {
 			case !allowed && r.status != 403:
 				t.Errorf("%s %s as a %s: %d, want 403", op.Method, op.Path, who, r.status)
@@ -71,6 +75,14 @@ func TestRolesOnEveryRoute(t *testing.T) {
 	}
 	if refused["viewer"] < 15 || refused["operator"] < 7 || refused["operator"] >= refused["viewer"] || refused["admin"]+refused["bare"] != 0 {
 		t.Fatalf("refusals by role: %v", refused)
+	}
+	// The audit trail holds each of the changes asked, refused or not.
+	recorded := map[string]int{}
+	for _, e := range s.audit(t, "") {
+		recorded[fmt.Sprintf("%s %s %s %d", e.Actor, e.Action, e.Target, e.Status)]++
+	}
+	if fmt.Sprint(recorded) != fmt.Sprint(changes) {
+		t.Fatalf("the audit trail holds\n%v\nthe walk asked\n%v", recorded, changes)
 	}
 	// The metrics take any role's token.
 	wantStatus(t, s.do(t, "GET", "/metrics", "", "", "Authorization", "Bearer t-viewer"), 200)

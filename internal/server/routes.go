@@ -142,16 +142,19 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	log, store := d.Log, d.Store
 	guard, access := admin.NewGuard(log, d.Config.Admin.AllowedHosts), d.access()
+	audit := d.audit(access)
 	roles := catalog.Roles()
 	// Each route needs the role the catalogue (and docs/api.md) gives it;
-	// the Go runtime's profiles, admin.
+	// the Go runtime's profiles, admin. Every change is audited, refused
+	// or not.
 	handle := func(pattern string, h http.Handler) {
 		role, err := auth.ParseRole(roles[pattern])
 		if err != nil {
 			panic(fmt.Sprintf("route %s: %v", pattern, err))
 		}
-		mux.Handle(pattern, guard.API(access.Wrap(log, role, h)))
+		mux.Handle(pattern, guard.API(audit.Wrap(access.Wrap(log, role, h))))
 	}
+	handle("GET /admin/v1/audit", admin.ListAudit(log, store))
 	handle("GET /admin/v1/events", admin.ListEvents(log, store))
 	handle("GET /admin/v1/events/{id}", admin.GetEvent(log, store))
 	handle("GET /admin/v1/export/events", admin.ExportEvents(log, store))
@@ -195,7 +198,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	handle("GET /admin/v1/runs/{id}", admin.GetRun(log, store))
 	handle("POST /admin/v1/runs/{id}/retry", admin.RetryRun(log, store, d.Enqueue))
 
-	addConsoleRoutes(mux, d, guard, access)
+	addConsoleRoutes(mux, d, guard, access, audit)
 
 	// Go runtime profiles, for measuring before optimising.
 	handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
@@ -206,9 +209,9 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 
 // addConsoleRoutes registers the web console: HTML pages over the same
 // services as the management API, with the same access.
-func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *auth.Access) {
+func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *auth.Access, audit *admin.Audit) {
 	con := console.MustNew(console.Deps{Log: d.Log, Store: d.Store, Sources: d.Sources, Workflows: d.Workflows,
-		Metrics: d.Metrics, Access: access, Destinations: d.Destinations})
+		Metrics: d.Metrics, Access: access, Destinations: d.Destinations, Audit: audit})
 	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.Page(h)) }
 	page("GET /console/static/", con.Static())
 	page("GET /console/signin", con.SignInPage())
@@ -228,6 +231,7 @@ func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *au
 	page("GET /console/runs/{id}", con.Run())
 	page("GET /console/destinations", con.Destinations())
 	page("GET /console/alerts", con.Alerts())
+	page("GET /console/audit", con.Audit())
 	page("GET /console/", con.NotFound())
 	// The listener that serves the console sends a browser opening its root there.
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))

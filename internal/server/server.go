@@ -59,6 +59,15 @@ func (d Deps) access() *auth.Access {
 	return &auth.Access{Tokens: d.Config.Admin.AccessTokens(), Sessions: d.Sessions}
 }
 
+// audit records the management API's changes and the console's sign-ins.
+func (d Deps) audit(access *auth.Access) *admin.Audit {
+	a := &admin.Audit{Store: d.Store, Access: access, Log: d.Log}
+	if d.Destinations != nil {
+		a.SecretKeys = d.Destinations.Registry.SecretSettings()
+	}
+	return a
+}
+
 // New returns the main listener's handler: ingest, operations and, unless
 // the management API has a listener of its own, the management API.
 func New(d Deps) http.Handler {

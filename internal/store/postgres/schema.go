@@ -153,6 +153,9 @@ var migrations = []string{
 	relational.WaitsTable("bytea", "bigint") + relational.FrequenciesTable("bigint") + relational.OrderKeyColumn + relational.DebouncesTable + relational.LinesTable,
 	// 8: where each archive stands.
 	relational.ArchivesTable,
+	// 9: the audit trail, trimmed by time.
+	recordsTable("audit") + `
+	CREATE INDEX audit_started ON audit (started_at);`,
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

@@ -125,6 +125,9 @@ var migrations = []migration{
 	{sql: relational.WaitsTable("BLOB", "INTEGER") + relational.FrequenciesTable("INTEGER") + relational.OrderKeyColumn + relational.DebouncesTable + relational.LinesTable},
 	// 11: where each archive stands.
 	{sql: relational.ArchivesTable},
+	// 12: the audit trail, trimmed by time.
+	{sql: recordsTable("audit") + `
+	CREATE INDEX IF NOT EXISTS audit_started ON audit (started_at);`},
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as
