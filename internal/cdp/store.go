@@ -22,6 +22,7 @@ type Store interface {
 	BackfillStore
 	ArchiveStore
 	AuditStore
+	ResourceStore
 
 	// Update runs fn in one write transaction: all of fn's writes commit
 	// together or not at all. fn may run more than once if the backend

@@ -156,6 +156,8 @@ var migrations = []string{
 	// 9: the audit trail, trimmed by time.
 	recordsTable("audit") + `
 	CREATE INDEX audit_started ON audit (started_at);`,
+	// 10: destinations and alerts created through the management API.
+	relational.ResourcesTable("bytea"),
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

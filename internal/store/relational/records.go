@@ -174,3 +174,28 @@ func (s Records) FindBackfills(ctx context.Context, f cdp.BackfillFilter) ([]*cd
 		return b, err
 	})
 }
+
+// ResourcesTable keeps the versions of the resources created through the
+// management API; blob is the dialect's binary type.
+func ResourcesTable(blob string) string {
+	return `CREATE TABLE IF NOT EXISTS resources (
+		kind       text NOT NULL,
+		id         text NOT NULL,
+		version    integer NOT NULL,
+		deleted    boolean NOT NULL,
+		created_at bigint NOT NULL,
+		definition ` + blob + ` NOT NULL,
+		PRIMARY KEY (kind, id, version)
+	);`
+}
+
+// ScanResource reads a row of resourceColumns.
+func ScanResource(r Rows) (*cdp.ResourceVersion, error) {
+	v := &cdp.ResourceVersion{}
+	var created int64
+	if err := r.Scan(&v.Kind, &v.ID, &v.Version, &v.Deleted, &created, &v.Definition); err != nil {
+		return nil, err
+	}
+	v.CreatedAt = time.Unix(0, created).UTC()
+	return v, nil
+}

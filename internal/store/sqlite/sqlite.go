@@ -128,6 +128,8 @@ var migrations = []migration{
 	// 12: the audit trail, trimmed by time.
 	{sql: recordsTable("audit") + `
 	CREATE INDEX IF NOT EXISTS audit_started ON audit (started_at);`},
+	// 13: destinations and alerts created through the management API.
+	{sql: relational.ResourcesTable("BLOB")},
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as
