@@ -25,6 +25,9 @@ type Destinations struct {
 	// Resume queues the runs waiting on a destination that closed; it
 	// returns at once and the runs follow at the destination's pace.
 	Resume func(d *action.Destination)
+	// Origin says where a destination was defined (config or api) and
+	// its version.
+	Origin func(id string) (origin string, version int)
 }
 
 // Breakers are the destinations' circuit breakers (package breaker).
@@ -41,6 +44,8 @@ type Breakers interface {
 type DestinationView struct {
 	ID       string            `json:"id"`
 	Kind     string            `json:"kind"`
+	Origin   string            `json:"origin,omitempty"` // config or api
+	Version  int               `json:"version,omitempty"`
 	Settings map[string]string `json:"settings"`
 	// Actions are the action kinds that send to it.
 	Actions     []string       `json:"actions"`
@@ -65,6 +70,9 @@ type breakerConfig struct {
 func (ds *Destinations) View(d *action.Destination, waiting int) DestinationView {
 	v := DestinationView{ID: d.ID, Kind: d.Kind, Settings: map[string]string{}, RateLimit: d.RateLimit, RunsWaiting: waiting,
 		Actions: []string{}}
+	if ds.Origin != nil {
+		v.Origin, v.Version = ds.Origin(d.ID)
+	}
 	secrets := ds.Registry.Secrets(d)
 	if k, ok := ds.Registry.DestinationKind(d.Kind); ok {
 		for _, s := range k.Settings {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/action"
@@ -83,8 +84,7 @@ type Facts struct {
 
 // Alerts evaluates the rules and announces their alerts.
 type Alerts struct {
-	rules    []Rule
-	channels map[string]Channel
+	cfg      atomic.Pointer[config]
 	facts    Facts
 	store    cdp.AlertStore
 	registry *action.Registry
@@ -116,14 +116,29 @@ type Options struct {
 
 // New returns the evaluator of rules, announcing to channels.
 func New(rules []Rule, channels []Channel, o Options) *Alerts {
-	a := &Alerts{rules: rules, channels: map[string]Channel{}, facts: o.Facts, store: o.Store, registry: o.Registry,
+	a := &Alerts{facts: o.Facts, store: o.Store, registry: o.Registry,
 		client: o.Client, leader: o.Leader, consoleURL: o.ConsoleURL, now: o.Now, log: o.Log,
 		pending: map[string]time.Time{}, rates: map[string][]sample{}}
-	for _, c := range channels {
-		a.channels[c.ID] = c
-	}
+	a.Configure(rules, channels)
 	a.started = a.now()
 	return a
+}
+
+// config is a set of rules and the channels they announce to.
+type config struct {
+	rules    []Rule
+	channels map[string]Channel
+}
+
+// Configure replaces the rules and channels (those created through the
+// management API change while the server runs); the next evaluation uses
+// them. Alerts of a rule removed resolve silently.
+func (a *Alerts) Configure(rules []Rule, channels []Channel) {
+	c := &config{rules: rules, channels: map[string]Channel{}}
+	for _, ch := range channels {
+		c.channels[ch.ID] = ch
+	}
+	a.cfg.Store(c)
 }
 
 // Run evaluates the rules every interval until ctx is done, then waits
@@ -141,7 +156,7 @@ func (a *Alerts) Run(ctx context.Context, interval time.Duration) {
 // wait), growing ones are announced again (at most every Every), and
 // firing alerts whose condition is gone resolve.
 func (a *Alerts) Evaluate(ctx context.Context) error {
-	if len(a.rules) == 0 || (a.leader != nil && !a.leader()) {
+	if len(a.cfg.Load().rules) == 0 || (a.leader != nil && !a.leader()) {
 		return nil
 	}
 	now := a.now()
@@ -197,9 +212,10 @@ func (a *Alerts) due(key string, wait time.Duration, now time.Time) bool {
 }
 
 func (a *Alerts) ruleOf(id string) *Rule {
-	for i := range a.rules {
-		if a.rules[i].ID == id {
-			return &a.rules[i]
+	rules := a.cfg.Load().rules
+	for i := range rules {
+		if rules[i].ID == id {
+			return &rules[i]
 		}
 	}
 	return nil

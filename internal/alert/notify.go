@@ -30,7 +30,7 @@ const maxNotifications = 50
 func (a *Alerts) announce(ctx context.Context, al *cdp.Alert, event string, channels []string) {
 	snapshot := *al
 	for _, id := range channels {
-		c, ok := a.channels[id]
+		c, ok := a.cfg.Load().channels[id]
 		if !ok {
 			continue
 		}

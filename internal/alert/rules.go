@@ -26,8 +26,9 @@ type condition struct {
 // conditions evaluates every rule, keyed by rule and subject.
 func (a *Alerts) conditions(ctx context.Context, now time.Time) (map[string]condition, error) {
 	out := map[string]condition{}
-	for i := range a.rules {
-		r := &a.rules[i]
+	rules := a.cfg.Load().rules
+	for i := range rules {
+		r := &rules[i]
 		var conds []condition
 		var err error
 		switch r.Kind {

@@ -10,18 +10,18 @@ import (
 	"github.com/switchyardhq/switchyard/internal/alert"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
 	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
-// startAlerts starts evaluating the alert rules, if any: on the one node
-// that leads (alone, this one), sending through client.
+// startAlerts starts evaluating the alert rules (the file's and the
+// API's, which may come later): on the one node that leads (alone, this
+// one), sending through client.
 func (a *App) startAlerts(ctx context.Context, evlog *natsbus.Log, client *httpclient.Client) error {
 	cfg := a.Config
-	if len(cfg.Alerts.Rules) == 0 {
-		return nil
-	}
 	failures := a.Metrics.WebhookFailures
 	leader := func() bool { return true }
 	if a.deploy.shared {
@@ -43,11 +43,13 @@ func (a *App) startAlerts(ctx context.Context, evlog *natsbus.Log, client *httpc
 		_, port, _ := net.SplitHostPort(cfg.Listen)
 		consoleURL = "http://localhost:" + port
 	}
-	alerts := alert.New(cfg.AlertRules(), cfg.AlertChannels(), alert.Options{
+	current := a.inForce.Load()
+	alerts := alert.New(current.AlertRules(), current.AlertChannels(), alert.Options{
 		Facts: alert.Facts{DeadLetters: a.Store.DeadLetters, Destinations: a.Workflows.Destinations, Breaker: a.Breakers.Status,
 			Sources: a.Sources.List, LastEvent: a.lastEvent, WebhookFailures: failures, Backlog: a.backlog},
 		Store: a.Store, Registry: builtin.Registry, Client: client, Leader: leader, ConsoleURL: consoleURL, Now: time.Now,
 		Log: a.Log.With("component", "alerts")})
+	a.alerts.Store(alerts)
 	a.work.Go(func() { alerts.Run(ctx, cfg.Alerts.AlertEvery()) })
 	return nil
 }
@@ -65,4 +67,18 @@ func (a *App) lastEvent(ctx context.Context, source string) (time.Time, error) {
 func (a *App) backlog(ctx context.Context) (int64, error) {
 	b, err := a.Events.Backlog(ctx, processor.Group)
 	return int64(b.Messages), err
+}
+
+// applyResources puts in force the destinations and alerts of cfg (the
+// file's and those created through the management API).
+func (a *App) applyResources(cfg *config.Config) {
+	a.inForce.Store(cfg)
+	dests := make([]*workflow.Destination, len(cfg.Destinations))
+	for i, d := range cfg.Destinations {
+		dests[i] = d.Destination()
+	}
+	a.Workflows.SetDestinations(dests)
+	if alerts := a.alerts.Load(); alerts != nil {
+		alerts.Configure(cfg.AlertRules(), cfg.AlertChannels())
+	}
 }

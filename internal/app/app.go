@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyardhq/switchyard/internal/admin"
+	"github.com/switchyardhq/switchyard/internal/alert"
 	"github.com/switchyardhq/switchyard/internal/archive"
 	"github.com/switchyardhq/switchyard/internal/breaker"
 	"github.com/switchyardhq/switchyard/internal/bus/natsbus"
@@ -27,6 +29,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/resources"
 	"github.com/switchyardhq/switchyard/internal/retry"
 	"github.com/switchyardhq/switchyard/internal/server"
 	"github.com/switchyardhq/switchyard/internal/store/postgres"
@@ -61,10 +64,15 @@ type App struct {
 	Backfills *workflow.Backfills
 	// Archive reads the archive back, when there is one.
 	Archive *archive.Reader
+	// Resources are the destinations and alerts created through the
+	// management API, beside the file's.
+	Resources *resources.Resources
 	// Version is reported in the AsyncAPI and OpenAPI documents.
 	Version string
 
 	deploy   deployment
+	inForce  atomic.Pointer[config.Config] // the file's configuration with the API's destinations and alerts
+	alerts   atomic.Pointer[alert.Alerts]
 	disk     *disk.Guard                            // the data directory's free space, with the embedded event log
 	failed   chan error                             // the processor stopped on its own
 	maintain func(context.Context, time.Time) error // the store's hourly upkeep: event retention, partitions
@@ -115,7 +123,7 @@ func (a *App) deps() server.Deps {
 	return server.Deps{Log: a.Log, Config: a.Config, Store: a.Store, EventLog: a.Events, Ingest: a.Ingest,
 		Sources: a.Sources, Workflows: a.Workflows, Identity: a.Identity, Hub: a.Hub, Prometheus: a.Prometheus, Metrics: a.Metrics, Version: a.Version,
 		Enqueue: func(ctx context.Context, runs []*cdp.Run) error { return workflow.Enqueue(ctx, a.Runs, runs) }, Sessions: a.Sessions,
-		Destinations: a.Destinations, Backfills: a.Backfills, Archive: a.Archive}
+		Destinations: a.Destinations, Backfills: a.Backfills, Archive: a.Archive, Resources: a.Resources}
 }
 
 // Handler is the main listener's handler.

@@ -34,6 +34,7 @@ func (a *App) startChores(ctx context.Context) {
 	a.work.Go(func() { periodic.Paced(ctx, 2*time.Second, 0.02, a.gauges) })
 	a.work.Go(func() { a.Sources.Run(ctx, 10*time.Second, log) })
 	a.work.Go(func() { a.Workflows.Run(ctx, 10*time.Second) })
+	a.work.Go(func() { a.Resources.Run(ctx, 10*time.Second) })
 	if rc := a.Config.RawCapture; rc.Enabled {
 		a.work.Go(func() {
 			periodic.Run(ctx, time.Minute, func(ctx context.Context) { a.purgeRawRequests(ctx, rc.RetentionDuration()) })

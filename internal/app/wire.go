@@ -24,6 +24,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/resources"
 	"github.com/switchyardhq/switchyard/internal/tail"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
@@ -144,6 +145,12 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 	if err := a.Workflows.Load(ctx); err != nil {
 		return err
 	}
+	a.inForce.Store(cfg)
+	a.Resources = &resources.Resources{Store: a.Store, File: cfg, Actions: builtin.Registry, Workflows: a.Workflows,
+		Apply: a.applyResources, Log: a.Log.With("component", "resources"), Now: time.Now}
+	if err := a.Resources.Load(ctx); err != nil {
+		return err
+	}
 	var configured []*cdp.Source
 	for _, s := range cfg.Sources {
 		configured = append(configured, s.Source(cdp.OriginConfig))
@@ -224,7 +231,8 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		Breakers: a.Breakers, Queue: a.Runs, Go: a.work.Go, Actions: builtin.Registry}
 	a.Destinations = &admin.Destinations{List: a.Workflows.Destinations, Registry: builtin.Registry, Breakers: a.Breakers,
 		Waiting: a.Store.CountWaitingOn,
-		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) }}
+		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) },
+		Origin:  func(id string) (string, int) { return a.Resources.Origin(cdp.ResourceDestination, id) }}
 	proc := processor.New(processor.Deps{EventLog: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
 		Log: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared, Parallel: a.storeParallel(),
 		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {

@@ -421,6 +421,11 @@ func (c *Config) Validate(actions *action.Registry) error {
 	return errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
 }
 
+// Problems lists what Validate reports, each "path: message" with the
+// entry's YAML path: the management API checks a destination or an alert
+// it is given in a copy of the file's configuration with it added.
+func (c *Config) Problems(actions *action.Registry) []string { return c.problems(actions) }
+
 // problems lists what Validate reports, each prefixed with its YAML path.
 func (c *Config) problems(actions *action.Registry) []string {
 	var p problemList

@@ -188,6 +188,27 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	handle("GET /admin/v1/destinations/{id}", admin.GetDestination(log, d.Destinations))
 	handle("POST /admin/v1/destinations/{id}/pause", admin.PauseDestination(log, d.Destinations))
 	handle("POST /admin/v1/destinations/{id}/resume", admin.ResumeDestination(log, d.Destinations))
+	// Destinations, alert channels and rules created through the API
+	// (the destinations' listing, above, shows them with their state).
+	dests := admin.Resources{Log: log, Res: d.Resources, Kind: cdp.ResourceDestination}
+	handle("POST /admin/v1/destinations", dests.Create())
+	handle("PUT /admin/v1/destinations/{id}", dests.Update())
+	handle("DELETE /admin/v1/destinations/{id}", dests.Delete())
+	handle("GET /admin/v1/destinations/{id}/versions", dests.Versions())
+	channels := admin.Resources{Log: log, Res: d.Resources, Kind: cdp.ResourceAlertChannel}
+	handle("GET /admin/v1/alert-channels", channels.List())
+	handle("POST /admin/v1/alert-channels", channels.Create())
+	handle("GET /admin/v1/alert-channels/{id}", channels.Get())
+	handle("PUT /admin/v1/alert-channels/{id}", channels.Update())
+	handle("DELETE /admin/v1/alert-channels/{id}", channels.Delete())
+	handle("GET /admin/v1/alert-channels/{id}/versions", channels.Versions())
+	rules := admin.Resources{Log: log, Res: d.Resources, Kind: cdp.ResourceAlertRule}
+	handle("GET /admin/v1/alert-rules", rules.List())
+	handle("POST /admin/v1/alert-rules", rules.Create())
+	handle("GET /admin/v1/alert-rules/{id}", rules.Get())
+	handle("PUT /admin/v1/alert-rules/{id}", rules.Update())
+	handle("DELETE /admin/v1/alert-rules/{id}", rules.Delete())
+	handle("GET /admin/v1/alert-rules/{id}/versions", rules.Versions())
 	handle("GET /admin/v1/alerts", admin.ListAlerts(log, store))
 	handle("POST /admin/v1/workflows/{id}/backfills", admin.CreateBackfill(log, d.Backfills))
 	handle("GET /admin/v1/backfills", admin.ListBackfills(log, d.Backfills))

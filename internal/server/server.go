@@ -23,6 +23,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/resources"
 	"github.com/switchyardhq/switchyard/internal/tail"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
@@ -51,6 +52,9 @@ type Deps struct {
 	Backfills *workflow.Backfills
 	// Archive reads archived events and requests back (nil: no archive).
 	Archive *archive.Reader
+	// Resources are the destinations and alerts created through the
+	// management API.
+	Resources *resources.Resources
 }
 
 // access is who may use the management API, the console and, with tokens,

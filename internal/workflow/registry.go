@@ -40,8 +40,8 @@ type Registry struct {
 	sources []*cdp.Source // the latest set, for their forward_to lists
 	log     *slog.Logger
 	config  []*Compiled
-	dests   map[string]*Destination
-	kinds   map[string]string // destination id → kind
+	dests   map[string]*Destination            // changed under write
+	kinds   atomic.Pointer[map[string]string] // destination id → kind, read by any compile
 	now     func() time.Time
 
 	write  sync.Mutex                      // serialises changes and reloads
@@ -77,6 +77,7 @@ type snapshot struct {
 	all    []*Compiled // config, then forward_to, then API, each by id
 	byID   map[string]*Compiled
 	active []*Compiled // the enabled ones
+	dests  map[string]*Destination
 }
 
 func versionKey(id string, version int) string { return fmt.Sprintf("%s@%d", id, version) }
@@ -85,11 +86,8 @@ func versionKey(id string, version int) string { return fmt.Sprintf("%s@%d", id,
 // destinations. Call Load before use; SourcesChanged adds the workflows
 // the sources' forward_to lists imply.
 func NewRegistry(store Store, actions *action.Registry, configured []Workflow, dests []*Destination, log *slog.Logger) (*Registry, error) {
-	r := &Registry{store: store, actions: actions, log: log, dests: map[string]*Destination{}, kinds: map[string]string{},
-		now: time.Now, stored: map[string]*cdp.WorkflowVersion{}}
-	for _, d := range dests {
-		r.dests[d.ID], r.kinds[d.ID] = d, d.Kind
-	}
+	r := &Registry{store: store, actions: actions, log: log, now: time.Now, stored: map[string]*cdp.WorkflowVersion{}}
+	r.setDestinationsLocked(dests)
 	for i := range configured {
 		c, problems := Compile(&configured[i], r.refs())
 		if problems != nil {
@@ -104,7 +102,7 @@ func NewRegistry(store Store, actions *action.Registry, configured []Workflow, d
 
 // refs are what this registry's workflows may name.
 func (r *Registry) refs() References {
-	return References{Actions: r.actions, Destinations: r.kinds}
+	return References{Actions: r.actions, Destinations: *r.kinds.Load()}
 }
 
 // Forward is the workflow a source's forward_to implies for one
@@ -162,7 +160,7 @@ func (r *Registry) SourcesChanged(sources []*cdp.Source) {
 }
 
 func (r *Registry) rebuildLocked() {
-	s := &snapshot{byID: map[string]*Compiled{}}
+	s := &snapshot{byID: map[string]*Compiled{}, dests: maps.Clone(r.dests)}
 	add := func(c *Compiled) {
 		if _, taken := s.byID[c.ID]; taken {
 			r.log.Warn("workflow id used twice; the first one wins", "workflow", c.ID, "origin", c.Origin)
@@ -259,15 +257,58 @@ func (r *Registry) Workflow(ctx context.Context, id string, version int) (*Compi
 	})
 }
 
-// Destination returns the destination with id.
-// Destinations returns the configured destinations, by id.
+// Destinations returns the destinations, by id: the configuration
+// file's and those created through the management API.
 func (r *Registry) Destinations() []*Destination {
-	return slices.SortedFunc(maps.Values(r.dests), func(a, b *Destination) int { return strings.Compare(a.ID, b.ID) })
+	dests := r.cur.Load().dests
+	return slices.SortedFunc(maps.Values(dests), func(a, b *Destination) int { return strings.Compare(a.ID, b.ID) })
 }
 
+// Destination returns the destination with id.
 func (r *Registry) Destination(id string) (*Destination, bool) {
-	d, ok := r.dests[id]
+	d, ok := r.cur.Load().dests[id]
 	return d, ok
+}
+
+// SetDestinations replaces the destinations (the configuration file's
+// and the API's, as the management API changed them) and recompiles the
+// stored workflows against them.
+func (r *Registry) SetDestinations(dests []*Destination) {
+	r.write.Lock()
+	defer r.write.Unlock()
+	r.setDestinationsLocked(dests)
+	r.cache.Clear() // compiled against the destinations' kinds
+	r.rebuildLocked()
+}
+
+func (r *Registry) setDestinationsLocked(dests []*Destination) {
+	r.dests = map[string]*Destination{}
+	kinds := map[string]string{}
+	for _, d := range dests {
+		r.dests[d.ID], kinds[d.ID] = d, d.Kind
+	}
+	r.kinds.Store(&kinds)
+}
+
+// CheckDestinations reports the workflows that would no longer compile
+// with dests instead of the current destinations: a destination removed,
+// or of another kind, that they call. Each problem names its workflow.
+func (r *Registry) CheckDestinations(dests []*Destination) []string {
+	kinds := map[string]string{}
+	for _, d := range dests {
+		kinds[d.ID] = d.Kind
+	}
+	refs := References{Actions: r.actions, Destinations: kinds}
+	var out []string
+	for _, c := range r.List() {
+		if c.Origin == OriginConfig {
+			continue // checked with the file's destinations, which do not change
+		}
+		if _, problems := Compile(c.Workflow, refs); problems != nil {
+			out = append(out, fmt.Sprintf("workflow %s: %s", c.ID, strings.Join(problems, "; ")))
+		}
+	}
+	return out
 }
 
 // Versions returns the history of workflow id, oldest first.
