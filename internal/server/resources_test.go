@@ -84,7 +84,7 @@ func TestDestinationsThroughTheAPI(t *testing.T) {
 
 	for _, c := range []struct {
 		method, path, body, want string
-		status                      int
+		status                   int
 	}{
 		{"POST", "/admin/v1/destinations", `{"id":"nourl","kind":"webhook"}`, "url", 400},
 		{"POST", "/admin/v1/destinations", `{"id":"x","kind":"carrier-pigeon"}`, "kind", 400},
@@ -113,7 +113,6 @@ func TestDestinationsThroughTheAPI(t *testing.T) {
 		t.Fatalf("recreated: %v", v)
 	}
 }
-
 
 // Alert channels and rules created through the API take effect while the
 // server runs: a rule on a silent source announces to a Slack channel

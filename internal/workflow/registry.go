@@ -40,7 +40,7 @@ type Registry struct {
 	sources []*cdp.Source // the latest set, for their forward_to lists
 	log     *slog.Logger
 	config  []*Compiled
-	dests   map[string]*Destination            // changed under write
+	dests   map[string]*Destination           // changed under write
 	kinds   atomic.Pointer[map[string]string] // destination id → kind, read by any compile
 	now     func() time.Time
 
