@@ -27,6 +27,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/resources"
 	"github.com/switchyardhq/switchyard/internal/telemetry"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
@@ -45,6 +46,9 @@ type Deps struct {
 	Destinations *admin.Destinations
 	// Audit records sign-ins and sign-outs in the audit trail.
 	Audit *admin.Audit
+	// Resources are the destinations and alerts created through the
+	// management API.
+	Resources *resources.Resources
 	// Access is the management API's: loopback only without tokens, else
 	// a token or a console session.
 	Access *auth.Access

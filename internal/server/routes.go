@@ -232,7 +232,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 // services as the management API, with the same access.
 func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *auth.Access, audit *admin.Audit) {
 	con := console.MustNew(console.Deps{Log: d.Log, Store: d.Store, Sources: d.Sources, Workflows: d.Workflows,
-		Metrics: d.Metrics, Access: access, Destinations: d.Destinations, Audit: audit})
+		Metrics: d.Metrics, Access: access, Destinations: d.Destinations, Audit: audit, Resources: d.Resources})
 	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.Page(h)) }
 	page("GET /console/static/", con.Static())
 	page("GET /console/signin", con.SignInPage())
@@ -251,6 +251,7 @@ func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *au
 	page("GET /console/runs", con.Runs())
 	page("GET /console/runs/{id}", con.Run())
 	page("GET /console/destinations", con.Destinations())
+	page("GET /console/destinations/{id}", con.Destination())
 	page("GET /console/alerts", con.Alerts())
 	page("GET /console/audit", con.Audit())
 	page("GET /console/", con.NotFound())

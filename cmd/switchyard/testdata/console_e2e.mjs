@@ -59,7 +59,7 @@ try {
   const pages = ["/console/", "/console/live", "/console/events", "/console/events/" + ev.id, "/console/profiles",
     "/console/profiles/" + ev.profile_id, "/console/sources", "/console/sources/web", "/console/sources/new",
     "/console/workflows", "/console/workflows/notify", "/console/workflows/new", "/console/runs", "/console/runs/" + failed.id,
-    "/console/destinations", "/console/alerts"];
+    "/console/destinations", "/console/destinations/new", "/console/destinations/app", "/console/alerts", "/console/audit"];
   for (const p of pages) {
     for (const [pg, w] of [[page, "desktop"], [phone, "phone"]]) {
       const resp = await pg.goto(base + p);
@@ -184,6 +184,30 @@ try {
   await page.locator("#dest-app [data-state=closed]").waitFor();
   await page.locator("dt code", { hasText: "slack.post" }).waitFor(); // the action reference reads the registry
 
+  // 8. A destination is created from the per-kind form (the registry's
+  // settings), then edited with its secret left empty, which keeps it.
+  await page.goto(base + "/console/destinations/new");
+  await page.fill("#destination-form input[name=id]", "crm");
+  await page.selectOption("#destination-form select[name=kind]", "webhook");
+  if (!(await page.locator("#destination-form [data-dkind=webhook]").first().isVisible())) fail("the webhook settings are not shown");
+  if (await page.locator("#destination-form [data-dkind=kafka]").first().isVisible()) fail("another kind's settings are shown");
+  await page.fill("#destination-form input[data-setting=webhook][name=url]", "https://crm.example.com/in");
+  await page.fill("#destination-form input[data-setting=webhook][name=signing_secret]", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+  await page.fill("#destination-form input[name=rate_limit]", "20");
+  await page.click("#destination-form button[type=submit]");
+  await page.waitForURL(/\/console\/destinations\/crm$/);
+  let dest = (await api("GET", "/admin/v1/destinations/crm")).json;
+  if (dest.origin !== "api" || dest.version !== 1 || dest.settings.signing_secret !== "[redacted]" || dest.rate_limit !== 20) fail("created: " + JSON.stringify(dest));
+  if ((await page.content()).includes("whsec_MfKQ9r8")) fail("the form shows the secret");
+  await page.fill("#destination-form input[data-setting=webhook][name=url]", "https://crm.example.com/v2/in");
+  await page.click("#destination-form button[type=submit]");
+  await page.locator("text=version 2").first().waitFor();
+  dest = (await api("GET", "/admin/v1/destinations/crm")).json;
+  if (dest.version !== 2 || dest.settings.url !== "https://crm.example.com/v2/in" || dest.settings.signing_secret !== "[redacted]") fail("edited: " + JSON.stringify(dest));
+  await page.screenshot({ path: path.join(shots, "destination-edited-desktop.png"), fullPage: true });
+  await page.goto(base + "/console/audit");
+  await page.locator("td a", { hasText: "destinations/crm" }).first().waitFor();
+
   // Keyboard: the first link of the menu is reachable with Tab.
   await page.goto(base + "/console/");
   await page.keyboard.press("Tab");
@@ -191,7 +215,7 @@ try {
   if (!focused || !/Switchyard/.test(focused)) fail("Tab did not reach the menu: " + focused);
 
   if (errors.length) fail("console errors:\n" + errors.join("\n"));
-  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form, backfill, destination pause and resume");
+  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form, backfill, destination pause and resume, destination form");
 } finally {
   await browser.close();
 }

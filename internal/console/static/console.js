@@ -5,8 +5,9 @@
 
 // api calls the management API with the sign-in cookie; the custom
 // header is what lets a cookie-authenticated change through (CSRF).
-async function api(method, path, body, type) {
+async function api(method, path, body, type, version) {
   const opts = { method, credentials: "same-origin", headers: { "X-Switchyard-Console": "1" } };
+  if (version) opts.headers["If-Match"] = '"' + version + '"';
   if (body !== undefined) {
     opts.headers["Content-Type"] = type || "application/json";
     opts.body = typeof body === "string" ? body : JSON.stringify(body);
@@ -253,6 +254,33 @@ function wireNewSource() {
   });
 }
 
+// Destination form: the settings of the chosen kind (generated from the
+// action registry); a secret left empty keeps its stored value.
+function wireDestinationForm() {
+  const form = document.getElementById("destination-form");
+  if (!form) return;
+  const kind = form.elements.kind;
+  const showKind = () => form.querySelectorAll("[data-dkind]").forEach((n) => { n.hidden = n.dataset.dkind !== kind.value; });
+  kind.addEventListener("change", showKind);
+  showKind();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = form.elements, body = { id: f.id.value.trim(), kind: kind.value };
+    for (const input of form.querySelectorAll("input[data-setting]")) {
+      if (input.dataset.setting === kind.value && input.value.trim()) body[input.name] = input.value.trim();
+    }
+    if (f.rate_limit.value) body.rate_limit = Number(f.rate_limit.value);
+    if (f.concurrency.value) body.concurrency = Number(f.concurrency.value);
+    if (f.timeout.value.trim()) body.timeout = f.timeout.value.trim();
+    if (f.allow_private_network.checked) body.allow_private_network = true;
+    const id = form.dataset.id;
+    const res = id ? await api("PUT", "/admin/v1/destinations/" + encodeURIComponent(id), body, "application/json", form.dataset.version)
+      : await api("POST", "/admin/v1/destinations", body);
+    if (!res.ok) { show(document.getElementById("destination-result"), errorText(res), false); return; }
+    location.href = "/console/destinations/" + encodeURIComponent(res.json.id);
+  });
+}
+
 // Backfill on a workflow's page: count first (a dry run), then start the
 // job and follow its progress.
 function wireBackfill() {
@@ -301,4 +329,5 @@ document.addEventListener("DOMContentLoaded", () => {
   wireBackfill();
   wireSourceForm();
   wireNewSource();
+  wireDestinationForm();
 });
