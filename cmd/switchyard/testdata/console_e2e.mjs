@@ -208,6 +208,16 @@ try {
   await page.goto(base + "/console/audit");
   await page.locator("td a", { hasText: "destinations/crm" }).first().waitFor();
 
+  // An alert channel written as in the file's alerts:, then deleted.
+  await page.goto(base + "/console/alerts");
+  await page.selectOption("#resource-kind", "/admin/v1/alert-channels");
+  await page.fill("#resource-def", "id: ops\nkind: webhook\nurl: https://ops.example.com/alerts\nsigning_secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+  await Promise.all([page.waitForNavigation(), page.click("#resource-form button[type=submit]")]);
+  await page.locator("td strong", { hasText: "ops" }).waitFor();
+  if ((await page.content()).includes("whsec_MfKQ9r8")) fail("the alerts page shows the channel's secret");
+  await Promise.all([page.waitForNavigation(), page.click("button[data-delete='/admin/v1/alert-channels/ops']")]);
+  if ((await api("GET", "/admin/v1/alert-channels/ops")).status !== 404) fail("the channel was not deleted");
+
   // Keyboard: the first link of the menu is reachable with Tab.
   await page.goto(base + "/console/");
   await page.keyboard.press("Tab");
@@ -215,7 +225,7 @@ try {
   if (!focused || !/Switchyard/.test(focused)) fail("Tab did not reach the menu: " + focused);
 
   if (errors.length) fail("console errors:\n" + errors.join("\n"));
-  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form, backfill, destination pause and resume, destination form");
+  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form, backfill, destination pause and resume, destination form, alert channel");
 } finally {
   await browser.close();
 }

@@ -281,6 +281,18 @@ function wireDestinationForm() {
   });
 }
 
+// A new alert channel or rule, written as in the configuration file.
+function wireResourceForm() {
+  const form = document.getElementById("resource-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const res = await api("POST", form.elements.path.value, form.elements.definition.value, "application/yaml");
+    if (!res.ok) { show(document.getElementById("resource-result"), errorText(res), false); return; }
+    location.reload();
+  });
+}
+
 // Backfill on a workflow's page: count first (a dry run), then start the
 // job and follow its progress.
 function wireBackfill() {
@@ -330,4 +342,5 @@ document.addEventListener("DOMContentLoaded", () => {
   wireSourceForm();
   wireNewSource();
   wireDestinationForm();
+  wireResourceForm();
 });
