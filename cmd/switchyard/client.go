@@ -36,19 +36,27 @@ func resolveToken(token *string, getenv func(string) string) {
 // call sends body (JSON, if not nil) and decodes a 2xx answer into out;
 // another answer is an error carrying the server's message.
 func (a adminClient) call(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+	var data []byte
 	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.base, "/")+path, rd)
+	return a.send(ctx, method, path, "application/json", data, out)
+}
+
+// send sends a body already encoded in contentType and decodes a 2xx
+// answer into out; another answer is an error carrying the server's
+// message.
+func (a adminClient) send(ctx context.Context, method, path, contentType string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.base, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}

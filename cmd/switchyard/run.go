@@ -47,10 +47,13 @@ Usage:
                                         forward live events to a local app, signed (Standard Webhooks)
   switchyard backfill --workflow ID --since T [--until T] [--filter CEL] [--limit N] [--include-ran] [--from-archive] [--dry-run]
                                         run a workflow over stored events, with a progress line
-  switchyard replay --source ID --since T [--until T] [--filter CEL] [--dry-run] [--force] [--url URL] [--token T]
+  switchyard replay --source ID --since T [--until T] [--filter CEL] [--dry-run] [--force] [--from-archive] [--url URL] [--token T]
                                         re-parse captured requests with the source's current configuration
   switchyard export --since T [--until T] [--format parquet|ndjson] --to file:///dir|s3://bucket/prefix [--url URL] [--token T]
                                         write the events received in a range to files, as the archive does
+  switchyard apply -f FILE [--dry-run] [--prune] [--url URL] [--token T]
+                                        make a server hold a file's sources, destinations, workflows and alerts
+                                        (exit 2 on --dry-run when something would change)
   switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token T] [--id ID]
                                         sign and send a webhook as its provider would
   switchyard bench [flags]              open-loop load generator
@@ -115,6 +118,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "export":
 		return runExport(ctx, args[1:], getenv, stdout, stderr)
+	case "apply":
+		return runApply(ctx, args[1:], getenv, stdout, stderr)
 	case "send":
 		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/hooks"
 	"github.com/switchyardhq/switchyard/internal/periodic"
+	"github.com/switchyardhq/switchyard/internal/redact"
 )
 
 // Default sources, created when a server starts with no sources at all so
@@ -148,13 +149,14 @@ func (s *Sources) Create(ctx context.Context, src *cdp.Source) error {
 
 // Update replaces a stored source; configured sources are read-only.
 func (s *Sources) Update(ctx context.Context, src *cdp.Source) error {
-	if err := s.validate(src); err != nil {
-		return err
-	}
 	s.write.Lock()
 	defer s.write.Unlock()
 	old, err := s.mutable(src.ID)
 	if err != nil {
+		return err
+	}
+	KeepCredentials(src, old)
+	if err := s.validate(src); err != nil {
 		return err
 	}
 	src.Origin, src.CreatedAt, src.UpdatedAt = cdp.OriginAPI, old.CreatedAt, s.now().UTC()
@@ -268,6 +270,33 @@ func generateCredentials(src *cdp.Source) {
 			_, _ = rand.Read(b)
 			v.Secret = "whsec_" + base64.StdEncoding.EncodeToString(b)
 		}
+	}
+}
+
+// KeepCredentials gives src the credentials of old (a source of the
+// same kind) that it leaves out or sends back masked: credentials are
+// write-only, so a source read back, edited and sent again keeps them,
+// and so does one applied from a file that never named the generated
+// ones.
+func KeepCredentials(src, old *cdp.Source) {
+	if old == nil || old.Kind != src.Kind {
+		return
+	}
+	keep := func(f *string, was string) {
+		if *f == "" || *f == redact.Mask {
+			*f = was
+		}
+	}
+	if src.Kind == cdp.SourceCustomerIOTrack && src.SiteID == "" {
+		src.SiteID = old.SiteID
+	}
+	keep(&src.APIKey, old.APIKey)
+	keep(&src.WriteKey, old.WriteKey)
+	keep(&src.SigningKey, old.SigningKey)
+	if src.Verify != nil && old.Verify != nil && src.Verify.Scheme == old.Verify.Scheme {
+		v := *src.Verify
+		keep(&v.Secret, old.Verify.Secret)
+		src.Verify = &v
 	}
 }
 

@@ -414,3 +414,44 @@ func (r *Resources) saveLocked(ctx context.Context, k *kind, v *cdp.ResourceVers
 	}
 	return r.item(k, v, cdp.OriginAPI), nil
 }
+
+// Current is the definition in force of a resource, with its secrets,
+// and where it was defined ("" when there is none): what a plan compares
+// a desired definition with.
+func (r *Resources) Current(kindName, id string) (json.RawMessage, string) {
+	k, err := kindOf(kindName)
+	if err != nil {
+		return nil, ""
+	}
+	if file, err := k.entries(r.File); err == nil && file[id] != nil {
+		return file[id], cdp.OriginConfig
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if def := r.currentLocked(k, id); def != nil {
+		return def, cdp.OriginAPI
+	}
+	return nil, ""
+}
+
+// SecretFields are the fields of a definition of kind that hold secrets.
+func (r *Resources) SecretFields(kindName string, def map[string]any) []string {
+	k, err := kindOf(kindName)
+	if err != nil {
+		return nil
+	}
+	return k.secrets(r.Actions, def)
+}
+
+// IDs are the ids of the resources of a kind created through the API.
+func (r *Resources) IDs(kindName string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, id := range slices.Sorted(maps.Keys(r.stored[kindName])) {
+		if !r.stored[kindName][id].Deleted {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -209,6 +209,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	handle("PUT /admin/v1/alert-rules/{id}", rules.Update())
 	handle("DELETE /admin/v1/alert-rules/{id}", rules.Delete())
 	handle("GET /admin/v1/alert-rules/{id}/versions", rules.Versions())
+	handle("POST /admin/v1/plan", admin.Plans(log, &admin.Planner{Sources: d.Sources, Workflows: d.Workflows, Resources: d.Resources}))
 	handle("GET /admin/v1/alerts", admin.ListAlerts(log, store))
 	handle("POST /admin/v1/workflows/{id}/backfills", admin.CreateBackfill(log, d.Backfills))
 	handle("GET /admin/v1/backfills", admin.ListBackfills(log, d.Backfills))
