@@ -122,7 +122,9 @@ func TestApply(t *testing.T) {
 	}
 
 	// Each change is in the audit trail (the plans too, as what they are).
-	var audit struct{ Entries []struct{ Action, Target string } }
+	var audit struct {
+		Entries []struct{ Action, Target string }
+	}
 	json.Unmarshal(get(t, p.url+"/admin/v1/audit?limit=1000", ""), &audit)
 	changes := map[string]int{}
 	for _, e := range audit.Entries {
