@@ -2,7 +2,9 @@ package admin
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/switchyardhq/switchyard/internal/action/builtin"
@@ -35,4 +37,46 @@ func FuzzDecodeWorkflow(f *testing.F) {
 			t.Fatalf("%q: compiled %v with problems %v", body, c != nil, problems)
 		}
 	})
+}
+
+// FuzzAuditSummary: whatever a change's body (JSON, YAML or neither) and
+// query, its summary is valid JSON of at most 8 KiB plus its field names,
+// and a value under a secret-looking field, at any depth, never appears
+// in it.
+func FuzzAuditSummary(f *testing.F) {
+	for _, seed := range []struct{ body, query string }{
+		{`{"id":"pay","verify":{"secret":"S3CRETVALUE"},"list":[{"token":"S3CRETVALUE"}]}`, "confirm=true"},
+		{"id: w\napi_key: S3CRETVALUE\nsteps: [{with: {headers: {Authorization: S3CRETVALUE}}}]\n", "token=S3CRETVALUE"},
+		{"not json", ""}, {"", "a=%zz"}, {"[1, 2, {\"password\": \"S3CRETVALUE\"}]", ""},
+	} {
+		f.Add([]byte(seed.body), seed.query)
+	}
+	a := &Audit{SecretKeys: builtin.Registry.SecretSettings()}
+	f.Fuzz(func(t *testing.T, body []byte, query string) {
+		for _, ct := range []string{"application/json", "application/yaml"} {
+			out := a.summary(ct, query, body)
+			if out == nil {
+				continue
+			}
+			if !json.Valid(out) || len(out) > auditSummary+4096 {
+				t.Fatalf("summary of %q: %d bytes, valid %v", body, len(out), json.Valid(out))
+			}
+			if bytes.Contains(out, []byte("S3CRETVALUE")) && secretOnlyUnderSecretKeys(string(body)+"\n"+query) {
+				t.Fatalf("the summary of %q shows the secret: %s", body, out)
+			}
+		}
+	})
+}
+
+// secretOnlyUnderSecretKeys reports whether every S3CRETVALUE in a body
+// and query is the whole value of a field named secret, token, password,
+// api_key or Authorization (the seeds' shapes), so that a summary showing
+// it leaked it.
+func secretOnlyUnderSecretKeys(body string) bool {
+	rest := body
+	for _, k := range []string{`"secret":"S3CRETVALUE"`, `"token":"S3CRETVALUE"`, `"password": "S3CRETVALUE"`, "api_key: S3CRETVALUE",
+		"Authorization: S3CRETVALUE", "token=S3CRETVALUE"} {
+		rest = strings.ReplaceAll(rest, k, "")
+	}
+	return !strings.Contains(rest, "S3CRETVALUE")
 }
