@@ -69,9 +69,9 @@ func (l *Log) Members(subject, self string, interval time.Duration) (*Members, e
 
 // Count returns how many nodes were heard lately, this one included.
 // A node cut off from NATS hears nobody, but that is no sign that the
-// others left: it keeps counting them while disconnected and for three
-// intervals after it is back, so that it never takes a larger share than
-// it should.
+// others left: it keeps counting them while disconnected and, once it is
+// back, for as long as they may take to come back too plus three
+// intervals, so that it never takes a larger share than it should.
 func (m *Members) Count() int {
 	// Connected first: a reconnection between the two reads then shows
 	// as "not connected", never as a stale count.
@@ -80,9 +80,11 @@ func (m *Members) Count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if reconnects != m.reconnects {
+		// The others may come back up to a reconnection attempt later
+		// than this node did: they are heard as of then.
 		m.reconnects = reconnects
 		for name := range m.seen {
-			m.seen[name] = time.Now()
+			m.seen[name] = time.Now().Add(reconnectWait + 200*time.Millisecond)
 		}
 	}
 	n := 0

@@ -135,7 +135,7 @@ var _ cdp.EventLog = (*Log)(nil)
 // external returns the connection options of an external server: retry
 // forever, and authenticate and encrypt as configured.
 func (o Options) external() ([]nats.Option, error) {
-	out := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	out := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(reconnectWait)}
 	if o.Credentials != "" {
 		out = append(out, nats.UserCredentials(o.Credentials))
 	}
@@ -559,3 +559,8 @@ func (s *serverLogger) Errorf(format string, v ...any) {
 }
 func (s *serverLogger) Debugf(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s *serverLogger) Tracef(format string, v ...any) {}
+
+// reconnectWait is how long a connection waits between attempts to
+// reconnect (the client adds up to 100 ms of jitter): two nodes cut off
+// together may come back that far apart.
+const reconnectWait = time.Second
