@@ -286,6 +286,26 @@ type CircuitBreaker struct {
 	MaxCooldown string `yaml:"max_cooldown"` // default 10m
 }
 
+// Normalized is d with the settings its own fields name (site_id, url …)
+// in those fields: the destination YAML would have decoded (a program
+// may have put them in Settings).
+func (d Destination) Normalized() Destination {
+	if len(d.Settings) == 0 {
+		return d
+	}
+	d.Settings = maps.Clone(d.Settings)
+	for name, field := range map[string]*string{"site_id": &d.SiteID, "api_key": &d.APIKey, "app_api_key": &d.AppAPIKey,
+		"region": &d.Region, "track_url": &d.TrackURL, "app_url": &d.AppURL, "url": &d.URL, "signing_secret": &d.SigningSecret} {
+		if v, ok := d.Settings[name]; ok {
+			if *field == "" {
+				*field = v
+			}
+			delete(d.Settings, name)
+		}
+	}
+	return d
+}
+
 // Destination converts the file form; Validate has checked it.
 func (d Destination) Destination() *workflow.Destination {
 	settings := maps.Clone(d.Settings)

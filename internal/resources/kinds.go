@@ -123,7 +123,15 @@ func strict(def []byte, v any) error {
 // Canonical is the definition of an entry of the configuration file's
 // types: its YAML fields as compact JSON, empty ones left out, keys
 // sorted; what is stored, answered and compared.
-func Canonical(v any) (json.RawMessage, error) {
+func Canonical(v any) (_ json.RawMessage, err error) {
+	defer func() {
+		if r := recover(); r != nil { // the YAML encoder panics on what it cannot encode
+			err = fmt.Errorf("encode definition: %v", r)
+		}
+	}()
+	if d, ok := v.(config.Destination); ok {
+		v = d.Normalized() // YAML cannot encode a setting beside the field of its name
+	}
 	b, err := yaml.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode definition: %w", err)
