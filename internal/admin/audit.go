@@ -58,12 +58,12 @@ func (a *Audit) Wrap(h http.Handler) http.Handler {
 		}
 		body := &teeBody{r: r.Body}
 		r.Body = body
-		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		rec := httpx.NewStatusRecorder(w)
 		h.ServeHTTP(rec, r)
 		if len(body.seen) == 0 { // refused before it was read
 			body.seen, _ = io.ReadAll(io.LimitReader(body.r, auditBody))
 		}
-		a.Record(r.Context(), r, p.Actor(), r.Pattern, strings.TrimPrefix(r.URL.Path, "/admin/v1/"), rec.status,
+		a.Record(r.Context(), r, p.Actor(), r.Pattern, strings.TrimPrefix(r.URL.Path, "/admin/v1/"), rec.Status,
 			a.summary(r.Header.Get("Content-Type"), r.URL.RawQuery, body.seen))
 	})
 }
@@ -178,17 +178,6 @@ func (t *teeBody) Read(p []byte) (int, error) {
 }
 
 func (t *teeBody) Close() error { return t.r.Close() }
-
-// statusWriter notes the status a handler answered.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
 
 // ListAudit serves GET /admin/v1/audit?actor=&target=&since=&until=&limit=&cursor=.
 func ListAudit(log *slog.Logger, store cdp.AuditStore) http.Handler {

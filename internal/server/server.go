@@ -101,9 +101,9 @@ func wrap(d Deps, mux *http.ServeMux) http.Handler {
 			notFound(w, r, mux)
 			return
 		}
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := httpx.NewStatusRecorder(w)
 		mux.ServeHTTP(rec, r)
-		d.Metrics.HTTPRequests.WithLabelValues(r.Pattern, strconv.Itoa(rec.status)).Inc()
+		d.Metrics.HTTPRequests.WithLabelValues(r.Pattern, strconv.Itoa(rec.Status)).Inc()
 	})
 	proxies, _ := httpx.ParseProxies(d.Config.TrustedProxies) // Validate checked them
 	return httpx.Recover(d.Log, httpx.Forwarded(proxies, h))
@@ -135,19 +135,6 @@ type headerRecorder struct {
 func (h *headerRecorder) Header() http.Header         { return h.header }
 func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (h *headerRecorder) WriteHeader(status int)      { h.status = status }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(status int) {
-	s.status = status
-	s.ResponseWriter.WriteHeader(status)
-}
-
-// Unwrap lets http.ResponseController reach Flush on the real writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

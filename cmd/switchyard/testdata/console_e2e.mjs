@@ -215,6 +215,14 @@ try {
   await Promise.all([page.waitForNavigation(), page.click("#resource-form button[type=submit]")]);
   await page.locator("td strong", { hasText: "ops" }).waitFor();
   if ((await page.content()).includes("whsec_MfKQ9r8")) fail("the alerts page shows the channel's secret");
+  // Edited: the definition comes back with its secret masked, which keeps it.
+  await page.click("button[data-edit='/admin/v1/alert-channels/ops']");
+  const def = await page.inputValue("#resource-def");
+  if (!def.includes("[redacted]") || def.includes("whsec_")) fail("the definition to edit: " + def);
+  await page.fill("#resource-def", def.replace("https://ops.example.com/alerts", "https://ops.example.com/v2"));
+  await Promise.all([page.waitForNavigation(), page.click("#resource-submit")]);
+  const ops = (await api("GET", "/admin/v1/alert-channels/ops")).json;
+  if (ops.version !== 2 || ops.definition.url !== "https://ops.example.com/v2" || ops.definition.signing_secret !== "[redacted]") fail("edited channel: " + JSON.stringify(ops));
   await Promise.all([page.waitForNavigation(), page.click("button[data-delete='/admin/v1/alert-channels/ops']")]);
   if ((await api("GET", "/admin/v1/alert-channels/ops")).status !== 404) fail("the channel was not deleted");
 

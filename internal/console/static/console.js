@@ -285,9 +285,22 @@ function wireDestinationForm() {
 function wireResourceForm() {
   const form = document.getElementById("resource-form");
   if (!form) return;
+  let editing = null; // {path, version} of the resource being edited
+  for (const b of document.querySelectorAll("button[data-edit]")) {
+    b.addEventListener("click", () => {
+      editing = { path: b.dataset.edit, version: b.dataset.version };
+      form.elements.definition.value = JSON.stringify(JSON.parse(b.dataset.definition), null, 2);
+      form.elements.path.disabled = true;
+      document.getElementById("resource-what").textContent = "Edit " + b.dataset.edit.split("/").pop();
+      document.getElementById("resource-submit").textContent = "Save as the next version";
+      form.scrollIntoView();
+    });
+  }
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const res = await api("POST", form.elements.path.value, form.elements.definition.value, "application/yaml");
+    const body = form.elements.definition.value;
+    const res = editing ? await api("PUT", editing.path, body, "application/yaml", editing.version)
+      : await api("POST", form.elements.path.value, body, "application/yaml");
     if (!res.ok) { show(document.getElementById("resource-result"), errorText(res), false); return; }
     location.reload();
   });
