@@ -319,3 +319,38 @@ func TestBreakerAcrossNodes(t *testing.T) {
 	post(b.URL + "/admin/v1/destinations/app/resume")
 	testenv.Eventually(t, "the six runs to be delivered", 15*time.Second, func() bool { return len(standIn.Times()) == 6 })
 }
+
+// A destination created through one node's API comes in force on the
+// other within its reload interval: the other's workflows may call it,
+// and its API shows it (secret masked).
+func TestResourcesAcrossNodes(t *testing.T) {
+	standIn := testenv.NewArrivals(t)
+	cfg := config.Default()
+	externalConfig(t, cfg)
+	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
+	nodes := openNodes(t, cfg, 2)
+	a := httptest.NewServer(nodes[0].Handler())
+	defer a.Close()
+	b := httptest.NewServer(nodes[1].Handler())
+	defer b.Close()
+	send := func(url, contentType, body string) {
+		t.Helper()
+		resp, err := http.Post(url, contentType, strings.NewReader(body))
+		if err != nil || resp.StatusCode/100 != 2 {
+			t.Fatalf("POST %s: %v %v", url, resp, err)
+		}
+		resp.Body.Close()
+	}
+	send(a.URL+"/admin/v1/destinations", "application/json",
+		`{"id":"crm","kind":"webhook","url":"`+standIn.URL+`","signing_secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","allow_private_network":true}`)
+	testenv.Eventually(t, "node B to hold the destination", 15*time.Second, func() bool {
+		d, ok := nodes[1].Workflows.Destination("crm")
+		return ok && d.Settings["signing_secret"] != ""
+	})
+	send(b.URL+"/admin/v1/workflows", "application/yaml",
+		"id: ship\ntrigger: {source: web, types: [order]}\nsteps:\n  - {id: send, action: webhook.send, destination: crm}\n")
+	// Either node's processor may take the order: both must know the workflow.
+	testenv.Eventually(t, "node A to hold the workflow", 15*time.Second, func() bool { _, ok := nodes[0].Workflows.Get("ship"); return ok })
+	send(b.URL+"/track", "application/json", `{"source":{"id":"web"},"events":[{"type":"order"}]}`)
+	testenv.Eventually(t, "the order delivered", 15*time.Second, func() bool { return len(standIn.Times()) == 1 })
+}
