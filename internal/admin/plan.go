@@ -141,10 +141,15 @@ func (p *Planner) desired(kind string, d *Desired) ([]entry, error) {
 	case "source":
 		for _, s := range d.Sources {
 			src := s.Source(cdp.OriginAPI)
+			asFiled, err := asMap(src) // the body: the server keeps what it leaves out
+			if err != nil {
+				return nil, err
+			}
+			body, _ := json.Marshal(asFiled)
 			if cur, ok := p.Sources.Get(s.ID); ok {
 				ingest.KeepCredentials(src, cur) // generated credentials the file never named
 			}
-			if err = add(s.ID, src, nil); err != nil {
+			if err = add(s.ID, src, body); err != nil {
 				return nil, err
 			}
 		}
