@@ -8,7 +8,6 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
-const resourceColumns = `kind, id, version, deleted, created_at, definition`
 
 func (s *Store) findResources(ctx context.Context, what, q string, args ...any) ([]*cdp.ResourceVersion, error) {
 	return relational.All(ctx, s.rows, "find "+what, relational.ScanResource, q, args...)
@@ -16,13 +15,13 @@ func (s *Store) findResources(ctx context.Context, what, q string, args ...any) 
 
 // FindResources implements cdp.ResourceStore.
 func (s *Store) FindResources(ctx context.Context, kind string) ([]*cdp.ResourceVersion, error) {
-	return s.findResources(ctx, kind+"s", `SELECT DISTINCT ON (id) `+resourceColumns+` FROM resources WHERE kind = $1
+	return s.findResources(ctx, kind+"s", `SELECT DISTINCT ON (id) `+relational.ResourceColumns+` FROM resources WHERE kind = $1
 		ORDER BY id, version DESC`, kind)
 }
 
 // FindResourceVersions implements cdp.ResourceStore.
 func (s *Store) FindResourceVersions(ctx context.Context, kind, id string) ([]*cdp.ResourceVersion, error) {
-	out, err := s.findResources(ctx, kind+" versions", `SELECT `+resourceColumns+` FROM resources WHERE kind = $1 AND id = $2 ORDER BY version`, kind, id)
+	out, err := s.findResources(ctx, kind+" versions", `SELECT `+relational.ResourceColumns+` FROM resources WHERE kind = $1 AND id = $2 ORDER BY version`, kind, id)
 	if err == nil && len(out) == 0 {
 		err = cdp.Errorf(cdp.ENOTFOUND, "%s %s not found", kind, id)
 	}
@@ -33,7 +32,7 @@ func (s *Store) FindResourceVersions(ctx context.Context, kind, id string) ([]*c
 // version) makes a second save of one version fail, on whichever node it
 // runs.
 func (s *Store) SaveResource(ctx context.Context, v *cdp.ResourceVersion) error {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO resources (`+resourceColumns+`)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO resources (`+relational.ResourceColumns+`)
 		SELECT $1, $2, $3, $4, $5, $6 WHERE $3 = (SELECT COALESCE(MAX(version), 0) + 1 FROM resources WHERE kind = $1 AND id = $2)
 		ON CONFLICT DO NOTHING`, v.Kind, v.ID, v.Version, v.Deleted, v.CreatedAt.UnixNano(), []byte(v.Definition))
 	if err != nil {

@@ -189,7 +189,11 @@ func ResourcesTable(blob string) string {
 	);`
 }
 
-// ScanResource reads a row of resourceColumns.
+// ResourceColumns are the resources table's columns, as ScanResource
+// reads them.
+const ResourceColumns = `kind, id, version, deleted, created_at, definition`
+
+// ScanResource reads a row of ResourceColumns.
 func ScanResource(r Rows) (*cdp.ResourceVersion, error) {
 	v := &cdp.ResourceVersion{}
 	var created int64

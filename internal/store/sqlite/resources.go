@@ -8,7 +8,6 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
-const resourceColumns = `kind, id, version, deleted, created_at, definition`
 
 func (s *Store) findResources(ctx context.Context, what, q string, args ...any) ([]*cdp.ResourceVersion, error) {
 	return relational.All(ctx, s.rows, "find "+what, relational.ScanResource, q, args...)
@@ -16,13 +15,13 @@ func (s *Store) findResources(ctx context.Context, what, q string, args ...any) 
 
 // FindResources implements cdp.ResourceStore.
 func (s *Store) FindResources(ctx context.Context, kind string) ([]*cdp.ResourceVersion, error) {
-	return s.findResources(ctx, kind+"s", `SELECT `+resourceColumns+` FROM resources r WHERE kind = ?
+	return s.findResources(ctx, kind+"s", `SELECT `+relational.ResourceColumns+` FROM resources r WHERE kind = ?
 		AND version = (SELECT MAX(version) FROM resources WHERE kind = r.kind AND id = r.id) ORDER BY id`, kind)
 }
 
 // FindResourceVersions implements cdp.ResourceStore.
 func (s *Store) FindResourceVersions(ctx context.Context, kind, id string) ([]*cdp.ResourceVersion, error) {
-	out, err := s.findResources(ctx, kind+" versions", `SELECT `+resourceColumns+` FROM resources WHERE kind = ? AND id = ? ORDER BY version`, kind, id)
+	out, err := s.findResources(ctx, kind+" versions", `SELECT `+relational.ResourceColumns+` FROM resources WHERE kind = ? AND id = ? ORDER BY version`, kind, id)
 	if err == nil && len(out) == 0 {
 		err = cdp.Errorf(cdp.ENOTFOUND, "%s %s not found", kind, id)
 	}
@@ -39,7 +38,7 @@ func (s *Store) SaveResource(ctx context.Context, v *cdp.ResourceVersion) error 
 		if v.Version != latest+1 {
 			return cdp.Errorf(cdp.ECONFLICT, "%s %s is at version %d; version %d cannot follow it", v.Kind, v.ID, latest, v.Version)
 		}
-		if _, err := s.wconn.ExecContext(ctx, `INSERT INTO resources (`+resourceColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		if _, err := s.wconn.ExecContext(ctx, `INSERT INTO resources (`+relational.ResourceColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 			v.Kind, v.ID, v.Version, v.Deleted, v.CreatedAt.UnixNano(), []byte(v.Definition)); err != nil {
 			return fmt.Errorf("save %s %s: %w", v.Kind, v.ID, err)
 		}
