@@ -8,7 +8,6 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/relational"
 )
 
-
 func (s *Store) findResources(ctx context.Context, what, q string, args ...any) ([]*cdp.ResourceVersion, error) {
 	return relational.All(ctx, s.rows, "find "+what, relational.ScanResource, q, args...)
 }
