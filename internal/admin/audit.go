@@ -95,10 +95,14 @@ func (a *Audit) summary(contentType, query string, body []byte) json.RawMessage 
 		if err != nil && strings.Contains(contentType, "yaml") {
 			err = yaml.Unmarshal(body, &v)
 		}
-		if err == nil {
-			out["body"] = a.mask("", v)
-		} else {
-			out["body_bytes"] = len(body) // not JSON or YAML: its size, not its content
+		switch v.(type) {
+		case map[string]any, []any:
+			if err == nil {
+				out["body"] = a.mask("", v)
+			}
+		}
+		if out["body"] == nil { // not a JSON or YAML document: its size, not its content
+			out["body_bytes"] = len(body)
 		}
 	}
 	if len(out) == 0 {
