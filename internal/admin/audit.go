@@ -26,9 +26,8 @@ import (
 // what it acted on, how it ended and a summary of the change with every
 // secret-looking value masked.
 type Audit struct {
-	Store  cdp.AuditStore
-	Access *auth.Access
-	Log    *slog.Logger
+	Store cdp.AuditStore
+	Log   *slog.Logger
 	// SecretKeys are field names whose values are secrets wherever they
 	// appear (the destination kinds' secret settings), besides the names
 	// that say so themselves (…secret…, …token…, …password…, …key…).
@@ -41,21 +40,17 @@ const (
 	auditSummary = 8 << 10  // a summary longer than this keeps only its keys
 )
 
-// Wrap records each change (a request other than GET or HEAD) made by
-// someone the access check admits, once h has answered it, refused or
-// not. Unauthenticated requests are not recorded (anyone on the internet
-// could fill the trail).
+// Wrap records each change (a request other than GET or HEAD), once h
+// has answered it, refused or not. It sits behind auth.Authenticate:
+// unauthenticated requests never reach it (anyone on the internet could
+// fill the trail).
 func (a *Audit) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			h.ServeHTTP(w, r)
 			return
 		}
-		p, err := a.Access.Check(r)
-		if err != nil {
-			h.ServeHTTP(w, r)
-			return
-		}
+		p := auth.PrincipalFrom(r.Context())
 		body := &teeBody{r: r.Body}
 		r.Body = body
 		rec := httpx.NewStatusRecorder(w)
@@ -95,13 +90,11 @@ func (a *Audit) summary(contentType, query string, body []byte) json.RawMessage 
 		if err != nil && strings.Contains(contentType, "yaml") {
 			err = yaml.Unmarshal(body, &v)
 		}
-		switch v.(type) {
-		case map[string]any, []any:
-			if err == nil {
-				out["body"] = a.mask("", v)
-			}
-		}
-		if out["body"] == nil { // not a JSON or YAML document: its size, not its content
+		_, isMap := v.(map[string]any)
+		_, isList := v.([]any)
+		if err == nil && (isMap || isList) {
+			out["body"] = a.mask("", v)
+		} else { // not a JSON or YAML document: its size, not its content
 			out["body_bytes"] = len(body)
 		}
 	}

@@ -141,9 +141,9 @@ func (p *Planner) desired(kind string, d *Desired) ([]entry, error) {
 	case "source":
 		for _, s := range d.Sources {
 			src := s.Source(cdp.OriginAPI)
-			asFiled, err := asMap(src) // the body: the server keeps what it leaves out
-			if err != nil {
-				return nil, err
+			asFiled, ferr := asMap(src) // the body: the server keeps what it leaves out
+			if ferr != nil {
+				return nil, ferr
 			}
 			body, _ := json.Marshal(asFiled)
 			if cur, ok := p.Sources.Get(s.ID); ok {
@@ -173,11 +173,7 @@ func (p *Planner) desired(kind string, d *Desired) ([]entry, error) {
 		}
 	case cdp.ResourceAlertRule:
 		for _, x := range d.Alerts.Rules {
-			id := x.ID
-			if id == "" {
-				id = x.Kind
-			}
-			if err = addCanonical(add, id, x); err != nil {
+			if err = addCanonical(add, x.RuleID(), x); err != nil {
 				return nil, err
 			}
 		}

@@ -72,11 +72,15 @@ func (a *Access) clock() time.Time {
 // rest in the management API's dialect; h sees the principal in its
 // request's context (PrincipalFrom).
 func (a *Access) Wrap(log *slog.Logger, need Role, h http.Handler) http.Handler {
+	return a.Authenticate(log, RequireRole(log, need, h))
+}
+
+// Authenticate admits what Check admits, whatever its role, with the
+// principal in the request's context (what may sit between it and
+// RequireRole sees who asked, admitted or not: the audit trail).
+func (a *Access) Authenticate(log *slog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Check(r)
-		if err == nil {
-			err = Require(p, need)
-		}
 		switch {
 		case err == nil:
 			h.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
@@ -86,6 +90,18 @@ func (a *Access) Wrap(log *slog.Logger, need Role, h http.Handler) http.Handler 
 		default:
 			httpx.Error(w, r, log, err)
 		}
+	})
+}
+
+// RequireRole admits a request Authenticate admitted whose principal has
+// role need, and answers 403 naming both roles otherwise.
+func RequireRole(log *slog.Logger, need Role, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := Require(PrincipalFrom(r.Context()), need); err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -67,7 +67,7 @@ func (a Alerts) AlertEvery() time.Duration {
 func (c *Config) AlertRules() []alert.Rule {
 	var out []alert.Rule
 	for _, r := range c.Alerts.Rules {
-		rule := alert.Rule{ID: r.ruleID(), Kind: r.Kind, Channels: r.Channels, Above: r.Above,
+		rule := alert.Rule{ID: r.RuleID(), Kind: r.Kind, Channels: r.Channels, Above: r.Above,
 			Subject: r.Workflow + r.Destination + r.Source, Per: time.Minute, Every: 10 * time.Minute}
 		if r.Kind == alert.DeadLetter {
 			rule.Wait = 30 * time.Second
@@ -101,7 +101,8 @@ func (c *Config) AlertChannels() []alert.Channel {
 	return out
 }
 
-func (r AlertRule) ruleID() string {
+// RuleID is the rule's id: its kind unless it names one.
+func (r AlertRule) RuleID() string {
 	if r.ID != "" {
 		return r.ID
 	}
@@ -131,10 +132,10 @@ func (c *Config) checkAlerts(add func(path, format string, args ...any)) {
 	rules := map[string]bool{}
 	for i, r := range c.Alerts.Rules {
 		path := fmt.Sprintf("alerts.rules[%d]", i)
-		if rules[r.ruleID()] {
-			add(path+".id", "duplicates rule %q (two rules of one kind need ids)", r.ruleID())
+		if rules[r.RuleID()] {
+			add(path+".id", "duplicates rule %q (two rules of one kind need ids)", r.RuleID())
 		}
-		rules[r.ruleID()] = true
+		rules[r.RuleID()] = true
 		c.checkRule(path, r, channels, add)
 	}
 }

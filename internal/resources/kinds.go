@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"go.yaml.in/yaml/v3"
 
@@ -23,9 +22,7 @@ type kind struct {
 	// add decodes def (refusing unknown fields) and appends it to cfg's
 	// entries of the kind; it returns the entry's id and YAML path.
 	add func(cfg *config.Config, def []byte) (id, path string, err error)
-	// remove drops the entries with id from cfg.
-	remove func(cfg *config.Config, id string)
-	// fileEntries are cfg's entries of the kind, by id, as definitions.
+	// entries are cfg's entries of the kind, by id, as definitions.
 	entries func(cfg *config.Config) (map[string]json.RawMessage, error)
 	// secrets are the fields of def that hold secrets.
 	secrets func(actions *action.Registry, def map[string]any) []string
@@ -41,9 +38,6 @@ var kinds = map[string]*kind{
 			}
 			cfg.Destinations = append(cfg.Destinations, d)
 			return d.ID, fmt.Sprintf("destinations[%d]", len(cfg.Destinations)-1), nil
-		},
-		remove: func(cfg *config.Config, id string) {
-			cfg.Destinations = slices.DeleteFunc(slices.Clone(cfg.Destinations), func(d config.Destination) bool { return d.ID == id })
 		},
 		entries: func(cfg *config.Config) (map[string]json.RawMessage, error) {
 			return definitions(cfg.Destinations, func(d config.Destination) string { return d.ID })
@@ -69,9 +63,6 @@ var kinds = map[string]*kind{
 			cfg.Alerts.Channels = append(cfg.Alerts.Channels, c)
 			return c.ID, fmt.Sprintf("alerts.channels[%d]", len(cfg.Alerts.Channels)-1), nil
 		},
-		remove: func(cfg *config.Config, id string) {
-			cfg.Alerts.Channels = slices.DeleteFunc(slices.Clone(cfg.Alerts.Channels), func(c config.AlertChannel) bool { return c.ID == id })
-		},
 		entries: func(cfg *config.Config) (map[string]json.RawMessage, error) {
 			return definitions(cfg.Alerts.Channels, func(c config.AlertChannel) string { return c.ID })
 		},
@@ -87,26 +78,14 @@ var kinds = map[string]*kind{
 			if err := strict(def, &r); err != nil {
 				return "", "", err
 			}
-			if r.ID == "" {
-				r.ID = r.Kind
-			}
+			r.ID = r.RuleID()
 			cfg.Alerts.Rules = append(cfg.Alerts.Rules, r)
 			return r.ID, fmt.Sprintf("alerts.rules[%d]", len(cfg.Alerts.Rules)-1), nil
 		},
-		remove: func(cfg *config.Config, id string) {
-			cfg.Alerts.Rules = slices.DeleteFunc(slices.Clone(cfg.Alerts.Rules), func(r config.AlertRule) bool { return ruleID(r) == id })
-		},
 		entries: func(cfg *config.Config) (map[string]json.RawMessage, error) {
-			return definitions(cfg.Alerts.Rules, ruleID)
+			return definitions(cfg.Alerts.Rules, config.AlertRule.RuleID)
 		},
 		secrets: func(*action.Registry, map[string]any) []string { return nil }},
-}
-
-func ruleID(r config.AlertRule) string {
-	if r.ID != "" {
-		return r.ID
-	}
-	return r.Kind
 }
 
 // strict decodes a JSON or YAML definition into v, refusing fields v

@@ -103,23 +103,22 @@ func (r *Resources) Run(ctx context.Context, interval time.Duration) {
 }
 
 // applyLocked puts the current set in force unless it is the one in
-// force.
+// force (the first set is always applied: the key is never empty).
 func (r *Resources) applyLocked() error {
-	cfg, err := r.mergedLocked("", "", nil)
+	key := "set:"
+	for _, name := range Kinds {
+		for _, id := range slices.Sorted(maps.Keys(r.stored[name])) {
+			key += fmt.Sprintf("%s/%s@%d;", name, id, r.stored[name][id].Version)
+		}
+	}
+	if key == r.applied {
+		return nil
+	}
+	cfg, _, err := r.mergedLocked("", "", nil)
 	if err != nil {
 		return err
 	}
-	var key strings.Builder
-	for _, name := range Kinds {
-		for _, id := range slices.Sorted(maps.Keys(r.stored[name])) {
-			v := r.stored[name][id]
-			fmt.Fprintf(&key, "%s/%s@%d;", name, id, v.Version)
-		}
-	}
-	if key.String() == r.applied && r.applied != "" {
-		return nil
-	}
-	r.applied = key.String()
+	r.applied = key
 	if r.Apply != nil {
 		r.Apply(cfg)
 	}
@@ -127,14 +126,9 @@ func (r *Resources) applyLocked() error {
 }
 
 // mergedLocked is the file's configuration plus the stored resources,
-// with the resource kind/id replaced by def (nil: removed). It returns
-// the YAML path of def's entry in it as the second value of check.
-func (r *Resources) mergedLocked(kindName, id string, def json.RawMessage) (*config.Config, error) {
-	cfg, _, err := r.candidateLocked(kindName, id, def)
-	return cfg, err
-}
-
-func (r *Resources) candidateLocked(kindName, id string, def json.RawMessage) (*config.Config, string, error) {
+// with the resource kind/id replaced by def (nil: removed), and the YAML
+// path of def's entry in it.
+func (r *Resources) mergedLocked(kindName, id string, def json.RawMessage) (*config.Config, string, error) {
 	cfg := *r.File
 	cfg.Destinations = slices.Clone(cfg.Destinations)
 	cfg.Alerts.Channels = slices.Clone(cfg.Alerts.Channels)
@@ -216,8 +210,8 @@ func (r *Resources) Versions(ctx context.Context, kindName, id string) ([]*Item,
 	if err != nil {
 		return nil, err
 	}
-	if file, err := k.entries(r.File); err == nil && file[id] != nil {
-		return []*Item{r.item(k, &cdp.ResourceVersion{Kind: k.name, ID: id, Version: 1, Definition: file[id]}, cdp.OriginConfig)}, nil
+	if def := r.fileEntry(k, id); def != nil {
+		return []*Item{r.item(k, &cdp.ResourceVersion{Kind: k.name, ID: id, Version: 1, Definition: def}, cdp.OriginConfig)}, nil
 	}
 	list, err := r.Store.FindResourceVersions(ctx, k.name, id)
 	if err != nil {
@@ -254,12 +248,8 @@ func (r *Resources) Save(ctx context.Context, kindName, id string, body []byte, 
 	if newID == "" {
 		return nil, cdp.Errorf(cdp.EINVALID, "id: is required")
 	}
-	file, err := k.entries(r.File)
-	if err != nil {
+	if err := r.readOnly(k, newID); err != nil {
 		return nil, err
-	}
-	if file[newID] != nil {
-		return nil, cdp.Errorf(cdp.EFORBIDDEN, "%s %s is defined in the configuration file; change it there", k.label, newID)
 	}
 	cur := r.stored[k.name][newID]
 	live := cur != nil && !cur.Deleted
@@ -273,7 +263,7 @@ func (r *Resources) Save(ctx context.Context, kindName, id string, body []byte, 
 	case ifVersion != 0 && live && ifVersion != cur.Version:
 		return nil, cdp.Errorf(cdp.ECONFLICT, "%s %s is at version %d, not %d", k.label, newID, cur.Version, ifVersion)
 	}
-	def, err := r.definition(k, scratch, body, cur)
+	def, err := r.definition(k, scratch, cur)
 	if err != nil {
 		return nil, err
 	}
@@ -288,9 +278,9 @@ func (r *Resources) Save(ctx context.Context, kindName, id string, body []byte, 
 }
 
 // definition is the canonical definition of the entry scratch holds (as
-// body declared it), with the secrets body left out or masked taken from
-// cur.
-func (r *Resources) definition(k *kind, scratch *config.Config, body []byte, cur *cdp.ResourceVersion) (json.RawMessage, error) {
+// the request declared it), with the secrets it left out or masked taken
+// from cur.
+func (r *Resources) definition(k *kind, scratch *config.Config, cur *cdp.ResourceVersion) (json.RawMessage, error) {
 	entries, err := k.entries(scratch)
 	if err != nil {
 		return nil, err
@@ -323,11 +313,11 @@ func (r *Resources) definition(k *kind, scratch *config.Config, body []byte, cur
 // would have with it that it does not have without, and, for
 // destinations, the API's workflows it would break.
 func (r *Resources) checkLocked(k *kind, id string, def json.RawMessage) error {
-	before, err := r.mergedLocked(k.name, id, r.currentLocked(k, id))
+	before, _, err := r.mergedLocked(k.name, id, r.currentLocked(k, id))
 	if err != nil {
 		return err
 	}
-	after, path, err := r.candidateLocked(k.name, id, def)
+	after, path, err := r.mergedLocked(k.name, id, def)
 	if err != nil {
 		return err
 	}
@@ -365,6 +355,23 @@ func (r *Resources) checkLocked(k *kind, id string, def json.RawMessage) error {
 	return cdp.Errorf(code, "%s", strings.Join(problems, "; "))
 }
 
+// fileEntry is the configuration file's definition of kind/id, or nil.
+func (r *Resources) fileEntry(k *kind, id string) json.RawMessage {
+	file, err := k.entries(r.File)
+	if err != nil {
+		return nil
+	}
+	return file[id]
+}
+
+// readOnly refuses a change to an entry of the configuration file.
+func (r *Resources) readOnly(k *kind, id string) error {
+	if r.fileEntry(k, id) != nil {
+		return cdp.Errorf(cdp.EFORBIDDEN, "%s %s is defined in the configuration file; change it there", k.label, id)
+	}
+	return nil
+}
+
 // currentLocked is the stored definition of kind/id in force, or nil.
 func (r *Resources) currentLocked(k *kind, id string) json.RawMessage {
 	if v := r.stored[k.name][id]; v != nil && !v.Deleted {
@@ -382,8 +389,8 @@ func (r *Resources) Delete(ctx context.Context, kindName, id string) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if file, err := k.entries(r.File); err == nil && file[id] != nil {
-		return cdp.Errorf(cdp.EFORBIDDEN, "%s %s is defined in the configuration file; change it there", k.label, id)
+	if err := r.readOnly(k, id); err != nil {
+		return err
 	}
 	cur := r.stored[k.name][id]
 	if cur == nil || cur.Deleted {
@@ -423,8 +430,8 @@ func (r *Resources) Current(kindName, id string) (json.RawMessage, string) {
 	if err != nil {
 		return nil, ""
 	}
-	if file, err := k.entries(r.File); err == nil && file[id] != nil {
-		return file[id], cdp.OriginConfig
+	if def := r.fileEntry(k, id); def != nil {
+		return def, cdp.OriginConfig
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

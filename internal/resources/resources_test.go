@@ -29,7 +29,8 @@ func node(t *testing.T, store cdp.Store, applied *[]*config.Config) *resources.R
 }
 
 // A change made on one node comes in force on another when it reloads
-// the store (and only then, once); the secret each answers is masked.
+// the store (and only then, once: a reload that finds nothing new, even
+// an empty store, applies nothing); the secret each answers is masked.
 func TestAnotherNodeReloads(t *testing.T) {
 	store, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(t.TempDir(), "sy.db"), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -38,6 +39,9 @@ func TestAnotherNodeReloads(t *testing.T) {
 	defer store.Close()
 	var onA, onB []*config.Config
 	a, b := node(t, store, &onA), node(t, store, &onB)
+	if err := b.Load(t.Context()); err != nil || len(onB) != 1 { // nothing stored, nothing new
+		t.Fatalf("an empty store reloaded: applied %d times, %v", len(onB), err)
+	}
 	it, err := a.Save(t.Context(), cdp.ResourceDestination, "", []byte(`{"id":"cio","kind":"customerio","site_id":"s","api_key":"k-secret"}`), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -142,7 +142,7 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	log, store := d.Log, d.Store
 	guard, access := admin.NewGuard(log, d.Config.Admin.AllowedHosts), d.access()
-	audit := d.audit(access)
+	audit := d.audit()
 	roles := catalog.Roles()
 	// Each route needs the role the catalogue (and docs/api.md) gives it;
 	// the Go runtime's profiles, admin. Every change is audited, refused
@@ -152,7 +152,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 		if err != nil {
 			panic(fmt.Sprintf("route %s: %v", pattern, err))
 		}
-		mux.Handle(pattern, guard.API(audit.Wrap(access.Wrap(log, role, h))))
+		mux.Handle(pattern, guard.API(access.Authenticate(log, audit.Wrap(auth.RequireRole(log, role, h)))))
 	}
 	handle("GET /admin/v1/audit", admin.ListAudit(log, store))
 	handle("GET /admin/v1/events", admin.ListEvents(log, store))

@@ -64,8 +64,8 @@ func (d Deps) access() *auth.Access {
 }
 
 // audit records the management API's changes and the console's sign-ins.
-func (d Deps) audit(access *auth.Access) *admin.Audit {
-	a := &admin.Audit{Store: d.Store, Access: access, Log: d.Log}
+func (d Deps) audit() *admin.Audit {
+	a := &admin.Audit{Store: d.Store, Log: d.Log}
 	if d.Destinations != nil {
 		a.SecretKeys = d.Destinations.Registry.SecretSettings()
 	}
