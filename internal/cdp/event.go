@@ -61,6 +61,9 @@ type Event struct {
 	// Error is set on an event that could not be processed (a poison
 	// message); it is stored so that it is visible, and never retried.
 	Error string `json:"error,omitempty"`
+	// Violations are the ways the event broke its tracking plans (in flag
+	// mode: it was stored anyway) or how its source's transform failed.
+	Violations []Violation `json:"violations,omitempty"`
 	// RequestID names the raw request that carried the event, when raw
 	// capture kept it (see RawRequest); several events may share one.
 	RequestID string `json:"request_id,omitempty"`

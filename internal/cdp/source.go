@@ -83,6 +83,10 @@ type Source struct {
 	// receive something: longer without an event raises the source_silent
 	// alert.
 	ExpectEvery string `json:"expect_every,omitempty"`
+	// Transform is a CEL expression over the event that returns its new
+	// type and properties, or null to drop it; it runs at ingest, before
+	// the tracking plans.
+	Transform string `json:"transform,omitempty"`
 	// CreatedAt and UpdatedAt are set for sources made through the
 	// management API; a configured source has neither.
 	CreatedAt time.Time `json:"created_at,omitzero"`

@@ -56,6 +56,16 @@ func (e *Event) View() map[string]any {
 	}
 	putString(v, "op", e.Op)
 	putString(v, "error", e.Error)
+	if len(e.Violations) > 0 {
+		vs := make([]any, len(e.Violations))
+		for i, x := range e.Violations {
+			m := map[string]any{"kind": jsonString(x.Kind), "message": jsonString(x.Message)}
+			putString(m, "plan", x.Plan)
+			putString(m, "path", x.Path)
+			vs[i] = m
+		}
+		v["violations"] = vs
+	}
 	putString(v, "request_id", e.RequestID)
 	putString(v, "replay_of", e.ReplayOf)
 	if e.Ephemeral {

@@ -33,7 +33,8 @@ func TestEventView(t *testing.T) {
 			Context:    json.RawMessage(`{"ip":"1.2.3.4","html":"<b>&</b>"}`), Traits: json.RawMessage(`{"plan":"pro"}`),
 			Tags: []string{"a", "b\xff"}, UserID: "u", AnonymousID: "a", UserAgent: "UA\xc3(\xff",
 			Identifiers: []Identifier{{Kind: "id", Value: "u"}, {Kind: "email", Value: "a@b.c"}},
-			Op:          OpIdentify, Error: "boom", RequestID: "r", ReplayOf: "e0", Rerun: true, Ephemeral: true},
+			Op:          OpIdentify, Error: "boom", RequestID: "r", ReplayOf: "e0", Rerun: true, Ephemeral: true,
+			Violations: []Violation{{Plan: "p", Kind: ViolationSchema, Path: "/properties/a", Message: "m"}, {Kind: ViolationTransform, Message: "x\xff"}}},
 		{ID: "e3", Properties: json.RawMessage(`null`), Context: json.RawMessage(`[]`), Traits: json.RawMessage(`"x"`)},
 	}
 	for _, e := range events {

@@ -217,6 +217,8 @@ type Source struct {
 	// ExpectEvery is how often the source should receive something (a
 	// duration); longer without an event raises the source_silent alert.
 	ExpectEvery string `yaml:"expect_every"`
+	// Transform reshapes each event at ingest (docs/quality.md).
+	Transform string `yaml:"transform"`
 }
 
 // Destination declares where actions send (docs/workflows.md).
@@ -671,5 +673,6 @@ func (s Source) Source(origin string) *cdp.Source {
 	return &cdp.Source{ID: s.ID, Kind: s.Kind, Name: s.Name, Enabled: enabled, Origin: origin,
 		SiteID: s.SiteID, APIKey: s.APIKey, WriteKey: s.WriteKey, RateLimit: s.RateLimit,
 		SigningKey: s.SigningKey, TimestampTolerance: s.TimestampTolerance,
-		Verify: s.Verify, EventType: s.EventType, DedupKey: s.DedupKey, ForwardTo: s.ForwardTo, ExpectEvery: s.ExpectEvery}
+		Verify: s.Verify, EventType: s.EventType, DedupKey: s.DedupKey, ForwardTo: s.ForwardTo, ExpectEvery: s.ExpectEvery,
+		Transform: s.Transform}
 }

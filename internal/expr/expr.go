@@ -54,6 +54,7 @@ type Var struct {
 func NewEnv(vars ...Var) (*Env, error) {
 	opts := []cel.EnvOption{ext.Strings(), ext.Encoders(), ext.Math(), ext.Lists(),
 		cel.ParserExpressionSizeLimit(maxSourceBytes)}
+	opts = append(opts, mapFunctions()...)
 	for _, v := range vars {
 		opts = append(opts, cel.Variable(v.Name, v.Type))
 	}
