@@ -19,6 +19,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/hooks"
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/httpx"
+	"github.com/switchyardhq/switchyard/internal/quality"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -96,9 +97,11 @@ type Config struct {
 	Alerts       Alerts              `yaml:"alerts"`
 	// BackfillRate caps the runs a backfill creates per second (default
 	// 50), so that the runners keep serving arriving events.
-	BackfillRate float64           `yaml:"backfill_rate"`
-	Archive      *Archive          `yaml:"archive"`
-	unset        map[string]string // YAML path → environment variables it names that are not set
+	BackfillRate float64  `yaml:"backfill_rate"`
+	Archive      *Archive `yaml:"archive"`
+	// TrackingPlans check what sources send (docs/quality.md).
+	TrackingPlans []quality.Plan    `yaml:"tracking_plans"`
+	unset         map[string]string // YAML path → environment variables it names that are not set
 }
 
 // Log configures the process logger.
@@ -456,6 +459,7 @@ func (c *Config) problems(actions *action.Registry) []string {
 	c.checkWorkflows(actions, p.add)
 	c.checkAlerts(p.add)
 	c.checkArchive(p.add)
+	c.checkPlans(p.add)
 	return c.withUnset(p)
 }
 
@@ -589,10 +593,28 @@ func (c *Config) checkSources(add func(path, format string, args ...any)) {
 		for field, msg := range hooks.Check(src) {
 			add(path+"."+field, "%s", msg)
 		}
+		for field, msg := range quality.CheckSource(src) {
+			add(path+"."+field, "%s", msg)
+		}
 		if j, dup := seen[s.ID]; dup {
 			add(path+".id", "duplicates sources[%d].id %q", j, s.ID)
 		}
 		seen[s.ID] = i
+	}
+}
+
+// checkPlans checks each tracking plan and that their ids are unique.
+func (c *Config) checkPlans(add func(path, format string, args ...any)) {
+	seen := map[string]int{}
+	for i, p := range c.TrackingPlans {
+		path := fmt.Sprintf("tracking_plans[%d]", i)
+		for field, msg := range quality.Check(p) {
+			add(path+"."+field, "%s", msg)
+		}
+		if j, dup := seen[p.ID]; dup {
+			add(path+".id", "duplicates tracking_plans[%d].id %q", j, p.ID)
+		}
+		seen[p.ID] = i
 	}
 }
 

@@ -36,7 +36,7 @@ const (
 	evTimestamp, evOriginal, evReceived, evProperties, evContext    = 7, 8, 9, 10, 11
 	evTraits, evTag, evUser, evAnonymous, evUserAgent, evIdentifier = 12, 13, 14, 15, 16, 17
 	evOp, evError, evRequest, evEphemeral, evReplayOf               = 18, 19, 20, 21, 22
-	evRerun                                                         = 23
+	evRerun, evViolations                                           = 23, 24
 
 	idKind, idValue = 1, 2
 
@@ -111,6 +111,9 @@ func eventSize(e *cdp.Event) int {
 	for _, t := range e.Tags {
 		n += len(t) + 4
 	}
+	for _, v := range e.Violations {
+		n += len(v.Plan) + len(v.Kind) + len(v.Path) + len(v.Message) + 64
+	}
 	for _, id := range e.Identifiers {
 		n += len(id.Kind) + len(id.Value) + 8
 	}
@@ -150,6 +153,11 @@ func appendEvent(out []byte, e *cdp.Event) []byte {
 	out = appendString(out, evRequest, e.RequestID)
 	out = appendString(out, evReplayOf, e.ReplayOf)
 	out = appendBool(out, evRerun, e.Rerun)
+	if len(e.Violations) > 0 {
+		// Rare, and read only to be stored: JSON is enough.
+		data, _ := json.Marshal(e.Violations)
+		out = appendRaw(out, evViolations, data)
+	}
 	return appendBool(out, evEphemeral, e.Ephemeral)
 }
 
@@ -346,6 +354,8 @@ func decodeEvent(data []byte) (*cdp.Event, error) {
 			var n uint64
 			n, err = varint(v)
 			e.Rerun = n != 0
+		case evViolations:
+			err = json.Unmarshal(v, &e.Violations)
 		}
 		return err
 	})

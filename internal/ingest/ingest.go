@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -20,6 +21,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/envelope"
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/quality"
 	"github.com/switchyardhq/switchyard/internal/redact"
 	"github.com/switchyardhq/switchyard/internal/telemetry"
 )
@@ -32,6 +34,7 @@ type Service struct {
 	metrics  *metrics.Metrics
 	limits   limiters
 	refusals Refusals
+	plans    atomic.Pointer[quality.Plans]
 	now      func() time.Time
 }
 
@@ -111,6 +114,12 @@ func (s *Service) publish(ctx context.Context, b *cdp.Batch, r *Replay) (duplica
 		for _, e := range b.Events {
 			e.RequestID = b.ID
 		}
+	}
+	if err := s.screen(ctx, b); err != nil {
+		return false, err
+	}
+	if len(b.Events) == 0 {
+		return false, nil // every event dropped: nothing to append
 	}
 	ctx, span := appendSpan(ctx, b)
 	defer span.End()

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/hooks"
 	"github.com/switchyardhq/switchyard/internal/periodic"
+	"github.com/switchyardhq/switchyard/internal/quality"
 	"github.com/switchyardhq/switchyard/internal/redact"
 )
 
@@ -209,6 +210,9 @@ func (s *Sources) validate(src *cdp.Source) error {
 	problems := src.Validate()
 	if len(problems) == 0 {
 		problems = hooks.Check(src)
+	}
+	if len(problems) == 0 {
+		problems = quality.CheckSource(src)
 	}
 	if len(problems) == 0 && s.dependent != nil {
 		problems = s.dependent.CheckSource(src)

@@ -10,6 +10,7 @@ const (
 	OutcomeDuplicate = "duplicate" // dropped by the event log's dedup window
 	OutcomeRejected  = "rejected"  // refused with a 4xx
 	OutcomeFailed    = "failed"    // could not be appended (5xx)
+	OutcomeDropped   = "dropped"   // answered 2xx, not kept: by the source's transform or a tracking plan
 )
 
 // Webhook problems.
@@ -59,6 +60,9 @@ type Metrics struct {
 	BacklogByteRate prometheus.Gauge       // bytes stored per second, as measured
 	BacklogOver     prometheus.Gauge       // 1 while new requests are refused
 	Refused         *prometheus.CounterVec // requests refused for the backlog, by route
+	// PlanViolations counts events that broke a tracking plan (or whose
+	// transform failed), by source, type, plan and what became of them.
+	PlanViolations *prometheus.CounterVec
 
 	// Destinations: each one's circuit breaker state (1 on the current
 	// state), the runs its breaker holds, and how long attempts take.
@@ -72,7 +76,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_ingested_events_total",
-			Help: "Events received by the ingest APIs, by source and outcome (accepted, duplicate, rejected, failed).",
+			Help: "Events received by the ingest APIs, by source and outcome (accepted, duplicate, rejected, failed, dropped).",
 		}, []string{"source", "outcome"}),
 		PublishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "switchyard_publish_ack_seconds",
@@ -105,6 +109,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "switchyard_http_requests_total",
 			Help: "HTTP requests by route pattern and status code.",
 		}, []string{"route", "code"}),
+		PlanViolations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_plan_violations_total",
+			Help: "Events that broke a tracking plan, by source, type (a type the plan does not list counts as \"(unplanned)\"), plan (\"(transform)\" for a failed transform) and outcome (flagged, dropped, blocked).",
+		}, []string{"source", "type", "plan", "outcome"}),
 		WebhookErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_webhook_errors_total",
 			Help: "Webhook requests with a problem, by source and kind: unauthorized (refused with 401), unreadable (stored as webhook_error), expression (stored with the error).",
@@ -165,7 +173,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.destinations()
 	reg.MustRegister(m.DestinationState, m.DestinationWaiting, m.AttemptDuration)
 	reg.MustRegister(m.BacklogMessages, m.BacklogBytes, m.BacklogBound, m.BacklogMaxBytes, m.BacklogRate, m.BacklogByteRate, m.BacklogOver, m.Refused)
-	reg.MustRegister(m.Nodes, m.RunsByStatus, m.OldestPending, m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
+	reg.MustRegister(m.Nodes, m.RunsByStatus, m.OldestPending, m.Runs, m.Attempts, m.ActionLatency, m.RunQueue, m.WebhookErrors, m.PlanViolations, m.Ingested, m.PublishLatency, m.DedupHits, m.StoreBatch, m.ProcessorBatch, m.ProcessorLag, m.Processed, m.HTTPRequests)
 	return m
 }
 

@@ -50,3 +50,14 @@ func (m *Metrics) WebhookFailures() map[string]float64 {
 	}
 	return out
 }
+
+// Violations are this process's events that broke a tracking plan so
+// far, by source, whatever became of them (an event that broke two plans
+// counts twice).
+func (m *Metrics) Violations() map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range CounterValues(m.PlanViolations) {
+		out[s.Labels["source"]] += s.Value
+	}
+	return out
+}

@@ -294,3 +294,19 @@ func pointer(path []string) string {
 	}
 	return b.String()
 }
+
+// MetricType is the type label a violation of plan by an event of typ
+// is counted under: the type when the plan lists it, else "(unplanned)",
+// so that clients cannot grow the metric without bound.
+func (ps *Plans) MetricType(planID, typ string) string {
+	if ps != nil {
+		for _, p := range ps.plans {
+			if p.id == planID {
+				if _, ok := p.events[typ]; ok {
+					return typ
+				}
+			}
+		}
+	}
+	return "(unplanned)"
+}

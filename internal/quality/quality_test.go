@@ -133,8 +133,8 @@ func TestPlanProblems(t *testing.T) {
 	}
 	// A schema may refer to its own $defs and to the draft's meta-schema.
 	ok := Plan{ID: "p", Events: map[string]PlanEvent{"a": {Properties: map[string]any{
-		"$schema": "https://json-schema.org/draft/2020-12/schema",
-		"$defs":   map[string]any{"money": map[string]any{"type": "number"}},
+		"$schema":    "https://json-schema.org/draft/2020-12/schema",
+		"$defs":      map[string]any{"money": map[string]any{"type": "number"}},
 		"properties": map[string]any{"total": map[string]any{"$ref": "#/$defs/money"}}}}}}
 	if problems := Check(ok); problems != nil {
 		t.Errorf("Check(self-contained schema) = %v", problems)
@@ -143,6 +143,7 @@ func TestPlanProblems(t *testing.T) {
 
 func TestTransform(t *testing.T) {
 	ctx := context.Background()
+	big := `{"a": "` + strings.Repeat("x", 600<<10) + `"}`
 	for _, tc := range []struct {
 		name, src, props string
 		keep             bool
@@ -162,7 +163,8 @@ func TestTransform(t *testing.T) {
 		{"unknown key", `{'tipe': 'x'}`, `{}`, true, "order", `{}`, `"tipe"`},
 		{"empty type", `{'type': ''}`, `{}`, true, "order", `{}`, "type must be a string"},
 		{"properties not a map", `{'properties': [1]}`, `{}`, true, "order", `{}`, "properties must be a map"},
-		{"too large", `{'properties': {'a': lists.range(20000).map(i, 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')}}`, `{}`, true, "order", `{}`, "more than 1048576"},
+		{"too large", `{'properties': event.properties.with({'b': event.properties.a})}`, big, true, "order", big, "more than 1048576"},
+		{"costly", `{'properties': {'a': lists.range(20000).map(i, 'x' + string(i))}}`, `{}`, true, "order", `{}`, "cost limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, err := CompileTransform(tc.src)

@@ -24,13 +24,14 @@ type Event struct {
 	Identifiers       []cdp.Identifier `json:"i,omitempty"`
 	Op                string           `json:"op,omitempty"`
 	ReplayOf          string           `json:"ro,omitempty"`
+	Violations        []cdp.Violation  `json:"v,omitempty"`
 }
 
 // EncodeEvent returns e's body, packed.
 func EncodeEvent(e *cdp.Event) ([]byte, error) {
 	data, err := json.Marshal(Event{OriginalTimestamp: e.OriginalTimestamp, Properties: e.Properties, Context: e.Context,
 		Traits: e.Traits, Tags: e.Tags, Error: e.Error, UserID: e.UserID, UserAgent: e.UserAgent,
-		Identifiers: e.Identifiers, Op: e.Op, ReplayOf: e.ReplayOf})
+		Identifiers: e.Identifiers, Op: e.Op, ReplayOf: e.ReplayOf, Violations: e.Violations})
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +48,7 @@ func DecodeEvent(data []byte, e *cdp.Event) error {
 	if err := json.Unmarshal(data, &b); err != nil {
 		return err
 	}
-	e.UserID, e.UserAgent, e.Identifiers, e.Op, e.ReplayOf = b.UserID, b.UserAgent, b.Identifiers, b.Op, b.ReplayOf
+	e.UserID, e.UserAgent, e.Identifiers, e.Op, e.ReplayOf, e.Violations = b.UserID, b.UserAgent, b.Identifiers, b.Op, b.ReplayOf, b.Violations
 	e.OriginalTimestamp, e.Properties, e.Context, e.Traits, e.Tags, e.Error = b.OriginalTimestamp, b.Properties, b.Context, b.Traits, b.Tags, b.Error
 	return nil
 }

@@ -76,7 +76,8 @@ func testEventReadsBack(t *testing.T, s cdp.Store) {
 		Timestamp: t0.In(zone), OriginalTimestamp: &orig, ReceivedAt: t0.Add(time.Second).In(zone),
 		Properties: json.RawMessage(`{"a":1,"b":"x"}`), Context: json.RawMessage(`{"ip":"1.2.3.4"}`),
 		Traits: json.RawMessage(`{"plan":"pro"}`), Tags: []string{"t"}, UserID: "u1", AnonymousID: "a1", UserAgent: "ua",
-		Identifiers: []cdp.Identifier{{Kind: cdp.IdentifierEmail, Value: "a@b.c"}}, Op: cdp.OpIdentify, RequestID: "req-1", ReplayOf: "orig-1"}
+		Identifiers: []cdp.Identifier{{Kind: cdp.IdentifierEmail, Value: "a@b.c"}}, Op: cdp.OpIdentify, RequestID: "req-1", ReplayOf: "orig-1",
+		Violations: []cdp.Violation{{Plan: "orders", Kind: cdp.ViolationSchema, Path: "/properties/a", Message: "got number, want string"}}}
 	update(t, s, func(ctx context.Context, tx cdp.Tx) error {
 		if err := seedProfile(ctx, tx, "p1"); err != nil {
 			return err

@@ -1,0 +1,119 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/quality"
+)
+
+// SetPlans replaces the tracking plans every request is checked against.
+func (s *Service) SetPlans(ps *quality.Plans) { s.plans.Store(ps) }
+
+// Plans are the tracking plans in force.
+func (s *Service) Plans() *quality.Plans { return s.plans.Load() }
+
+// Blocked refuses a request that carried events a tracking plan in block
+// mode refuses: the whole request, so that a client that fixes its events
+// sends them all again. Each API words it in its own dialect (Index and
+// Violations say where); as a plain error it is a cdp EINVALID.
+type Blocked struct {
+	Events []BlockedEvent
+}
+
+// BlockedEvent is one refused event: its position among the request's
+// events, its type and what it broke.
+type BlockedEvent struct {
+	Index      int
+	Type       string
+	Violations []cdp.Violation
+}
+
+func (b *Blocked) Error() string { return cdp.EINVALID + ": " + b.Message() }
+
+// Unwrap is the refusal as a cdp error, for the code and message.
+func (b *Blocked) Unwrap() error { return cdp.Errorf(cdp.EINVALID, "%s", b.Message()) }
+
+// Message says what the first blocked event broke, and how many more
+// problems there are.
+func (b *Blocked) Message() string {
+	first := b.Events[0]
+	msg := fmt.Sprintf("event %q breaks %s", first.Type, first.Violations[0])
+	n := -1
+	for _, e := range b.Events {
+		n += len(e.Violations)
+	}
+	if n > 0 {
+		msg += fmt.Sprintf(" (and %d more problem%s)", n, strings.Repeat("s", min(n-1, 1)))
+	}
+	return msg
+}
+
+// screen applies the source's transform and the tracking plans to b's
+// client events: dropped events leave the batch, events that break a plan
+// in flag mode keep their violations, and an event a plan in block mode
+// refuses makes the whole request a *Blocked.
+func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
+	src, ok := s.sources.Get(b.SourceID)
+	if !ok {
+		return nil
+	}
+	t, ps := quality.SourceTransform(src), s.plans.Load()
+	if t == nil && !ps.For(src.ID) {
+		return nil
+	}
+	kept := make([]*cdp.Event, 0, len(b.Events))
+	var blocked Blocked
+	var broken []*cdp.Event
+	outcome := map[*cdp.Event]string{}
+	for i, e := range b.Events {
+		if isSystemEvent(e.Type) {
+			kept = append(kept, e)
+			continue
+		}
+		e.SourceID = b.SourceID
+		keep, mode := quality.Screen(ctx, t, ps, e)
+		if len(e.Violations) > 0 {
+			broken = append(broken, e)
+		}
+		switch {
+		case mode == cdp.PlanBlock:
+			blocked.Events = append(blocked.Events, BlockedEvent{Index: i, Type: e.Type, Violations: e.Violations})
+		case keep:
+			kept = append(kept, e)
+			outcome[e] = "flagged"
+		default:
+			outcome[e] = metrics.OutcomeDropped
+		}
+	}
+	if len(blocked.Events) > 0 {
+		s.countViolations(ps, broken, func(*cdp.Event) string { return "blocked" })
+		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeRejected).Add(float64(len(b.Events)))
+		return &blocked
+	}
+	s.countViolations(ps, broken, func(e *cdp.Event) string { return outcome[e] })
+	if n := len(b.Events) - len(kept); n > 0 {
+		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeDropped).Add(float64(n))
+	}
+	b.Events = kept
+	return nil
+}
+
+// countViolations counts each broken event once per plan it broke (and
+// once for a failed transform).
+func (s *Service) countViolations(ps *quality.Plans, broken []*cdp.Event, outcome func(*cdp.Event) string) {
+	for _, e := range broken {
+		for _, plan := range quality.BrokenPlans(e) {
+			s.metrics.PlanViolations.WithLabelValues(e.SourceID, ps.MetricType(plan, e.Type), plan, outcome(e)).Inc()
+		}
+		for _, v := range e.Violations {
+			if v.Kind == cdp.ViolationTransform {
+				s.metrics.PlanViolations.WithLabelValues(e.SourceID, "(unplanned)", "(transform)", outcome(e)).Inc()
+				break
+			}
+		}
+	}
+}
