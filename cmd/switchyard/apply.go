@@ -28,7 +28,8 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 // routes are the management API's paths of each kind apply changes.
 var routes = map[string]string{"source": "/admin/v1/sources", "destination": "/admin/v1/destinations",
-	"workflow": "/admin/v1/workflows", cdp.ResourceAlertChannel: "/admin/v1/alert-channels", cdp.ResourceAlertRule: "/admin/v1/alert-rules"}
+	"workflow": "/admin/v1/workflows", cdp.ResourceAlertChannel: "/admin/v1/alert-channels", cdp.ResourceAlertRule: "/admin/v1/alert-rules",
+	cdp.ResourceTrackingPlan: "/admin/v1/tracking-plans"}
 
 // runApply makes a server hold a configuration file's sources,
 // destinations, workflows and alerts through its management API: the file

@@ -15,6 +15,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/httpx"
 	"github.com/switchyardhq/switchyard/internal/ingest"
+	"github.com/switchyardhq/switchyard/internal/quality"
 	"github.com/switchyardhq/switchyard/internal/resources"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
@@ -27,6 +28,7 @@ type Desired struct {
 	Destinations []config.Destination `yaml:"destinations"`
 	Workflows    []workflow.Workflow  `yaml:"workflows"`
 	Alerts       DesiredAlerts        `yaml:"alerts"`
+	Plans        []quality.Plan       `yaml:"tracking_plans"`
 }
 
 // DesiredAlerts are the alert channels and rules of a Desired.
@@ -79,7 +81,7 @@ type entry struct {
 func (p *Planner) Plan(d *Desired, prune bool) (*Plan, error) {
 	out := &Plan{Changes: []Change{}}
 	var removals []Change
-	for _, kind := range []string{"destination", "source", "workflow", cdp.ResourceAlertChannel, cdp.ResourceAlertRule} {
+	for _, kind := range []string{"destination", "source", "workflow", cdp.ResourceAlertChannel, cdp.ResourceAlertRule, cdp.ResourceTrackingPlan} {
 		want, err := p.desired(kind, d)
 		if err != nil {
 			return nil, err
@@ -174,6 +176,12 @@ func (p *Planner) desired(kind string, d *Desired) ([]entry, error) {
 	case cdp.ResourceAlertRule:
 		for _, x := range d.Alerts.Rules {
 			if err = addCanonical(add, x.RuleID(), x); err != nil {
+				return nil, err
+			}
+		}
+	case cdp.ResourceTrackingPlan:
+		for _, x := range d.Plans {
+			if err = addCanonical(add, x.ID, x); err != nil {
 				return nil, err
 			}
 		}

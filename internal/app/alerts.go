@@ -14,6 +14,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/httpclient"
 	"github.com/switchyardhq/switchyard/internal/periodic"
 	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/quality"
 	"github.com/switchyardhq/switchyard/internal/workflow"
 )
 
@@ -78,6 +79,10 @@ func (a *App) applyResources(cfg *config.Config) {
 		dests[i] = d.Destination()
 	}
 	a.Workflows.SetDestinations(dests)
+	a.plans.Store(quality.Compile(cfg.TrackingPlans))
+	if a.Ingest != nil {
+		a.Ingest.SetPlans(a.plans.Load())
+	}
 	if alerts := a.alerts.Load(); alerts != nil {
 		alerts.Configure(cfg.AlertRules(), cfg.AlertChannels())
 	}

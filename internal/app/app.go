@@ -29,6 +29,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/quality"
 	"github.com/switchyardhq/switchyard/internal/resources"
 	"github.com/switchyardhq/switchyard/internal/retry"
 	"github.com/switchyardhq/switchyard/internal/server"
@@ -72,6 +73,7 @@ type App struct {
 
 	deploy   deployment
 	inForce  atomic.Pointer[config.Config] // the file's configuration with the API's destinations and alerts
+	plans    atomic.Pointer[quality.Plans] // the tracking plans in force (the file's and the API's)
 	alerts   atomic.Pointer[alert.Alerts]
 	disk     *disk.Guard                            // the data directory's free space, with the embedded event log
 	failed   chan error                             // the processor stopped on its own

@@ -186,6 +186,7 @@ func (a *App) openServices(ctx, workCtx context.Context, cfg *config.Config, evl
 		a.work.Go(func() { a.disk.Run(workCtx, evlog.Repair) })
 	}
 	a.Ingest = ingest.New(evlog, a.Identity, a.Sources, a.Metrics, refusals)
+	a.Ingest.SetPlans(a.plans.Load())
 	a.closeFirst(func() error { a.Ingest.Close(); return nil })
 	a.work.Go(func() { pressure.Run(workCtx) })
 	return nil

@@ -11,6 +11,7 @@ const (
 	ResourceDestination  = "destination"
 	ResourceAlertChannel = "alert_channel"
 	ResourceAlertRule    = "alert_rule"
+	ResourceTrackingPlan = "tracking_plan"
 )
 
 // ResourceVersion is one version of a destination, an alert channel or an

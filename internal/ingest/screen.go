@@ -52,6 +52,18 @@ func (b *Blocked) Message() string {
 	return msg
 }
 
+// Problems lists every violation of the blocked events, each as one line
+// naming the event by its position among the request's events.
+func (b *Blocked) Problems() []string {
+	var out []string
+	for _, e := range b.Events {
+		for _, v := range e.Violations {
+			out = append(out, fmt.Sprintf("events[%d] (%s): %s", e.Index, e.Type, v))
+		}
+	}
+	return out
+}
+
 // screen applies the source's transform and the tracking plans to b's
 // client events: dropped events leave the batch, events that break a plan
 // in flag mode keep their violations, and an event a plan in block mode
@@ -70,7 +82,9 @@ func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
 	var broken []*cdp.Event
 	outcome := map[*cdp.Event]string{}
 	for i, e := range b.Events {
-		if isSystemEvent(e.Type) {
+		if isSystemEvent(e.Type) || e.Type == cdp.EventWebhookError {
+			// Made by the server, not sent by the client: a webhook body
+			// that could not be read is kept as it is, whatever the plans.
 			kept = append(kept, e)
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/action"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/quality"
 	"github.com/switchyardhq/switchyard/internal/redact"
 )
 
@@ -84,6 +85,19 @@ var kinds = map[string]*kind{
 		},
 		entries: func(cfg *config.Config) (map[string]json.RawMessage, error) {
 			return definitions(cfg.Alerts.Rules, config.AlertRule.RuleID)
+		},
+		secrets: func(*action.Registry, map[string]any) []string { return nil }},
+	cdp.ResourceTrackingPlan: {name: cdp.ResourceTrackingPlan, label: "tracking plan",
+		add: func(cfg *config.Config, def []byte) (string, string, error) {
+			var p quality.Plan
+			if err := strict(def, &p); err != nil {
+				return "", "", err
+			}
+			cfg.TrackingPlans = append(cfg.TrackingPlans, p)
+			return p.ID, fmt.Sprintf("tracking_plans[%d]", len(cfg.TrackingPlans)-1), nil
+		},
+		entries: func(cfg *config.Config) (map[string]json.RawMessage, error) {
+			return definitions(cfg.TrackingPlans, func(p quality.Plan) string { return p.ID })
 		},
 		secrets: func(*action.Registry, map[string]any) []string { return nil }},
 }

@@ -62,7 +62,7 @@ type Item struct {
 
 // Kinds are the kinds of resource, in the order a configuration is
 // applied (destinations before the alerts that may name them).
-var Kinds = []string{cdp.ResourceDestination, cdp.ResourceAlertChannel, cdp.ResourceAlertRule}
+var Kinds = []string{cdp.ResourceDestination, cdp.ResourceAlertChannel, cdp.ResourceAlertRule, cdp.ResourceTrackingPlan}
 
 func kindOf(name string) (*kind, error) {
 	k, ok := kinds[name]
@@ -133,6 +133,7 @@ func (r *Resources) mergedLocked(kindName, id string, def json.RawMessage) (*con
 	cfg.Destinations = slices.Clone(cfg.Destinations)
 	cfg.Alerts.Channels = slices.Clone(cfg.Alerts.Channels)
 	cfg.Alerts.Rules = slices.Clone(cfg.Alerts.Rules)
+	cfg.TrackingPlans = slices.Clone(cfg.TrackingPlans)
 	path := ""
 	for _, name := range Kinds {
 		k := kinds[name]

@@ -209,6 +209,13 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	handle("PUT /admin/v1/alert-rules/{id}", rules.Update())
 	handle("DELETE /admin/v1/alert-rules/{id}", rules.Delete())
 	handle("GET /admin/v1/alert-rules/{id}/versions", rules.Versions())
+	plans := admin.Resources{Log: log, Res: d.Resources, Kind: cdp.ResourceTrackingPlan}
+	handle("GET /admin/v1/tracking-plans", plans.List())
+	handle("POST /admin/v1/tracking-plans", plans.Create())
+	handle("GET /admin/v1/tracking-plans/{id}", plans.Get())
+	handle("PUT /admin/v1/tracking-plans/{id}", plans.Update())
+	handle("DELETE /admin/v1/tracking-plans/{id}", plans.Delete())
+	handle("GET /admin/v1/tracking-plans/{id}/versions", plans.Versions())
 	handle("POST /admin/v1/plan", admin.Plans(log, &admin.Planner{Sources: d.Sources, Workflows: d.Workflows, Resources: d.Resources}))
 	handle("GET /admin/v1/alerts", admin.ListAlerts(log, store))
 	handle("POST /admin/v1/workflows/{id}/backfills", admin.CreateBackfill(log, d.Backfills))

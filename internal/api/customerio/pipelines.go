@@ -106,7 +106,15 @@ func (a *API) ServePipelines(typ string) http.Handler {
 			a.noteDropped(src.ID, dec.Refused[0].Error(), n)
 		}
 		if len(dec.Events) > 0 {
-			if _, err := a.in.Append(r.Context(), src, dec.Events...); err != nil {
+			var blocked *ingest.Blocked
+			_, err := a.in.Append(r.Context(), src, dec.Events...)
+			switch {
+			case errors.As(err, &blocked):
+				// A tracking plan in block mode: the strict answer, strict
+				// or not, since the plan's owner asked for the refusal.
+				httpx400(w, blocked.Problems())
+				return
+			case err != nil:
 				a.failErr(w, r, err)
 				return
 			}

@@ -2,7 +2,9 @@ package customerio
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/httpx"
@@ -80,7 +82,18 @@ func (a *API) serveAs(w http.ResponseWriter, r *http.Request, src *cdp.Source, d
 func (a *API) failV2Err(w http.ResponseWriter, r *http.Request, err error) {
 	var v *v2Error
 	var batch batchErrors
+	var blocked *ingest.Blocked
 	switch {
+	case errors.As(err, &blocked):
+		var errs []v2Error
+		for _, e := range blocked.Events {
+			for _, viol := range e.Violations {
+				errs = append(errs, v2Error{Reason: "invalid", Field: strings.ReplaceAll(strings.TrimPrefix(viol.Path, "/"), "/", "."),
+					Message: fmt.Sprintf("event %q breaks tracking plan %s: %s", e.Type, viol.Plan, viol.Message)})
+			}
+		}
+		failV2(w, http.StatusBadRequest, errs...)
+		return
 	case errors.As(err, &batch):
 		errs := make([]v2Error, 0, len(batch))
 		for _, err := range batch {

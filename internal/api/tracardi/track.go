@@ -163,6 +163,11 @@ func detail(w http.ResponseWriter, status int, d any) {
 
 // fail writes an application error in Tracardi's dialect.
 func fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var blocked *ingest.Blocked
+	if errors.As(err, &blocked) {
+		detail(w, http.StatusUnprocessableEntity, blockedProblems(blocked))
+		return
+	}
 	code := cdp.ErrorCode(err)
 	status := httpx.Status(code)
 	if code == cdp.EINVALID {
@@ -172,6 +177,25 @@ func fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 		log.Error("track failed", "path", r.URL.Path, "err", err)
 	}
 	detail(w, status, cdp.ErrorMessage(err))
+}
+
+// blockedProblems words a tracking plan's refusal as pydantic would a
+// field's: where in the body, and why.
+func blockedProblems(b *ingest.Blocked) []problem {
+	var out []problem
+	for _, e := range b.Events {
+		for _, v := range e.Violations {
+			loc := []any{"body", "events", e.Index}
+			for _, seg := range strings.Split(strings.TrimPrefix(v.Path, "/"), "/") {
+				if seg != "" {
+					loc = append(loc, strings.NewReplacer("~1", "/", "~0", "~").Replace(seg))
+				}
+			}
+			out = append(out, problem{Type: "tracking_plan", Loc: loc, Msg: fmt.Sprintf("event %q breaks tracking plan %s: %s", e.Type, v.Plan, v.Message),
+				Input: json.RawMessage(`null`), Ctx: map[string]string{"plan": v.Plan, "kind": v.Kind}})
+		}
+	}
+	return out
 }
 
 // source authorises a source id as Tracardi does: internal ('@') ids,
