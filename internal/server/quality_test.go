@@ -1,0 +1,156 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/switchyardhq/switchyard/internal/cdp"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/quality"
+)
+
+// qualitySources are one source of each ingest API, all checked by the
+// tracking plan of the quality tests ("web", which settle uses, is not).
+func qualitySources(c *config.Config) {
+	c.Sources = append(c.Sources,
+		config.Source{ID: "shop", Kind: cdp.SourceTrack},
+		config.Source{ID: "cio", Kind: cdp.SourceCustomerIOTrack, SiteID: "site", APIKey: "key"},
+		config.Source{ID: "cdp", Kind: cdp.SourceCustomerIOPipelines, WriteKey: writeKey},
+		config.Source{ID: "hook", Kind: cdp.SourceWebhook, Verify: &cdp.WebhookVerify{Scheme: cdp.VerifyNone}, EventType: "body.type"})
+}
+
+// purchasePlan requires a numeric revenue on every purchase.
+func purchasePlan(mode string) quality.Plan {
+	return quality.Plan{ID: "orders", Mode: mode, Sources: []string{"shop", "cio", "cdp", "hook"},
+		Events: map[string]quality.PlanEvent{"purchase": {Properties: map[string]any{
+			"type": "object", "required": []any{"revenue"}, "properties": map[string]any{"revenue": map[string]any{"type": "number"}}}}}}
+}
+
+// sender sends one purchase with the given revenue (a JSON value) and
+// message id through one API.
+type sender struct {
+	source string
+	send   func(t *testing.T, s *stack, id, revenue string) reply
+}
+
+var qualitySenders = []sender{
+	{"shop", func(t *testing.T, s *stack, id, revenue string) reply {
+		return s.track(t, `{"source":{"id":"shop"},"session":{"id":"s-`+id+`"},"events":[{"id":"`+id+`","type":"purchase","properties":{"revenue":`+revenue+`}}]}`)
+	}},
+	{"shop", func(t *testing.T, s *stack, id, revenue string) reply { // collect: one event, no message id
+		return s.do(t, "POST", "/collect/purchase/shop", "application/json", `{"revenue":`+revenue+`,"n":"`+id+`"}`)
+	}},
+	{"cio", func(t *testing.T, s *stack, id, revenue string) reply {
+		return s.do(t, "POST", "/api/v1/customers/u1/events", "application/json", `{"name":"purchase","id":"`+id+`","data":{"revenue":`+revenue+`}}`,
+			"Authorization", "Basic "+basic("site", "key"))
+	}},
+	{"cio", func(t *testing.T, s *stack, id, revenue string) reply {
+		return s.do(t, "POST", "/api/v2/entity", "application/json",
+			`{"type":"person","identifiers":{"id":"u1"},"action":"event","id":"`+id+`","name":"purchase","attributes":{"revenue":`+revenue+`}}`,
+			"Authorization", "Basic "+basic("site", "key"))
+	}},
+	{"cdp", func(t *testing.T, s *stack, id, revenue string) reply {
+		return s.do(t, "POST", "/v1/track", "application/json", `{"userId":"u1","messageId":"`+id+`","event":"purchase","properties":{"revenue":`+revenue+`}}`,
+			"Authorization", "Basic "+basic(writeKey, ""))
+	}},
+	{"hook", func(t *testing.T, s *stack, id, revenue string) reply {
+		return s.do(t, "POST", "/webhooks/hook", "application/json", `{"type":"purchase","revenue":`+revenue+`,"n":"`+id+`"}`)
+	}},
+}
+
+// TestTrackingPlanModes sends a valid and a violating purchase through
+// every ingest API in each mode: flag stores both (the violating one with
+// its violation), drop stores the valid one and answers both 2xx, block
+// refuses the violating request in the API's own dialect.
+func TestTrackingPlanModes(t *testing.T) {
+	t.Parallel()
+	for _, mode := range cdp.PlanModes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t, qualitySources, func(c *config.Config) { c.TrackingPlans = []quality.Plan{purchasePlan(mode)} })
+			for i, snd := range qualitySenders {
+				good := snd.send(t, s, fmt.Sprintf("good-%d", i), "12.5")
+				if good.status/100 != 2 {
+					t.Fatalf("sender %d: valid purchase answered %d %s", i, good.status, good.body)
+				}
+				bad := snd.send(t, s, fmt.Sprintf("bad-%d", i), `"12.5"`)
+				if mode == cdp.PlanBlock {
+					checkBlocked(t, i, bad)
+				} else if bad.status/100 != 2 {
+					t.Fatalf("sender %d in %s mode: violating purchase answered %d %s", i, mode, bad.status, bad.body)
+				}
+			}
+			s.settle(t)
+			want := map[string]int{"shop": 2, "cio": 2, "cdp": 1, "hook": 1} // senders per source
+			for source, n := range want {
+				stored := n // the valid ones
+				if mode == cdp.PlanFlag {
+					stored = 2 * n
+				}
+				events := s.events(t, "source="+source+"&type=purchase", stored)
+				flagged := 0
+				for _, e := range events {
+					vs, _ := e["violations"].([]any)
+					if revenue := e["properties"].(map[string]any)["revenue"]; revenue == "12.5" {
+						flagged++
+						v := vs[0].(map[string]any)
+						if len(vs) != 1 || v["plan"] != "orders" || v["kind"] != "schema" || v["path"] != "/properties/revenue" || v["message"] != "got string, want number" {
+							t.Errorf("%s: violations %v", source, vs)
+						}
+					} else if len(vs) > 0 {
+						t.Errorf("%s: a valid purchase has violations %v", source, vs)
+					}
+				}
+				if wantFlagged := stored - n; flagged != wantFlagged {
+					t.Errorf("%s: %d flagged events stored, want %d", source, flagged, wantFlagged)
+				}
+			}
+			outcome := map[string]string{cdp.PlanFlag: "flagged", cdp.PlanDrop: "dropped", cdp.PlanBlock: "blocked"}[mode]
+			metrics := string(s.do(t, "GET", "/metrics", "", "").body)
+			for source, n := range want {
+				line := fmt.Sprintf(`switchyard_plan_violations_total{outcome=%q,plan="orders",source=%q,type="purchase"} %d`, outcome, source, n)
+				if !strings.Contains(metrics, line) {
+					t.Errorf("metrics lack %s", line)
+				}
+			}
+		})
+	}
+}
+
+// checkBlocked checks a refusal in the dialect of sender i's API.
+func checkBlocked(t *testing.T, i int, r reply) {
+	t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Fatalf("sender %d: refusal %q is not JSON", i, r.body)
+	}
+	const msg = `event "purchase" breaks tracking plan orders: got string, want number`
+	var ok bool
+	switch i {
+	case 0, 1: // Tracardi: FastAPI's 422 detail list, located in the body
+		d, _ := body["detail"].([]any)
+		p, _ := d[0].(map[string]any)
+		loc, _ := json.Marshal(p["loc"])
+		want := `["body","events",0,"properties","revenue"]`
+		ok = r.status == 422 && len(d) == 1 && string(loc) == want && p["msg"] == msg
+	case 2: // Track API v1: {"meta":{"error":…}}
+		m, _ := body["meta"].(map[string]any)
+		ok = r.status == 400 && strings.Contains(fmt.Sprint(m["error"]), "tracking plan orders: /properties/revenue: got string, want number")
+	case 3: // Track API v2: {"errors":[{reason, field, message}]}
+		errs, _ := body["errors"].([]any)
+		e, _ := errs[0].(map[string]any)
+		ok = r.status == 400 && len(errs) == 1 && e["reason"] == "invalid" && e["field"] == "properties.revenue" && e["message"] == msg
+	case 4: // Data Pipelines: the strict answer, {"meta":{"errors":[…]}}
+		m, _ := body["meta"].(map[string]any)
+		errs, _ := m["errors"].([]any)
+		ok = r.status == 400 && len(errs) == 1 && errs[0] == "events[0] (purchase): tracking plan orders: /properties/revenue: got string, want number"
+	case 5: // webhooks: the management API's error shape
+		e, _ := body["error"].(map[string]any)
+		ok = r.status == 400 && e["code"] == cdp.EINVALID && strings.Contains(fmt.Sprint(e["message"]), "/properties/revenue")
+	}
+	if !ok {
+		t.Errorf("sender %d: blocked with %d %s", i, r.status, r.body)
+	}
+}
