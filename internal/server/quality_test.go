@@ -3,6 +3,10 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -152,5 +156,34 @@ func checkBlocked(t *testing.T, i int, r reply) {
 	}
 	if !ok {
 		t.Errorf("sender %d: blocked with %d %s", i, r.status, r.body)
+	}
+}
+
+// TestBlockedWithAnalyticsNode sends a valid and a violating track with
+// Segment's analytics-node in block mode: the valid one is delivered, the
+// violating one fails with the 400 the client treats as final (it does
+// not retry it), and only the valid one is stored.
+func TestBlockedWithAnalyticsNode(t *testing.T) {
+	t.Parallel()
+	modules := os.Getenv("SWITCHYARD_TEST_NODE_MODULES")
+	if _, err := os.Stat(filepath.Join(modules, "@segment", "analytics-node")); modules == "" || err != nil {
+		t.Skip("SWITCHYARD_TEST_NODE_MODULES has no @segment/analytics-node (.ci/run installs it)")
+	}
+	s := newStack(t, qualitySources, func(c *config.Config) { c.TrackingPlans = []quality.Plan{purchasePlan(cdp.PlanBlock)} })
+	calls := `[{"userId":"u1","event":"purchase","properties":{"revenue":12.5}},{"userId":"u2","event":"purchase","properties":{"revenue":"12.5"}}]`
+	cmd := exec.Command("node", filepath.Join("testdata", "analytics_node.mjs"), s.url, writeKey, calls)
+	cmd.Env = append(os.Environ(), "NODE_MODULES_DIR="+modules)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("analytics-node: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	want := []string{`{"event":"purchase"}`, `{"event":"purchase","error":"[400] Bad Request"}`, `{"statuses":[200,400]}`}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("analytics-node reported\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	s.settle(t)
+	if e := s.events(t, "source=cdp&type=purchase", 1)[0]; e["user_id"] != "u1" {
+		t.Fatalf("stored %v", e)
 	}
 }
