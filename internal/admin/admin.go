@@ -248,6 +248,8 @@ type sourceDTO struct {
 	EventType          string             `json:"event_type"`
 	DedupKey           string             `json:"dedup_key"`
 	ForwardTo          []string           `json:"forward_to"`
+	ExpectEvery        string             `json:"expect_every"`
+	Transform          string             `json:"transform"`
 }
 
 func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
@@ -264,7 +266,7 @@ func decodeSource(w http.ResponseWriter, r *http.Request) (*cdp.Source, error) {
 	return &cdp.Source{ID: dto.ID, Kind: dto.Kind, Name: dto.Name, Enabled: dto.Enabled == nil || *dto.Enabled,
 		SiteID: dto.SiteID, APIKey: dto.APIKey, WriteKey: dto.WriteKey, RateLimit: dto.RateLimit,
 		SigningKey: dto.SigningKey, TimestampTolerance: dto.TimestampTolerance, Verify: dto.Verify,
-		EventType: dto.EventType, DedupKey: dto.DedupKey, ForwardTo: dto.ForwardTo}, nil
+		EventType: dto.EventType, DedupKey: dto.DedupKey, ForwardTo: dto.ForwardTo, ExpectEvery: dto.ExpectEvery, Transform: dto.Transform}, nil
 }
 
 type sourceList struct {

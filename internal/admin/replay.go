@@ -275,13 +275,23 @@ func (rp *Replayer) replayOne(ctx context.Context, raw *cdp.RawRequest, r *inges
 	if _, over := rp.Ingest.Overloaded("replay"); over {
 		return 0, errors.New("the event log is overloaded: replay it again later")
 	}
+	dec, err := rp.decode(ctx, raw, r.Source)
+	if err != nil {
+		return 0, err
+	}
+	return rp.Ingest.Replay(ctx, r, dec)
+}
+
+// decode decodes one captured request again, with its route's decoder
+// and src's current configuration.
+func (rp *Replayer) decode(ctx context.Context, raw *cdp.RawRequest, src *cdp.Source) (ingest.Decoded, error) {
 	req, err := http.NewRequestWithContext(ctx, raw.Method, raw.Path, bytes.NewReader(raw.Body))
 	if err != nil {
-		return 0, fmt.Errorf("the captured request does not parse: %w", err)
+		return ingest.Decoded{}, fmt.Errorf("the captured request does not parse: %w", err)
 	}
 	decode, values, ok := rp.Decoders.Match(raw.Method, req.URL.EscapedPath())
 	if !ok {
-		return 0, fmt.Errorf("no ingest route takes %s %s any more", raw.Method, req.URL.Path)
+		return ingest.Decoded{}, fmt.Errorf("no ingest route takes %s %s any more", raw.Method, req.URL.Path)
 	}
 	for name, v := range values {
 		req.SetPathValue(name, v)
@@ -294,11 +304,11 @@ func (rp *Replayer) replayOne(ctx context.Context, raw *cdp.RawRequest, r *inges
 		req.Header[k] = vs
 	}
 	req.RemoteAddr = raw.RemoteAddr
-	dec, err := decode(req, raw.Body, r.Source)
+	dec, err := decode(req, raw.Body, src)
 	if err != nil {
-		return 0, fmt.Errorf("the request no longer decodes: %s", cdp.ErrorMessage(err))
+		return ingest.Decoded{}, fmt.Errorf("the request no longer decodes: %s", cdp.ErrorMessage(err))
 	}
-	return rp.Ingest.Replay(ctx, r, dec)
+	return dec, nil
 }
 
 // selection is a replay's time range and filter.

@@ -52,8 +52,8 @@ func checkDocumented(t *testing.T, a *app.App) {
 				t.Errorf("event type %q (source %s) is not in the AsyncAPI document", e.Type, e.SourceID)
 				continue
 			}
-			if e.RequestID == "" || src.Kind == cdp.SourceWebhook {
-				continue // not captured, or named by the source's expression
+			if e.RequestID == "" || src.Kind == cdp.SourceWebhook || src.Transform != "" {
+				continue // not captured, or named by the source's expression or transform
 			}
 			raw, err := a.Store.FindRawRequest(ctx, e.RequestID)
 			if err == nil && !namedBy(e.Type, raw) {

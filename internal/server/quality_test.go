@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
@@ -185,5 +186,104 @@ func TestBlockedWithAnalyticsNode(t *testing.T) {
 	s.settle(t)
 	if e := s.events(t, "source=cdp&type=purchase", 1)[0]; e["user_id"] != "u1" {
 		t.Fatalf("stored %v", e)
+	}
+}
+
+// TestTransformAtTheSource reshapes a source's events at ingest (rename
+// the type, drop a PII field, drop heartbeats), tries a fixed transform on
+// the captured requests without storing anything, and, once the fix is
+// saved, replays history through it.
+func TestTransformAtTheSource(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, func(c *config.Config) {
+		c.TrackingPlans = []quality.Plan{{ID: "orders", Sources: []string{"tx"}, Events: map[string]quality.PlanEvent{"purchase": {Properties: map[string]any{
+			"type": "object", "required": []any{"currency"}}}}}}
+	})
+	source := func(transform string) string {
+		return jsonBody(map[string]any{"id": "tx", "kind": "track", "transform": transform})
+	}
+	v1 := `{'drop': event.type == 'heartbeat', 'type': event.type == 'order' ? 'purchase' : event.type, 'properties': event.properties.without(['email'])}`
+	wantStatus(t, s.do(t, "POST", "/admin/v1/sources", "application/json", source(v1)), 201)
+	bad := s.do(t, "POST", "/admin/v1/sources", "application/json", jsonBody(map[string]any{"id": "tx2", "kind": "track", "transform": "event.properties."}))
+	wantStatus(t, bad, 400)
+	if !strings.Contains(string(bad.body), "transform") {
+		t.Fatalf("a transform that does not compile: %s", bad.body)
+	}
+	since := time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano)
+	for i, typ := range []string{"order", "heartbeat", "order"} {
+		wantStatus(t, s.track(t, fmt.Sprintf(`{"source":{"id":"tx"},"session":{"id":"s%d"},"events":[{"id":"m%d","type":%q,"properties":{"total":%d,"email":"a@b.c"}}]}`, i, i, typ, 10+i)), 200)
+	}
+	s.settle(t)
+	purchases := s.events(t, "source=tx&type=purchase", 2)
+	for _, e := range purchases {
+		p := e["properties"].(map[string]any)
+		if _, ok := p["email"]; ok || p["total"] == nil {
+			t.Fatalf("transformed %v", p)
+		}
+		if vs, _ := e["violations"].([]any); len(vs) != 1 || vs[0].(map[string]any)["path"] != "/properties" {
+			t.Fatalf("violations %v", e["violations"])
+		}
+	}
+	s.events(t, "source=tx&type=heartbeat", 0)
+	s.events(t, "source=tx&type=order", 0)
+
+	// The fix adds the currency the plan requires; tried first.
+	v2 := `{'drop': event.type == 'heartbeat', 'type': event.type == 'order' ? 'purchase' : event.type, 'properties': event.properties.without(['email']).with({'currency': 'EUR'})}`
+	r := s.do(t, "POST", "/admin/v1/sources/tx/transform/trial", "application/json", jsonBody(map[string]any{"transform": v2}))
+	wantStatus(t, r, 200)
+	var trial struct {
+		Trials []struct {
+			RequestID string `json:"request_id"`
+			Error     string
+			Events    []struct {
+				Before, After *struct {
+					Type       string
+					Properties map[string]any
+				}
+				Outcome    string
+				Violations []any
+			}
+		}
+	}
+	if err := json.Unmarshal(r.body, &trial); err != nil {
+		t.Fatal(err)
+	}
+	// Three requests were captured (the heartbeat's stored its session's
+	// events), newest first; the heartbeat is dropped.
+	if len(trial.Trials) != 3 || len(trial.Trials[1].Events) != 1 || trial.Trials[1].Events[0].Outcome != "dropped" || trial.Trials[1].Events[0].After != nil {
+		t.Fatalf("trials of the 3 captured requests: %s", r.body)
+	}
+	for _, tr := range []int{0, 2} {
+		tr := trial.Trials[tr]
+		ev := tr.Events[0]
+		if tr.Error != "" || len(tr.Events) != 1 || ev.Before.Type != "order" || ev.Before.Properties["email"] != "a@b.c" ||
+			ev.After.Type != "purchase" || ev.After.Properties["currency"] != "EUR" || ev.After.Properties["email"] != nil ||
+			ev.Outcome != "stored" || len(ev.Violations) != 0 {
+			t.Fatalf("trial %s", r.body)
+		}
+	}
+	// Without a transform of its own, the trial uses the source's (v1):
+	// flagged by the plan.
+	r = s.do(t, "POST", "/admin/v1/sources/tx/transform/trial", "application/json", `{}`)
+	if !strings.Contains(string(r.body), `"outcome":"flagged"`) {
+		t.Fatalf("trial with the source's transform: %s", r.body)
+	}
+	wantStatus(t, s.do(t, "POST", "/admin/v1/sources/tx/transform/trial", "application/json", `{"transform":"event."}`), 400)
+	wantStatus(t, s.do(t, "POST", "/admin/v1/sources/nope/transform/trial", "application/json", `{}`), 404)
+	s.settle(t)
+	s.events(t, "source=tx&type=purchase", 2) // the trial stored nothing
+
+	// Saved, then replayed: history repaired.
+	wantStatus(t, s.do(t, "PUT", "/admin/v1/sources/tx", "application/json", source(v2)), 200)
+	if sum := s.replay(t, `{"source":"tx","since":"`+since+`"}`); sum.Replayed != 3 {
+		t.Fatalf("replay %+v", sum)
+	}
+	s.settle(t)
+	s.events(t, "source=tx&type=heartbeat", 0)
+	for _, e := range s.events(t, "source=tx&type=purchase", 4) {
+		p := e["properties"].(map[string]any)
+		if e["replay_of"] != nil && (p["currency"] != "EUR" || e["violations"] != nil) {
+			t.Fatalf("replayed %v", e)
+		}
 	}
 }
