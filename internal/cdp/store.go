@@ -23,6 +23,7 @@ type Store interface {
 	ArchiveStore
 	AuditStore
 	ResourceStore
+	CatalogStore
 
 	// Update runs fn in one write transaction: all of fn's writes commit
 	// together or not at all. fn may run more than once if the backend

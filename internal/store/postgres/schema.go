@@ -158,6 +158,8 @@ var migrations = []string{
 	CREATE INDEX audit_started ON audit (started_at);`,
 	// 10: destinations and alerts created through the management API.
 	relational.ResourcesTable("bytea"),
+	// 11: the event catalog.
+	relational.CatalogTables,
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

@@ -130,6 +130,8 @@ var migrations = []migration{
 	CREATE INDEX IF NOT EXISTS audit_started ON audit (started_at);`},
 	// 13: destinations and alerts created through the management API.
 	{sql: relational.ResourcesTable("BLOB")},
+	// 14: the event catalog.
+	{sql: relational.CatalogTables},
 }
 
 // recordsTable creates a table of records (alerts, backfills): each as

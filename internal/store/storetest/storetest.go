@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"RunCarriesEvent", testRunCarriesEvent},
 		{"Audit", testAudit},
 		{"Resources", testResources},
+		{"Catalog", testCatalog},
 	} {
 		// Each subtest has a store of its own (a fresh file or schema).
 		t.Run(tc.name, func(t *testing.T) { t.Parallel(); tc.fn(t, open(t)) })
