@@ -37,6 +37,6 @@ type CatalogStore interface {
 	// FindCatalog returns the catalog's entries with their properties,
 	// by source then type; source or typ "" does not filter.
 	FindCatalog(ctx context.Context, source, typ string) ([]*CatalogType, error)
-	// CatalogTypes returns how many types the catalog holds per source.
-	CatalogTypes(ctx context.Context) (map[string]int, error)
+	// CatalogTypes returns the types the catalog holds, by source.
+	CatalogTypes(ctx context.Context) (map[string][]string, error)
 }

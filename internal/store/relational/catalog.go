@@ -135,19 +135,15 @@ func (s Records) FindCatalog(ctx context.Context, source, typ string) ([]*cdp.Ca
 }
 
 // CatalogTypes implements cdp.CatalogStore.
-func (s Records) CatalogTypes(ctx context.Context) (map[string]int, error) {
-	type count struct {
-		source string
-		n      int
-	}
-	counts, err := All(ctx, s.Query, "count catalog types", func(r Rows) (count, error) {
-		var c count
-		err := r.Scan(&c.source, &c.n)
-		return c, err
-	}, `SELECT source_id, COUNT(*) FROM catalog_types GROUP BY source_id`)
-	out := map[string]int{}
-	for _, c := range counts {
-		out[c.source] = c.n
+func (s Records) CatalogTypes(ctx context.Context) (map[string][]string, error) {
+	pairs, err := All(ctx, s.Query, "list catalog types", func(r Rows) ([2]string, error) {
+		var p [2]string
+		err := r.Scan(&p[0], &p[1])
+		return p, err
+	}, `SELECT source_id, type FROM catalog_types ORDER BY source_id, type`)
+	out := map[string][]string{}
+	for _, p := range pairs {
+		out[p[0]] = append(out[p[0]], p[1])
 	}
 	return out, err
 }
