@@ -68,6 +68,7 @@ type App struct {
 	// Resources are the destinations and alerts created through the
 	// management API, beside the file's.
 	Resources *resources.Resources
+	Catalog   *quality.Catalog // counts what each source sends, as events are stored
 	// Version is reported in the AsyncAPI and OpenAPI documents.
 	Version string
 
@@ -153,6 +154,14 @@ func (a *App) Close() error {
 	if a.stopWork != nil {
 		a.stopWork()
 		a.work.Wait()
+	}
+	if a.Catalog != nil {
+		// The processor has stopped: what it stored last is counted.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.Catalog.Flush(ctx); err != nil {
+			a.Log.Warn("event catalog", "err", err)
+		}
+		cancel()
 	}
 	var errs []error
 	for _, c := range a.closers {

@@ -24,6 +24,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/processor"
+	"github.com/switchyardhq/switchyard/internal/quality"
 	"github.com/switchyardhq/switchyard/internal/resources"
 	"github.com/switchyardhq/switchyard/internal/tail"
 	"github.com/switchyardhq/switchyard/internal/workflow"
@@ -234,8 +235,10 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 		Waiting: a.Store.CountWaitingOn,
 		Resume:  func(d *workflow.Destination) { a.work.Go(func() { engine.ResumeWaiting(ctx, d) }) },
 		Origin:  func(id string) (string, int) { return a.Resources.Origin(cdp.ResourceDestination, id) }}
+	a.Catalog = quality.NewCatalog(a.Store, log.With("component", "catalog"))
 	proc := processor.New(processor.Deps{EventLog: evlog, Store: a.Store, Identity: a.Identity, Tail: tailOut, Metrics: a.Metrics,
 		Log: log.With("component", "processor"), Triggers: a.Workflows, Shared: a.deploy.shared, Parallel: a.storeParallel(),
+		Observe: a.Catalog.Observe,
 		OnRuns: func(ctx context.Context, created []*cdp.Run, events []*cdp.Event) {
 			engine.Committed(created, events)
 			if err := workflow.Enqueue(ctx, a.Runs, created); err != nil {
@@ -246,6 +249,7 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 	a.Backfills = &workflow.Backfills{Store: a.Store, Registry: a.Workflows, Queue: a.Runs, Rate: a.Config.BackfillRate,
 		Node: a.deploy.node, Log: log.With("component", "backfills")}
 	a.work.Go(func() { a.Backfills.Run(ctx) })
+	a.work.Go(func() { a.Catalog.Run(ctx, catalogEvery) })
 	a.Workflows.Metrics = a.Metrics
 	timeouts := &workflow.Timeouts{Store: a.Store, Queue: a.Runs, Log: log.With("component", "timeouts"), Metrics: a.Metrics,
 		Busy: headroom.New().Busy}
@@ -278,7 +282,9 @@ func (a *App) startPipeline(ctx context.Context, evlog *natsbus.Log) error {
 // SQLite's transactions are cheap and its one writer takes them in turn,
 // so a short wait and one at a time serve it best.
 const (
-	postgresParts  = 2
+	postgresParts = 2
+	// catalogEvery is how often the event catalog's counts are stored.
+	catalogEvery   = 2 * time.Second
 	postgresLinger = 30 * time.Millisecond
 	sqliteLinger   = 5 * time.Millisecond
 )

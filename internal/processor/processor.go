@@ -36,6 +36,7 @@ type Processor struct {
 	MaxAttempts int
 	triggers    Triggers
 	onRuns      func(ctx context.Context, runs []*cdp.Run, events []*cdp.Event)
+	observe     func(events []*cdp.Event)
 	// seen remembers the last session update committed per session, to
 	// skip an identical one without a read; nil when other processes
 	// write the same sessions (Deps.Shared).
@@ -84,6 +85,9 @@ type Deps struct {
 	// transaction committed.
 	Triggers Triggers
 	OnRuns   func(ctx context.Context, runs []*cdp.Run, events []*cdp.Event)
+	// Observe, if set, is told of the events each transaction stored once
+	// it committed (the event catalog counts them).
+	Observe func(events []*cdp.Event)
 	// Shared says that processors on other nodes write the same store: an
 	// update identical to the last one this one committed for a session
 	// may no longer be what is stored, and an identifier's owner may have
@@ -99,7 +103,7 @@ type Deps struct {
 // New returns a Processor.
 func New(d Deps) *Processor {
 	p := &Processor{log: d.EventLog, store: d.Store, identity: d.Identity, hub: d.Tail, metrics: d.Metrics, logger: d.Log,
-		MaxAttempts: 5, triggers: d.Triggers, onRuns: d.OnRuns}
+		MaxAttempts: 5, triggers: d.Triggers, onRuns: d.OnRuns, observe: d.Observe}
 	p.parallel = 1
 	if !d.Shared {
 		p.seen, p.owners = cache.New[string, uint64](100_000, 0), cache.New[cdp.Identifier, string](100_000, 0)
@@ -250,6 +254,9 @@ func (p *Processor) commit(ctx context.Context, batches []*cdp.Batch) error {
 	p.metrics.Processed.WithLabelValues("ephemeral").Add(float64(st.ephemeral))
 	p.metrics.DedupHits.WithLabelValues("store").Add(float64(st.duplicates))
 	p.hub.Publish(st.stored)
+	if p.observe != nil {
+		p.observe(st.stored)
+	}
 	return nil
 }
 

@@ -230,19 +230,15 @@ func (c *Catalog) restore(old map[[2]string]*tally) {
 	}
 }
 
-// Run flushes every interval until ctx is done, then once more (with a
-// fresh context) so that a clean stop loses nothing.
+// Run flushes every interval until ctx is done. Whoever stops the
+// processor flushes once more after it stopped, so that a clean stop
+// loses nothing.
 func (c *Catalog) Run(ctx context.Context, interval time.Duration) {
 	periodic.Run(ctx, interval, func(ctx context.Context) {
 		if err := c.Flush(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("event catalog", "err", err)
 		}
 	})
-	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := c.Flush(final); err != nil {
-		c.log.Warn("event catalog", "err", err)
-	}
 }
 
 // observePaths lists the property paths of a JSON object with their

@@ -63,6 +63,7 @@ type plan struct {
 	mode           string
 	allowUnplanned bool
 	events         map[string]*schemas
+	declared       Plan
 }
 
 type schemas struct{ properties, traits *jsonschema.Schema }
@@ -99,7 +100,7 @@ func compile(p Plan) (*plan, map[string]string) {
 	if !cdp.ValidSourceID(p.ID) {
 		problems["id"] = "must be 1-128 letters, digits, '_' or '-', starting with a letter or digit"
 	}
-	c := &plan{id: p.ID, mode: p.Mode, allowUnplanned: p.AllowUnplanned == nil || *p.AllowUnplanned, events: map[string]*schemas{}}
+	c := &plan{id: p.ID, declared: p, mode: p.Mode, allowUnplanned: p.AllowUnplanned == nil || *p.AllowUnplanned, events: map[string]*schemas{}}
 	if c.mode == "" {
 		c.mode = cdp.PlanFlag
 	}
@@ -189,14 +190,32 @@ func (ps *Plans) For(source string) bool {
 	return ps != nil && (len(ps.global) > 0 || len(ps.bySource[source]) > 0)
 }
 
-// Declared returns the schemas the plans of source declare for typ:
-// each plan's id with its properties schema (nil: none declared).
-func (ps *Plans) Declared(source, typ string) map[string]*jsonschema.Schema {
-	out := map[string]*jsonschema.Schema{}
+// Declared is what one plan declares for an event type of a source.
+type Declared struct {
+	Plan  string    `json:"plan"`
+	Mode  string    `json:"mode"`
+	Event PlanEvent `json:"event"`
+}
+
+// Declared returns what the plans of source declare for typ, by plan.
+func (ps *Plans) Declared(source, typ string) []Declared {
+	var out []Declared
 	for _, p := range ps.of(source) {
-		if s, ok := p.events[typ]; ok {
-			out[p.id] = s.properties
+		if ev, ok := p.declared.Events[typ]; ok {
+			out = append(out, Declared{Plan: p.id, Mode: p.mode, Event: ev})
 		}
+	}
+	return out
+}
+
+// All returns every plan's declaration, by id.
+func (ps *Plans) All() []Plan {
+	if ps == nil {
+		return nil
+	}
+	out := make([]Plan, len(ps.plans))
+	for i, p := range ps.plans {
+		out[i] = p.declared
 	}
 	return out
 }

@@ -8,12 +8,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/quality"
+	"github.com/switchyardhq/switchyard/internal/testenv"
 )
 
 // qualitySources are one source of each ingest API, all checked by the
@@ -286,4 +291,157 @@ func TestTransformAtTheSource(t *testing.T) {
 			t.Fatalf("replayed %v", e)
 		}
 	}
+}
+
+// TestCatalogAfterMixedEvents sends 100,000 events of five types with
+// varying properties through the Data Pipelines API (10,000 under the race
+// detector or -short) and checks the catalog against what the test knows
+// it sent: every type's count and violating count, and every property
+// path's count by JSON type.
+func TestCatalogAfterMixedEvents(t *testing.T) {
+	t.Parallel()
+	n := 100_000
+	if testenv.Race || testing.Short() {
+		n = 10_000
+	}
+	s := newStack(t, qualitySources, func(c *config.Config) {
+		c.RawCapture.Enabled = false // volume, not replay, is under test
+		c.TrackingPlans = []quality.Plan{{ID: "orders", Sources: []string{"cdp"}, Events: map[string]quality.PlanEvent{"Order Completed": {Properties: map[string]any{
+			"type": "object", "properties": map[string]any{"revenue": map[string]any{"type": "number"}}}}}}}
+	})
+	type want struct {
+		events, violating int64
+		paths             map[string]map[string]int64
+	}
+	expect := map[string]*want{}
+	count := func(typ string, violating bool, paths ...string) {
+		w := expect[typ]
+		if w == nil {
+			w = &want{paths: map[string]map[string]int64{}}
+			expect[typ] = w
+		}
+		w.events++
+		if violating {
+			w.violating++
+		}
+		for i := 0; i < len(paths); i += 2 {
+			if w.paths[paths[i]] == nil {
+				w.paths[paths[i]] = map[string]int64{}
+			}
+			w.paths[paths[i]][paths[i+1]]++
+		}
+	}
+	messages := make([]string, 0, n)
+	for i := range n {
+		id := fmt.Sprintf("m%d", i)
+		switch i % 5 {
+		case 0, 1: // orders: revenue a number, every 7th a string (flagged); coupon on every 3rd; items on every 4th
+			props := map[string]any{"revenue": 10.5, "currency": "EUR"}
+			paths := []string{"currency", "string"}
+			if i%7 == 0 {
+				props["revenue"] = "10.5"
+				paths = append(paths, "revenue", "string")
+			} else {
+				paths = append(paths, "revenue", "number")
+			}
+			if i%3 == 0 {
+				props["coupon"] = nil
+				paths = append(paths, "coupon", "null")
+			}
+			if i%4 == 0 {
+				props["items"] = []any{map[string]any{"sku": "a", "qty": 1}, map[string]any{"sku": "b"}}
+				paths = append(paths, "items", "array", "items[]", "object", "items[].sku", "string", "items[].qty", "integer")
+			}
+			messages = append(messages, jsonBody(map[string]any{"type": "track", "messageId": id, "userId": "u" + id, "event": "Order Completed", "properties": props}))
+			count("Order Completed", i%7 == 0, paths...)
+		case 2:
+			props := map[string]any{"sku": "p" + id, "price": 3, "address": map[string]any{"city": "Oslo", "geo": map[string]any{"lat": 59.9}}}
+			messages = append(messages, jsonBody(map[string]any{"type": "track", "messageId": id, "anonymousId": "a" + id, "event": "Product Viewed", "properties": props}))
+			count("Product Viewed", false, "sku", "string", "price", "integer", "address", "object", "address.city", "string", "address.geo", "object", "address.geo.lat", "number")
+		case 3:
+			messages = append(messages, jsonBody(map[string]any{"type": "track", "messageId": id, "userId": "u" + id, "event": "Signed Up", "properties": map[string]any{"plan": []any{"pro", 2, true}}}))
+			count("Signed Up", false, "plan", "array", "plan[]", "string", "plan[]", "integer", "plan[]", "boolean")
+		case 4:
+			messages = append(messages, jsonBody(map[string]any{"type": "identify", "messageId": id, "userId": "u" + id, "traits": map[string]any{"email": id + "@example.com"}}))
+			count("identify", false)
+		}
+	}
+	// Four clients, 500 messages a batch.
+	var wg sync.WaitGroup
+	batches := make(chan []string)
+	for range 4 {
+		wg.Go(func() {
+			for b := range batches {
+				r := s.do(t, "POST", "/v1/batch", "application/json", `{"batch":[`+strings.Join(b, ",")+`]}`, "Authorization", "Basic "+basic(writeKey, ""))
+				if r.status != 200 {
+					t.Errorf("batch answered %d %s", r.status, r.body)
+				}
+			}
+		})
+	}
+	for i := 0; i < len(messages); i += 500 {
+		batches <- messages[i:min(i+500, len(messages))]
+	}
+	close(batches)
+	wg.Wait()
+
+	var got struct {
+		Types []struct {
+			Type              string
+			Events, Violating int64
+			ViolationRate     float64 `json:"violation_rate"`
+			Declared          []any
+			Properties        []cdp.CatalogProperty
+			FirstSeen         time.Time `json:"first_seen"`
+		}
+	}
+	testenv.Await(t, "the catalog to count every event", 2*time.Minute, func() (bool, string) {
+		r := s.do(t, "GET", "/admin/v1/catalog?source=cdp", "", "")
+		wantStatus(t, r, 200)
+		got.Types = nil
+		if err := json.Unmarshal(r.body, &got); err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for _, ty := range got.Types {
+			total += ty.Events
+		}
+		return total == int64(n), fmt.Sprintf("%d of %d events counted", total, n)
+	})
+	if len(got.Types) != len(expect) {
+		t.Fatalf("%d types in the catalog, want %d", len(got.Types), len(expect))
+	}
+	for _, ty := range got.Types {
+		w := expect[ty.Type]
+		if w == nil {
+			t.Fatalf("type %q was never sent", ty.Type)
+		}
+		paths := map[string]map[string]int64{}
+		for _, p := range ty.Properties {
+			paths[p.Path] = p.Types
+		}
+		if ty.Events != w.events || ty.Violating != w.violating || ty.FirstSeen.IsZero() {
+			t.Errorf("%s: %d events, %d violating, want %d, %d", ty.Type, ty.Events, ty.Violating, w.events, w.violating)
+		}
+		if diff := cmp.Diff(w.paths, paths, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s properties (-want +got):\n%s", ty.Type, diff)
+		}
+		if wantDeclared := ty.Type == "Order Completed"; (len(ty.Declared) == 1) != wantDeclared {
+			t.Errorf("%s declared %v", ty.Type, ty.Declared)
+		}
+		if rate := float64(w.violating) / float64(w.events); ty.ViolationRate != rate {
+			t.Errorf("%s violation rate %v, want %v", ty.Type, ty.ViolationRate, rate)
+		}
+	}
+	// The inferred schema of orders: revenue was a number or a string.
+	r := s.do(t, "GET", "/admin/v1/catalog/schema?source=cdp&type=Order%20Completed", "", "")
+	wantStatus(t, r, 200)
+	var schema map[string]any
+	json.Unmarshal(r.body, &schema)
+	rev := schema["properties"].(map[string]any)["revenue"].(map[string]any)["type"]
+	if !cmp.Equal(rev, []any{"number", "string"}) || !cmp.Equal(schema["required"], []any{"currency", "revenue"}) {
+		t.Errorf("inferred %s", r.body)
+	}
+	wantStatus(t, s.do(t, "GET", "/admin/v1/catalog/schema?source=cdp&type=nope", "", ""), 404)
+	wantStatus(t, s.do(t, "GET", "/admin/v1/catalog/schema?source=cdp", "", ""), 400)
 }

@@ -167,6 +167,9 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	handle("POST /admin/v1/events/{id}/replay", admin.ReplayEvent(log, replayer))
 	handle("POST /admin/v1/replays", admin.Replays(log, replayer))
 	handle("POST /admin/v1/sources/{id}/transform/trial", admin.TryTransform(log, replayer))
+	eventCatalog := &admin.Catalog{Store: store, Plans: d.Ingest.Plans}
+	handle("GET /admin/v1/catalog", admin.ListCatalog(log, eventCatalog))
+	handle("GET /admin/v1/catalog/schema", admin.InferSchema(log, eventCatalog))
 	handle("GET /admin/v1/profiles", admin.FindProfile(log, store))
 	handle("GET /admin/v1/profiles/{id}", admin.GetProfile(log, store))
 	handle("GET /admin/v1/profiles/{id}/events", admin.ProfileEvents(log, store))
