@@ -61,7 +61,7 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	resolveToken(&c.token, getenv)
 	desired, err := yaml.Marshal(admin.Desired{Sources: cfg.Sources, Destinations: cfg.Destinations, Workflows: cfg.Workflows,
-		Alerts: admin.DesiredAlerts{Channels: cfg.Alerts.Channels, Rules: cfg.Alerts.Rules}})
+		Alerts: admin.DesiredAlerts{Channels: cfg.Alerts.Channels, Rules: cfg.Alerts.Rules}, Plans: cfg.TrackingPlans})
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}

@@ -52,8 +52,10 @@ Usage:
   switchyard export --since T [--until T] [--format parquet|ndjson] --to file:///dir|s3://bucket/prefix [--url URL] [--token T]
                                         write the events received in a range to files, as the archive does
   switchyard apply -f FILE [--dry-run] [--prune] [--url URL] [--token T]
-                                        make a server hold a file's sources, destinations, workflows and alerts
+                                        make a server hold a file's sources, destinations, workflows, alerts and tracking plans
                                         (exit 2 on --dry-run when something would change)
+  switchyard plan infer --source ID --type T [--format json|yaml] [--out FILE] [--url URL] [--token T]
+                                        a starting JSON Schema for an event type, from the event catalog
   switchyard send webhook --source ID --file BODY [--url URL] [--admin-url URL] [--token T] [--id ID]
                                         sign and send a webhook as its provider would
   switchyard bench [flags]              open-loop load generator
@@ -122,6 +124,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runApply(ctx, args[1:], getenv, stdout, stderr)
 	case "send":
 		return runSend(ctx, args[1:], getenv, stdout, stderr)
+	case "plan":
+		return runPlan(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "health":

@@ -21,7 +21,7 @@ import (
 )
 
 // Desired is what `switchyard apply` asks a server to hold: the
-// configuration file's sources, destinations, workflows and alerts (its
+// configuration file's sources, destinations, workflows, alerts and tracking plans (its
 // environment variables expanded where the command ran).
 type Desired struct {
 	Sources      []config.Source      `yaml:"sources"`
@@ -333,7 +333,7 @@ func Plans(log *slog.Logger, p *Planner) http.Handler {
 			dec := yaml.NewDecoder(bytes.NewReader(body))
 			dec.KnownFields(true)
 			if derr := dec.Decode(&d); derr != nil && len(bytes.TrimSpace(body)) > 0 {
-				err = cdp.Errorf(cdp.EINVALID, "the body must be a configuration's sources, destinations, workflows and alerts: %v", derr)
+				err = cdp.Errorf(cdp.EINVALID, "the body must be a configuration's sources, destinations, workflows, alerts and tracking plans: %v", derr)
 			}
 		}
 		var plan *Plan
