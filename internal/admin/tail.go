@@ -21,8 +21,11 @@ import (
 const heartbeat = 15 * time.Second
 
 // tailEnv declares what a tail filter sees: the event as the management
-// API renders it (event.type, event.properties.recipient, …).
-var tailEnv = expr.MustEnv(expr.Var{Name: "event", Type: expr.Object})
+// API renders it (event.type, event.properties.recipient, …), and its
+// violations (an empty list when it broke no tracking plan), so that
+// `violations.size() > 0` or `violations.exists(v, v.plan == 'orders')`
+// follow the events a plan flags.
+var tailEnv = expr.MustEnv(expr.Var{Name: "event", Type: expr.Object}, expr.Var{Name: "violations", Type: expr.Objects})
 
 // Resumption: a client that reconnects with Last-Event-ID is sent the
 // stored events from a little before that event on (resumeMargin, since
@@ -189,6 +192,11 @@ func matches(ctx context.Context, filter *expr.Program, e *cdp.Event) bool {
 	if filter == nil {
 		return true
 	}
-	ok, err := filter.EvalBool(ctx, map[string]any{"event": e.View()})
+	view := e.View()
+	violations, _ := view["violations"].([]any)
+	if violations == nil {
+		violations = []any{}
+	}
+	ok, err := filter.EvalBool(ctx, map[string]any{"event": view, "violations": violations})
 	return err == nil && ok
 }

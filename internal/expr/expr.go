@@ -36,6 +36,8 @@ var (
 	StringLists = cel.MapType(cel.StringType, cel.ListType(cel.StringType))
 	// Object is a JSON object.
 	Object = cel.MapType(cel.StringType, cel.DynType)
+	// Objects is a list of JSON objects.
+	Objects = cel.ListType(Object)
 	// Timestamp is an instant (now).
 	Timestamp = cel.TimestampType
 )

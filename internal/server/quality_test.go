@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -444,4 +445,25 @@ func TestCatalogAfterMixedEvents(t *testing.T) {
 	}
 	wantStatus(t, s.do(t, "GET", "/admin/v1/catalog/schema?source=cdp&type=nope", "", ""), 404)
 	wantStatus(t, s.do(t, "GET", "/admin/v1/catalog/schema?source=cdp", "", ""), 400)
+}
+
+// A live tail follows what a plan flags: its filter sees the event's
+// violations.
+func TestTailFollowsViolations(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, qualitySources, func(c *config.Config) { c.TrackingPlans = []quality.Plan{purchasePlan(cdp.PlanFlag)} })
+	lines := s.openTail(t, "filter="+url.QueryEscape(`violations.exists(v, v.plan == 'orders' && v.path == '/properties/revenue')`))
+	all := s.openTail(t, "source=shop&filter="+url.QueryEscape(`violations.size() == 0 && event.type == 'purchase'`))
+	for i, revenue := range []string{"1", `"1"`, "2"} {
+		wantStatus(t, qualitySenders[0].send(t, s, fmt.Sprintf("t%d", i), revenue), 200)
+	}
+	flagged := nextEvents(t, lines, 1)[0]
+	if flagged["properties"].(map[string]any)["revenue"] != "1" {
+		t.Fatalf("the violations tail sent %v", flagged)
+	}
+	for _, e := range nextEvents(t, all, 2) {
+		if _, bad := e["properties"].(map[string]any)["revenue"].(string); bad {
+			t.Fatalf("the clean tail sent %v", e)
+		}
+	}
 }
