@@ -30,10 +30,11 @@ const (
 	SourceSilent    = "source_silent"    // a source received nothing for longer than its expect_every
 	WebhookFailures = "webhook_failures" // webhook verification failures above a rate
 	Backlog         = "backlog"          // received events not yet stored, above a bound
+	PlanViolations  = "plan_violations"  // events breaking a tracking plan above a rate
 )
 
 // Kinds are the rule kinds.
-var Kinds = []string{DeadLetter, DestinationOpen, SourceSilent, WebhookFailures, Backlog}
+var Kinds = []string{DeadLetter, DestinationOpen, SourceSilent, WebhookFailures, Backlog, PlanViolations}
 
 // Rule says what to watch and whom to tell.
 type Rule struct {
@@ -42,7 +43,8 @@ type Rule struct {
 	// Subject, if set, limits the rule to one workflow, destination or
 	// source.
 	Subject string
-	// Above is the bound of webhook_failures (per Per) and backlog.
+	// Above is the bound of webhook_failures and plan_violations (per
+	// Per) and of backlog.
 	Above float64
 	Per   time.Duration
 	// Wait is how long a condition must hold before it is announced (a
@@ -78,6 +80,9 @@ type Facts struct {
 	// WebhookFailures are the verification failures counted so far, by
 	// source, on every node.
 	WebhookFailures func() map[string]float64
+	// Violations are the events that broke a tracking plan so far, by
+	// source, on every node.
+	Violations func() map[string]float64
 	// Backlog is how many received events are not stored yet.
 	Backlog func(ctx context.Context) (int64, error)
 }

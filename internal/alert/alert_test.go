@@ -26,15 +26,16 @@ import (
 // fixture is an evaluator over a real SQLite store, with facts the test
 // sets and a clock it moves.
 type fixture struct {
-	alerts  *Alerts
-	store   cdp.Store
-	now     time.Time
-	dl      map[string]cdp.DeadLetter
-	states  map[string]breaker.Status
-	last    map[string]time.Time
-	fails   map[string]float64
-	backlog int64
-	sources []*cdp.Source
+	alerts     *Alerts
+	store      cdp.Store
+	now        time.Time
+	dl         map[string]cdp.DeadLetter
+	states     map[string]breaker.Status
+	last       map[string]time.Time
+	fails      map[string]float64
+	violations map[string]float64
+	backlog    int64
+	sources    []*cdp.Source
 }
 
 func newFixture(t *testing.T, rules []Rule, channels []Channel) *fixture {
@@ -44,7 +45,7 @@ func newFixture(t *testing.T, rules []Rule, channels []Channel) *fixture {
 	}
 	t.Cleanup(func() { store.Close() })
 	f := &fixture{store: store, now: time.Now().Truncate(time.Second), dl: map[string]cdp.DeadLetter{}, states: map[string]breaker.Status{},
-		last: map[string]time.Time{}, fails: map[string]float64{}}
+		last: map[string]time.Time{}, fails: map[string]float64{}, violations: map[string]float64{}}
 	facts := Facts{
 		DeadLetters:  func(context.Context) (map[string]cdp.DeadLetter, error) { return f.dl, nil },
 		Destinations: func() []*action.Destination { return []*action.Destination{{ID: "cio"}} },
@@ -54,7 +55,8 @@ func newFixture(t *testing.T, rules []Rule, channels []Channel) *fixture {
 		WebhookFailures: func() map[string]float64 {
 			return f.fails
 		},
-		Backlog: func(context.Context) (int64, error) { return f.backlog, nil },
+		Violations: func() map[string]float64 { return f.violations },
+		Backlog:    func(context.Context) (int64, error) { return f.backlog, nil },
 	}
 	f.alerts = New(rules, channels, Options{Facts: facts, Store: store, Registry: builtin.Registry, Client: httpclient.New(nil),
 		ConsoleURL: "https://sy.example.com", Now: func() time.Time { return f.now }, Log: slog.New(slog.DiscardHandler)})
@@ -179,11 +181,14 @@ func TestDestinationFailuresBacklogToWebhook(t *testing.T) {
 		{ID: "open", Kind: DestinationOpen, Channels: []string{"hook"}},
 		{ID: "sigs", Kind: WebhookFailures, Channels: []string{"hook"}, Above: 10, Per: time.Minute},
 		{ID: "lag", Kind: Backlog, Channels: []string{"hook"}, Above: 1000},
+		{ID: "plans", Kind: PlanViolations, Channels: []string{"hook"}, Subject: "shop", Above: 5, Per: time.Minute},
 	}, []Channel{hook})
 	f.fails["stripe"] = 100
+	f.violations["shop"], f.violations["web"] = 3, 3
 	f.evaluate(t) // the first sample
 	f.states["cio"] = breaker.Status{State: breaker.Open, Reason: "10 consecutive failures"}
 	f.fails["stripe"] = 150
+	f.violations["shop"], f.violations["web"] = 30, 300 // web: not the rule's source
 	f.backlog = 5000
 	f.now = f.now.Add(10 * time.Second)
 	f.evaluate(t)
@@ -194,7 +199,8 @@ func TestDestinationFailuresBacklogToWebhook(t *testing.T) {
 		kinds[al["kind"].(string)] = m["type"].(string)
 	}
 	mu.Unlock()
-	if kinds[DestinationOpen] != "alert.firing" || kinds[WebhookFailures] != "alert.firing" || kinds[Backlog] != "alert.firing" {
+	if kinds[DestinationOpen] != "alert.firing" || kinds[WebhookFailures] != "alert.firing" || kinds[Backlog] != "alert.firing" ||
+		kinds[PlanViolations] != "alert.firing" || len(got) != 4 {
 		t.Fatalf("fired %v", kinds)
 	}
 	// An operator pausing the failing destination does not resolve its
@@ -203,8 +209,8 @@ func TestDestinationFailuresBacklogToWebhook(t *testing.T) {
 	f.now = f.now.Add(10 * time.Second)
 	f.evaluate(t)
 	mu.Lock()
-	if len(got) != 3 {
-		t.Fatalf("pausing announced %v", got[3:])
+	if len(got) != 4 {
+		t.Fatalf("pausing announced %v", got[4:])
 	}
 	mu.Unlock()
 	f.states["cio"] = breaker.Status{State: breaker.Closed}
@@ -213,10 +219,10 @@ func TestDestinationFailuresBacklogToWebhook(t *testing.T) {
 	f.evaluate(t)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 6 {
-		t.Fatalf("%d announcements, want 3 firing and 3 resolved", len(got))
+	if len(got) != 8 {
+		t.Fatalf("%d announcements, want 4 firing and 4 resolved", len(got))
 	}
-	for _, m := range got[3:] {
+	for _, m := range got[4:] {
 		if m["type"] != "alert.resolved" {
 			t.Fatalf("announcement %v", m)
 		}

@@ -39,7 +39,11 @@ func (a *Alerts) conditions(ctx context.Context, now time.Time) (map[string]cond
 		case SourceSilent:
 			conds, err = a.silentSources(ctx, r, now)
 		case WebhookFailures:
-			conds = a.webhookFailures(r, now)
+			conds = a.overRate(r, a.facts.WebhookFailures(), now, "webhook verification failures")
+		case PlanViolations:
+			if a.facts.Violations != nil {
+				conds = a.overRate(r, a.facts.Violations(), now, "events breaking a tracking plan")
+			}
 		case Backlog:
 			conds, err = a.backlog(ctx, r)
 		}
@@ -129,10 +133,9 @@ type sample struct {
 	total float64
 }
 
-// webhookFailures holds for each source with more verification failures
-// than Above within the last Per.
-func (a *Alerts) webhookFailures(r *Rule, now time.Time) []condition {
-	totals := a.facts.WebhookFailures()
+// overRate holds for each source whose total (of what) grew by more than
+// Above within the last Per.
+func (a *Alerts) overRate(r *Rule, totals map[string]float64, now time.Time, what string) []condition {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []condition
@@ -148,7 +151,7 @@ func (a *Alerts) webhookFailures(r *Rule, now time.Time) []condition {
 		a.rates[key] = hist
 		if n := total - hist[0].total; n > r.Above {
 			out = append(out, condition{rule: r, subject: src, count: int(n), link: a.consoleURL + "/console/sources/" + url.PathEscape(src),
-				summary: fmt.Sprintf("%.0f webhook verification failures on source %s in the last %s (more than %.0f)", n, src, r.Per, r.Above)})
+				summary: fmt.Sprintf("%.0f %s on source %s in the last %s (more than %.0f)", n, what, src, r.Per, r.Above)})
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 )
 
@@ -64,4 +65,33 @@ func (t *Tally) Sum() map[string]float64 {
 		}
 	}
 	return out
+}
+
+// Counts are several per-source counts a tally carries together, by
+// name: Local is what a node publishes (each source under "name/").
+type Counts map[string]func() map[string]float64
+
+// Local is every count's totals, each source's key prefixed with its
+// count's name.
+func (c Counts) Local() map[string]float64 {
+	out := map[string]float64{}
+	for name, local := range c {
+		for src, n := range local() {
+			out[name+"/"+src] = n
+		}
+	}
+	return out
+}
+
+// Of is the summed totals of the count name of a tally of Counts.
+func (t *Tally) Of(name string) func() map[string]float64 {
+	return func() map[string]float64 {
+		out := map[string]float64{}
+		for key, n := range t.Sum() {
+			if src, ok := strings.CutPrefix(key, name+"/"); ok {
+				out[src] = n
+			}
+		}
+		return out
+	}
 }

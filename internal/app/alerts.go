@@ -23,7 +23,7 @@ import (
 // one), sending through client.
 func (a *App) startAlerts(ctx context.Context, evlog *natsbus.Log, client *httpclient.Client) error {
 	cfg := a.Config
-	failures := a.Metrics.WebhookFailures
+	failures, violations := a.Metrics.WebhookFailures, a.Metrics.Violations
 	leader := func() bool { return true }
 	if a.deploy.shared {
 		every := cfg.Alerts.AlertEvery()
@@ -31,13 +31,13 @@ func (a *App) startAlerts(ctx context.Context, evlog *natsbus.Log, client *httpc
 		if err != nil {
 			return err
 		}
-		tally, err := alert.NewTally(ctx, kv, a.deploy.node, a.Metrics.WebhookFailures)
+		tally, err := alert.NewTally(ctx, kv, a.deploy.node, alert.Counts{"webhook": a.Metrics.WebhookFailures, "plan": a.Metrics.Violations}.Local)
 		if err != nil {
 			return err
 		}
 		tally.Publish(ctx)
 		a.work.Go(func() { periodic.Run(ctx, every, tally.Publish) })
-		failures, leader = tally.Sum, a.members.Leader
+		failures, violations, leader = tally.Of("webhook"), tally.Of("plan"), a.members.Leader
 	}
 	consoleURL := strings.TrimSuffix(cfg.Alerts.ConsoleURL, "/")
 	if consoleURL == "" {
@@ -47,7 +47,7 @@ func (a *App) startAlerts(ctx context.Context, evlog *natsbus.Log, client *httpc
 	current := a.inForce.Load()
 	alerts := alert.New(current.AlertRules(), current.AlertChannels(), alert.Options{
 		Facts: alert.Facts{DeadLetters: a.Store.DeadLetters, Destinations: a.Workflows.Destinations, Breaker: a.Breakers.Status,
-			Sources: a.Sources.List, LastEvent: a.lastEvent, WebhookFailures: failures, Backlog: a.backlog},
+			Sources: a.Sources.List, LastEvent: a.lastEvent, WebhookFailures: failures, Violations: violations, Backlog: a.backlog},
 		Store: a.Store, Registry: builtin.Registry, Client: client, Leader: leader, ConsoleURL: consoleURL, Now: time.Now,
 		Log: a.Log.With("component", "alerts")})
 	a.alerts.Store(alerts)

@@ -187,7 +187,7 @@ func (c *Config) checkRule(path string, r AlertRule, channels map[string]bool, a
 		kinds []string
 	}{
 		"workflow": {r.Workflow, []string{alert.DeadLetter}}, "destination": {r.Destination, []string{alert.DestinationOpen}},
-		"source": {r.Source, []string{alert.SourceSilent, alert.WebhookFailures}},
+		"source": {r.Source, []string{alert.SourceSilent, alert.WebhookFailures, alert.PlanViolations}},
 	} {
 		if s.value != "" && !slices.Contains(s.kinds, r.Kind) {
 			add(path+"."+field, "does not apply to a %s rule", r.Kind)
@@ -196,7 +196,7 @@ func (c *Config) checkRule(path string, r AlertRule, channels map[string]bool, a
 	if d := r.Destination; d != "" && !slices.ContainsFunc(c.Destinations, func(x Destination) bool { return x.ID == d }) {
 		add(path+".destination", "no destination %q", d)
 	}
-	if (r.Kind == alert.WebhookFailures || r.Kind == alert.Backlog) && r.Above <= 0 {
+	if (r.Kind == alert.WebhookFailures || r.Kind == alert.Backlog || r.Kind == alert.PlanViolations) && r.Above <= 0 {
 		add(path+".above", "must be a positive bound for a %s rule", r.Kind)
 	}
 	for field, raw := range map[string]string{"per": r.Per, "wait": r.Wait, "every": r.Every} {
