@@ -55,6 +55,11 @@ workflows:
   - id: notify
     trigger: { source: web, types: [purchase] }
     steps: [ { id: tell, action: webhook.send, destination: app } ]
+tracking_plans:
+  - id: orders
+    sources: [web]
+    events:
+      purchase: { properties: { type: object, required: [total] } }
 `, standIn.URL+"/in"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,8 @@ type Deps struct {
 	// Resources are the destinations and alerts created through the
 	// management API.
 	Resources *resources.Resources
+	// Catalog is the event catalog, beside the tracking plans in force.
+	Catalog *admin.Catalog
 	// Access is the management API's: loopback only without tokens, else
 	// a token or a console session.
 	Access *auth.Access
@@ -67,7 +69,7 @@ type Console struct {
 // nav is the menu, in order.
 var nav = []struct{ Path, Name string }{
 	{"/console/", "Overview"}, {"/console/live", "Live"}, {"/console/events", "Events"},
-	{"/console/profiles", "Profiles"}, {"/console/sources", "Sources"}, {"/console/workflows", "Workflows"},
+	{"/console/profiles", "Profiles"}, {"/console/sources", "Sources"}, {"/console/catalog", "Catalog"}, {"/console/workflows", "Workflows"},
 	{"/console/runs", "Runs"}, {"/console/destinations", "Destinations"}, {"/console/alerts", "Alerts"},
 	{"/console/audit", "Audit"},
 }

@@ -231,7 +231,7 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 	handle("GET /admin/v1/runs/{id}", admin.GetRun(log, store))
 	handle("POST /admin/v1/runs/{id}/retry", admin.RetryRun(log, store, d.Enqueue))
 
-	addConsoleRoutes(mux, d, guard, access, audit)
+	addConsoleRoutes(mux, d, guard, access, audit, eventCatalog)
 
 	// Go runtime profiles, for measuring before optimising.
 	handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
@@ -242,9 +242,9 @@ func addAdminRoutes(mux *http.ServeMux, d Deps, ingestRoutes []ingestRoute) {
 
 // addConsoleRoutes registers the web console: HTML pages over the same
 // services as the management API, with the same access.
-func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *auth.Access, audit *admin.Audit) {
+func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *auth.Access, audit *admin.Audit, eventCatalog *admin.Catalog) {
 	con := console.MustNew(console.Deps{Log: d.Log, Store: d.Store, Sources: d.Sources, Workflows: d.Workflows,
-		Metrics: d.Metrics, Access: access, Destinations: d.Destinations, Audit: audit, Resources: d.Resources})
+		Metrics: d.Metrics, Access: access, Destinations: d.Destinations, Audit: audit, Resources: d.Resources, Catalog: eventCatalog})
 	page := func(pattern string, h http.Handler) { mux.Handle(pattern, guard.Page(h)) }
 	page("GET /console/static/", con.Static())
 	page("GET /console/signin", con.SignInPage())
@@ -266,6 +266,7 @@ func addConsoleRoutes(mux *http.ServeMux, d Deps, guard *admin.Guard, access *au
 	page("GET /console/destinations/{id}", con.Destination())
 	page("GET /console/alerts", con.Alerts())
 	page("GET /console/audit", con.Audit())
+	page("GET /console/catalog", con.Catalog())
 	page("GET /console/", con.NotFound())
 	// The listener that serves the console sends a browser opening its root there.
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))

@@ -54,12 +54,17 @@ try {
   if (r.status !== 200) fail("seed /track: " + r.status);
   const failed = await waitFor("a failed run", async () => (await api("GET", "/admin/v1/runs?status=failed")).json.runs[0]);
   const ev = (await api("GET", "/admin/v1/events?type=purchase")).json.events[0];
+  // A purchase without a total breaks the tracking plan (flag mode: stored).
+  r = await api("POST", "/track", { source: { id: "web" }, profile: { id: "bob" }, events: [{ type: "purchase", properties: { coupon: "X" } }] });
+  if (r.status !== 200) fail("seed flagged /track: " + r.status);
+  const flagged = await waitFor("the flagged purchase", async () => (await api("GET", "/admin/v1/events?type=purchase")).json.events.find((e) => e.violations));
 
   // 1. Every page loads without console errors, at desktop and phone widths.
   const pages = ["/console/", "/console/live", "/console/events", "/console/events/" + ev.id, "/console/profiles",
     "/console/profiles/" + ev.profile_id, "/console/sources", "/console/sources/web", "/console/sources/new",
     "/console/workflows", "/console/workflows/notify", "/console/workflows/new", "/console/runs", "/console/runs/" + failed.id,
-    "/console/destinations", "/console/destinations/new", "/console/destinations/app", "/console/alerts", "/console/audit"];
+    "/console/destinations", "/console/destinations/new", "/console/destinations/app", "/console/alerts", "/console/audit",
+    "/console/catalog", "/console/events/" + flagged.id];
   for (const p of pages) {
     for (const [pg, w] of [[page, "desktop"], [phone, "phone"]]) {
       const resp = await pg.goto(base + p);
@@ -226,6 +231,33 @@ try {
   await Promise.all([page.waitForNavigation(), page.click("button[data-delete='/admin/v1/alert-channels/ops']")]);
   if ((await api("GET", "/admin/v1/alert-channels/ops")).status !== 404) fail("the channel was not deleted");
 
+  // 9. The flagged event shows its violation; the catalog counts the
+  // purchases, one of which broke the plan, and infers their schema.
+  await page.goto(base + "/console/events/" + flagged.id);
+  await page.locator("table.violations td", { hasText: "missing property 'total'" }).waitFor();
+  await waitFor("the catalog to count both purchases", async () => {
+    await page.goto(base + "/console/catalog?source=web");
+    return (await page.locator("#catalog tr", { hasText: "purchase" }).first().textContent()).includes("1 (50.0 %)");
+  }, 15000);
+  await page.locator("#catalog details summary").first().click();
+  await page.locator("#catalog button[data-infer]").first().click();
+  await page.locator("#catalog pre", { hasText: "$schema" }).first().waitFor();
+  await page.screenshot({ path: path.join(shots, "catalog-inferred-desktop.png"), fullPage: true });
+
+  // 10. A transform tried on the source's captured requests, side by
+  // side, stores nothing.
+  await page.goto(base + "/console/sources/web");
+  await page.fill("#transform-src", "{'type': event.type == 'purchase' ? 'Order Completed' : event.type, 'properties': event.properties.without(['coupon'])}");
+  await page.click("#transform-form button[type=submit]");
+  await page.locator("#transform-trials td pre", { hasText: "Order Completed" }).first().waitFor();
+  const trialText = await page.locator("#transform-result").textContent();
+  if (!/nothing was stored/.test(trialText)) fail("the trial says: " + trialText);
+  await page.screenshot({ path: path.join(shots, "transform-trial-desktop.png"), fullPage: true });
+  if ((await api("GET", "/admin/v1/events?type=Order%20Completed")).json.events.length !== 0) fail("the trial stored events");
+  await page.fill("#transform-src", "event.");
+  await page.click("#transform-form button[type=submit]");
+  await page.locator("#transform-result.problem").waitFor();
+
   // Keyboard: the first link of the menu is reachable with Tab.
   await page.goto(base + "/console/");
   await page.keyboard.press("Tab");
@@ -233,7 +265,7 @@ try {
   if (!focused || !/Switchyard/.test(focused)) fail("Tab did not reach the menu: " + focused);
 
   if (errors.length) fail("console errors:\n" + errors.join("\n"));
-  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form, backfill, destination pause and resume, destination form, alert channel");
+  console.log("ok: " + pages.length + " pages at two widths, live, erase, retry, inline CEL error, new source form, backfill, destination pause and resume, destination form, alert channel, violations, catalog, transform trial");
 } finally {
   await browser.close();
 }

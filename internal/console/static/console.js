@@ -63,6 +63,14 @@ function wireActions(root) {
       setTimeout(() => { b.textContent = "Copy"; }, 1500);
     });
   }
+  for (const b of root.querySelectorAll("button[data-infer]")) {
+    b.addEventListener("click", async () => {
+      const out = document.getElementById(b.dataset.out);
+      const res = await api("GET", b.dataset.infer);
+      out.hidden = false;
+      out.textContent = res.ok ? JSON.stringify(res.json, null, 2) : errorText(res);
+    });
+  }
   for (const b of root.querySelectorAll("button[data-reveal]")) {
     b.addEventListener("click", () => {
       const el = document.getElementById(b.dataset.reveal);
@@ -100,7 +108,8 @@ function wireLive() {
     const sum = document.createElement("summary");
     const when = new Date(ev.received_at || ev.timestamp);
     sum.textContent = when.toLocaleTimeString() + "  " + ev.source_id + "  " + ev.type +
-      who(ev) + "  " + JSON.stringify(ev.properties || {}).slice(0, 100);
+      who(ev) + (ev.violations ? "  ⚠ " + ev.violations.length + " violation" + (ev.violations.length > 1 ? "s" : "") : "") +
+      "  " + JSON.stringify(ev.properties || {}).slice(0, 100);
     det.appendChild(sum);
     det.addEventListener("toggle", async () => {
       if (!det.open || det.dataset.loaded) return;
@@ -346,6 +355,54 @@ function wireBackfill() {
   });
 }
 
+// Transform trial: the source's latest captured requests decoded again,
+// each event before and after the transform (and the plans), side by side.
+function wireTransform() {
+  const form = document.getElementById("transform-form");
+  if (!form) return;
+  const table = document.getElementById("transform-trials");
+  const out = document.getElementById("transform-result");
+  function cell(row, text, cls) {
+    const td = row.insertCell();
+    if (cls) td.className = cls;
+    const pre = document.createElement("pre");
+    pre.textContent = text;
+    td.appendChild(pre);
+    return td;
+  }
+  function shape(s) { return s ? s.type + "\n" + JSON.stringify(s.properties, null, 2) : "(dropped)"; }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { transform: form.elements.transform.value, limit: Number(form.elements.limit.value) || 10 };
+    const res = await api("POST", form.dataset.path, body);
+    if (!res.ok) { show(out, errorText(res), false); table.hidden = true; return; }
+    const tbody = table.tBodies[0];
+    tbody.replaceChildren();
+    let events = 0;
+    for (const trial of res.json.trials) {
+      if (trial.error) {
+        const row = tbody.insertRow();
+        cell(row, trial.request_id.slice(-12));
+        const td = cell(row, trial.error, "problem");
+        td.colSpan = 3;
+        continue;
+      }
+      for (const e of trial.events) {
+        events++;
+        const row = tbody.insertRow();
+        row.dataset.outcome = e.outcome;
+        cell(row, trial.request_id.slice(-12) + "\n" + (trial.received_at || ""));
+        cell(row, shape(e.before));
+        cell(row, shape(e.after));
+        cell(row, e.outcome + (e.violations || []).map((v) => "\n" + (v.plan || "transform") + " " + (v.path || "/") + ": " + v.message).join(""),
+          e.outcome === "stored" ? "" : "problem");
+      }
+    }
+    table.hidden = false;
+    show(out, res.json.trials.length + " captured requests, " + events + " events tried; nothing was stored.", true);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   wireActions(document);
@@ -356,4 +413,5 @@ document.addEventListener("DOMContentLoaded", () => {
   wireNewSource();
   wireDestinationForm();
   wireResourceForm();
+  wireTransform();
 });
