@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"maps"
 	"regexp"
 	"strings"
@@ -51,11 +52,20 @@ var (
 	})
 )
 
+// Planned is an event type a tracking plan declares: the document
+// describes its events with the plan's schema of their properties.
+type Planned struct {
+	Plan, Mode, Type, Description string
+	Sources                       []string // empty: every source
+	Properties                    any      // a JSON Schema; nil: any object
+}
+
 // AsyncAPI returns the AsyncAPI 3.0 document of what Switchyard receives
 // (a channel per ingest path, a message per request body; the webhook
 // channel has one message per Customer.io report type) and of the events
-// it emits on the live tail (a message per event type).
-func AsyncAPI(version, host string) Doc {
+// it emits on the live tail (a message per event type, and one per type a
+// tracking plan in force declares, with the declared schema).
+func AsyncAPI(version, host string, planned ...Planned) Doc {
 	channels, operations, messages := m{}, m{}, m{}
 	componentSchemas := m{}
 	for name, s := range withActions(schemas()) {
@@ -64,7 +74,7 @@ func AsyncAPI(version, host string) Doc {
 	ingestChannels(channels, operations, messages)
 	actionChannels(channels, operations, messages)
 	channels["webhooks"], operations["receiveWebhooks"] = webhookChannel(messages)
-	channels["events"], operations["sendEvents"] = eventChannel(messages)
+	channels["events"], operations["sendEvents"] = eventChannel(messages, planned, componentSchemas)
 	return Doc{
 		"asyncapi": "3.0.0",
 		"info": m{"title": "Switchyard", "version": version,
@@ -130,8 +140,27 @@ func webhookChannel(messages m) (channel, operation m) {
 // eventChannel is the channel of emitted events (the live tail, and what
 // workflows trigger on) and its send operation, with a message per event
 // type added to messages.
-func eventChannel(messages m) (channel, operation m) {
+func eventChannel(messages m, planned []Planned, componentSchemas m) (channel, operation m) {
 	evMsgs, evRefs := m{}, []string{}
+	for _, p := range planned {
+		name := "planned_" + safeName(p.Plan) + "_" + safeName(p.Type)
+		where := "every source"
+		if len(p.Sources) > 0 {
+			where = "sources " + strings.Join(p.Sources, ", ")
+		}
+		summary := fmt.Sprintf("%s: declared by tracking plan %s (mode %s) for %s.", p.Type, p.Plan, p.Mode, where)
+		if p.Description != "" {
+			summary += " " + p.Description
+		}
+		props := anyObj
+		if p.Properties != nil {
+			componentSchemas[name] = rebase(p.Properties, "#/components/schemas/"+name)
+			props = Schema{Ref: "#/components/schemas/" + name}
+		}
+		messages[name] = eventMessage(p.Type, summary, Schema{Const: p.Type}, props)
+		evMsgs[name] = ref{"$ref": "#/components/messages/" + name}
+		evRefs = append(evRefs, name)
+	}
 	for _, t := range EventTypes() {
 		name := "event_" + t.Name
 		messages[name] = eventMessage(t.Name, t.Summary+" Sources: "+strings.Join(t.Kinds, ", ")+".", Schema{Const: t.Name}, t.Properties)
@@ -187,4 +216,44 @@ func eventMessage(name, summary string, typ, props Schema) m {
 	event.Properties["type"], event.Properties["properties"] = typ, props
 	delete(event.Properties, "raw")
 	return m{"name": name, "summary": summary, "contentType": "application/json", "payload": event}
+}
+
+// safeName keeps the characters a component name may have.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// rebase makes a declared schema a component of the document: its own
+// references ("#/$defs/money") are rewritten under at, and $schema (the
+// document says which format its schemas are in) is dropped.
+func rebase(v any, at string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			switch {
+			case k == "$schema":
+			case k == "$ref":
+				if s, ok := x.(string); ok && strings.HasPrefix(s, "#") {
+					x = at + strings.TrimPrefix(s, "#")
+				}
+				out[k] = x
+			default:
+				out[k] = rebase(x, at)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = rebase(x, at)
+		}
+		return out
+	}
+	return v
 }

@@ -102,8 +102,14 @@ func refsResolve(t *testing.T, doc any) int {
 	return n
 }
 
+// testPlanned is a declared event type whose schema refers to its own
+// definitions, as plans' schemas may.
+var testPlanned = Planned{Plan: "orders", Mode: "block", Type: "Order Completed", Sources: []string{"web"}, Properties: map[string]any{
+	"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": map[string]any{"money": map[string]any{"type": "number", "minimum": 0}},
+	"type": "object", "required": []any{"revenue"}, "properties": map[string]any{"revenue": map[string]any{"$ref": "#/$defs/money"}}}}
+
 func TestAsyncAPIValidates(t *testing.T) {
-	doc := roundTrip(t, AsyncAPI("test", "127.0.0.1:8686"))
+	doc := roundTrip(t, AsyncAPI("test", "127.0.0.1:8686", testPlanned))
 	validate(t, "asyncapi-3.0.0.schema.json", doc)
 	if n := refsResolve(t, doc); n < 100 {
 		t.Errorf("only %d refs", n)
@@ -122,6 +128,15 @@ func TestAsyncAPIValidates(t *testing.T) {
 				t.Errorf("message key %q", key)
 			}
 		}
+	}
+	// The declared type's message carries the plan's schema, its own
+	// references rebased into the document.
+	if !names["events:Order Completed"] {
+		t.Error("the planned type has no message")
+	}
+	declared := root["components"].(map[string]any)["schemas"].(map[string]any)["planned_orders_Order_Completed"].(map[string]any)
+	if declared["properties"].(map[string]any)["revenue"].(map[string]any)["$ref"] != "#/components/schemas/planned_orders_Order_Completed/$defs/money" || declared["$schema"] != nil {
+		t.Errorf("declared schema %v", declared)
 	}
 	for _, typ := range ReportTypes() {
 		if !names["webhooks:"+typ] || !names["events:"+typ] {
@@ -168,7 +183,7 @@ func TestReferenceParsers(t *testing.T) {
 		t.Skip("set SWITCHYARD_TEST_NODE_MODULES to a node_modules with @asyncapi/parser and @readme/openapi-parser (.ci/run does)")
 	}
 	dir := t.TempDir()
-	for name, d := range map[string]Doc{"asyncapi.json": AsyncAPI("test", "127.0.0.1:8686"), "openapi.json": OpenAPI("test", "http://127.0.0.1:8686")} {
+	for name, d := range map[string]Doc{"asyncapi.json": AsyncAPI("test", "127.0.0.1:8686", testPlanned), "openapi.json": OpenAPI("test", "http://127.0.0.1:8686")} {
 		data, _ := json.Marshal(d)
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)

@@ -467,3 +467,26 @@ func TestTailFollowsViolations(t *testing.T) {
 		}
 	}
 }
+
+// The AsyncAPI document describes each type a plan in force declares
+// with the declared schema.
+func TestAsyncAPICarriesDeclaredSchemas(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, qualitySources, func(c *config.Config) { c.TrackingPlans = []quality.Plan{purchasePlan(cdp.PlanDrop)} })
+	r := s.do(t, "GET", "/asyncapi.json", "", "")
+	wantStatus(t, r, 200)
+	var doc struct {
+		Components struct {
+			Messages map[string]struct{ Name, Summary string }
+			Schemas  map[string]map[string]any
+		}
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	msg := doc.Components.Messages["planned_orders_purchase"]
+	schema := doc.Components.Schemas["planned_orders_purchase"]
+	if msg.Name != "purchase" || !strings.Contains(msg.Summary, "tracking plan orders (mode drop)") || !cmp.Equal(schema["required"], []any{"revenue"}) {
+		t.Fatalf("message %+v, schema %v", msg, schema)
+	}
+}

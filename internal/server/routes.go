@@ -134,7 +134,9 @@ func addOpsRoutes(mux *http.ServeMux, d Deps) {
 		metrics = d.access().Wrap(d.Log, auth.Viewer, metrics)
 	}
 	mux.Handle("GET /metrics", admin.NewGuard(d.Log, d.Config.Admin.AllowedHosts).API(metrics))
-	mux.Handle("GET /asyncapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.AsyncAPI(d.Version, host) }))
+	mux.Handle("GET /asyncapi.json", handleDoc(func(base, host string) catalog.Doc {
+		return catalog.AsyncAPI(d.Version, host, planned(d.Ingest.Plans())...)
+	}))
 	mux.Handle("GET /openapi.json", handleDoc(func(base, host string) catalog.Doc { return catalog.OpenAPI(d.Version, base) }))
 }
 

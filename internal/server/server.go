@@ -6,7 +6,9 @@ package server
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/identity"
 	"github.com/switchyardhq/switchyard/internal/ingest"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/quality"
 	"github.com/switchyardhq/switchyard/internal/resources"
 	"github.com/switchyardhq/switchyard/internal/tail"
 	"github.com/switchyardhq/switchyard/internal/workflow"
@@ -195,4 +198,21 @@ func handleDoc(build func(baseURL, host string) catalog.Doc) http.Handler {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		httpx.WriteJSON(w, http.StatusOK, build(scheme+"://"+r.Host, r.Host))
 	})
+}
+
+// planned lists what the tracking plans in force declare, for the
+// AsyncAPI document.
+func planned(ps *quality.Plans) []catalog.Planned {
+	var out []catalog.Planned
+	for _, p := range ps.All() {
+		mode := p.Mode
+		if mode == "" {
+			mode = cdp.PlanFlag
+		}
+		for _, typ := range slices.Sorted(maps.Keys(p.Events)) {
+			ev := p.Events[typ]
+			out = append(out, catalog.Planned{Plan: p.ID, Mode: mode, Type: typ, Description: ev.Description, Sources: p.Sources, Properties: ev.Properties})
+		}
+	}
+	return out
 }
