@@ -59,7 +59,7 @@ tracking_plans:
   - id: orders
     sources: [web]
     events:
-      purchase: { properties: { type: object, required: [total] } }
+      signup: { properties: { type: object, required: [plan] } }
 `, standIn.URL+"/in"), 0o600); err != nil {
 		t.Fatal(err)
 	}

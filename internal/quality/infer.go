@@ -22,7 +22,11 @@ func Infer(t *cdp.CatalogType) map[string]any {
 	s := root.schema(t.Events, true)
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	s["title"] = t.Type
-	s["description"] = fmt.Sprintf("Inferred from %d events of source %s, seen %s to %s.", t.Events, t.SourceID,
+	events := "events"
+	if t.Events == 1 {
+		events = "event"
+	}
+	s["description"] = fmt.Sprintf("Inferred from %d %s of source %s, seen %s to %s.", t.Events, events, t.SourceID,
 		t.FirstSeen.Format("2006-01-02T15:04:05Z"), t.LastSeen.Format("2006-01-02T15:04:05Z"))
 	return s
 }
