@@ -69,6 +69,9 @@ func (b *Blocked) Problems() []string {
 // in flag mode keep their violations, and an event a plan in block mode
 // refuses makes the whole request a *Blocked.
 func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
+	if s.sources == nil {
+		return nil // a service without sources (tests of the log alone)
+	}
 	src, ok := s.sources.Get(b.SourceID)
 	if !ok {
 		return nil
