@@ -29,7 +29,7 @@ import (
 type benchFlags struct {
 	url, path, source, durability string
 	postgresURL, natsURL          string
-	payload, compare              string
+	payload, compare, quality     string
 	rounds, prefill, waiting      int
 	wakeShare                     float64
 	batch, fanout, nodes          int
@@ -67,6 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.tails, "tails", 0, "keep this many live tails open on the server during each run (what they cost ingest)")
 	fs.StringVar(&f.tailFilter, "tail-filter", "", "with --tails: the CEL filter each of them applies")
 	fs.IntVar(&f.batch, "batch", 100, "events per request for pipelines-batch")
+	fs.StringVar(&f.quality, "quality", "", "pipelines-track with 20 properties, and this build's spawned server checks them with a tracking plan (plan), reshapes them with a 5-field transform (transform) or both (both); an older binary (--compare) gets the same calls and neither")
 	fs.IntVar(&f.fanout, "fanout", 1, "actions: workflows each page view starts (each delivers it once)")
 	fs.IntVar(&f.actionBatch, "action-batch", 0, "actions: the sink destinations batch up to this many deliveries per request (max_wait 100ms); 0 sends each on its own")
 	fs.IntVar(&f.waiting, "waiting", 10000, "journeys: runs waiting at a wait_for before the load")
@@ -100,6 +101,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if f.closed && f.step {
 		return errors.New("bench: --step raises the offered rate; a --closed run has none (raise --connections instead)")
+	}
+	if err := validQuality(f.quality, f.payload); err != nil {
+		return err
+	}
+	if f.quality != "" && !f.spawn {
+		return errors.New("bench: --quality needs --spawn (the plan and the transform are set up on a fresh server)")
 	}
 	if f.compare != "" && !f.spawn {
 		return errors.New("bench: --compare needs --spawn (both binaries are started on fresh data)")
@@ -165,6 +172,11 @@ func benchSwitchyard(ctx context.Context, stdout, stderr io.Writer, f *benchFlag
 		t.hookSource, t.signingKey = f.source, f.signingKey
 	} else if f.payload == "cio-webhook" {
 		if err := createHookSource(ctx, t); err != nil {
+			return summary{}, err
+		}
+	}
+	if self, _ := os.Executable(); f.quality != "" && t.cmd != nil && binary == self {
+		if err := setUpQuality(ctx, t, f.quality); err != nil {
 			return summary{}, err
 		}
 	}
@@ -324,6 +336,9 @@ func load(f *benchFlags, t *target) (bench.Load, int, error) {
 		if f.payload == "pipelines-track" {
 			l.URL = t.url + "/v1/track"
 			l.Body = func(i int) []byte { return pipelinesTrack(int(uniq.Add(1)), f.sessions) }
+			if f.quality != "" {
+				l.Body = func(i int) []byte { return pipelinesTrack20(int(uniq.Add(1)), f.sessions) }
+			}
 			break
 		}
 		events = max(f.batch, 1)
