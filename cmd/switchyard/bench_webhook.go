@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -45,17 +44,9 @@ func webhookLoad(l *bench.Load, f *benchFlags, t *target) {
 // load, through its management API (loopback needs no token).
 func createHookSource(ctx context.Context, t *target) error {
 	t.hookSource, t.signingKey = "bench-reports", "bench-signing-key-"+strconv.FormatInt(time.Now().UnixNano(), 36)
-	body, _ := json.Marshal(map[string]any{"id": t.hookSource, "kind": "customerio_webhook", "signing_key": t.signingKey, "enabled": true})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.url+"/admin/v1/sources", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("bench: create the webhook source: %d %s", resp.StatusCode, b)
+	src := map[string]any{"id": t.hookSource, "kind": "customerio_webhook", "signing_key": t.signingKey, "enabled": true}
+	if err := adminCall(ctx, t, http.MethodPost, "/admin/v1/sources", src, http.StatusCreated); err != nil {
+		return fmt.Errorf("bench: create the webhook source: %w", err)
 	}
 	return nil
 }
