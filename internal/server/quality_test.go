@@ -42,31 +42,40 @@ func purchasePlan(mode string) quality.Plan {
 // sender sends one purchase with the given revenue (a JSON value) and
 // message id through one API.
 type sender struct {
-	source string
-	send   func(t *testing.T, s *stack, id, revenue string) reply
+	source, dialect string
+	send            func(t *testing.T, s *stack, id, revenue string) reply
 }
 
 var qualitySenders = []sender{
-	{"shop", func(t *testing.T, s *stack, id, revenue string) reply {
+	{"shop", "tracardi", func(t *testing.T, s *stack, id, revenue string) reply {
 		return s.track(t, `{"source":{"id":"shop"},"session":{"id":"s-`+id+`"},"events":[{"id":"`+id+`","type":"purchase","properties":{"revenue":`+revenue+`}}]}`)
 	}},
-	{"shop", func(t *testing.T, s *stack, id, revenue string) reply { // collect: one event, no message id
+	{"shop", "tracardi", func(t *testing.T, s *stack, id, revenue string) reply { // collect: one event, no message id
 		return s.do(t, "POST", "/collect/purchase/shop", "application/json", `{"revenue":`+revenue+`,"n":"`+id+`"}`)
 	}},
-	{"cio", func(t *testing.T, s *stack, id, revenue string) reply {
+	{"cio", "track v1", func(t *testing.T, s *stack, id, revenue string) reply {
 		return s.do(t, "POST", "/api/v1/customers/u1/events", "application/json", `{"name":"purchase","id":"`+id+`","data":{"revenue":`+revenue+`}}`,
 			"Authorization", "Basic "+basic("site", "key"))
 	}},
-	{"cio", func(t *testing.T, s *stack, id, revenue string) reply {
+	{"cio", "track v2", func(t *testing.T, s *stack, id, revenue string) reply {
 		return s.do(t, "POST", "/api/v2/entity", "application/json",
 			`{"type":"person","identifiers":{"id":"u1"},"action":"event","id":"`+id+`","name":"purchase","attributes":{"revenue":`+revenue+`}}`,
 			"Authorization", "Basic "+basic("site", "key"))
 	}},
-	{"cdp", func(t *testing.T, s *stack, id, revenue string) reply {
+	{"cio", "track v2", func(t *testing.T, s *stack, id, revenue string) reply {
+		return s.do(t, "POST", "/api/v2/batch", "application/json",
+			`{"batch":[{"type":"person","identifiers":{"id":"u1"},"action":"event","id":"`+id+`","name":"purchase","attributes":{"revenue":`+revenue+`}}]}`,
+			"Authorization", "Basic "+basic("site", "key"))
+	}},
+	{"cdp", "pipelines", func(t *testing.T, s *stack, id, revenue string) reply {
 		return s.do(t, "POST", "/v1/track", "application/json", `{"userId":"u1","messageId":"`+id+`","event":"purchase","properties":{"revenue":`+revenue+`}}`,
 			"Authorization", "Basic "+basic(writeKey, ""))
 	}},
-	{"hook", func(t *testing.T, s *stack, id, revenue string) reply {
+	{"cdp", "pipelines", func(t *testing.T, s *stack, id, revenue string) reply {
+		return s.do(t, "POST", "/v1/batch", "application/json", `{"batch":[{"type":"track","userId":"u1","messageId":"`+id+`","event":"purchase","properties":{"revenue":`+revenue+`}}]}`,
+			"Authorization", "Basic "+basic(writeKey, ""))
+	}},
+	{"hook", "webhook", func(t *testing.T, s *stack, id, revenue string) reply {
 		return s.do(t, "POST", "/webhooks/hook", "application/json", `{"type":"purchase","revenue":`+revenue+`,"n":"`+id+`"}`)
 	}},
 }
@@ -88,13 +97,13 @@ func TestTrackingPlanModes(t *testing.T) {
 				}
 				bad := snd.send(t, s, fmt.Sprintf("bad-%d", i), `"12.5"`)
 				if mode == cdp.PlanBlock {
-					checkBlocked(t, i, bad)
+					checkBlocked(t, snd.dialect, bad)
 				} else if bad.status/100 != 2 {
 					t.Fatalf("sender %d in %s mode: violating purchase answered %d %s", i, mode, bad.status, bad.body)
 				}
 			}
 			s.settle(t)
-			want := map[string]int{"shop": 2, "cio": 2, "cdp": 1, "hook": 1} // senders per source
+			want := map[string]int{"shop": 2, "cio": 3, "cdp": 2, "hook": 1} // senders per source
 			for source, n := range want {
 				stored := n // the valid ones
 				if mode == cdp.PlanFlag {
@@ -130,39 +139,39 @@ func TestTrackingPlanModes(t *testing.T) {
 	}
 }
 
-// checkBlocked checks a refusal in the dialect of sender i's API.
-func checkBlocked(t *testing.T, i int, r reply) {
+// checkBlocked checks a refusal in an API's dialect.
+func checkBlocked(t *testing.T, dialect string, r reply) {
 	t.Helper()
 	var body map[string]any
 	if err := json.Unmarshal(r.body, &body); err != nil {
-		t.Fatalf("sender %d: refusal %q is not JSON", i, r.body)
+		t.Fatalf("%s: refusal %q is not JSON", dialect, r.body)
 	}
 	const msg = `event "purchase" breaks tracking plan orders: got string, want number`
 	var ok bool
-	switch i {
-	case 0, 1: // Tracardi: FastAPI's 422 detail list, located in the body
+	switch dialect {
+	case "tracardi": // FastAPI's 422 detail list, located in the body
 		d, _ := body["detail"].([]any)
 		p, _ := d[0].(map[string]any)
 		loc, _ := json.Marshal(p["loc"])
 		want := `["body","events",0,"properties","revenue"]`
 		ok = r.status == 422 && len(d) == 1 && string(loc) == want && p["msg"] == msg
-	case 2: // Track API v1: {"meta":{"error":…}}
+	case "track v1": // {"meta":{"error":…}}
 		m, _ := body["meta"].(map[string]any)
 		ok = r.status == 400 && strings.Contains(fmt.Sprint(m["error"]), "tracking plan orders: /properties/revenue: got string, want number")
-	case 3: // Track API v2: {"errors":[{reason, field, message}]}
+	case "track v2": // {"errors":[{reason, field, message}]}
 		errs, _ := body["errors"].([]any)
 		e, _ := errs[0].(map[string]any)
 		ok = r.status == 400 && len(errs) == 1 && e["reason"] == "invalid" && e["field"] == "properties.revenue" && e["message"] == msg
-	case 4: // Data Pipelines: the strict answer, {"meta":{"errors":[…]}}
+	case "pipelines": // the strict answer, {"meta":{"errors":[…]}}
 		m, _ := body["meta"].(map[string]any)
 		errs, _ := m["errors"].([]any)
 		ok = r.status == 400 && len(errs) == 1 && errs[0] == "events[0] (purchase): tracking plan orders: /properties/revenue: got string, want number"
-	case 5: // webhooks: the management API's error shape
+	case "webhook": // the management API's error shape
 		e, _ := body["error"].(map[string]any)
 		ok = r.status == 400 && e["code"] == cdp.EINVALID && strings.Contains(fmt.Sprint(e["message"]), "/properties/revenue")
 	}
 	if !ok {
-		t.Errorf("sender %d: blocked with %d %s", i, r.status, r.body)
+		t.Errorf("%s: blocked with %d %s", dialect, r.status, r.body)
 	}
 }
 
