@@ -68,7 +68,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	s := &Store{opts: opts, pool: pool{p}}
-	s.Records = relational.Records{Exec: s.exec, Query: s.rows, Mark: relational.Dollar}
+	s.Records = relational.Records{Exec: s.exec, Query: s.rows, Mark: relational.Dollar, Atomic: s.atomic}
 	if err := s.migrate(ctx); err != nil {
 		p.Close()
 		return nil, unavailable(err)

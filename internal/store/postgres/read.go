@@ -167,6 +167,16 @@ func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error
 	return tag.RowsAffected(), err
 }
 
+// atomic runs fn's statements in one transaction.
+func (s *Store) atomic(ctx context.Context, fn func(exec relational.Exec) error) error {
+	return pgx.BeginFunc(ctx, s.pool.Pool, func(tx pgx.Tx) error {
+		return fn(func(ctx context.Context, sql string, args ...any) (int64, error) {
+			tag, err := tx.Exec(ctx, sql, args...)
+			return tag.RowsAffected(), err
+		})
+	})
+}
+
 // rows runs a read for the helpers of package query.
 func (s *Store) rows(ctx context.Context, sql string, args ...any) (relational.Rows, func(), error) {
 	rows, err := s.pool.Query(ctx, sql, args...)

@@ -36,7 +36,7 @@ const CatalogTables = `CREATE TABLE IF NOT EXISTS catalog_types (
 const catalogChunk = 200
 
 // AddCatalog implements cdp.CatalogStore: one multi-row upsert per table
-// and chunk.
+// and chunk, all in one transaction.
 func (s Records) AddCatalog(ctx context.Context, entries []*cdp.CatalogType) error {
 	var types, props [][]any
 	for _, e := range entries {
@@ -47,22 +47,30 @@ func (s Records) AddCatalog(ctx context.Context, entries []*cdp.CatalogType) err
 			}
 		}
 	}
-	if err := s.upsert(ctx, `INSERT INTO catalog_types (source_id, type, events, violating, first_seen, last_seen) VALUES `, types,
+	return s.atomic(ctx, func(exec Exec) error {
+		return addCatalog(ctx, exec, s.Mark, types, props)
+	})
+}
+
+// addCatalog is AddCatalog's statements: a reader sees the properties of
+// every event a type counts.
+func addCatalog(ctx context.Context, exec Exec, mark func(int) string, types, props [][]any) error {
+	if err := upsert(ctx, exec, mark, `INSERT INTO catalog_properties (source_id, type, path, json_type, events) VALUES `, props,
+		` ON CONFLICT (source_id, type, path, json_type) DO UPDATE SET events = catalog_properties.events + excluded.events`); err != nil {
+		return fmt.Errorf("add catalog properties: %w", err)
+	}
+	if err := upsert(ctx, exec, mark, `INSERT INTO catalog_types (source_id, type, events, violating, first_seen, last_seen) VALUES `, types,
 		` ON CONFLICT (source_id, type) DO UPDATE SET events = catalog_types.events + excluded.events,
 		violating = catalog_types.violating + excluded.violating,
 		first_seen = CASE WHEN excluded.first_seen < catalog_types.first_seen THEN excluded.first_seen ELSE catalog_types.first_seen END,
 		last_seen = CASE WHEN excluded.last_seen > catalog_types.last_seen THEN excluded.last_seen ELSE catalog_types.last_seen END`); err != nil {
 		return fmt.Errorf("add catalog types: %w", err)
 	}
-	if err := s.upsert(ctx, `INSERT INTO catalog_properties (source_id, type, path, json_type, events) VALUES `, props,
-		` ON CONFLICT (source_id, type, path, json_type) DO UPDATE SET events = catalog_properties.events + excluded.events`); err != nil {
-		return fmt.Errorf("add catalog properties: %w", err)
-	}
 	return nil
 }
 
 // upsert inserts rows in chunks: head, one (?, …) per row, tail.
-func (s Records) upsert(ctx context.Context, head string, rows [][]any, tail string) error {
+func upsert(ctx context.Context, exec Exec, mark func(int) string, head string, rows [][]any, tail string) error {
 	for len(rows) > 0 {
 		n := min(len(rows), catalogChunk)
 		var b strings.Builder
@@ -76,7 +84,7 @@ func (s Records) upsert(ctx context.Context, head string, rows [][]any, tail str
 			args = append(args, row...)
 		}
 		b.WriteString(tail)
-		if _, err := s.Exec(ctx, render(b.String(), s.Mark), args...); err != nil {
+		if _, err := exec(ctx, render(b.String(), mark), args...); err != nil {
 			return err
 		}
 		rows = rows[n:]

@@ -94,6 +94,17 @@ type Records struct {
 	Exec  Exec
 	Query Query
 	Mark  func(int) string
+	// Atomic runs fn's statements in one transaction (nil: each on its
+	// own, through Exec).
+	Atomic func(ctx context.Context, fn func(exec Exec) error) error
+}
+
+// atomic runs fn in one transaction when the store can.
+func (s Records) atomic(ctx context.Context, fn func(exec Exec) error) error {
+	if s.Atomic == nil {
+		return fn(s.Exec)
+	}
+	return s.Atomic(ctx, fn)
 }
 
 // DeadLetters implements cdp.RunReader.

@@ -272,7 +272,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return "file:" + opts.Path + "?" + q.Encode()
 	}
 	s := &Store{opts: opts, stmts: map[string]*sql.Stmt{}, writes: make(chan *writeReq, 1024), done: make(chan struct{})}
-	s.Records = relational.Records{Exec: s.exec, Query: s.rows, Mark: relational.Question}
+	s.Records = relational.Records{Exec: s.exec, Query: s.rows, Mark: relational.Question, Atomic: s.atomic}
 	var err error
 	if s.wdb, err = sql.Open("sqlite", dsn(false)); err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -478,6 +478,19 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (n int64, err e
 		return err
 	})
 	return n, err
+}
+
+// atomic runs fn's statements in one write transaction.
+func (s *Store) atomic(ctx context.Context, fn func(exec relational.Exec) error) error {
+	return s.Update(ctx, func(cdp.Tx) error {
+		return fn(func(ctx context.Context, q string, args ...any) (int64, error) {
+			res, err := s.wconn.ExecContext(ctx, q, args...)
+			if err != nil {
+				return 0, err
+			}
+			return res.RowsAffected()
+		})
+	})
 }
 
 // rows runs a read for the helpers of package query.
