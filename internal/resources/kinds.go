@@ -125,6 +125,9 @@ func Canonical(v any) (_ json.RawMessage, err error) {
 	if d, ok := v.(config.Destination); ok {
 		v = d.Normalized() // YAML cannot encode a setting beside the field of its name
 	}
+	if p, ok := v.(quality.Plan); ok {
+		return canonicalPlan(p)
+	}
 	b, err := yaml.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode definition: %w", err)
@@ -134,6 +137,44 @@ func Canonical(v any) (_ json.RawMessage, err error) {
 		return nil, fmt.Errorf("encode definition: %w", err)
 	}
 	return json.Marshal(prune(m))
+}
+
+// canonicalPlan is a tracking plan's definition: pruned as any other
+// entry but for what is meaningful empty or false in a plan (an event type
+// listed without schemas, allow_unplanned: false, a schema's false or
+// empty values, which are kept as written).
+func canonicalPlan(p quality.Plan) (json.RawMessage, error) {
+	events, allow := p.Events, p.AllowUnplanned
+	p.Events, p.AllowUnplanned = nil, nil
+	type plain quality.Plan // the rest, pruned as any entry
+	b, err := Canonical(plain(p))
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if allow != nil {
+		m["allow_unplanned"] = *allow
+	}
+	if len(events) > 0 {
+		out := map[string]any{}
+		for typ, e := range events {
+			entry := map[string]any{}
+			if e.Description != "" {
+				entry["description"] = e.Description
+			}
+			for k, schema := range map[string]any{"properties": e.Properties, "traits": e.Traits} {
+				if schema != nil {
+					entry[k] = schema
+				}
+			}
+			out[typ] = entry
+		}
+		m["events"] = out
+	}
+	return json.Marshal(m)
 }
 
 // prune drops the empty values of m (at any depth).

@@ -499,3 +499,73 @@ func TestAsyncAPICarriesDeclaredSchemas(t *testing.T) {
 		t.Fatalf("message %+v, schema %v", msg, schema)
 	}
 }
+
+// Tracking plans through the management API: a plan created there is in
+// force at once on the node that saved it (blocking here), versioned, and
+// deleted; a plan that does not compile, that reaches outside its schema,
+// that is not YAML or JSON, too large or a second of its id is refused
+// naming the problem; the file's plans are read-only; a viewer cannot
+// change one and a caller without a token cannot read them.
+func TestTrackingPlansThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, qualitySources, func(c *config.Config) {
+		c.TrackingPlans = []quality.Plan{{ID: "filed", Sources: []string{"hook"}, Events: map[string]quality.PlanEvent{"x": {}}}}
+	})
+	plan := "id: orders\nsources: [shop]\nmode: block\nevents:\n  purchase:\n    properties: {type: object, required: [revenue], properties: {revenue: {type: number}}}\n"
+	r := s.do(t, "POST", "/admin/v1/tracking-plans", "application/yaml", plan)
+	wantStatus(t, r, 201)
+	if r.header.Get("ETag") != `"1"` || r.json(t)["definition"].(map[string]any)["mode"] != "block" {
+		t.Fatalf("created %s", r.body)
+	}
+	wantStatus(t, qualitySenders[0].send(t, s, "p1", `"1"`), 422)
+	wantStatus(t, qualitySenders[0].send(t, s, "p2", "1"), 200)
+
+	for _, bad := range []struct{ body, want string }{
+		{"id: orders\nevents: {purchase: {}}\n", "conflict"},
+		{"id: p2\nmode: sometimes\nevents: {purchase: {}}\n", "mode: must be one of flag, drop, block"},
+		{"id: p3\nevents: {purchase: {properties: {type: numbr}}}\n", "events.purchase.properties: is not a valid JSON Schema"},
+		{"id: p4\nevents: {purchase: {properties: {$ref: 'file:///etc/passwd'}}}\n", "may not load file:///etc/passwd"},
+		{"id: p5\nevents: [\n", "yaml"},
+		{"id: p6\nevents: {purchase: {}}\nextra: 1\n", "extra"},
+	} {
+		r := s.do(t, "POST", "/admin/v1/tracking-plans", "application/yaml", bad.body)
+		if r.status/100 != 4 || !strings.Contains(string(r.body), bad.want) {
+			t.Errorf("POST %q: %d %s, want a 4xx naming %q", bad.body, r.status, r.body, bad.want)
+		}
+	}
+	big := "id: big\nevents: {purchase: {description: '" + strings.Repeat("x", 2<<20) + "'}}\n"
+	wantStatus(t, s.do(t, "POST", "/admin/v1/tracking-plans", "application/yaml", big), 413)
+	wantStatus(t, s.do(t, "PUT", "/admin/v1/tracking-plans/filed", "application/yaml", "id: filed\nevents: {y: {}}\n"), 403)
+	wantStatus(t, s.do(t, "DELETE", "/admin/v1/tracking-plans/filed", "", ""), 403)
+
+	// The next version lets strings through; then the plan is deleted.
+	r = s.do(t, "PUT", "/admin/v1/tracking-plans/orders", "application/yaml", strings.Replace(plan, "mode: block", "mode: flag", 1), "If-Match", `"1"`)
+	wantStatus(t, r, 200)
+	wantStatus(t, qualitySenders[0].send(t, s, "p3", `"1"`), 200)
+	versions := s.do(t, "GET", "/admin/v1/tracking-plans/orders/versions", "", "")
+	wantStatus(t, versions, 200)
+	if n := len(versions.json(t)["versions"].([]any)); n != 2 {
+		t.Fatalf("%d versions: %s", n, versions.body)
+	}
+	list := s.do(t, "GET", "/admin/v1/tracking-plans", "", "")
+	if !strings.Contains(string(list.body), `"origin":"config"`) || !strings.Contains(string(list.body), `"id":"orders"`) {
+		t.Fatalf("list %s", list.body)
+	}
+	wantStatus(t, s.do(t, "DELETE", "/admin/v1/tracking-plans/orders", "", ""), 204)
+	wantStatus(t, s.do(t, "GET", "/admin/v1/tracking-plans/orders", "", ""), 404)
+
+	// What is false or empty in a plan is kept as written: a type listed
+	// without schemas, allow_unplanned: false, a schema's false.
+	strict := `{"allow_unplanned":false,"events":{"page":{},"purchase":{"properties":{"additionalProperties":false}}},"id":"strict","sources":["shop"]}`
+	r = s.do(t, "POST", "/admin/v1/tracking-plans", "application/json", strict)
+	wantStatus(t, r, 201)
+	if def, _ := json.Marshal(r.json(t)["definition"]); string(def) != strict {
+		t.Fatalf("stored %s, want %s", def, strict)
+	}
+	wantStatus(t, qualitySenders[0].send(t, s, "p4", "1"), 200)
+	s.settle(t)
+	e := s.events(t, "source=shop&type=purchase", 3)[0] // newest first
+	if vs, _ := e["violations"].([]any); len(vs) != 1 || !strings.Contains(fmt.Sprint(vs[0]), "additional properties 'revenue' not allowed") {
+		t.Fatalf("violations %v", e["violations"])
+	}
+}
