@@ -11,13 +11,14 @@ import (
 	"strings"
 )
 
-// Data quality's cost (--quality plan|transform|both): the Data Pipelines
+// Data quality's cost (--quality none|plan|transform|both): the Data Pipelines
 // track calls carry 20 properties, whatever the binary, and this build's
 // server gets, through its management API, a tracking plan whose schema
 // checks all 20 (every call passes it: what is measured is checking, not
-// refusing) and/or a transform of five fields on the pipelines source. An
-// older binary (--compare) is measured with the same calls and neither.
-var qualityModes = []string{"plan", "transform", "both"}
+// refusing) and/or a transform of five fields on the pipelines source
+// (none: neither, the same calls). An older binary (--compare) is measured
+// with the same calls and neither.
+var qualityModes = []string{"none", "plan", "transform", "both"}
 
 // qualityTransform renames the type, drops one property and derives
 // three.
