@@ -67,7 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.tails, "tails", 0, "keep this many live tails open on the server during each run (what they cost ingest)")
 	fs.StringVar(&f.tailFilter, "tail-filter", "", "with --tails: the CEL filter each of them applies")
 	fs.IntVar(&f.batch, "batch", 100, "events per request for pipelines-batch")
-	fs.StringVar(&f.quality, "quality", "", "pipelines-track with 20 properties, and this build's spawned server checks them with a tracking plan (plan), reshapes them with a 5-field transform (transform), both (both) or neither (none); an older binary (--compare) gets the same calls and neither")
+	fs.StringVar(&f.quality, "quality", "", "pipelines-track with 20 properties, and this build's spawned server checks them with a tracking plan (plan), reshapes them with a 5-field transform (transform), both (both) or neither (none); an older binary (--compare) gets the same calls and neither; against --url only the calls change")
 	fs.IntVar(&f.fanout, "fanout", 1, "actions: workflows each page view starts (each delivers it once)")
 	fs.IntVar(&f.actionBatch, "action-batch", 0, "actions: the sink destinations batch up to this many deliveries per request (max_wait 100ms); 0 sends each on its own")
 	fs.IntVar(&f.waiting, "waiting", 10000, "journeys: runs waiting at a wait_for before the load")
@@ -104,9 +104,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := validQuality(f.quality, f.payload); err != nil {
 		return err
-	}
-	if f.quality != "" && !f.spawn {
-		return errors.New("bench: --quality needs --spawn (the plan and the transform are set up on a fresh server)")
 	}
 	if f.compare != "" && !f.spawn {
 		return errors.New("bench: --compare needs --spawn (both binaries are started on fresh data)")

@@ -9,7 +9,6 @@ package expr
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Limits on every expression: its source size, and the runtime cost of one
@@ -214,7 +214,8 @@ func (p *Program) EvalString(ctx context.Context, vars map[string]any) (string, 
 }
 
 // native converts a CEL value to JSON-like Go values through CEL's own
-// JSON conversion, so that nested maps and lists come out plain.
+// JSON conversion, so that nested maps and lists come out plain, as
+// encoding/json would decode them.
 func native(val ref.Val) (any, error) {
 	switch v := val.(type) {
 	case types.String:
@@ -230,13 +231,5 @@ func native(val ref.Val) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expression result: %w", err)
 	}
-	data, err := protojsonMarshal(j)
-	if err != nil {
-		return nil, err
-	}
-	var out any
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("expression result: %w", err)
-	}
-	return out, nil
+	return fromJSONValue(j.(*structpb.Value))
 }
