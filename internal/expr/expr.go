@@ -18,7 +18,6 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/ext"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Limits on every expression: its source size, and the runtime cost of one
@@ -227,9 +226,5 @@ func native(val ref.Val) (any, error) {
 	case types.Null:
 		return nil, nil
 	}
-	j, err := val.ConvertToNative(jsonValueType)
-	if err != nil {
-		return nil, fmt.Errorf("expression result: %w", err)
-	}
-	return fromJSONValue(j.(*structpb.Value))
+	return toJSON(val)
 }
