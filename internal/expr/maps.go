@@ -24,25 +24,30 @@ func mapFunctions() []cel.EnvOption {
 				if err != nil {
 					return err
 				}
-				it := b.(traits.Mapper).Iterator()
-				for it.HasNext() == types.True {
+				add := b.(traits.Mapper)
+				for it := add.Iterator(); it.HasNext() == types.True; {
 					k := it.Next()
-					out[k] = b.(traits.Mapper).Get(k)
+					key, ok := k.(types.String)
+					if !ok {
+						return types.NewErr("with: keys must be strings, not %s", k.Type())
+					}
+					out[string(key)] = add.Get(k)
 				}
-				return types.NewRefValMap(types.DefaultTypeAdapter, out)
+				return types.DefaultTypeAdapter.NativeToValue(out)
 			}))),
 		cel.Function("without", cel.MemberOverload("map_without_list", []*cel.Type{mapType, cel.ListType(cel.StringType)}, mapType,
 			cel.BinaryBinding(func(a, b ref.Val) ref.Val {
-				drop := map[ref.Val]bool{}
-				it := b.(traits.Lister).Iterator()
-				for it.HasNext() == types.True {
-					drop[it.Next()] = true
+				drop := map[string]bool{}
+				for it := b.(traits.Lister).Iterator(); it.HasNext() == types.True; {
+					if s, ok := it.Next().(types.String); ok {
+						drop[string(s)] = true
+					}
 				}
 				out, err := copyMap(a, drop, 0)
 				if err != nil {
 					return err
 				}
-				return types.NewRefValMap(types.DefaultTypeAdapter, out)
+				return types.DefaultTypeAdapter.NativeToValue(out)
 			}))),
 	}
 }
@@ -56,20 +61,33 @@ func sizeOf(v ref.Val) int64 {
 	return 0
 }
 
-// copyMap copies m's entries but those in drop, with room for extra more;
-// a result over MaxBuildItems is an error value.
-func copyMap(m ref.Val, drop map[ref.Val]bool, extra int) (map[ref.Val]ref.Val, ref.Val) {
+// copyMap copies m's entries but those in drop, with room for extra more,
+// as a Go map whose values are Go values (when m is one, as the event's
+// properties are: copied as they are, not converted) or CEL values, which
+// the adapter takes alike; a result over MaxBuildItems is an error value.
+func copyMap(m ref.Val, drop map[string]bool, extra int) (map[string]any, ref.Val) {
 	n := sizeOf(m)
 	if n+int64(extra) > MaxBuildItems {
 		return nil, types.NewErr("%s", itemsOver(n+int64(extra)))
 	}
-	out := make(map[ref.Val]ref.Val, n+int64(extra))
+	out := make(map[string]any, n+int64(extra))
+	if native, ok := m.Value().(map[string]any); ok {
+		for k, v := range native {
+			if !drop[k] {
+				out[k] = v
+			}
+		}
+		return out, nil
+	}
 	mapper := m.(traits.Mapper)
-	it := mapper.Iterator()
-	for it.HasNext() == types.True {
+	for it := mapper.Iterator(); it.HasNext() == types.True; {
 		k := it.Next()
-		if !drop[k] {
-			out[k] = mapper.Get(k)
+		key, ok := k.(types.String)
+		if !ok {
+			return nil, types.NewErr("keys must be strings, not %s", k.Type())
+		}
+		if !drop[string(key)] {
+			out[string(key)] = mapper.Get(k)
 		}
 	}
 	return out, nil
