@@ -19,6 +19,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/switchyardhq/switchyard/internal/archive"
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/store/sqlite"
@@ -46,6 +48,9 @@ func storeWith(t *testing.T, n int, span time.Duration, now time.Time) (cdp.Stor
 		if i%10 == 0 {
 			ot := at.Add(-time.Minute).Truncate(time.Microsecond)
 			e.OriginalTimestamp, e.Traits, e.Tags, e.UserID = &ot, json.RawMessage(`{"plan":"pro"}`), []string{"vip", "eu"}, "u"+strconv.Itoa(i)
+		}
+		if i%7 == 0 {
+			e.Violations = []cdp.Violation{{Plan: "orders", Kind: cdp.ViolationSchema, Path: "/properties/total", Message: "got number, want string"}}
 		}
 		events = append(events, e)
 	}
@@ -405,5 +410,40 @@ func TestReaderPages(t *testing.T) {
 				t.Fatalf("a bad cursor: %v", err)
 			}
 		})
+	}
+}
+
+// A Parquet file written before events carried violations (no such
+// column) reads back as events without them.
+func TestArchiveReadsFilesWithoutViolations(t *testing.T) {
+	type before struct { // Row as it was, up to replay_of
+		ID         string    `parquet:"id"`
+		SourceID   string    `parquet:"source_id,dict"`
+		Type       string    `parquet:"type,dict"`
+		Timestamp  time.Time `parquet:"timestamp,timestamp(microsecond)"`
+		ReceivedAt time.Time `parquet:"received_at,timestamp(nanosecond)"`
+		Properties string    `parquet:"properties,json"`
+		Context    string    `parquet:"context,json"`
+		Tags       []string  `parquet:"tags,list"`
+		ReplayOf   string    `parquet:"replay_of,optional"`
+	}
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "old.parquet")
+	if err := parquet.WriteFile(path, []before{{ID: storetest.IDAt(at, 1), SourceID: "web", Type: "order", Timestamp: at, ReceivedAt: at,
+		Properties: `{"n":1}`, Context: `{}`}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	var got []*cdp.Event
+	if err := archive.ReadFile(archive.Parquet, f, st.Size(), func(e *cdp.Event) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Type != "order" || string(got[0].Properties) != `{"n":1}` || got[0].Violations != nil {
+		t.Fatalf("read %+v", got)
 	}
 }

@@ -40,6 +40,9 @@ type Row struct {
 	Error             string     `parquet:"error,optional"`
 	RequestID         string     `parquet:"request_id,optional"`
 	ReplayOf          string     `parquet:"replay_of,optional"`
+	// Violations are the tracking plans the event broke (a column files
+	// written before it lack: read as none).
+	Violations string `parquet:"violations,optional,json"`
 }
 
 // FromEvent is e as a row.
@@ -56,6 +59,10 @@ func FromEvent(e *cdp.Event) Row {
 	if len(e.Identifiers) > 0 {
 		b, _ := json.Marshal(e.Identifiers)
 		r.Identifiers = string(b)
+	}
+	if len(e.Violations) > 0 {
+		b, _ := json.Marshal(e.Violations)
+		r.Violations = string(b)
 	}
 	return r
 }
@@ -76,6 +83,11 @@ func (r Row) Event() (*cdp.Event, error) {
 	if r.Identifiers != "" {
 		if err := json.Unmarshal([]byte(r.Identifiers), &e.Identifiers); err != nil {
 			return nil, fmt.Errorf("event %s: identifiers: %w", r.ID, err)
+		}
+	}
+	if r.Violations != "" {
+		if err := json.Unmarshal([]byte(r.Violations), &e.Violations); err != nil {
+			return nil, fmt.Errorf("event %s: violations: %w", r.ID, err)
 		}
 	}
 	if len(e.Tags) == 0 {
