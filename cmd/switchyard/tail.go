@@ -42,7 +42,8 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 // eventLine renders an event as one terminal line: time, source, type,
-// profile, and the properties cut to a glance.
+// profile, and the properties cut to a glance (after the first tracking
+// plan violation, if any, and how many there are).
 func eventLine(data []byte) string {
 	var e struct {
 		ReceivedAt time.Time       `json:"received_at"`
@@ -51,6 +52,9 @@ func eventLine(data []byte) string {
 		ProfileID  string          `json:"profile_id"`
 		Properties json.RawMessage `json:"properties"`
 		Error      string          `json:"error"`
+		Violations []struct {
+			Plan, Path, Message string
+		} `json:"violations"`
 	}
 	if err := json.Unmarshal(data, &e); err != nil {
 		return string(data)
@@ -62,6 +66,10 @@ func eventLine(data []byte) string {
 	props := string(e.Properties)
 	if e.Error != "" {
 		props = "error: " + e.Error
+	}
+	if len(e.Violations) > 0 { // what a tracking plan flagged comes first
+		v := e.Violations[0]
+		props = fmt.Sprintf("⚠ %s %s: %s (%d) %s", v.Plan, v.Path, v.Message, len(e.Violations), props)
 	}
 	const width = 100
 	if r := []rune(props); len(r) > width {

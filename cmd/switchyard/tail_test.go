@@ -111,6 +111,10 @@ func TestEventLine(t *testing.T) {
 	if line := eventLine([]byte(`{"source_id":"h","type":"webhook_error","error":"not JSON","properties":{"body":"x"}}`)); !strings.Contains(line, "error: not JSON") || !strings.Contains(line, " - ") {
 		t.Errorf("error line = %q", line)
 	}
+	flagged := `{"source_id":"shop","type":"purchase","properties":{"revenue":"1"},"violations":[{"plan":"orders","kind":"schema","path":"/properties/revenue","message":"got string, want number"}]}`
+	if line := eventLine([]byte(flagged)); !strings.Contains(line, `⚠ orders /properties/revenue: got string, want number (1) {"revenue":"1"}`) {
+		t.Errorf("flagged line = %q", line)
+	}
 	if line := eventLine([]byte(`not json`)); line != "not json" {
 		t.Errorf("unparsable line = %q", line)
 	}
