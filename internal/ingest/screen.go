@@ -82,8 +82,7 @@ func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
 	}
 	kept := make([]*cdp.Event, 0, len(b.Events))
 	var blocked Blocked
-	var broken []*cdp.Event
-	outcome := map[*cdp.Event]string{}
+	var broken []brokenEvent // each with what became of it, for the metric
 	for i, e := range b.Events {
 		if isSystemEvent(e.Type) || e.Type == cdp.EventWebhookError {
 			// Made by the server, not sent by the client: a webhook body
@@ -93,25 +92,28 @@ func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
 		}
 		e.SourceID = b.SourceID
 		keep, mode := quality.Screen(ctx, t, ps, e)
-		if len(e.Violations) > 0 {
-			broken = append(broken, e)
-		}
+		outcome := "flagged"
 		switch {
 		case mode == cdp.PlanBlock:
 			blocked.Events = append(blocked.Events, BlockedEvent{Index: i, Type: e.Type, Violations: e.Violations})
 		case keep:
 			kept = append(kept, e)
-			outcome[e] = "flagged"
 		default:
-			outcome[e] = metrics.OutcomeDropped
+			outcome = metrics.OutcomeDropped
+		}
+		if len(e.Violations) > 0 {
+			broken = append(broken, brokenEvent{e, outcome})
 		}
 	}
 	if len(blocked.Events) > 0 {
-		s.countViolations(ps, broken, func(*cdp.Event) string { return "blocked" })
+		for i := range broken {
+			broken[i].outcome = "blocked" // the whole request is refused
+		}
+		s.countViolations(ps, broken)
 		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeRejected).Add(float64(len(b.Events)))
 		return &blocked
 	}
-	s.countViolations(ps, broken, func(e *cdp.Event) string { return outcome[e] })
+	s.countViolations(ps, broken)
 	if n := len(b.Events) - len(kept); n > 0 {
 		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeDropped).Add(float64(n))
 	}
@@ -119,16 +121,23 @@ func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
 	return nil
 }
 
+// brokenEvent is an event with violations and what became of it.
+type brokenEvent struct {
+	e       *cdp.Event
+	outcome string // flagged, dropped or blocked
+}
+
 // countViolations counts each broken event once per plan it broke (and
 // once for a failed transform).
-func (s *Service) countViolations(ps *quality.Plans, broken []*cdp.Event, outcome func(*cdp.Event) string) {
-	for _, e := range broken {
+func (s *Service) countViolations(ps *quality.Plans, broken []brokenEvent) {
+	for _, b := range broken {
+		e := b.e
 		for _, plan := range quality.BrokenPlans(e) {
-			s.metrics.PlanViolations.WithLabelValues(e.SourceID, ps.MetricType(plan, e.Type), plan, outcome(e)).Inc()
+			s.metrics.PlanViolations.WithLabelValues(e.SourceID, ps.MetricType(plan, e.Type), plan, b.outcome).Inc()
 		}
 		for _, v := range e.Violations {
 			if v.Kind == cdp.ViolationTransform {
-				s.metrics.PlanViolations.WithLabelValues(e.SourceID, "(unplanned)", "(transform)", outcome(e)).Inc()
+				s.metrics.PlanViolations.WithLabelValues(e.SourceID, "(unplanned)", "(transform)", b.outcome).Inc()
 				break
 			}
 		}

@@ -244,8 +244,8 @@ func Checked(e *cdp.Event) bool {
 
 // check validates e against the plans of its source and appends what it
 // breaks to e.Violations; it returns the strictest mode among the plans
-// broken ("" when none). props and traits are e's properties and traits
-// decoded (decode is called once, when a schema needs them).
+// broken ("" when none). doc decodes e's properties and traits once, when
+// a schema first needs them.
 func (ps *Plans) check(e *cdp.Event, doc *document) string {
 	mode := ""
 	for _, p := range ps.of(e.SourceID) {
