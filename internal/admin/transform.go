@@ -135,18 +135,8 @@ func (rp *Replayer) try(ctx context.Context, src *cdp.Source, requestID string, 
 		e.SourceID = src.ID
 		te := TrialEvent{Before: TrialShape{Type: e.Type, Properties: orEmpty(e.Properties)}}
 		keep, mode := quality.Screen(ctx, t, plans, e)
-		te.Violations = e.Violations
-		switch {
-		case mode == cdp.PlanBlock:
-			te.Outcome = "blocked"
-		case !keep:
-			te.Outcome = "dropped"
-		case len(e.Violations) > 0:
-			te.Outcome = "flagged"
-		default:
-			te.Outcome = "stored"
-		}
-		if keep || mode == cdp.PlanBlock || mode == cdp.PlanDrop {
+		te.Violations, te.Outcome = e.Violations, quality.Outcome(e, keep, mode)
+		if keep || mode != "" { // a plan judged it: the transform kept it
 			te.After = &TrialShape{Type: e.Type, Properties: orEmpty(e.Properties)}
 		}
 		trial.Events = append(trial.Events, te)

@@ -61,6 +61,13 @@ func TestExternalEngines(t *testing.T) {
 
 // openNodes opens n nodes of cfg, each on its own data dir, closed when
 // the test ends.
+// serveTwo serves the first two nodes' handlers until the test ends.
+func serveTwo(t *testing.T, nodes []*App) (a, b *httptest.Server) {
+	a, b = httptest.NewServer(nodes[0].Handler()), httptest.NewServer(nodes[1].Handler())
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
 func openNodes(t *testing.T, cfg *config.Config, n int) []*App {
 	t.Helper()
 	var nodes []*App
@@ -175,10 +182,7 @@ func TestEraseForgottenAcrossNodes(t *testing.T) {
 	externalConfig(t, cfg)
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
 	nodes := openNodes(t, cfg, 2)
-	a := httptest.NewServer(nodes[0].Handler())
-	defer a.Close()
-	b := httptest.NewServer(nodes[1].Handler())
-	defer b.Close()
+	a, b := serveTwo(t, nodes)
 	track := func() string {
 		t.Helper()
 		resp, err := http.Post(a.URL+"/track", "application/json",
@@ -293,10 +297,7 @@ func TestBreakerAcrossNodes(t *testing.T) {
 	cfg.Workflows = []workflow.Workflow{{ID: "ship", Trigger: workflow.Trigger{Types: []string{"order"}},
 		Steps: []workflow.Step{{ID: "send", Action: "webhook.send", Destination: "app"}}}}
 	nodes := openNodes(t, cfg, 2)
-	a := httptest.NewServer(nodes[0].Handler())
-	defer a.Close()
-	b := httptest.NewServer(nodes[1].Handler())
-	defer b.Close()
+	a, b := serveTwo(t, nodes)
 	post := func(url string) {
 		t.Helper()
 		resp, err := http.Post(url, "application/json", strings.NewReader(`{"source":{"id":"web"},"events":[{"type":"order"},{"type":"order"},{"type":"order"}]}`))
@@ -329,10 +330,7 @@ func TestResourcesAcrossNodes(t *testing.T) {
 	externalConfig(t, cfg)
 	cfg.Sources = []config.Source{{ID: "web", Kind: cdp.SourceTrack}}
 	nodes := openNodes(t, cfg, 2)
-	a := httptest.NewServer(nodes[0].Handler())
-	defer a.Close()
-	b := httptest.NewServer(nodes[1].Handler())
-	defer b.Close()
+	a, b := serveTwo(t, nodes)
 	send := func(url, contentType, body string) {
 		t.Helper()
 		resp, err := http.Post(url, contentType, strings.NewReader(body))

@@ -35,7 +35,9 @@ type Service struct {
 	limits   limiters
 	refusals Refusals
 	plans    atomic.Pointer[quality.Plans]
-	now      func() time.Time
+	// transforms are the sources' transforms, compiled once.
+	transforms quality.Transforms
+	now        func() time.Time
 }
 
 // Refusals are what makes the edge refuse new requests, before reading
@@ -80,6 +82,16 @@ func (s *Service) Overloaded(route string) (retryAfter string, over bool) {
 // Publish fail with EUNAVAILABLE.
 func (s *Service) Close() { s.commit.close() }
 
+// source is the source with id, nil when there is none (a service
+// without sources is a test of the event log alone).
+func (s *Service) source(id string) *cdp.Source {
+	if s.sources == nil {
+		return nil
+	}
+	src, _ := s.sources.Get(id)
+	return src
+}
+
 // Source returns the source with id, if it exists.
 func (s *Service) Source(id string) (*cdp.Source, bool) { return s.sources.Get(id) }
 
@@ -104,10 +116,11 @@ func (s *Service) Publish(ctx context.Context, b *cdp.Batch) (duplicate bool, er
 
 // publish is Publish, of the events of replay r when r is set.
 func (s *Service) publish(ctx context.Context, b *cdp.Batch, r *Replay) (duplicate bool, err error) {
+	src := s.source(b.SourceID)
 	if r != nil {
 		r.stamp(b) // its events point at the original request's capture
 	} else if raw := cdp.RawRequestFrom(ctx); raw != nil && b.Raw == nil {
-		if src, ok := s.sources.Get(b.SourceID); ok {
+		if src != nil {
 			redactRaw(raw, src.Secrets())
 		}
 		b.Raw = raw
@@ -115,7 +128,7 @@ func (s *Service) publish(ctx context.Context, b *cdp.Batch, r *Replay) (duplica
 			e.RequestID = b.ID
 		}
 	}
-	if err := s.screen(ctx, b); err != nil {
+	if err := s.screen(ctx, src, b); err != nil {
 		return false, err
 	}
 	if len(b.Events) == 0 {

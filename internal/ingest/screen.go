@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/switchyardhq/switchyard/internal/cdp"
 	"github.com/switchyardhq/switchyard/internal/metrics"
@@ -46,8 +45,11 @@ func (b *Blocked) Message() string {
 	for _, e := range b.Events {
 		n += len(e.Violations)
 	}
-	if n > 0 {
-		msg += fmt.Sprintf(" (and %d more problem%s)", n, strings.Repeat("s", min(n-1, 1)))
+	switch {
+	case n == 1:
+		msg += " (and 1 more problem)"
+	case n > 1:
+		msg += fmt.Sprintf(" (and %d more problems)", n)
 	}
 	return msg
 }
@@ -64,19 +66,16 @@ func (b *Blocked) Problems() []string {
 	return out
 }
 
-// screen applies the source's transform and the tracking plans to b's
-// client events: dropped events leave the batch, events that break a plan
-// in flag mode keep their violations, and an event a plan in block mode
-// refuses makes the whole request a *Blocked.
-func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
-	if s.sources == nil {
-		return nil // a service without sources (tests of the log alone)
-	}
-	src, ok := s.sources.Get(b.SourceID)
-	if !ok {
+// screen applies src's transform and the tracking plans to b's client
+// events: dropped events leave the batch, events that break a plan in
+// flag mode keep their violations, and an event a plan in block mode
+// refuses makes the whole request a *Blocked. Without a source (nil)
+// there is nothing to apply.
+func (s *Service) screen(ctx context.Context, src *cdp.Source, b *cdp.Batch) error {
+	if src == nil {
 		return nil
 	}
-	t, ps := quality.SourceTransform(src), s.plans.Load()
+	t, ps := s.transforms.Of(src), s.plans.Load()
 	if t == nil && !ps.For(src.ID) {
 		return nil
 	}
@@ -92,14 +91,12 @@ func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
 		}
 		e.SourceID = b.SourceID
 		keep, mode := quality.Screen(ctx, t, ps, e)
-		outcome := "flagged"
-		switch {
-		case mode == cdp.PlanBlock:
+		outcome := quality.Outcome(e, keep, mode)
+		switch outcome {
+		case quality.OutcomeBlocked:
 			blocked.Events = append(blocked.Events, BlockedEvent{Index: i, Type: e.Type, Violations: e.Violations})
-		case keep:
+		case quality.OutcomeStored, quality.OutcomeFlagged:
 			kept = append(kept, e)
-		default:
-			outcome = metrics.OutcomeDropped
 		}
 		if len(e.Violations) > 0 {
 			broken = append(broken, brokenEvent{e, outcome})
@@ -107,7 +104,7 @@ func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
 	}
 	if len(blocked.Events) > 0 {
 		for i := range broken {
-			broken[i].outcome = "blocked" // the whole request is refused
+			broken[i].outcome = quality.OutcomeBlocked // the whole request is refused
 		}
 		s.countViolations(ps, broken)
 		s.metrics.Ingested.WithLabelValues(b.SourceID, metrics.OutcomeRejected).Add(float64(len(b.Events)))
@@ -124,7 +121,7 @@ func (s *Service) screen(ctx context.Context, b *cdp.Batch) error {
 // brokenEvent is an event with violations and what became of it.
 type brokenEvent struct {
 	e       *cdp.Event
-	outcome string // flagged, dropped or blocked
+	outcome string // quality.OutcomeFlagged, …Dropped or …Blocked
 }
 
 // countViolations counts each broken event once per plan it broke (and

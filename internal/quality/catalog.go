@@ -1,12 +1,14 @@
 package quality
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,9 +37,11 @@ type Catalog struct {
 
 	mu      sync.Mutex
 	pending map[[2]string]*tally
-	// known are the types the store holds (or this node added), by
-	// source; nil until the first flush reads them.
-	known map[string]map[string]bool
+	// known are the types the store holds or this node counts, by
+	// source: what the bound on types counts. The store's are read at
+	// the first flush (loaded).
+	known  map[string]map[string]bool
+	loaded bool
 }
 
 type tally struct {
@@ -48,7 +52,7 @@ type tally struct {
 
 // NewCatalog returns a catalog that adds to store.
 func NewCatalog(store cdp.CatalogStore, log *slog.Logger) *Catalog {
-	return &Catalog{store: store, log: log, pending: map[[2]string]*tally{}}
+	return &Catalog{store: store, log: log, pending: map[[2]string]*tally{}, known: map[string]map[string]bool{}}
 }
 
 // Observe counts stored events.
@@ -101,26 +105,23 @@ func (c *Catalog) tallyLocked(key [2]string) *tally {
 	if t := c.pending[key]; t != nil {
 		return t
 	}
-	if !c.known[key[0]][key[1]] && c.typesLocked(key[0]) >= MaxCatalogTypes {
+	if !c.known[key[0]][key[1]] && len(c.known[key[0]]) >= MaxCatalogTypes {
 		key[1] = OtherType
 		if t := c.pending[key]; t != nil {
 			return t
 		}
 	}
+	c.knowLocked(key[0], key[1])
 	t := &tally{paths: map[string]map[string]int64{}}
 	c.pending[key] = t
 	return t
 }
 
-// typesLocked is how many types source has, stored and pending.
-func (c *Catalog) typesLocked(source string) int {
-	n := len(c.known[source])
-	for k := range c.pending {
-		if k[0] == source && !c.known[source][k[1]] {
-			n++
-		}
+func (c *Catalog) knowLocked(source, typ string) {
+	if c.known[source] == nil {
+		c.known[source] = map[string]bool{}
 	}
-	return n
+	c.known[source][typ] = true
 }
 
 // Flush adds the counts observed since the last flush to the store; on
@@ -149,37 +150,17 @@ func (c *Catalog) Flush(ctx context.Context) error {
 		c.restore(pending)
 		return err
 	}
-	c.mu.Lock()
-	for key := range pending {
-		if c.known[key[0]] == nil {
-			c.known[key[0]] = map[string]bool{}
-		}
-		c.known[key[0]][key[1]] = true
-	}
-	c.mu.Unlock()
 	return nil
 }
 
 func compareKeys(a, b [2]string) int {
-	if a[0] != b[0] {
-		if a[0] < b[0] {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case a[1] < b[1]:
-		return -1
-	case a[1] > b[1]:
-		return 1
-	}
-	return 0
+	return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
 }
 
-// loadKnown reads the types the store holds, once.
+// loadKnown adds the types the store holds to those known, once.
 func (c *Catalog) loadKnown(ctx context.Context) error {
 	c.mu.Lock()
-	loaded := c.known != nil
+	loaded := c.loaded
 	c.mu.Unlock()
 	if loaded {
 		return nil
@@ -188,16 +169,14 @@ func (c *Catalog) loadKnown(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	known := map[string]map[string]bool{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for source, list := range types {
-		known[source] = map[string]bool{}
 		for _, t := range list {
-			known[source][t] = true
+			c.knowLocked(source, t)
 		}
 	}
-	c.mu.Lock()
-	c.known = known
-	c.mu.Unlock()
+	c.loaded = true
 	return nil
 }
 

@@ -123,21 +123,15 @@ func (n *node) count() int64 {
 func splitPath(p string) []string {
 	var out []string
 	for _, seg := range strings.Split(p, ".") {
-		for strings.HasSuffix(seg, "[]") && seg != "[]" {
-			base := strings.TrimSuffix(seg, "[]")
-			rest := 1
-			for strings.HasSuffix(base, "[]") {
-				base = strings.TrimSuffix(base, "[]")
-				rest++
-			}
-			out = append(out, base)
-			for range rest {
-				out = append(out, "[]")
-			}
-			seg = ""
+		items := 0
+		for strings.HasSuffix(seg, "[]") {
+			seg, items = strings.TrimSuffix(seg, "[]"), items+1
 		}
 		if seg != "" {
 			out = append(out, seg)
+		}
+		for range items {
+			out = append(out, "[]")
 		}
 	}
 	return out

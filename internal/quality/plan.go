@@ -53,9 +53,9 @@ const maxViolations = 10
 // Plans is a compiled set of tracking plans, immutable and safe for
 // concurrent use.
 type Plans struct {
-	plans    []*plan // by id
-	bySource map[string][]*plan
-	global   []*plan
+	plans    []*plan            // by id
+	bySource map[string][]*plan // the plans of a source some plan names, global ones included
+	global   []*plan            // the plans of every source
 }
 
 type plan struct {
@@ -84,6 +84,11 @@ func Compile(plans []Plan) *Plans {
 		for _, s := range p.Sources {
 			ps.bySource[s] = append(ps.bySource[s], c)
 		}
+	}
+	// A source named by a plan is checked by the global plans too, in
+	// the order of ids, listed here once rather than merged per event.
+	for s, plans := range ps.bySource {
+		ps.bySource[s] = slices.SortedFunc(slices.Values(slices.Concat(ps.global, plans)), func(a, b *plan) int { return strings.Compare(a.id, b.id) })
 	}
 	return ps
 }
@@ -225,12 +230,10 @@ func (ps *Plans) of(source string) []*plan {
 	if ps == nil {
 		return nil
 	}
-	if len(ps.bySource[source]) == 0 {
-		return ps.global
+	if plans, ok := ps.bySource[source]; ok {
+		return plans
 	}
-	out := slices.Concat(ps.global, ps.bySource[source])
-	slices.SortFunc(out, func(a, b *plan) int { return strings.Compare(a.id, b.id) })
-	return out
+	return ps.global
 }
 
 // Checked reports whether plans and transforms apply to e: events the

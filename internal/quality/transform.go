@@ -50,39 +50,44 @@ func CheckSource(src *cdp.Source) map[string]string {
 	return nil
 }
 
-// transforms caches compiled transforms by source text: sources are few
-// and change rarely, so the cache is cleared rather than evicted when it
-// grows past what any real configuration holds.
-var transforms = struct {
-	sync.Mutex
-	m map[string]*Transform
-}{m: map[string]*Transform{}}
+// Transforms keeps the sources' compiled transforms by their text, for
+// whoever runs them on every request: a lookup takes a read lock only.
+// Sources are few and change rarely, so the cache is cleared rather than
+// evicted when it grows past what any real configuration holds. The zero
+// value is ready.
+type Transforms struct {
+	mu sync.RWMutex
+	m  map[string]*Transform
+}
 
-// SourceTransform returns src's compiled transform (nil when it has none,
-// or when it does not compile: sources are checked before they are kept).
-func SourceTransform(src *cdp.Source) *Transform {
+// Of returns src's compiled transform (nil when it has none, or when it
+// does not compile: sources are checked before they are kept).
+func (ts *Transforms) Of(src *cdp.Source) *Transform {
 	if src.Transform == "" {
 		return nil
 	}
-	transforms.Lock()
-	defer transforms.Unlock()
-	if t, ok := transforms.m[src.Transform]; ok {
+	ts.mu.RLock()
+	t, ok := ts.m[src.Transform]
+	ts.mu.RUnlock()
+	if ok {
 		return t
 	}
 	t, err := CompileTransform(src.Transform)
 	if err != nil {
 		t = nil
 	}
-	if len(transforms.m) >= 1000 {
-		clear(transforms.m)
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.m == nil || len(ts.m) >= 1000 {
+		ts.m = map[string]*Transform{}
 	}
-	transforms.m[src.Transform] = t
+	ts.m[src.Transform] = t
 	return t
 }
 
 // apply runs t on e. It reports false when the transform drops e; a
-// transform that fails leaves e as it arrived and returns why. On
-// success props holds the new properties, decoded.
+// transform that fails leaves e as it arrived and returns why. New
+// properties go into doc as they are, decoded, for the plans.
 func (t *Transform) apply(ctx context.Context, e *cdp.Event, doc *document) (keep bool, err error) {
 	out, err := t.prg.Eval(ctx, map[string]any{"event": e.View()})
 	if err != nil {
@@ -216,6 +221,27 @@ func Screen(ctx context.Context, t *Transform, ps *Plans, e *cdp.Event) (keep bo
 	}
 	mode = ps.check(e, doc)
 	return mode != cdp.PlanDrop && mode != cdp.PlanBlock, mode
+}
+
+// What becomes of a screened event.
+const (
+	OutcomeStored  = "stored"
+	OutcomeFlagged = "flagged" // stored, with violations
+	OutcomeDropped = "dropped" // by the transform or a plan in drop mode
+	OutcomeBlocked = "blocked" // its request is refused
+)
+
+// Outcome is what becomes of an event Screen answered keep and mode for.
+func Outcome(e *cdp.Event, keep bool, mode string) string {
+	switch {
+	case mode == cdp.PlanBlock:
+		return OutcomeBlocked
+	case !keep:
+		return OutcomeDropped
+	case len(e.Violations) > 0:
+		return OutcomeFlagged
+	}
+	return OutcomeStored
 }
 
 // BrokenPlans lists the ids of the plans e's violations name, once each.

@@ -132,7 +132,7 @@ func (s Records) FindCatalog(ctx context.Context, source, typ string) ([]*cdp.Ca
 	for _, p := range props {
 		t := byKey[[2]string{p.source, p.typ}]
 		if t == nil {
-			continue // its type's row is written first; a reader between the two sees it next time
+			continue // a type added between the two reads: the next listing shows it
 		}
 		if n := len(t.Properties); n == 0 || t.Properties[n-1].Path != p.path {
 			t.Properties = append(t.Properties, cdp.CatalogProperty{Path: p.path, Types: map[string]int64{}})
