@@ -27,8 +27,10 @@ mkdir "$dir/root"
 for f in switchyard etc/ssl/certs/ca-certificates.crt etc/passwd tmp data; do
   [ -e "$dir/root/$f" ] || fail "the image has no /$f"
 done
-file "$dir/root/switchyard" 2>/dev/null | grep -q "statically linked" || fail "the binary is not static"
-"$dir/root/switchyard" version | grep -q "^switchyard $label" || fail "switchyard version does not say $label"
+# Outputs are read whole before they are matched: grep -q stops reading at
+# its match, and with pipefail the writer's SIGPIPE would fail the check.
+[[ "$(file "$dir/root/switchyard" 2>/dev/null)" == *"statically linked"* ]] || fail "the binary is not static"
+[[ "$("$dir/root/switchyard" version)" == "switchyard $label"* ]] || fail "switchyard version does not say $label"
 
 "$dir/root/switchyard" serve --data-dir "$dir/data" --listen 127.0.0.1:0 >"$dir/out" 2>"$dir/err" &
 url=""
